@@ -1,0 +1,188 @@
+"""Talk to the key agent from the ProxyCommand: register a session key, ask its status, stop it, start it.
+
+Runs on every ssh connection, so it imports only cheap stdlib modules at the top; subprocess, fcntl and
+shlex are imported only when the agent has to be started.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sys
+import time
+from pathlib import Path
+from typing import Optional
+
+from .. import paths
+from ..errors import ProxyError
+from . import wire
+
+REQUEST_TIMEOUT = 10.0  # seconds to wait for one reply
+AGENT_ARGS_ENV = "CONDOR_JOB_PROXY_AGENT_ARGS"
+_LOG_KEEP = 1 << 20  # agent.log is started afresh beyond this size
+_POLL = 0.05
+
+
+class AgentError(ProxyError):
+    """The key agent could not be reached, started, or would not take the request."""
+
+
+class _Unreachable(Exception):
+    """Nobody answers on the socket, or the agent hung up before replying (it was exiting)."""
+
+
+def _exchange(rundir: Path, payload: bytes, *, timeout: float = REQUEST_TIMEOUT, until_closed: bool = False) -> bytes:
+    """Send one request and return the reply body; with *until_closed*, also wait for the agent to hang up."""
+    path = paths.agent_socket(rundir)
+    conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    conn.settimeout(timeout)
+    try:
+        try:
+            conn.connect(str(path))
+        except (FileNotFoundError, ConnectionRefusedError):
+            raise _Unreachable() from None
+        conn.sendall(wire.frame(payload))
+        reply = wire.read_frame(conn)
+        if reply is None:
+            raise _Unreachable()
+        if until_closed:
+            while conn.recv(4096):
+                pass
+        return reply
+    except (ConnectionResetError, BrokenPipeError):
+        raise _Unreachable() from None
+    except socket.timeout:
+        raise AgentError(f"the key agent at {path} did not answer within {timeout:g} s") from None
+    except wire.WireError as exc:
+        raise AgentError(f"the key agent at {path} sent a broken reply ({exc})") from None
+    except OSError as exc:
+        raise AgentError(f"cannot talk to the key agent at {path}: {exc.strerror or exc}") from None
+    finally:
+        conn.close()
+
+
+def register(rundir: Path, *, pid: int, host: str, host_key: str, private_key: bytes, key_lifetime: int = 300) -> None:
+    """Give the agent a session's key for process *pid* and its host key for known_hosts.
+
+    *host_key* is ``<type> <base64>``; a trailing comment or line end, as in a .pub file, is left out.
+    Starts the agent when none answers.  When this returns, known_hosts holds ``<host> <type> <base64>``.
+    """
+    host_key = " ".join(host_key.split()[:2])
+    payload = wire.message(wire.EXTENSION, wire.string(wire.REGISTER), wire.u32(pid), wire.string(host),
+                           wire.string(host_key), wire.string(private_key), wire.u32(key_lifetime))
+    try:
+        reply = _exchange(rundir, payload)
+    except _Unreachable:
+        ensure_agent(rundir)
+        try:
+            reply = _exchange(rundir, payload)
+        except _Unreachable:
+            raise AgentError(f"the key agent at {paths.agent_socket(rundir)} went away during registration") from None
+    if reply[:1] != bytes([wire.AGENT_SUCCESS]):
+        raise AgentError(f"the key agent refused the session key for {host} (see {rundir / paths.AGENT_LOG})")
+
+
+def _ask(rundir: Path, extension: str, **options) -> Optional[bytes]:
+    """Send a private extension request without arguments; None when no agent answers."""
+    try:
+        return _exchange(rundir, wire.message(wire.EXTENSION, wire.string(extension)), **options)
+    except _Unreachable:
+        return None
+
+
+def status(rundir: Path) -> Optional[dict]:
+    """The agent's status ``{"pid", "sessions", "keys", "version"}``, or None when no agent answers."""
+    reply = _ask(rundir, wire.STATUS, timeout=3.0)
+    if reply is None:
+        return None
+    try:
+        reader = wire.Reader(reply)
+        if reader.byte() != wire.AGENT_SUCCESS:
+            raise wire.WireError("status was refused")
+        info = json.loads(reader.text())
+        reader.end()
+        if not isinstance(info, dict):
+            raise ValueError("status is not an object")
+    except ValueError:  # WireError and JSONDecodeError are ValueErrors
+        raise AgentError(f"the program at {paths.agent_socket(rundir)} is not a working key agent") from None
+    return info
+
+
+def stop(rundir: Path) -> bool:
+    """Stop the agent; True when one was running.  On return its socket is gone and known_hosts is empty."""
+    reply = _ask(rundir, wire.STOP, until_closed=True)
+    if reply is None:
+        return False
+    if reply[:1] != bytes([wire.AGENT_SUCCESS]):
+        raise AgentError(f"the key agent at {paths.agent_socket(rundir)} refused to stop")
+    return True
+
+
+def _answers(rundir: Path) -> bool:
+    try:
+        return status(rundir) is not None
+    except AgentError:
+        return False
+
+
+def ensure_agent(rundir: Path, timeout: float = 5.0) -> None:
+    """Start the agent unless one answers; only one caller at a time starts it (a lock file decides)."""
+    import fcntl
+
+    if _answers(rundir):
+        return
+    lock_path = paths.agent_lock(rundir)
+    try:
+        lock_fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    except OSError as exc:
+        raise AgentError(f"cannot open the agent lock {lock_path}: {exc.strerror}") from None
+    try:
+        fcntl.flock(lock_fd, fcntl.LOCK_EX)
+        if not _answers(rundir):
+            _spawn_and_wait(rundir, timeout)
+    finally:
+        os.close(lock_fd)  # releases the lock
+
+
+def _spawn_and_wait(rundir: Path, timeout: float) -> None:
+    import shlex
+    import subprocess
+
+    log_path = rundir / paths.AGENT_LOG
+    command = [sys.executable, "-m", "proxycmd.agent", "--runtime-dir", str(rundir)]
+    command += shlex.split(os.environ.get(AGENT_ARGS_ENV, ""))
+    env = dict(os.environ)
+    package_root = str(Path(__file__).resolve().parents[2])
+    if package_root not in {os.path.abspath(entry) for entry in sys.path if entry}:
+        # Imported from the working directory (a checkout): the agent runs in "/", so say where we are.
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH")]))
+    log_fd = _open_log(log_path)
+    try:
+        child = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log_fd,
+                                 cwd="/", env=env, close_fds=True, start_new_session=True)
+    except OSError as exc:
+        raise AgentError(f"cannot start the key agent: {exc.strerror or exc}") from None
+    finally:
+        os.close(log_fd)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if _answers(rundir):
+            return
+        if child.poll() not in (None, 0):
+            break
+        time.sleep(_POLL)
+    raise AgentError(f"the key agent did not start; see {log_path}")
+
+
+def _open_log(log_path: Path) -> int:
+    flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC
+    try:
+        if os.stat(log_path).st_size > _LOG_KEEP:
+            flags |= os.O_TRUNC
+    except OSError:
+        pass
+    try:
+        return os.open(log_path, flags, 0o600)
+    except OSError as exc:
+        raise AgentError(f"cannot open the agent log {log_path}: {exc.strerror}") from None

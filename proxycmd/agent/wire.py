@@ -1,0 +1,135 @@
+"""SSH wire encoding for the agent protocol (RFC 4251 types, framed as in OpenSSH's PROTOCOL.agent).
+
+Stdlib only: the client imports this on every connection.
+"""
+
+from __future__ import annotations
+
+import socket
+import struct
+from typing import Optional, Union
+
+MAX_MESSAGE = 256 * 1024  # largest message body either side accepts
+
+# Message numbers (draft-miller-ssh-agent).
+AGENT_FAILURE = 5
+AGENT_SUCCESS = 6
+REQUEST_IDENTITIES = 11
+IDENTITIES_ANSWER = 12
+SIGN_REQUEST = 13
+SIGN_RESPONSE = 14
+EXTENSION = 27
+
+# Sign request flags.
+RSA_SHA2_256 = 2
+RSA_SHA2_512 = 4
+
+# Extension names.
+SESSION_BIND = "session-bind@openssh.com"
+REGISTER = "register@condor-job-proxy"
+STATUS = "status@condor-job-proxy"
+STOP = "stop@condor-job-proxy"
+
+_U32 = struct.Struct(">I")
+
+
+class WireError(ValueError):
+    """A message that does not parse, or a frame that is empty, too long or cut short."""
+
+
+def u32(value: int) -> bytes:
+    return _U32.pack(value)
+
+
+def string(value: Union[bytes, str]) -> bytes:
+    """An SSH ``string``: uint32 length then the bytes (str is encoded as UTF-8)."""
+    if isinstance(value, str):
+        value = value.encode()
+    return _U32.pack(len(value)) + value
+
+
+def mpint(value: int) -> bytes:
+    """An SSH ``mpint`` for a non-negative integer: big-endian, with a zero byte when the top bit is set."""
+    if value < 0:
+        raise ValueError("negative mpint")
+    body = value.to_bytes((value.bit_length() + 8) // 8, "big") if value else b""
+    return string(body)
+
+
+def frame(payload: bytes) -> bytes:
+    """A whole agent message: uint32 length then the payload (type byte first)."""
+    return _U32.pack(len(payload)) + payload
+
+
+def message(kind: int, *fields: bytes) -> bytes:
+    """A payload: the message type byte followed by already-encoded fields."""
+    return bytes([kind]) + b"".join(fields)
+
+
+class Reader:
+    """Reads SSH types from one message body in order; any shortfall raises WireError."""
+
+    def __init__(self, data: bytes) -> None:
+        self._data = memoryview(data)
+        self._pos = 0
+
+    def _take(self, count: int) -> bytes:
+        end = self._pos + count
+        if end > len(self._data):
+            raise WireError("message is cut short")
+        chunk = self._data[self._pos:end].tobytes()
+        self._pos = end
+        return chunk
+
+    def byte(self) -> int:
+        return self._take(1)[0]
+
+    def u32(self) -> int:
+        return _U32.unpack(self._take(4))[0]
+
+    def string(self) -> bytes:
+        return self._take(self.u32())
+
+    def text(self) -> str:
+        try:
+            return self.string().decode()
+        except UnicodeDecodeError:
+            raise WireError("text field is not UTF-8") from None
+
+    def rest(self) -> bytes:
+        return self._take(len(self._data) - self._pos)
+
+    def end(self) -> None:
+        """Raise WireError if anything is left unread."""
+        if self._pos != len(self._data):
+            raise WireError("message has trailing bytes")
+
+
+def _recv_exact(sock: socket.socket, count: int) -> bytes:
+    parts = []
+    while count:
+        chunk = sock.recv(min(count, 65536))
+        if not chunk:
+            break
+        parts.append(chunk)
+        count -= len(chunk)
+    return b"".join(parts)
+
+
+def read_frame(sock: socket.socket, limit: int = MAX_MESSAGE) -> Optional[bytes]:
+    """Read one message body; None on a clean end of stream before it starts.
+
+    Raises WireError for an empty or oversized frame or one cut short, OSError for socket failures.
+    """
+    head = _recv_exact(sock, 4)
+    if not head:
+        return None
+    if len(head) < 4:
+        raise WireError("frame header is cut short")
+    length = _U32.unpack(head)[0]
+    if length == 0 or length > limit:
+        raise WireError(f"frame length {length} is out of range")
+    body = _recv_exact(sock, length)
+    if len(body) < length:
+        raise WireError("frame is cut short")
+    return body

@@ -1,0 +1,200 @@
+"""`condor-job-proxy`: the OpenSSH ProxyCommand.
+
+    ProxyCommand condor-job-proxy [options] '%h'
+
+It validates the host name, opens an ssh session to the job (waiting while the job is idle), registers the
+session's key and host key with the per-user agent under the pid of the ssh process that started it, and
+hands the connection to ssh (ProxyUseFdpass), or relays bytes when stdout is not a socket.
+
+This runs on every connection, so it uses argparse and imports only what the chosen path needs
+(typer and its rich help cost about 60 ms a start; htcondor2 and cryptography are loaded only where used).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import List, Optional
+
+from .errors import ProxyError, UsageError
+
+PROG = "condor-job-proxy"
+
+DESCRIPTION = """\
+Connect ssh to a running HTCondor job.  Used as an OpenSSH ProxyCommand:
+
+    Host *.job.condor
+        ProxyCommand condor-job-proxy '%h'
+        ProxyUseFdpass yes
+
+`condor-job-ssh setup` writes the complete block for you.  HOST is
+CLUSTER[.PROC[.NODE]][.SCHEDD].job.condor, for example 32.0.job.condor.
+"""
+
+EPILOG = """\
+examples:
+  ssh 32.0.job.condor                       (through the block `condor-job-ssh setup` wrote)
+  condor-job-proxy --relay 32.0.job.condor  (by hand: prints the job sshd's banner)
+  condor-job-proxy agent                    (run the key agent in the foreground)
+
+exit status: 0 when the connection was handed over, 1 when no session could be made,
+2 for a bad host name or option, 130 when interrupted."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, not argparse's usage block
+        _fail(f"{message} (see {PROG} --help)", 2)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog=PROG, description=DESCRIPTION, epilog=EPILOG,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("host", metavar="HOST", help="job host name, e.g. 32.0.job.condor (ssh's %%h)")
+    where = p.add_argument_group("where the job is")
+    where.add_argument("--sim", metavar="DIR", help="use the simulated pool rooted at DIR instead of HTCondor")
+    where.add_argument("--schedd", metavar="NAME", help="schedd to ask (default: the one in HOST, else the local one)")
+    where.add_argument("--pool", metavar="HOST[:PORT]", help="collector to ask (default: from HTCondor config)")
+    where.add_argument("--suffix", metavar="SUFFIX", action="append",
+                       help="host name suffix to accept (repeatable; default job.condor)")
+    conn = p.add_argument_group("connection")
+    conn.add_argument("--login", metavar="USER", help="the user ssh will log in as (ssh's %%r); checked against the "
+                      "job's account")
+    conn.add_argument("--port", type=int, default=22, help="ssh's %%p, for the known_hosts entry (default 22)")
+    conn.add_argument("--relay", action="store_true", help="relay bytes instead of handing the connection to ssh")
+    conn.add_argument("--runtime-dir", metavar="DIR", help="private directory of the agent socket and known_hosts "
+                      "(default: under $XDG_RUNTIME_DIR)")
+    conn.add_argument("--from-socket", metavar="PATH", help="take an already opened session's connection from the "
+                      "unix socket PATH (one SCM_RIGHTS message) instead of opening one; HOST is then only a label")
+    conn.add_argument("--keygen-options", metavar="OPTS", default="",
+                      help="extra ssh-keygen options for the session key, e.g. '-t ed25519'")
+    conn.add_argument("--shells", metavar="A,B", default="", help="preferred shells on the execute node")
+    wait = p.add_argument_group("waiting")
+    wait.add_argument("--no-wait", dest="wait", action="store_false",
+                      help="fail at once when the job is not running yet (default: wait)")
+    wait.add_argument("--wait-timeout", type=float, metavar="SECONDS", help="give up waiting after SECONDS")
+    wait.add_argument("--poll", type=float, metavar="SECONDS", help="seconds between tries while waiting")
+    p.add_argument("--timings", action="store_true", help="print where the start-up time went, on stderr")
+    p.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    return p
+
+
+def _version() -> str:
+    from . import __version__
+
+    return __version__
+
+
+def _known_hosts_name(host: str, port: int) -> str:
+    host = host.lower()
+    return host if port == 22 else f"[{host}]:{port}"
+
+
+def take_over(args: argparse.Namespace) -> int:
+    """--from-socket: receive a connection someone else opened (the classic shim) and pass it on."""
+    import socket
+
+    from .handoff import give, relay, stdout_is_socket
+
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as channel:
+        try:
+            channel.connect(args.from_socket)
+            _, fds, _, _ = socket.recv_fds(channel, 1, 1)
+        except OSError as exc:
+            raise ProxyError(f"cannot take the session from {args.from_socket}: {exc.strerror or exc}") from None
+    if len(fds) != 1:
+        raise ProxyError(f"no session connection arrived on {args.from_socket}")
+    conn = socket.socket(fileno=fds[0])
+    try:
+        if args.relay or not stdout_is_socket(1):
+            return relay(conn)
+        give(conn)
+        return 0
+    finally:
+        conn.close()
+
+
+def connect(args: argparse.Namespace) -> int:
+    import time
+
+    marks = [("start", time.monotonic())]
+    from . import hostname, paths, waiting
+    from .backends import open_backend
+    from .handoff import give, relay, stdout_is_socket
+
+    suffixes = args.suffix or [hostname.DEFAULT_SUFFIX]
+    try:
+        addr = hostname.parse(args.host, suffixes)
+    except hostname.HostnameError as exc:
+        raise UsageError(str(exc)) from None
+    rundir = paths.ensure_runtime_dir(args.runtime_dir) if args.runtime_dir else paths.runtime_dir()
+    backend = open_backend(sim_root=args.sim, schedd=args.schedd or addr.schedd, pool=args.pool)
+    keygen = _split(args.keygen_options)
+    shells = [s for s in args.shells.split(",") if s]
+    parent = os.getppid()
+    what = f"job {addr.classic_id}"
+    interval = args.poll if args.poll else (1.0 if args.sim else 5.0)
+    marks.append(("ready", time.monotonic()))
+    session = waiting.open_with_wait(
+        lambda: backend.open_session(addr, keygen_options=keygen, shells=shells),
+        what=what, wait=args.wait, interval=interval, timeout=args.wait_timeout,
+        should_stop=lambda: waiting.peer_gone(1, parent))
+    marks.append(("session", time.monotonic()))
+    try:
+        if args.login and session.user != "condor-user" and args.login != session.user:
+            raise ProxyError(f"{what} runs as user {session.user!r} on the execute node, not {args.login!r}; "
+                             f"connect with: ssh {session.user}@{args.host}")
+        from .agent.client import register
+
+        register(rundir, pid=parent, host=_known_hosts_name(args.host, args.port), host_key=session.host_key,
+                 private_key=session.private_key)
+        marks.append(("register", time.monotonic()))
+        if args.relay or not stdout_is_socket(1):
+            if args.timings:
+                _print_timings(marks)
+            return relay(session.sock)
+        give(session.sock)
+        marks.append(("handoff", time.monotonic()))
+        if args.timings:
+            _print_timings(marks)
+        return 0
+    finally:
+        session.close()
+
+
+def _print_timings(marks) -> None:
+    steps = ", ".join(f"{name} {1000 * (t - marks[i][1]):.1f} ms" for i, (name, t) in enumerate(marks[1:]))
+    sys.stderr.write(f"{PROG}: timings: {steps}\n")
+
+
+def _split(text: str) -> List[str]:
+    import shlex
+
+    try:
+        return shlex.split(text)
+    except ValueError as exc:
+        raise UsageError(f"bad --keygen-options {text!r}: {exc}") from None
+
+
+def main(argv: Optional[List[str]] = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["agent"]:
+        from .agent.server import main as agent_main
+
+        sys.exit(agent_main(argv[1:]))
+    args = build_parser().parse_args(argv)
+    try:
+        code = take_over(args) if args.from_socket else connect(args)
+    except ProxyError as exc:
+        _fail(str(exc), exc.exit_code)
+    except KeyboardInterrupt:
+        _fail("interrupted", 130)
+    sys.stderr.flush()
+    os._exit(code)  # nothing left to clean up; ssh is waiting for us to exit
+
+
+def _fail(message: str, code: int) -> None:
+    message = " ".join(message.split())  # always exactly one line
+    sys.stderr.write(f"{PROG}: {message}\n")
+    sys.stderr.flush()
+    os._exit(code)

@@ -1,0 +1,138 @@
+"""The job host name grammar: pure functions, no I/O.
+
+    <cluster>[.<proc>[.<node>]][.<schedd>].<suffix>
+
+``32.job.condor`` is job 32.0; ``32.0.1.job.condor`` is node 1 of a parallel job; ``32.0.ap1.example.org.job.condor``
+names the schedd ``ap1.example.org``.  The schedd part is one or more DNS labels and its first label is not all
+digits, so it can never be mistaken for a proc or node number.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Iterable, Optional
+
+DEFAULT_SUFFIX = "job.condor"
+MAX_HOSTNAME = 253
+MAX_LABEL = 63
+MAX_ID = 2**31 - 1  # HTCondor stores cluster, proc and node ids as C ints
+
+_LABEL = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\Z")
+_NUMBER = re.compile(r"(0|[1-9][0-9]*)\Z")
+_ALLOWED = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-")
+
+
+class HostnameError(ValueError):
+    """A host name that is not a job host name; str() is one line for the user."""
+
+
+@dataclass(frozen=True)
+class JobAddress:
+    cluster: int
+    proc: int = 0
+    node: Optional[int] = None
+    schedd: Optional[str] = None
+    suffix: str = DEFAULT_SUFFIX
+
+    @property
+    def job_id(self) -> str:
+        """The job id as HTCondor tools take it: ``32.0``."""
+        return f"{self.cluster}.{self.proc}"
+
+    @property
+    def classic_id(self) -> str:
+        """The id condor_ssh_to_job takes, with the node when there is one: ``32.0.1``."""
+        return self.job_id if self.node is None else f"{self.job_id}.{self.node}"
+
+    @property
+    def hostname(self) -> str:
+        """The canonical host name (proc always spelled out)."""
+        parts = [str(self.cluster), str(self.proc)]
+        if self.node is not None:
+            parts.append(str(self.node))
+        if self.schedd:
+            parts.append(self.schedd)
+        parts.append(self.suffix)
+        return ".".join(parts)
+
+
+def expected_form(suffix: str = DEFAULT_SUFFIX) -> str:
+    return f"expected CLUSTER[.PROC[.NODE]][.SCHEDD].{suffix}, e.g. 32.0.{suffix}"
+
+
+def _shown(text: str) -> str:
+    """The name as it is safe to print on one line: control characters escaped, long names cut."""
+    shown = text if len(text) <= 80 else text[:77] + "..."
+    return repr(shown)
+
+
+def _refuse(text: str, why: str, suffix: str) -> HostnameError:
+    return HostnameError(f"{_shown(text)} is not a job host name: {why}; {expected_form(suffix)}")
+
+
+def _check_suffix(suffix: str) -> str:
+    suffix = suffix.strip(".").lower()
+    labels = suffix.split(".")
+    if not suffix or not all(_LABEL.match(label) for label in labels):
+        raise HostnameError(f"{_shown(suffix)} is not a usable host name suffix: use DNS labels such as job.condor")
+    return suffix
+
+
+def parse(text: str, suffixes: Iterable[str] = (DEFAULT_SUFFIX,)) -> JobAddress:
+    """Turn ``32.0.job.condor`` into a JobAddress, or raise HostnameError with one line that says why."""
+    wanted = sorted({_check_suffix(s) for s in suffixes}, key=len, reverse=True) or [DEFAULT_SUFFIX]
+    main = wanted[-1] if DEFAULT_SUFFIX not in wanted else DEFAULT_SUFFIX
+    if not isinstance(text, str) or not text:
+        raise _refuse(str(text or ""), "it is empty", main)
+    if len(text) > MAX_HOSTNAME:
+        raise _refuse(text, f"it is longer than {MAX_HOSTNAME} characters", main)
+    bad = next((c for c in text if c not in _ALLOWED), None)
+    if bad is not None:
+        what = "whitespace" if bad.isspace() else repr(bad)
+        raise _refuse(text, f"{what} is not allowed in a host name", main)
+    name = text.lower()
+    if name.startswith("-"):
+        raise _refuse(text, "it starts with '-'", main)
+    suffix = next((s for s in wanted if name.endswith("." + s)), None)
+    if suffix is None:
+        raise _refuse(text, f"it does not end in .{main}", main)
+    head = name[: -len(suffix) - 1]
+    labels = head.split(".")
+    if any(label == "" for label in labels):
+        raise _refuse(text, "it has an empty label (two dots in a row, or a dot at the start)", suffix)
+    numbers = []
+    while labels and labels[0].isdigit() and len(numbers) < 3:
+        label = labels.pop(0)
+        if not _NUMBER.match(label):
+            raise _refuse(text, f"{label!r} has a leading zero", suffix)
+        value = int(label)
+        if value > MAX_ID:
+            raise _refuse(text, f"{label} is out of range (at most {MAX_ID})", suffix)
+        numbers.append(value)
+    if not numbers:
+        raise _refuse(text, "it does not start with a cluster number", suffix)
+    if numbers[0] == 0:
+        raise _refuse(text, "cluster 0 does not exist (clusters start at 1)", suffix)
+    schedd = None
+    if labels:
+        if labels[0].isdigit():
+            raise _refuse(text, "a schedd name cannot start with an all-digit label", suffix)
+        for label in labels:
+            if len(label) > MAX_LABEL:
+                raise _refuse(text, f"a label is longer than {MAX_LABEL} characters", suffix)
+            if not _LABEL.match(label):
+                raise _refuse(text, f"{label!r} is not a DNS label (letters, digits and inner '-')", suffix)
+        schedd = ".".join(labels)
+    proc = numbers[1] if len(numbers) > 1 else 0
+    node = numbers[2] if len(numbers) > 2 else None
+    return JobAddress(cluster=numbers[0], proc=proc, node=node, schedd=schedd, suffix=suffix)
+
+
+def parse_job_id(text: str) -> JobAddress:
+    """Parse a classic job id: ``32``, ``32.0`` or ``32.0.1``."""
+    parts = text.split(".") if isinstance(text, str) else []
+    if not 1 <= len(parts) <= 3 or not all(_NUMBER.match(p) and int(p) <= MAX_ID for p in parts) or int(parts[0]) == 0:
+        raise HostnameError(f"{_shown(str(text))} is not a job id: expected CLUSTER[.PROC[.NODE]], e.g. 32.0")
+    nums = [int(p) for p in parts]
+    return JobAddress(cluster=nums[0], proc=nums[1] if len(nums) > 1 else 0, node=nums[2] if len(nums) > 2 else None)

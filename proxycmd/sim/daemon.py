@@ -1,0 +1,334 @@
+"""The simulated pool's daemon: a one-machine schedd and starter.
+
+It owns the queue (ids, states, hold reasons), runs each running job as its own process group in its own
+sandbox, and opens ssh sessions on request (`starter.open_session`).  Clients speak `protocol` over
+`<root>/pool.sock`.  Job states use HTCondor's words and rules: idle and held jobs have no starter, so a
+session request is refused (idle: retry-able; held: with the reason); completed and removed jobs are gone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import pwd
+import shlex
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, List, Optional
+
+from . import protocol, starter
+
+POOL_SOCKET = "pool.sock"
+
+
+@dataclass
+class Job:
+    cluster: int
+    proc: int
+    cmd: List[str]
+    env: Dict[str, str]
+    owner: str
+    batch_name: str
+    sandbox: Path
+    status: str = "idle"
+    hold_reason: str = ""
+    exit_code: Optional[int] = None
+    submitted: float = field(default_factory=time.time)
+    started: Optional[float] = None
+    process: Optional[subprocess.Popen] = None
+    sessions: List[subprocess.Popen] = field(default_factory=list)
+
+    @property
+    def job_id(self) -> str:
+        return f"{self.cluster}.{self.proc}"
+
+    def describe(self) -> dict:
+        return {"id": self.job_id, "cluster": self.cluster, "proc": self.proc, "status": self.status,
+                "cmd": shlex.join(self.cmd), "owner": self.owner, "batch_name": self.batch_name,
+                "hold_reason": self.hold_reason, "exit_code": self.exit_code, "submitted": self.submitted,
+                "started": self.started, "pid": self.process.pid if self.process else None,
+                "sandbox": str(self.sandbox), "remote_host": "slot1@" + socket.gethostname()}
+
+
+class Pool:
+    def __init__(self, root: Path, keygen_options: List[str]) -> None:
+        self.root = root
+        self.keygen_options = keygen_options
+        self.jobs: Dict[int, Job] = {}
+        self.lock = threading.RLock()
+        self.next_cluster = 1
+        self.stopping = threading.Event()
+        self.shell_setup = starter.install_shell_setup(root / "libexec")
+        self.user = pwd.getpwuid(os.geteuid()).pw_name
+
+    # ----- queue operations -----------------------------------------------------------------------
+    def submit(self, cmd: List[str], env: Dict[str, str], idle: bool, owner: Optional[str],
+               batch_name: str) -> Job:
+        if not cmd:
+            raise ValueError("nothing to run: give a command after --")
+        with self.lock:
+            cluster = self.next_cluster
+            self.next_cluster += 1
+            sandbox = self.root / "execute" / f"dir_{cluster}.0"
+            sandbox.mkdir(parents=True, mode=0o700)
+            job = Job(cluster=cluster, proc=0, cmd=cmd, env=env, owner=owner or self.user,
+                      batch_name=batch_name, sandbox=sandbox)
+            self.jobs[cluster] = job
+            if not idle:
+                self._start(job)
+            return job
+
+    def _job_env(self, job: Job) -> Dict[str, str]:
+        env = {"PATH": "/usr/local/bin:/usr/bin:/bin"}
+        env.update(job.env)
+        env.update({
+            "_CONDOR_SCRATCH_DIR": str(job.sandbox),
+            "_CONDOR_JOB_IWD": str(job.sandbox),
+            "_CONDOR_SLOT_NAME": "slot1@" + socket.gethostname(),
+            "_CONDOR_JOB_AD": str(job.sandbox / ".job.ad"),
+            "_CONDOR_MACHINE_AD": str(job.sandbox / ".machine.ad"),
+            "TMPDIR": str(job.sandbox), "TMP": str(job.sandbox), "TEMP": str(job.sandbox),
+            "BATCH_SYSTEM": "HTCondor",
+        })
+        return env
+
+    def _start(self, job: Job) -> None:
+        (job.sandbox / ".job.ad").write_text(
+            f"ClusterId = {job.cluster}\nProcId = {job.proc}\nOwner = \"{job.owner}\"\n"
+            f"Cmd = \"{job.cmd[0]}\"\nJobStatus = 2\n")
+        (job.sandbox / ".machine.ad").write_text(f"Name = \"slot1@{socket.gethostname()}\"\n")
+        with open(job.sandbox / "_condor_stdout", "ab") as out, open(job.sandbox / "_condor_stderr", "ab") as err:
+            try:
+                process = subprocess.Popen(job.cmd, cwd=job.sandbox, env=self._job_env(job), stdin=subprocess.DEVNULL,
+                                           stdout=out, stderr=err, start_new_session=True, close_fds=True)
+            except OSError as exc:
+                job.status, job.hold_reason = "held", f"Error from starter: failed to execute {job.cmd[0]}: {exc.strerror}"
+                return
+        job.process, job.status, job.started, job.hold_reason = process, "running", time.time(), ""
+        threading.Thread(target=self._watch, args=(job, process), daemon=True).start()
+
+    def _watch(self, job: Job, process: subprocess.Popen) -> None:
+        code = process.wait()
+        with self.lock:
+            if job.process is process and job.status == "running":
+                job.status, job.exit_code, job.process = "completed", code, None
+                self._end_sessions(job)
+
+    def _kill(self, job: Job) -> None:
+        process, job.process = job.process, None
+        if process is not None:
+            _kill_group(process)
+        self._end_sessions(job)
+
+    def _end_sessions(self, job: Job) -> None:
+        for sshd in job.sessions:
+            _kill_group(sshd, wait=False)
+        job.sessions.clear()
+
+    def find(self, cluster: int, proc: int) -> Job:
+        job = self.jobs.get(cluster)
+        if job is None or job.proc != proc:
+            raise LookupError(f"job {cluster}.{proc} is not in the queue")
+        return job
+
+    def hold(self, job: Job, reason: str) -> None:
+        if job.status in ("completed", "removed"):
+            raise ValueError(f"job {job.job_id} has already {job.status}")
+        self._kill(job)
+        job.status, job.hold_reason = "held", reason or "via condor-job-ssh sim hold"
+
+    def release(self, job: Job) -> None:
+        if job.status not in ("held", "idle"):
+            raise ValueError(f"job {job.job_id} is {job.status}, not held or idle")
+        self._start(job)
+
+    def remove(self, job: Job) -> None:
+        self._kill(job)
+        job.status = "removed"
+
+    def session(self, job: Job, keygen_options: List[str], shells: List[str]) -> starter.StartedSession:
+        with self.lock:
+            env = self._session_env(job, shells)
+        started = starter.open_session(sandbox=job.sandbox, job_env=env, shell_setup=self.shell_setup,
+                                       keygen_options=self.keygen_options + keygen_options)
+        with self.lock:
+            if job.status != "running":  # the job ended while the key was being made
+                _kill_group(started.sshd, wait=False)
+                started.sock.close()
+                raise _Refused(f"job {job.job_id} stopped running while the session was being set up", False,
+                               job.status)
+            job.sessions.append(started.sshd)
+            threading.Thread(target=self._reap_session, args=(job, started.sshd), daemon=True).start()
+        return started
+
+    def _session_env(self, job: Job, shells: List[str]) -> Dict[str, str]:
+        """Refuse as a starter would, or return the environment the session's shell restores."""
+        if job.owner != self.user:
+            raise PermissionError(f"job {job.job_id} belongs to {job.owner}, not to you ({self.user})")
+        if job.status == "idle":
+            raise _Refused(f"job {job.job_id} is idle: it has not started running yet", True, "idle")
+        if job.status == "held":
+            raise _Refused(f"job {job.job_id} is held: {job.hold_reason}", False, "held")
+        if job.status == "completed":
+            raise _Refused(f"job {job.job_id} has completed (exit code {job.exit_code}); there is nothing to "
+                           "connect to", False, "completed")
+        if job.status == "removed":
+            raise _Refused(f"job {job.job_id} was removed", False, "removed")
+        env = self._job_env(job)
+        env["_CONDOR_JOB_PIDS"] = str(job.process.pid)
+        usable = [s for s in shells if os.access(s, os.X_OK)]
+        if usable:
+            env["_CONDOR_SHELL"] = usable[0]
+        return env
+
+    def _reap_session(self, job: Job, sshd: subprocess.Popen) -> None:
+        sshd.wait()
+        with self.lock:
+            if sshd in job.sessions:
+                job.sessions.remove(sshd)
+
+    def shutdown(self) -> None:
+        with self.lock:
+            for job in self.jobs.values():
+                if job.status == "running":
+                    self._kill(job)
+        self.stopping.set()
+
+    # ----- requests -------------------------------------------------------------------------------
+    def handle(self, conn: socket.socket) -> None:
+        with conn:
+            try:
+                request, fds = protocol.recv(conn)
+            except (protocol.ProtocolError, OSError):
+                return
+            for fd in fds:
+                os.close(fd)
+            try:
+                reply, send_fds, keep = self._dispatch(request)
+            except _Refused as exc:
+                reply, send_fds, keep = {"ok": False, "error": str(exc), "retryable": exc.retryable,
+                                         "status": exc.status}, [], None
+            except (LookupError, ValueError, PermissionError, starter.StarterError) as exc:
+                status = {LookupError: "unknown", PermissionError: "not-yours"}.get(type(exc), "error")
+                message = exc.args[0] if exc.args else str(exc)
+                reply, send_fds, keep = {"ok": False, "error": message, "retryable": False, "status": status}, [], None
+            try:
+                protocol.send(conn, reply, send_fds)
+            except OSError:
+                pass
+            finally:
+                if keep is not None:
+                    keep.close()
+
+    def _dispatch(self, request: dict):
+        op = request.get("op")
+        if op == "ping":
+            return {"ok": True, "pid": os.getpid()}, [], None
+        if op == "submit":
+            job = self.submit(list(request.get("cmd") or []), dict(request.get("env") or {}),
+                              bool(request.get("idle")), request.get("owner"), request.get("batch_name") or "")
+            return {"ok": True, "job": job.describe()}, [], None
+        if op == "list":
+            with self.lock:
+                return {"ok": True, "jobs": [j.describe() for j in self.jobs.values()]}, [], None
+        if op == "stop":
+            self.shutdown()
+            return {"ok": True}, [], None
+        job = self.find(int(request.get("cluster", 0)), int(request.get("proc", 0)))
+        if op == "session":
+            started = self.session(job, list(request.get("keygen_options") or []), list(request.get("shells") or []))
+            reply = {"ok": True, "user": started.user, "host_key": started.host_key,
+                     "private_key": started.private_key, "directory": str(started.directory)}
+            return reply, [started.sock.fileno()], started.sock
+        with self.lock:
+            if op == "hold":
+                self.hold(job, request.get("reason") or "")
+            elif op == "release":
+                self.release(job)
+            elif op == "rm":
+                self.remove(job)
+            elif op == "status":
+                pass
+            else:
+                raise ValueError(f"unknown request {op!r}")
+            return {"ok": True, "job": job.describe()}, [], None
+
+
+class _Refused(Exception):
+    def __init__(self, message: str, retryable: bool, status: str) -> None:
+        super().__init__(message)
+        self.retryable, self.status = retryable, status
+
+
+def _kill_group(process: subprocess.Popen, wait: bool = True) -> None:
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+    except (ProcessLookupError, PermissionError):
+        return
+    if not wait:
+        return
+    try:
+        process.wait(timeout=3)
+    except subprocess.TimeoutExpired:
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        process.wait()
+
+
+def serve(root: Path, keygen_options: List[str]) -> int:
+    root.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path = root / POOL_SOCKET
+    pool = Pool(root, keygen_options)
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    if path.exists():
+        path.unlink()
+    old = os.umask(0o177)
+    try:
+        listener.bind(str(path))
+    finally:
+        os.umask(old)
+    listener.listen(64)
+    (root / "pool.pid").write_text(f"{os.getpid()}\n")
+    signal.signal(signal.SIGTERM, lambda *_: pool.shutdown())
+    listener.settimeout(0.5)
+    try:
+        while not pool.stopping.is_set():
+            try:
+                conn, _ = listener.accept()
+            except socket.timeout:
+                continue
+            conn.settimeout(None)
+            threading.Thread(target=pool.handle, args=(conn,), daemon=True).start()
+    finally:
+        pool.shutdown()
+        listener.close()
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            pass
+        try:
+            (root / "pool.pid").unlink()
+        except FileNotFoundError:
+            pass
+    return 0
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m proxycmd.sim.daemon",
+                                     description="Run the simulated pool's daemon in the foreground.")
+    parser.add_argument("--root", required=True, type=Path)
+    parser.add_argument("--keygen-options", default="", help="extra ssh-keygen options for every session")
+    args = parser.parse_args(argv)
+    return serve(args.root.resolve(), starter.parse_keygen_options(args.keygen_options))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

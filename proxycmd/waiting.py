@@ -1,0 +1,114 @@
+"""Waiting for a job that is not running yet, with calm progress on stderr.
+
+Shared by every backend: it retries `open` while the refusal is retry-able, shows how long it has waited
+and the job's status, and stops when the user presses Ctrl-C or the ssh process that started us is gone.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import sys
+import time
+from typing import Callable, Optional, TextIO, TypeVar
+
+from .errors import Interrupted, ProxyError, SessionRefused
+
+T = TypeVar("T")
+
+
+def _clock(seconds: float) -> str:
+    seconds = int(seconds)
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}h{minutes:02d}m{secs:02d}s" if hours else f"{minutes}m{secs:02d}s"
+
+
+class Progress:
+    """One line rewritten in place on a terminal; a line every `every` seconds otherwise."""
+
+    def __init__(self, what: str, stream: Optional[TextIO] = None, every: float = 30.0,
+                 prog: str = "condor-job-proxy") -> None:
+        self.what = what
+        self.stream = stream if stream is not None else sys.stderr
+        self.every = every
+        self.prog = prog
+        self.tty = _isatty(self.stream)
+        self.last_line = -1e9
+        self.shown = False
+
+    def update(self, status: str, waited: float, message: str) -> None:
+        now = time.monotonic()
+        if self.tty:
+            text = f"\r{self.prog}: {self.what} is {status or 'not ready'}; waiting {_clock(waited)} (Ctrl-C to stop)"
+            self.stream.write(text + "\x1b[K")
+            self.stream.flush()
+            self.shown = True
+        elif not self.shown or now - self.last_line >= self.every:
+            if not self.shown:
+                self.stream.write(f"{self.prog}: {message}; waiting for it to run (Ctrl-C to stop)\n")
+            else:
+                self.stream.write(f"{self.prog}: still waiting for {self.what} ({status}), {_clock(waited)} so far\n")
+            self.stream.flush()
+            self.shown = True
+            self.last_line = now
+
+    def done(self, waited: float, ok: bool) -> None:
+        if not self.shown:
+            return
+        if self.tty:
+            self.stream.write("\r\x1b[K")
+        if ok:
+            self.stream.write(f"{self.prog}: {self.what} is running after {_clock(waited)}; connecting\n")
+        self.stream.flush()
+
+
+def _isatty(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def peer_gone(fd: int = 1, parent: Optional[int] = None) -> bool:
+    """True when the ssh process that runs us has gone: our parent changed, or our stdout hung up."""
+    if parent is not None and os.getppid() != parent:
+        return True
+    poller = select.poll()
+    poller.register(fd, select.POLLHUP | select.POLLERR)
+    try:
+        return any(ev & (select.POLLHUP | select.POLLERR | select.POLLNVAL) for _, ev in poller.poll(0))
+    except OSError:
+        return True
+
+
+def open_with_wait(open_fn: Callable[[], T], *, what: str, wait: bool = True, interval: float = 2.0,
+                   timeout: Optional[float] = None, progress: Optional[Progress] = None,
+                   should_stop: Callable[[], bool] = lambda: False) -> T:
+    """Call *open_fn* until it succeeds, retrying retry-able refusals while *wait* is true."""
+    start = time.monotonic()
+    progress = progress or Progress(what)
+    try:
+        while True:
+            try:
+                result = open_fn()
+            except SessionRefused as exc:
+                if not exc.retryable:
+                    raise
+                if not wait:
+                    raise SessionRefused(f"{exc} (not waiting: --no-wait)", status=exc.status) from None
+                waited = time.monotonic() - start
+                if timeout is not None and waited >= timeout:
+                    raise ProxyError(f"gave up after {_clock(waited)}: {exc}") from None
+                progress.update(exc.status, waited, str(exc))
+                deadline = time.monotonic() + interval
+                while time.monotonic() < deadline:
+                    if should_stop():
+                        raise Interrupted(f"stopped waiting for {what}: ssh went away")
+                    time.sleep(min(0.2, max(0.0, deadline - time.monotonic())))
+                continue
+            progress.done(time.monotonic() - start, ok=True)
+            return result
+    except KeyboardInterrupt:
+        progress.done(time.monotonic() - start, ok=False)
+        raise Interrupted(f"stopped waiting for {what} (interrupted)") from None

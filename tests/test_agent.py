@@ -1,0 +1,610 @@
+"""The key agent against real OpenSSH tools (ssh-add, ssh-keygen -Y) and its own client."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import stat
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, List, Optional
+
+import pytest
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding
+
+from proxycmd import paths
+from proxycmd.agent import client, peer, wire
+
+HOST = "32.0.job.condor"
+
+
+# -- helpers: real ssh-keygen keys, processes whose pid is known before they run, raw requests -------------------
+
+@dataclass(frozen=True)
+class KeyPair:
+    private: Path  # the private key file
+    public_only: Path  # a .pub file alone in its directory: ssh-keygen -Y sign then asks the agent
+    line: str  # "<type> <base64>"
+    fingerprint: str  # "SHA256:..."
+
+    @property
+    def pem(self) -> bytes:
+        return self.private.read_bytes()
+
+
+def make_key(directory: Path, kind: str, bits: Optional[int] = None) -> KeyPair:
+    """A fresh key from ssh-keygen, as the starter makes them."""
+    directory.mkdir(parents=True)
+    private = directory / "key"
+    command = ["ssh-keygen", "-q", "-N", "", "-C", "", "-t", kind, "-f", str(private)]
+    if bits:
+        command += ["-b", str(bits)]
+    subprocess.run(command, check=True)
+    line = " ".join(private.with_suffix(".pub").read_text().split()[:2])
+    public_only = directory / "pub" / "key.pub"
+    public_only.parent.mkdir()
+    shutil.copy(private.with_suffix(".pub"), public_only)
+    listing = subprocess.run(["ssh-keygen", "-lf", str(public_only)], check=True, capture_output=True, text=True)
+    return KeyPair(private, public_only, line, listing.stdout.split()[1])
+
+
+def agent_env(rundir: Path) -> dict:
+    env = dict(os.environ, SSH_AUTH_SOCK=str(paths.agent_socket(rundir)))
+    env.pop("SSH_AGENT_PID", None)
+    return env
+
+
+class Held:
+    """A process that waits for a line on stdin, then execs *argv* under the same pid."""
+
+    def __init__(self, argv: List[str], rundir: Path) -> None:
+        self.proc = subprocess.Popen(["sh", "-c", 'read x; exec "$@"', "sh", *argv], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=agent_env(rundir),
+                                     text=True)
+        self.pid = self.proc.pid
+
+    def release(self, timeout: float = 20.0) -> subprocess.CompletedProcess:
+        """Let it exec and run to the end; the process is reaped when this returns."""
+        out, err = self.proc.communicate("go\n", timeout=timeout)
+        return subprocess.CompletedProcess(self.proc.args, self.proc.returncode, out, err)
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.communicate()
+
+    def __enter__(self) -> "Held":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.kill()
+
+
+def ssh_add_list(rundir: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(["ssh-add", "-l"], env=agent_env(rundir), capture_output=True, text=True, timeout=20)
+
+
+def request(rundir: Path, payload: bytes) -> Optional[bytes]:
+    """Send one raw agent message from this process; the reply body, or None if the agent hung up."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
+        conn.settimeout(10)
+        conn.connect(str(paths.agent_socket(rundir)))
+        conn.sendall(wire.frame(payload))
+        try:
+            return wire.read_frame(conn)
+        except (wire.WireError, ConnectionResetError):
+            return None
+
+
+def send_raw(rundir: Path, data: bytes) -> bytes:
+    """Send bytes as they are and return whatever comes back before the agent closes (b"" = closed)."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
+        conn.settimeout(10)
+        conn.connect(str(paths.agent_socket(rundir)))
+        conn.sendall(data)
+        chunks = []
+        while True:
+            try:
+                chunk = conn.recv(4096)
+            except ConnectionResetError:
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float = 5.0, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
+        time.sleep(0.05)
+
+
+def at_once(count: int, work: Callable[[int], None]) -> None:
+    """Run work(0..count-1) in threads released together; re-raise the first failure."""
+    barrier = threading.Barrier(count)
+    errors = []
+
+    def run(index: int) -> None:
+        barrier.wait()
+        try:
+            work(index)
+        except Exception as exc:  # reported below, in the test's thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(index,)) for index in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[0]
+
+
+def gone(pid: int) -> bool:
+    """Has *pid* exited?  Reaps it if it is our child (agents started by client.ensure_agent are)."""
+    try:
+        if os.waitpid(pid, os.WNOHANG)[0] == pid:
+            return True
+    except ChildProcessError:
+        pass
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+def agent_pids(rundir: Path) -> List[int]:
+    """Agent processes serving *rundir* (found by their command line)."""
+    listing = subprocess.run(["ps", "-ww", "-eo", "pid=,args="], capture_output=True, text=True, check=True).stdout
+    found = []
+    for row in listing.splitlines():
+        pid, *args = row.split()
+        if "proxycmd.agent" in args and str(rundir) in args and not gone(int(pid)):
+            found.append(int(pid))
+    return found
+
+
+def stop_agents(rundir: Path) -> List[int]:
+    """Stop the agent the polite way, then kill any left over; returns the pids that had to be killed."""
+    client.stop(rundir)
+    try:
+        wait_until(lambda: not agent_pids(rundir), what="agents to exit")
+    except AssertionError:
+        pass
+    leftovers = agent_pids(rundir)
+    for pid in leftovers:
+        os.kill(pid, signal.SIGKILL)
+        wait_until(lambda: gone(pid), what=f"agent {pid} to die")
+    return leftovers
+
+
+# -- fixtures -------------------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def keydir():
+    path = Path(tempfile.mkdtemp(prefix="cjp-keys-"))
+    yield path
+    shutil.rmtree(path)
+
+
+@pytest.fixture(scope="module")
+def keyring(keydir):
+    """One key of each kind the starter can be asked to make."""
+    return {
+        "rsa": make_key(keydir / "rsa", "rsa", 3072),
+        "ed25519": make_key(keydir / "ed25519", "ed25519"),
+        "ecdsa-256": make_key(keydir / "ecdsa-256", "ecdsa", 256),
+        "ecdsa-384": make_key(keydir / "ecdsa-384", "ecdsa", 384),
+        "ecdsa-521": make_key(keydir / "ecdsa-521", "ecdsa", 521),
+        "other": make_key(keydir / "other", "ed25519"),
+    }
+
+
+@pytest.fixture
+def rundir(monkeypatch):
+    """A short private runtime directory; no agent may outlive the test."""
+    monkeypatch.delenv(client.AGENT_ARGS_ENV, raising=False)
+    path = Path(tempfile.mkdtemp(dir="/tmp", prefix="cjp-"))
+    path.chmod(0o700)
+    yield path
+    leftovers = stop_agents(path)
+    shutil.rmtree(path)
+    assert not leftovers, f"agents still running after the test: {leftovers}"
+
+
+@pytest.fixture
+def agent(rundir):
+    client.ensure_agent(rundir)
+    return rundir
+
+
+def register(rundir: Path, pid: int, key: KeyPair, host: str = HOST, lifetime: int = 300) -> None:
+    client.register(rundir, pid=pid, host=host, host_key=key.line, private_key=key.pem, key_lifetime=lifetime)
+
+
+def known_hosts_lines(rundir: Path) -> list:
+    return paths.known_hosts(rundir).read_text().splitlines()
+
+
+def sign_request(key: KeyPair, data: bytes, flags: int = 0) -> bytes:
+    blob = base64.b64decode(key.line.split()[1])
+    return wire.message(wire.SIGN_REQUEST, wire.string(blob), wire.string(data), wire.u32(flags))
+
+
+# -- wire and peer --------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("value, encoded", [
+    (0, "00000000"),
+    (0x9A378F9B2E332A7, "0000000809a378f9b2e332a7"),
+    (0x80, "000000020080"),
+    (0x7F, "000000017f"),
+])
+def test_mpint_matches_rfc4251(value, encoded):
+    assert wire.mpint(value).hex() == encoded
+
+
+def test_reader_rejects_short_and_trailing_data():
+    with pytest.raises(wire.WireError):
+        wire.Reader(wire.u32(10) + b"abc").string()
+    reader = wire.Reader(wire.string("ab") + b"x")
+    assert reader.string() == b"ab"
+    with pytest.raises(wire.WireError):
+        reader.end()
+
+
+def test_peer_credentials_and_liveness():
+    left, right = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    with left, right:
+        assert peer.peer_credentials(left) == (os.getpid(), os.getuid())
+    token = peer.start_token(os.getpid())
+    assert peer.process_alive(os.getpid(), token)
+    child = subprocess.Popen(["true"])
+    child_token = peer.start_token(child.pid)
+    child.wait()
+    assert not peer.process_alive(child.pid, child_token)
+    if token is not None:  # Linux: a different start time means a different process
+        assert not peer.process_alive(os.getpid(), str(int(token) + 1))
+
+
+# -- serving keys to the right process ------------------------------------------------------------------------
+
+def test_socket_and_known_hosts_are_private(agent):
+    assert stat.S_IMODE(os.lstat(paths.agent_socket(agent)).st_mode) == 0o600
+    assert stat.S_ISSOCK(os.lstat(paths.agent_socket(agent)).st_mode)
+    known = paths.known_hosts(agent)
+    assert stat.S_IMODE(os.lstat(known).st_mode) == 0o600 and known.read_text() == ""
+    info = client.status(agent)
+    assert info == {"pid": info["pid"], "sessions": 0, "keys": 0, "version": 1}
+
+
+def test_registered_process_lists_only_its_key(agent, keyring):
+    key = keyring["ed25519"]
+    with Held(["ssh-add", "-l"], agent) as held:
+        register(agent, held.pid, key)
+        other = ssh_add_list(agent)
+        assert other.returncode == 1 and "The agent has no identities" in other.stdout
+        mine = held.release()
+    assert mine.returncode == 0, mine.stderr
+    assert len(mine.stdout.splitlines()) == 1
+    assert key.fingerprint in mine.stdout and HOST in mine.stdout
+
+
+def test_known_hosts_line_lives_as_long_as_the_process(agent, keyring):
+    key = keyring["rsa"]
+    with Held(["ssh-add", "-l"], agent) as held:
+        register(agent, held.pid, key, host="[32.0.job.condor]:2222")
+        assert known_hosts_lines(agent) == [f"[32.0.job.condor]:2222 {key.line}"]
+        assert key.fingerprint in held.release().stdout
+    wait_until(lambda: known_hosts_lines(agent) == [], what="the known_hosts line to go")
+    assert client.status(agent)["sessions"] == 0
+    after = ssh_add_list(agent)
+    assert after.returncode == 1 and key.fingerprint not in after.stdout
+
+
+def test_key_lifetime_drops_the_key_but_not_the_host_line(agent, keyring):
+    key = keyring["ed25519"]
+    with Held(["ssh-add", "-l"], agent) as held:
+        register(agent, held.pid, key, lifetime=1)
+        wait_until(lambda: client.status(agent)["keys"] == 0, what="the key to expire")
+        assert client.status(agent)["sessions"] == 1
+        assert known_hosts_lines(agent) == [f"{HOST} {key.line}"]
+        result = held.release()
+    assert result.returncode == 1 and "The agent has no identities" in result.stdout
+
+
+def test_max_host_key_lifetime_drops_the_line(rundir, keyring, monkeypatch):
+    monkeypatch.setenv(client.AGENT_ARGS_ENV, "--max-host-key-lifetime 1")
+    with Held(["ssh-add", "-l"], rundir) as held:
+        register(rundir, held.pid, keyring["ed25519"])
+        assert len(known_hosts_lines(rundir)) == 1
+        wait_until(lambda: known_hosts_lines(rundir) == [], what="the host key lifetime to pass")
+        assert client.status(rundir)["sessions"] == 0
+
+
+def test_twelve_parallel_registrations(agent, keydir):
+    keys = [make_key(keydir / f"parallel-{index}", "ed25519") for index in range(12)]
+    with contextlib.ExitStack() as stack:
+        helds = [stack.enter_context(Held(["ssh-add", "-l"], agent)) for _ in keys]
+        at_once(12, lambda index: register(agent, helds[index].pid, keys[index], host=f"{index}.0.job.condor"))
+        assert sorted(known_hosts_lines(agent)) == sorted(f"{i}.0.job.condor {k.line}" for i, k in enumerate(keys))
+        results = [held.release() for held in helds]
+    for key, result in zip(keys, results):
+        assert result.returncode == 0 and result.stdout.count("SHA256:") == 1 and key.fingerprint in result.stdout
+    wait_until(lambda: known_hosts_lines(agent) == [], what="all 12 lines to go")
+    assert client.status(agent)["sessions"] == 0
+
+
+# -- signatures -----------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("kind", ["rsa", "ed25519", "ecdsa-256", "ecdsa-384", "ecdsa-521"])
+def test_ssh_keygen_signs_through_the_agent(agent, keyring, tmp_path, kind):
+    key = keyring[kind]
+    data = tmp_path / "data"
+    data.write_bytes(b"payload for " + kind.encode())
+    with Held(["ssh-keygen", "-Y", "sign", "-f", str(key.public_only), "-n", "file", str(data)], agent) as held:
+        register(agent, held.pid, key)
+        signed = held.release()
+    assert signed.returncode == 0, signed.stderr
+    signers = tmp_path / "allowed_signers"
+    signers.write_text(f"tester {key.line}\n")
+    with open(data, "rb") as message:
+        verified = subprocess.run(["ssh-keygen", "-Y", "verify", "-f", str(signers), "-I", "tester", "-n", "file",
+                                   "-s", f"{data}.sig"], stdin=message, capture_output=True, text=True)
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+
+
+def test_unregistered_process_cannot_sign(agent, keyring, tmp_path):
+    key = keyring["ed25519"]
+    data = tmp_path / "data"
+    data.write_bytes(b"x")
+    with Held(["true"], agent) as owner:
+        register(agent, owner.pid, key)
+        result = subprocess.run(["ssh-keygen", "-Y", "sign", "-f", str(key.public_only), "-n", "file", str(data)],
+                                env=agent_env(agent), capture_output=True, text=True)
+        assert result.returncode != 0 and not Path(f"{data}.sig").exists()
+        assert request(agent, sign_request(key, b"x")) == bytes([wire.AGENT_FAILURE])
+
+
+@pytest.mark.parametrize("flags, algorithm, digest", [
+    (0, "ssh-rsa", hashes.SHA1),
+    (wire.RSA_SHA2_256, "rsa-sha2-256", hashes.SHA256),
+    (wire.RSA_SHA2_512, "rsa-sha2-512", hashes.SHA512),
+    (wire.RSA_SHA2_256 | wire.RSA_SHA2_512, "rsa-sha2-256", hashes.SHA256),
+])
+def test_rsa_signature_algorithms(agent, keyring, flags, algorithm, digest):
+    key = keyring["rsa"]
+    register(agent, os.getpid(), key)  # this test process is the registered one
+    reply = wire.Reader(request(agent, sign_request(key, b"to be signed", flags)))
+    assert reply.byte() == wire.SIGN_RESPONSE
+    signature = wire.Reader(reply.string())
+    assert signature.text() == algorithm
+    public = serialization.load_ssh_public_key(key.line.encode())
+    public.verify(signature.string(), b"to be signed", padding.PKCS1v15(), digest())
+    # and only that key: another key's blob is refused
+    assert request(agent, sign_request(keyring["other"], b"x")) == bytes([wire.AGENT_FAILURE])
+
+
+# -- refusals and malformed input -----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("change", [
+    {"private_key": b"-----BEGIN OPENSSH PRIVATE KEY-----\nbroken\n-----END OPENSSH PRIVATE KEY-----\n"},
+    {"host": "two words"},
+    {"host": "a,b"},
+    {"host": "*"},
+    {"host": "@cert-authority"},
+    {"host": "x\n*"},
+    {"host_key": "ssh-rsa"},
+    {"host_key": "ssh-rsa not!base64"},
+    {"host_key": "ssh-ed25519 AAAAB3NzaC1yc2EAAAADAQABAAABAQ=="},
+    {"host_key": ""},
+    {"pid": 0},
+    {"key_lifetime": 0},
+])
+def test_bad_registration_is_refused_and_changes_nothing(agent, keyring, change):
+    good = keyring["ed25519"]
+    register(agent, os.getpid(), good)
+    before = paths.known_hosts(agent).read_text()
+    fields = {"pid": os.getpid(), "host": HOST, "host_key": keyring["other"].line,
+              "private_key": keyring["other"].pem, "key_lifetime": 300}
+    fields.update(change)
+    with pytest.raises(client.AgentError, match="refused the session key"):
+        client.register(agent, **fields)
+    assert paths.known_hosts(agent).read_text() == before
+    assert client.status(agent)["sessions"] == 1
+
+
+def test_host_key_as_read_from_a_pub_file(agent, keyring):
+    key = keyring["ecdsa-256"]
+    client.register(agent, pid=os.getpid(), host=HOST, host_key=f"{key.line} \n", private_key=key.pem)
+    client.register(agent, pid=os.getpid(), host=HOST, host_key=f"{key.line} user@host\n", private_key=key.pem)
+    assert known_hosts_lines(agent) == [f"{HOST} {key.line}"] * 2
+
+
+@pytest.mark.parametrize("suffix", [" comment", "\n", " "])
+def test_agent_itself_wants_exactly_type_and_base64(agent, keyring, suffix):
+    key = keyring["ed25519"]
+    raw = wire.message(wire.EXTENSION, wire.string(wire.REGISTER), wire.u32(os.getpid()), wire.string(HOST),
+                       wire.string(key.line + suffix), wire.string(key.pem), wire.u32(60))
+    assert request(agent, raw) == bytes([wire.AGENT_FAILURE])
+    assert known_hosts_lines(agent) == []
+
+
+def test_registration_for_a_dead_process_is_refused(agent, keyring):
+    child = subprocess.Popen(["true"])
+    child.wait()
+    with pytest.raises(client.AgentError):
+        register(agent, child.pid, keyring["ed25519"])
+    assert known_hosts_lines(agent) == []
+
+
+def test_standard_changes_are_refused(agent, keyring):
+    env = agent_env(agent)
+    added = subprocess.run(["ssh-add", str(keyring["ed25519"].private)], env=env, capture_output=True, text=True)
+    assert added.returncode != 0
+    assert subprocess.run(["ssh-add", "-D"], env=env, capture_output=True).returncode != 0
+    assert request(agent, wire.message(22, wire.string("pw"))) == bytes([wire.AGENT_FAILURE])  # lock
+    assert request(agent, wire.message(wire.EXTENSION, wire.string("query"))) == bytes([wire.AGENT_FAILURE])
+    bind = wire.message(wire.EXTENSION, wire.string(wire.SESSION_BIND), wire.string(b"k"), wire.string(b"s"))
+    assert request(agent, bind) == bytes([wire.AGENT_SUCCESS])
+    assert client.status(agent)["keys"] == 0
+
+
+def test_oversized_and_malformed_messages_close_the_connection(agent):
+    assert send_raw(agent, wire.u32(wire.MAX_MESSAGE + 1) + b"\x0b") == b""
+    assert send_raw(agent, wire.frame(bytes([wire.REQUEST_IDENTITIES]) + b"junk")) == b""
+    assert send_raw(agent, wire.frame(bytes([wire.SIGN_REQUEST]) + wire.u32(99))) == b""
+    # several requests on one connection still work, and the agent is still there
+    answer = send_raw(agent, wire.frame(bytes([wire.REQUEST_IDENTITIES])) * 2 + wire.u32(0))
+    assert answer == (wire.frame(wire.message(wire.IDENTITIES_ANSWER, wire.u32(0)))) * 2
+    assert client.status(agent)["sessions"] == 0
+
+
+# -- life cycle -----------------------------------------------------------------------------------------------
+
+def test_stop(agent, keyring):
+    register(agent, os.getpid(), keyring["ed25519"])
+    pid = client.status(agent)["pid"]
+    assert client.stop(agent) is True
+    assert not paths.agent_socket(agent).exists()
+    assert known_hosts_lines(agent) == []
+    wait_until(lambda: gone(pid), what="the agent to exit")
+    assert client.stop(agent) is False and client.status(agent) is None
+
+
+def test_sigterm_cleans_up(agent, keyring):
+    register(agent, os.getpid(), keyring["ed25519"])
+    pid = client.status(agent)["pid"]
+    os.kill(pid, signal.SIGTERM)
+    wait_until(lambda: gone(pid), what="the agent to exit")
+    assert not paths.agent_socket(agent).exists() and known_hosts_lines(agent) == []
+
+
+def test_idle_exit(rundir, monkeypatch):
+    monkeypatch.setenv(client.AGENT_ARGS_ENV, "--idle-exit 1")
+    client.ensure_agent(rundir)
+    pid = client.status(rundir)["pid"]
+    wait_until(lambda: gone(pid), timeout=5, what="the idle agent to exit")
+    assert not paths.agent_socket(rundir).exists()
+
+
+def test_no_idle_exit_while_a_session_lives(rundir, keyring, monkeypatch):
+    monkeypatch.setenv(client.AGENT_ARGS_ENV, "--idle-exit 1")
+    with Held(["true"], rundir) as held:
+        register(rundir, held.pid, keyring["ed25519"])
+        pid = client.status(rundir)["pid"]
+        time.sleep(2.0)
+        assert not gone(pid)
+        held.release()
+    wait_until(lambda: gone(pid), timeout=5, what="the agent to exit once idle")
+    assert not paths.agent_socket(rundir).exists()
+
+
+def test_register_starts_the_agent(rundir, keyring):
+    assert client.status(rundir) is None
+    register(rundir, os.getpid(), keyring["ed25519"])
+    assert client.status(rundir)["sessions"] == 1
+    assert known_hosts_lines(rundir) == [f"{HOST} {keyring['ed25519'].line}"]
+
+
+def test_stale_socket_is_replaced(rundir, keyring):
+    stale = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    stale.bind(str(paths.agent_socket(rundir)))
+    stale.close()
+    assert client.status(rundir) is None
+    register(rundir, os.getpid(), keyring["ed25519"])
+    assert client.status(rundir)["sessions"] == 1
+
+
+def test_concurrent_ensure_agent_starts_one_agent(rundir, monkeypatch):
+    real_popen = subprocess.Popen
+    spawned = []
+
+    def counting_popen(args, *rest, **kwargs):
+        if "proxycmd.agent" in args:
+            spawned.append(args)
+        return real_popen(args, *rest, **kwargs)
+
+    monkeypatch.setattr(subprocess, "Popen", counting_popen)
+    at_once(4, lambda _: client.ensure_agent(rundir))
+    assert len(spawned) == 1
+    assert len(agent_pids(rundir)) == 1
+
+
+def test_second_agent_exits_quietly(agent):
+    pid = client.status(agent)["pid"]
+    second = subprocess.run([sys.executable, "-m", "proxycmd.agent", "--runtime-dir", str(agent)],
+                            capture_output=True, text=True, timeout=20)
+    assert (second.returncode, second.stderr) == (0, "")
+    assert client.status(agent)["pid"] == pid
+
+
+def test_agent_that_cannot_start_is_reported(rundir, monkeypatch):
+    monkeypatch.setenv(client.AGENT_ARGS_ENV, "--no-such-option")
+    with pytest.raises(client.AgentError, match=f"did not start; see {rundir}/agent.log"):
+        client.ensure_agent(rundir, timeout=10)
+    assert "--no-such-option" in (rundir / paths.AGENT_LOG).read_text()
+
+
+def test_nothing_secret_in_the_log(agent, keyring):
+    key = keyring["rsa"]
+    register(agent, os.getpid(), key)
+    with pytest.raises(client.AgentError):
+        client.register(agent, pid=os.getpid(), host="bad host", host_key=key.line, private_key=key.pem)
+    client.stop(agent)
+    log = (agent / paths.AGENT_LOG).read_text()
+    secret_lines = [line for line in key.pem.decode().splitlines() if "-----" not in line]
+    assert not any(line in log for line in secret_lines)
+
+
+# -- real ssh against sshd -i ---------------------------------------------------------------------------------
+
+SSHD = shutil.which("sshd") or "/usr/sbin/sshd"
+PROXY_SCRIPT = """\
+import os, sys
+from pathlib import Path
+from proxycmd.agent import client
+rundir, session = Path(sys.argv[1]), Path(sys.argv[2])
+client.register(rundir, pid=os.getppid(), host=sys.argv[3], host_key=(session / "key.line").read_text(),
+                private_key=(session / "key").read_bytes())
+os.execv(sys.argv[4], ["sshd", "-i", "-e", "-f", str(session / "sshd_config")])
+"""
+
+
+@pytest.mark.e2e
+@pytest.mark.skipif(not os.path.exists(SSHD), reason="sshd is not installed")
+@pytest.mark.skipif(os.getuid() == 0 and not os.path.isdir("/run/sshd"), reason="sshd -i as root needs /run/sshd")
+def test_parallel_ssh_sessions_to_one_host(agent, keydir, tmp_path):
+    """Six ssh processes at once, each with its own one-time key, all named the same host (as one job)."""
+    proxy = tmp_path / "proxy.py"
+    proxy.write_text(PROXY_SCRIPT)
+    runs = []
+    for index in range(6):
+        key = make_key(keydir / f"sshd-{index}", "rsa" if index == 0 else "ed25519")
+        (key.private.parent / "key.line").write_text(key.line)
+        (key.private.parent / "sshd_config").write_text(
+            f"HostKey {key.private}\nAuthorizedKeysFile {key.private}.pub\nPermitRootLogin yes\n"
+            "StrictModes no\nUsePAM no\nLogLevel ERROR\n")
+        command = ["ssh", "-F", "none", "-o", f"IdentityAgent={paths.agent_socket(agent)}", "-o", "IdentityFile=none",
+                   "-o", f"UserKnownHostsFile={paths.known_hosts(agent)}", "-o", "GlobalKnownHostsFile=/dev/null",
+                   "-o", "StrictHostKeyChecking=yes", "-o", "BatchMode=yes",
+                   "-o", f"ProxyCommand={sys.executable} {proxy} {agent} {key.private.parent} %h {SSHD}",
+                   HOST, f"echo session-{index}"]
+        runs.append(subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+    results = [run.communicate(timeout=60) for run in runs]
+    for index, (run, (out, err)) in enumerate(zip(runs, results)):
+        assert (run.returncode, out) == (0, f"session-{index}\n"), err
+    wait_until(lambda: known_hosts_lines(agent) == [], what="known_hosts to empty")
