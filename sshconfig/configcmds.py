@@ -1,0 +1,376 @@
+"""`condor-job-ssh setup`, `sync` and `remove`: keep the managed block in the user's ssh_config.
+
+`setup` writes the rules (how to reach *.job.condor), `sync` writes one Host entry per job (what VS Code
+lists), `remove` takes the block out again.  Each reads the file, computes the new text, shows or writes
+it, and touches nothing outside the block's markers.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import sys
+import time
+from contextlib import contextmanager
+from dataclasses import replace
+from pathlib import Path
+from typing import Iterator, List, Optional, Tuple
+
+import typer
+
+from proxycmd import paths
+from proxycmd.errors import ProxyError
+from proxycmd.hostname import HostnameError
+
+from . import managed, render, settings as settings_mod
+from .managed import ConfigFileError, ManagedBlockError
+from .render import RenderContext, RenderError
+from .settings import Route, Settings, SettingsError
+
+PROXY = "condor-job-proxy"
+_ERRORS = (ConfigFileError, ManagedBlockError, SettingsError, RenderError, ProxyError, HostnameError)
+
+# Options shared by the three commands.
+SSH_CONFIG = typer.Option(None, "--ssh-config", metavar="PATH",
+                          help="The ssh client config file to change (default: ~/.ssh/config).")
+DRY_RUN = typer.Option(False, "--dry-run", help="Show the change as a diff; write nothing.")
+YES = typer.Option(False, "--yes", "-y", help="Apply without asking.")
+
+
+class Failure(Exception):
+    """A one-line error for the user; the command exits with status 1."""
+
+
+def _fail(message: str, code: int = 1) -> "typer.Exit":
+    typer.echo(f"condor-job-ssh: error: {message}", err=True)
+    return typer.Exit(code)
+
+
+def _warn(message: str) -> None:
+    typer.echo(f"condor-job-ssh: warning: {message}", err=True)
+
+
+def _stdin_is_terminal() -> bool:
+    return sys.stdin is not None and sys.stdin.isatty()
+
+
+def find_proxy() -> str:
+    """The absolute path of condor-job-proxy: next to this Python first (a pyenv shim on PATH costs 100+
+    ms on every connection), else the first one on PATH."""
+    beside = Path(sys.executable).parent / PROXY
+    if beside.is_file() and os.access(beside, os.X_OK):
+        return os.path.abspath(beside)
+    found = shutil.which(PROXY)
+    if found:
+        return os.path.abspath(found)
+    raise Failure(f"cannot find {PROXY} next to {sys.executable} or on PATH; "
+                  "reinstall condor-job-proxy (pip install condor-job-proxy) and run setup again")
+
+
+def _ssh_config_path(option: Optional[Path]) -> Path:
+    return Path(os.path.expanduser(str(option))) if option is not None else paths.default_ssh_config()
+
+
+def _read(config: Path) -> Tuple[Optional[str], Optional[str]]:
+    """The file's text (None when missing) and its managed block (LF line ends, None when absent)."""
+    text = managed.read_text(config)
+    block = managed.block_text(text) if text is not None else None
+    return text, block
+
+
+def _confirm(question: str, yes: bool) -> None:
+    if yes:
+        return
+    if not _stdin_is_terminal():
+        raise Failure("standard input is not a terminal, so there is no one to ask: add --yes to apply the "
+                      "changes shown above, or --dry-run to only show them")
+    if not typer.confirm(question, default=True):
+        typer.echo("Nothing was changed.")
+        raise typer.Exit(1)
+
+
+# ----- setup --------------------------------------------------------------------------------------------------
+def parse_route(text: str) -> Route:
+    """``SUFFIX=SCHEDD[@POOL]``; the last '@' starts the pool, so ``s2@ap1@`` is schedd s2@ap1 on the
+    default pool and ``SUFFIX=@POOL`` is the pool's default schedd."""
+    suffix, sep, target = text.partition("=")
+    if not sep or not suffix:
+        raise Failure(f"--route {text!r}: expected SUFFIX=SCHEDD[@POOL], e.g. ap2.condor=ap2.example.org")
+    schedd, _, pool = target.rpartition("@") if "@" in target else (target, "", "")
+    return Route(suffix.strip(), schedd or None, pool or None)
+
+
+def apply_options(current: Settings, given: dict, routes: Optional[List[str]], no_routes: bool) -> Settings:
+    """The saved settings with the options given on the command line (None: not given) put in."""
+    changes = {key: value for key, value in given.items() if value is not None}
+    if no_routes:
+        changes["routes"] = []
+    if routes:
+        changes["routes"] = [parse_route(text) for text in routes]
+    for key in ("schedd", "pool", "user", "runtime_dir"):  # an empty value ("--schedd ''"): the default
+        if changes.get(key) == "":
+            changes[key] = None
+    return settings_mod.validate(replace(current, **changes), "setup options")
+
+
+def _kept_hosts(block: Optional[str], suffixes: List[str]) -> str:
+    """The synced job entries of the old block whose names still end in a configured suffix."""
+    if block is None:
+        return ""
+    try:
+        entries = managed.host_entries(block)
+    except ManagedBlockError:
+        return ""  # a hand-edited block: setup writes it fresh, the next sync lists the jobs again
+    return "".join(entry for name, entry in entries if any(name.endswith("." + s) for s in suffixes))
+
+
+def _runtime_dir(chosen: Settings, dry_run: bool) -> str:
+    if chosen.runtime_dir:
+        if not dry_run:
+            paths.ensure_runtime_dir(Path(chosen.runtime_dir))
+        return chosen.runtime_dir
+    return str(paths.runtime_dir(create=not dry_run))
+
+
+def setup_command(
+    ssh_config: Optional[Path] = SSH_CONFIG,
+    sim: Optional[Path] = typer.Option(None, "--sim", metavar="DIR",
+                                       help="Use the simulated pool under DIR instead of HTCondor."),
+    condor: bool = typer.Option(False, "--condor", help="Use HTCondor again (undoes --sim)."),
+    user: Optional[str] = typer.Option(None, "--user", metavar="NAME",
+                                       help="Log in as NAME on the execute side ('' to stop setting it)."),
+    forward_agent: Optional[bool] = typer.Option(None, "--forward-agent/--no-forward-agent",
+                                                 help="Forward your ssh agent to the job."),
+    multiplex: Optional[bool] = typer.Option(None, "--multiplex/--no-multiplex",
+                                             help="Share one connection among sessions to a job (ControlMaster)."),
+    control_persist: Optional[str] = typer.Option(None, "--control-persist", metavar="TIME",
+                                                  help="How long a shared connection outlives its last session."),
+    suffix: Optional[str] = typer.Option(None, "--suffix", metavar="SUFFIX",
+                                         help="Host name suffix for jobs (default job.condor)."),
+    schedd: Optional[str] = typer.Option(None, "--schedd", metavar="NAME",
+                                         help="Schedd to ask for jobs (default: the local one)."),
+    pool: Optional[str] = typer.Option(None, "--pool", metavar="HOST",
+                                       help="Central manager of the pool (default: HTCondor's own setting)."),
+    route: Optional[List[str]] = typer.Option(None, "--route", metavar="SUFFIX=SCHEDD[@POOL]",
+                                              help="Extra suffix reaching another schedd or pool; repeat for "
+                                                   "more. Replaces the saved routes."),
+    no_routes: bool = typer.Option(False, "--no-routes", help="Forget all saved extra suffixes."),
+    wait: Optional[bool] = typer.Option(None, "--wait/--no-wait",
+                                        help="Wait for an idle job to start, or fail at once."),
+    include_idle: Optional[bool] = typer.Option(None, "--include-idle/--running-only",
+                                                help="Let `sync` list idle jobs too."),
+    runtime_dir: Optional[str] = typer.Option(None, "--runtime-dir", metavar="DIR",
+                                              help="Private directory for the agent and shared connections."),
+    dry_run: bool = DRY_RUN,
+    yes: bool = YES,
+) -> None:
+    """Write the block that makes ssh reach *.job.condor.
+
+    Puts a block at the top of your ssh config that sends every host ending in .job.condor through
+    condor-job-proxy. Options you give are saved and reused by later runs, so `setup` alone re-applies
+    your choices; a run that changes nothing says so and leaves the file alone. Job hosts written by
+    `sync` are kept.
+
+    \b
+    Examples:
+      condor-job-ssh setup                     # HTCondor, local schedd
+      condor-job-ssh setup --schedd ap1.example.org --pool cm.example.org
+      condor-job-ssh setup --sim ~/sim-pool    # try it on the simulated pool
+      condor-job-ssh setup --route ap2.condor=ap2.example.org --yes
+      condor-job-ssh setup --dry-run           # only show the diff
+    """
+    with _one_line_errors():
+        if sim is not None and condor:
+            raise Failure("--sim and --condor contradict each other: give one of them")
+        current = settings_mod.load(warn=_warn)
+        given = dict(user=user, forward_agent=forward_agent, multiplex=multiplex,
+                     control_persist=control_persist, suffix=suffix, schedd=schedd, pool=pool, wait=wait,
+                     include_idle=include_idle, runtime_dir=runtime_dir)
+        if sim is not None:
+            given["sim_root"] = os.path.abspath(os.path.expanduser(str(sim)))
+        chosen = apply_options(current, given, route, no_routes)
+        if condor:
+            chosen = replace(chosen, sim_root=None)
+        config = _ssh_config_path(ssh_config)
+        text, old_block = _read(config)
+        created = text is None or (old_block is not None and managed.was_created(old_block))
+        ctx = RenderContext(proxy=find_proxy(), runtime_dir=_runtime_dir(chosen, dry_run), settings=chosen,
+                            created_file=created)
+        block = render.render_block(ctx, hosts=_kept_hosts(old_block, chosen.suffixes))
+        before = text if text is not None else ""
+        after = managed.splice(before, block)
+        settings_changed = chosen != current
+        if text is not None and after == before:
+            if settings_changed and not dry_run:
+                settings_mod.save(chosen)
+                typer.echo(f"Saved the settings to {paths.config_file()}.")
+            typer.echo(f"{config}: no changes.")
+            return
+        typer.echo(managed.unified_diff(before, after, config), nl=False)
+        if dry_run:
+            typer.echo("Dry run: nothing was written.")
+            return
+        _confirm(f"Write these changes to {config}?", yes)
+        managed.write_atomic(config, after)
+        if settings_changed:
+            settings_mod.save(chosen)
+        for line in managed.lines_before(after)[:1]:
+            _warn(f"{config} sets {line!r} above the managed block; ssh keeps the first value it reads, so "
+                  "options above the block win over ours: move them below it")
+        typer.echo(f"Updated {config}. Try `ssh CLUSTER.PROC.{chosen.suffix}` with one of your job ids; "
+                   "`condor-job-ssh sync` lists your jobs for VS Code.")
+
+
+# ----- sync -----------------------------------------------------------------------------------------------------
+def _listed(job, include_idle: bool) -> bool:
+    return job.status in ("running", "transferring") or (include_idle and job.status == "idle")
+
+
+def sync_once(config: Path, include_idle: Optional[bool], dry_run: bool) -> Tuple[bool, int]:
+    """One listing written into the block: (whether the text changed, how many job hosts it has)."""
+    chosen = settings_mod.load(warn=_warn)
+    idle = chosen.include_idle if include_idle is None else include_idle
+    text, block = _read(config)
+    if text is None or block is None:
+        raise Failure(f"{config} has no managed block: run `condor-job-ssh setup` first")
+    managed.split_block(block)  # a hand-edited block stops us here, before the pool is asked
+    from proxycmd.backends import open_backend
+
+    try:
+        backend = open_backend(sim_root=chosen.sim_root, schedd=chosen.schedd, pool=chosen.pool)
+    except ImportError as exc:
+        raise Failure(f"cannot ask HTCondor for your jobs: {exc} (install HTCondor's Python bindings, "
+                      "or use `setup --sim DIR` to try the simulated pool)") from None
+    taken = time.time()
+    jobs = [job for job in backend.list_jobs(include_idle=idle) if _listed(job, idle)]
+    hosts = render.render_hosts(jobs, chosen, taken)
+    after = managed.splice(text, managed.replace_hosts(block, hosts))
+    count = sum(1 for line in hosts.split("\n") if line.startswith("Host "))
+    if after == text:
+        return False, count
+    if dry_run:
+        typer.echo(managed.unified_diff(text, after, config), nl=False)
+    else:
+        managed.write_atomic(config, after)
+    return True, count
+
+
+def sync_command(
+    ssh_config: Optional[Path] = SSH_CONFIG,
+    include_idle: Optional[bool] = typer.Option(None, "--include-idle/--running-only",
+                                                help="List idle jobs too (default: as saved by setup)."),
+    watch: Optional[float] = typer.Option(None, "--watch", metavar="SECONDS", min=1.0,
+                                          help="Keep syncing every SECONDS until interrupted."),
+    dry_run: bool = DRY_RUN,
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Say nothing unless something changed."),
+) -> None:
+    """List your running jobs as ssh hosts, for VS Code.
+
+    Asks the pool once for your jobs and writes one `Host 32.0.job.condor` entry per job inside the
+    managed block, so VS Code's Remote Explorer and shell completion offer it, and drops jobs that have
+    left. It never asks and writes only when the list changed, so it suits a timer (see contrib/).
+    Run `setup` first.
+
+    \b
+    Examples:
+      condor-job-ssh sync
+      condor-job-ssh sync --include-idle --dry-run
+      condor-job-ssh sync --watch 60          # until Ctrl-C
+    """
+    config = _ssh_config_path(ssh_config)
+    if watch is not None and dry_run:
+        raise _fail("--watch with --dry-run would show the same diff again and again: use one of them")
+    if watch is None:
+        with _one_line_errors():
+            changed, count = sync_once(config, include_idle, dry_run)
+        if changed and not dry_run:
+            typer.echo(f"Updated {config}: {count} job host{'s' * (count != 1)}.")
+        elif changed:
+            typer.echo("Dry run: nothing was written.")
+        elif not quiet:
+            typer.echo(f"{config}: no changes ({count} job host{'s' * (count != 1)}).")
+        return
+    _watch(config, include_idle, watch)
+
+
+def _watch(config: Path, include_idle: Optional[bool], every: float) -> None:
+    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:
+        while True:
+            try:
+                changed, count = sync_once(config, include_idle, dry_run=False)
+                if changed:
+                    typer.echo(f"{time.strftime('%H:%M:%S')} {config}: {count} job hosts")
+            except Failure as exc:  # no block: waiting will not help
+                raise _fail(str(exc)) from None
+            except _ERRORS + (OSError,) as exc:  # the pool may come back: say so and go on
+                _warn(str(exc))
+            time.sleep(every)
+    except KeyboardInterrupt:
+        typer.echo("Stopped.", err=True)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _raise_interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
+# ----- remove -----------------------------------------------------------------------------------------------
+def remove_command(
+    ssh_config: Optional[Path] = SSH_CONFIG,
+    dry_run: bool = DRY_RUN,
+    yes: bool = YES,
+) -> None:
+    """Take the managed block out of your ssh config.
+
+    Nothing else in the file changes: after `setup` then `remove` it is exactly as it was, byte for byte. When `setup` created the file and
+    nothing else has been added to it since, the file is deleted (the ~/.ssh directory stays). Saved
+    settings are kept for a later `setup`.
+
+    \b
+    Examples:
+      condor-job-ssh remove --dry-run
+      condor-job-ssh remove --yes
+    """
+    with _one_line_errors():
+        config = _ssh_config_path(ssh_config)
+        text, block = _read(config)
+        if text is None or block is None:
+            typer.echo(f"{config}: no managed block, nothing to remove.")
+            return
+        after, created = managed.remove(text)
+        delete = created and after == ""
+        typer.echo(managed.unified_diff(text, after, config), nl=False)
+        if delete:
+            typer.echo(f"(setup created {config} and nothing else is in it: it will be deleted)")
+        if dry_run:
+            typer.echo("Dry run: nothing was written.")
+            return
+        _confirm(f"{'Delete' if delete else 'Change'} {config}?", yes)
+        if delete:
+            managed.delete_file(config)
+            typer.echo(f"Deleted {config}.")
+        else:
+            managed.write_atomic(config, after)
+            typer.echo(f"Removed the managed block from {config}.")
+
+
+# ----- plumbing -------------------------------------------------------------------------------------------
+@contextmanager
+def _one_line_errors() -> Iterator[None]:
+    """Turn our errors into one line on stderr and exit status 1."""
+    try:
+        yield
+    except (Failure,) + _ERRORS as exc:
+        raise _fail(str(exc)) from None
+    except OSError as exc:
+        raise _fail(f"{exc.filename or 'I/O error'}: {exc.strerror or exc}") from None
+
+
+def register(app: typer.Typer) -> None:
+    """Add `setup`, `sync` and `remove` to the `condor-job-ssh` app."""
+    app.command("setup")(setup_command)
+    app.command("sync")(sync_command)
+    app.command("remove")(remove_command)

@@ -1,0 +1,223 @@
+"""Settings and jobs -> the managed ssh_config block.  Pure: no I/O, no clock, no environment.
+
+The block comes first in the user's file because ssh keeps the first value it finds for each option, so
+ours beat a later ``Host *``.  Its shape (see DESIGN §2 for the quoting)::
+
+    BEGIN marker
+    Host 32.0.job.condor                      one per synced job, so VS Code lists it
+        # batch: ... | cmd: ... | on: ... | running since ...
+    Match host "*.job.condor" user "*'*"      a user name with a quote gets no proxy at all
+        ProxyCommand none
+    Host *.job.condor !"*'*"                  a host name with a quote is not ours
+        ProxyCommand '/abs/condor-job-proxy' ... --login '%r' '%h'
+        ...
+    Match all                                 what follows in the user's file is global again
+    END marker
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple
+
+from proxycmd.hostname import DEFAULT_SUFFIX, MAX_HOSTNAME, MAX_ID
+from proxycmd.paths import AGENT_SOCKET, CONTROL_NAME, KNOWN_HOSTS
+from proxycmd.session import JobInfo
+
+from .managed import BEGIN, CREATED_NOTE, END
+from .settings import Settings
+
+INDENT = "    "
+# Caveat, for the agent's side: IdentityAgent makes ssh set SSH_AUTH_SOCK to our agent before it forwards,
+# so this forwards our agent; it reaches the user's keys only if that agent passes other requests on.
+# `ForwardAgent ${SSH_AUTH_SOCK}` would dodge that, but ssh rejects the whole file, for every host, when
+# the variable is unset (checked at parse time even in blocks that do not match).
+FORWARD_AGENT = "ForwardAgent yes"
+COMMENT_FIELD_MAX = 80
+
+
+class RenderError(ValueError):
+    """A value that cannot be written into ssh_config safely; str() is one line."""
+
+
+@dataclass(frozen=True)
+class RenderContext:
+    proxy: str  # absolute path of the installed condor-job-proxy
+    runtime_dir: str  # absolute path of the private runtime directory
+    settings: Settings
+    now: Optional[float] = None  # when the job list was taken: later `since` values (clock skew) show as now
+    created_file: bool = False  # `setup` created the file: the block says so, and `remove` deletes the file
+
+
+# ----- quoting ----------------------------------------------------------------------------------------------
+def _check_line(value: str, what: str) -> str:
+    if not value.isprintable():
+        raise RenderError(f"{what} {value!r} holds a control character and cannot go into ssh_config")
+    return value
+
+
+def shell_word(value: str, what: str = "value") -> str:
+    """One ProxyCommand word: ssh expands %-tokens, then the user's shell reads it, so escape both."""
+    value = _check_line(value, what).replace("%", "%%")
+    return "'" + value.replace("'", "'\\''") + "'"
+
+
+def config_path(directory: str, name: str, what: str = "path") -> str:
+    """*directory*/*name* as an ssh_config option value: the directory %-escaped (the name may hold
+    tokens such as %C), double-quoted when it has blanks."""
+    _check_line(directory, what)
+    if not directory.startswith("/") or '"' in directory or "\\" in directory or "${" in directory:
+        raise RenderError(f"{what} {directory!r} must be absolute and free of '\"', '\\' and '${{'")
+    path = directory.rstrip("/").replace("%", "%%") + "/" + name
+    return f'"{path}"' if any(c in path for c in " \t#'") else path
+
+
+# ----- job entries --------------------------------------------------------------------------------------------
+def _dns_labels(name: str) -> bool:
+    labels = name.split(".")
+    return (not labels[0].isdigit()) and all(
+        0 < len(label) <= 63 and label[0] != "-" and label[-1] != "-"
+        and all(c.isascii() and (c.isalnum() or c == "-") for c in label)
+        for label in labels)
+
+
+def job_hostname(job: JobInfo, settings: Settings) -> Optional[str]:
+    """The host name that reaches *job*, or None when it cannot be written as one.
+
+    The schedd is spelled out only when the job names one other than the configured default.
+    """
+    if not (1 <= job.cluster <= MAX_ID and 0 <= job.proc <= MAX_ID):
+        return None
+    parts = [str(job.cluster), str(job.proc)]
+    if job.schedd and job.schedd != settings.schedd:
+        schedd = job.schedd.lower()
+        if not _dns_labels(schedd):
+            return None
+        parts.append(schedd)
+    parts.append(settings.suffix)
+    name = ".".join(parts)
+    return name if len(name) <= MAX_HOSTNAME else None
+
+
+def _clean(value: str) -> str:
+    """One comment field: printable, one line, not too long (a job's name must not end the comment)."""
+    if not value.isprintable():
+        value = "".join(c if c.isprintable() else " " for c in value)
+    value = " ".join(value.split())
+    return value if len(value) <= COMMENT_FIELD_MAX else value[: COMMENT_FIELD_MAX - 3] + "..."
+
+
+def _describe(job: JobInfo, now: Optional[float]) -> str:
+    fields = []
+    if job.batch_name:
+        fields.append(f"batch: {_clean(job.batch_name)}")
+    if job.cmd:
+        fields.append(f"cmd: {_clean(job.cmd)}")
+    if job.remote_host:
+        fields.append(f"on: {_clean(job.remote_host)}")
+    state = _clean(job.status) or "unknown"
+    if job.since is not None:
+        since = job.since if now is None else min(job.since, now)
+        state += time.strftime(" since %Y-%m-%d %H:%M UTC", time.gmtime(since))
+    if job.hold_reason:
+        state += f" ({_clean(job.hold_reason)})"
+    fields.append(state)
+    return " | ".join(fields)
+
+
+def render_hosts(jobs: Iterable[JobInfo], settings: Settings, now: Optional[float] = None) -> str:
+    """One ``Host`` entry per job, sorted by schedd and job id; jobs without a usable name are left out."""
+    named: Dict[str, Tuple[Tuple[str, int, int], JobInfo]] = {}
+    for job in jobs:
+        name = job_hostname(job, settings)
+        if name is not None and name not in named:
+            named[name] = ((job.schedd or "", job.cluster, job.proc), job)
+    entries = sorted(named.items(), key=lambda item: item[1][0])
+    return "".join(f"Host {name}\n{INDENT}# {_describe(job, now)}\n" for name, (_, job) in entries)
+
+
+# ----- rules -----------------------------------------------------------------------------------------------------
+def _routes(settings: Settings) -> List[Tuple[str, Optional[str], Optional[str]]]:
+    """(suffix, schedd, pool) for the main suffix and every extra one; a suffix that lies under another
+    (ap2.job.condor under job.condor) comes first, since ssh keeps the first ProxyCommand that matches."""
+    routes = [(settings.suffix, settings.schedd, settings.pool)]
+    routes += [(r.suffix, r.schedd, r.pool) for r in settings.routes]
+    suffixes = [route[0] for route in routes]
+
+    def depth(suffix: str) -> int:
+        return sum(1 for other in suffixes if suffix.endswith("." + other))
+
+    return sorted(routes, key=lambda route: -depth(route[0]))
+
+
+def _proxy_command(ctx: RenderContext, suffix: str, schedd: Optional[str], pool: Optional[str]) -> str:
+    s = ctx.settings
+    words = [shell_word(ctx.proxy, "proxy path"), "--runtime-dir", shell_word(ctx.runtime_dir, "runtime dir")]
+    if s.sim_root:
+        words += ["--sim", shell_word(s.sim_root, "sim root")]
+    if schedd:
+        words += ["--schedd", shell_word(schedd, "schedd")]
+    if pool:
+        words += ["--pool", shell_word(pool, "pool")]
+    if suffix != DEFAULT_SUFFIX:
+        words += ["--suffix", shell_word(suffix, "suffix")]
+    if not s.wait:
+        words.append("--no-wait")
+    words += ["--login", "'%r'", "'%h'"]
+    return " ".join(words)
+
+
+def _options(ctx: RenderContext) -> List[str]:
+    """The options shared by every suffix (everything but the ProxyCommand)."""
+    s, rundir = ctx.settings, ctx.runtime_dir
+    options = [
+        "ProxyUseFdpass yes",
+        f"IdentityAgent {config_path(rundir, AGENT_SOCKET, 'runtime dir')}",
+        "IdentityFile none",
+        "IdentitiesOnly no",
+        f"UserKnownHostsFile {config_path(rundir, KNOWN_HOSTS, 'runtime dir')}",
+        "StrictHostKeyChecking yes",
+        "UpdateHostKeys no",
+        "CheckHostIP no",
+    ]
+    if s.multiplex:
+        control = config_path(rundir, CONTROL_NAME, "runtime dir")
+        options += ["ControlMaster auto", f"ControlPath {control}", f"ControlPersist {s.control_persist}"]
+    else:
+        # ControlPath none too: with only `ControlMaster no`, ssh still joins a master a later Host * names.
+        options += ["ControlMaster no", "ControlPath none"]
+    options += [
+        f"ServerAliveInterval {s.server_alive_interval}",
+        f"ServerAliveCountMax {s.server_alive_count_max}",
+        f"ConnectTimeout {s.connect_timeout}",
+        "LogLevel ERROR",
+    ]
+    if s.user:
+        options.append(f"User {s.user}")
+    if s.forward_agent:
+        options.append(FORWARD_AGENT)
+    return options
+
+
+def render_rules(ctx: RenderContext) -> str:
+    """The Match/Host pairs for every suffix, then ``Match all``: everything in the block but the jobs."""
+    shared = "".join(f"{INDENT}{option}\n" for option in _options(ctx))
+    out = []
+    for suffix, schedd, pool in _routes(ctx.settings):
+        out.append(f'Match host "*.{suffix}" user "*\'*"\n{INDENT}ProxyCommand none\n')
+        out.append(f"Host *.{suffix} !\"*'*\"\n{INDENT}ProxyCommand {_proxy_command(ctx, suffix, schedd, pool)}\n")
+        out.append(shared)
+    out.append("Match all\n")
+    return "".join(out)
+
+
+def render_block(ctx: RenderContext, jobs: Sequence[JobInfo] = (), *, hosts: Optional[str] = None) -> str:
+    """The whole managed block, markers included, with LF line ends.
+
+    *hosts* is job entries already rendered (as `setup` finds them in the file): given, it is used as is
+    and *jobs* is ignored.
+    """
+    head = BEGIN + "\n" + (CREATED_NOTE + "\n" if ctx.created_file else "")
+    body = hosts if hosts is not None else render_hosts(jobs, ctx.settings, ctx.now)
+    return head + body + render_rules(ctx) + END + "\n"

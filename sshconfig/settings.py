@@ -1,0 +1,217 @@
+"""What `condor-job-ssh setup` remembers: a small TOML file under the user's config directory.
+
+Every option given to `setup` is saved here and reused by later runs (and by `sync`).  The file may be
+edited by hand: an unknown key is ignored with a warning (and kept when the file is written again), and a
+bad value stops the command with one line that names the file and the key.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Optional, Union
+
+from proxycmd import paths
+from proxycmd.hostname import DEFAULT_SUFFIX, HostnameError, parse
+
+from .managed import write_atomic
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on Python < 3.11 only
+    import tomli as tomllib
+
+HEADER = ("# condor-job-ssh settings: written by `condor-job-ssh setup`, read by setup and sync.\n"
+          "# Only values that differ from the defaults are here; the README lists every key.\n\n")
+
+_USER = re.compile(r"[A-Za-z0-9_.][A-Za-z0-9_.@-]{0,63}\Z")
+_PERSIST = re.compile(r"(yes|no|[0-9]+|([0-9]+[smhdwSMHDW])+)\Z")
+_NAME_BAD = re.compile(r"[\s'\"`$\\]|[^\x20-\x7e]")
+
+
+class SettingsError(ValueError):
+    """A setting that cannot be used; str() is one line naming where it came from and the key."""
+
+
+@dataclass(frozen=True)
+class Route:
+    """An extra host name suffix that reaches another schedd and/or pool."""
+
+    suffix: str
+    schedd: Optional[str] = None
+    pool: Optional[str] = None
+
+
+@dataclass
+class Settings:
+    suffix: str = DEFAULT_SUFFIX
+    schedd: Optional[str] = None
+    pool: Optional[str] = None
+    routes: List[Route] = field(default_factory=list)
+    sim_root: Optional[str] = None  # set: the proxy uses the simulated pool under this directory
+    user: Optional[str] = None
+    forward_agent: bool = False
+    multiplex: bool = True
+    control_persist: str = "10m"
+    server_alive_interval: int = 30
+    server_alive_count_max: int = 4
+    connect_timeout: int = 60
+    wait: bool = True
+    include_idle: bool = False
+    runtime_dir: Optional[str] = None  # None: paths.runtime_dir() when `setup` runs
+    extra: Dict[str, Any] = field(default_factory=dict, compare=False, repr=False)  # unknown keys, kept
+
+    @property
+    def suffixes(self) -> List[str]:
+        return [self.suffix] + [route.suffix for route in self.routes]
+
+
+_KEYS = {f.name: f for f in fields(Settings) if f.name != "extra"}
+_BOOLS = {"forward_agent", "multiplex", "wait", "include_idle"}
+_INTS = {"server_alive_interval": 0, "server_alive_count_max": 1, "connect_timeout": 1}  # key: smallest value
+
+
+def _warn_stderr(message: str) -> None:
+    print(f"condor-job-ssh: warning: {message}", file=sys.stderr)
+
+
+def _bad(where: str, key: str, value: Any, why: str) -> SettingsError:
+    return SettingsError(f"{where}: bad value for {key!r} ({value!r}): {why}")
+
+
+# ----- checking ---------------------------------------------------------------------------------------
+def _check_suffix(where: str, key: str, value: str) -> str:
+    try:
+        parse(f"1.0.{value}", (value,))
+    except HostnameError:
+        raise _bad(where, key, value, "a suffix is one or more DNS labels, such as job.condor") from None
+    return value.strip(".").lower()
+
+
+def _check_name(where: str, key: str, value: Optional[str]) -> None:
+    if value is not None and (not value or _NAME_BAD.search(value)):
+        raise _bad(where, key, value, "use a plain name: no spaces, quotes, '$', '\\' or control characters")
+
+
+def _check_path(where: str, key: str, value: Optional[str]) -> None:
+    if value is None:
+        return
+    if not os.path.isabs(value):
+        raise _bad(where, key, value, "use an absolute path")
+    if not value.isprintable() or '"' in value or "\\" in value or "${" in value:
+        raise _bad(where, key, value, "the path holds a character ssh_config cannot carry (\", \\, ${ or control)")
+
+
+def validate(settings: Settings, where: str) -> Settings:
+    """The settings with suffixes normalised, or SettingsError naming *where* and the key."""
+    suffix = _check_suffix(where, "suffix", settings.suffix)
+    routes = []
+    seen = {suffix}
+    for route in settings.routes:
+        route_suffix = _check_suffix(where, "routes.suffix", route.suffix)
+        if route_suffix in seen:
+            raise _bad(where, "routes.suffix", route.suffix, "every suffix may be used only once")
+        seen.add(route_suffix)
+        _check_name(where, "routes.schedd", route.schedd)
+        _check_name(where, "routes.pool", route.pool)
+        routes.append(Route(route_suffix, route.schedd, route.pool))
+    _check_name(where, "schedd", settings.schedd)
+    _check_name(where, "pool", settings.pool)
+    if settings.user is not None and not _USER.match(settings.user):
+        raise _bad(where, "user", settings.user, "a user name is letters, digits, '_', '.', '@' and '-'")
+    _check_path(where, "sim_root", settings.sim_root)
+    _check_path(where, "runtime_dir", settings.runtime_dir)
+    if not _PERSIST.match(settings.control_persist):
+        raise _bad(where, "control_persist", settings.control_persist, "use yes, no, seconds or a time like 10m")
+    return replace(settings, suffix=suffix, routes=routes)
+
+
+# ----- reading --------------------------------------------------------------------------------------------
+def _value(where: str, key: str, value: Any) -> Any:
+    if key in _BOOLS:
+        if not isinstance(value, bool):
+            raise _bad(where, key, value, "use true or false")
+    elif key in _INTS:
+        if isinstance(value, bool) or not isinstance(value, int) or value < _INTS[key]:
+            raise _bad(where, key, value, f"use a whole number, at least {_INTS[key]}")
+    elif key == "routes":
+        if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
+            raise _bad(where, key, value, "use [[routes]] tables with suffix, schedd and pool")
+        return [_route(where, item) for item in value]
+    elif not isinstance(value, str):
+        raise _bad(where, key, value, "use a string")
+    return value
+
+
+def _route(where: str, table: Dict[str, Any]) -> Route:
+    for key in table:
+        if key not in ("suffix", "schedd", "pool"):
+            raise _bad(where, f"routes.{key}", table[key], "a route has only suffix, schedd and pool")
+        if not isinstance(table[key], str):
+            raise _bad(where, f"routes.{key}", table[key], "use a string")
+    if "suffix" not in table:
+        raise _bad(where, "routes", table, "a route needs a suffix")
+    return Route(table["suffix"], table.get("schedd"), table.get("pool"))
+
+
+def from_dict(data: Dict[str, Any], where: str, warn: Optional[Callable[[str], None]] = None) -> Settings:
+    warn = warn or _warn_stderr
+    known: Dict[str, Any] = {}
+    extra: Dict[str, Any] = {}
+    for key, value in data.items():
+        if key not in _KEYS:
+            warn(f"{where}: ignoring unknown key {key!r}")
+            extra[key] = value
+        else:
+            known[key] = _value(where, key, value)
+    return validate(Settings(**known, extra=extra), where)
+
+
+def load(path: Union[str, os.PathLike, None] = None, *,
+         warn: Optional[Callable[[str], None]] = None) -> Settings:
+    """The saved settings (defaults when the file does not exist)."""
+    path = Path(path) if path is not None else paths.config_file()
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return Settings()
+    except OSError as exc:
+        raise SettingsError(f"cannot read {path}: {exc.strerror}") from None
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise SettingsError(f"{path}: not valid TOML: {exc}") from None
+    return from_dict(data, str(path), warn)
+
+
+# ----- writing --------------------------------------------------------------------------------------------
+def to_dict(settings: Settings) -> Dict[str, Any]:
+    """The settings that differ from the defaults (so a later version's new defaults apply), and the
+    unknown keys the file had."""
+    data: Dict[str, Any] = {}
+    defaults = Settings()
+    for key in _KEYS:
+        value = getattr(settings, key)
+        if value == getattr(defaults, key):
+            continue
+        if key == "routes":
+            value = [{k: v for k, v in vars(route).items() if v is not None} for route in value]
+        if value is not None:
+            data[key] = value
+    data.update({k: v for k, v in settings.extra.items() if k not in data})
+    return data
+
+
+def dumps(settings: Settings) -> str:
+    import tomli_w
+
+    return HEADER + tomli_w.dumps(to_dict(settings))
+
+
+def save(settings: Settings, path: Union[str, os.PathLike, None] = None) -> Path:
+    """Write the settings (atomically, mode 0600; the directory is made 0700 when missing)."""
+    path = Path(path) if path is not None else paths.config_file()
+    return write_atomic(path, dumps(settings), mode=0o600)

@@ -1,0 +1,133 @@
+"""`condor-job-ssh sim ...`: run and steer the simulated pool."""
+
+from __future__ import annotations
+
+import datetime
+import os
+import sys
+import time
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from proxycmd import paths
+from proxycmd.errors import ProxyError
+from proxycmd.hostname import HostnameError, parse_job_id
+from proxycmd.sim.client import SimPool
+
+sim_app = typer.Typer(
+    name="sim",
+    help="Run a simulated pool: real jobs and real sshd sessions on this machine, no HTCondor needed.",
+    no_args_is_help=True,
+)
+
+ROOT_HELP = "Directory of the simulated pool (default: under your state directory)."
+
+
+def _pool(root: Optional[Path]) -> SimPool:
+    return SimPool(root if root is not None else paths.default_sim_root())
+
+
+def _fail(message: str, code: int = 1) -> "typer.Exit":
+    typer.echo(f"condor-job-ssh: {message}", err=True)
+    return typer.Exit(code)
+
+
+def _job(job_id: str):
+    try:
+        return parse_job_id(job_id)
+    except HostnameError as exc:
+        raise _fail(str(exc), 2)
+
+
+@sim_app.command()
+def start(root: Optional[Path] = typer.Option(None, "--root", help=ROOT_HELP),
+          keygen_options: str = typer.Option("", help="Extra ssh-keygen options for every session key, e.g. '-t ed25519'.")):
+    """Start the pool's daemon (does nothing when it already runs)."""
+    pool = _pool(root)
+    try:
+        started = pool.start(keygen_options=keygen_options)
+    except ProxyError as exc:
+        raise _fail(str(exc))
+    typer.echo(f"simulated pool {'started' if started else 'already running'} in {pool.root}")
+
+
+@sim_app.command()
+def stop(root: Optional[Path] = typer.Option(None, "--root", help=ROOT_HELP)):
+    """Stop every job and the pool's daemon."""
+    pool = _pool(root)
+    if pool.stop():
+        typer.echo(f"simulated pool in {pool.root} stopped")
+    else:
+        typer.echo(f"no simulated pool runs in {pool.root}")
+
+
+@sim_app.command(context_settings={"allow_interspersed_args": False})
+def submit(cmd: List[str] = typer.Argument(..., metavar="-- CMD [ARGS]...", help="The job's command."),
+           idle: bool = typer.Option(False, "--idle", help="Queue the job idle; `release` starts it."),
+           env: List[str] = typer.Option([], "--env", metavar="NAME=VALUE", help="Job environment (repeatable)."),
+           batch_name: str = typer.Option("", "--batch-name", help="JobBatchName shown by `sync`."),
+           owner: Optional[str] = typer.Option(None, "--owner", help="Pretend another user owns the job."),
+           root: Optional[Path] = typer.Option(None, "--root", help=ROOT_HELP)):
+    """Submit a job; prints its id (CLUSTER.PROC).
+
+    Example: condor-job-ssh sim submit -- sleep 3600
+    """
+    environment = {}
+    for item in env:
+        name, sep, value = item.partition("=")
+        if not sep or not name.isidentifier():
+            raise _fail(f"--env wants NAME=VALUE, not {item!r}", 2)
+        environment[name] = value
+    try:
+        job = _pool(root).submit(cmd, idle=idle, env=environment, owner=owner, batch_name=batch_name)
+    except ProxyError as exc:
+        raise _fail(str(exc))
+    typer.echo(job["id"])
+
+
+@sim_app.command("list")
+def list_jobs(root: Optional[Path] = typer.Option(None, "--root", help=ROOT_HELP)):
+    """List the pool's jobs."""
+    try:
+        jobs = _pool(root).jobs()
+    except ProxyError as exc:
+        raise _fail(str(exc))
+    typer.echo(f"{'ID':<8} {'STATUS':<10} {'SINCE':<20} CMD")
+    for job in jobs:
+        since = job.get("started") or job.get("submitted")
+        when = datetime.datetime.fromtimestamp(since).strftime("%Y-%m-%d %H:%M:%S") if since else "-"
+        extra = f"  ({job['hold_reason']})" if job["status"] == "held" else ""
+        typer.echo(f"{job['id']:<8} {job['status']:<10} {when:<20} {job['cmd']}{extra}")
+
+
+def _change(op: str, job_id: str, root: Optional[Path], **args) -> None:
+    addr = _job(job_id)
+    try:
+        job = _pool(root).change(op, addr.cluster, addr.proc, **args)
+    except ProxyError as exc:
+        raise _fail(str(exc))
+    typer.echo(f"job {job['id']} is {job['status']}")
+
+
+@sim_app.command()
+def hold(job_id: str = typer.Argument(..., metavar="JOB"),
+         reason: str = typer.Option("via condor-job-ssh sim hold", "--reason", help="The hold reason."),
+         root: Optional[Path] = typer.Option(None, "--root", help=ROOT_HELP)):
+    """Hold a job: its processes are killed and sessions refused with the reason."""
+    _change("hold", job_id, root, reason=reason)
+
+
+@sim_app.command()
+def release(job_id: str = typer.Argument(..., metavar="JOB"),
+            root: Optional[Path] = typer.Option(None, "--root", help=ROOT_HELP)):
+    """Let an idle or held job run."""
+    _change("release", job_id, root)
+
+
+@sim_app.command("rm")
+def remove_job(job_id: str = typer.Argument(..., metavar="JOB"),
+               root: Optional[Path] = typer.Option(None, "--root", help=ROOT_HELP)):
+    """Remove a job from the queue (its processes are killed)."""
+    _change("rm", job_id, root)

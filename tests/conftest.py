@@ -1,0 +1,183 @@
+"""Shared fixtures: an isolated user (HOME, config, state and runtime dirs), a simulated pool, an ssh config
+written by the real `condor-job-ssh setup`, and helpers that run the real OpenSSH tools against it."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, List, Optional
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+FAKES = Path(__file__).resolve().parent / "fakes"
+FAKE_POOL_ENV = "CONDOR_JOB_PROXY_FAKE_POOL"  # where tests/fakes/condor_ssh_to_job finds its pool
+BACKENDS = ["sim", "condor"]
+
+
+def tool(name: str) -> str:
+    """Our console script next to this interpreter (not a pyenv shim), else on PATH."""
+    candidate = BIN / name
+    if candidate.exists():
+        return str(candidate)
+    found = shutil.which(name)
+    if not found:
+        pytest.skip(f"{name} is not installed (pip install -e .)")
+    return found
+
+
+@dataclass
+class World:
+    """One isolated user with one simulated pool and an ssh config that reaches it.
+
+    backend "sim": the proxy asks the pool itself (--sim).  backend "condor": the proxy runs
+    condor_ssh_to_job, which is tests/fakes/condor_ssh_to_job playing HTCondor's tool on the same pool.
+    """
+
+    base: Path
+    env: Dict[str, str]
+    sim_root: Path
+    ssh_config: Path
+    rundir: Path
+    backend: str = "sim"
+    extra_cleanup: List = field(default_factory=list)
+
+    # ----- pool -----------------------------------------------------------------------------------
+    def sim(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        return self.run([tool("condor-job-ssh"), "sim", *args, "--root", str(self.sim_root)], check=check)
+
+    def submit(self, *cmd: str, idle: bool = False, env: Optional[Dict[str, str]] = None) -> str:
+        args = ["submit"] + (["--idle"] if idle else [])
+        for key, value in (env or {}).items():
+            args += ["--env", f"{key}={value}"]
+        out = self.run([tool("condor-job-ssh"), "sim", *args, "--root", str(self.sim_root), "--", *cmd]).stdout
+        return out.strip()
+
+    def sandbox(self, job_id: str) -> Path:
+        return self.sim_root / "execute" / f"dir_{job_id}"
+
+    # ----- tools ----------------------------------------------------------------------------------
+    def run(self, argv: List[str], check: bool = True, timeout: float = 120, **kw) -> subprocess.CompletedProcess:
+        kw.setdefault("stdin", subprocess.DEVNULL)
+        done = subprocess.run(argv, env=self.env, capture_output=True, text=kw.pop("text", True), timeout=timeout, **kw)
+        if check and done.returncode != 0:
+            raise AssertionError(f"{argv} exited {done.returncode}\nstdout: {done.stdout}\nstderr: {done.stderr}")
+        return done
+
+    def proxy_args(self) -> List[str]:
+        """The condor-job-proxy options that reach this world's pool through its backend."""
+        return ["--sim", str(self.sim_root)] if self.backend == "sim" else []
+
+    def ssh_argv(self, *args: str) -> List[str]:
+        return ["ssh", "-F", str(self.ssh_config), *args]
+
+    def ssh(self, host: str, *command: str, check: bool = True, **kw) -> subprocess.CompletedProcess:
+        return self.run(self.ssh_argv(host, *command), check=check, **kw)
+
+    def known_hosts_lines(self) -> List[str]:
+        path = self.rundir / "known_hosts"
+        return [line for line in path.read_text().splitlines() if line.strip()] if path.exists() else []
+
+    def agent_status(self):
+        from proxycmd.agent import client
+
+        return client.status(self.rundir)
+
+
+def _short_tmp(prefix: str) -> Path:
+    # unix socket paths must stay under 104 bytes: pytest's tmp_path is often too long
+    path = Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))
+    path.chmod(0o700)
+    return path
+
+
+def _kill_pool_leftovers(sim_root: Path) -> None:
+    pidfile = sim_root / "pool.pid"
+    if pidfile.exists():
+        try:
+            os.kill(int(pidfile.read_text()), signal.SIGKILL)
+        except (ValueError, ProcessLookupError):
+            pass
+
+
+@pytest.fixture(params=BACKENDS)
+def world(request):
+    yield from make_world(multiplex=False, backend=request.param)
+
+
+def install_fakes(directory: Path) -> Path:
+    """Copy tests/fakes into *directory*, each run by this interpreter (no pyenv shim, no other Python)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    for fake in FAKES.iterdir():
+        if fake.is_file() and os.access(fake, os.X_OK):
+            text = fake.read_text()
+            if text.startswith("#!") and "python" in text.splitlines()[0]:
+                text = f"#!{sys.executable}\n" + text.split("\n", 1)[1]
+            target = directory / fake.name
+            target.write_text(text)
+            target.chmod(0o755)
+    return directory
+
+
+def make_world(multiplex: bool = False, keygen_options: str = "", backend: str = "sim"):
+    base = _short_tmp("cjp-")
+    runtime = base / "run"
+    runtime.mkdir(mode=0o700)
+    home = base / "home"
+    home.mkdir()
+    env = dict(os.environ)
+    env.update({
+        "HOME": str(home),
+        "XDG_RUNTIME_DIR": str(runtime),
+        "XDG_CONFIG_HOME": str(base / "config"),
+        "XDG_STATE_HOME": str(base / "state"),
+        "PATH": f"{BIN}:{env.get('PATH', '')}",
+        "LC_ALL": "C.UTF-8",
+    })
+    env.pop("SSH_AUTH_SOCK", None)
+    sim_root = base / "pool"
+    if backend == "condor":
+        tmp = base / "tmp"  # condor_ssh_to_job's session directories: checked for left-over keys
+        tmp.mkdir(mode=0o700)
+        env.update({"PATH": f"{install_fakes(base / 'fakes')}:{env['PATH']}", FAKE_POOL_ENV: str(sim_root),
+                    "TMP": str(tmp)})
+    w = World(base=base, env=env, sim_root=sim_root, ssh_config=home / "ssh_config",
+              rundir=runtime / "condor-job-proxy", backend=backend)
+    try:
+        start = ["start"] + (["--keygen-options", keygen_options] if keygen_options else [])
+        w.sim(*start)
+        where = ["--sim", str(sim_root)] if backend == "sim" else ["--condor"]
+        setup = [tool("condor-job-ssh"), "setup", "--ssh-config", str(w.ssh_config), *where, "--yes"]
+        if not multiplex:
+            setup.append("--no-multiplex")
+        w.run(setup)
+        yield w
+    finally:
+        for cleanup in w.extra_cleanup:
+            cleanup()
+        w.sim("stop", check=False)
+        _kill_pool_leftovers(sim_root)
+        try:
+            from proxycmd.agent import client
+
+            client.stop(w.rundir)
+        except Exception:
+            pass
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def wait_for(predicate, timeout: float = 10.0, interval: float = 0.1) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return predicate()

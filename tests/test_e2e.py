@@ -1,0 +1,349 @@
+"""End to end: the real OpenSSH client, sshd, scp, sftp and rsync reach jobs of the simulated pool through
+`condor-job-proxy`, set up by `condor-job-ssh setup`."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from conftest import tool, wait_for
+from proxycmd.sim.client import SimPool
+
+pytestmark = pytest.mark.e2e
+
+HOST = "{}.job.condor"
+
+
+def job_pid(world, job_id: str) -> int:
+    return next(j["pid"] for j in SimPool(world.sim_root).jobs() if j["id"] == job_id)
+
+
+def sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def idle_line(world, job: str) -> str:
+    """What the proxy says of an idle job.  The sim knows the job is idle; on the condor path only
+    condor_ssh_to_job's own words are known here (no schedd answers the bindings), and they say only that
+    the job does not run yet."""
+    if world.backend == "sim":
+        return f"job {job} is idle: it has not started running yet"
+    return f"job {job} is not running yet"
+
+
+def assert_clean(world) -> None:
+    """No session key or host key is left with the agent once every ssh has exited."""
+    assert wait_for(lambda: world.known_hosts_lines() == [], timeout=10), world.known_hosts_lines()
+    status = world.agent_status()
+    assert status is None or (status["keys"] == 0 and status["sessions"] == 0), status
+
+
+def assert_no_private_key_on_disk(world) -> None:
+    for path in world.base.rglob("*"):
+        if world.sim_root in path.parents or not path.is_file():
+            continue
+        assert b"PRIVATE KEY" not in path.read_bytes(), f"a private key was written to {path}"
+
+
+def test_remote_command_and_exit_status(world):
+    job = world.submit("sleep", "600")
+    done = world.ssh(HOST.format(job), "echo", "hello from", "$PWD;", "exit", "7", check=False)
+    assert done.returncode == 7, done.stderr
+    assert done.stdout.strip() == f"hello from {world.sandbox(job)}"
+    assert_no_private_key_on_disk(world)
+    assert_clean(world)
+
+
+def test_cluster_only_name_means_proc_zero(world):
+    job = world.submit("sleep", "600")
+    assert job.endswith(".0")
+    done = world.ssh(HOST.format(job.split(".")[0]), "echo", "$_CONDOR_JOB_PIDS")
+    assert done.stdout.strip() == str(job_pid(world, job))
+
+
+def test_interactive_shell_in_job_cwd_with_job_pids(world):
+    job = world.submit("sleep", "600", env={"MY_JOB_VAR": "from-the-job"})
+    script = "echo CWD=$PWD; echo PIDS=$_CONDOR_JOB_PIDS; echo VAR=$MY_JOB_VAR; exit 3\n"
+    done = world.run(world.ssh_argv("-tt", HOST.format(job)), check=False, input=script, stdin=None)
+    assert done.returncode == 3, done.stderr
+    out = done.stdout.replace("\r", "")
+    assert f"CWD={world.sandbox(job)}\n" in out
+    assert f"PIDS={job_pid(world, job)}\n" in out
+    assert "VAR=from-the-job\n" in out
+
+
+def test_scp_both_ways_64mib(world, tmp_path):
+    job = world.submit("sleep", "600")
+    src = tmp_path / "random.bin"
+    src.write_bytes(os.urandom(64 << 20))
+    world.run(["scp", "-F", str(world.ssh_config), str(src), f"{HOST.format(job)}:uploaded.bin"])
+    assert sha256(world.sandbox(job) / "uploaded.bin") == sha256(src)
+    back = tmp_path / "back.bin"
+    world.run(["scp", "-F", str(world.ssh_config), f"{HOST.format(job)}:uploaded.bin", str(back)])
+    assert back.stat().st_size == 64 << 20
+    assert sha256(back) == sha256(src)
+    assert_clean(world)
+
+
+def _make_tree(root: Path) -> dict:
+    files = {}
+    for i in range(20):
+        path = root / f"d{i % 4}" / f"sub{i % 3}" / f"f{i}.dat"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        data = os.urandom(1000 * i + 1)
+        path.write_bytes(data)
+        files[path.relative_to(root)] = data
+    os.symlink("d0", root / "link")
+    (root / "d1" / "exec.sh").write_text("#!/bin/sh\n")
+    (root / "d1" / "exec.sh").chmod(0o750)
+    return files
+
+
+def test_rsync_tree_both_ways(world, tmp_path):
+    job = world.submit("sleep", "600")
+    src = tmp_path / "tree"
+    files = _make_tree(src)
+    rsh = f"ssh -F {world.ssh_config}"
+    world.run(["rsync", "-a", "-e", rsh, f"{src}/", f"{HOST.format(job)}:tree/"])
+    remote = world.sandbox(job) / "tree"
+    for rel, data in files.items():
+        assert (remote / rel).read_bytes() == data
+    assert os.readlink(remote / "link") == "d0"
+    assert (remote / "d1" / "exec.sh").stat().st_mode & 0o777 == 0o750
+    back = tmp_path / "back"
+    world.run(["rsync", "-a", "-e", rsh, f"{HOST.format(job)}:tree/", f"{back}/"])
+    for rel, data in files.items():
+        assert (back / rel).read_bytes() == data
+    assert os.readlink(back / "link") == "d0"
+
+
+def test_sftp_batch_put_and_get(world, tmp_path):
+    job = world.submit("sleep", "600")
+    local = tmp_path / "put.bin"
+    local.write_bytes(os.urandom(3 << 20))
+    batch = tmp_path / "batch"
+    batch.write_text(f"put {local} put.bin\nget put.bin {tmp_path / 'got.bin'}\nls -l\n")
+    done = world.run(["sftp", "-F", str(world.ssh_config), "-b", str(batch), HOST.format(job)])
+    assert "put.bin" in done.stdout
+    assert (world.sandbox(job) / "put.bin").read_bytes() == local.read_bytes()
+    assert (tmp_path / "got.bin").read_bytes() == local.read_bytes()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _socks5_get(proxy_port: int, port: int, path: str) -> bytes:
+    with socket.create_connection(("127.0.0.1", proxy_port), timeout=10) as s:
+        s.sendall(b"\x05\x01\x00")
+        assert s.recv(2) == b"\x05\x00"
+        s.sendall(b"\x05\x01\x00\x01" + socket.inet_aton("127.0.0.1") + struct.pack(">H", port))
+        reply = s.recv(10)
+        assert reply[:2] == b"\x05\x00", reply
+        s.sendall(f"GET {path} HTTP/1.0\r\nHost: x\r\n\r\n".encode())
+        data = b""
+        while chunk := s.recv(65536):
+            data += chunk
+    return data
+
+
+def test_local_and_dynamic_forwarding_to_a_server_in_the_job(world):
+    port = _free_port()
+    job = world.submit("sh", "-c", f"echo job-says-hi > hello.txt; exec {sys.executable} -m http.server "
+                       f"--bind 127.0.0.1 {port}")
+    assert wait_for(lambda: (world.sandbox(job) / "hello.txt").exists())
+    local, socks = _free_port(), _free_port()
+    fwd = subprocess.Popen(world.ssh_argv("-N", "-o", "ExitOnForwardFailure=yes", "-L", f"{local}:127.0.0.1:{port}",
+                                          "-D", f"127.0.0.1:{socks}", HOST.format(job)),
+                           env=world.env, stdin=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        def fetch():
+            try:
+                return urllib.request.urlopen(f"http://127.0.0.1:{local}/hello.txt", timeout=5).read()
+            except OSError:
+                return None
+        assert wait_for(lambda: fetch() == b"job-says-hi\n", timeout=30), fwd.stderr
+        assert _socks5_get(socks, port, "/hello.txt").endswith(b"\r\n\r\njob-says-hi\n")
+    finally:
+        fwd.terminate()
+        fwd.wait(10)
+
+
+def _parallel(world, hosts):
+    procs = [subprocess.Popen(world.ssh_argv(h, "echo", f"ok-{i}", "$_CONDOR_JOB_PIDS"), env=world.env,
+                              stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for i, h in enumerate(hosts)]
+    return [(p.wait(180), *p.communicate()) for p in procs]
+
+
+def test_twelve_sessions_at_once_to_one_job(world):
+    job = world.submit("sleep", "600")
+    results = _parallel(world, [HOST.format(job)] * 12)
+    for i, (code, out, err) in enumerate(results):
+        assert code == 0, err
+        assert out.split() == [f"ok-{i}", str(job_pid(world, job))]
+    assert len(list(world.sandbox(job).glob(".condor_ssh_to_job_*"))) == 12
+    assert_no_private_key_on_disk(world)
+    assert_clean(world)
+
+
+def test_twelve_sessions_at_once_across_three_jobs(world):
+    jobs = [world.submit("sleep", "600") for _ in range(3)]
+    hosts = [HOST.format(jobs[i % 3]) for i in range(12)]
+    results = _parallel(world, hosts)
+    for i, (code, out, err) in enumerate(results):
+        assert code == 0, err
+        assert out.split() == [f"ok-{i}", str(job_pid(world, jobs[i % 3]))]
+    assert_clean(world)
+
+
+def test_idle_job_is_waited_for_then_connected(world):
+    job = world.submit("sleep", "600", idle=True)
+    ssh = subprocess.Popen(world.ssh_argv(HOST.format(job), "echo", "connected"), env=world.env,
+                           stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(3)
+    assert ssh.poll() is None, "ssh should still be waiting for the idle job"
+    world.sim("release", job)
+    out, err = ssh.communicate(timeout=60)
+    assert ssh.returncode == 0, err
+    assert out.strip() == "connected"
+    assert idle_line(world, job) in err
+
+
+def test_no_wait_fails_at_once_for_idle_job(world):
+    job = world.submit("sleep", "600", idle=True)
+    done = world.run([tool("condor-job-proxy"), *world.proxy_args(), "--no-wait", HOST.format(job)], check=False)
+    assert done.returncode == 1
+    assert done.stderr.splitlines() == [f"condor-job-proxy: {idle_line(world, job)} (not waiting: --no-wait)"]
+
+
+@pytest.mark.parametrize("how", ["sigint", "ssh-goes-away"])
+def test_waiting_stops_on_interrupt_or_when_ssh_goes_away(world, how):
+    job = world.submit("sleep", "600", idle=True)
+    if how == "sigint":
+        proxy = subprocess.Popen([tool("condor-job-proxy"), *world.proxy_args(), "--relay",
+                                  HOST.format(job)], env=world.env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE, text=True)
+        time.sleep(1.5)
+        proxy.send_signal(signal.SIGINT)
+        _, err = proxy.communicate(timeout=10)
+        assert proxy.returncode == 130
+        assert err.splitlines()[-1] == f"condor-job-proxy: stopped waiting for job {job} (interrupted)"
+    else:
+        ssh = subprocess.Popen(world.ssh_argv(HOST.format(job), "true"), env=world.env, stdin=subprocess.DEVNULL,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        assert wait_for(lambda: _proxies(world), timeout=10)
+        ssh.kill()
+        ssh.wait()
+        assert wait_for(lambda: not _proxies(world), timeout=10), "the proxy kept waiting after ssh went away"
+
+
+def _proxies(world):
+    found = []
+    for pid in os.listdir("/proc"):
+        if pid.isdigit():
+            try:
+                cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
+            except OSError:
+                continue
+            if b"condor-job-proxy" in cmd and str(world.base).encode() in cmd and b"agent" not in cmd:
+                found.append(int(pid))
+    return found
+
+
+def _proxy_line(stderr: str) -> str:
+    lines = [line for line in stderr.splitlines() if line.startswith("condor-job-proxy:")]
+    assert len(lines) == 1, stderr
+    return lines[0]
+
+
+def test_held_completed_unknown_and_not_yours_fail_with_the_right_line(world):
+    held = world.submit("sleep", "600")
+    world.sim("hold", held, "--reason", "exceeded its memory request")
+    done = world.submit("true")
+    assert wait_for(lambda: any(j["id"] == done and j["status"] == "completed" for j in SimPool(world.sim_root).jobs()))
+    theirs = world.run([tool("condor-job-ssh"), "sim", "submit", "--owner", "alice", "--root", str(world.sim_root),
+                        "--", "sleep", "600"]).stdout.strip()
+    expected = {
+        held: f"condor-job-proxy: job {held} is held: exceeded its memory request",
+        done: f"condor-job-proxy: job {done} has completed (exit code 0); there is nothing to connect to",
+        "99.0": "condor-job-proxy: job 99.0 is not in the queue",
+        theirs: f"condor-job-proxy: job {theirs} belongs to alice, not to you",
+    }
+    if world.backend == "condor":  # condor_ssh_to_job's words: finished jobs leave the queue, owners go unnamed
+        expected[done] = f"condor-job-proxy: job {done} is not in the queue"
+        expected[theirs] = f"condor-job-proxy: job {theirs} belongs to another user, not to you"
+    for job, line in expected.items():
+        result = world.ssh(HOST.format(job), "true", check=False)
+        assert result.returncode == 255
+        assert _proxy_line(result.stderr).startswith(line), result.stderr
+    assert_clean(world)
+
+
+@pytest.mark.parametrize("name, why", [
+    ("1.0.0.0.job.condor", "a schedd name cannot start with an all-digit label"),
+    ("0.job.condor", "cluster 0 does not exist"),
+    ("99999999999.job.condor", "out of range"),
+    ("1.0.-x.job.condor", "is not a DNS label"),
+])
+def test_bad_host_names_fail_through_ssh(world, name, why):
+    result = world.ssh(name, "true", check=False)
+    assert result.returncode == 255
+    line = _proxy_line(result.stderr)
+    assert why in line and "expected CLUSTER[.PROC[.NODE]][.SCHEDD].job.condor" in line
+
+
+def test_shell_metacharacters_are_refused_by_the_proxy_itself(world, tmp_path):
+    marker = tmp_path / "pwned"
+    name = f"1.0;touch {marker}.job.condor"
+    done = world.run([tool("condor-job-proxy"), *world.proxy_args(), name], check=False)
+    assert done.returncode == 2
+    assert len(done.stderr.splitlines()) == 1 and "';' is not allowed" in done.stderr
+    assert not marker.exists()
+
+
+def test_relay_mode_without_fdpass(world, tmp_path):
+    job = world.submit("sleep", "600")
+    src = tmp_path / "blob"
+    src.write_bytes(os.urandom(5 << 20))
+    world.run(["scp", "-F", str(world.ssh_config), "-o", "ProxyUseFdpass=no", str(src), f"{HOST.format(job)}:blob"])
+    assert sha256(world.sandbox(job) / "blob") == sha256(src)
+    out = world.run(world.ssh_argv("-o", "ProxyUseFdpass=no", HOST.format(job), "cat blob"), text=False)
+    assert hashlib.sha256(out.stdout).hexdigest() == sha256(src)
+    assert_clean(world)
+
+
+def test_wrong_login_user_is_refused_with_the_command_to_use(world):
+    job = world.submit("sleep", "600")
+    result = world.ssh(f"nobody@{HOST.format(job)}", "true", check=False)
+    user = world.run(["id", "-un"]).stdout.strip()
+    assert result.returncode == 255
+    assert _proxy_line(result.stderr) == (f"condor-job-proxy: job {job} runs as user {user!r} on the execute node, "
+                                          f"not 'nobody'; connect with: ssh {user}@{HOST.format(job)}")
+
+
+@pytest.mark.parametrize("keytype", ["ed25519", "ecdsa"])
+def test_other_session_key_types(world, keytype):
+    job = world.submit("sleep", "600")
+    proxy = (f"{tool('condor-job-proxy')} --runtime-dir {world.rundir} {' '.join(world.proxy_args())} "
+             f"--keygen-options '-t {keytype}' '%h'")
+    done = world.run(world.ssh_argv("-o", f"ProxyCommand={proxy}", HOST.format(job), "echo ok"))
+    assert done.stdout.strip() == "ok"
+    newest = max(world.sandbox(job).glob(".condor_ssh_to_job_*"), key=lambda p: p.stat().st_mtime)
+    assert (newest / "sshkey.pub").read_text().startswith("ssh-ed25519" if keytype == "ed25519" else "ecdsa-sha2")

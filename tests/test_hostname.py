@@ -1,0 +1,142 @@
+"""Property tests of the job host name grammar (proxycmd/hostname.py)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from hypothesis import assume, example, given, settings, strategies as st
+
+from proxycmd.hostname import DEFAULT_SUFFIX, MAX_HOSTNAME, MAX_ID, HostnameError, JobAddress, parse
+
+EXPECTED = "expected CLUSTER[.PROC[.NODE]][.SCHEDD]"
+EXTRA_SUFFIXES = ("ap2.condor", "cern-jobs", "x1.example.org")  # none lies under another
+SUFFIXES = (DEFAULT_SUFFIX,) + EXTRA_SUFFIXES
+
+ids = st.integers(0, MAX_ID)
+clusters = st.integers(1, MAX_ID)
+label = st.from_regex(r"[a-z0-9]([a-z0-9-]{0,20}[a-z0-9])?", fullmatch=True)
+first_label = label.filter(lambda text: not text.isdigit())
+schedds = st.builds(lambda first, rest: ".".join([first] + rest), first_label, st.lists(label, max_size=3))
+
+
+@st.composite
+def addresses(draw) -> JobAddress:
+    addr = JobAddress(cluster=draw(clusters), proc=draw(ids), node=draw(st.none() | ids),
+                      schedd=draw(st.none() | schedds), suffix=draw(st.sampled_from(SUFFIXES)))
+    assume(len(addr.hostname) <= MAX_HOSTNAME)
+    return addr
+
+
+def refused(text: str, suffixes=SUFFIXES) -> str:
+    with pytest.raises(HostnameError) as info:
+        parse(text, suffixes)
+    message = str(info.value)
+    assert "\n" not in message and "\r" not in message, message
+    assert EXPECTED in message, message
+    return message
+
+
+# ----- accepted ---------------------------------------------------------------------------------------------
+@settings(max_examples=200)
+@given(addresses())
+def test_round_trip(addr):
+    assert parse(addr.hostname, SUFFIXES) == addr
+
+
+@settings(max_examples=100)
+@given(addresses())
+def test_case_does_not_matter(addr):
+    assert parse(addr.hostname.upper(), SUFFIXES) == addr
+
+
+@given(clusters, st.sampled_from(SUFFIXES))
+def test_short_forms(cluster, suffix):
+    assert parse(f"{cluster}.{suffix}", SUFFIXES) == JobAddress(cluster, 0, suffix=suffix)
+    assert parse(f"{cluster}.a.{suffix}", SUFFIXES) == JobAddress(cluster, 0, schedd="a", suffix=suffix)
+
+
+def test_examples_from_the_docstring():
+    assert parse("32.job.condor").job_id == "32.0"
+    assert parse("32.0.1.job.condor") == JobAddress(32, 0, 1)
+    assert parse("32.0.ap1.example.org.job.condor").schedd == "ap1.example.org"
+
+
+# ----- refused ------------------------------------------------------------------------------------------------
+METACHARACTERS = ";|&$`'\"\\<>(){}*?!#~=,:/@%^[]+"
+WHITESPACE = " \t\n\r\x0b\x0c"
+
+
+@settings(max_examples=150)
+@given(addresses(), st.sampled_from(METACHARACTERS + WHITESPACE), st.data())
+def test_refuses_shell_metacharacters_quotes_and_whitespace(addr, bad, data):
+    name = addr.hostname
+    at = data.draw(st.integers(0, len(name)))
+    refused(name[:at] + bad + name[at:])
+
+
+@example("1.0.job.condor\nProxyCommand touch x")
+@example("1.0;touch x.job.condor")
+@example("$(reboot).job.condor")
+@given(st.text(min_size=1).filter(lambda t: not re.fullmatch(r"[A-Za-z0-9.-]+", t)))
+def test_refuses_anything_outside_the_alphabet(text):
+    refused(text)
+
+
+@settings(max_examples=100)
+@given(addresses(), st.data())
+def test_refuses_empty_labels(addr, data):
+    name = addr.hostname
+    dots = [i for i, c in enumerate(name) if c == "."]
+    at = data.draw(st.sampled_from(dots))
+    refused(name[:at] + "." + name[at:])
+    refused("." + name)
+
+
+@given(addresses())
+def test_refuses_leading_dash(addr):
+    refused("-" + addr.hostname)
+
+
+@given(st.integers(MAX_HOSTNAME - len(DEFAULT_SUFFIX), 400))
+def test_refuses_names_longer_than_253(length):
+    schedd = ".".join(["a" * 60] * 8)[: length]
+    name = f"1.0.{schedd.strip('.')}.{DEFAULT_SUFFIX}"
+    assume(len(name) > MAX_HOSTNAME)
+    refused(name)
+
+
+@given(st.integers(MAX_ID + 1, 10**15), st.integers(0, 2))
+def test_refuses_numbers_out_of_range(big, where):
+    numbers = [1, 0, 0]
+    numbers[where] = big
+    refused(".".join(map(str, numbers[: where + 1])) + ".job.condor")
+
+
+@given(clusters, st.integers(0, 2), st.integers(1, 3))
+def test_refuses_leading_zeros(cluster, where, zeros):
+    parts = [str(cluster), "0", "0"][: where + 1]
+    parts[where] = "0" * zeros + parts[where]
+    refused(".".join(parts) + ".job.condor")
+
+
+def test_refuses_cluster_zero():
+    refused("0.0.job.condor")
+
+
+@given(clusters, ids, ids, st.integers(0, MAX_ID), schedds)
+def test_refuses_all_digit_first_schedd_label(cluster, proc, node, digits, rest):
+    refused(f"{cluster}.{proc}.{node}.{digits}.{rest}.job.condor")
+
+
+@given(addresses(), st.sampled_from(["example.org", "condor", "job.condor.evil.com", "jobxcondor"]))
+def test_refuses_wrong_suffix(addr, other):
+    name = addr.hostname[: -len(addr.suffix)] + other
+    assume(not any(name.endswith("." + s) for s in SUFFIXES))
+    refused(name)
+
+
+@pytest.mark.parametrize("text", ["", ".job.condor", "job.condor", "a.0.job.condor", "1..job.condor",
+                                  "1.0.-ap.job.condor", "1.0.ap-.job.condor", "1.0." + "a" * 64 + ".job.condor"])
+def test_refuses_assorted(text):
+    refused(text)
