@@ -15,9 +15,12 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import List, Optional
 
 from .errors import ProxyError, UsageError
+
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs milliseconds per connection
+if TYPE_CHECKING:
+    from typing import List, Optional
 
 PROG = "condor-job-proxy"
 

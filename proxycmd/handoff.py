@@ -15,7 +15,6 @@ from __future__ import annotations
 import os
 import socket
 import stat
-import threading
 
 CHUNK = 1 << 20
 
@@ -51,6 +50,8 @@ def _pump(src: int, dst: int) -> None:
 
 def relay(conn: socket.socket, fd_in: int = 0, fd_out: int = 1) -> int:
     """Relay stdin -> conn and conn -> stdout until the remote side closes; return an exit status."""
+    import threading  # only the relay needs it
+
     sock_fd = conn.fileno()
 
     def upstream() -> None:

@@ -12,9 +12,12 @@ import os
 import stat
 import sys
 from pathlib import Path
-from typing import Mapping, Optional
 
 from .errors import ProxyError
+
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs milliseconds per connection
+if TYPE_CHECKING:
+    from typing import Mapping, Optional
 
 APP = "condor-job-proxy"
 SOCKET_PATH_MAX = 103  # sun_path is 104 bytes on macOS, including the final NUL

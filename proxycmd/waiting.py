@@ -10,11 +10,13 @@ import os
 import select
 import sys
 import time
-from typing import Callable, Optional, TextIO, TypeVar
-
 from .errors import Interrupted, ProxyError, SessionRefused
 
-T = TypeVar("T")
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs milliseconds per connection
+if TYPE_CHECKING:
+    from typing import Callable, Optional, TextIO, TypeVar
+
+    T = TypeVar("T")
 
 
 def _clock(seconds: float) -> str:

@@ -10,7 +10,7 @@ for pair in ssh:openssh-client sshd:openssh-server rsync:rsync python3:python3; 
   cmd=${pair%%:*}; pkg=${pair#*:}
   if ! command -v "$cmd" >/dev/null 2>&1 && [ ! -x "/usr/sbin/$cmd" ]; then missing="$missing $pkg"; fi
 done
-if command -v python3 >/dev/null 2>&1 && ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then
+if ! command -v python3 >/dev/null 2>&1 || ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then
   missing="$missing python3-venv"
 fi
 if [ -n "$missing" ]; then

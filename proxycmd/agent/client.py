@@ -12,11 +12,14 @@ import socket
 import sys
 import time
 from pathlib import Path
-from typing import Optional
 
 from .. import paths
 from ..errors import ProxyError
 from . import wire
+
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs milliseconds per connection
+if TYPE_CHECKING:
+    from typing import Optional
 
 REQUEST_TIMEOUT = 10.0  # seconds to wait for one reply
 AGENT_ARGS_ENV = "CONDOR_JOB_PROXY_AGENT_ARGS"

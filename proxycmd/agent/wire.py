@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import socket
 import struct
-from typing import Optional, Union
+
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs milliseconds per connection
+if TYPE_CHECKING:
+    from typing import Optional, Union
 
 MAX_MESSAGE = 256 * 1024  # largest message body either side accepts
 

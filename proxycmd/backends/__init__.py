@@ -7,10 +7,15 @@ A backend finds a job and opens an ssh session to it (`open_session`), and lists
 
 from __future__ import annotations
 
-from typing import List, Optional, Protocol, Sequence
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs milliseconds per connection
 
-from ..hostname import JobAddress
-from ..session import JobInfo, Session
+if TYPE_CHECKING:
+    from typing import List, Optional, Protocol, Sequence
+
+    from ..hostname import JobAddress
+    from ..session import JobInfo, Session
+else:
+    Protocol = object
 
 
 class Backend(Protocol):

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from typing import List, Sequence
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs milliseconds per connection
 
 from ..errors import SessionRefused
-from ..hostname import JobAddress
 from ..session import JobInfo, Session
 from ..sim.client import SimPool
+
+if TYPE_CHECKING:
+    from typing import List, Sequence
+
+    from ..hostname import JobAddress
 
 
 class SimBackend:

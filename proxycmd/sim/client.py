@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import os
 import socket
-import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import List, Optional, Sequence, Tuple
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs milliseconds per connection
 
 from ..errors import ProxyError, SessionRefused
 from . import protocol
+
+if TYPE_CHECKING:
+    from typing import List, Optional, Sequence, Tuple
 
 POOL_SOCKET = "pool.sock"
 
@@ -71,6 +73,8 @@ class SimPool:
             return False
         if len(os.fsencode(str(self.socket_path))) > 103:
             raise PoolError(f"pool root {self.root} is too long for a unix socket path; use a shorter --root")
+        import subprocess
+
         self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
         log = open(self.root / "pool.log", "ab")
         with log:

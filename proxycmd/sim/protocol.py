@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import json
 import socket
-from typing import List, Tuple
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs milliseconds per connection
+
+if TYPE_CHECKING:
+    from typing import List, Tuple
 
 MAX_MESSAGE = 1 << 20
 
