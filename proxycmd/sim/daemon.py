@@ -12,6 +12,7 @@ import argparse
 import os
 import pwd
 import shlex
+import shutil
 import signal
 import socket
 import subprocess
@@ -182,9 +183,10 @@ class Pool:
             raise _Refused(f"job {job.job_id} was removed", False, "removed")
         env = self._job_env(job)
         env["_CONDOR_JOB_PIDS"] = str(job.process.pid)
-        usable = [s for s in shells if os.access(s, os.X_OK)]
+        found = (shutil.which(name, path=env["PATH"]) for name in shells)  # names or paths, in order of preference
+        usable = next((path for path in found if path), None)
         if usable:
-            env["_CONDOR_SHELL"] = usable[0]
+            env["_CONDOR_SHELL"] = usable
         return env
 
     def _reap_session(self, job: Job, sshd: subprocess.Popen) -> None:
