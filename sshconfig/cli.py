@@ -16,26 +16,14 @@ name (VS Code lists them).  `condor-job-ssh demo` shows it all on a simulated po
 def build_app() -> typer.Typer:
     app = typer.Typer(name="condor-job-ssh", help=HELP, no_args_is_help=True, add_completion=True,
                       pretty_exceptions_enable=False, rich_markup_mode=None)
-    from . import configcmds
+    from . import configcmds, demo, doctor
     from .simcmds import sim_app
 
     configcmds.register(app)
-    _optional(app, "doctor", "register")
-    _optional(app, "demo", "register")
+    doctor.register(app)
+    demo.register(app)
     app.add_typer(sim_app, name="sim")
     return app
-
-
-def _optional(app: typer.Typer, module: str, attr: str) -> None:
-    import importlib
-
-    try:
-        mod = importlib.import_module(f"{__package__}.{module}")
-    except ModuleNotFoundError as exc:
-        if exc.name != f"{__package__}.{module}":
-            raise
-        return
-    getattr(mod, attr)(app)
 
 
 def main() -> None:

@@ -67,7 +67,8 @@ class World:
     # ----- tools ----------------------------------------------------------------------------------
     def run(self, argv: List[str], check: bool = True, timeout: float = 120, **kw) -> subprocess.CompletedProcess:
         kw.setdefault("stdin", subprocess.DEVNULL)
-        done = subprocess.run(argv, env=self.env, capture_output=True, text=kw.pop("text", True), timeout=timeout, **kw)
+        env = kw.pop("env", self.env)
+        done = subprocess.run(argv, env=env, capture_output=True, text=kw.pop("text", True), timeout=timeout, **kw)
         if check and done.returncode != 0:
             raise AssertionError(f"{argv} exited {done.returncode}\nstdout: {done.stdout}\nstderr: {done.stderr}")
         return done

@@ -1,0 +1,23 @@
+"""The dialer: the tiny sh script condor-job-proxy gives condor_ssh_to_job as its ssh program.
+
+`condor-job-proxy-dialer` hands the ssh options condor_ssh_to_job built to the proxy (on its stdout) and
+waits until the proxy says "done" (on its stdin); see the script and proxycmd/backends/condor_tool.py.
+It ships in this package (editable installs) and as an installed script next to the interpreter.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Optional
+
+NAME = "condor-job-proxy-dialer"
+
+
+def find() -> Optional[str]:
+    """The dialer's absolute path: the package's own copy when it is executable, else the installed one."""
+    for candidate in (Path(__file__).resolve().parent / NAME, Path(sys.executable).parent / NAME):
+        if candidate.is_file() and os.access(candidate, os.X_OK):
+            return str(candidate)
+    return None

@@ -1,0 +1,282 @@
+"""`condor-job-ssh doctor`: check everything a connection relies on, and say how to fix what is broken.
+
+Each check gives ok, warn or fail, a detail line and, unless ok, a fix.  The command prints a table and
+exits 1 when any check fails; warnings (a schedd the bindings cannot reach, an agent not started yet, an
+option set above the managed block) leave the exit status at 0, because connections still work.
+
+Why the schedd is only a warning: a connection never needs the bindings to reach the schedd --
+condor_ssh_to_job finds the job itself.  Only `sync` (listing jobs) and the precise wording of some
+refusals ("idle", "has completed") need it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from proxycmd import paths
+
+OK, WARN, FAIL = "ok", "warn", "fail"
+MIN_OPENSSH = (8, 0)
+SSH_TIMEOUT = 20.0
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    state: str
+    detail: str
+    fix: str = ""
+
+
+def _run(argv: List[str], timeout: float = SSH_TIMEOUT) -> Optional[subprocess.CompletedProcess]:
+    try:
+        return subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+
+
+# ----- OpenSSH -----------------------------------------------------------------------------------------------
+def check_ssh_version() -> Check:
+    name = "OpenSSH client"
+    done = _run(["ssh", "-V"])
+    if done is None:
+        return Check(name, FAIL, "ssh is not installed (or not on PATH)",
+                     "install the OpenSSH client, version 8.0 or newer")
+    said = (done.stderr or done.stdout).strip().splitlines()
+    match = re.search(r"OpenSSH_(\d+)\.(\d+)(p\d+)?", said[0] if said else "")
+    if not match:
+        return Check(name, FAIL, f"`ssh -V` said {said[0] if said else 'nothing'!r}: not OpenSSH",
+                     "install the OpenSSH client, version 8.0 or newer")
+    version = (int(match.group(1)), int(match.group(2)))
+    text = match.group(0)
+    if version < MIN_OPENSSH:
+        return Check(name, FAIL, f"{text} is older than 8.0", "upgrade the OpenSSH client to 8.0 or newer")
+    return Check(name, OK, text)
+
+
+# option: (the value given, what `ssh -G` prints back for it)
+_OPTIONS = {"ProxyUseFdpass": ("yes", "yes"), "IdentityAgent": ("/nonexistent/agent.sock",) * 2,
+            "IdentityFile": ("none", "none"), "UserKnownHostsFile": ("/nonexistent/known_hosts",) * 2,
+            "StrictHostKeyChecking": ("yes", "true"), "UpdateHostKeys": ("no", "false"),
+            "ControlMaster": ("no", "false")}
+
+
+def _ssh_g(argv: List[str]) -> "tuple[Optional[dict], str]":
+    done = _run(argv)
+    if done is None:
+        return None, "ssh -G did not run"
+    if done.returncode != 0:
+        lines = done.stderr.strip().splitlines()
+        return None, lines[0] if lines else f"ssh -G exited with status {done.returncode}"
+    values: dict = {}
+    for line in done.stdout.splitlines():
+        key, _, val = line.partition(" ")
+        values.setdefault(key.lower(), val)
+    return values, ""
+
+
+def check_ssh_options() -> Check:
+    name = "ssh options"
+    argv = ["ssh", "-G", "-F", "/dev/null"] + [f"-o{key}={given}" for key, (given, _) in _OPTIONS.items()]
+    values, why = _ssh_g(argv + ["1.0.job.condor"])
+    if values is None:
+        return Check(name, FAIL, f"ssh does not accept the options condor-job-proxy relies on: {why}",
+                     "upgrade the OpenSSH client to 8.0 or newer")
+    wrong = [key for key, (_, shown) in _OPTIONS.items() if values.get(key.lower(), "").split(" ")[0] != shown]
+    if wrong:
+        return Check(name, FAIL, f"ssh ignores {', '.join(wrong)}", "upgrade the OpenSSH client to 8.0 or newer")
+    return Check(name, OK, "accepts " + ", ".join(_OPTIONS))
+
+
+# ----- the pool ----------------------------------------------------------------------------------------------
+def condor_version(tool: str) -> str:
+    """The HTCondor version of *tool*: its embedded $CondorVersion$ string, else `condor_version` beside it."""
+    pattern = re.compile(rb"\$CondorVersion: (\S+)")
+    try:
+        with open(tool, "rb") as f:
+            data = f.read(64 << 20)
+        found = pattern.search(data)
+        if found:
+            return found.group(1).decode("ascii", "replace")
+    except OSError:
+        pass
+    beside = os.path.join(os.path.dirname(tool), "condor_version")
+    done = _run([beside], timeout=10.0) if os.access(beside, os.X_OK) else None
+    found = re.search(r"\$CondorVersion: (\S+)", done.stdout) if done is not None else None
+    return found.group(1) if found else "version unknown"
+
+
+def check_tool() -> Check:
+    from proxycmd.backends import condor_tool
+
+    name = "condor_ssh_to_job"
+    try:
+        tool = condor_tool.find_tool()
+        dialer = condor_tool.find_dialer()
+    except condor_tool.ToolError as exc:
+        return Check(name, FAIL, str(exc), "install HTCondor's tools and put them on PATH, or set "
+                                           f"{condor_tool.TOOL_ENV} to condor_ssh_to_job's path")
+    return Check(name, OK, f"{tool} (HTCondor {condor_version(tool)}); dialer {dialer}")
+
+
+def check_schedd(schedd: Optional[str], pool: Optional[str]) -> Check:
+    from proxycmd.backends import condor_jobs
+
+    where = (f"schedd {schedd}" if schedd else "the local schedd") + (f" in pool {pool}" if pool else "")
+    name = "schedd"
+    try:
+        total, running = condor_jobs.Queue(schedd, pool).count(condor_jobs.current_user())
+    except condor_jobs.LookupUnavailable as exc:
+        return Check(name, WARN, f"{exc}",
+                     "connections still work (condor_ssh_to_job asks the schedd itself), but `sync` cannot list "
+                     "jobs and refusals are less precise: check that `condor_q` works here, or name the schedd "
+                     "with `condor-job-ssh setup --schedd NAME --pool HOST`")
+    return Check(name, OK, f"{where} answers: {total} job{'s' * (total != 1)} of yours, {running} running")
+
+
+def check_sim(root: str) -> Check:
+    from proxycmd.sim.client import PoolError, SimPool
+
+    name = "simulated pool"
+    try:
+        jobs = SimPool(root).jobs()
+    except PoolError as exc:
+        return Check(name, FAIL, str(exc), f"condor-job-ssh sim start --root {root}")
+    running = sum(1 for job in jobs if job.get("status") == "running")
+    return Check(name, OK, f"{root} answers: {len(jobs)} jobs, {running} running")
+
+
+# ----- the ssh config ----------------------------------------------------------------------------------------
+def check_block(config: Path, suffix: str) -> Check:
+    """The managed block is there, nothing that can win over it comes first, and ssh resolves a job host
+    to our ProxyCommand."""
+    from . import managed
+
+    name = "ssh config"
+    again = "run `condor-job-ssh setup`"
+    try:
+        text = managed.read_text(config)
+        span = managed.find_block(text) if text is not None else None
+    except (managed.ConfigFileError, managed.ManagedBlockError) as exc:
+        return Check(name, FAIL, str(exc), "repair the file by hand, then " + again)
+    if span is None:
+        return Check(name, FAIL, f"{config} has no condor-job-ssh managed block", again)
+    before = managed.lines_before(text)
+    first = [line for line in before if line.split()[0].lower() in ("host", "match")]
+    if first:
+        return Check(name, FAIL, f"{config} has {first[0]!r} above the managed block, so ssh may never reach it",
+                     f"move that section below the line {managed.END!r}")
+    values, why = _ssh_g(["ssh", "-G", "-F", str(config), f"1.0.{suffix}"])
+    if values is None:
+        return Check(name, FAIL, f"ssh cannot read {config}: {why}", "fix the line ssh names, then " + again)
+    proxy = values.get("proxycommand", "")
+    if "condor-job-proxy" not in proxy or values.get("proxyusefdpass") != "yes":
+        return Check(name, FAIL, f"ssh resolves 1.0.{suffix} to ProxyCommand {proxy or 'none'!r}, not ours",
+                     "something above the managed block wins: move it below the block, then " + again)
+    executable = proxy.split()[0].strip("'\"")
+    if not os.access(executable, os.X_OK):
+        return Check(name, FAIL, f"the ProxyCommand {executable} is not an executable file",
+                     "reinstall condor-job-proxy, then " + again)
+    includes = [line for line in before if line.split()[0].lower() == "include"]
+    if includes or before:
+        shown = (includes or before)[0]
+        return Check(name, WARN, f"{shown!r} comes before the managed block; ssh keeps the first value it reads",
+                     f"move it below the line {managed.END!r}")
+    return Check(name, OK, f"{config}: the block comes first and 1.0.{suffix} goes through {executable}")
+
+
+# ----- local state -------------------------------------------------------------------------------------------
+def check_runtime_dir(chosen: Optional[str]) -> "tuple[Check, Optional[Path]]":
+    name = "runtime dir"
+    path = Path(chosen) if chosen else paths.runtime_dir(create=False)
+    if not os.path.lexists(path):
+        if path.parent.is_dir():
+            return Check(name, OK, f"{path} (made on the first connection)"), None
+        return Check(name, FAIL, f"{path} and its parent {path.parent} do not exist",
+                     "run `condor-job-ssh setup` again to pick a runtime directory"), None
+    try:
+        paths.check_private_dir(path)
+    except paths.PathError as exc:
+        fix = f"chmod 700 {path}" if "lets others in" in str(exc) else f"remove {path}, then run `condor-job-ssh setup`"
+        return Check(name, FAIL, str(exc), fix), None
+    return Check(name, OK, f"{path} is private (700, yours)"), path
+
+
+def check_agent(rundir: Optional[Path]) -> Check:
+    from proxycmd.agent import client
+
+    name = "key agent"
+    if rundir is None:
+        return Check(name, OK, "not running (it starts on the first connection)")
+    try:
+        status = client.status(rundir)
+    except client.AgentError as exc:
+        return Check(name, FAIL, str(exc), f"stop it (`condor-job-proxy agent --runtime-dir {rundir}` in a terminal "
+                                           f"shows why it fails) or remove {paths.agent_socket(rundir)}")
+    if status is None:
+        return Check(name, OK, "not running (it starts on the first connection)")
+    return Check(name, OK, f"pid {status.get('pid')} answers: {status.get('sessions', 0)} sessions, "
+                           f"{status.get('keys', 0)} keys")
+
+
+# ----- the command -------------------------------------------------------------------------------------------
+def run_checks(config: Path) -> List[Check]:
+    from . import settings as settings_mod
+
+    checks: List[Check] = [check_ssh_version(), check_ssh_options()]
+    try:
+        chosen = settings_mod.load(warn=lambda message: None)
+    except settings_mod.SettingsError as exc:
+        return checks + [Check("settings", FAIL, str(exc), "fix or delete that file, then run `condor-job-ssh setup`")]
+    if chosen.sim_root:
+        checks.append(check_sim(chosen.sim_root))
+    else:
+        checks += [check_tool(), check_schedd(chosen.schedd, chosen.pool)]
+    checks.append(check_block(config, chosen.suffix))
+    runtime, rundir = check_runtime_dir(chosen.runtime_dir)
+    checks += [runtime, check_agent(rundir)]
+    return checks
+
+
+def render(checks: List[Check]) -> str:
+    width = max(len(check.name) for check in checks)
+    lines = [f"{'CHECK'.ljust(width)}  RESULT  DETAILS"]
+    for check in checks:
+        lines.append(f"{check.name.ljust(width)}  {check.state.upper().ljust(6)}  {check.detail}")
+    fixes = [check for check in checks if check.state != OK and check.fix]
+    if fixes:
+        lines += ["", "To fix:"]
+        lines += [f"  {check.name}: {check.fix}" for check in fixes]
+    failed = sum(1 for check in checks if check.state == FAIL)
+    warned = sum(1 for check in checks if check.state == WARN)
+    lines += ["", f"{failed} failed, {warned} warning{'s' * (warned != 1)}, "
+                  f"{len(checks) - failed - warned} ok."]
+    return "\n".join(lines) + "\n"
+
+
+def doctor_command(
+    ssh_config: Optional[Path] = typer.Option(None, "--ssh-config", metavar="PATH",
+                                              help="The ssh client config file to check (default: ~/.ssh/config)."),
+) -> None:
+    """Check ssh, HTCondor, the ssh config, the runtime directory and the key agent.
+
+    Prints one line a check (ok, warn or fail) and how to fix each problem.  Exits 1 when a check
+    fails; warnings (such as a schedd the Python bindings cannot reach) leave connections working.
+    """
+    config = Path(os.path.expanduser(str(ssh_config))) if ssh_config else paths.default_ssh_config()
+    checks = run_checks(config)
+    typer.echo(render(checks), nl=False)
+    if any(check.state == FAIL for check in checks):
+        raise typer.Exit(1)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("doctor")(doctor_command)
+
