@@ -31,7 +31,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))
 sys.path.insert(0, str(REPO))
 
-from bench_proxy import median_ms  # noqa: E402  (the same helpers as the sim bench)
+from bench_proxy import as_installed, median_ms  # noqa: E402  (the same helpers as the sim bench)
 from conftest import make_world  # noqa: E402  (the tests' isolated user, pool, fakes and ssh config)
 
 
@@ -56,6 +56,7 @@ def main() -> int:
     # One isolated user, a simulated pool, the fakes on PATH and `setup --condor`: the tests' own World.
     worlds = make_world(backend="condor", keygen_options="-t ed25519")
     world = next(worlds)
+    world.env = as_installed(world.env)
     env, base = world.env, world.base
     try:
         job = world.submit("sleep", "3600")

@@ -67,6 +67,8 @@ def build_parser() -> argparse.ArgumentParser:
     conn.add_argument("--relay", action="store_true", help="relay bytes instead of handing the connection to ssh")
     conn.add_argument("--runtime-dir", metavar="DIR", help="private directory of the agent socket and known_hosts "
                       "(default: under $XDG_RUNTIME_DIR)")
+    conn.add_argument("--forward-agent", action="store_true",
+                      help="let the agent also offer your own ssh-agent's keys to this ssh (for ForwardAgent)")
     conn.add_argument("--from-socket", metavar="PATH", help="take an already opened session's connection from the "
                       "unix socket PATH (one SCM_RIGHTS message) instead of opening one; HOST is then only a label")
     conn.add_argument("--keygen-options", metavar="OPTS", default="",
@@ -149,8 +151,13 @@ def connect(args: argparse.Namespace) -> int:
                              f"connect with: ssh {session.user}@{args.host}")
         from .agent.client import register
 
+        upstream = None
+        if args.forward_agent:
+            from .upstream import user_agent_socket
+
+            upstream = user_agent_socket(parent, ours=str(paths.agent_socket(rundir)))
         register(rundir, pid=parent, host=_known_hosts_name(args.host, args.port), host_key=session.host_key,
-                 private_key=session.private_key)
+                 private_key=session.private_key, upstream=upstream)
         marks.append(("register", time.monotonic()))
         if args.relay or not stdout_is_socket(1):
             if args.timings:

@@ -29,10 +29,10 @@ from .managed import BEGIN, CREATED_NOTE, END
 from .settings import Settings
 
 INDENT = "    "
-# Caveat, for the agent's side: IdentityAgent makes ssh set SSH_AUTH_SOCK to our agent before it forwards,
-# so this forwards our agent; it reaches the user's keys only if that agent passes other requests on.
-# `ForwardAgent ${SSH_AUTH_SOCK}` would dodge that, but ssh rejects the whole file, for every host, when
-# the variable is unset (checked at parse time even in blocks that do not match).
+# IdentityAgent makes ssh set SSH_AUTH_SOCK to our agent before it forwards, so `ForwardAgent yes` forwards
+# our agent: the ProxyCommand's --forward-agent tells it where the user's own agent is, and it passes the
+# user's keys on (proxycmd/upstream.py).  `ForwardAgent ${SSH_AUTH_SOCK}` is no way out: ssh rejects the
+# whole file, for every host, when the variable is unset (checked at parse time even in unmatched blocks).
 FORWARD_AGENT = "ForwardAgent yes"
 COMMENT_FIELD_MAX = 80
 
@@ -164,6 +164,8 @@ def _proxy_command(ctx: RenderContext, suffix: str, schedd: Optional[str], pool:
         words += ["--suffix", shell_word(suffix, "suffix")]
     if not s.wait:
         words.append("--no-wait")
+    if s.forward_agent:
+        words.append("--forward-agent")
     words += ["--login", "'%r'", "'%h'"]
     return " ".join(words)
 

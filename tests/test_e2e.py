@@ -347,3 +347,20 @@ def test_other_session_key_types(world, keytype):
     assert done.stdout.strip() == "ok"
     newest = max(world.sandbox(job).glob(".condor_ssh_to_job_*"), key=lambda p: p.stat().st_mtime)
     assert (newest / "sshkey.pub").read_text().startswith("ssh-ed25519" if keytype == "ed25519" else "ecdsa-sha2")
+
+
+def test_forward_agent_forwards_the_users_own_keys(world):
+    job = world.submit("sleep", "600")
+    assert world.ssh(HOST.format(job), "echo ${SSH_AUTH_SOCK:-none}").stdout.strip() == "none"
+    key = world.base / "userkey"
+    world.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "my-own-key", "-f", str(key)])
+    sock = world.base / "user-agent.sock"
+    started = world.run(["ssh-agent", "-s", "-a", str(sock)]).stdout
+    agent_pid = int(started.split("SSH_AGENT_PID=")[1].split(";")[0])
+    world.extra_cleanup.append(lambda: os.kill(agent_pid, signal.SIGTERM))
+    env = dict(world.env, SSH_AUTH_SOCK=str(sock))
+    world.run(["ssh-add", "-q", str(key)], env=env)
+    world.run([tool("condor-job-ssh"), "setup", "--ssh-config", str(world.ssh_config), "--forward-agent", "--yes"])
+    listed = world.run(world.ssh_argv(HOST.format(job), "ssh-add -L"), env=env).stdout
+    assert key.with_suffix(".pub").read_text().split()[1] in listed  # the user's key, inside the job
+    assert_clean(world)

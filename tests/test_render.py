@@ -113,10 +113,10 @@ def test_options_follow_the_settings():
     for line in ["ControlMaster no", "ControlPath none", "User bob", "ForwardAgent yes", "ServerAliveInterval 5",
                  "ServerAliveCountMax 9", "ConnectTimeout 7"]:
         assert f"\n    {line}\n" in text
-    assert "ControlPersist" not in text and "--no-wait --login" in text
+    assert "ControlPersist" not in text and "--no-wait --forward-agent --login" in text
     defaults = rendered("defaults")
     assert "User " not in defaults and "ForwardAgent" not in defaults and "--suffix" not in defaults
-    assert "--sim" not in defaults and "--no-wait" not in defaults
+    assert "--sim" not in defaults and "--no-wait" not in defaults and "--forward-agent" not in defaults
 
 
 # ----- the real client reads what we mean ------------------------------------------------------------------

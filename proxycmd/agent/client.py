@@ -65,15 +65,21 @@ def _exchange(rundir: Path, payload: bytes, *, timeout: float = REQUEST_TIMEOUT,
         conn.close()
 
 
-def register(rundir: Path, *, pid: int, host: str, host_key: str, private_key: bytes, key_lifetime: int = 300) -> None:
+def register(rundir: Path, *, pid: int, host: str, host_key: str, private_key: bytes, key_lifetime: int = 300,
+             upstream: Optional[str] = None) -> None:
     """Give the agent a session's key for process *pid* and its host key for known_hosts.
 
     *host_key* is ``<type> <base64>``; a trailing comment or line end, as in a .pub file, is left out.
+    *upstream* is the user's own agent socket: the agent then also offers its keys to *pid* (after the
+    session key) and passes their sign requests on, so that `ForwardAgent` forwards the user's keys.
     Starts the agent when none answers.  When this returns, known_hosts holds ``<host> <type> <base64>``.
     """
     host_key = " ".join(host_key.split()[:2])
-    payload = wire.message(wire.EXTENSION, wire.string(wire.REGISTER), wire.u32(pid), wire.string(host),
-                           wire.string(host_key), wire.string(private_key), wire.u32(key_lifetime))
+    fields = [wire.string(wire.REGISTER), wire.u32(pid), wire.string(host), wire.string(host_key),
+              wire.string(private_key), wire.u32(key_lifetime)]
+    if upstream:
+        fields.append(wire.string(upstream))
+    payload = wire.message(wire.EXTENSION, *fields)
     try:
         reply = _exchange(rundir, payload)
     except _Unreachable:

@@ -50,6 +50,7 @@ class Session:
     key: Optional[keys.SigningKey] = field(repr=False)
     key_expires: float
     host_expires: float
+    upstream: Optional[str] = None  # the user's own agent, offered too (ssh -A, `setup --forward-agent`)
 
     def belongs_to(self, pid: int, token: Optional[str]) -> bool:
         return self.pid == pid and self.token == token
@@ -101,11 +102,11 @@ class Registry:
             self._write()
 
     def add(self, pid: int, token: Optional[str], host: str, host_key: str, key: keys.SigningKey,
-            key_lifetime: float) -> None:
+            key_lifetime: float, upstream: Optional[str] = None) -> None:
         """Record a session; known_hosts holds its line when this returns.  Raises ValueError/OSError."""
         now = time.monotonic()
         session = Session(pid, token, host, host_key, key, now + min(key_lifetime, self._max_host_lifetime),
-                          now + self._max_host_lifetime)
+                          now + self._max_host_lifetime, upstream)
         with self._lock:
             if self._closed:
                 raise ValueError("the agent is stopping")
@@ -124,6 +125,11 @@ class Registry:
                 if session.key is not None and session.belongs_to(pid, token):
                     found.setdefault(session.key.blob, session.host)
         return list(found.items())
+
+    def upstream(self, pid: int, token: Optional[str]) -> Optional[str]:
+        """The user's own agent that this process's sessions forward to, if any."""
+        with self._lock:
+            return next((s.upstream for s in self._sessions if s.upstream and s.belongs_to(pid, token)), None)
 
     def signer(self, pid: int, token: Optional[str], blob: bytes) -> Optional[keys.SigningKey]:
         with self._lock:
@@ -337,8 +343,12 @@ class Agent:
         kind = reader.byte()
         if kind == wire.REQUEST_IDENTITIES:
             reader.end()
-            found = self.registry.identities(pid, token)
-            entries = b"".join(wire.string(blob) + wire.string(host) for blob, host in found)
+            found = [(blob, host.encode()) for blob, host in self.registry.identities(pid, token)]
+            upstream = self.registry.upstream(pid, token)
+            if upstream:  # the session key first, so ssh authenticates with it on its first try
+                known = {blob for blob, _ in found}
+                found += [(blob, comment) for blob, comment in _upstream_identities(upstream) if blob not in known]
+            entries = b"".join(wire.string(blob) + wire.string(comment) for blob, comment in found)
             return wire.message(wire.IDENTITIES_ANSWER, wire.u32(len(found)), entries), False
         if kind == wire.SIGN_REQUEST:
             return self._sign(reader, pid, token), False
@@ -360,6 +370,10 @@ class Agent:
         blob, data, flags = reader.string(), reader.string(), reader.u32()
         reader.end()
         key = self.registry.signer(pid, token, blob)
+        upstream = self.registry.upstream(pid, token) if key is None else None
+        if upstream:
+            return _ask_upstream(upstream, wire.message(wire.SIGN_REQUEST, wire.string(blob), wire.string(data),
+                                                        wire.u32(flags))) or _FAILURE
         if key is None:
             log.info("refused a signature for pid %d: no such key registered for it", pid)
             return _FAILURE
@@ -368,6 +382,7 @@ class Agent:
     def _register(self, reader: wire.Reader) -> bytes:
         pid, host, host_key = reader.u32(), reader.text(), reader.text()
         private_key, lifetime = reader.string(), reader.u32()
+        upstream = reader.text() if reader.more() else ""
         reader.end()
         try:
             check_host(host)
@@ -380,7 +395,9 @@ class Agent:
             token = peer.start_token(pid)
             if not peer.process_alive(pid, token) or (token is None and sys.platform.startswith("linux")):
                 raise ValueError(f"process {pid} is not running")
-            self.registry.add(pid, token, host, host_key, key, lifetime)
+            if upstream and not os.path.isabs(upstream):
+                raise ValueError("the upstream agent must be given by an absolute path")
+            self.registry.add(pid, token, host, host_key, key, lifetime, upstream or None)
         except (ValueError, OSError) as exc:
             log.warning("refused a session for pid %d: %s", pid, _reason(exc))
             return _FAILURE
@@ -395,6 +412,34 @@ class Agent:
 
 _SUCCESS = bytes([wire.AGENT_SUCCESS])
 _FAILURE = bytes([wire.AGENT_FAILURE])
+UPSTREAM_TIMEOUT = 30.0  # a signature may wait for the user to confirm on their own agent
+
+
+def _ask_upstream(path: str, request: bytes) -> Optional[bytes]:
+    """Send one request to the user's own agent and return its reply, or None when it cannot be asked."""
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
+            conn.settimeout(UPSTREAM_TIMEOUT)
+            conn.connect(path)
+            conn.sendall(wire.frame(request))
+            return wire.read_frame(conn)
+    except (OSError, wire.WireError) as exc:
+        log.info("the forwarded agent %s did not answer: %s", path, _reason(exc))
+        return None
+
+
+def _upstream_identities(path: str) -> List[Tuple[bytes, bytes]]:
+    """The (key blob, comment) pairs the user's own agent offers; none when it cannot be asked."""
+    reply = _ask_upstream(path, bytes([wire.REQUEST_IDENTITIES]))
+    if not reply:
+        return []
+    try:
+        reader = wire.Reader(reply)
+        if reader.byte() != wire.IDENTITIES_ANSWER:
+            return []
+        return [(reader.string(), reader.string()) for _ in range(reader.u32())]
+    except wire.WireError:
+        return []
 
 
 def _reason(exc: Exception) -> str:

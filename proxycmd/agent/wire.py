@@ -102,6 +102,10 @@ class Reader:
     def rest(self) -> bytes:
         return self._take(len(self._data) - self._pos)
 
+    def more(self) -> bool:
+        """True while unread bytes remain (for optional trailing fields)."""
+        return self._pos < len(self._data)
+
     def end(self) -> None:
         """Raise WireError if anything is left unread."""
         if self._pos != len(self._data):
