@@ -26,8 +26,21 @@ def stdout_is_socket(fd: int = 1) -> bool:
         return False
 
 
+def no_delay(conn: socket.socket) -> None:
+    """Turn off Nagle's algorithm on a TCP connection.  SSH's handshake is a series of small writes that
+    wait for answers; with Nagle on, a write that follows an unacknowledged one waits for the peer's
+    delayed ACK (40 ms on Linux), several times per connection.  Bulk transfers write large packets and
+    lose nothing."""
+    if conn.family in (socket.AF_INET, socket.AF_INET6):
+        try:
+            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:
+            pass
+
+
 def give(conn: socket.socket, fd: int = 1) -> None:
     """Send *conn* to ssh as SCM_RIGHTS with a one-byte payload, as ProxyUseFdpass expects."""
+    no_delay(conn)
     channel = socket.socket(fileno=os.dup(fd))
     try:
         socket.send_fds(channel, [b"\0"], [conn.fileno()])

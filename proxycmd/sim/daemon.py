@@ -63,7 +63,7 @@ class Pool:
         self.keygen_options = keygen_options
         self.jobs: Dict[int, Job] = {}
         self.lock = threading.RLock()
-        self.next_cluster = 1
+        self.next_cluster = _next_free_cluster(root / "execute")  # ids are never reused, even across restarts
         self.stopping = threading.Event()
         self.shell_setup = starter.install_shell_setup(root / "libexec")
         self.user = pwd.getpwuid(os.geteuid()).pw_name
@@ -220,6 +220,9 @@ class Pool:
                 status = {LookupError: "unknown", PermissionError: "not-yours"}.get(type(exc), "error")
                 message = exc.args[0] if exc.args else str(exc)
                 reply, send_fds, keep = {"ok": False, "error": message, "retryable": False, "status": status}, [], None
+            except OSError as exc:  # the execute side failed (disk full, ...): say so rather than hang up
+                reply, send_fds, keep = {"ok": False, "error": f"the simulated pool failed: {exc}", "retryable": False,
+                                         "status": "error"}, [], None
             try:
                 protocol.send(conn, reply, send_fds)
             except OSError:
@@ -260,6 +263,16 @@ class Pool:
             else:
                 raise ValueError(f"unknown request {op!r}")
             return {"ok": True, "job": job.describe()}, [], None
+
+
+def _next_free_cluster(execute: Path) -> int:
+    used = [0]
+    if execute.is_dir():
+        for entry in execute.iterdir():
+            number = entry.name[len("dir_"):].split(".")[0]
+            if entry.name.startswith("dir_") and number.isdigit():
+                used.append(int(number))
+    return max(used) + 1
 
 
 class _Refused(Exception):

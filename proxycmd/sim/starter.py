@@ -136,7 +136,11 @@ def _env_script(env: Mapping[str, str]) -> str:
 
 
 def _loopback_pair() -> "tuple[socket.socket, socket.socket]":
-    """A connected TCP pair on 127.0.0.1, like the starter's connection (not a socketpair)."""
+    """A connected TCP pair on 127.0.0.1, like the starter's connection (not a socketpair).
+
+    Both ends have TCP_NODELAY, as HTCondor's CEDAR sockets do (src/condor_io/sock.cpp on connect,
+    reli_sock.cpp on accept: "Set no delay to disable Nagle").  With Nagle on, sshd's back-to-back small
+    handshake writes wait for delayed ACKs and a connection takes ~100 ms longer than on a real pool."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as listener:
         listener.bind(("127.0.0.1", 0))
         listener.listen(1)
@@ -144,6 +148,8 @@ def _loopback_pair() -> "tuple[socket.socket, socket.socket]":
         while True:
             server, peer = listener.accept()
             if peer == client.getsockname():
+                for end in (client, server):
+                    end.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
                 return client, server
             server.close()  # someone else raced us to the port: not ours
 
