@@ -138,11 +138,10 @@ def connect(args: argparse.Namespace) -> int:
     shells = [s for s in args.shells.split(",") if s]
     parent = os.getppid()
     what = f"job {addr.classic_id}"
-    interval = args.poll if args.poll else (1.0 if args.sim else 5.0)
     marks.append(("ready", time.monotonic()))
     session = waiting.open_with_wait(
         lambda: backend.open_session(addr, keygen_options=keygen, shells=shells),
-        what=what, wait=args.wait, interval=interval, timeout=args.wait_timeout,
+        what=what, wait=args.wait, interval=args.poll or backend.retry_interval, timeout=args.wait_timeout,
         should_stop=lambda: waiting.peer_gone(1, parent))
     marks.append(("session", time.monotonic()))
     try:

@@ -7,7 +7,6 @@ enough that a unix socket path in it stays under 104 bytes (macOS's limit; Linux
 
 from __future__ import annotations
 
-import errno
 import os
 import stat
 import sys
@@ -138,6 +137,18 @@ def classic_session_dir(rundir: Path) -> Path:
     return make_private_dir(rundir / "classic")
 
 
+def console_script(name: str) -> "Optional[str]":
+    """The absolute path of one of our console scripts: beside this Python first (a pyenv shim found on
+    PATH costs 100+ ms a start, on every connection), else the first on PATH; None when neither."""
+    import shutil
+
+    beside = Path(sys.executable).parent / name
+    if beside.is_file() and os.access(beside, os.X_OK):
+        return os.path.abspath(beside)
+    found = shutil.which(name)
+    return os.path.abspath(found) if found else None
+
+
 def config_dir() -> Path:
     from platformdirs import user_config_dir
 
@@ -161,5 +172,3 @@ def default_sim_root() -> Path:
 def default_ssh_config() -> Path:
     return Path(os.path.expanduser("~")) / ".ssh" / "config"
 
-
-__all__ = [name for name in dir() if not name.startswith("_") and name not in {"errno", "os", "stat", "sys"}]

@@ -37,8 +37,6 @@ SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 # ssh reads IdentityFile and UserKnownHostsFile as config words (spaces split them, % and ${ expand):
 # the session directory must be a plain path.
 _PLAIN_PATH = re.compile(r"[A-Za-z0-9_./+,:@=-]+\Z")
-_RETRY_EVERY = {"sim": 1.0}  # seconds between tries with -auto-retry; HTCondor's tool uses 10
-_RETRY_DEFAULT = 10.0
 
 
 def _say(message: str) -> None:
@@ -78,12 +76,11 @@ def _check_program(word: str) -> str:
 
 
 def _proxy() -> str:
-    """condor-job-proxy next to this Python (a pyenv shim on PATH costs 100+ ms a start), else on PATH."""
-    beside = Path(sys.executable).parent / PROXY
-    found = str(beside) if os.access(beside, os.X_OK) else shutil.which(PROXY)
+    """condor-job-proxy (see paths.console_script)."""
+    found = paths.console_script(PROXY)
     if not found:
         raise ProxyError(f"cannot find {PROXY} next to {sys.executable} or on PATH; reinstall condor-job-proxy")
-    return os.path.abspath(found)
+    return found
 
 
 def _sessions_dir() -> Path:
@@ -105,8 +102,7 @@ def _open(backend, request: ClassicRequest) -> Session:
 
     what = f"job {request.job.classic_id}"
     if request.auto_retry:
-        interval = _RETRY_EVERY.get(getattr(backend, "name", ""), _RETRY_DEFAULT)
-        return waiting.open_with_wait(attempt, what=what, wait=True, interval=interval,
+        return waiting.open_with_wait(attempt, what=what, wait=True, interval=backend.retry_interval,
                                       progress=waiting.Progress(what, prog=PROG))
     try:
         return attempt()

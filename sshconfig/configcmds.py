@@ -8,7 +8,6 @@ it, and touches nothing outside the block's markers.
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import sys
 import time
@@ -56,14 +55,10 @@ def _stdin_is_terminal() -> bool:
 
 
 def find_proxy() -> str:
-    """The absolute path of condor-job-proxy: next to this Python first (a pyenv shim on PATH costs 100+
-    ms on every connection), else the first one on PATH."""
-    beside = Path(sys.executable).parent / PROXY
-    if beside.is_file() and os.access(beside, os.X_OK):
-        return os.path.abspath(beside)
-    found = shutil.which(PROXY)
+    """The absolute path of condor-job-proxy (see paths.console_script)."""
+    found = paths.console_script(PROXY)
     if found:
-        return os.path.abspath(found)
+        return found
     raise Failure(f"cannot find {PROXY} next to {sys.executable} or on PATH; "
                   "reinstall condor-job-proxy (pip install condor-job-proxy) and run setup again")
 

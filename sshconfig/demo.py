@@ -11,7 +11,6 @@ import hashlib
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -19,10 +18,11 @@ from typing import List
 
 import typer
 
+from proxycmd import paths
+
 
 def _bin(name: str) -> str:
-    candidate = Path(sys.executable).parent / name
-    return str(candidate) if candidate.exists() else (shutil.which(name) or name)
+    return paths.console_script(name) or name
 
 
 class _Demo:

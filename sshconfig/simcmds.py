@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import datetime
-import os
-import sys
-import time
 from pathlib import Path
 from typing import List, Optional
 

@@ -260,7 +260,7 @@ def _script(path: Path, text: str) -> str:
 
 def test_find_tool_prefers_the_environment_then_path_and_never_our_shim(tmp_path):
     real = _script(tmp_path / "condor" / "condor_ssh_to_job", "#!/bin/sh\nexit 0\n")
-    shim = _script(tmp_path / "shim" / "condor_ssh_to_job",
+    _script(tmp_path / "shim" / "condor_ssh_to_job",
                    "#!/usr/bin/python3\nimport sys\nfrom sshconfig.classic import main\nsys.exit(main())\n")
     assert condor_tool.find_tool({"CONDOR_SSH_TO_JOB": real, "PATH": str(tmp_path / "shim")}) == real
     assert condor_tool.find_tool({"PATH": f"{tmp_path / 'condor'}:{tmp_path / 'shim'}"}) == real

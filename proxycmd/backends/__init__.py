@@ -20,6 +20,7 @@ else:
 
 class Backend(Protocol):
     name: str
+    retry_interval: float  # seconds between tries while a job is not running yet
 
     def open_session(self, addr: JobAddress, *, keygen_options: Sequence[str] = (),
                      shells: Sequence[str] = ()) -> Session:

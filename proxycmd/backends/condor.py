@@ -21,6 +21,7 @@ from . import condor_jobs, condor_tool
 
 class CondorBackend:
     name = "condor"
+    retry_interval = 5.0  # as condor_ssh_to_job -auto-retry does (ssh_to_job.cpp)
 
     def __init__(self, schedd: Optional[str] = None, pool: Optional[str] = None, *, timeout: float = 330.0) -> None:
         self.schedd = schedd

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 
 class SimBackend:
     name = "sim"
+    retry_interval = 1.0  # the pool is local: asking is cheap
 
     def __init__(self, root: str) -> None:
         self.pool = SimPool(root)
