@@ -185,8 +185,34 @@ def _split(text: str) -> List[str]:
         raise UsageError(f"bad --keygen-options {text!r}: {exc}") from None
 
 
+def _reach_the_user() -> None:
+    """Make stderr reach the user's terminal when ssh sent it to /dev/null.
+
+    With ControlPersist on, ssh starts the ProxyCommand with stderr on /dev/null (so that a master left
+    in the background holds no terminal), and every message of ours -- the one-line error, the progress
+    while a job is idle -- would vanish, leaving only ssh's "proxy dialer did not pass back a connection".
+    When ssh was started from a terminal we write there instead; without one (VS Code), nothing changes.
+    """
+    import stat
+
+    try:
+        st = os.fstat(2)
+        null = os.stat(os.devnull)
+    except OSError:
+        return
+    if not (stat.S_ISCHR(st.st_mode) and st.st_rdev == null.st_rdev):
+        return
+    try:
+        tty = os.open("/dev/tty", os.O_WRONLY | os.O_NOCTTY)
+    except OSError:
+        return
+    os.dup2(tty, 2)
+    os.close(tty)
+
+
 def main(argv: Optional[List[str]] = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
+    _reach_the_user()
     if argv[:1] == ["agent"]:
         from .agent.server import main as agent_main
 

@@ -364,3 +364,60 @@ def test_forward_agent_forwards_the_users_own_keys(world):
     listed = world.run(world.ssh_argv(HOST.format(job), "ssh-add -L"), env=env).stdout
     assert key.with_suffix(".pub").read_text().split()[1] in listed  # the user's key, inside the job
     assert_clean(world)
+
+
+def test_setup_sync_then_tools_by_name_and_remove_leaves_no_trace(world, tmp_path):
+    """The generator's promise, end to end: a user's own config, setup (multiplexing on), sync, then ssh, scp
+    and rsync by the synced name; remove gives back the file byte for byte."""
+    job = world.submit("sleep", "600")
+    config = world.base / "home" / "user_config"
+    original = (b"# my own settings\r\nHost *\r\n    ServerAliveInterval 5\r\n    IdentityFile ~/.ssh/id_nothere\r\n"
+                b"    ControlMaster no\r\nInclude ~/.ssh/config.d/*\r\nHost build\r\n    HostName 192.0.2.7")
+    config.write_bytes(original)
+    cjs = tool("condor-job-ssh")
+    world.run([cjs, "setup", "--ssh-config", str(config), "--multiplex", "--yes"])
+    host = HOST.format(job)
+    if world.backend == "sim":  # sync asks the schedd; the fake condor_ssh_to_job has none behind it
+        world.run([cjs, "sync", "--ssh-config", str(config)])
+        assert f"\nHost {host}\n" in config.read_text()
+    try:
+        assert world.run(["ssh", "-F", str(config), host, "echo $PWD"]).stdout.strip() == str(world.sandbox(job))
+        src = tmp_path / "data.bin"
+        src.write_bytes(os.urandom(1 << 20))
+        world.run(["scp", "-F", str(config), str(src), f"{host}:data.bin"])
+        assert (world.sandbox(job) / "data.bin").read_bytes() == src.read_bytes()
+        world.run(["rsync", "-a", "-e", f"ssh -F {config}", f"{host}:data.bin", str(tmp_path / "back.bin")])
+        assert (tmp_path / "back.bin").read_bytes() == src.read_bytes()
+        # one session opened for all of it: the later tools rode the ControlMaster connection
+        assert len(list(world.sandbox(job).glob(".condor_ssh_to_job_*"))) == 1
+    finally:
+        world.run(["ssh", "-F", str(config), "-O", "exit", host], check=False)
+    world.run([cjs, "remove", "--ssh-config", str(config), "--yes"])
+    assert config.read_bytes() == original
+    assert_clean(world)
+
+
+def test_errors_reach_the_terminal_even_when_controlpersist_silences_the_proxy(world):
+    """With ControlPersist, ssh starts the ProxyCommand with stderr on /dev/null; the proxy's one line must
+    still reach the user's terminal."""
+    import pty
+
+    job = world.submit("sleep", "600")
+    world.sim("hold", job, "--reason", "over its disk quota")
+    config = world.base / "home" / "multiplexed"
+    world.run([tool("condor-job-ssh"), "setup", "--ssh-config", str(config), "--multiplex", "--yes"])
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: ssh on a fresh terminal, as a user would run it
+        os.execvpe("ssh", ["ssh", "-F", str(config), HOST.format(job), "true"], world.env)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        seen += chunk
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 255
+    assert f"condor-job-proxy: job {job} is held".encode() in seen, seen
