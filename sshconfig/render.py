@@ -166,6 +166,8 @@ def _proxy_command(ctx: RenderContext, suffix: str, schedd: Optional[str], pool:
         words.append("--no-wait")
     if s.forward_agent:
         words.append("--forward-agent")
+    if s.keygen_options:
+        words += ["--keygen-options", shell_word(s.keygen_options, "keygen options")]
     words += ["--login", "'%r'", "'%h'"]
     return " ".join(words)
 

@@ -60,6 +60,7 @@ class Settings:
     server_alive_count_max: int = 4
     connect_timeout: int = 60
     wait: bool = True
+    keygen_options: str = ""  # extra ssh-keygen options for each session key, e.g. "-t ed25519"
     include_idle: bool = False
     runtime_dir: Optional[str] = None  # None: paths.runtime_dir() when `setup` runs
     extra: Dict[str, Any] = field(default_factory=dict, compare=False, repr=False)  # unknown keys, kept
@@ -105,6 +106,19 @@ def _check_path(where: str, key: str, value: Optional[str]) -> None:
         raise _bad(where, key, value, "the path holds a character ssh_config cannot carry (\", \\, ${ or control)")
 
 
+def _check_keygen(where: str, value: str) -> None:
+    import shlex
+
+    if not isinstance(value, str) or not value.isprintable():
+        raise _bad(where, "keygen_options", value, "use ssh-keygen options on one line, such as -t ed25519")
+    try:
+        words = shlex.split(value)
+    except ValueError as exc:
+        raise _bad(where, "keygen_options", value, f"unbalanced quotes ({exc})") from None
+    if words and not words[0].startswith("-"):
+        raise _bad(where, "keygen_options", value, "start with an option, such as -t ed25519")
+
+
 def validate(settings: Settings, where: str) -> Settings:
     """The settings with suffixes normalised, or SettingsError naming *where* and the key."""
     suffix = _check_suffix(where, "suffix", settings.suffix)
@@ -124,6 +138,7 @@ def validate(settings: Settings, where: str) -> Settings:
         raise _bad(where, "user", settings.user, "a user name is letters, digits, '_', '.', '@' and '-'")
     _check_path(where, "sim_root", settings.sim_root)
     _check_path(where, "runtime_dir", settings.runtime_dir)
+    _check_keygen(where, settings.keygen_options)
     if not _PERSIST.match(settings.control_persist):
         raise _bad(where, "control_persist", settings.control_persist, "use yes, no, seconds or a time like 10m")
     return replace(settings, suffix=suffix, routes=routes)

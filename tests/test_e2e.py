@@ -421,3 +421,19 @@ def test_errors_reach_the_terminal_even_when_controlpersist_silences_the_proxy(w
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 255
     assert f"condor-job-proxy: job {job} is held".encode() in seen, seen
+
+
+def test_setup_keygen_options_reach_the_starter_and_are_kept(world):
+    job = world.submit("sleep", "600")
+    cjs = tool("condor-job-ssh")
+    world.run([cjs, "setup", "--ssh-config", str(world.ssh_config), "--keygen-options", "-t ed25519", "--yes"])
+    world.ssh(HOST.format(job), "true")
+    newest = max(world.sandbox(job).glob(".condor_ssh_to_job_*"), key=lambda p: p.stat().st_mtime)
+    assert (newest / "sshkey.pub").read_text().startswith("ssh-ed25519 ")
+    world.run([cjs, "setup", "--ssh-config", str(world.ssh_config), "--yes"])  # a bare setup keeps it
+    assert "--keygen-options '-t ed25519'" in world.ssh_config.read_text()
+    world.run([cjs, "setup", "--ssh-config", str(world.ssh_config), "--keygen-options", "", "--yes"])
+    assert "--keygen-options" not in world.ssh_config.read_text()
+    bad = world.run([cjs, "setup", "--ssh-config", str(world.ssh_config), "--keygen-options", "ed25519 -t",
+                     "--yes"], check=False)
+    assert bad.returncode != 0 and len(bad.stderr.strip().splitlines()) == 1 and "keygen_options" in bad.stderr
