@@ -257,10 +257,6 @@ def sync_once(config: Path, include_idle: Optional[bool], dry_run: bool) -> Tupl
 
 def sync_command(
     ssh_config: Optional[Path] = SSH_CONFIG,
-    keygen_options: Optional[str] = typer.Option(
-        None, "--keygen-options", metavar="OPTS",
-        help="Extra ssh-keygen options for each session key the starter makes, e.g. '-t ed25519': a few ms "
-             "instead of RSA's 0.3-1.5 s per connection (not on FIPS-mode execute nodes). '' resets."),
     include_idle: Optional[bool] = typer.Option(None, "--include-idle/--running-only",
                                                 help="List idle jobs too (default: as saved by setup)."),
     watch: Optional[float] = typer.Option(None, "--watch", metavar="SECONDS", min=1.0,
