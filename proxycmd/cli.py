@@ -99,7 +99,7 @@ def take_over(args: argparse.Namespace) -> int:
     """--from-socket: receive a connection someone else opened (the classic shim) and pass it on."""
     import socket
 
-    from .handoff import give, relay, stdout_is_socket
+    from .handoff import hand_over
 
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as channel:
         try:
@@ -111,10 +111,7 @@ def take_over(args: argparse.Namespace) -> int:
         raise ProxyError(f"no session connection arrived on {args.from_socket}")
     conn = socket.socket(fileno=fds[0])
     try:
-        if args.relay or not stdout_is_socket(1):
-            return relay(conn)
-        give(conn)
-        return 0
+        return hand_over(conn, relay_wanted=args.relay)
     finally:
         conn.close()
 
@@ -125,7 +122,7 @@ def connect(args: argparse.Namespace) -> int:
     marks = [("start", time.monotonic())]
     from . import hostname, paths, waiting
     from .backends import open_backend
-    from .handoff import give, relay, stdout_is_socket
+    from .handoff import hand_over
 
     suffixes = args.suffix or [hostname.DEFAULT_SUFFIX]
     try:
@@ -158,15 +155,9 @@ def connect(args: argparse.Namespace) -> int:
         register(rundir, pid=parent, host=_known_hosts_name(args.host, args.port), host_key=session.host_key,
                  private_key=session.private_key, upstream=upstream)
         marks.append(("register", time.monotonic()))
-        if args.relay or not stdout_is_socket(1):
-            if args.timings:
-                _print_timings(marks)
-            return relay(session.sock)
-        give(session.sock)
-        marks.append(("handoff", time.monotonic()))
         if args.timings:
             _print_timings(marks)
-        return 0
+        return hand_over(session.sock, relay_wanted=args.relay)
     finally:
         session.close()
 

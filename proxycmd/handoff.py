@@ -26,6 +26,14 @@ def stdout_is_socket(fd: int = 1) -> bool:
         return False
 
 
+def hand_over(conn: socket.socket, *, relay_wanted: bool = False) -> int:
+    """Give *conn* to ssh (fdpass) when our stdout is a socket, else relay; return the exit status."""
+    if relay_wanted or not stdout_is_socket(1):
+        return relay(conn)
+    give(conn)
+    return 0
+
+
 def no_delay(conn: socket.socket) -> None:
     """Turn off Nagle's algorithm on a TCP connection.  SSH's handshake is a series of small writes that
     wait for answers; with Nagle on, a write that follows an unacknowledged one waits for the peer's
