@@ -1,8 +1,17 @@
 """Every path the tool uses is built here: config, state, the private runtime directory and its sockets.
 
 The runtime directory holds the agent's socket, the live known_hosts file, ControlMaster sockets and the
-classic shim's per-invocation key directories.  It must be private (ours, 0700, not a symlink) and short
-enough that a unix socket path in it stays under 104 bytes (macOS's limit; Linux allows 108).
+classic shim's per-invocation key directories.  ssh connects to a ControlPath BEFORE it runs the
+ProxyCommand, so no check of ours can protect that path when ssh uses it: the directory must live where
+no other user can ever create or replace it, today or after a reboot.  Hence the "safe chain" rule
+(``check_safe_chain``): the directory is ours, 0700 and not a symlink, and every directory above it, from
+``/`` down (symlinks followed and their targets checked too), belongs to root or to us and is writable by
+nobody else.  A sticky world-writable directory such as /tmp fails it: after a reboot anyone may take the
+name again.
+
+The default is ``<home>/.ssh/cjp``; where the home's file system cannot hold unix sockets (AFS) `setup`
+falls back to ``/run/user/<uid>/condor-job-proxy``, which only root can create.  Every socket path in it
+stays under 104 bytes (macOS's limit; Linux allows 108).  docs/security.md tells the whole story.
 """
 
 from __future__ import annotations
@@ -16,21 +25,28 @@ from .errors import ProxyError
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs milliseconds per connection
 if TYPE_CHECKING:
-    from typing import Mapping, Optional
+    from typing import Mapping, Optional, Tuple
 
 APP = "condor-job-proxy"
 SOCKET_PATH_MAX = 103  # sun_path is 104 bytes on macOS, including the final NUL
-CONTROL_NAME = "cm-%C"  # %C expands to 40 hex characters
-_CONTROL_EXPANDED = 3 + 40
+CONTROL_NAME = "%C"  # %C expands to 40 hex characters; no prefix, to keep socket paths short
+_CONTROL_EXPANDED = 40
+HOME_RUNDIR = (".ssh", "cjp")  # the default runtime directory, under the user's home
+CLASSIC_FDPASS = "classic/0123456789abcdef/fdpass"  # the longest socket path the classic shim makes
 
 AGENT_SOCKET = "agent.sock"
 KNOWN_HOSTS = "known_hosts"
 AGENT_LOCK = "agent.lock"
 AGENT_LOG = "agent.log"
+_SYMLINK_DEPTH = 40  # as the kernel's ELOOP limit
 
 
 class PathError(ProxyError):
     pass
+
+
+def _mode(st) -> str:
+    return f"{stat.S_IMODE(st.st_mode):o}"
 
 
 def check_private_dir(path: Path) -> None:
@@ -46,7 +62,79 @@ def check_private_dir(path: Path) -> None:
     if st.st_uid != os.getuid():
         raise PathError(f"refusing to use {path}: it belongs to uid {st.st_uid}, not to you")
     if st.st_mode & 0o077:
-        raise PathError(f"refusing to use {path}: mode {stat.S_IMODE(st.st_mode):o} lets others in (want 700)")
+        raise PathError(f"refusing to use {path}: mode {_mode(st)} lets others in (want 700)")
+
+
+def _check_ancestor(path: str, st, below: str) -> None:
+    """One directory above *below*: it must belong to root or to us and be writable by nobody else."""
+    if st.st_uid not in (0, os.getuid()):
+        raise PathError(f"refusing to use {below}: {path} belongs to uid {st.st_uid}, who could replace what is "
+                        "inside it; use a directory under your home")
+    if st.st_mode & 0o022:
+        who = "other users" if st.st_mode & 0o002 else "its group"
+        sticky = ", sticky or not: after a reboot anyone may create the name again" if st.st_mode & 0o002 else ""
+        raise PathError(f"refusing to use {below}: {path} is writable by {who} (mode {_mode(st)}{sticky}); "
+                        f"use a directory under your home, or `chmod go-w {path}`")
+
+
+def _check_ancestors(path: str, below: str, depth: int = 0, missing_ok: bool = False) -> None:
+    """Check every directory from / down to *path* itself (included), following symlinks step by step:
+    the directory holding a symlink is checked, and so is the chain of its target.  With *missing_ok*, a
+    missing directory ends the check (we would create it, privately)."""
+    if depth > _SYMLINK_DEPTH:
+        raise PathError(f"refusing to use {below}: too many symbolic links above it")
+    current = "/"
+    parts = [part for part in path.split("/") if part]
+    for part in [""] + parts:
+        current = os.path.join(current, part) if part else "/"
+        try:
+            st = os.lstat(current)
+        except FileNotFoundError:
+            if missing_ok:
+                return
+            raise PathError(f"cannot use {below}: {current} does not exist") from None
+        except OSError as exc:
+            raise PathError(f"cannot use {below}: {current}: {exc.strerror}") from None
+        if stat.S_ISLNK(st.st_mode):
+            target = os.readlink(current)
+            _check_ancestors(os.path.join(os.path.dirname(current), target), below, depth + 1, missing_ok)
+            continue
+        if not stat.S_ISDIR(st.st_mode):
+            raise PathError(f"cannot use {below}: {current} is not a directory")
+        _check_ancestor(current, st, below)
+
+
+def check_safe_chain(path) -> None:
+    """Raise PathError (one line) unless no other user can create, replace or enter *path*, now or after a
+    reboot: *path* is our 0700 directory and not a symlink, and every directory above it belongs to root or
+    to us and is writable by nobody else (see the module's docstring)."""
+    text = os.path.normpath(str(path))
+    if not os.path.isabs(text):
+        raise PathError(f"runtime directory {path} must be an absolute path")
+    _check_ancestors(os.path.dirname(text), text)
+    check_private_dir(Path(text))
+
+
+def check_runtime_dir(path) -> None:
+    """Like ``ensure_runtime_dir`` but creating nothing: what is there must pass, what is missing we would
+    create privately (for `--dry-run` and `doctor`)."""
+    text = os.path.normpath(str(path))
+    if not os.path.isabs(text):
+        raise PathError(f"runtime directory {path} must be an absolute path")
+    check_socket_room(text)
+    _check_ancestors(os.path.dirname(text), text, missing_ok=True)
+    if os.path.lexists(text):
+        check_private_dir(Path(text))
+
+
+def check_socket_room(path) -> None:
+    """Raise PathError unless every socket we (or ssh) make in *path* fits in a unix socket address."""
+    longest = max(len(AGENT_SOCKET), _CONTROL_EXPANDED, len(CLASSIC_FDPASS))
+    size = len(os.fsencode(str(path))) + 1 + longest
+    if size > SOCKET_PATH_MAX:
+        raise PathError(f"runtime directory {path} is too long for unix socket paths ({size} bytes with ssh's "
+                        f"ControlPath, {SOCKET_PATH_MAX} at most): run `condor-job-ssh setup --runtime-dir DIR` "
+                        "with a short private directory under your home")
 
 
 def make_private_dir(path: Path) -> Path:
@@ -61,58 +149,115 @@ def make_private_dir(path: Path) -> Path:
     return path
 
 
-def _fits(app_dir: Path) -> bool:
-    longest = max(len(AGENT_SOCKET), _CONTROL_EXPANDED, len("classic/0123456789abcdef/fdpass"))
-    return len(os.fsencode(str(app_dir))) + 1 + longest <= SOCKET_PATH_MAX
-
-
-def _usable_base(path: Optional[str]) -> Optional[Path]:
-    if not path or not os.path.isabs(path):
-        return None
-    try:
-        check_private_dir(Path(path))
-    except PathError:
-        return None
-    return Path(path) if _fits(Path(path) / APP) else None
-
-
-def runtime_dir(env: Optional[Mapping[str, str]] = None, create: bool = True) -> Path:
-    """The private runtime directory for this user, created on demand.
-
-    In order: ``$XDG_RUNTIME_DIR/condor-job-proxy``; on Linux ``/run/user/<uid>/condor-job-proxy`` (present
-    under ``su`` even when the variable is not); on macOS ``$TMPDIR`` (a per-user 0700 directory); else
-    ``/tmp/condor-job-proxy-<uid>``, created and verified by us.
-    """
+def home_dir(env: "Optional[Mapping[str, str]]" = None) -> Path:
+    """$HOME when it is an absolute directory of ours (not under `su`, where it is the other user's), else
+    the home in the password database."""
     env = os.environ if env is None else env
-    uid = os.getuid()
-    candidates = [env.get("XDG_RUNTIME_DIR")]
-    if sys.platform.startswith("linux"):
-        candidates.append(f"/run/user/{uid}")
-    elif sys.platform == "darwin":
-        candidates.append(env.get("TMPDIR", "").rstrip("/") or None)
-    for candidate in candidates:
-        base = _usable_base(candidate)
-        if base is not None:
-            app = base / APP
-            return make_private_dir(app) if create else app
-    tmp = Path("/tmp") / f"{APP}-{uid}"
-    return make_private_dir(tmp) if create else tmp
+    home = env.get("HOME", "")
+    if os.path.isabs(home):
+        try:
+            st = os.stat(home)
+        except OSError:
+            st = None
+        if st is not None and stat.S_ISDIR(st.st_mode) and st.st_uid == os.getuid():
+            return Path(os.path.normpath(home))
+    import pwd
+
+    try:
+        return Path(pwd.getpwuid(os.getuid()).pw_dir)
+    except KeyError:
+        raise PathError(f"cannot find a home directory for uid {os.getuid()}: set HOME, or run "
+                        "`condor-job-ssh setup --runtime-dir DIR` with a private directory") from None
 
 
-def ensure_runtime_dir(path: Path) -> Path:
-    """Create or verify a runtime directory named explicitly (``--runtime-dir``)."""
-    path = Path(path)
+def default_runtime_dir(env: "Optional[Mapping[str, str]]" = None) -> Path:
+    """``<home>/.ssh/cjp``: valid after logout, in cron, tmux and under `su`; nobody else can create it."""
+    return home_dir(env).joinpath(*HOME_RUNDIR)
+
+
+def fallback_runtime_dir() -> Path:
+    """For homes that cannot hold unix sockets (AFS): only root creates /run/user/<uid>; gone at logout."""
+    return Path(f"/run/user/{os.getuid()}") / APP
+
+
+def runtime_dir(env: "Optional[Mapping[str, str]]" = None, create: bool = True) -> Path:
+    """The default runtime directory (``<home>/.ssh/cjp``), created on demand (~/.ssh too, 0700, when it is
+    missing) and checked with ``check_safe_chain``."""
+    path = default_runtime_dir(env)
+    if create:
+        _check_ancestors(str(path.parent.parent), str(path))
+        if not os.path.lexists(path.parent):
+            try:
+                os.mkdir(path.parent, 0o700)
+            except FileExistsError:
+                pass
+            except OSError as exc:
+                raise PathError(f"cannot create {path.parent}: {exc.strerror}") from None
+        return ensure_runtime_dir(path)
+    return path
+
+
+def ensure_runtime_dir(path) -> Path:
+    """Create (its parent must exist) or verify a runtime directory: short enough for sockets, and a safe
+    chain (``check_safe_chain``).  The proxy calls this on every connection: a few lstat calls."""
+    path = Path(os.path.normpath(str(path)))
     if not path.is_absolute():
         raise PathError(f"runtime directory {path} must be an absolute path")
-    if not _fits(path):
-        raise PathError(f"runtime directory {path} is too long for unix socket paths (keep it under 50 characters)")
+    check_socket_room(path)
+    _check_ancestors(str(path.parent), str(path))
     try:
-        return make_private_dir(path)
-    except PathError as exc:
-        if getattr(exc, "__cause__", None) is None and not path.parent.exists():
-            raise PathError(f"cannot create {path}: its parent {path.parent} does not exist "
-                            "(run `condor-job-ssh setup` again to pick a new runtime directory)") from None
-        raise
+        os.mkdir(path, 0o700)
+    except FileExistsError:
+        pass
+    except FileNotFoundError:
+        raise PathError(f"cannot create {path}: its parent {path.parent} does not exist "
+                        "(run `condor-job-ssh setup` again to pick a new runtime directory)") from None
+    except OSError as exc:
+        raise PathError(f"cannot create {path}: {exc.strerror}") from None
+    check_private_dir(path)
+    return path
+
+
+def can_hold_sockets(directory: Path) -> bool:
+    """Whether a unix socket can be made in *directory* (AFS, for one, cannot): bind a test socket."""
+    import socket
+
+    probe = directory / f".probe-{os.getpid()}"
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        try:
+            os.unlink(probe)
+        except OSError:
+            pass
+        sock.bind(str(probe))
+    except OSError:
+        return False
+    finally:
+        sock.close()
+    try:
+        os.unlink(probe)
+    except OSError:
+        pass
+    return True
+
+
+def pick_runtime_dir(env: "Optional[Mapping[str, str]]" = None, create: bool = True) -> "Tuple[Path, Optional[str]]":
+    """The runtime directory `setup` writes into the block, and a one-line warning or None.
+
+    ``<home>/.ssh/cjp`` when its file system holds unix sockets; else ``/run/user/<uid>/condor-job-proxy``
+    with a warning that it disappears at logout.  Without *create* nothing is made or probed.
+    """
+    chosen = runtime_dir(env, create=create)
+    if not create or can_hold_sockets(chosen):
+        return chosen, None
+    fallback = fallback_runtime_dir()
+    if not fallback.parent.is_dir():
+        raise PathError(f"{chosen} cannot hold unix sockets (a network file system such as AFS?) and there is no "
+                        f"{fallback.parent}: run `condor-job-ssh setup --runtime-dir DIR` with a short private "
+                        "directory on a local disk")
+    ensure_runtime_dir(fallback)
+    return fallback, (f"{chosen} cannot hold unix sockets (AFS?): using {fallback}, which disappears when you log "
+                      "out; run `condor-job-ssh setup` again after logging in")
 
 
 def agent_socket(rundir: Path) -> Path:
@@ -163,6 +308,21 @@ def state_dir() -> Path:
     from platformdirs import user_state_dir
 
     return Path(user_state_dir(APP, appauthor=False))
+
+
+def config_lock(config: Path) -> Path:
+    """The lock file that every run of ours writing the ssh config *config* (its real path) takes: in our
+    private state directory, never beside the config (the directory it is in may be shared)."""
+    import hashlib
+
+    locks = state_dir() / "locks"
+    try:
+        os.makedirs(locks.parent, mode=0o700, exist_ok=True)
+    except OSError as exc:
+        raise PathError(f"cannot create {locks.parent}: {exc.strerror}") from None
+    make_private_dir(locks)
+    key = hashlib.sha256(os.fsencode(os.path.realpath(config))).hexdigest()[:32]
+    return locks / f"ssh-config-{key}.lock"
 
 
 def default_sim_root() -> Path:

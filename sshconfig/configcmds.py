@@ -22,7 +22,7 @@ from proxycmd import paths
 from proxycmd.errors import ProxyError
 from proxycmd.hostname import HostnameError
 
-from . import managed, render, settings as settings_mod
+from . import configfile, managed, render, settings as settings_mod
 from .managed import ConfigFileError, ManagedBlockError
 from .render import RenderContext, RenderError
 from .settings import Route, Settings, SettingsError
@@ -74,6 +74,20 @@ def _read(config: Path) -> Tuple[Optional[str], Optional[str]]:
     return text, block
 
 
+def _echo_exact(text: str) -> None:
+    """Print text taken from the user's file with its bytes as they are (a stray Latin-1 byte in a comment
+    must neither stop us under a strict UTF-8 locale nor be changed)."""
+    data = configfile.encode(text)
+    stream = sys.stdout
+    buffer = getattr(stream, "buffer", None)
+    if buffer is None:
+        typer.echo(data.decode("utf-8", "replace"), nl=False)
+        return
+    stream.flush()
+    buffer.write(data)
+    buffer.flush()
+
+
 def _confirm(question: str, yes: bool) -> None:
     if yes:
         return
@@ -121,11 +135,39 @@ def _kept_hosts(block: Optional[str], suffixes: List[str]) -> str:
 
 
 def _runtime_dir(chosen: Settings, dry_run: bool) -> str:
+    """The runtime directory for the block: the one chosen (it must pass the safe-chain rule, see
+    paths.check_safe_chain), else ~/.ssh/cjp, or /run/user/<uid>/... where the home cannot hold sockets."""
     if chosen.runtime_dir:
-        if not dry_run:
-            paths.ensure_runtime_dir(Path(chosen.runtime_dir))
+        try:
+            if dry_run:
+                paths.check_runtime_dir(chosen.runtime_dir)
+            else:
+                paths.ensure_runtime_dir(Path(chosen.runtime_dir))
+        except paths.PathError as exc:
+            raise Failure(f"{exc} (`condor-job-ssh setup --runtime-dir ''` returns to the default, "
+                          f"{paths.default_runtime_dir()})") from None
         return chosen.runtime_dir
-    return str(paths.runtime_dir(create=not dry_run))
+    if dry_run:
+        path = paths.default_runtime_dir()
+        paths.check_runtime_dir(path)
+        return str(path)
+    path, warning = paths.pick_runtime_dir()
+    if warning:
+        _warn(warning)
+    return str(path)
+
+
+def _setup_transform(proxy: str, rundir: str, chosen: Settings):
+    """The file's text (None: no file) -> the text with the block written for *chosen*."""
+
+    def transform(text: Optional[str]) -> str:
+        old_block = managed.block_text(text) if text is not None else None
+        created = text is None or (old_block is not None and managed.was_created(old_block))
+        ctx = RenderContext(proxy=proxy, runtime_dir=rundir, settings=chosen, created_file=created)
+        block = render.render_block(ctx, hosts=_kept_hosts(old_block, chosen.suffixes))
+        return managed.splice(text if text is not None else "", block)
+
+    return transform
 
 
 def setup_command(
@@ -192,13 +234,12 @@ def setup_command(
         if condor:
             chosen = replace(chosen, sim_root=None)
         config = _ssh_config_path(ssh_config)
-        text, old_block = _read(config)
-        created = text is None or (old_block is not None and managed.was_created(old_block))
-        ctx = RenderContext(proxy=find_proxy(), runtime_dir=_runtime_dir(chosen, dry_run), settings=chosen,
-                            created_file=created)
-        block = render.render_block(ctx, hosts=_kept_hosts(old_block, chosen.suffixes))
+        if not dry_run:
+            configfile.check_writable(config)  # before anything is saved or created
+        text, _ = _read(config)
+        transform = _setup_transform(find_proxy(), _runtime_dir(chosen, dry_run), chosen)
         before = text if text is not None else ""
-        after = managed.splice(before, block)
+        after = transform(text)
         settings_changed = chosen != current
         if text is not None and after == before:
             if settings_changed and not dry_run:
@@ -206,14 +247,16 @@ def setup_command(
                 typer.echo(f"Saved the settings to {paths.config_file()}.")
             typer.echo(f"{config}: no changes.")
             return
-        typer.echo(managed.unified_diff(before, after, config), nl=False)
+        _echo_exact(managed.unified_diff(before, after, config))
         if dry_run:
             typer.echo("Dry run: nothing was written.")
             return
         _confirm(f"Write these changes to {config}?", yes)
-        managed.write_atomic(config, after)
-        if settings_changed:
-            settings_mod.save(chosen)
+        if settings_changed:  # first: a config written with settings that failed to save would be undone
+            settings_mod.save(chosen)  # by the next bare `setup`
+        if configfile.update(config, transform) == configfile.UNCHANGED:
+            typer.echo(f"{config}: no changes.")
+            return
         for line in managed.lines_before(after)[:1]:
             _warn(f"{config} sets {line!r} above the managed block; ssh keeps the first value it reads, so "
                   "options above the block win over ours: move them below it")
@@ -234,6 +277,8 @@ def sync_once(config: Path, include_idle: Optional[bool], dry_run: bool) -> Tupl
     if text is None or block is None:
         raise Failure(f"{config} has no managed block: run `condor-job-ssh setup` first")
     managed.split_block(block)  # a hand-edited block stops us here, before the pool is asked
+    if not dry_run:
+        configfile.check_writable(config)
     from proxycmd.backends import open_backend
 
     try:
@@ -244,15 +289,21 @@ def sync_once(config: Path, include_idle: Optional[bool], dry_run: bool) -> Tupl
     taken = time.time()
     jobs = [job for job in backend.list_jobs(include_idle=idle) if _listed(job, idle)]
     hosts = render.render_hosts(jobs, chosen, taken)
-    after = managed.splice(text, managed.replace_hosts(block, hosts))
+
+    def transform(now: Optional[str]) -> str:
+        now_block = managed.block_text(now) if now is not None else None
+        if now is None or now_block is None:
+            raise Failure(f"{config} has no managed block any more: run `condor-job-ssh setup` first")
+        return managed.splice(now, managed.replace_hosts(now_block, hosts))
+
+    after = transform(text)
     count = sum(1 for line in hosts.split("\n") if line.startswith("Host "))
     if after == text:
         return False, count
     if dry_run:
-        typer.echo(managed.unified_diff(text, after, config), nl=False)
-    else:
-        managed.write_atomic(config, after)
-    return True, count
+        _echo_exact(managed.unified_diff(text, after, config))
+        return True, count
+    return configfile.update(config, transform) != configfile.UNCHANGED, count
 
 
 def sync_command(
@@ -339,21 +390,31 @@ def remove_command(
         if text is None or block is None:
             typer.echo(f"{config}: no managed block, nothing to remove.")
             return
+        if not dry_run:
+            configfile.check_writable(config)
         after, created = managed.remove(text)
         delete = created and after == ""
-        typer.echo(managed.unified_diff(text, after, config), nl=False)
+        _echo_exact(managed.unified_diff(text, after, config))
         if delete:
             typer.echo(f"(setup created {config} and nothing else is in it: it will be deleted)")
         if dry_run:
             typer.echo("Dry run: nothing was written.")
             return
         _confirm(f"{'Delete' if delete else 'Change'} {config}?", yes)
-        if delete:
-            managed.delete_file(config)
+        outcome = configfile.update(config, _remove_transform)
+        if outcome == configfile.DELETED:
             typer.echo(f"Deleted {config}.")
-        else:
-            managed.write_atomic(config, after)
+        elif outcome == configfile.WRITTEN:
             typer.echo(f"Removed the managed block from {config}.")
+        else:
+            typer.echo(f"{config}: no managed block, nothing to remove.")
+
+
+def _remove_transform(text: Optional[str]) -> object:
+    if text is None or managed.find_block(text) is None:
+        return text
+    after, created = managed.remove(text)
+    return configfile.DELETE if created and after == "" else after
 
 
 # ----- plumbing -------------------------------------------------------------------------------------------

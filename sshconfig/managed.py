@@ -21,11 +21,12 @@ from __future__ import annotations
 import difflib
 import os
 import re
-import stat
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import List, Optional, Tuple, Union
+
+from . import atomic, configfile
+from .atomic import ConfigFileError
 
 BEGIN = ("# >>> condor-job-ssh managed block: generated, do not edit; change with `condor-job-ssh setup`, "
          "refresh jobs with `condor-job-ssh sync`, take out with `condor-job-ssh remove` >>>")
@@ -40,10 +41,6 @@ _LINE = re.compile(r"[^\n]*\n|[^\n]+")
 
 class ManagedBlockError(ValueError):
     """The file's markers are broken (duplicated, unpaired, out of order) or the block was hand-edited."""
-
-
-class ConfigFileError(Exception):
-    """Reading or writing the file failed; str() is one line and says nothing was changed."""
 
 
 @dataclass(frozen=True)
@@ -198,63 +195,10 @@ def unified_diff(old: str, new: str, path: Union[str, os.PathLike]) -> str:
 
 
 # ----- the file ---------------------------------------------------------------------------------------------
-def read_text(path: Union[str, os.PathLike]) -> Optional[str]:
-    """The file's text (a symlink is followed), None when it does not exist; ConfigFileError otherwise."""
-    try:
-        data = Path(path).read_bytes()
-    except FileNotFoundError:
-        return None
-    except IsADirectoryError:
-        raise ConfigFileError(f"{path} is a directory, not an ssh config file") from None
-    except OSError as exc:
-        raise ConfigFileError(f"cannot read {path}: {exc.strerror}") from None
-    if b"\0" in data:
-        raise ConfigFileError(f"{path} is not a text file (it holds NUL bytes); nothing was changed")
-    return data.decode("utf-8", "surrogateescape")
-
-
-def write_atomic(path: Union[str, os.PathLike], content: Union[str, bytes], *, mode: int = 0o600) -> Path:
-    """Replace the file's content at once (temporary file in the same directory, then rename).
-
-    A symlink is followed and its target written, so the link stays.  An existing file keeps its mode and
-    owner; a new one gets *mode*, and a missing parent directory is made 0700.  Returns the path written.
-    """
-    data = content.encode("utf-8", "surrogateescape") if isinstance(content, str) else content
-    target = Path(os.path.realpath(path))
-    try:
-        old = os.stat(target)
-    except FileNotFoundError:
-        old = None
-    except OSError as exc:
-        raise ConfigFileError(f"cannot write {path}: {exc.strerror}; nothing was changed") from None
-    if old is not None and not stat.S_ISREG(old.st_mode):
-        raise ConfigFileError(f"cannot write {path}: it is not a regular file; nothing was changed")
-    try:
-        if not target.parent.is_dir():
-            os.makedirs(target.parent, mode=0o700)
-        fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    except OSError as exc:
-        raise ConfigFileError(f"cannot write {path}: {exc.strerror} (in {target.parent}); "
-                              "nothing was changed") from None
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fchmod(handle.fileno(), stat.S_IMODE(old.st_mode) if old else mode)
-            if old is not None:
-                now = os.fstat(handle.fileno())
-                if (now.st_uid, now.st_gid) != (old.st_uid, old.st_gid):
-                    os.fchown(handle.fileno(), old.st_uid, old.st_gid)
-            os.fsync(handle.fileno())
-        os.replace(temp, target)
-    except OSError as exc:
-        _unlink_quietly(temp)
-        raise ConfigFileError(f"cannot write {path}: {exc.strerror}; nothing was changed") from None
-    except BaseException:
-        _unlink_quietly(temp)
-        raise
-    _sync_dir(target.parent)
-    return target
+# Reading and writing live in configfile (checks, lock, no edit lost) and atomic (temp file and rename);
+# these names stay here for the callers that know them.
+read_text = configfile.read_text
+write_atomic = atomic.write_atomic
 
 
 def delete_file(path: Union[str, os.PathLike]) -> Path:
@@ -265,23 +209,3 @@ def delete_file(path: Union[str, os.PathLike]) -> Path:
     except OSError as exc:
         raise ConfigFileError(f"cannot delete {path}: {exc.strerror}; nothing was changed") from None
     return target
-
-
-def _unlink_quietly(path: str) -> None:
-    try:
-        os.unlink(path)
-    except OSError:
-        pass
-
-
-def _sync_dir(directory: Path) -> None:
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)

@@ -34,6 +34,7 @@ INDENT = "    "
 # user's keys on (proxycmd/upstream.py).  `ForwardAgent ${SSH_AUTH_SOCK}` is no way out: ssh rejects the
 # whole file, for every host, when the variable is unset (checked at parse time even in unmatched blocks).
 FORWARD_AGENT = "ForwardAgent yes"
+NO_FORWARD_AGENT = "ForwardAgent no"
 COMMENT_FIELD_MAX = 80
 
 
@@ -199,8 +200,9 @@ def _options(ctx: RenderContext) -> List[str]:
     ]
     if s.user:
         options.append(f"User {s.user}")
-    if s.forward_agent:
-        options.append(FORWARD_AGENT)
+    # Always say it: without `ForwardAgent no` a user's own `Host *` `ForwardAgent yes` further down would
+    # forward our agent (IdentityAgent) into the job.
+    options.append(FORWARD_AGENT if s.forward_agent else NO_FORWARD_AGENT)
     return options
 
 

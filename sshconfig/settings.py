@@ -17,7 +17,7 @@ from typing import Any, Callable, Dict, List, Optional, Union
 from proxycmd import paths
 from proxycmd.hostname import DEFAULT_SUFFIX, HostnameError, parse
 
-from .managed import write_atomic
+from .atomic import write_atomic
 
 if sys.version_info >= (3, 11):
     import tomllib

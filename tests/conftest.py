@@ -93,11 +93,25 @@ class World:
         return client.status(self.rundir)
 
 
+def safe_tmp_root() -> Path:
+    """Where tests make their homes and runtime directories: a private directory under the real user's
+    home (or $CJP_TEST_TMP), short enough for unix socket paths.  Not /tmp: the product refuses a runtime
+    directory under a directory other users can write (proxycmd/paths.py, the safe-chain rule)."""
+    import pwd
+
+    root = Path(os.environ.get("CJP_TEST_TMP") or Path(pwd.getpwuid(os.getuid()).pw_dir) / ".cjp-t")
+    root.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return root
+
+
 def _short_tmp(prefix: str) -> Path:
-    # unix socket paths must stay under 104 bytes: pytest's tmp_path is often too long
-    path = Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))
+    # unix socket paths must stay under 104 bytes: pytest's tmp_path is often too long (and under /tmp)
+    path = Path(tempfile.mkdtemp(prefix=prefix, dir=safe_tmp_root()))
     path.chmod(0o700)
     return path
+
+
+private_tmp = _short_tmp
 
 
 def _kill_pool_leftovers(sim_root: Path) -> None:
@@ -129,15 +143,13 @@ def install_fakes(directory: Path) -> Path:
 
 
 def make_world(multiplex: bool = False, keygen_options: str = "", backend: str = "sim"):
-    base = _short_tmp("cjp-")
-    runtime = base / "run"
-    runtime.mkdir(mode=0o700)
+    base = _short_tmp("w-")
     home = base / "home"
-    home.mkdir()
+    home.mkdir(mode=0o755)
     env = dict(os.environ)
+    env.pop("XDG_RUNTIME_DIR", None)  # not used by us; setup picks <HOME>/.ssh/cjp
     env.update({
         "HOME": str(home),
-        "XDG_RUNTIME_DIR": str(runtime),
         "XDG_CONFIG_HOME": str(base / "config"),
         "XDG_STATE_HOME": str(base / "state"),
         "PATH": f"{BIN}:{env.get('PATH', '')}",
@@ -151,7 +163,7 @@ def make_world(multiplex: bool = False, keygen_options: str = "", backend: str =
         env.update({"PATH": f"{install_fakes(base / 'fakes')}:{env['PATH']}", FAKE_POOL_ENV: str(sim_root),
                     "TMP": str(tmp)})
     w = World(base=base, env=env, sim_root=sim_root, ssh_config=home / "ssh_config",
-              rundir=runtime / "condor-job-proxy", backend=backend)
+              rundir=home / ".ssh" / "cjp", backend=backend)
     try:
         start = ["start"] + (["--keygen-options", keygen_options] if keygen_options else [])
         w.sim(*start)

@@ -24,6 +24,7 @@ from cryptography.hazmat.primitives.asymmetric import padding
 
 from proxycmd import paths
 from proxycmd.agent import client, peer, wire
+from conftest import private_tmp
 
 HOST = "32.0.job.condor"
 
@@ -218,8 +219,7 @@ def keyring(keydir):
 def rundir(monkeypatch):
     """A short private runtime directory; no agent may outlive the test."""
     monkeypatch.delenv(client.AGENT_ARGS_ENV, raising=False)
-    path = Path(tempfile.mkdtemp(dir="/tmp", prefix="cjp-"))
-    path.chmod(0o700)
+    path = private_tmp("a-")  # not under /tmp: the agent refuses a runtime dir another user could take
     yield path
     leftovers = stop_agents(path)
     shutil.rmtree(path)

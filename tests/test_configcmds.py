@@ -17,6 +17,7 @@ import typer
 from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
 from typer.testing import CliRunner
 
+from conftest import private_tmp
 from proxycmd.session import JobInfo
 from sshconfig import configcmds, settings
 from sshconfig.managed import BEGIN, END
@@ -35,22 +36,26 @@ class Home:
         return Path(self.env["HOME"]) / ".ssh" / "config"
 
     @property
+    def rundir(self) -> Path:
+        return Path(self.env["HOME"]) / ".ssh" / "cjp"
+
+    @property
     def settings_file(self) -> Path:
         return Path(self.env["XDG_CONFIG_HOME"]) / "condor-job-proxy" / "config.toml"
 
 
 def make_home() -> Home:
-    base = Path(tempfile.mkdtemp(prefix="cjs-", dir="/tmp"))  # short: the runtime dir holds sockets
+    base = private_tmp("c-")  # short (the runtime dir holds sockets) and not under /tmp (see conftest)
     env = {"HOME": str(base / "home"), "XDG_CONFIG_HOME": str(base / "config"),
-           "XDG_STATE_HOME": str(base / "state"), "XDG_RUNTIME_DIR": str(base / "run")}
-    os.mkdir(base / "home")
-    os.mkdir(base / "run", 0o700)
+           "XDG_STATE_HOME": str(base / "state")}
+    os.mkdir(base / "home", 0o755)
     return Home(base, env)
 
 
 @pytest.fixture
 def home(monkeypatch):
     made = make_home()
+    monkeypatch.delenv("XDG_RUNTIME_DIR", raising=False)
     for key, value in made.env.items():
         monkeypatch.setenv(key, value)
     yield made
@@ -91,7 +96,7 @@ def test_setup_creates_ssh_dir_and_file(home):
     assert stat.S_IMODE(config.parent.stat().st_mode) == 0o700
     text = config.read_text()
     assert text.startswith(BEGIN + "\n") and text.endswith(END + "\n")
-    assert f"--runtime-dir '{home.env['XDG_RUNTIME_DIR']}/condor-job-proxy'" in text
+    assert f"--runtime-dir '{home.rundir}'" in text
     assert not home.settings_file.exists()  # nothing but defaults: nothing to save
 
 
@@ -107,7 +112,7 @@ def test_dry_run_writes_nothing(home):
     result = run("setup", "--dry-run", "--sim", "/tmp/somewhere")
     assert "--sim '/tmp/somewhere'" in result.stdout and "nothing was written" in result.stdout
     assert not home.ssh_config.exists() and not home.settings_file.exists()
-    assert not (Path(home.env["XDG_RUNTIME_DIR"]) / "condor-job-proxy").exists()
+    assert not home.rundir.exists()
 
 
 def test_without_a_terminal_setup_wants_yes(home):
@@ -290,7 +295,7 @@ def test_real_setup_beats_a_users_host_star(home):
         return got.stdout.splitlines()
 
     ours = ssh_g("32.0.job.condor")
-    rundir = f"{home.env['XDG_RUNTIME_DIR']}/condor-job-proxy"
+    rundir = str(home.rundir)
     assert f"proxycommand '{configcmds.find_proxy()}' --runtime-dir '{rundir}' --login '%r' '%h'" in ours
     for line in [f"identityagent {rundir}/agent.sock", "identityfile none", "user alice", "controlmaster auto",
                  "identitiesonly no"]:
@@ -403,7 +408,7 @@ def test_setup_runtime_dir_option(home):
     assert stat.S_IMODE(rundir.stat().st_mode) == 0o700
     assert f"IdentityAgent {rundir}/agent.sock" in home.ssh_config.read_text()
     run("setup", "--yes", "--runtime-dir", "")
-    assert f"IdentityAgent {home.env['XDG_RUNTIME_DIR']}/condor-job-proxy/agent.sock" in home.ssh_config.read_text()
+    assert f"IdentityAgent {home.rundir}/agent.sock" in home.ssh_config.read_text()
 
 
 @pytest.mark.skipif(not Path(__file__).parent.parent.joinpath("proxycmd/backends/sim.py").exists(),

@@ -6,6 +6,7 @@ Rewrite the golden files with ``UPDATE_GOLDEN=1 python -m pytest tests/test_rend
 from __future__ import annotations
 
 import json
+import re
 import os
 import shutil
 import subprocess
@@ -22,7 +23,7 @@ from sshconfig.settings import Route, Settings
 
 GOLDEN = Path(__file__).parent / "golden"
 PROXY = "/opt/condor-job-proxy/bin/condor-job-proxy"
-RUNDIR = "/run/user/1000/condor-job-proxy"
+RUNDIR = "/home/alice/.ssh/cjp"
 T0 = 1795000000.0  # 2026-11-18 11:06:40 UTC
 
 JOBS = [
@@ -115,7 +116,8 @@ def test_options_follow_the_settings():
         assert f"\n    {line}\n" in text
     assert "ControlPersist" not in text and "--no-wait --forward-agent --login" in text
     defaults = rendered("defaults")
-    assert "User " not in defaults and "ForwardAgent" not in defaults and "--suffix" not in defaults
+    assert "User " not in defaults and "--suffix" not in defaults
+    assert "\n    ForwardAgent no\n" in defaults and "ForwardAgent yes" not in defaults
     assert "--sim" not in defaults and "--no-wait" not in defaults and "--forward-agent" not in defaults
 
 
@@ -134,7 +136,7 @@ def test_our_options_beat_a_users_host_star(tmp_path):
     assert ours["identityagent"] == [f"{RUNDIR}/agent.sock"]
     assert ours["user"] == ["alice"]
     assert ours["controlmaster"] == ["auto"]
-    assert ours["controlpath"][0].startswith(f"{RUNDIR}/cm-")
+    assert re.fullmatch(f"{RUNDIR}/[0-9a-f]{{40}}", ours["controlpath"][0]), ours["controlpath"]
     assert ours["identitiesonly"] == ["no"]
     assert ours["proxycommand"][0].startswith(f"'{PROXY}'")
     theirs = ssh_g(config, "example.org")
@@ -268,3 +270,32 @@ def test_ten_thousand_jobs_well_under_a_second():
     took = time.perf_counter() - start
     assert text.count("\nHost ") == 10_001
     assert took < 0.5, f"rendering 10,000 jobs took {took:.3f} s"
+
+
+@needs_ssh
+def test_a_users_forward_agent_yes_cannot_forward_our_agent(tmp_path):
+    """A `Host *` `ForwardAgent yes` below the block must not forward our agent (IdentityAgent) into the
+    job: the block says `ForwardAgent no` unless `setup --forward-agent`."""
+    config = tmp_path / "config"
+    config.write_text(rendered("defaults") + "Host *\n    ForwardAgent yes\n")
+    assert ssh_g(config, "32.0.job.condor")["forwardagent"] == ["no"]
+    assert ssh_g(config, "example.org")["forwardagent"] == ["yes"]  # the user's other hosts keep theirs
+    config.write_text(render_block(context(Settings(forward_agent=True))) + "Host *\n    ForwardAgent no\n")
+    assert ssh_g(config, "32.0.job.condor")["forwardagent"] == ["yes"]
+
+
+def test_socket_paths_fit_for_the_longest_runtime_dir_we_accept():
+    """Every socket path in a runtime dir that check_socket_room accepts fits in sun_path (104 bytes on
+    macOS, NUL included), ssh's expanded ControlPath (%C: 40 hex digits) included."""
+    from proxycmd import paths
+
+    for length in range(20, 120):
+        rundir = "/" + "d" * (length - 1)
+        try:
+            paths.check_socket_room(rundir)
+        except paths.PathError as exc:
+            assert "--runtime-dir" in str(exc) and length > 50
+            continue
+        control = paths.control_path(Path(rundir)).replace("%C", "f" * 40)
+        for sock in (control, str(paths.agent_socket(Path(rundir))), f"{rundir}/{paths.CLASSIC_FDPASS}"):
+            assert len(sock.encode()) <= paths.SOCKET_PATH_MAX

@@ -1,0 +1,300 @@
+"""The user's ssh config on disk: what we may read and write, one writer of ours at a time, no edit lost.
+
+* Only a regular file is read: a FIFO, device, socket or directory is refused after a stat, before any
+  open (and the open itself is non-blocking, in case the name changed in between).
+* We refuse to write a read-only file (its mode says the user wants it left alone), a file with more than
+  one hard link (a rename would split the link: the other names would keep the old text) and a symbolic
+  link to a file that does not exist (we would create its directories somewhere unexpected).
+* Every run of ours that writes the file holds one lock (``paths.config_lock``, keyed by the file's real
+  path, in our private state directory).  Programs of the user's (an editor, ``echo >>``) take no lock,
+  so just before the rename we check that the file is still what we read (inode, size and mtime first,
+  then the bytes) and start again from the new text when it is not; after the rename we look at the old
+  file once more (through the descriptor we read it with) and carry over anything appended in the last
+  instant.  A file that keeps changing is refused with one line, with nothing written.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import stat
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Callable, Iterator, Optional, Tuple, Union
+
+from proxycmd import paths
+
+from . import atomic
+from .atomic import ConfigFileError
+
+LOCK_WAIT = 30.0  # seconds to wait for another run of ours to finish writing
+ATTEMPTS = 5  # read-render-write rounds before we give up on a file that keeps changing
+LATE_PAUSE = 0.05  # how long after the rename we look at the old file again
+
+_sleep = time.sleep  # our own reference: tests that replace time.sleep to drive `sync --watch` keep ours
+
+UNCHANGED, WRITTEN, DELETED = "unchanged", "written", "deleted"
+DELETE = object()  # a transform's answer meaning "delete the file"
+
+Transform = Callable[[Optional[str]], object]  # text (None: no file) -> new text, or DELETE
+
+
+class _Changed(Exception):
+    """The file changed between our read and our rename."""
+
+
+def _kind(mode: int) -> str:
+    if stat.S_ISDIR(mode):
+        return "a directory"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO (named pipe)"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    return "not a regular file"
+
+
+def _refuse_kind(path, mode: int) -> ConfigFileError:
+    return ConfigFileError(f"{path} is {_kind(mode)}, not an ssh config file; nothing was read or changed")
+
+
+def resolve(path: Union[str, os.PathLike]) -> Path:
+    """The file to read and write for *path*: the path itself, or a symlink's final target.
+
+    A symlink to a missing file is refused: writing would create the target (and its directories)."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return Path(os.path.abspath(path))
+    except OSError as exc:
+        raise ConfigFileError(f"cannot read {path}: {exc.strerror}; nothing was changed") from None
+    target = Path(os.path.realpath(path))
+    if stat.S_ISLNK(st.st_mode) and not os.path.exists(target):
+        raise ConfigFileError(f"{path} is a symbolic link to {os.readlink(path)}, which does not exist: create that "
+                              "file (or remove the link) and run the command again; nothing was created")
+    return target
+
+
+def check_writable(path: Union[str, os.PathLike]) -> None:
+    """ConfigFileError (one line) unless we may replace the file at *path* (a missing file is fine)."""
+    target = resolve(path)
+    try:
+        st = os.stat(target)
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise ConfigFileError(f"cannot read {path}: {exc.strerror}; nothing was changed") from None
+    _check_stat(path, st)
+
+
+def _check_stat(path, st: os.stat_result) -> None:
+    if not stat.S_ISREG(st.st_mode):
+        raise _refuse_kind(path, st.st_mode)
+    if not st.st_mode & stat.S_IWUSR:
+        raise ConfigFileError(f"{path} is read-only (mode {stat.S_IMODE(st.st_mode):o}): to let condor-job-ssh "
+                              f"change it, run `chmod u+w {path}` and then the command again; nothing was changed")
+    if st.st_nlink > 1:
+        raise ConfigFileError(f"{path} has {st.st_nlink} hard links, and writing it would split them (the other "
+                              "names would keep the old text): make it one file, or a symbolic link, and run the "
+                              "command again; nothing was changed")
+
+
+# ----- reading ---------------------------------------------------------------------------------------------
+class _Snapshot:
+    """What we read: the bytes (None: no file), their stat, and the open descriptor (to see late writes)."""
+
+    def __init__(self, data: Optional[bytes], st: Optional[os.stat_result], fd: Optional[int]) -> None:
+        self.data, self.st, self.fd = data, st, fd
+
+    def close(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+
+def _read_fd(fd: int) -> bytes:
+    chunks = []
+    offset = 0
+    while True:
+        chunk = os.pread(fd, 1 << 16, offset)
+        if not chunk:
+            return b"".join(chunks)
+        chunks.append(chunk)
+        offset += len(chunk)
+
+
+def _snapshot(path: Union[str, os.PathLike], shown: Union[str, os.PathLike, None] = None) -> _Snapshot:
+    shown = path if shown is None else shown
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return _Snapshot(None, None, None)
+    except OSError as exc:
+        raise ConfigFileError(f"cannot read {shown}: {exc.strerror}") from None
+    if not stat.S_ISREG(st.st_mode):
+        raise _refuse_kind(shown, st.st_mode)  # before any open: opening a FIFO to read waits for a writer
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return _Snapshot(None, None, None)
+    except OSError as exc:
+        raise ConfigFileError(f"cannot read {shown}: {exc.strerror}") from None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise _refuse_kind(shown, st.st_mode)
+        data = _read_fd(fd)
+    except OSError as exc:
+        os.close(fd)
+        raise ConfigFileError(f"cannot read {shown}: {exc.strerror}") from None
+    except BaseException:
+        os.close(fd)
+        raise
+    if b"\0" in data:
+        os.close(fd)
+        raise ConfigFileError(f"{shown} is not a text file (it holds NUL bytes); nothing was changed")
+    return _Snapshot(data, st, fd)
+
+
+def decode(data: bytes) -> str:
+    """Bytes as text that encodes back to exactly the same bytes (stray non-UTF-8 bytes survive)."""
+    return data.decode("utf-8", "surrogateescape")
+
+
+def encode(text: str) -> bytes:
+    return text.encode("utf-8", "surrogateescape")
+
+
+def read_text(path: Union[str, os.PathLike]) -> Optional[str]:
+    """The file's text (a symlink is followed), None when it does not exist; ConfigFileError otherwise."""
+    snap = _snapshot(path)
+    snap.close()
+    return None if snap.data is None else decode(snap.data)
+
+
+# ----- the lock ----------------------------------------------------------------------------------------------
+@contextmanager
+def locked(target: Path, wait: float = LOCK_WAIT) -> Iterator[Path]:
+    """Hold the lock of the ssh config *target* (its real path) while the block runs."""
+    try:
+        lock_path = paths.config_lock(target)
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    except paths.PathError as exc:
+        raise ConfigFileError(f"cannot lock {target}: {exc}") from None
+    except OSError as exc:
+        raise ConfigFileError(f"cannot lock {target}: {exc.strerror} ({exc.filename})") from None
+    try:
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise ConfigFileError(f"another condor-job-ssh run has been writing {target} for {wait:.0f} s "
+                                          f"(it holds {lock_path}): try again when it is done; nothing was "
+                                          "changed") from None
+                _sleep(0.02)
+        yield lock_path
+    finally:
+        os.close(fd)
+
+
+# ----- writing ---------------------------------------------------------------------------------------------
+def _key(st: os.stat_result) -> Tuple[int, int, int, int]:
+    return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns
+
+
+def _require_unchanged(target: Path, snap: _Snapshot) -> None:
+    """Raise _Changed unless *target* is still exactly what *snap* read."""
+    try:
+        st = os.stat(target)
+    except FileNotFoundError:
+        st = None
+    if snap.st is None or st is None:
+        if snap.st is not None or st is not None:
+            raise _Changed()
+        return
+    if _key(st) != _key(snap.st):
+        raise _Changed()
+    now = _snapshot(target)
+    now.close()
+    if now.data != snap.data:
+        raise _Changed()
+
+
+def _late_edit(snap: _Snapshot) -> Optional[bytes]:
+    """The old file's bytes when something wrote to it after our last check (we renamed over it: the
+    writer still held it open), else None.  Looked at at once and again a moment later."""
+    if snap.fd is None:
+        return None
+    for pause in (0.0, LATE_PAUSE):
+        if pause:
+            _sleep(pause)
+        now = _read_fd(snap.fd)
+        if now != snap.data:
+            return now
+    return None
+
+
+def update(path: Union[str, os.PathLike], transform: Transform, attempts: int = ATTEMPTS) -> str:
+    """Under the lock, read the file, give its text to *transform* and write the answer (DELETE: delete
+    the file), without losing what anyone else writes meanwhile.  Returns UNCHANGED, WRITTEN or DELETED."""
+    target = resolve(path)
+    with locked(target):
+        atomic.sweep_stale(target)
+        return _update_locked(path, target, transform, attempts)
+
+
+def _update_locked(path, target: Path, transform: Transform, attempts: int) -> str:
+    for _ in range(attempts):
+        snap = _snapshot(target, path)
+        try:
+            text = None if snap.data is None else decode(snap.data)
+            new = transform(text)
+            if new is not DELETE and new == text:
+                return UNCHANGED
+            if snap.st is not None:
+                _check_stat(path, snap.st)
+            try:
+                if new is DELETE:
+                    _require_unchanged(target, snap)
+                    os.unlink(target)
+                    outcome, new = DELETED, None
+                else:
+                    atomic.write_atomic(target, encode(new), before_rename=lambda: _require_unchanged(target, snap))
+                    outcome = WRITTEN
+            except _Changed:
+                continue
+            except OSError as exc:
+                raise ConfigFileError(f"cannot change {path}: {exc.strerror}; nothing was changed") from None
+            late = _late_edit(snap)
+            if late is None:
+                return outcome
+            return _carry_over(path, target, transform, snap.data, late, new, attempts)
+        finally:
+            snap.close()
+    raise ConfigFileError(f"{path} kept changing while we tried to write it ({attempts} times): nothing was "
+                          "changed; run the command again when the other program is done")
+
+
+def _carry_over(path, target: Path, transform: Transform, read: bytes, late: bytes, ours: Optional[str],
+                attempts: int) -> str:
+    """Someone wrote to the old file after our last check: put their change into the new one."""
+    if late.startswith(read):  # lines appended (the usual case): append them to the file as it is now
+        tail = decode(late[len(read):])
+        _update_locked(path, target, lambda now: (now or "") + tail, attempts)
+        return WRITTEN
+
+    def again(now: Optional[str]) -> object:
+        if now != ours:
+            rescued = target.with_name(f"{target.name}.rescued-{int(time.time())}")
+            atomic.write_atomic(rescued, late)
+            raise ConfigFileError(f"{path} was rewritten by another program while we wrote it; that version is in "
+                                  f"{rescued}: merge it by hand")
+        return transform(decode(late))
+
+    _update_locked(path, target, again, attempts)
+    return WRITTEN
