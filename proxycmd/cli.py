@@ -66,7 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     conn.add_argument("--port", type=int, default=22, help="ssh's %%p, for the known_hosts entry (default 22)")
     conn.add_argument("--relay", action="store_true", help="relay bytes instead of handing the connection to ssh")
     conn.add_argument("--runtime-dir", metavar="DIR", help="private directory of the agent socket and known_hosts "
-                      "(default: under $XDG_RUNTIME_DIR)")
+                      "(default: ~/.ssh/cjp; it must pass the safe-chain check, see docs/security.md)")
     conn.add_argument("--forward-agent", action="store_true",
                       help="let the agent also offer your own ssh-agent's keys to this ssh (for ForwardAgent)")
     conn.add_argument("--from-socket", metavar="PATH", help="take an already opened session's connection from the "

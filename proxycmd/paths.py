@@ -71,10 +71,13 @@ def _check_ancestor(path: str, st, below: str) -> None:
         raise PathError(f"refusing to use {below}: {path} belongs to uid {st.st_uid}, who could replace what is "
                         "inside it; use a directory under your home")
     if st.st_mode & 0o022:
-        who = "other users" if st.st_mode & 0o002 else "its group"
-        sticky = ", sticky or not: after a reboot anyone may create the name again" if st.st_mode & 0o002 else ""
-        raise PathError(f"refusing to use {below}: {path} is writable by {who} (mode {_mode(st)}{sticky}); "
-                        f"use a directory under your home, or `chmod go-w {path}`")
+        if st.st_mode & 0o002:
+            who, why = "other users", ", sticky or not: after a reboot anyone may create the name again"
+        else:
+            who, why = "its group", ""
+        fix = f", or run `chmod go-w {path}`" if st.st_uid == os.getuid() and st.st_uid != 0 else ""
+        raise PathError(f"refusing to use {below}: {path} is writable by {who} (mode {_mode(st)}{why}); "
+                        f"use a directory under your home{fix}")
 
 
 def _check_ancestors(path: str, below: str, depth: int = 0, missing_ok: bool = False) -> None:

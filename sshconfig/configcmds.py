@@ -69,6 +69,7 @@ def _ssh_config_path(option: Optional[Path]) -> Path:
 
 def _read(config: Path) -> Tuple[Optional[str], Optional[str]]:
     """The file's text (None when missing) and its managed block (LF line ends, None when absent)."""
+    configfile.resolve(config)  # a symlink to nothing is refused here, before anything is shown or made
     text = managed.read_text(config)
     block = managed.block_text(text) if text is not None else None
     return text, block
