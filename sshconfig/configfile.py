@@ -8,9 +8,10 @@
 * Every run of ours that writes the file holds one lock (``paths.config_lock``, keyed by the file's real
   path, in our private state directory).  Programs of the user's (an editor, ``echo >>``) take no lock,
   so just before the rename we check that the file is still what we read (inode, size and mtime first,
-  then the bytes) and start again from the new text when it is not; after the rename we look at the old
-  file once more (through the descriptor we read it with) and carry over anything appended in the last
-  instant.  A file that keeps changing is refused with one line, with nothing written.
+  then the bytes).  Lines appended meanwhile (``echo >> ~/.ssh/config``) pass the check: after the rename
+  we read the old file through the descriptor we read it with, until it has been quiet for a moment, and
+  append whatever was added to it to the new file.  Any other change (an editor saving the file) makes us
+  start again from the new text; a file that keeps changing is refused with one line, nothing written.
 """
 
 from __future__ import annotations
@@ -207,8 +208,9 @@ def _key(st: os.stat_result) -> Tuple[int, int, int, int]:
     return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns
 
 
-def _require_unchanged(target: Path, snap: _Snapshot) -> None:
-    """Raise _Changed unless *target* is still exactly what *snap* read."""
+def _require_unchanged(target: Path, snap: _Snapshot, appends_ok: bool = False) -> None:
+    """Raise _Changed unless *target* is still what *snap* read.  With *appends_ok*, lines appended to the
+    same file pass: they stay readable through our descriptor and are carried over after the rename."""
     try:
         st = os.stat(target)
     except FileNotFoundError:
@@ -217,26 +219,16 @@ def _require_unchanged(target: Path, snap: _Snapshot) -> None:
         if snap.st is not None or st is not None:
             raise _Changed()
         return
-    if _key(st) != _key(snap.st):
+    if _key(st) == _key(snap.st):
+        now = _snapshot(target)
+        now.close()
+        if now.data == snap.data:
+            return
         raise _Changed()
-    now = _snapshot(target)
-    now.close()
-    if now.data != snap.data:
+    if not appends_ok or (st.st_dev, st.st_ino) != (snap.st.st_dev, snap.st.st_ino) or st.st_size < snap.st.st_size:
         raise _Changed()
-
-
-def _late_edit(snap: _Snapshot) -> Optional[bytes]:
-    """The old file's bytes when something wrote to it after our last check (we renamed over it: the
-    writer still held it open), else None.  Looked at at once and again a moment later."""
-    if snap.fd is None:
-        return None
-    for pause in (0.0, LATE_PAUSE):
-        if pause:
-            _sleep(pause)
-        now = _read_fd(snap.fd)
-        if now != snap.data:
-            return now
-    return None
+    if _read_fd(snap.fd)[: len(snap.data)] != snap.data:
+        raise _Changed()
 
 
 def update(path: Union[str, os.PathLike], transform: Transform, attempts: int = ATTEMPTS) -> str:
@@ -260,41 +252,53 @@ def _update_locked(path, target: Path, transform: Transform, attempts: int) -> s
                 _check_stat(path, snap.st)
             try:
                 if new is DELETE:
-                    _require_unchanged(target, snap)
+                    _require_unchanged(target, snap)  # strictly: a line added since means the file stays
                     os.unlink(target)
-                    outcome, new = DELETED, None
+                    outcome = DELETED
                 else:
-                    atomic.write_atomic(target, encode(new), before_rename=lambda: _require_unchanged(target, snap))
+                    atomic.write_atomic(target, encode(new),
+                                        before_rename=lambda: _require_unchanged(target, snap, appends_ok=True))
                     outcome = WRITTEN
             except _Changed:
                 continue
             except OSError as exc:
                 raise ConfigFileError(f"cannot change {path}: {exc.strerror}; nothing was changed") from None
-            late = _late_edit(snap)
-            if late is None:
-                return outcome
-            return _carry_over(path, target, transform, snap.data, late, new, attempts)
+            _carry_over(path, target, snap)
+            return outcome
         finally:
             snap.close()
     raise ConfigFileError(f"{path} kept changing while we tried to write it ({attempts} times): nothing was "
                           "changed; run the command again when the other program is done")
 
 
-def _carry_over(path, target: Path, transform: Transform, read: bytes, late: bytes, ours: Optional[str],
-                attempts: int) -> str:
-    """Someone wrote to the old file after our last check: put their change into the new one."""
-    if late.startswith(read):  # lines appended (the usual case): append them to the file as it is now
-        tail = decode(late[len(read):])
-        _update_locked(path, target, lambda now: (now or "") + tail, attempts)
-        return WRITTEN
-
-    def again(now: Optional[str]) -> object:
-        if now != ours:
+def _carry_over(path, target: Path, snap: _Snapshot, rounds: int = 40) -> None:
+    """Lines appended to the old file after we read it (before our rename, or by a program that opened it
+    before the rename and wrote after) are in the old file only: append them to the new one, until the old
+    file has been quiet for a moment."""
+    if snap.fd is None:
+        return
+    carried = snap.data
+    quiet = False
+    for _ in range(rounds):
+        now = _read_fd(snap.fd)
+        if now == carried:
+            if quiet:
+                return
+            quiet = True
+            _sleep(LATE_PAUSE)
+            continue
+        quiet = False
+        if not now.startswith(carried):
             rescued = target.with_name(f"{target.name}.rescued-{int(time.time())}")
-            atomic.write_atomic(rescued, late)
+            atomic.write_atomic(rescued, now)
             raise ConfigFileError(f"{path} was rewritten by another program while we wrote it; that version is in "
                                   f"{rescued}: merge it by hand")
-        return transform(decode(late))
-
-    _update_locked(path, target, again, attempts)
-    return WRITTEN
+        fd = os.open(target, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            tail = memoryview(now)[len(carried):]
+            while tail:
+                tail = tail[os.write(fd, tail):]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        carried = now
