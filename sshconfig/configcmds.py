@@ -203,7 +203,9 @@ def setup_command(
     include_idle: Optional[bool] = typer.Option(None, "--include-idle/--running-only",
                                                 help="Let `sync` list idle jobs too."),
     runtime_dir: Optional[str] = typer.Option(None, "--runtime-dir", metavar="DIR",
-                                              help="Private directory for the agent and shared connections."),
+                                              help="Private directory for the agent and shared connections (default "
+                                                   "~/.ssh/cjp; '' resets). Refused under a directory others "
+                                                   "can write, such as /tmp: see docs/security.md."),
     dry_run: bool = DRY_RUN,
     yes: bool = YES,
 ) -> None:

@@ -62,7 +62,7 @@ class Settings:
     wait: bool = True
     keygen_options: str = ""  # extra ssh-keygen options for each session key, e.g. "-t ed25519"
     include_idle: bool = False
-    runtime_dir: Optional[str] = None  # None: paths.runtime_dir() when `setup` runs
+    runtime_dir: Optional[str] = None  # None: paths.pick_runtime_dir() when `setup` runs (~/.ssh/cjp)
     extra: Dict[str, Any] = field(default_factory=dict, compare=False, repr=False)  # unknown keys, kept
 
     @property
