@@ -15,7 +15,7 @@ from typing import Dict, List, Optional
 
 import pytest
 
-from conftest import private_tmp, tool
+from conftest import make_world, private_tmp, tool
 from proxycmd import paths
 
 needs_ssh = pytest.mark.skipif(shutil.which("ssh") is None, reason="needs the OpenSSH client")
@@ -296,3 +296,29 @@ def test_the_socket_probe_tells_a_directory_that_can_hold_sockets(base):
     assert paths.can_hold_sockets(base)
     assert not paths.can_hold_sockets(base / "missing")
     assert os.listdir(base) == []
+
+
+# ----- shared connections, end to end ----------------------------------------------------------------------
+@needs_ssh
+@pytest.mark.e2e
+def test_shared_connections_live_in_the_private_runtime_dir():
+    """With multiplexing on (the default), ssh's master socket is <HOME>/.ssh/cjp/<%C> and later sessions
+    reuse it: the real ssh, the real proxy and the simulated pool."""
+    worlds = make_world(multiplex=True)
+    world = next(worlds)
+    try:
+        job = world.submit("sleep", "600")
+        host = f"{job}.job.condor"
+        first = world.ssh(host, "echo", "one")
+        assert first.stdout.strip() == "one", first.stderr
+        options = subprocess.run(world.ssh_argv("-G", host), env=world.env, capture_output=True, text=True,
+                                 timeout=20).stdout
+        control = Path(next(line.split(" ", 1)[1] for line in options.splitlines() if line.startswith("controlpath ")))
+        assert control.parent == world.rundir == Path(world.env["HOME"]) / ".ssh" / "cjp"
+        assert stat.S_ISSOCK(os.lstat(control).st_mode) and len(os.fsencode(str(control))) <= paths.SOCKET_PATH_MAX
+        assert world.run(world.ssh_argv("-O", "check", host), check=False).returncode == 0  # a master serves
+        second = world.ssh(host, "echo", "two")
+        assert second.stdout.strip() == "two", second.stderr
+        world.run(world.ssh_argv("-O", "exit", host), check=False)
+    finally:
+        worlds.close()
