@@ -260,7 +260,7 @@ def pick_runtime_dir(env: "Optional[Mapping[str, str]]" = None, create: bool = T
                         "directory on a local disk")
     ensure_runtime_dir(fallback)
     return fallback, (f"{chosen} cannot hold unix sockets (AFS?): using {fallback}, which disappears when you log "
-                      "out; run `condor-job-ssh setup` again after logging in")
+                      "out, so connections from cron or after logout fail; `setup --runtime-dir DIR` picks another")
 
 
 def agent_socket(rundir: Path) -> Path:
