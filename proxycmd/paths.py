@@ -69,15 +69,17 @@ def _check_ancestor(path: str, st, below: str) -> None:
     """One directory above *below*: it must belong to root or to us and be writable by nobody else."""
     if st.st_uid not in (0, os.getuid()):
         raise PathError(f"refusing to use {below}: {path} belongs to uid {st.st_uid}, who could replace what is "
-                        "inside it; use a directory under your home")
+                        "inside it; pick a directory that only you and root can write to, all the way up "
+                        "(`condor-job-ssh setup --runtime-dir DIR`)")
     if st.st_mode & 0o022:
         if st.st_mode & 0o002:
             who, why = "other users", ", sticky or not: after a reboot anyone may create the name again"
         else:
             who, why = "its group", ""
-        fix = f", or run `chmod go-w {path}`" if st.st_uid == os.getuid() and st.st_uid != 0 else ""
+        fix = f"run `chmod go-w {path}`, or " if st.st_uid == os.getuid() and st.st_uid != 0 else ""
         raise PathError(f"refusing to use {below}: {path} is writable by {who} (mode {_mode(st)}{why}); "
-                        f"use a directory under your home{fix}")
+                        f"{fix}pick a directory that only you and root can write to, all the way up "
+                        "(`condor-job-ssh setup --runtime-dir DIR`)")
 
 
 def _check_ancestors(path: str, below: str, depth: int = 0, missing_ok: bool = False) -> None:

@@ -145,8 +145,8 @@ def _runtime_dir(chosen: Settings, dry_run: bool) -> str:
             else:
                 paths.ensure_runtime_dir(Path(chosen.runtime_dir))
         except paths.PathError as exc:
-            raise Failure(f"{exc} (`condor-job-ssh setup --runtime-dir ''` returns to the default, "
-                          f"{paths.default_runtime_dir()})") from None
+            raise Failure(f"{exc}; `condor-job-ssh setup --runtime-dir ''` returns to the default, "
+                          f"{paths.default_runtime_dir()}") from None
         return chosen.runtime_dir
     if dry_run:
         path = paths.default_runtime_dir()
