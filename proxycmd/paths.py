@@ -24,6 +24,7 @@ CONTROL_NAME = "cm-%C"  # %C expands to 40 hex characters
 _CONTROL_EXPANDED = 3 + 40
 
 AGENT_SOCKET = "agent.sock"
+CONTROL_SOCKET = "control.sock"
 KNOWN_HOSTS = "known_hosts"
 AGENT_LOCK = "agent.lock"
 AGENT_LOG = "agent.log"
@@ -117,6 +118,12 @@ def ensure_runtime_dir(path: Path) -> Path:
 
 def agent_socket(rundir: Path) -> Path:
     return rundir / AGENT_SOCKET
+
+
+def control_socket(rundir: Path) -> Path:
+    """The agent's management socket (register, status, stop): only our own client uses it, ssh never
+    names it, so agent forwarding cannot carry it into a job."""
+    return rundir / CONTROL_SOCKET
 
 
 def known_hosts(rundir: Path) -> Path:

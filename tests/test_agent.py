@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import json
 import os
 import shutil
 import signal
@@ -64,14 +65,50 @@ def agent_env(rundir: Path) -> dict:
     return env
 
 
+REGISTRAR = """
+import base64, json, os, sys
+from pathlib import Path
+from proxycmd.agent import client
+a = json.loads(sys.argv[1])
+try:
+    client.register(Path(a["rundir"]), pid=os.getppid() if a["pid"] is None else a["pid"], host=a["host"],
+                    host_key=a["host_key"], private_key=base64.b64decode(a["private_key"]),
+                    key_lifetime=a["key_lifetime"])
+except client.AgentError as exc:
+    print("refused", " ".join(str(exc).split()), flush=True)
+else:
+    print("ok", flush=True)
+"""
+
+
+def registrar_request(rundir: Path, pid: Optional[int] = None, host: str = HOST, host_key: str = "",
+                      private_key: bytes = b"", key_lifetime: int = 300) -> str:
+    """The registrar's argument: register *pid* (default: the registrar's parent) as client.register would."""
+    return json.dumps({"rundir": str(rundir), "pid": pid, "host": host, "host_key": host_key,
+                       "private_key": base64.b64encode(private_key).decode(), "key_lifetime": key_lifetime})
+
+
+def registrar_outcome(line: str) -> None:
+    if line.strip() != "ok":
+        raise client.AgentError(line.strip() or "the registrar died")
+
+
 class Held:
-    """A process that waits for a line on stdin, then execs *argv* under the same pid."""
+    """A process that registers sessions for itself through a child (as the proxy does for ssh), then, on
+    "go", execs *argv* under the same pid."""
 
     def __init__(self, argv: List[str], rundir: Path) -> None:
-        self.proc = subprocess.Popen(["sh", "-c", 'read x; exec "$@"', "sh", *argv], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=agent_env(rundir),
-                                     text=True)
+        env = dict(agent_env(rundir), REGISTRAR=REGISTRAR, PY=sys.executable)
+        script = 'while IFS= read -r line; do [ "$line" = go ] && exec "$@"; "$PY" -c "$REGISTRAR" "$line"; done'
+        self.proc = subprocess.Popen(["sh", "-c", script, "sh", *argv], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True)
         self.pid = self.proc.pid
+
+    def register(self, rundir: Path, **fields) -> None:
+        """client.register(...) run by a child of this process; AgentError when refused."""
+        self.proc.stdin.write(registrar_request(rundir, **fields) + "\n")
+        self.proc.stdin.flush()
+        registrar_outcome(self.proc.stdout.readline())
 
     def release(self, timeout: float = 20.0) -> subprocess.CompletedProcess:
         """Let it exec and run to the end; the process is reaped when this returns."""
@@ -90,6 +127,13 @@ class Held:
         self.kill()
 
 
+def register_self(rundir: Path, **fields) -> None:
+    """client.register(...) for this test process, run by a child of it (the agent wants the parent)."""
+    done = subprocess.run([sys.executable, "-c", REGISTRAR, registrar_request(rundir, **fields)],
+                          capture_output=True, text=True, timeout=60)
+    registrar_outcome(done.stdout or done.stderr[-300:])
+
+
 def ssh_add_list(rundir: Path) -> subprocess.CompletedProcess:
     return subprocess.run(["ssh-add", "-l"], env=agent_env(rundir), capture_output=True, text=True, timeout=20)
 
@@ -104,6 +148,24 @@ def request(rundir: Path, payload: bytes) -> Optional[bytes]:
             return wire.read_frame(conn)
         except (wire.WireError, ConnectionResetError):
             return None
+
+
+RAW_SENDER = """
+import socket, sys
+from proxycmd.agent import wire
+conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+conn.connect(sys.argv[1])
+conn.sendall(wire.frame(bytes.fromhex(sys.argv[2])))
+reply = wire.read_frame(conn)
+print(reply.hex() if reply else "")
+"""
+
+
+def control_request_from_child(rundir: Path, payload: bytes) -> bytes:
+    """Send one raw message to the control socket from a child of this process; the reply body."""
+    done = subprocess.run([sys.executable, "-c", RAW_SENDER, str(paths.control_socket(rundir)), payload.hex()],
+                          capture_output=True, text=True, check=True, timeout=60)
+    return bytes.fromhex(done.stdout.strip())
 
 
 def send_raw(rundir: Path, data: bytes) -> bytes:
@@ -232,8 +294,13 @@ def agent(rundir):
     return rundir
 
 
-def register(rundir: Path, pid: int, key: KeyPair, host: str = HOST, lifetime: int = 300) -> None:
-    client.register(rundir, pid=pid, host=host, host_key=key.line, private_key=key.pem, key_lifetime=lifetime)
+def register(rundir: Path, owner: Optional[Held], key: KeyPair, host: str = HOST, lifetime: int = 300) -> None:
+    """Register *key* for *owner* (None: this test process), from a child of it as the proxy does."""
+    fields = dict(host=host, host_key=key.line, private_key=key.pem, key_lifetime=lifetime)
+    if owner is None:
+        register_self(rundir, **fields)
+    else:
+        owner.register(rundir, **fields)
 
 
 def known_hosts_lines(rundir: Path) -> list:
@@ -287,14 +354,15 @@ def test_socket_and_known_hosts_are_private(agent):
     assert stat.S_ISSOCK(os.lstat(paths.agent_socket(agent)).st_mode)
     known = paths.known_hosts(agent)
     assert stat.S_IMODE(os.lstat(known).st_mode) == 0o600 and known.read_text() == ""
+    assert stat.S_IMODE(os.lstat(paths.control_socket(agent)).st_mode) == 0o600
     info = client.status(agent)
-    assert info == {"pid": info["pid"], "sessions": 0, "keys": 0, "version": 1}
+    assert info == {"pid": info["pid"], "sessions": 0, "keys": 0, "version": 1, "dumpable": False}
 
 
 def test_registered_process_lists_only_its_key(agent, keyring):
     key = keyring["ed25519"]
     with Held(["ssh-add", "-l"], agent) as held:
-        register(agent, held.pid, key)
+        register(agent, held, key)
         other = ssh_add_list(agent)
         assert other.returncode == 1 and "The agent has no identities" in other.stdout
         mine = held.release()
@@ -306,7 +374,7 @@ def test_registered_process_lists_only_its_key(agent, keyring):
 def test_known_hosts_line_lives_as_long_as_the_process(agent, keyring):
     key = keyring["rsa"]
     with Held(["ssh-add", "-l"], agent) as held:
-        register(agent, held.pid, key, host="[32.0.job.condor]:2222")
+        register(agent, held, key, host="[32.0.job.condor]:2222")
         assert known_hosts_lines(agent) == [f"[32.0.job.condor]:2222 {key.line}"]
         assert key.fingerprint in held.release().stdout
     wait_until(lambda: known_hosts_lines(agent) == [], what="the known_hosts line to go")
@@ -318,7 +386,7 @@ def test_known_hosts_line_lives_as_long_as_the_process(agent, keyring):
 def test_key_lifetime_drops_the_key_but_not_the_host_line(agent, keyring):
     key = keyring["ed25519"]
     with Held(["ssh-add", "-l"], agent) as held:
-        register(agent, held.pid, key, lifetime=1)
+        register(agent, held, key, lifetime=1)
         wait_until(lambda: client.status(agent)["keys"] == 0, what="the key to expire")
         assert client.status(agent)["sessions"] == 1
         assert known_hosts_lines(agent) == [f"{HOST} {key.line}"]
@@ -329,7 +397,7 @@ def test_key_lifetime_drops_the_key_but_not_the_host_line(agent, keyring):
 def test_max_host_key_lifetime_drops_the_line(rundir, keyring, monkeypatch):
     monkeypatch.setenv(client.AGENT_ARGS_ENV, "--max-host-key-lifetime 1")
     with Held(["ssh-add", "-l"], rundir) as held:
-        register(rundir, held.pid, keyring["ed25519"])
+        register(rundir, held, keyring["ed25519"])
         assert len(known_hosts_lines(rundir)) == 1
         wait_until(lambda: known_hosts_lines(rundir) == [], what="the host key lifetime to pass")
         assert client.status(rundir)["sessions"] == 0
@@ -339,7 +407,7 @@ def test_twelve_parallel_registrations(agent, keydir):
     keys = [make_key(keydir / f"parallel-{index}", "ed25519") for index in range(12)]
     with contextlib.ExitStack() as stack:
         helds = [stack.enter_context(Held(["ssh-add", "-l"], agent)) for _ in keys]
-        at_once(12, lambda index: register(agent, helds[index].pid, keys[index], host=f"{index}.0.job.condor"))
+        at_once(12, lambda index: register(agent, helds[index], keys[index], host=f"{index}.0.job.condor"))
         assert sorted(known_hosts_lines(agent)) == sorted(f"{i}.0.job.condor {k.line}" for i, k in enumerate(keys))
         results = [held.release() for held in helds]
     for key, result in zip(keys, results):
@@ -356,7 +424,7 @@ def test_ssh_keygen_signs_through_the_agent(agent, keyring, tmp_path, kind):
     data = tmp_path / "data"
     data.write_bytes(b"payload for " + kind.encode())
     with Held(["ssh-keygen", "-Y", "sign", "-f", str(key.public_only), "-n", "file", str(data)], agent) as held:
-        register(agent, held.pid, key)
+        register(agent, held, key)
         signed = held.release()
     assert signed.returncode == 0, signed.stderr
     signers = tmp_path / "allowed_signers"
@@ -372,7 +440,7 @@ def test_unregistered_process_cannot_sign(agent, keyring, tmp_path):
     data = tmp_path / "data"
     data.write_bytes(b"x")
     with Held(["true"], agent) as owner:
-        register(agent, owner.pid, key)
+        register(agent, owner, key)
         result = subprocess.run(["ssh-keygen", "-Y", "sign", "-f", str(key.public_only), "-n", "file", str(data)],
                                 env=agent_env(agent), capture_output=True, text=True)
         assert result.returncode != 0 and not Path(f"{data}.sig").exists()
@@ -387,7 +455,7 @@ def test_unregistered_process_cannot_sign(agent, keyring, tmp_path):
 ])
 def test_rsa_signature_algorithms(agent, keyring, flags, algorithm, digest):
     key = keyring["rsa"]
-    register(agent, os.getpid(), key)  # this test process is the registered one
+    register(agent, None, key)  # this test process is the registered one
     reply = wire.Reader(request(agent, sign_request(key, b"to be signed", flags)))
     assert reply.byte() == wire.SIGN_RESPONSE
     signature = wire.Reader(reply.string())
@@ -416,38 +484,42 @@ def test_rsa_signature_algorithms(agent, keyring, flags, algorithm, digest):
 ])
 def test_bad_registration_is_refused_and_changes_nothing(agent, keyring, change):
     good = keyring["ed25519"]
-    register(agent, os.getpid(), good)
+    register(agent, None, good)
     before = paths.known_hosts(agent).read_text()
-    fields = {"pid": os.getpid(), "host": HOST, "host_key": keyring["other"].line,
-              "private_key": keyring["other"].pem, "key_lifetime": 300}
+    fields = {"host": HOST, "host_key": keyring["other"].line, "private_key": keyring["other"].pem,
+              "key_lifetime": 300}
     fields.update(change)
     with pytest.raises(client.AgentError, match="refused the session key"):
-        client.register(agent, **fields)
+        register_self(agent, **fields)
     assert paths.known_hosts(agent).read_text() == before
     assert client.status(agent)["sessions"] == 1
 
 
 def test_host_key_as_read_from_a_pub_file(agent, keyring):
     key = keyring["ecdsa-256"]
-    client.register(agent, pid=os.getpid(), host=HOST, host_key=f"{key.line} \n", private_key=key.pem)
-    client.register(agent, pid=os.getpid(), host=HOST, host_key=f"{key.line} user@host\n", private_key=key.pem)
+    register_self(agent, host=HOST, host_key=f"{key.line} \n", private_key=key.pem)
+    register_self(agent, host=HOST, host_key=f"{key.line} user@host\n", private_key=key.pem)
     assert known_hosts_lines(agent) == [f"{HOST} {key.line}"] * 2
 
 
 @pytest.mark.parametrize("suffix", [" comment", "\n", " "])
 def test_agent_itself_wants_exactly_type_and_base64(agent, keyring, suffix):
     key = keyring["ed25519"]
-    raw = wire.message(wire.EXTENSION, wire.string(wire.REGISTER), wire.u32(os.getpid()), wire.string(HOST),
-                       wire.string(key.line + suffix), wire.string(key.pem), wire.u32(60))
-    assert request(agent, raw) == bytes([wire.AGENT_FAILURE])
+    def raw(line: str) -> bytes:
+        return wire.message(wire.EXTENSION, wire.string(wire.REGISTER), wire.u32(os.getpid()), wire.string(HOST),
+                            wire.string(line), wire.string(key.pem), wire.u32(60))
+
+    assert control_request_from_child(agent, raw(key.line + suffix)) == bytes([wire.AGENT_FAILURE])
     assert known_hosts_lines(agent) == []
+    assert control_request_from_child(agent, raw(key.line)) == bytes([wire.AGENT_SUCCESS])
+    assert known_hosts_lines(agent) == [f"{HOST} {key.line}"]
 
 
 def test_registration_for_a_dead_process_is_refused(agent, keyring):
     child = subprocess.Popen(["true"])
     child.wait()
     with pytest.raises(client.AgentError):
-        register(agent, child.pid, keyring["ed25519"])
+        register_self(agent, pid=child.pid, host_key=keyring["ed25519"].line, private_key=keyring["ed25519"].pem)
     assert known_hosts_lines(agent) == []
 
 
@@ -476,7 +548,7 @@ def test_oversized_and_malformed_messages_close_the_connection(agent):
 # -- life cycle -----------------------------------------------------------------------------------------------
 
 def test_stop(agent, keyring):
-    register(agent, os.getpid(), keyring["ed25519"])
+    register(agent, None, keyring["ed25519"])
     pid = client.status(agent)["pid"]
     assert client.stop(agent) is True
     assert not paths.agent_socket(agent).exists()
@@ -486,7 +558,7 @@ def test_stop(agent, keyring):
 
 
 def test_sigterm_cleans_up(agent, keyring):
-    register(agent, os.getpid(), keyring["ed25519"])
+    register(agent, None, keyring["ed25519"])
     pid = client.status(agent)["pid"]
     os.kill(pid, signal.SIGTERM)
     wait_until(lambda: gone(pid), what="the agent to exit")
@@ -504,7 +576,7 @@ def test_idle_exit(rundir, monkeypatch):
 def test_no_idle_exit_while_a_session_lives(rundir, keyring, monkeypatch):
     monkeypatch.setenv(client.AGENT_ARGS_ENV, "--idle-exit 1")
     with Held(["true"], rundir) as held:
-        register(rundir, held.pid, keyring["ed25519"])
+        register(rundir, held, keyring["ed25519"])
         pid = client.status(rundir)["pid"]
         time.sleep(2.0)
         assert not gone(pid)
@@ -515,7 +587,7 @@ def test_no_idle_exit_while_a_session_lives(rundir, keyring, monkeypatch):
 
 def test_register_starts_the_agent(rundir, keyring):
     assert client.status(rundir) is None
-    register(rundir, os.getpid(), keyring["ed25519"])
+    register(rundir, None, keyring["ed25519"])
     assert client.status(rundir)["sessions"] == 1
     assert known_hosts_lines(rundir) == [f"{HOST} {keyring['ed25519'].line}"]
 
@@ -525,7 +597,7 @@ def test_stale_socket_is_replaced(rundir, keyring):
     stale.bind(str(paths.agent_socket(rundir)))
     stale.close()
     assert client.status(rundir) is None
-    register(rundir, os.getpid(), keyring["ed25519"])
+    register(rundir, None, keyring["ed25519"])
     assert client.status(rundir)["sessions"] == 1
 
 
@@ -561,9 +633,9 @@ def test_agent_that_cannot_start_is_reported(rundir, monkeypatch):
 
 def test_nothing_secret_in_the_log(agent, keyring):
     key = keyring["rsa"]
-    register(agent, os.getpid(), key)
+    register(agent, None, key)
     with pytest.raises(client.AgentError):
-        client.register(agent, pid=os.getpid(), host="bad host", host_key=key.line, private_key=key.pem)
+        register_self(agent, host="bad host", host_key=key.line, private_key=key.pem)
     client.stop(agent)
     log = (agent / paths.AGENT_LOG).read_text()
     secret_lines = [line for line in key.pem.decode().splitlines() if "-----" not in line]
