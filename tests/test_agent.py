@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import collections
 import contextlib
 import json
 import os
@@ -24,7 +25,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding
 
 from proxycmd import paths
-from proxycmd.agent import client, peer, wire
+from proxycmd.agent import client, harden, peer, wire
 
 HOST = "32.0.job.condor"
 
@@ -680,3 +681,196 @@ def test_parallel_ssh_sessions_to_one_host(agent, keydir, tmp_path):
     for index, (run, (out, err)) in enumerate(zip(runs, results)):
         assert (run.returncode, out) == (0, f"session-{index}\n"), err
     wait_until(lambda: known_hosts_lines(agent) == [], what="known_hosts to empty")
+
+
+# -- platform branches ----------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("platform, expected", [("linux", "proc"), ("darwin", "libproc"), ("freebsd13", "ps")])
+def test_parent_lookup_branch(platform, expected):
+    assert peer.parent_method(platform) == expected
+
+
+def test_parent_lookups_agree_with_the_kernel():
+    assert peer.parent_pid(os.getpid()) == os.getppid()
+    assert peer._ps_parent(os.getpid()) == os.getppid()  # the fallback, for the platforms without libproc
+    child = subprocess.Popen(["true"])
+    child.wait()
+    assert peer.parent_pid(child.pid) is None and peer._ps_parent(child.pid) is None
+
+
+@pytest.mark.parametrize("platform, expected", [("linux", "prctl"), ("darwin", "ptrace"), ("freebsd13", "none")])
+def test_memory_protection_branch(platform, expected, monkeypatch):
+    assert harden.method(platform) == expected
+    calls = []
+
+    class Libc:
+        def prctl(self, *args):
+            calls.append(("prctl",) + args)
+            return 0
+
+        def ptrace(self, *args):
+            calls.append(("ptrace",) + args)
+            return 0
+
+    monkeypatch.setattr(sys, "platform", platform)
+    monkeypatch.setattr(harden, "_libc", Libc)
+    assert harden.forbid_inspection() is (expected != "none")
+    assert calls == {"prctl": [("prctl", 4, 0, 0, 0, 0)], "ptrace": [("ptrace", 31, 0, None, 0)], "none": []}[expected]
+
+
+def test_agent_is_not_dumpable(agent):
+    info = client.status(agent)
+    assert info["dumpable"] is False
+    if sys.platform.startswith("linux"):
+        # the kernel hands a not-dumpable process's /proc files to root
+        assert os.stat(f"/proc/{info['pid']}/mem").st_uid == 0
+
+
+# -- who may register what ------------------------------------------------------------------------------------
+
+def test_only_the_registered_processs_child_may_register(agent, keyring):
+    key = keyring["ed25519"]
+    with Held(["ssh-add", "-l"], agent) as held:
+        with pytest.raises(client.AgentError):  # we are held's parent, not its child
+            client.register(agent, pid=held.pid, host=HOST, host_key=key.line, private_key=key.pem)
+        with pytest.raises(client.AgentError):  # an orphaned proxy registering for init
+            register_self(agent, pid=1, host_key=key.line, private_key=key.pem)
+        assert known_hosts_lines(agent) == [] and client.status(agent)["sessions"] == 0
+        held.register(agent, host_key=key.line, private_key=key.pem)  # from held's child: accepted
+        assert known_hosts_lines(agent) == [f"{HOST} {key.line}"]
+        assert key.fingerprint in held.release().stdout
+
+
+def test_management_is_refused_on_the_agent_socket(agent, keyring):
+    """agent.sock is what ForwardAgent carries into a job: register, status and stop must not work there."""
+    key = keyring["ed25519"]
+    pid = client.status(agent)["pid"]
+    register_raw = wire.message(wire.EXTENSION, wire.string(wire.REGISTER), wire.u32(os.getppid()),
+                                wire.string(HOST), wire.string(key.line), wire.string(key.pem), wire.u32(60))
+    for payload in (register_raw, wire.message(wire.EXTENSION, wire.string(wire.STATUS)),
+                    wire.message(wire.EXTENSION, wire.string(wire.STOP))):
+        assert request(agent, payload) == bytes([wire.AGENT_FAILURE])
+    assert known_hosts_lines(agent) == []
+    assert client.status(agent)["pid"] == pid and not gone(pid)
+
+
+def test_a_session_key_signs_once(agent, keyring):
+    key = keyring["ed25519"]
+    register(agent, None, key)
+    identities = bytes([wire.REQUEST_IDENTITIES])
+    assert wire.Reader(request(agent, identities)[1:]).u32() == 1
+    assert request(agent, sign_request(key, b"authentication"))[0] == wire.SIGN_RESPONSE
+    assert request(agent, sign_request(key, b"again, as a forwarded channel would")) == bytes([wire.AGENT_FAILURE])
+    assert request(agent, identities) == wire.message(wire.IDENTITIES_ANSWER, wire.u32(0))
+    info = client.status(agent)
+    assert (info["sessions"], info["keys"]) == (1, 0)  # the known_hosts line stays while we live
+    assert known_hosts_lines(agent) == [f"{HOST} {key.line}"]
+
+
+# -- bursts and slow clients ----------------------------------------------------------------------------------
+
+BURST = """
+import os, sys, threading
+from pathlib import Path
+from proxycmd.agent import client
+rundir, count, keyfile = Path(sys.argv[1]), int(sys.argv[2]), Path(sys.argv[3])
+pem, line = keyfile.read_bytes(), " ".join(Path(f"{keyfile}.pub").read_text().split()[:2])
+barrier, failures = threading.Barrier(count), []
+def run(index):
+    barrier.wait()
+    try:
+        client.register(rundir, pid=os.getppid(), host=f"{index}.0.job.condor", host_key=line, private_key=pem)
+    except Exception as exc:
+        failures.append(str(exc))
+threads = [threading.Thread(target=run, args=(index,)) for index in range(count)]
+for thread in threads:
+    thread.start()
+for thread in threads:
+    thread.join()
+print(len(failures), *failures[:3], sep="\\n")
+"""
+
+
+def test_two_hundred_registrations_at_once(agent, keyring):
+    key = keyring["ed25519"]
+    done = subprocess.run([sys.executable, "-c", BURST, str(agent), "200", str(key.private)],
+                          capture_output=True, text=True, timeout=300)
+    assert done.stdout.split("\n", 1)[0] == "0", done.stdout + done.stderr
+    assert sorted(known_hosts_lines(agent)) == sorted(f"{index}.0.job.condor {key.line}" for index in range(200))
+    assert client.status(agent)["sessions"] == 200
+
+
+def test_idle_and_slow_clients_do_not_starve_others(agent, keyring, tmp_path):
+    key = keyring["ecdsa-256"]
+    data = tmp_path / "data"
+    data.write_bytes(b"signed while the agent is crowded")
+    held_open = []
+    half_frames = []
+    try:
+        for index in range(320):
+            conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            conn.connect(str(paths.agent_socket(agent) if index % 8 else paths.control_socket(agent)))
+            if index % 5 == 0:  # half a request, never finished
+                conn.sendall(wire.u32(100) + b"\x0b" * 10)
+                half_frames.append(conn)
+            held_open.append(conn)
+        command = ["ssh-keygen", "-Y", "sign", "-f", str(key.public_only), "-n", "file", str(data)]
+        with Held(command, agent) as held:
+            register(agent, held, key)
+            signed = held.release()
+        assert signed.returncode == 0, signed.stderr
+        assert client.status(agent)["sessions"] == 1
+        for conn in half_frames:  # each slow one is closed: by the request deadline, or to make room
+            conn.settimeout(30)
+            try:
+                assert conn.recv(100) == b""
+            except ConnectionResetError:
+                pass
+    finally:
+        for conn in held_open:
+            conn.close()
+
+
+# -- key bytes in the agent's memory --------------------------------------------------------------------------
+
+def agent_memory(pid: int) -> bytes:
+    """Every readable mapping of *pid* (root can read a not-dumpable process's memory)."""
+    found = bytearray()
+    with open(f"/proc/{pid}/maps") as maps, open(f"/proc/{pid}/mem", "rb", 0) as mem:
+        for row in maps:
+            span, perms = row.split()[:2]
+            if "r" not in perms:
+                continue
+            start, end = (int(value, 16) for value in span.split("-"))
+            try:
+                mem.seek(start)
+                found += mem.read(end - start)
+            except (OSError, ValueError, OverflowError):
+                continue
+    return bytes(found)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux") or os.getuid() != 0,
+                    reason="reads /proc/PID/mem of a not-dumpable process: Linux, as root")
+def test_no_session_key_stays_in_agent_memory(agent, keydir, tmp_path):
+    pairs = [make_key(keydir / f"memory-{index}", "rsa" if index % 6 == 0 else "ed25519") for index in range(24)]
+    data = tmp_path / "data"
+    data.write_bytes(b"x")
+    for index, key in enumerate(pairs):
+        used = index % 2 == 0  # half authenticate (key used, then wiped), half end unused
+        argv = ["ssh-keygen", "-Y", "sign", "-f", str(key.public_only), "-n", "file", str(data)] if used else ["true"]
+        with Held(argv, agent) as held:
+            register(agent, held, key)
+            result = held.release()
+        Path(f"{data}.sig").unlink(missing_ok=True)
+        assert result.returncode == 0, result.stderr
+    wait_until(lambda: client.status(agent)["sessions"] == 0, what="all sessions to end")
+    memory = agent_memory(client.status(agent)["pid"])
+    bodies = [[line for line in key.pem.decode().splitlines() if "-----" not in line] for key in pairs]
+    shared = collections.Counter(line for body in bodies for line in set(body))  # format headers keys share
+    leaked = [index for index, body in enumerate(bodies)
+              if any(line.encode() in memory for line in body if shared[line] == 1)]
+    assert leaked == [], f"{len(leaked)} of {len(pairs)} session keys readable in the agent's memory"
+    import re
+
+    assert not re.search(rb"PRIVATE KEY-----\r?\n[A-Za-z0-9+/]{16}", memory), "a PEM private key in memory"
