@@ -874,3 +874,90 @@ def test_no_session_key_stays_in_agent_memory(agent, keydir, tmp_path):
     import re
 
     assert not re.search(rb"PRIVATE KEY-----\r?\n[A-Za-z0-9+/]{16}", memory), "a PEM private key in memory"
+
+
+# -- through real ssh, the managed block and the simulated pool -----------------------------------------------
+
+@pytest.fixture
+def sim_world():
+    from conftest import make_world
+
+    yield from make_world(multiplex=False, backend="sim")
+
+
+@pytest.mark.e2e
+def test_ssh_killed_before_the_hand_over_leaves_no_session(sim_world):
+    """SIGKILL ssh at moments spread over its start-up: the proxy registers nothing for a dead ssh (nor for
+    init, its new parent) and exits without a traceback; the agent ends up with no session at all."""
+    world = sim_world
+    job = world.submit("sleep", "600")
+    host = f"{job}.job.condor"
+    started = time.monotonic()
+    world.ssh(host, "true")  # the agent is running; how long one whole connection takes
+    whole = time.monotonic() - started
+    wait_until(lambda: client.status(world.rundir)["sessions"] == 0, what="the first session to end")
+    for attempt in range(20):
+        ssh = subprocess.Popen(world.ssh_argv(host, "sleep 30"), env=world.env, stdin=subprocess.DEVNULL,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        time.sleep(whole * attempt / 20)
+        ssh.kill()
+        _, err = ssh.communicate(timeout=120)  # returns once the proxy, which holds stderr too, has exited
+        assert b"Traceback" not in err and b"condor-job-proxy:" not in err, err.decode(errors="replace")
+    wait_until(lambda: client.status(world.rundir)["sessions"] == 0, timeout=10, what="every session to end")
+    assert world.known_hosts_lines() == []
+    log = (world.rundir / paths.AGENT_LOG).read_text()
+    assert "session for pid 1 " not in log
+
+
+def test_hand_over_to_an_ssh_that_is_gone_is_quiet():
+    """ssh died after we registered: the hand-over meets a closed socket and says so without a traceback."""
+    from proxycmd import handoff
+
+    ours, ssh_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    session, other = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    with ours, session, other:
+        ssh_end.close()
+        with pytest.raises(handoff.SshGone):
+            handoff.give(session, ours.fileno())
+
+
+PROBE = """
+import os, socket, sys
+sys.path[:0] = [sys.argv[1]]
+from proxycmd.agent import wire
+def ask(payload):
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
+        conn.connect(os.environ["SSH_AUTH_SOCK"])
+        conn.sendall(wire.frame(payload))
+        reply = wire.read_frame(conn)
+        return reply[0] if reply else None
+key = open("probe.key", "rb").read()
+line = open("probe.line").read().strip()
+register = wire.message(wire.EXTENSION, wire.string(wire.REGISTER), wire.u32(os.getppid()), wire.string("evil"),
+                        wire.string(line), wire.string(key), wire.u32(86400))
+print("register", ask(register))
+print("status", ask(wire.message(wire.EXTENSION, wire.string(wire.STATUS))))
+print("stop", ask(wire.message(wire.EXTENSION, wire.string(wire.STOP))))
+"""
+
+
+@pytest.mark.e2e
+def test_a_forwarded_agent_cannot_manage_the_agent_or_use_the_session_key(sim_world, keydir):
+    world = sim_world
+    job = world.submit("sleep", "600")
+    host = f"{job}.job.condor"
+    key = make_key(keydir / "probe", "ed25519")
+    sandbox = world.sandbox(job)
+    (sandbox / "probe.py").write_text(PROBE)
+    (sandbox / "probe.key").write_bytes(key.pem)
+    (sandbox / "probe.line").write_text(key.line)
+    root = str(Path(wire.__file__).resolve().parents[2])
+    listed = world.ssh("-A", host, "ssh-add -l; echo rc=$?").stdout
+    assert "The agent has no identities" in listed and "rc=1" in listed  # the session key was used up
+    pid = client.status(world.rundir)["pid"]
+    probed = world.ssh("-A", host, f"{sys.executable} probe.py {root}").stdout.split("\n")
+    failure = str(wire.AGENT_FAILURE)
+    assert probed[:3] == [f"register {failure}", f"status {failure}", f"stop {failure}"], probed
+    assert client.status(world.rundir)["pid"] == pid and not gone(pid)  # still the same agent
+    wait_until(lambda: world.known_hosts_lines() == [], timeout=10, what="known_hosts to empty")
+    assert "evil" not in paths.known_hosts(world.rundir).read_text()
