@@ -89,11 +89,14 @@ def load_private_key(data: Union[bytes, bytearray, memoryview]) -> SigningKey:
     *data* may be any buffer; it is read in place, so the caller can zero a bytearray afterwards and no
     copy of the key text stays behind in Python's memory.
     """
+    # RSA key validation costs 0.1-0.5 s for a 3072-bit key, on every connection.  It guards against
+    # signing with a malformed key, which could reveal that key; a session key is made by the job's own
+    # starter, which has it anyway, and authenticates only to that job's sshd, so there is nothing to guard.
     try:
         if _OPENSSH_PEM.search(data):
-            key = serialization.load_ssh_private_key(data, password=None)
+            key = serialization.load_ssh_private_key(data, password=None, unsafe_skip_rsa_key_validation=True)
         else:
-            key = serialization.load_pem_private_key(data, password=None)
+            key = serialization.load_pem_private_key(data, password=None, unsafe_skip_rsa_key_validation=True)
     except (ValueError, TypeError, UnsupportedAlgorithm):
         raise KeyFormatError("the private key does not load (not an unencrypted OpenSSH or PEM key)") from None
     return SigningKey(key, _key_type(key))
