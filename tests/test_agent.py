@@ -961,3 +961,48 @@ def test_a_forwarded_agent_cannot_manage_the_agent_or_use_the_session_key(sim_wo
     assert client.status(world.rundir)["pid"] == pid and not gone(pid)  # still the same agent
     wait_until(lambda: world.known_hosts_lines() == [], timeout=10, what="known_hosts to empty")
     assert "evil" not in paths.known_hosts(world.rundir).read_text()
+
+
+def test_client_waits_while_the_agents_queue_is_full(rundir):
+    """A full listen queue (EAGAIN) is a burst, not an absent agent: the client tries again within its timeout."""
+    path = str(paths.control_socket(rundir))
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(path)
+    server.listen(0)
+    fillers, accepted = [], []
+    try:
+        while True:  # fill the queue until the kernel says EAGAIN
+            conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            conn.setblocking(False)
+            fillers.append(conn)
+            try:
+                conn.connect(path)
+            except BlockingIOError:
+                break
+        connected = threading.Event()
+
+        def drain_later() -> None:
+            time.sleep(0.3)
+            server.settimeout(0.1)
+            while not connected.is_set():
+                try:
+                    accepted.append(server.accept()[0])
+                except socket.timeout:
+                    pass
+
+        drainer = threading.Thread(target=drain_later)
+        drainer.start()
+        conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        conn.settimeout(10)
+        try:
+            with conn:
+                client._connect(conn, path, time.monotonic() + 10)
+        finally:
+            connected.set()
+            drainer.join()
+    finally:
+        for conn in fillers:
+            conn.close()
+        server.close()
+        for conn in accepted:
+            conn.close()
