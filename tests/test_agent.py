@@ -961,6 +961,18 @@ def test_a_forwarded_agent_cannot_manage_the_agent_or_use_the_session_key(sim_wo
     assert client.status(world.rundir)["pid"] == pid and not gone(pid)  # still the same agent
     wait_until(lambda: world.known_hosts_lines() == [], timeout=10, what="known_hosts to empty")
     assert "evil" not in paths.known_hosts(world.rundir).read_text()
+    # with --forward-agent the job sees the user's own key, and only that: the session key is used up
+    from conftest import tool
+
+    sock = world.base / "user-agent.sock"
+    started = world.run(["ssh-agent", "-s", "-a", str(sock)]).stdout
+    agent_pid = int(started.split("SSH_AGENT_PID=")[1].split(";")[0])
+    world.extra_cleanup.append(lambda: os.kill(agent_pid, signal.SIGTERM))
+    env = dict(world.env, SSH_AUTH_SOCK=str(sock))
+    world.run(["ssh-add", "-q", str(key.private)], env=env)
+    world.run([tool("condor-job-ssh"), "setup", "--ssh-config", str(world.ssh_config), "--forward-agent", "--yes"])
+    listed = world.run(world.ssh_argv("-A", host, "ssh-add -l"), env=env).stdout.splitlines()
+    assert len(listed) == 1 and key.fingerprint in listed[0], listed
 
 
 def test_client_waits_while_the_agents_queue_is_full(rundir):
