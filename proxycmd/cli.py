@@ -99,7 +99,7 @@ def take_over(args: argparse.Namespace) -> int:
     """--from-socket: receive a connection someone else opened (the classic shim) and pass it on."""
     import socket
 
-    from .handoff import hand_over
+    from .handoff import SshGone, hand_over
 
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as channel:
         try:
@@ -112,6 +112,8 @@ def take_over(args: argparse.Namespace) -> int:
     conn = socket.socket(fileno=fds[0])
     try:
         return hand_over(conn, relay_wanted=args.relay)
+    except SshGone:
+        return 1
     finally:
         conn.close()
 
@@ -122,7 +124,7 @@ def connect(args: argparse.Namespace) -> int:
     marks = [("start", time.monotonic())]
     from . import hostname, paths, waiting
     from .backends import open_backend
-    from .handoff import hand_over
+    from .handoff import SshGone, hand_over
 
     suffixes = args.suffix or [hostname.DEFAULT_SUFFIX]
     try:
@@ -152,12 +154,22 @@ def connect(args: argparse.Namespace) -> int:
             from .upstream import user_agent_socket
 
             upstream = user_agent_socket(parent, ours=str(paths.agent_socket(rundir)))
-        register(rundir, pid=parent, host=_known_hosts_name(args.host, args.port), host_key=session.host_key,
-                 private_key=session.private_key, upstream=upstream)
+        if parent <= 1 or waiting.peer_gone(1, parent):
+            return 1  # ssh is gone (killed before the hand-over): register nothing, nobody to tell
+        try:
+            register(rundir, pid=parent, host=_known_hosts_name(args.host, args.port), host_key=session.host_key,
+                     private_key=session.private_key, upstream=upstream)
+        except ProxyError:
+            if waiting.peer_gone(1, parent):  # the agent refused because ssh died meanwhile
+                return 1
+            raise
         marks.append(("register", time.monotonic()))
         if args.timings:
             _print_timings(marks)
-        return hand_over(session.sock, relay_wanted=args.relay)
+        try:
+            return hand_over(session.sock, relay_wanted=args.relay)
+        except SshGone:
+            return 1
     finally:
         session.close()
 

@@ -46,12 +46,18 @@ def no_delay(conn: socket.socket) -> None:
             pass
 
 
+class SshGone(Exception):
+    """ssh closed its end before it got the connection (it was killed): nothing to hand over, no one to tell."""
+
+
 def give(conn: socket.socket, fd: int = 1) -> None:
     """Send *conn* to ssh as SCM_RIGHTS with a one-byte payload, as ProxyUseFdpass expects."""
     no_delay(conn)
     channel = socket.socket(fileno=os.dup(fd))
     try:
         socket.send_fds(channel, [b"\0"], [conn.fileno()])
+    except (BrokenPipeError, ConnectionResetError):
+        raise SshGone() from None
     finally:
         channel.close()
 

@@ -35,6 +35,7 @@ HOME_RUNDIR = (".ssh", "cjp")  # the default runtime directory, under the user's
 CLASSIC_FDPASS = "classic/0123456789abcdef/fdpass"  # the longest socket path the classic shim makes
 
 AGENT_SOCKET = "agent.sock"
+CONTROL_SOCKET = "control.sock"
 KNOWN_HOSTS = "known_hosts"
 AGENT_LOCK = "agent.lock"
 AGENT_LOG = "agent.log"
@@ -267,6 +268,12 @@ def pick_runtime_dir(env: "Optional[Mapping[str, str]]" = None, create: bool = T
 
 def agent_socket(rundir: Path) -> Path:
     return rundir / AGENT_SOCKET
+
+
+def control_socket(rundir: Path) -> Path:
+    """The agent's management socket (register, status, stop): only our own client uses it, ssh never
+    names it, so agent forwarding cannot carry it into a job."""
+    return rundir / CONTROL_SOCKET
 
 
 def known_hosts(rundir: Path) -> Path:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import base64
+import collections
 import contextlib
+import json
 import os
 import shutil
 import signal
@@ -23,7 +25,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding
 
 from proxycmd import paths
-from proxycmd.agent import client, peer, wire
+from proxycmd.agent import client, harden, peer, wire
 from conftest import private_tmp
 
 HOST = "32.0.job.condor"
@@ -65,14 +67,50 @@ def agent_env(rundir: Path) -> dict:
     return env
 
 
+REGISTRAR = """
+import base64, json, os, sys
+from pathlib import Path
+from proxycmd.agent import client
+a = json.loads(sys.argv[1])
+try:
+    client.register(Path(a["rundir"]), pid=os.getppid() if a["pid"] is None else a["pid"], host=a["host"],
+                    host_key=a["host_key"], private_key=base64.b64decode(a["private_key"]),
+                    key_lifetime=a["key_lifetime"])
+except client.AgentError as exc:
+    print("refused", " ".join(str(exc).split()), flush=True)
+else:
+    print("ok", flush=True)
+"""
+
+
+def registrar_request(rundir: Path, pid: Optional[int] = None, host: str = HOST, host_key: str = "",
+                      private_key: bytes = b"", key_lifetime: int = 300) -> str:
+    """The registrar's argument: register *pid* (default: the registrar's parent) as client.register would."""
+    return json.dumps({"rundir": str(rundir), "pid": pid, "host": host, "host_key": host_key,
+                       "private_key": base64.b64encode(private_key).decode(), "key_lifetime": key_lifetime})
+
+
+def registrar_outcome(line: str) -> None:
+    if line.strip() != "ok":
+        raise client.AgentError(line.strip() or "the registrar died")
+
+
 class Held:
-    """A process that waits for a line on stdin, then execs *argv* under the same pid."""
+    """A process that registers sessions for itself through a child (as the proxy does for ssh), then, on
+    "go", execs *argv* under the same pid."""
 
     def __init__(self, argv: List[str], rundir: Path) -> None:
-        self.proc = subprocess.Popen(["sh", "-c", 'read x; exec "$@"', "sh", *argv], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=agent_env(rundir),
-                                     text=True)
+        env = dict(agent_env(rundir), REGISTRAR=REGISTRAR, PY=sys.executable)
+        script = 'while IFS= read -r line; do [ "$line" = go ] && exec "$@"; "$PY" -c "$REGISTRAR" "$line"; done'
+        self.proc = subprocess.Popen(["sh", "-c", script, "sh", *argv], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True)
         self.pid = self.proc.pid
+
+    def register(self, rundir: Path, **fields) -> None:
+        """client.register(...) run by a child of this process; AgentError when refused."""
+        self.proc.stdin.write(registrar_request(rundir, **fields) + "\n")
+        self.proc.stdin.flush()
+        registrar_outcome(self.proc.stdout.readline())
 
     def release(self, timeout: float = 20.0) -> subprocess.CompletedProcess:
         """Let it exec and run to the end; the process is reaped when this returns."""
@@ -91,6 +129,13 @@ class Held:
         self.kill()
 
 
+def register_self(rundir: Path, **fields) -> None:
+    """client.register(...) for this test process, run by a child of it (the agent wants the parent)."""
+    done = subprocess.run([sys.executable, "-c", REGISTRAR, registrar_request(rundir, **fields)],
+                          capture_output=True, text=True, timeout=60)
+    registrar_outcome(done.stdout or done.stderr[-300:])
+
+
 def ssh_add_list(rundir: Path) -> subprocess.CompletedProcess:
     return subprocess.run(["ssh-add", "-l"], env=agent_env(rundir), capture_output=True, text=True, timeout=20)
 
@@ -105,6 +150,24 @@ def request(rundir: Path, payload: bytes) -> Optional[bytes]:
             return wire.read_frame(conn)
         except (wire.WireError, ConnectionResetError):
             return None
+
+
+RAW_SENDER = """
+import socket, sys
+from proxycmd.agent import wire
+conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+conn.connect(sys.argv[1])
+conn.sendall(wire.frame(bytes.fromhex(sys.argv[2])))
+reply = wire.read_frame(conn)
+print(reply.hex() if reply else "")
+"""
+
+
+def control_request_from_child(rundir: Path, payload: bytes) -> bytes:
+    """Send one raw message to the control socket from a child of this process; the reply body."""
+    done = subprocess.run([sys.executable, "-c", RAW_SENDER, str(paths.control_socket(rundir)), payload.hex()],
+                          capture_output=True, text=True, check=True, timeout=60)
+    return bytes.fromhex(done.stdout.strip())
 
 
 def send_raw(rundir: Path, data: bytes) -> bytes:
@@ -232,8 +295,13 @@ def agent(rundir):
     return rundir
 
 
-def register(rundir: Path, pid: int, key: KeyPair, host: str = HOST, lifetime: int = 300) -> None:
-    client.register(rundir, pid=pid, host=host, host_key=key.line, private_key=key.pem, key_lifetime=lifetime)
+def register(rundir: Path, owner: Optional[Held], key: KeyPair, host: str = HOST, lifetime: int = 300) -> None:
+    """Register *key* for *owner* (None: this test process), from a child of it as the proxy does."""
+    fields = dict(host=host, host_key=key.line, private_key=key.pem, key_lifetime=lifetime)
+    if owner is None:
+        register_self(rundir, **fields)
+    else:
+        owner.register(rundir, **fields)
 
 
 def known_hosts_lines(rundir: Path) -> list:
@@ -287,14 +355,15 @@ def test_socket_and_known_hosts_are_private(agent):
     assert stat.S_ISSOCK(os.lstat(paths.agent_socket(agent)).st_mode)
     known = paths.known_hosts(agent)
     assert stat.S_IMODE(os.lstat(known).st_mode) == 0o600 and known.read_text() == ""
+    assert stat.S_IMODE(os.lstat(paths.control_socket(agent)).st_mode) == 0o600
     info = client.status(agent)
-    assert info == {"pid": info["pid"], "sessions": 0, "keys": 0, "version": 1}
+    assert info == {"pid": info["pid"], "sessions": 0, "keys": 0, "version": 1, "dumpable": False}
 
 
 def test_registered_process_lists_only_its_key(agent, keyring):
     key = keyring["ed25519"]
     with Held(["ssh-add", "-l"], agent) as held:
-        register(agent, held.pid, key)
+        register(agent, held, key)
         other = ssh_add_list(agent)
         assert other.returncode == 1 and "The agent has no identities" in other.stdout
         mine = held.release()
@@ -306,7 +375,7 @@ def test_registered_process_lists_only_its_key(agent, keyring):
 def test_known_hosts_line_lives_as_long_as_the_process(agent, keyring):
     key = keyring["rsa"]
     with Held(["ssh-add", "-l"], agent) as held:
-        register(agent, held.pid, key, host="[32.0.job.condor]:2222")
+        register(agent, held, key, host="[32.0.job.condor]:2222")
         assert known_hosts_lines(agent) == [f"[32.0.job.condor]:2222 {key.line}"]
         assert key.fingerprint in held.release().stdout
     wait_until(lambda: known_hosts_lines(agent) == [], what="the known_hosts line to go")
@@ -318,7 +387,7 @@ def test_known_hosts_line_lives_as_long_as_the_process(agent, keyring):
 def test_key_lifetime_drops_the_key_but_not_the_host_line(agent, keyring):
     key = keyring["ed25519"]
     with Held(["ssh-add", "-l"], agent) as held:
-        register(agent, held.pid, key, lifetime=1)
+        register(agent, held, key, lifetime=1)
         wait_until(lambda: client.status(agent)["keys"] == 0, what="the key to expire")
         assert client.status(agent)["sessions"] == 1
         assert known_hosts_lines(agent) == [f"{HOST} {key.line}"]
@@ -329,7 +398,7 @@ def test_key_lifetime_drops_the_key_but_not_the_host_line(agent, keyring):
 def test_max_host_key_lifetime_drops_the_line(rundir, keyring, monkeypatch):
     monkeypatch.setenv(client.AGENT_ARGS_ENV, "--max-host-key-lifetime 1")
     with Held(["ssh-add", "-l"], rundir) as held:
-        register(rundir, held.pid, keyring["ed25519"])
+        register(rundir, held, keyring["ed25519"])
         assert len(known_hosts_lines(rundir)) == 1
         wait_until(lambda: known_hosts_lines(rundir) == [], what="the host key lifetime to pass")
         assert client.status(rundir)["sessions"] == 0
@@ -339,7 +408,7 @@ def test_twelve_parallel_registrations(agent, keydir):
     keys = [make_key(keydir / f"parallel-{index}", "ed25519") for index in range(12)]
     with contextlib.ExitStack() as stack:
         helds = [stack.enter_context(Held(["ssh-add", "-l"], agent)) for _ in keys]
-        at_once(12, lambda index: register(agent, helds[index].pid, keys[index], host=f"{index}.0.job.condor"))
+        at_once(12, lambda index: register(agent, helds[index], keys[index], host=f"{index}.0.job.condor"))
         assert sorted(known_hosts_lines(agent)) == sorted(f"{i}.0.job.condor {k.line}" for i, k in enumerate(keys))
         results = [held.release() for held in helds]
     for key, result in zip(keys, results):
@@ -356,7 +425,7 @@ def test_ssh_keygen_signs_through_the_agent(agent, keyring, tmp_path, kind):
     data = tmp_path / "data"
     data.write_bytes(b"payload for " + kind.encode())
     with Held(["ssh-keygen", "-Y", "sign", "-f", str(key.public_only), "-n", "file", str(data)], agent) as held:
-        register(agent, held.pid, key)
+        register(agent, held, key)
         signed = held.release()
     assert signed.returncode == 0, signed.stderr
     signers = tmp_path / "allowed_signers"
@@ -372,7 +441,7 @@ def test_unregistered_process_cannot_sign(agent, keyring, tmp_path):
     data = tmp_path / "data"
     data.write_bytes(b"x")
     with Held(["true"], agent) as owner:
-        register(agent, owner.pid, key)
+        register(agent, owner, key)
         result = subprocess.run(["ssh-keygen", "-Y", "sign", "-f", str(key.public_only), "-n", "file", str(data)],
                                 env=agent_env(agent), capture_output=True, text=True)
         assert result.returncode != 0 and not Path(f"{data}.sig").exists()
@@ -387,7 +456,7 @@ def test_unregistered_process_cannot_sign(agent, keyring, tmp_path):
 ])
 def test_rsa_signature_algorithms(agent, keyring, flags, algorithm, digest):
     key = keyring["rsa"]
-    register(agent, os.getpid(), key)  # this test process is the registered one
+    register(agent, None, key)  # this test process is the registered one
     reply = wire.Reader(request(agent, sign_request(key, b"to be signed", flags)))
     assert reply.byte() == wire.SIGN_RESPONSE
     signature = wire.Reader(reply.string())
@@ -416,38 +485,42 @@ def test_rsa_signature_algorithms(agent, keyring, flags, algorithm, digest):
 ])
 def test_bad_registration_is_refused_and_changes_nothing(agent, keyring, change):
     good = keyring["ed25519"]
-    register(agent, os.getpid(), good)
+    register(agent, None, good)
     before = paths.known_hosts(agent).read_text()
-    fields = {"pid": os.getpid(), "host": HOST, "host_key": keyring["other"].line,
-              "private_key": keyring["other"].pem, "key_lifetime": 300}
+    fields = {"host": HOST, "host_key": keyring["other"].line, "private_key": keyring["other"].pem,
+              "key_lifetime": 300}
     fields.update(change)
     with pytest.raises(client.AgentError, match="refused the session key"):
-        client.register(agent, **fields)
+        register_self(agent, **fields)
     assert paths.known_hosts(agent).read_text() == before
     assert client.status(agent)["sessions"] == 1
 
 
 def test_host_key_as_read_from_a_pub_file(agent, keyring):
     key = keyring["ecdsa-256"]
-    client.register(agent, pid=os.getpid(), host=HOST, host_key=f"{key.line} \n", private_key=key.pem)
-    client.register(agent, pid=os.getpid(), host=HOST, host_key=f"{key.line} user@host\n", private_key=key.pem)
+    register_self(agent, host=HOST, host_key=f"{key.line} \n", private_key=key.pem)
+    register_self(agent, host=HOST, host_key=f"{key.line} user@host\n", private_key=key.pem)
     assert known_hosts_lines(agent) == [f"{HOST} {key.line}"] * 2
 
 
 @pytest.mark.parametrize("suffix", [" comment", "\n", " "])
 def test_agent_itself_wants_exactly_type_and_base64(agent, keyring, suffix):
     key = keyring["ed25519"]
-    raw = wire.message(wire.EXTENSION, wire.string(wire.REGISTER), wire.u32(os.getpid()), wire.string(HOST),
-                       wire.string(key.line + suffix), wire.string(key.pem), wire.u32(60))
-    assert request(agent, raw) == bytes([wire.AGENT_FAILURE])
+    def raw(line: str) -> bytes:
+        return wire.message(wire.EXTENSION, wire.string(wire.REGISTER), wire.u32(os.getpid()), wire.string(HOST),
+                            wire.string(line), wire.string(key.pem), wire.u32(60))
+
+    assert control_request_from_child(agent, raw(key.line + suffix)) == bytes([wire.AGENT_FAILURE])
     assert known_hosts_lines(agent) == []
+    assert control_request_from_child(agent, raw(key.line)) == bytes([wire.AGENT_SUCCESS])
+    assert known_hosts_lines(agent) == [f"{HOST} {key.line}"]
 
 
 def test_registration_for_a_dead_process_is_refused(agent, keyring):
     child = subprocess.Popen(["true"])
     child.wait()
     with pytest.raises(client.AgentError):
-        register(agent, child.pid, keyring["ed25519"])
+        register_self(agent, pid=child.pid, host_key=keyring["ed25519"].line, private_key=keyring["ed25519"].pem)
     assert known_hosts_lines(agent) == []
 
 
@@ -476,7 +549,7 @@ def test_oversized_and_malformed_messages_close_the_connection(agent):
 # -- life cycle -----------------------------------------------------------------------------------------------
 
 def test_stop(agent, keyring):
-    register(agent, os.getpid(), keyring["ed25519"])
+    register(agent, None, keyring["ed25519"])
     pid = client.status(agent)["pid"]
     assert client.stop(agent) is True
     assert not paths.agent_socket(agent).exists()
@@ -486,7 +559,7 @@ def test_stop(agent, keyring):
 
 
 def test_sigterm_cleans_up(agent, keyring):
-    register(agent, os.getpid(), keyring["ed25519"])
+    register(agent, None, keyring["ed25519"])
     pid = client.status(agent)["pid"]
     os.kill(pid, signal.SIGTERM)
     wait_until(lambda: gone(pid), what="the agent to exit")
@@ -504,7 +577,7 @@ def test_idle_exit(rundir, monkeypatch):
 def test_no_idle_exit_while_a_session_lives(rundir, keyring, monkeypatch):
     monkeypatch.setenv(client.AGENT_ARGS_ENV, "--idle-exit 1")
     with Held(["true"], rundir) as held:
-        register(rundir, held.pid, keyring["ed25519"])
+        register(rundir, held, keyring["ed25519"])
         pid = client.status(rundir)["pid"]
         time.sleep(2.0)
         assert not gone(pid)
@@ -515,7 +588,7 @@ def test_no_idle_exit_while_a_session_lives(rundir, keyring, monkeypatch):
 
 def test_register_starts_the_agent(rundir, keyring):
     assert client.status(rundir) is None
-    register(rundir, os.getpid(), keyring["ed25519"])
+    register(rundir, None, keyring["ed25519"])
     assert client.status(rundir)["sessions"] == 1
     assert known_hosts_lines(rundir) == [f"{HOST} {keyring['ed25519'].line}"]
 
@@ -525,7 +598,7 @@ def test_stale_socket_is_replaced(rundir, keyring):
     stale.bind(str(paths.agent_socket(rundir)))
     stale.close()
     assert client.status(rundir) is None
-    register(rundir, os.getpid(), keyring["ed25519"])
+    register(rundir, None, keyring["ed25519"])
     assert client.status(rundir)["sessions"] == 1
 
 
@@ -561,9 +634,9 @@ def test_agent_that_cannot_start_is_reported(rundir, monkeypatch):
 
 def test_nothing_secret_in_the_log(agent, keyring):
     key = keyring["rsa"]
-    register(agent, os.getpid(), key)
+    register(agent, None, key)
     with pytest.raises(client.AgentError):
-        client.register(agent, pid=os.getpid(), host="bad host", host_key=key.line, private_key=key.pem)
+        register_self(agent, host="bad host", host_key=key.line, private_key=key.pem)
     client.stop(agent)
     log = (agent / paths.AGENT_LOG).read_text()
     secret_lines = [line for line in key.pem.decode().splitlines() if "-----" not in line]
@@ -608,3 +681,340 @@ def test_parallel_ssh_sessions_to_one_host(agent, keydir, tmp_path):
     for index, (run, (out, err)) in enumerate(zip(runs, results)):
         assert (run.returncode, out) == (0, f"session-{index}\n"), err
     wait_until(lambda: known_hosts_lines(agent) == [], what="known_hosts to empty")
+
+
+# -- platform branches ----------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("platform, expected", [("linux", "proc"), ("darwin", "libproc"), ("freebsd13", "ps")])
+def test_parent_lookup_branch(platform, expected):
+    assert peer.parent_method(platform) == expected
+
+
+def test_parent_lookups_agree_with_the_kernel():
+    assert peer.parent_pid(os.getpid()) == os.getppid()
+    assert peer._ps_parent(os.getpid()) == os.getppid()  # the fallback, for the platforms without libproc
+    child = subprocess.Popen(["true"])
+    child.wait()
+    assert peer.parent_pid(child.pid) is None and peer._ps_parent(child.pid) is None
+
+
+@pytest.mark.parametrize("platform, expected", [("linux", "prctl"), ("darwin", "ptrace"), ("freebsd13", "none")])
+def test_memory_protection_branch(platform, expected, monkeypatch):
+    assert harden.method(platform) == expected
+    calls = []
+
+    class Libc:
+        def prctl(self, *args):
+            calls.append(("prctl",) + args)
+            return 0
+
+        def ptrace(self, *args):
+            calls.append(("ptrace",) + args)
+            return 0
+
+    monkeypatch.setattr(sys, "platform", platform)
+    monkeypatch.setattr(harden, "_libc", Libc)
+    assert harden.forbid_inspection() is (expected != "none")
+    assert calls == {"prctl": [("prctl", 4, 0, 0, 0, 0)], "ptrace": [("ptrace", 31, 0, None, 0)], "none": []}[expected]
+
+
+def test_agent_is_not_dumpable(agent):
+    info = client.status(agent)
+    assert info["dumpable"] is False
+    if sys.platform.startswith("linux"):
+        # the kernel hands a not-dumpable process's /proc files to root
+        assert os.stat(f"/proc/{info['pid']}/mem").st_uid == 0
+
+
+# -- who may register what ------------------------------------------------------------------------------------
+
+def test_only_the_registered_processs_child_may_register(agent, keyring):
+    key = keyring["ed25519"]
+    with Held(["ssh-add", "-l"], agent) as held:
+        with pytest.raises(client.AgentError):  # we are held's parent, not its child
+            client.register(agent, pid=held.pid, host=HOST, host_key=key.line, private_key=key.pem)
+        with pytest.raises(client.AgentError):  # an orphaned proxy registering for init
+            register_self(agent, pid=1, host_key=key.line, private_key=key.pem)
+        assert known_hosts_lines(agent) == [] and client.status(agent)["sessions"] == 0
+        held.register(agent, host_key=key.line, private_key=key.pem)  # from held's child: accepted
+        assert known_hosts_lines(agent) == [f"{HOST} {key.line}"]
+        assert key.fingerprint in held.release().stdout
+
+
+def test_management_is_refused_on_the_agent_socket(agent, keyring):
+    """agent.sock is what ForwardAgent carries into a job: register, status and stop must not work there."""
+    key = keyring["ed25519"]
+    pid = client.status(agent)["pid"]
+    register_raw = wire.message(wire.EXTENSION, wire.string(wire.REGISTER), wire.u32(os.getppid()),
+                                wire.string(HOST), wire.string(key.line), wire.string(key.pem), wire.u32(60))
+    for payload in (register_raw, wire.message(wire.EXTENSION, wire.string(wire.STATUS)),
+                    wire.message(wire.EXTENSION, wire.string(wire.STOP))):
+        assert request(agent, payload) == bytes([wire.AGENT_FAILURE])
+    assert known_hosts_lines(agent) == []
+    assert client.status(agent)["pid"] == pid and not gone(pid)
+
+
+def test_a_session_key_signs_once(agent, keyring):
+    key = keyring["ed25519"]
+    register(agent, None, key)
+    identities = bytes([wire.REQUEST_IDENTITIES])
+    assert wire.Reader(request(agent, identities)[1:]).u32() == 1
+    assert request(agent, sign_request(key, b"authentication"))[0] == wire.SIGN_RESPONSE
+    assert request(agent, sign_request(key, b"again, as a forwarded channel would")) == bytes([wire.AGENT_FAILURE])
+    assert request(agent, identities) == wire.message(wire.IDENTITIES_ANSWER, wire.u32(0))
+    info = client.status(agent)
+    assert (info["sessions"], info["keys"]) == (1, 0)  # the known_hosts line stays while we live
+    assert known_hosts_lines(agent) == [f"{HOST} {key.line}"]
+
+
+# -- bursts and slow clients ----------------------------------------------------------------------------------
+
+BURST = """
+import os, sys, threading
+from pathlib import Path
+from proxycmd.agent import client
+rundir, count, keyfile = Path(sys.argv[1]), int(sys.argv[2]), Path(sys.argv[3])
+pem, line = keyfile.read_bytes(), " ".join(Path(f"{keyfile}.pub").read_text().split()[:2])
+barrier, failures = threading.Barrier(count), []
+def run(index):
+    barrier.wait()
+    try:
+        client.register(rundir, pid=os.getppid(), host=f"{index}.0.job.condor", host_key=line, private_key=pem)
+    except Exception as exc:
+        failures.append(str(exc))
+threads = [threading.Thread(target=run, args=(index,)) for index in range(count)]
+for thread in threads:
+    thread.start()
+for thread in threads:
+    thread.join()
+print(len(failures), *failures[:3], sep="\\n")
+"""
+
+
+def test_two_hundred_registrations_at_once(agent, keyring):
+    key = keyring["ed25519"]
+    done = subprocess.run([sys.executable, "-c", BURST, str(agent), "200", str(key.private)],
+                          capture_output=True, text=True, timeout=300)
+    assert done.stdout.split("\n", 1)[0] == "0", done.stdout + done.stderr
+    assert sorted(known_hosts_lines(agent)) == sorted(f"{index}.0.job.condor {key.line}" for index in range(200))
+    assert client.status(agent)["sessions"] == 200
+
+
+def test_idle_and_slow_clients_do_not_starve_others(agent, keyring, tmp_path):
+    key = keyring["ecdsa-256"]
+    data = tmp_path / "data"
+    data.write_bytes(b"signed while the agent is crowded")
+    held_open = []
+    half_frames = []
+    try:
+        for index in range(320):
+            conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            conn.connect(str(paths.agent_socket(agent) if index % 8 else paths.control_socket(agent)))
+            if index % 5 == 0:  # half a request, never finished
+                conn.sendall(wire.u32(100) + b"\x0b" * 10)
+                half_frames.append(conn)
+            held_open.append(conn)
+        command = ["ssh-keygen", "-Y", "sign", "-f", str(key.public_only), "-n", "file", str(data)]
+        with Held(command, agent) as held:
+            register(agent, held, key)
+            signed = held.release()
+        assert signed.returncode == 0, signed.stderr
+        assert client.status(agent)["sessions"] == 1
+        for conn in half_frames:  # each slow one is closed: by the request deadline, or to make room
+            conn.settimeout(30)
+            try:
+                assert conn.recv(100) == b""
+            except ConnectionResetError:
+                pass
+    finally:
+        for conn in held_open:
+            conn.close()
+
+
+# -- key bytes in the agent's memory --------------------------------------------------------------------------
+
+def agent_memory(pid: int) -> bytes:
+    """Every readable mapping of *pid* (root can read a not-dumpable process's memory)."""
+    found = bytearray()
+    with open(f"/proc/{pid}/maps") as maps, open(f"/proc/{pid}/mem", "rb", 0) as mem:
+        for row in maps:
+            span, perms = row.split()[:2]
+            if "r" not in perms:
+                continue
+            start, end = (int(value, 16) for value in span.split("-"))
+            try:
+                mem.seek(start)
+                found += mem.read(end - start)
+            except (OSError, ValueError, OverflowError):
+                continue
+    return bytes(found)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux") or os.getuid() != 0,
+                    reason="reads /proc/PID/mem of a not-dumpable process: Linux, as root")
+def test_no_session_key_stays_in_agent_memory(agent, keydir, tmp_path):
+    pairs = [make_key(keydir / f"memory-{index}", "rsa" if index % 6 == 0 else "ed25519") for index in range(24)]
+    data = tmp_path / "data"
+    data.write_bytes(b"x")
+    for index, key in enumerate(pairs):
+        used = index % 2 == 0  # half authenticate (key used, then wiped), half end unused
+        argv = ["ssh-keygen", "-Y", "sign", "-f", str(key.public_only), "-n", "file", str(data)] if used else ["true"]
+        with Held(argv, agent) as held:
+            register(agent, held, key)
+            result = held.release()
+        Path(f"{data}.sig").unlink(missing_ok=True)
+        assert result.returncode == 0, result.stderr
+    wait_until(lambda: client.status(agent)["sessions"] == 0, what="all sessions to end")
+    memory = agent_memory(client.status(agent)["pid"])
+    bodies = [[line for line in key.pem.decode().splitlines() if "-----" not in line] for key in pairs]
+    shared = collections.Counter(line for body in bodies for line in set(body))  # format headers keys share
+    leaked = [index for index, body in enumerate(bodies)
+              if any(line.encode() in memory for line in body if shared[line] == 1)]
+    assert leaked == [], f"{len(leaked)} of {len(pairs)} session keys readable in the agent's memory"
+    import re
+
+    assert not re.search(rb"PRIVATE KEY-----\r?\n[A-Za-z0-9+/]{16}", memory), "a PEM private key in memory"
+
+
+# -- through real ssh, the managed block and the simulated pool -----------------------------------------------
+
+@pytest.fixture
+def sim_world():
+    from conftest import make_world
+
+    yield from make_world(multiplex=False, backend="sim")
+
+
+@pytest.mark.e2e
+def test_ssh_killed_before_the_hand_over_leaves_no_session(sim_world):
+    """SIGKILL ssh at moments spread over its start-up: the proxy registers nothing for a dead ssh (nor for
+    init, its new parent) and exits without a traceback; the agent ends up with no session at all."""
+    world = sim_world
+    job = world.submit("sleep", "600")
+    host = f"{job}.job.condor"
+    started = time.monotonic()
+    world.ssh(host, "true")  # the agent is running; how long one whole connection takes
+    whole = time.monotonic() - started
+    wait_until(lambda: client.status(world.rundir)["sessions"] == 0, what="the first session to end")
+    for attempt in range(20):
+        ssh = subprocess.Popen(world.ssh_argv(host, "sleep 30"), env=world.env, stdin=subprocess.DEVNULL,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        time.sleep(whole * attempt / 20)
+        ssh.kill()
+        _, err = ssh.communicate(timeout=120)  # returns once the proxy, which holds stderr too, has exited
+        assert b"Traceback" not in err and b"condor-job-proxy:" not in err, err.decode(errors="replace")
+    wait_until(lambda: client.status(world.rundir)["sessions"] == 0, timeout=10, what="every session to end")
+    assert world.known_hosts_lines() == []
+    log = (world.rundir / paths.AGENT_LOG).read_text()
+    assert "session for pid 1 " not in log
+
+
+def test_hand_over_to_an_ssh_that_is_gone_is_quiet():
+    """ssh died after we registered: the hand-over meets a closed socket and says so without a traceback."""
+    from proxycmd import handoff
+
+    ours, ssh_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    session, other = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    with ours, session, other:
+        ssh_end.close()
+        with pytest.raises(handoff.SshGone):
+            handoff.give(session, ours.fileno())
+
+
+PROBE = """
+import os, socket, sys
+sys.path[:0] = [sys.argv[1]]
+from proxycmd.agent import wire
+def ask(payload):
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
+        conn.connect(os.environ["SSH_AUTH_SOCK"])
+        conn.sendall(wire.frame(payload))
+        reply = wire.read_frame(conn)
+        return reply[0] if reply else None
+key = open("probe.key", "rb").read()
+line = open("probe.line").read().strip()
+register = wire.message(wire.EXTENSION, wire.string(wire.REGISTER), wire.u32(os.getppid()), wire.string("evil"),
+                        wire.string(line), wire.string(key), wire.u32(86400))
+print("register", ask(register))
+print("status", ask(wire.message(wire.EXTENSION, wire.string(wire.STATUS))))
+print("stop", ask(wire.message(wire.EXTENSION, wire.string(wire.STOP))))
+"""
+
+
+@pytest.mark.e2e
+def test_a_forwarded_agent_cannot_manage_the_agent_or_use_the_session_key(sim_world, keydir):
+    world = sim_world
+    job = world.submit("sleep", "600")
+    host = f"{job}.job.condor"
+    key = make_key(keydir / "probe", "ed25519")
+    sandbox = world.sandbox(job)
+    (sandbox / "probe.py").write_text(PROBE)
+    (sandbox / "probe.key").write_bytes(key.pem)
+    (sandbox / "probe.line").write_text(key.line)
+    root = str(Path(wire.__file__).resolve().parents[2])
+    listed = world.ssh("-A", host, "ssh-add -l; echo rc=$?").stdout
+    assert "The agent has no identities" in listed and "rc=1" in listed  # the session key was used up
+    pid = client.status(world.rundir)["pid"]
+    probed = world.ssh("-A", host, f"{sys.executable} probe.py {root}").stdout.split("\n")
+    failure = str(wire.AGENT_FAILURE)
+    assert probed[:3] == [f"register {failure}", f"status {failure}", f"stop {failure}"], probed
+    assert client.status(world.rundir)["pid"] == pid and not gone(pid)  # still the same agent
+    wait_until(lambda: world.known_hosts_lines() == [], timeout=10, what="known_hosts to empty")
+    assert "evil" not in paths.known_hosts(world.rundir).read_text()
+    # with --forward-agent the job sees the user's own key, and only that: the session key is used up
+    from conftest import tool
+
+    sock = world.base / "user-agent.sock"
+    started = world.run(["ssh-agent", "-s", "-a", str(sock)]).stdout
+    agent_pid = int(started.split("SSH_AGENT_PID=")[1].split(";")[0])
+    world.extra_cleanup.append(lambda: os.kill(agent_pid, signal.SIGTERM))
+    env = dict(world.env, SSH_AUTH_SOCK=str(sock))
+    world.run(["ssh-add", "-q", str(key.private)], env=env)
+    world.run([tool("condor-job-ssh"), "setup", "--ssh-config", str(world.ssh_config), "--forward-agent", "--yes"])
+    listed = world.run(world.ssh_argv("-A", host, "ssh-add -l"), env=env).stdout.splitlines()
+    assert len(listed) == 1 and key.fingerprint in listed[0], listed
+
+
+def test_client_waits_while_the_agents_queue_is_full(rundir):
+    """A full listen queue (EAGAIN) is a burst, not an absent agent: the client tries again within its timeout."""
+    path = str(paths.control_socket(rundir))
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(path)
+    server.listen(0)
+    fillers, accepted = [], []
+    try:
+        while True:  # fill the queue until the kernel says EAGAIN
+            conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            conn.setblocking(False)
+            fillers.append(conn)
+            try:
+                conn.connect(path)
+            except BlockingIOError:
+                break
+        connected = threading.Event()
+
+        def drain_later() -> None:
+            time.sleep(0.3)
+            server.settimeout(0.1)
+            while not connected.is_set():
+                try:
+                    accepted.append(server.accept()[0])
+                except socket.timeout:
+                    pass
+
+        drainer = threading.Thread(target=drain_later)
+        drainer.start()
+        conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        conn.settimeout(10)
+        try:
+            with conn:
+                client._connect(conn, path, time.monotonic() + 10)
+        finally:
+            connected.set()
+            drainer.join()
+    finally:
+        for conn in fillers:
+            conn.close()
+        server.close()
+        for conn in accepted:
+            conn.close()

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from typing import Optional
 
 REQUEST_TIMEOUT = 10.0  # seconds to wait for one reply
+REFUSED_GRACE = 0.25  # connection refused: an agent between bind and listen gets this long
 AGENT_ARGS_ENV = "CONDOR_JOB_PROXY_AGENT_ARGS"
 _LOG_KEEP = 1 << 20  # agent.log is started afresh beyond this size
 _POLL = 0.05
@@ -35,16 +36,34 @@ class _Unreachable(Exception):
     """Nobody answers on the socket, or the agent hung up before replying (it was exiting)."""
 
 
+def _connect(conn: socket.socket, path: str, deadline: float) -> None:
+    """Connect, retrying while the agent's backlog is full (a burst) or it is just starting to listen."""
+    pause = 0.002
+    refused_until = time.monotonic() + REFUSED_GRACE
+    while True:
+        try:
+            conn.connect(path)
+            return
+        except FileNotFoundError:
+            raise _Unreachable() from None
+        except BlockingIOError:  # EAGAIN: the listen queue is full
+            pass
+        except ConnectionRefusedError:  # nobody listens: a stale socket, or an agent about to listen
+            if time.monotonic() >= refused_until:
+                raise _Unreachable() from None
+        if time.monotonic() + pause >= deadline:
+            raise socket.timeout()
+        time.sleep(pause)
+        pause = min(pause * 2, 0.05)
+
+
 def _exchange(rundir: Path, payload: bytes, *, timeout: float = REQUEST_TIMEOUT, until_closed: bool = False) -> bytes:
     """Send one request and return the reply body; with *until_closed*, also wait for the agent to hang up."""
-    path = paths.agent_socket(rundir)
+    path = paths.control_socket(rundir)
     conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     conn.settimeout(timeout)
     try:
-        try:
-            conn.connect(str(path))
-        except (FileNotFoundError, ConnectionRefusedError):
-            raise _Unreachable() from None
+        _connect(conn, str(path), time.monotonic() + timeout)
         conn.sendall(wire.frame(payload))
         reply = wire.read_frame(conn)
         if reply is None:
@@ -87,7 +106,7 @@ def register(rundir: Path, *, pid: int, host: str, host_key: str, private_key: b
         try:
             reply = _exchange(rundir, payload)
         except _Unreachable:
-            raise AgentError(f"the key agent at {paths.agent_socket(rundir)} went away during registration") from None
+            raise AgentError(f"the key agent at {paths.control_socket(rundir)} went away during registration") from None
     if reply[:1] != bytes([wire.AGENT_SUCCESS]):
         raise AgentError(f"the key agent refused the session key for {host} (see {rundir / paths.AGENT_LOG})")
 
@@ -101,7 +120,7 @@ def _ask(rundir: Path, extension: str, **options) -> Optional[bytes]:
 
 
 def status(rundir: Path) -> Optional[dict]:
-    """The agent's status ``{"pid", "sessions", "keys", "version"}``, or None when no agent answers."""
+    """The agent's status ``{"pid", "sessions", "keys", "version", "dumpable"}``, or None when no agent answers."""
     reply = _ask(rundir, wire.STATUS, timeout=3.0)
     if reply is None:
         return None
@@ -114,7 +133,7 @@ def status(rundir: Path) -> Optional[dict]:
         if not isinstance(info, dict):
             raise ValueError("status is not an object")
     except ValueError:  # WireError and JSONDecodeError are ValueErrors
-        raise AgentError(f"the program at {paths.agent_socket(rundir)} is not a working key agent") from None
+        raise AgentError(f"the program at {paths.control_socket(rundir)} is not a working key agent") from None
     return info
 
 
@@ -124,7 +143,7 @@ def stop(rundir: Path) -> bool:
     if reply is None:
         return False
     if reply[:1] != bytes([wire.AGENT_SUCCESS]):
-        raise AgentError(f"the key agent at {paths.agent_socket(rundir)} refused to stop")
+        raise AgentError(f"the key agent at {paths.control_socket(rundir)} refused to stop")
     return True
 
 

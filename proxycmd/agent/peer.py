@@ -83,3 +83,62 @@ def process_alive(pid: int, token: Optional[str]) -> bool:
     except OverflowError:
         return False
     return True
+
+
+# -- the parent of a process: is the registering proxy still the child of the ssh it registers? -----------------
+
+_PROC_PIDTBSDINFO = 3  # macOS <sys/proc_info.h>
+_BSDINFO_SIZE = 136  # sizeof(struct proc_bsdinfo)
+_BSDINFO_PPID = struct.Struct("=I")  # pbi_ppid, after pbi_flags, pbi_status, pbi_xstatus, pbi_pid
+_BSDINFO_PPID_OFFSET = 16
+
+
+def parent_method(platform: Optional[str] = None) -> str:
+    """How this platform tells a process's parent: "proc" (Linux), "libproc" (macOS) or "ps" (the rest)."""
+    platform = sys.platform if platform is None else platform
+    if platform.startswith("linux"):
+        return "proc"
+    if platform == "darwin":
+        return "libproc"
+    return "ps"
+
+
+def parent_pid(pid: int) -> Optional[int]:
+    """The parent process id of *pid*, or None when it cannot be told (no such process)."""
+    method = parent_method()
+    if method == "proc":
+        fields = _proc_stat(pid)
+        return int(fields[1]) if fields and len(fields) > 1 else None
+    if method == "libproc":
+        found = _libproc_parent(pid)
+        if found is not None:
+            return found
+    return _ps_parent(pid)
+
+
+def _libproc_parent(pid: int) -> Optional[int]:
+    """macOS: proc_pidinfo(PROC_PIDTBSDINFO), the call ps itself uses; None when it fails."""
+    import ctypes
+    import ctypes.util
+
+    try:
+        libproc = ctypes.CDLL(ctypes.util.find_library("proc") or "libproc.dylib", use_errno=True)
+    except OSError:
+        return None
+    buf = ctypes.create_string_buffer(_BSDINFO_SIZE)
+    got = libproc.proc_pidinfo(ctypes.c_int(pid), ctypes.c_int(_PROC_PIDTBSDINFO), ctypes.c_uint64(0), buf,
+                               ctypes.c_int(_BSDINFO_SIZE))
+    if got != _BSDINFO_SIZE:
+        return None
+    return _BSDINFO_PPID.unpack_from(buf.raw, _BSDINFO_PPID_OFFSET)[0]
+
+
+def _ps_parent(pid: int) -> Optional[int]:
+    import subprocess
+
+    try:
+        done = subprocess.run(["ps", "-o", "ppid=", "-p", str(pid)], capture_output=True, text=True, timeout=5)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    text = done.stdout.strip()
+    return int(text) if done.returncode == 0 and text.isdigit() else None

@@ -93,6 +93,16 @@ class Reader:
     def string(self) -> bytes:
         return self._take(self.u32())
 
+    def view(self) -> memoryview:
+        """A ``string`` as a view into the message, not a copy (for secrets the caller wipes in place)."""
+        count = self.u32()
+        end = self._pos + count
+        if end > len(self._data):
+            raise WireError("message is cut short")
+        chunk = self._data[self._pos:end]
+        self._pos = end
+        return chunk
+
     def text(self) -> str:
         try:
             return self.string().decode()

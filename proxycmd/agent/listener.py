@@ -1,0 +1,256 @@
+"""The agent's sockets and connections: accept, read whole requests, keep slow or idle clients from starving others.
+
+Each listening socket has a handler, called in a thread per connection with a `Link`.  A link reads one
+request at a time into a bytearray (which the handler may wipe) and writes replies.  Rules that keep one
+client from blocking the rest:
+
+- the listen backlog is SOMAXCONN, so a burst of connections waits in the kernel instead of failing;
+- a connection may idle between requests (ssh keeps its agent connection open), but once a request has
+  started it must be complete within REQUEST_DEADLINE seconds;
+- at MAX_CONNECTIONS, a newcomer is taken and the connection idle the longest (not one being answered)
+  is closed to make room.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import selectors
+import socket
+import struct
+import threading
+import time
+from pathlib import Path
+from typing import Callable, Dict, List, Optional, Tuple
+
+from . import wire
+
+log = logging.getLogger("proxycmd.agent")
+
+IDLE_TIMEOUT = 600.0  # a connection silent this long between requests is closed
+REQUEST_DEADLINE = 5.0  # a started request must be complete within this
+MAX_CONNECTIONS = 256
+_WAITING, _READING, _ANSWERING = "waiting", "reading", "answering"
+_U32 = struct.Struct(">I")
+
+
+class Link:
+    """One accepted connection as the handler sees it."""
+
+    def __init__(self, sock: socket.socket, kind: str) -> None:
+        self.sock = sock
+        self.kind = kind
+        self.state = _WAITING
+        self.since = time.monotonic()
+
+    def _set(self, state: str) -> None:
+        self.state, self.since = state, time.monotonic()
+
+    def read_request(self) -> Optional[bytearray]:
+        """The next request body, or None when the client hung up between requests.
+
+        Raises WireError for a bad frame and OSError (TimeoutError) when the client is too slow.
+        """
+        self._set(_WAITING)
+        head = bytearray(4)
+        self.sock.settimeout(IDLE_TIMEOUT)
+        got = self.sock.recv_into(head)
+        if got == 0:
+            return None
+        self._set(_READING)
+        deadline = time.monotonic() + REQUEST_DEADLINE
+        self._fill(memoryview(head)[got:], deadline)
+        length = _U32.unpack(head)[0]
+        if length == 0 or length > wire.MAX_MESSAGE:
+            raise wire.WireError(f"frame length {length} is out of range")
+        body = bytearray(length)
+        self._fill(memoryview(body), deadline)
+        self._set(_ANSWERING)
+        return body
+
+    def _fill(self, view: memoryview, deadline: float) -> None:
+        while len(view):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError("the request did not arrive in time")
+            self.sock.settimeout(left)
+            got = self.sock.recv_into(view)
+            if got == 0:
+                raise wire.WireError("frame is cut short")
+            view = view[got:]
+
+    def reply(self, payload: bytes) -> None:
+        self.sock.settimeout(REQUEST_DEADLINE)
+        self.sock.sendall(wire.frame(payload))
+        self._set(_WAITING)
+
+
+Handler = Callable[[Link], None]
+
+
+class Listener:
+    """Listening sockets, one thread per connection, the connection table, and the main loop."""
+
+    def __init__(self) -> None:
+        self._listeners: List[Tuple[socket.socket, str, Path, Tuple[int, int]]] = []
+        self._handlers: Dict[str, Handler] = {}
+        self._links: Dict[int, Link] = {}
+        self._lock = threading.Lock()
+        self._last_activity = time.monotonic()
+        self._stop = threading.Event()
+        self._wake_r, self._wake_w = os.pipe()
+        for fd in (self._wake_r, self._wake_w):
+            os.set_blocking(fd, False)
+
+    # -- sockets --------------------------------------------------------------------------------------------
+
+    def listen(self, path: Path, kind: str, handler: Handler) -> None:
+        """Bind a 0600 socket at *path* (which must not exist) and serve it with *handler*."""
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        old_umask = os.umask(0o177)
+        try:
+            sock.bind(str(path))
+        except OSError:
+            sock.close()
+            raise
+        finally:
+            os.umask(old_umask)
+        os.chmod(path, 0o600)
+        st = os.lstat(path)
+        sock.listen(socket.SOMAXCONN)
+        sock.setblocking(False)
+        self._listeners.append((sock, kind, path, (st.st_dev, st.st_ino)))
+        self._handlers[kind] = handler
+
+    def remove_sockets(self) -> None:
+        """Close the listening sockets and remove each path that is still ours (not replaced meanwhile)."""
+        for sock, _kind, path, inode in self._listeners:
+            sock.close()
+            try:
+                st = os.lstat(path)
+            except OSError:
+                continue
+            if (st.st_dev, st.st_ino) == inode:
+                try:
+                    os.unlink(path)
+                except OSError:
+                    pass
+
+    def socket_is_ours(self, path: Path) -> bool:
+        for _sock, _kind, ours, inode in self._listeners:
+            if ours == path:
+                try:
+                    st = os.lstat(path)
+                except OSError:
+                    return False
+                return (st.st_dev, st.st_ino) == inode
+        return False
+
+    # -- main loop ------------------------------------------------------------------------------------------
+
+    def request_stop(self) -> None:
+        """Ask the main loop to finish (safe from signal handlers and other threads)."""
+        self._stop.set()
+        try:
+            os.write(self._wake_w, b"x")
+        except OSError:
+            pass
+
+    def run(self, tick: float, housekeeping: Callable[[float], bool]) -> None:
+        """Accept until stopped, or until *housekeeping* (called every *tick* s) returns True."""
+        selector = selectors.DefaultSelector()
+        for sock, kind, _path, _inode in self._listeners:
+            selector.register(sock, selectors.EVENT_READ, kind)
+        selector.register(self._wake_r, selectors.EVENT_READ, None)
+        next_housekeeping = 0.0
+        try:
+            while not self._stop.is_set():
+                for key, _ in selector.select(tick):
+                    if key.data is None:
+                        _drain(self._wake_r)
+                    else:
+                        self._accept_all(key.fileobj, key.data)
+                now = time.monotonic()
+                if now >= next_housekeeping:
+                    next_housekeeping = now + tick
+                    if housekeeping(now):
+                        break
+        finally:
+            selector.close()
+
+    def idle_for(self, now: float) -> float:
+        """Seconds since the last connection ended or request arrived; 0 while any connection is open."""
+        with self._lock:
+            return 0.0 if self._links else now - self._last_activity
+
+    def _accept_all(self, listener, kind: str) -> None:
+        while True:
+            try:
+                sock, _ = listener.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:  # ECONNABORTED, or out of descriptors: try again on the next wake-up
+                log.info("accept failed: %s", exc.strerror or exc)
+                return
+            link = Link(sock, kind)
+            with self._lock:
+                self._last_activity = time.monotonic()
+                if len(self._links) >= MAX_CONNECTIONS and not self._evict_one():
+                    sock.close()
+                    continue
+                self._links[id(link)] = link
+            try:
+                threading.Thread(target=self._serve, args=(link,), daemon=True).start()
+            except RuntimeError:  # cannot start a thread: give the slot back
+                with self._lock:
+                    self._links.pop(id(link), None)
+                sock.close()
+
+    def _evict_one(self) -> bool:
+        """Close the connection idle the longest that is not being answered; called with the lock held."""
+        candidates = [link for link in self._links.values() if link.state != _ANSWERING]
+        if not candidates:
+            return False
+        oldest = min(candidates, key=lambda link: link.since)
+        del self._links[id(oldest)]
+        try:
+            oldest.sock.shutdown(socket.SHUT_RDWR)  # its thread wakes up and ends
+        except OSError:
+            pass
+        return True
+
+    def _serve(self, link: Link) -> None:
+        try:
+            with link.sock:
+                self._handlers[link.kind](link)
+        except (OSError, wire.WireError) as exc:
+            log.info("connection closed: %s", exc)
+        finally:
+            with self._lock:
+                self._links.pop(id(link), None)
+                self._last_activity = time.monotonic()
+
+    def touch(self) -> None:
+        with self._lock:
+            self._last_activity = time.monotonic()
+
+
+def _drain(fd: int) -> None:
+    try:
+        while os.read(fd, 512):
+            pass
+    except OSError:
+        pass
+
+
+def answers(path: Path) -> bool:
+    """Does something accept connections on *path*?"""
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    probe.settimeout(2.0)
+    try:
+        probe.connect(str(path))
+    except OSError:
+        return False
+    finally:
+        probe.close()
+    return True

@@ -1,0 +1,175 @@
+"""The agent's live sessions: which process may use which key, and the known_hosts file they imply.
+
+Each session is one ssh process (pid plus start token) with its host's known_hosts line and its session key.
+A key is single-use: the first signature it makes for its process (the authentication) also drops it, so
+nothing that later reaches the agent through that ssh process (a forwarded agent channel) can use it.  The
+known_hosts line stays while the process lives (ssh checks the host key again when it re-keys), up to the
+maximum host-key lifetime.  Dropped keys are wiped (see keys.SigningKey.wipe).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import List, Optional, Tuple
+
+from . import keys, peer
+
+log = logging.getLogger("proxycmd.agent")
+
+_HOST = re.compile(r"(?:[A-Za-z0-9_.:-]{1,253}|\[[A-Za-z0-9_.:-]{1,253}\]:[0-9]{1,5})")
+_NAME_START = re.compile(r"[A-Za-z0-9\[]")
+
+
+@dataclass
+class Session:
+    """One registered ssh connection: the process it belongs to, its host key line and its private key."""
+
+    pid: int
+    token: Optional[str]
+    host: str
+    host_key: str
+    key: Optional[keys.SigningKey] = field(repr=False)
+    key_expires: float
+    host_expires: float
+    upstream: Optional[str] = None  # the user's own agent, offered too (ssh -A, `setup --forward-agent`)
+
+    def belongs_to(self, pid: int, token: Optional[str]) -> bool:
+        return self.pid == pid and self.token == token
+
+    def drop_key(self) -> None:
+        if self.key is not None:
+            self.key.wipe()
+            self.key = None
+
+
+def check_host(host: str) -> None:
+    """Accept a known_hosts host field: a name or address, or ``[name]:port``; no patterns or markers."""
+    if not _HOST.fullmatch(host) or not _NAME_START.match(host):
+        raise ValueError(f"host {host[:80]!r} is not a plain host name or [host]:port")
+
+
+def write_known_hosts(path: Path, lines: List[str]) -> None:
+    """Replace *path* atomically with *lines*: a new 0600 file in the same directory, then rename."""
+    temp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(temp, flags, 0o600)
+    except FileExistsError:  # left by a crashed agent that had our pid
+        os.unlink(temp)
+        fd = os.open(temp, flags, 0o600)
+    try:
+        with os.fdopen(fd, "w", encoding="ascii") as handle:
+            handle.writelines(f"{line}\n" for line in lines)
+        os.replace(temp, path)
+    except BaseException:
+        try:
+            os.unlink(temp)
+        except OSError:
+            pass
+        raise
+
+
+class Registry:
+    """The live sessions, guarded by one lock; known_hosts is rewritten under that lock on every change."""
+
+    def __init__(self, known_hosts: Path, max_host_lifetime: float) -> None:
+        self._lock = threading.Lock()
+        self._sessions: List[Session] = []
+        self._known_hosts = known_hosts
+        self._max_host_lifetime = max_host_lifetime
+        self._closed = False
+
+    def _write(self) -> None:
+        write_known_hosts(self._known_hosts, [f"{s.host} {s.host_key}" for s in self._sessions])
+
+    def start(self) -> None:
+        """Make known_hosts empty (whatever an earlier agent left is stale)."""
+        with self._lock:
+            self._write()
+
+    def add(self, pid: int, token: Optional[str], host: str, host_key: str, key: keys.SigningKey,
+            key_lifetime: float, upstream: Optional[str] = None) -> None:
+        """Record a session; known_hosts holds its line when this returns.  Raises ValueError/OSError."""
+        now = time.monotonic()
+        session = Session(pid, token, host, host_key, key, now + min(key_lifetime, self._max_host_lifetime),
+                          now + self._max_host_lifetime, upstream)
+        with self._lock:
+            if self._closed:
+                raise ValueError("the agent is stopping")
+            self._sessions.append(session)
+            try:
+                self._write()
+            except OSError:
+                self._sessions.pop()
+                raise
+
+    def identities(self, pid: int, token: Optional[str]) -> List[Tuple[bytes, str]]:
+        """(public key blob, host) of each unused key registered for this process, without repeats."""
+        found = {}
+        with self._lock:
+            for session in self._sessions:
+                if session.key is not None and session.belongs_to(pid, token):
+                    found.setdefault(session.key.blob, session.host)
+        return list(found.items())
+
+    def upstream(self, pid: int, token: Optional[str]) -> Optional[str]:
+        """The user's own agent that this process's sessions forward to, if any."""
+        with self._lock:
+            return next((s.upstream for s in self._sessions if s.upstream and s.belongs_to(pid, token)), None)
+
+    def take_key(self, pid: int, token: Optional[str], blob: bytes) -> Optional[keys.SigningKey]:
+        """Hand out this process's key with *blob* for one signature and forget it (single use).
+
+        The caller signs and then wipes it; None when no such unused key is registered for the process.
+        """
+        with self._lock:
+            for session in self._sessions:
+                if session.key is not None and session.belongs_to(pid, token) and session.key.blob == blob:
+                    key, session.key = session.key, None
+                    return key
+        return None
+
+    def expire(self, now: float) -> None:
+        """Drop keys and sessions whose process is gone or whose lifetime passed."""
+        with self._lock:
+            kept = []
+            for session in self._sessions:
+                if not peer.process_alive(session.pid, session.token):
+                    log.info("session for pid %d (%s) ended: the process exited", session.pid, session.host)
+                    session.drop_key()
+                    continue
+                if now >= session.host_expires:
+                    log.info("session for pid %d (%s) ended: host key lifetime passed", session.pid, session.host)
+                    session.drop_key()
+                    continue
+                if session.key is not None and now >= session.key_expires:
+                    log.info("key for pid %d (%s) dropped: key lifetime passed", session.pid, session.host)
+                    session.drop_key()
+                kept.append(session)
+            if len(kept) != len(self._sessions):
+                self._sessions = kept
+                self._write()
+
+    def counts(self) -> Tuple[int, int]:
+        """(sessions, keys still held)."""
+        with self._lock:
+            return len(self._sessions), sum(s.key is not None for s in self._sessions)
+
+    def close(self, write: bool) -> None:
+        """Forget (and wipe) everything and refuse new sessions; empty known_hosts when *write*."""
+        with self._lock:
+            self._closed = True
+            for session in self._sessions:
+                session.drop_key()
+            self._sessions = []
+            if write:
+                try:
+                    self._write()
+                except OSError as exc:
+                    log.warning("could not empty %s: %s", self._known_hosts, exc.strerror)
