@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs milliseconds per connection
 
-from ..errors import ProxyError, SessionRefused
+from ..errors import SessionRefused
 from . import protocol, rootdir
 
 if TYPE_CHECKING:
@@ -20,8 +20,7 @@ POOL_LOG = "pool.log"
 CONNECT_PATIENCE = 30.0  # seconds of EAGAIN (the daemon's accept queue full) before giving up
 
 
-class PoolError(ProxyError):
-    pass
+PoolError = rootdir.PoolError  # RootError is one: every `except PoolError` also catches a refused root
 
 
 class SimPool:
@@ -88,7 +87,7 @@ class SimPool:
         try:
             self.call("ping")
             return True
-        except (PoolError, rootdir.RootError):
+        except PoolError:
             return False
 
     # ----- lifecycle ------------------------------------------------------------------------------
@@ -125,6 +124,8 @@ class SimPool:
         """Stop the daemon and every job; False when none was running."""
         try:
             self.call("stop")
+        except rootdir.RootError:
+            raise
         except PoolError:
             return False
         deadline = time.monotonic() + timeout

@@ -21,8 +21,12 @@ if TYPE_CHECKING:
     from typing import List
 
 
-class RootError(ProxyError):
-    pass
+class PoolError(ProxyError):
+    """The simulated pool cannot be used (re-exported by `client`)."""
+
+
+class RootError(PoolError):
+    """The pool's root is not ours and private, or cannot be made."""
 
 
 def _lstat(path: Path) -> os.stat_result:
