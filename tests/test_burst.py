@@ -43,3 +43,46 @@ def test_two_hundred_simultaneous_connects_to_one_job(burst_world):
     assert wait_for(lambda: not list(world.sandbox(job).glob(".condor_ssh_to_job_*")), timeout=60), \
         len(list(world.sandbox(job).glob(".condor_ssh_to_job_*")))
     assert_clean(world)
+
+
+def test_two_hundred_simultaneous_session_requests_to_the_pool():
+    """The pool's side alone: 200 requests at once each get their own session directory and a live sshd,
+    and every directory goes when its connection closes."""
+    import shutil
+    import tempfile
+    import threading
+    from pathlib import Path
+
+    from proxycmd.sim.client import SimPool
+
+    root = Path(tempfile.mkdtemp(prefix="cjp-b-", dir="/tmp"))
+    pool = SimPool(root)
+    pool.start(keygen_options="-t ecdsa")
+    try:
+        job = pool.submit(["sleep", "600"])
+        results, errors = [], []
+        gate = threading.Barrier(BURST)
+
+        def ask():
+            gate.wait()
+            try:
+                reply, sock = pool.open_session(job["cluster"], 0)
+                results.append((reply["directory"], sock, sock.recv(8)))
+            except Exception as exc:  # collected, reported below
+                errors.append(repr(exc))
+
+        threads = [threading.Thread(target=ask) for _ in range(BURST)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(600)
+        assert errors == []
+        assert len({directory for directory, _, _ in results}) == BURST  # race-free numbering
+        assert all(banner == b"SSH-2.0-" for _, _, banner in results)
+        for _, sock, _ in results:
+            sock.close()
+        sandbox = Path(job["sandbox"])
+        assert wait_for(lambda: not list(sandbox.glob(".condor_ssh_to_job_*")), timeout=120)
+    finally:
+        pool.stop()
+        shutil.rmtree(root, ignore_errors=True)
