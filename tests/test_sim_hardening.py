@@ -114,7 +114,7 @@ def test_ending_a_job_ends_what_its_sessions_started(sim_world, ending):
     world = sim_world
     job = world.submit("sh", "-c", "while [ ! -e finish ]; do sleep 0.2; done")
     port = free_port()
-    started = world.ssh(HOST.format(job), f"setsid nohup python3 -m http.server {port} --bind 127.0.0.1 "
+    started = world.ssh(HOST.format(job), f"setsid nohup {sys.executable} -m http.server {port} --bind 127.0.0.1 "
                                           ">/dev/null 2>&1 < /dev/null & echo $!")
     pid = int(started.stdout.split()[-1])
     assert wait_for(lambda: accepts(port), timeout=20), "the background server never listened"
