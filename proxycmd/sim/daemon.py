@@ -79,7 +79,8 @@ class Pool:
         self.execute = root / "execute"
         self.created_execute = rootdir.make_dir(self.execute, "the pool's execute directory")
         self.next_cluster = _next_free_cluster(root)  # ids are never reused, even across restarts
-        self.stopping = threading.Event()
+        self.stopping = threading.Event()  # set when shutdown begins
+        self.stopped = threading.Event()  # set when every job has been ended
         self.libexec = root / "libexec"
         self.created_libexec = rootdir.make_dir(self.libexec, "the pool's libexec directory")
         self.shell_setup = starter.install_shell_setup(self.libexec)
@@ -180,7 +181,7 @@ class Pool:
         started = starter.open_session(sandbox=job.sandbox, job_env=env, shell_setup=self.shell_setup,
                                        keygen_options=self.keygen_options + keygen_options)
         with self.lock:
-            if job.status != "running":  # the job ended while the key was being made
+            if job.status != "running" or self.stopping.is_set():  # it ended while the key was being made
                 _kill_group(started.sshd, wait=False)
                 started.sock.close()
                 started.sshd.wait()
@@ -206,6 +207,8 @@ class Pool:
                            "connect to", False, "completed")
         if job.status == "removed":
             raise _Refused(f"job {job.job_id} was removed", False, "removed")
+        if self.stopping.is_set() or job.process is None:
+            raise _Refused("the simulated pool is stopping", False, "stopping")
         env = self._job_env(job)
         env["_CONDOR_JOB_PIDS"] = str(job.process.pid)
         found = (shutil.which(name, path=env["PATH"]) for name in shells)  # names or paths, in order of preference
@@ -224,12 +227,13 @@ class Pool:
             starter.remove_session_dir(session.directory)
 
     def shutdown(self) -> None:
+        self.stopping.set()  # first: a session request from now on is refused, not set up in a dying sandbox
         with self.lock:
             for job in self.jobs.values():
                 if job.status == "running":
                     self._kill(job)
             tracking.end(tracking.of_pool(str(self.root)))  # held or completed jobs' strays, earlier runs'
-        self.stopping.set()
+        self.stopped.set()
 
     def clean_up(self) -> None:
         """After `shutdown`: remove what this daemon made (docs/simulated-pool.md, "What `sim stop` removes")."""
@@ -389,17 +393,23 @@ def serve(root: Path, keygen_options: List[str], created_root: bool = False) -> 
     rootdir.write_file(root / POOL_PID, f"{os.getpid()}\n".encode())
     signal.signal(signal.SIGTERM, lambda *_: pool.shutdown())
     listener.settimeout(0.5)
+    handlers: List[threading.Thread] = []
     try:
-        while not pool.stopping.is_set():
+        while not pool.stopped.is_set():
             try:
                 conn, _ = listener.accept()
             except socket.timeout:
                 continue
             conn.settimeout(None)
-            threading.Thread(target=pool.handle, args=(conn,), daemon=True).start()
+            handler = threading.Thread(target=pool.handle, args=(conn,), daemon=True)
+            handler.start()
+            handlers = [h for h in handlers if h.is_alive()] + [handler]
     finally:
         pool.shutdown()
         listener.close()
+        deadline = time.monotonic() + 5
+        for handler in handlers:  # the `stop` request among them still has to say it is done
+            handler.join(max(0.0, deadline - time.monotonic()))
         pool.clean_up()
         _remove_entries(root, [POOL_PID, POOL_SOCKET], rmdir=False)  # the socket last: `stop` waits for it
         if created_root:
