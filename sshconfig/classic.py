@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import os
 import re
-import secrets
 import shlex
 import shutil
 import signal
@@ -29,7 +28,7 @@ from proxycmd import paths, waiting
 from proxycmd.errors import Interrupted, ProxyError, SessionRefused, UsageError
 from proxycmd.session import Session
 
-from . import classic_args
+from . import classic_args, classic_dirs
 from .classic_args import PROG, ClassicRequest
 
 PROXY = "condor-job-proxy"
@@ -184,21 +183,20 @@ class _Signals:
 
 # ----- the session's directory -------------------------------------------------------------------------------
 def _make_dir(parent: Path) -> Path:
-    for _ in range(16):
-        path = parent / secrets.token_hex(8)
-        try:
-            os.mkdir(path, 0o700)
-        except FileExistsError:
-            continue
-        except OSError as exc:
-            raise paths.PathError(f"cannot create {path}: {exc.strerror}") from None
-        try:
-            paths.check_private_dir(path)
-        except paths.PathError:
-            os.rmdir(path)
-            raise
-        return path
-    raise paths.PathError(f"cannot find a free name for a session directory in {parent}")
+    """This run's key directory, named for this process (classic_dirs); first sweep those whose process is
+    gone (a SIGKILLed run cannot remove its own)."""
+    classic_dirs.sweep(parent)
+    path = parent / classic_dirs.own_name()
+    try:
+        os.mkdir(path, 0o700)
+    except OSError as exc:
+        raise paths.PathError(f"cannot create {path}: {exc.strerror}") from None
+    try:
+        paths.check_private_dir(path)
+    except paths.PathError:
+        os.rmdir(path)
+        raise
+    return path
 
 
 def _write_new(path: Path, data: bytes) -> None:

@@ -44,7 +44,7 @@ def start(root: Optional[Path] = typer.Option(None, "--root", help=ROOT_HELP),
     """Start the pool's daemon (does nothing when it already runs)."""
     pool = _pool(root)
     try:
-        started = pool.start(keygen_options=keygen_options)
+        started = pool.start(keygen_options=keygen_options, create_parents=root is None)
     except ProxyError as exc:
         raise _fail(str(exc))
     typer.echo(f"simulated pool {'started' if started else 'already running'} in {pool.root}")
@@ -54,7 +54,11 @@ def start(root: Optional[Path] = typer.Option(None, "--root", help=ROOT_HELP),
 def stop(root: Optional[Path] = typer.Option(None, "--root", help=ROOT_HELP)):
     """Stop every job and the pool's daemon."""
     pool = _pool(root)
-    if pool.stop():
+    try:
+        stopped = pool.stop()
+    except ProxyError as exc:
+        raise _fail(str(exc))
+    if stopped:
         typer.echo(f"simulated pool in {pool.root} stopped")
     else:
         typer.echo(f"no simulated pool runs in {pool.root}")

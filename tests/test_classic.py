@@ -394,3 +394,53 @@ def test_the_connection_is_served_once():
         theirs.close()
         shutil.rmtree(path.parent, ignore_errors=True)
 
+
+
+# ----- leftovers of a killed run (issue 8, item 7) -------------------------------------------------------------
+def test_a_sigkilled_run_leaves_its_key_directory_to_the_next_run_to_remove(world):
+    job = world.submit("sleep", "600")
+    proc = subprocess.Popen(classic_argv(job, "echo started; sleep 120"), env=world.env, start_new_session=True,
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "started"  # real ssh is running through it
+        [left] = session_dirs(world)
+        assert (left / "ssh_key").exists()
+        os.kill(proc.pid, signal.SIGKILL)  # no chance to clean up
+        proc.wait(10)
+        assert (left / "ssh_key").exists()
+        done = world.run(classic_argv(job, "echo again"), check=False)
+        assert done.returncode == 0 and done.stdout.strip() == "again", done.stderr
+        assert not os.path.lexists(left)
+        assert_clean(world)
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)  # the orphaned ssh
+        except ProcessLookupError:
+            pass
+
+
+def test_the_sweep_removes_only_real_directories_of_gone_processes(tmp_path):
+    from sshconfig import classic_dirs
+    from proxycmd.agent.peer import start_token
+
+    parent = tmp_path / "classic"
+    parent.mkdir(mode=0o700)
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    stale = parent / classic_dirs.dir_name(gone.pid, "12345")  # a token no live process has
+    stale.mkdir()
+    (stale / "ssh_key").write_text("secret")
+    (stale / "inner").symlink_to(tmp_path / "keep")  # never followed while removing
+    keep = tmp_path / "keep"
+    keep.mkdir()
+    (keep / "precious").write_text("x")
+    live = parent / classic_dirs.dir_name(os.getppid(), start_token(os.getppid()))  # its owner runs
+    live.mkdir()
+    planted = parent / classic_dirs.dir_name(gone.pid + 1 if gone.pid < 4000000 else 2, "1")
+    planted.symlink_to(keep)  # a symlink named like a gone owner: left alone, its target untouched
+    other = parent / "not-ours-by-name"
+    other.mkdir()
+    assert classic_dirs.sweep(parent) == 1
+    assert sorted(p.name for p in parent.iterdir()) == sorted([live.name, planted.name, other.name])
+    assert (keep / "precious").read_text() == "x"
+    assert classic_dirs.owner_of(classic_dirs.own_name())[0] == os.getpid()

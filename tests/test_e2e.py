@@ -198,7 +198,8 @@ def test_twelve_sessions_at_once_to_one_job(world):
     for i, (code, out, err) in enumerate(results):
         assert code == 0, err
         assert out.split() == [f"ok-{i}", str(job_pid(world, job))]
-    assert len(list(world.sandbox(job).glob(".condor_ssh_to_job_*"))) == 12
+    # a starter removes each session's directory when its sshd exits (DESIGN.md §12)
+    assert wait_for(lambda: not list(world.sandbox(job).glob(".condor_ssh_to_job_*")))
     assert_no_private_key_on_disk(world)
     assert_clean(world)
 
@@ -343,10 +344,9 @@ def test_other_session_key_types(world, keytype):
     job = world.submit("sleep", "600")
     proxy = (f"{tool('condor-job-proxy')} --runtime-dir {world.rundir} {' '.join(world.proxy_args())} "
              f"--keygen-options '-t {keytype}' '%h'")
-    done = world.run(world.ssh_argv("-o", f"ProxyCommand={proxy}", HOST.format(job), "echo ok"))
-    assert done.stdout.strip() == "ok"
-    newest = max(world.sandbox(job).glob(".condor_ssh_to_job_*"), key=lambda p: p.stat().st_mtime)
-    assert (newest / "sshkey.pub").read_text().startswith("ssh-ed25519" if keytype == "ed25519" else "ecdsa-sha2")
+    # the session's own directory, read from inside it (it goes when the session's sshd exits)
+    done = world.run(world.ssh_argv("-o", f"ProxyCommand={proxy}", HOST.format(job), "cat .condor_ssh_to_job_*/sshkey.pub"))
+    assert done.stdout.startswith("ssh-ed25519" if keytype == "ed25519" else "ecdsa-sha2")
 
 
 def test_forward_agent_forwards_the_users_own_keys(world):
@@ -427,9 +427,8 @@ def test_setup_keygen_options_reach_the_starter_and_are_kept(world):
     job = world.submit("sleep", "600")
     cjs = tool("condor-job-ssh")
     world.run([cjs, "setup", "--ssh-config", str(world.ssh_config), "--keygen-options", "-t ed25519", "--yes"])
-    world.ssh(HOST.format(job), "true")
-    newest = max(world.sandbox(job).glob(".condor_ssh_to_job_*"), key=lambda p: p.stat().st_mtime)
-    assert (newest / "sshkey.pub").read_text().startswith("ssh-ed25519 ")
+    pub = world.ssh(HOST.format(job), "cat .condor_ssh_to_job_*/sshkey.pub").stdout  # the session's own key
+    assert pub.startswith("ssh-ed25519 ")
     world.run([cjs, "setup", "--ssh-config", str(world.ssh_config), "--yes"])  # a bare setup keeps it
     assert "--keygen-options '-t ed25519'" in world.ssh_config.read_text()
     world.run([cjs, "setup", "--ssh-config", str(world.ssh_config), "--keygen-options", "", "--yes"])

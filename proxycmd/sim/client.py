@@ -9,17 +9,18 @@ import time
 from pathlib import Path
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs milliseconds per connection
 
-from ..errors import ProxyError, SessionRefused
-from . import protocol
+from ..errors import SessionRefused
+from . import protocol, rootdir
 
 if TYPE_CHECKING:
     from typing import List, Optional, Sequence, Tuple
 
 POOL_SOCKET = "pool.sock"
+POOL_LOG = "pool.log"
+CONNECT_PATIENCE = 30.0  # seconds of EAGAIN (the daemon's accept queue full) before giving up
 
 
-class PoolError(ProxyError):
-    pass
+PoolError = rootdir.PoolError  # RootError is one: every `except PoolError` also catches a refused root
 
 
 class SimPool:
@@ -30,21 +31,44 @@ class SimPool:
         self.socket_path = self.root / POOL_SOCKET
 
     # ----- plumbing -------------------------------------------------------------------------------
+    def _not_running(self) -> PoolError:
+        return PoolError(f"no simulated pool runs in {self.root}; start one with "
+                         f"`condor-job-ssh sim start --root {self.root}`")
+
     def _connect(self) -> socket.socket:
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        # Trust pool.sock only in a root that is ours and private: after a reboot another user could
+        # otherwise make /tmp/x/pool.sock and serve us sessions of their choosing.
+        if not os.path.lexists(self.root):
+            raise self._not_running()
+        rootdir.check_root(self.root)
+        delay = 0.005
+        deadline = time.monotonic() + CONNECT_PATIENCE
+        while True:
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                sock.connect(str(self.socket_path))
+                return sock
+            except BlockingIOError:  # EAGAIN: the accept queue is full for a moment (a burst); wait our turn
+                sock.close()
+                if time.monotonic() >= deadline:
+                    raise PoolError(f"the simulated pool in {self.root} is too busy to accept a connection") from None
+                time.sleep(delay)
+                delay = min(delay * 2, 0.2)
+                continue
+            except BaseException:
+                sock.close()
+                raise
+
+    def _connect_once(self) -> socket.socket:
         try:
-            sock.connect(str(self.socket_path))
+            return self._connect()
         except (FileNotFoundError, ConnectionRefusedError):
-            sock.close()
-            raise PoolError(f"no simulated pool runs in {self.root}; start one with "
-                            f"`condor-job-ssh sim start --root {self.root}`") from None
+            raise self._not_running() from None
         except OSError as exc:
-            sock.close()
             raise PoolError(f"cannot reach the simulated pool in {self.root}: {exc.strerror}") from None
-        return sock
 
     def request(self, op: str, **args) -> Tuple[dict, List[int]]:
-        with self._connect() as sock:
+        with self._connect_once() as sock:
             protocol.send(sock, {"op": op, **args})
             try:
                 return protocol.recv(sock)
@@ -67,32 +91,41 @@ class SimPool:
             return False
 
     # ----- lifecycle ------------------------------------------------------------------------------
-    def start(self, keygen_options: str = "", timeout: float = 10.0) -> bool:
-        """Start the daemon unless one answers already; True when this call started it."""
-        if self.running():
-            return False
+    def start(self, keygen_options: str = "", timeout: float = 10.0, create_parents: bool = False) -> bool:
+        """Start the daemon unless one answers already; True when this call started it.
+
+        The root is created (mode 0700) or verified first: ours, not a symlink, not writable by others, in
+        a parent no one else can replace it in (see rootdir).  *create_parents*: make missing parents too
+        (the default root); an explicit root's parent must exist."""
         if len(os.fsencode(str(self.socket_path))) > 103:
             raise PoolError(f"pool root {self.root} is too long for a unix socket path; use a shorter --root")
+        created = rootdir.make_root(self.root, create_parents=create_parents)
+        if not created and self.running():
+            return False
         import subprocess
 
-        self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
-        log = open(self.root / "pool.log", "ab")
-        with log:
-            subprocess.Popen([sys.executable, "-m", "proxycmd.sim.daemon", "--root", str(self.root),
-                              "--keygen-options", keygen_options],
-                             stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
-                             close_fds=True)
+        log_path = self.root / POOL_LOG
+        with open(rootdir.open_append(log_path), "ab") as log:
+            log_start = log.seek(0, os.SEEK_END)
+            daemon = subprocess.Popen([sys.executable, "-m", "proxycmd.sim.daemon", "--root", str(self.root),
+                                       "--keygen-options", keygen_options] + (["--created-root"] if created else []),
+                                      stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
+                                      close_fds=True)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.running():
                 return True
+            if daemon.poll() is not None:
+                raise PoolError(_last_line(log_path, log_start) or f"the simulated pool did not start; see {log_path}")
             time.sleep(0.05)
-        raise PoolError(f"the simulated pool did not start; see {self.root / 'pool.log'}")
+        raise PoolError(f"the simulated pool did not start; see {log_path}")
 
-    def stop(self, timeout: float = 15.0) -> bool:
+    def stop(self, timeout: float = 30.0) -> bool:
         """Stop the daemon and every job; False when none was running."""
         try:
             self.call("stop")
+        except rootdir.RootError:
+            raise
         except PoolError:
             return False
         deadline = time.monotonic() + timeout
@@ -127,3 +160,14 @@ class SimPool:
                 os.close(fd)
             raise PoolError("the simulated pool answered without a connection")
         return reply, socket.socket(fileno=fds[0])
+
+
+def _last_line(path: Path, offset: int) -> str:
+    """The last line the daemon wrote to its log after *offset* (its one-line reason for not starting)."""
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(offset)
+            lines = handle.read(65536).decode(errors="replace").strip().splitlines()
+    except OSError:
+        return ""
+    return lines[-1].strip() if lines else ""

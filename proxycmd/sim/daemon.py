@@ -23,9 +23,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional
 
-from . import protocol, starter
+from . import protocol, rootdir, starter, tracking
 
 POOL_SOCKET = "pool.sock"
+POOL_PID = "pool.pid"
+POOL_LOG = "pool.log"
+NEXT_CLUSTER = "next-cluster"  # cluster ids are never reused, as a schedd's job queue log keeps them
+
+
+@dataclass
+class SessionProc:
+    """One ssh-to-job session on the execute side: its `sshd -i` and its `.condor_ssh_to_job_N` directory."""
+    sshd: subprocess.Popen
+    directory: Path
+    reaper: Optional[threading.Thread] = None
 
 
 @dataclass
@@ -43,7 +54,7 @@ class Job:
     submitted: float = field(default_factory=time.time)
     started: Optional[float] = None
     process: Optional[subprocess.Popen] = None
-    sessions: List[subprocess.Popen] = field(default_factory=list)
+    sessions: List[SessionProc] = field(default_factory=list)
 
     @property
     def job_id(self) -> str:
@@ -58,14 +69,21 @@ class Job:
 
 
 class Pool:
-    def __init__(self, root: Path, keygen_options: List[str]) -> None:
+    def __init__(self, root: Path, keygen_options: List[str], created_root: bool = False) -> None:
         self.root = root
         self.keygen_options = keygen_options
+        self.created_root = created_root  # `sim start` made the root: `sim stop` removes it (if empty then)
         self.jobs: Dict[int, Job] = {}
         self.lock = threading.RLock()
-        self.next_cluster = _next_free_cluster(root / "execute")  # ids are never reused, even across restarts
-        self.stopping = threading.Event()
-        self.shell_setup = starter.install_shell_setup(root / "libexec")
+        rootdir.check_root(root)
+        self.execute = root / "execute"
+        self.created_execute = rootdir.make_dir(self.execute, "the pool's execute directory")
+        self.next_cluster = _next_free_cluster(root)  # ids are never reused, even across restarts
+        self.stopping = threading.Event()  # set when shutdown begins
+        self.stopped = threading.Event()  # set when every job has been ended
+        self.libexec = root / "libexec"
+        self.created_libexec = rootdir.make_dir(self.libexec, "the pool's libexec directory")
+        self.shell_setup = starter.install_shell_setup(self.libexec)
         self.user = pwd.getpwuid(os.geteuid()).pw_name
 
     # ----- queue operations -----------------------------------------------------------------------
@@ -76,8 +94,9 @@ class Pool:
         with self.lock:
             cluster = self.next_cluster
             self.next_cluster += 1
-            sandbox = self.root / "execute" / f"dir_{cluster}.0"
-            sandbox.mkdir(parents=True, mode=0o700)
+            rootdir.write_file(self.root / NEXT_CLUSTER, f"{self.next_cluster}\n".encode())
+            sandbox = self.execute / f"dir_{cluster}.0"
+            os.mkdir(sandbox, 0o700)
             job = Job(cluster=cluster, proc=0, cmd=cmd, env=env, owner=owner or self.user,
                       batch_name=batch_name, sandbox=sandbox)
             self.jobs[cluster] = job
@@ -96,15 +115,17 @@ class Pool:
             "_CONDOR_MACHINE_AD": str(job.sandbox / ".machine.ad"),
             "TMPDIR": str(job.sandbox), "TMP": str(job.sandbox), "TEMP": str(job.sandbox),
             "BATCH_SYSTEM": "HTCondor",
+            tracking.MARKER: tracking.marker_value(str(self.root), job.job_id),  # every process of the job
         })
         return env
 
     def _start(self, job: Job) -> None:
-        (job.sandbox / ".job.ad").write_text(
+        rootdir.write_file(job.sandbox / ".job.ad", (
             f"ClusterId = {job.cluster}\nProcId = {job.proc}\nOwner = \"{job.owner}\"\n"
-            f"Cmd = \"{job.cmd[0]}\"\nJobStatus = 2\n")
-        (job.sandbox / ".machine.ad").write_text(f"Name = \"slot1@{socket.gethostname()}\"\n")
-        with open(job.sandbox / "_condor_stdout", "ab") as out, open(job.sandbox / "_condor_stderr", "ab") as err:
+            f"Cmd = \"{job.cmd[0]}\"\nJobStatus = 2\n").encode())
+        rootdir.write_file(job.sandbox / ".machine.ad", f"Name = \"slot1@{socket.gethostname()}\"\n".encode())
+        with open(rootdir.open_append(job.sandbox / "_condor_stdout"), "ab") as out, \
+                open(rootdir.open_append(job.sandbox / "_condor_stderr"), "ab") as err:
             try:
                 process = subprocess.Popen(job.cmd, cwd=job.sandbox, env=self._job_env(job), stdin=subprocess.DEVNULL,
                                            stdout=out, stderr=err, start_new_session=True, close_fds=True)
@@ -128,9 +149,10 @@ class Pool:
         self._end_sessions(job)
 
     def _end_sessions(self, job: Job) -> None:
-        for sshd in job.sessions:
-            _kill_group(sshd, wait=False)
-        job.sessions.clear()
+        """The job has ended: end its sessions and every process it or they started (see `tracking`)."""
+        for session in job.sessions:
+            _kill_group(session.sshd, wait=False)
+        tracking.end(tracking.of_job(tracking.marker_value(str(self.root), job.job_id)))
 
     def find(self, cluster: int, proc: int) -> Job:
         job = self.jobs.get(cluster)
@@ -159,13 +181,17 @@ class Pool:
         started = starter.open_session(sandbox=job.sandbox, job_env=env, shell_setup=self.shell_setup,
                                        keygen_options=self.keygen_options + keygen_options)
         with self.lock:
-            if job.status != "running":  # the job ended while the key was being made
+            if job.status != "running" or self.stopping.is_set():  # it ended while the key was being made
                 _kill_group(started.sshd, wait=False)
                 started.sock.close()
+                started.sshd.wait()
+                starter.remove_session_dir(started.directory)
                 raise _Refused(f"job {job.job_id} stopped running while the session was being set up", False,
                                job.status)
-            job.sessions.append(started.sshd)
-            threading.Thread(target=self._reap_session, args=(job, started.sshd), daemon=True).start()
+            session = SessionProc(started.sshd, started.directory)
+            session.reaper = threading.Thread(target=self._reap_session, args=(job, session), daemon=True)
+            job.sessions.append(session)
+            session.reaper.start()
         return started
 
     def _session_env(self, job: Job, shells: List[str]) -> Dict[str, str]:
@@ -181,6 +207,8 @@ class Pool:
                            "connect to", False, "completed")
         if job.status == "removed":
             raise _Refused(f"job {job.job_id} was removed", False, "removed")
+        if self.stopping.is_set() or job.process is None:
+            raise _Refused("the simulated pool is stopping", False, "stopping")
         env = self._job_env(job)
         env["_CONDOR_JOB_PIDS"] = str(job.process.pid)
         found = (shutil.which(name, path=env["PATH"]) for name in shells)  # names or paths, in order of preference
@@ -189,18 +217,35 @@ class Pool:
             env["_CONDOR_SHELL"] = usable
         return env
 
-    def _reap_session(self, job: Job, sshd: subprocess.Popen) -> None:
-        sshd.wait()
+    def _reap_session(self, job: Job, session: SessionProc) -> None:
+        """A starter's JobReaper for a session's sshd: when it exits, its `.condor_ssh_to_job_N` directory
+        goes (DESIGN.md §12).  What the session started keeps running, as the job's, until the job ends."""
+        session.sshd.wait()
         with self.lock:
-            if sshd in job.sessions:
-                job.sessions.remove(sshd)
+            if session in job.sessions:
+                job.sessions.remove(session)
+            starter.remove_session_dir(session.directory)
 
     def shutdown(self) -> None:
+        self.stopping.set()  # first: a session request from now on is refused, not set up in a dying sandbox
         with self.lock:
             for job in self.jobs.values():
                 if job.status == "running":
                     self._kill(job)
-        self.stopping.set()
+            tracking.end(tracking.of_pool(str(self.root)))  # held or completed jobs' strays, earlier runs'
+        self.stopped.set()
+
+    def clean_up(self) -> None:
+        """After `shutdown`: remove what this daemon made (docs/simulated-pool.md, "What `sim stop` removes")."""
+        with self.lock:
+            sessions = [s for job in self.jobs.values() for s in job.sessions]
+        for session in sessions:
+            if session.reaper is not None:
+                session.reaper.join(5)
+        for job in self.jobs.values():
+            _remove_tree(job.sandbox)
+        _remove_entries(self.libexec, [self.shell_setup.name], rmdir=self.created_libexec or self.created_root)
+        _remove_entries(self.execute, [], rmdir=True)
 
     # ----- requests -------------------------------------------------------------------------------
     def handle(self, conn: socket.socket) -> None:
@@ -265,8 +310,13 @@ class Pool:
             return {"ok": True, "job": job.describe()}, [], None
 
 
-def _next_free_cluster(execute: Path) -> int:
+def _next_free_cluster(root: Path) -> int:
     used = [0]
+    try:
+        used.append(int((root / NEXT_CLUSTER).read_text().strip()) - 1)
+    except (OSError, ValueError):
+        pass
+    execute = root / "execute"
     if execute.is_dir():
         for entry in execute.iterdir():
             number = entry.name[len("dir_"):].split(".")[0]
@@ -298,41 +348,72 @@ def _kill_group(process: subprocess.Popen, wait: bool = True) -> None:
         process.wait()
 
 
-def serve(root: Path, keygen_options: List[str]) -> int:
-    root.mkdir(parents=True, exist_ok=True, mode=0o700)
+def _remove_tree(path: Path) -> None:
+    """Remove a directory tree of ours without following symlinks in it (rmtree refuses a symlinked top and,
+    on Linux, walks by file descriptor)."""
+    try:
+        shutil.rmtree(path)
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        print(f"could not remove {path}: {exc}", file=sys.stderr)
+
+
+def _remove_entries(directory: Path, names: List[str], rmdir: bool) -> None:
+    for name in names:
+        try:
+            os.unlink(directory / name)
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            print(f"could not remove {directory / name}: {exc}", file=sys.stderr)
+    if rmdir:
+        try:
+            os.rmdir(directory)  # only when empty: what someone else put there stays
+        except OSError:
+            pass
+
+
+def serve(root: Path, keygen_options: List[str], created_root: bool = False) -> int:
+    try:
+        pool = Pool(root, keygen_options, created_root)
+    except (rootdir.RootError, OSError) as exc:
+        print(f"the simulated pool cannot start: {exc}", file=sys.stderr)
+        return 1
     path = root / POOL_SOCKET
-    pool = Pool(root, keygen_options)
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    if path.exists():
-        path.unlink()
+    if os.path.lexists(path):
+        os.unlink(path)
     old = os.umask(0o177)
     try:
         listener.bind(str(path))
     finally:
         os.umask(old)
-    listener.listen(64)
-    (root / "pool.pid").write_text(f"{os.getpid()}\n")
+    listener.listen(socket.SOMAXCONN)  # a burst of 200 ssh at once must not find the queue full
+    rootdir.write_file(root / POOL_PID, f"{os.getpid()}\n".encode())
     signal.signal(signal.SIGTERM, lambda *_: pool.shutdown())
     listener.settimeout(0.5)
+    handlers: List[threading.Thread] = []
     try:
-        while not pool.stopping.is_set():
+        while not pool.stopped.is_set():
             try:
                 conn, _ = listener.accept()
             except socket.timeout:
                 continue
             conn.settimeout(None)
-            threading.Thread(target=pool.handle, args=(conn,), daemon=True).start()
+            handler = threading.Thread(target=pool.handle, args=(conn,), daemon=True)
+            handler.start()
+            handlers = [h for h in handlers if h.is_alive()] + [handler]
     finally:
         pool.shutdown()
         listener.close()
-        try:
-            path.unlink()
-        except FileNotFoundError:
-            pass
-        try:
-            (root / "pool.pid").unlink()
-        except FileNotFoundError:
-            pass
+        deadline = time.monotonic() + 5
+        for handler in handlers:  # the `stop` request among them still has to say it is done
+            handler.join(max(0.0, deadline - time.monotonic()))
+        pool.clean_up()
+        _remove_entries(root, [POOL_PID, POOL_SOCKET], rmdir=False)  # the socket last: `stop` waits for it
+        if created_root:
+            _remove_entries(root, [POOL_LOG, NEXT_CLUSTER], rmdir=True)
     return 0
 
 
@@ -341,8 +422,15 @@ def main(argv: Optional[List[str]] = None) -> int:
                                      description="Run the simulated pool's daemon in the foreground.")
     parser.add_argument("--root", required=True, type=Path)
     parser.add_argument("--keygen-options", default="", help="extra ssh-keygen options for every session")
+    parser.add_argument("--created-root", action="store_true", help="the root is ours to remove at stop")
     args = parser.parse_args(argv)
-    return serve(args.root.resolve(), starter.parse_keygen_options(args.keygen_options))
+    root = Path(os.path.abspath(args.root))  # not resolve(): a symlinked root is refused, not followed
+    try:
+        options = starter.parse_keygen_options(args.keygen_options)
+    except starter.StarterError as exc:
+        print(f"the simulated pool cannot start: {exc}", file=sys.stderr)
+        return 1
+    return serve(root, options, args.created_root)
 
 
 if __name__ == "__main__":

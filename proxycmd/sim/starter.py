@@ -13,10 +13,13 @@ import pwd
 import shlex
 import shutil
 import socket
+import stat
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Mapping, Optional, Sequence
+
+from . import rootdir
 
 KEYGEN_DEFAULT = ["-N", "", "-C", "", "-q", "-t", "rsa"]
 
@@ -107,13 +110,27 @@ def find_sftp_server() -> str:
 
 
 def install_shell_setup(libexec: Path) -> Path:
-    libexec.mkdir(mode=0o755, parents=True, exist_ok=True)
+    """Write the forced-command script into *libexec* (a private directory of ours, see rootdir)."""
     script = libexec / "condor_ssh_to_job_shell_setup"
-    tmp = script.with_suffix(".tmp")
-    tmp.write_text(SHELL_SETUP)
-    tmp.chmod(0o755)
-    os.replace(tmp, script)
+    try:
+        st = os.lstat(script)
+    except FileNotFoundError:
+        st = None
+    if st is not None and not stat.S_ISREG(st.st_mode):
+        raise rootdir.RootError(f"refusing to write {script}: something that is not a regular file is there "
+                                "(a symbolic link?); remove it if you put it there")
+    rootdir.write_file(script, SHELL_SETUP.encode(), 0o755)
     return script
+
+
+def remove_session_dir(directory: Path) -> None:
+    """What a starter does when a session's sshd exits: its directory and key go (DESIGN.md §12)."""
+    try:
+        shutil.rmtree(directory)  # refuses a symlinked top; on Linux never follows a symlink inside
+    except FileNotFoundError:
+        pass
+    except OSError:
+        pass
 
 
 def _new_session_dir(sandbox: Path) -> Path:
@@ -163,30 +180,40 @@ def _ensure_privsep_dir() -> None:
 def open_session(*, sandbox: Path, job_env: Mapping[str, str], shell_setup: Path,
                  keygen_options: Sequence[str] = (), log_level: Optional[str] = None) -> StartedSession:
     directory = _new_session_dir(sandbox)
+    try:
+        return _start_in(directory, sandbox=sandbox, job_env=job_env, shell_setup=shell_setup,
+                         keygen_options=keygen_options, log_level=log_level)
+    except BaseException:
+        remove_session_dir(directory)  # a session that never started leaves nothing behind
+        raise
+
+
+def _start_in(directory: Path, *, sandbox: Path, job_env: Mapping[str, str], shell_setup: Path,
+              keygen_options: Sequence[str], log_level: Optional[str]) -> StartedSession:
     key = directory / "sshkey"
     keygen = [shutil.which("ssh-keygen") or "ssh-keygen", *KEYGEN_DEFAULT, *keygen_options, "-f", str(key)]
     done = subprocess.run(keygen, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                           cwd=sandbox)
-    (directory / "keygen.log").write_bytes(done.stdout)
+    rootdir.write_file(directory / "keygen.log", done.stdout)
     if done.returncode != 0 or not key.exists():
         first = done.stdout.decode(errors="replace").strip().splitlines()
         raise StarterError(f"ssh-keygen failed on the execute node: {first[0] if first else 'no output'}")
     env_file = directory / "env.sh"
-    env_file.write_text(_env_script(job_env))
+    rootdir.write_file(env_file, _env_script(job_env).encode())
     public = (key.with_name("sshkey.pub")).read_text().split()
     host_key = f"{public[0]} {public[1]}"
     forced = f"{shell_setup} {env_file}"
-    (directory / "authorized_keys").write_text(f'command="{forced}" {host_key}\n')
+    rootdir.write_file(directory / "authorized_keys", f'command="{forced}" {host_key}\n'.encode())
     config = directory / "sshd_config"
     permit_root = "forced-commands-only" if os.geteuid() == 0 else "no"  # root only in CI (DESIGN.md §6)
     text = SSHD_CONFIG.format(dir=directory, sftp_server=find_sftp_server(), permit_root=permit_root)
     if log_level:
         text = text.replace("LogLevel DEBUG", f"LogLevel {log_level}")
-    config.write_text(text)
+    rootdir.write_file(config, text.encode())
     _ensure_privsep_dir()
     ours, theirs = _loopback_pair()
     try:
-        with open(directory / "sshd.log", "ab") as log:
+        with open(rootdir.open_append(directory / "sshd.log"), "ab") as log:
             sshd = subprocess.Popen([find_sshd(), "-i", "-e", "-f", str(config)], stdin=theirs, stdout=theirs,
                                     stderr=log, cwd=sandbox, env=_sshd_env(job_env), start_new_session=True,
                                     close_fds=True)

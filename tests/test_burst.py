@@ -1,0 +1,88 @@
+"""A burst (issue 8, item 2): 200 simultaneous `ssh JOB 'echo ok'` to one job, multiplexing off, all succeed.
+
+Every piece takes the whole burst at once: 200 ProxyCommands ask the simulated pool for 200 sessions (200
+ssh-keygen and 200 `sshd -i` on the execute side), and register 200 keys with the agent.  ECDSA session keys
+keep 200 key generations from dominating on a small machine.  Afterwards the pool has removed every session
+directory and the agent holds no key.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import time
+
+import pytest
+
+from conftest import make_world, wait_for
+from test_e2e import assert_clean
+
+HOST = "{}.job.condor"
+BURST = 200
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def burst_world():
+    yield from make_world(multiplex=False, keygen_options="-t ecdsa", backend="sim")
+
+
+def test_two_hundred_simultaneous_connects_to_one_job(burst_world):
+    world = burst_world
+    job = world.submit("sleep", "3600")
+    argv = world.ssh_argv("-o", "ConnectTimeout=300", HOST.format(job), "echo ok")
+    started = time.monotonic()
+    procs = [subprocess.Popen(argv, env=world.env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for _ in range(BURST)]
+    results = [(p.wait(600), *p.communicate()) for p in procs]
+    elapsed = time.monotonic() - started
+    failed = [(code, err.strip().splitlines()[-1:] if err.strip() else "") for code, out, err in results
+              if code != 0 or out.strip() != "ok"]
+    print(f"burst of {BURST}: {BURST - len(failed)} succeeded in {elapsed:.1f} s")
+    assert failed == [], f"{len(failed)} of {BURST} failed, e.g. {failed[:5]}"
+    assert wait_for(lambda: not list(world.sandbox(job).glob(".condor_ssh_to_job_*")), timeout=60), \
+        len(list(world.sandbox(job).glob(".condor_ssh_to_job_*")))
+    assert_clean(world)
+
+
+def test_two_hundred_simultaneous_session_requests_to_the_pool():
+    """The pool's side alone: 200 requests at once each get their own session directory and a live sshd,
+    and every directory goes when its connection closes."""
+    import shutil
+    import tempfile
+    import threading
+    from pathlib import Path
+
+    from proxycmd.sim.client import SimPool
+
+    root = Path(tempfile.mkdtemp(prefix="cjp-b-", dir="/tmp"))
+    pool = SimPool(root)
+    pool.start(keygen_options="-t ecdsa")
+    try:
+        job = pool.submit(["sleep", "600"])
+        results, errors = [], []
+        gate = threading.Barrier(BURST)
+
+        def ask():
+            gate.wait()
+            try:
+                reply, sock = pool.open_session(job["cluster"], 0)
+                results.append((reply["directory"], sock, sock.recv(8)))
+            except Exception as exc:  # collected, reported below
+                errors.append(repr(exc))
+
+        threads = [threading.Thread(target=ask) for _ in range(BURST)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(600)
+        assert errors == []
+        assert len({directory for directory, _, _ in results}) == BURST  # race-free numbering
+        assert all(banner == b"SSH-2.0-" for _, _, banner in results)
+        for _, sock, _ in results:
+            sock.close()
+        sandbox = Path(job["sandbox"])
+        assert wait_for(lambda: not list(sandbox.glob(".condor_ssh_to_job_*")), timeout=120)
+    finally:
+        pool.stop()
+        shutil.rmtree(root, ignore_errors=True)
