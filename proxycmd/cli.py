@@ -212,15 +212,19 @@ def main(argv: Optional[List[str]] = None) -> None:
     try:
         code = take_over(args) if args.from_socket else connect(args)
     except ProxyError as exc:
-        _fail(str(exc), exc.exit_code)
+        _fail(str(exc), exc.exit_code, host=args.host)
     except KeyboardInterrupt:
         _fail("interrupted", 130)
     sys.stderr.flush()
     os._exit(code)  # nothing left to clean up; ssh is waiting for us to exit
 
 
-def _fail(message: str, code: int) -> None:
+def _fail(message: str, code: int, host: Optional[str] = None) -> None:
     message = " ".join(message.split())  # always exactly one line
     sys.stderr.write(f"{PROG}: {message}\n")
     sys.stderr.flush()
+    if code != 130:  # not when interrupted: ssh was interrupted too, or is gone
+        from .failures import report
+
+        report(f"{PROG}: {message}", host)  # through ssh itself, and for `doctor`
     os._exit(code)

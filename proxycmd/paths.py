@@ -165,6 +165,11 @@ def state_dir() -> Path:
     return Path(user_state_dir(APP, appauthor=False))
 
 
+def failures_dir() -> Path:
+    """Where the proxy records the last failure per host (for `doctor`); not created here."""
+    return state_dir() / "failures"
+
+
 def default_sim_root() -> Path:
     return state_dir() / "sim"
 
