@@ -82,6 +82,8 @@ def _converse(fd_in: int, fd_out: int, data: bytes, linger: float) -> None:
             view = view[os.write(fd_out, view):]
     except OSError:
         return  # ssh is gone
+    if os.isatty(fd_in):
+        return  # a person at a terminal, not an SSH client: nothing to wait for
     deadline = time.monotonic() + linger
     while True:
         left = deadline - time.monotonic()
@@ -150,3 +152,27 @@ def tell_ssh(sentence: str, *, fd_in: int = 0, fd_out: int = 1, linger: float = 
         return True
     _converse(fd_in, fd_out, data, linger)
     return True
+
+
+_log = {"lines": 0, "stream": None}  # pipe mode: progress lines go before the version line
+
+
+def log_to_ssh(text: str, fd_in: int = 0, fd_out: int = 1) -> None:
+    """Show *text* in ssh's log (``ssh -v``) while we wait: a line before the version line when ssh reads
+    our stdout as the stream (pipe mode).  With fd passing there is no such channel before the hand-over,
+    and a terminal gets the progress on stderr already: then nothing is written."""
+    if _log["stream"] is None:
+        from .handoff import parent_wants_fd
+
+        try:
+            usable = not os.isatty(fd_out) and not parent_wants_fd(fd_in, fd_out)
+        except OSError:
+            usable = False
+        _log["stream"] = usable
+    if not _log["stream"] or _log["lines"] >= MAX_BANNER_LINES:
+        return
+    _log["lines"] += 1
+    try:
+        os.write(fd_out, banner_line(text))
+    except OSError:
+        _log["stream"] = False
