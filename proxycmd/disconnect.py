@@ -82,8 +82,6 @@ def _converse(fd_in: int, fd_out: int, data: bytes, linger: float) -> None:
             view = view[os.write(fd_out, view):]
     except OSError:
         return  # ssh is gone
-    if os.isatty(fd_in):
-        return  # a person at a terminal, not an SSH client: nothing to wait for
     deadline = time.monotonic() + linger
     while True:
         left = deadline - time.monotonic()
@@ -129,16 +127,28 @@ def _detached_server(data: bytes, linger: float) -> "object":
     return ours
 
 
-def tell_ssh(sentence: str, *, fd_in: int = 0, fd_out: int = 1, linger: float = LINGER) -> bool:
-    """Say *sentence* to the SSH client on our stdio as an SSH disconnect; False when there is no such
-    client (stdout is a terminal or closed)."""
-    from .handoff import give, parent_wants_fd
+def client_on_stdio(fd_in: int = 0, fd_out: int = 1) -> bool:
+    """Whether an SSH client may be talking to us: it writes into our stdin (a pipe or a socket, never a
+    terminal, a file or /dev/null) and reads our stdout (not a terminal).  A person running the proxy by hand,
+    or a script capturing its output, gets only the line on stderr."""
+    import stat
 
     try:
-        if os.isatty(fd_out):
+        if os.isatty(fd_out) or os.isatty(fd_in):
             return False
         os.fstat(fd_out)
+        mode = os.fstat(fd_in).st_mode
     except OSError:
+        return False
+    return stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode)
+
+
+def tell_ssh(sentence: str, *, fd_in: int = 0, fd_out: int = 1, linger: float = LINGER) -> bool:
+    """Say *sentence* to the SSH client on our stdio as an SSH disconnect; False when there is no such
+    client (see `client_on_stdio`)."""
+    from .handoff import give, parent_wants_fd
+
+    if not client_on_stdio(fd_in, fd_out):
         return False
     data = refusal_stream(sentence)
     if parent_wants_fd(fd_in, fd_out):
@@ -164,10 +174,7 @@ def log_to_ssh(text: str, fd_in: int = 0, fd_out: int = 1) -> None:
     if _log["stream"] is None:
         from .handoff import parent_wants_fd
 
-        try:
-            usable = not os.isatty(fd_out) and not parent_wants_fd(fd_in, fd_out)
-        except OSError:
-            usable = False
+        usable = client_on_stdio(fd_in, fd_out) and not parent_wants_fd(fd_in, fd_out)
         _log["stream"] = usable
     if not _log["stream"] or _log["lines"] >= MAX_BANNER_LINES:
         return

@@ -125,3 +125,17 @@ def test_progress_goes_to_ssh_log_only_in_pipe_mode(monkeypatch):
             thing.close()
         os.close(r)
         os.close(w)
+
+
+def test_no_client_writing_into_stdin_means_no_bytes_on_stdout():
+    """A script capturing the proxy's output (stdin /dev/null, a file) gets only the line on stderr."""
+    r, w = os.pipe()
+    null = os.open(os.devnull, os.O_RDONLY)
+    try:
+        assert disconnect.tell_ssh("x", fd_in=null, fd_out=w) is False
+        os.set_blocking(r, False)
+        with pytest.raises(BlockingIOError):
+            os.read(r, 100)
+    finally:
+        for fd in (r, w, null):
+            os.close(fd)
