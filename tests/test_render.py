@@ -268,3 +268,10 @@ def test_ten_thousand_jobs_well_under_a_second():
     took = time.perf_counter() - start
     assert text.count("\nHost ") == 10_001
     assert took < 0.5, f"rendering 10,000 jobs took {took:.3f} s"
+
+
+def test_wait_timeout_reaches_the_proxy_command_as_one_plain_number():
+    assert "--wait-timeout 600 --login" in render_block(context(Settings(wait_timeout=600.0)))
+    assert "--wait-timeout 2.5 --login" in render_block(context(Settings(wait_timeout=2.5)))
+    assert "--wait-timeout" not in render_block(context(Settings(wait_timeout=600.0, wait=False)))
+    assert "--wait-timeout" not in rendered("defaults")
