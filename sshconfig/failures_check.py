@@ -27,12 +27,19 @@ def _ago(seconds: float) -> str:
     return f"{seconds // 86400} days ago"
 
 
+def _printable(value: object) -> str:
+    """A recorded field as one printable line (a malformed host name may hold anything)."""
+    text = str(value)
+    return " ".join("".join(c if c.isprintable() else "?" for c in text).split())
+
+
 def check_recent_failures(now: Optional[float] = None) -> Check:
     now = time.time() if now is None else now
     items = failures.recent(now=now, limit=3)
     if not items:
         return Check("recent failures", OK, "none recorded in the last week")
-    shown = "; ".join(f"{item['host']} ({_ago(now - item['time'])}): {item['sentence']}" for item in items)
+    shown = "; ".join(f"{_printable(item['host'])} ({_ago(now - item['time'])}): {_printable(item['sentence'])}"
+                      for item in items)
     state = WARN if now - items[0]["time"] <= RECENT else OK
     return Check("recent failures", state, shown,
                  "each line says what to do; connect again once it is done (these records go after a week)")

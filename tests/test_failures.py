@@ -94,3 +94,11 @@ def test_a_long_hold_reason_is_shortened_so_the_hint_fits_what_ssh_prints():
     sentence = str(advice.advise(held, "5.0"))
     assert sentence.endswith("release it with: condor_release 5.0")
     assert len(("condor-job-proxy: " + sentence).encode()) <= 400
+
+
+def test_doctor_prints_a_recorded_host_with_control_characters_as_one_line(state):
+    from sshconfig.failures_check import check_recent_failures
+
+    failures.record("1.0\x1b[2J\n.job.condor", "condor-job-proxy: bad\x07 name", now=10.0)
+    detail = check_recent_failures(now=20.0).detail
+    assert detail.isprintable() and "1.0?[2J?.job.condor" in detail and "bad? name" in detail
