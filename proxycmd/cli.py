@@ -43,7 +43,8 @@ examples:
   condor-job-proxy agent                    (run the key agent in the foreground)
 
 exit status: 0 when the connection was handed over, 1 when no session could be made,
-2 for a bad host name or option, 130 when interrupted."""
+2 for a bad host name or option, 130 when interrupted.  When no session can be made, the
+SSH client is told why as well (an SSH disconnect): ssh prints the sentence and exits 255."""
 
 
 class _Parser(argparse.ArgumentParser):
