@@ -42,3 +42,16 @@ def advise(exc: ProxyError, job_id: str, *, sim_root: Optional[str] = None, sche
     command = release_command(job_id, sim_root=sim_root, schedd=schedd, pool=pool)
     sentence = _fit(" ".join(str(exc).split()), f"; after fixing the cause, release it with: {command}")
     return SessionRefused(sentence, retryable=False, status="held")
+
+
+def advise_for(exc: ProxyError, args) -> ProxyError:
+    """`advise` for the proxy's parsed options (cli.main's failure path): the job comes from the host name."""
+    if not isinstance(exc, SessionRefused) or exc.status != "held":
+        return exc
+    from . import hostname
+
+    try:
+        addr = hostname.parse(args.host, args.suffix or [hostname.DEFAULT_SUFFIX])
+    except hostname.HostnameError:
+        return exc
+    return advise(exc, addr.classic_id, sim_root=args.sim, schedd=args.schedd or addr.schedd, pool=args.pool)

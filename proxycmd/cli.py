@@ -162,16 +162,11 @@ def connect(args: argparse.Namespace) -> int:
     parent = os.getppid()
     what = f"job {addr.classic_id}"
     marks.append(("ready", time.monotonic()))
-    try:
-        session = waiting.open_with_wait(
-            lambda: backend.open_session(addr, keygen_options=keygen, shells=shells),
-            what=what, wait=args.wait, interval=args.poll or backend.retry_interval, timeout=args.wait_timeout,
-            should_stop=lambda: waiting.peer_gone(1, parent), progress=waiting.Progress(what, mirror=_log_to_ssh))
-    except SessionRefused as exc:
-        from .advice import advise
-
-        raise advise(exc, addr.classic_id, sim_root=args.sim, schedd=args.schedd or addr.schedd,
-                     pool=args.pool) from None
+    session = waiting.open_with_wait(
+        lambda: backend.open_session(addr, keygen_options=keygen, shells=shells),
+        what=what, wait=args.wait, interval=args.poll or backend.retry_interval, timeout=args.wait_timeout,
+        should_stop=lambda: waiting.peer_gone(1, parent),
+        progress=waiting.Progress(what, mirror=_log_to_ssh))
     marks.append(("session", time.monotonic()))
     try:
         if args.login and session.user != "condor-user" and args.login != session.user:
@@ -249,6 +244,10 @@ def main(argv: Optional[List[str]] = None) -> None:
     args = build_parser().parse_args(argv)
     try:
         code = take_over(args) if args.from_socket else connect(args)
+    except SessionRefused as exc:
+        from .advice import advise_for
+
+        _fail(str(advise_for(exc, args)), exc.exit_code, host=args.host)
     except ProxyError as exc:
         _fail(str(exc), exc.exit_code, host=args.host)
     except KeyboardInterrupt:

@@ -102,3 +102,15 @@ def test_doctor_prints_a_recorded_host_with_control_characters_as_one_line(state
     failures.record("1.0\x1b[2J\n.job.condor", "condor-job-proxy: bad\x07 name", now=10.0)
     detail = check_recent_failures(now=20.0).detail
     assert detail.isprintable() and "1.0?[2J?.job.condor" in detail and "bad? name" in detail
+
+
+def test_the_proxys_options_name_the_schedd_and_pool_to_release_on():
+    import argparse
+
+    held = SessionRefused("job 5.0 is held: x", status="held")
+    args = argparse.Namespace(host="5.0.ap2.example.org.job.condor", suffix=None, sim=None, schedd=None,
+                              pool="cm.example.org")
+    assert str(advice.advise_for(held, args)).endswith(
+        "condor_release -pool cm.example.org -name ap2.example.org 5.0")
+    args.host = "not a host"
+    assert advice.advise_for(held, args) is held
