@@ -239,3 +239,22 @@ def test_paramiko_spawning_the_proxy_with_socketpairs_authenticates_and_runs_a_c
             b.close()
         proxy.wait(30)
     assert proxy.returncode == 0
+
+
+def test_progress_lines_before_the_version_line_do_not_stop_a_later_connection(mworld, tmp_path):
+    job = mworld.submit("sleep", "600", idle=True)
+    log = tmp_path / "ssh.log"  # a file: with -v the ControlPersist master keeps stderr open after ssh exits
+    with open(log, "w") as err:
+        ssh = subprocess.Popen(["ssh", "-v", "-F", str(mworld.ssh_config), "-o", "ProxyUseFdpass=no",
+                                HOST.format(job), "echo connected"], env=mworld.env, stdin=subprocess.DEVNULL,
+                               stdout=subprocess.PIPE, stderr=err, start_new_session=True)
+    try:
+        time.sleep(3)
+        assert ssh.poll() is None, "ssh should still be waiting for the idle job"
+        mworld.sim("release", job)
+        assert ssh.wait(60) == 0, log.read_text()
+        assert ssh.stdout.read().strip() == b"connected"
+        assert "banner line 0: condor-job-proxy: job " in log.read_text()
+    finally:
+        mworld.run(["ssh", "-F", str(mworld.ssh_config), "-O", "exit", HOST.format(job)], check=False)
+        ssh.stdout.close()
