@@ -16,13 +16,14 @@ import argparse
 import os
 import sys
 
-from .errors import ProxyError, UsageError
+from .errors import ProxyError, SessionRefused, UsageError
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs milliseconds per connection
 if TYPE_CHECKING:
     from typing import List, Optional
 
 PROG = "condor-job-proxy"
+FROM_SOCKET_TIMEOUT = 5.0  # seconds; the classic shim sends the connection at once
 
 DESCRIPTION = """\
 Connect ssh to a running HTCondor job.  Used as an OpenSSH ProxyCommand:
@@ -42,12 +43,31 @@ examples:
   condor-job-proxy agent                    (run the key agent in the foreground)
 
 exit status: 0 when the connection was handed over, 1 when no session could be made,
-2 for a bad host name or option, 130 when interrupted."""
+2 for a bad host name or option, 130 when interrupted.  When no session can be made, the
+SSH client is told why as well (an SSH disconnect): ssh prints the sentence and exits 255."""
 
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # one line, not argparse's usage block
         _fail(f"{message} (see {PROG} --help)", 2)
+
+
+def _seconds(text: str) -> float:
+    """A finite, non-negative number of seconds (float() alone takes nan and inf: a wait that never ends)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not (0 <= value < float("inf")):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds (use a number, 0 or more)")
+    return value
+
+
+def _positive_seconds(text: str) -> float:
+    value = _seconds(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds above 0")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -77,8 +97,10 @@ def build_parser() -> argparse.ArgumentParser:
     wait = p.add_argument_group("waiting")
     wait.add_argument("--no-wait", dest="wait", action="store_false",
                       help="fail at once when the job is not running yet (default: wait)")
-    wait.add_argument("--wait-timeout", type=float, metavar="SECONDS", help="give up waiting after SECONDS")
-    wait.add_argument("--poll", type=float, metavar="SECONDS", help="seconds between tries while waiting")
+    wait.add_argument("--wait-timeout", type=_seconds, metavar="SECONDS",
+                      help="give up waiting after SECONDS (default: no limit)")
+    wait.add_argument("--poll", type=_positive_seconds, metavar="SECONDS",
+                      help="seconds between tries while waiting")
     p.add_argument("--timings", action="store_true", help="print where the start-up time went, on stderr")
     p.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     return p
@@ -102,9 +124,13 @@ def take_over(args: argparse.Namespace) -> int:
     from .handoff import SshGone, hand_over
 
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as channel:
+        channel.settimeout(FROM_SOCKET_TIMEOUT)  # a socket that never sends must not hang ssh
         try:
             channel.connect(args.from_socket)
             _, fds, _, _ = socket.recv_fds(channel, 1, 1)
+        except socket.timeout:
+            raise ProxyError(f"no session connection arrived on {args.from_socket} within "
+                             f"{FROM_SOCKET_TIMEOUT:g} seconds") from None
         except OSError as exc:
             raise ProxyError(f"cannot take the session from {args.from_socket}: {exc.strerror or exc}") from None
     if len(fds) != 1:
@@ -141,7 +167,8 @@ def connect(args: argparse.Namespace) -> int:
     session = waiting.open_with_wait(
         lambda: backend.open_session(addr, keygen_options=keygen, shells=shells),
         what=what, wait=args.wait, interval=args.poll or backend.retry_interval, timeout=args.wait_timeout,
-        should_stop=lambda: waiting.peer_gone(1, parent))
+        should_stop=lambda: waiting.peer_gone(1, parent),
+        progress=waiting.Progress(what, mirror=_log_to_ssh))
     marks.append(("session", time.monotonic()))
     try:
         if args.login and session.user != "condor-user" and args.login != session.user:
@@ -172,6 +199,12 @@ def connect(args: argparse.Namespace) -> int:
             return 1
     finally:
         session.close()
+
+
+def _log_to_ssh(text: str) -> None:
+    from .disconnect import log_to_ssh
+
+    log_to_ssh(text)
 
 
 def _print_timings(marks) -> None:
@@ -223,16 +256,24 @@ def main(argv: Optional[List[str]] = None) -> None:
     args = build_parser().parse_args(argv)
     try:
         code = take_over(args) if args.from_socket else connect(args)
+    except SessionRefused as exc:
+        from .advice import advise_for
+
+        _fail(str(advise_for(exc, args)), exc.exit_code, host=args.host)
     except ProxyError as exc:
-        _fail(str(exc), exc.exit_code)
+        _fail(str(exc), exc.exit_code, host=args.host)
     except KeyboardInterrupt:
         _fail("interrupted", 130)
     sys.stderr.flush()
     os._exit(code)  # nothing left to clean up; ssh is waiting for us to exit
 
 
-def _fail(message: str, code: int) -> None:
+def _fail(message: str, code: int, host: Optional[str] = None) -> None:
     message = " ".join(message.split())  # always exactly one line
     sys.stderr.write(f"{PROG}: {message}\n")
     sys.stderr.flush()
+    if code != 130:  # not when interrupted: ssh was interrupted too, or is gone
+        from .failures import report
+
+        report(f"{PROG}: {message}", host)  # through ssh itself, and for `doctor`
     os._exit(code)

@@ -1,8 +1,9 @@
 """Giving the session's connection to ssh.
 
 `give` passes the descriptor to ssh over our stdout (ProxyUseFdpass): ssh then speaks SSH on it directly
-and no process of ours stays in the data path.  `relay` is for when stdout is not a socket (ssh without
-ProxyUseFdpass, or a person trying the proxy by hand): one thread per direction moves bytes with 1 MiB
+and no process of ours stays in the data path.  `parent_wants_fd` decides: only OpenSSH in ProxyUseFdpass
+mode gets a descriptor.  `relay` is for everyone else (ssh without ProxyUseFdpass, clients that spawn the
+ProxyCommand with socketpairs of their own, a person trying the proxy by hand): one thread per direction moves bytes with 1 MiB
 reads and writes (no per-byte Python work), and half-close is passed on.
 
 Why not splice(2): measured on Linux 6.18, splicing from a TCP socket into a pipe did not wake a reader
@@ -26,9 +27,40 @@ def stdout_is_socket(fd: int = 1) -> bool:
         return False
 
 
+def parent_wants_fd(fd_in: int = 0, fd_out: int = 1) -> bool:
+    """True only when the process that runs us is OpenSSH in ProxyUseFdpass mode (DESIGN §8).
+
+    OpenSSH makes ONE socketpair, puts the same socket on our fd 0 and fd 1, and only waits in recvmsg: it
+    never writes to it.  Other parents also give sockets: Node/libuv (VS Code forks built on ssh2) three
+    separate socketpairs, libssh one socketpair on fd 0 and 1 on which it sends its banner first.  Those
+    get the relay.  macOS may report inode 0 for every socket; there only the pending-bytes test tells.
+    """
+    try:
+        out, inp = os.fstat(fd_out), os.fstat(fd_in)
+    except OSError:
+        return False
+    if not (stat.S_ISSOCK(out.st_mode) and stat.S_ISSOCK(inp.st_mode)):
+        return False
+    if (out.st_dev, out.st_ino) != (inp.st_dev, inp.st_ino):
+        return False
+    try:
+        probe = socket.socket(fileno=os.dup(fd_out))
+    except OSError:
+        return False
+    try:
+        pending = probe.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
+    except BlockingIOError:
+        return True  # a socket with nothing to read: ssh waiting in recvmsg
+    except OSError:
+        return False
+    finally:
+        probe.close()
+    return False  # bytes waiting (a client's banner) or EOF: not ssh's fd-pass socket
+
+
 def hand_over(conn: socket.socket, *, relay_wanted: bool = False) -> int:
-    """Give *conn* to ssh (fdpass) when our stdout is a socket, else relay; return the exit status."""
-    if relay_wanted or not stdout_is_socket(1):
+    """Give *conn* to ssh (fdpass) when OpenSSH asked for a descriptor, else relay; return the exit status."""
+    if relay_wanted or not parent_wants_fd(0, 1):
         return relay(conn)
     give(conn)
     return 0
@@ -75,6 +107,21 @@ def _pump(src: int, dst: int) -> None:
             sent += os.write(dst, view[sent:n])
 
 
+def _end_output(fd: int) -> None:
+    """Close our output so the client sees EOF.  When it is a socket that is also our input (libssh's one
+    socketpair), closing fd 1 alone sends nothing while fd 0 holds the same socket: shut its write side."""
+    if stdout_is_socket(fd):
+        try:
+            with socket.socket(fileno=os.dup(fd)) as out:
+                out.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
+    try:
+        os.close(fd)
+    except OSError:
+        pass
+
+
 def relay(conn: socket.socket, fd_in: int = 0, fd_out: int = 1) -> int:
     """Relay stdin -> conn and conn -> stdout until the remote side closes; return an exit status."""
     import threading  # only the relay needs it
@@ -98,9 +145,6 @@ def relay(conn: socket.socket, fd_in: int = 0, fd_out: int = 1) -> int:
     except OSError:
         return 1
     finally:
-        try:
-            os.close(fd_out)  # sshd closed: tell ssh
-        except OSError:
-            pass
+        _end_output(fd_out)  # sshd closed: tell the client
     up.join(timeout=2.0)
     return 0

@@ -337,6 +337,11 @@ def config_lock(config: Path) -> Path:
     return locks / f"ssh-config-{key}.lock"
 
 
+def failures_dir() -> Path:
+    """Where the proxy records the last failure per host (for `doctor`); not created here."""
+    return state_dir() / "failures"
+
+
 def default_sim_root() -> Path:
     return state_dir() / "sim"
 

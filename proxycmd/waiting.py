@@ -30,7 +30,9 @@ class Progress:
     """One line rewritten in place on a terminal; a line every `every` seconds otherwise."""
 
     def __init__(self, what: str, stream: Optional[TextIO] = None, every: float = 30.0,
-                 prog: str = "condor-job-proxy") -> None:
+                 prog: str = "condor-job-proxy", mirror: Optional[Callable[[str], None]] = None) -> None:
+        self.mirror = mirror  # also gets each line (ssh's log in pipe mode: proxycmd/disconnect.py)
+        self.mirrored = -1e9
         self.what = what
         self.stream = stream if stream is not None else sys.stderr
         self.every = every
@@ -41,6 +43,9 @@ class Progress:
 
     def update(self, status: str, waited: float, message: str) -> None:
         now = time.monotonic()
+        if self.mirror is not None and now - self.mirrored >= self.every:
+            self.mirrored = now
+            self.mirror(f"{self.prog}: {message}; waited {_clock(waited)} so far")
         if self.tty:
             text = f"\r{self.prog}: {self.what} is {status or 'not ready'}; waiting {_clock(waited)} (Ctrl-C to stop)"
             self.stream.write(text + "\x1b[K")

@@ -200,6 +200,10 @@ def setup_command(
         None, "--keygen-options", metavar="OPTS",
         help="Extra ssh-keygen options for each session key the starter makes, e.g. '-t ed25519': a few ms "
              "instead of RSA's 0.3-1.5 s per connection (not on FIPS-mode execute nodes). '' resets."),
+    wait_timeout: Optional[str] = typer.Option(
+        None, "--wait-timeout", metavar="SECONDS",
+        help="Give up waiting for an idle job after SECONDS (ssh then says so and exits 255). 0 or '' for no "
+             "limit, the default."),
     include_idle: Optional[bool] = typer.Option(None, "--include-idle/--running-only",
                                                 help="Let `sync` list idle jobs too."),
     runtime_dir: Optional[str] = typer.Option(None, "--runtime-dir", metavar="DIR",
@@ -236,6 +240,8 @@ def setup_command(
         chosen = apply_options(current, given, route, no_routes)
         if condor:
             chosen = replace(chosen, sim_root=None)
+        if wait_timeout is not None:
+            chosen = replace(chosen, wait_timeout=settings_mod.parse_wait_timeout(wait_timeout))
         config = _ssh_config_path(ssh_config)
         if not dry_run:
             configfile.check_writable(config)  # before anything is saved or created
@@ -311,6 +317,10 @@ def sync_once(config: Path, include_idle: Optional[bool], dry_run: bool) -> Tupl
 
 def sync_command(
     ssh_config: Optional[Path] = SSH_CONFIG,
+    wait_timeout: Optional[str] = typer.Option(
+        None, "--wait-timeout", metavar="SECONDS",
+        help="Give up waiting for an idle job after SECONDS (ssh then says so and exits 255). 0 or '' for no "
+             "limit, the default."),
     include_idle: Optional[bool] = typer.Option(None, "--include-idle/--running-only",
                                                 help="List idle jobs too (default: as saved by setup)."),
     watch: Optional[float] = typer.Option(None, "--watch", metavar="SECONDS", min=1.0,

@@ -242,6 +242,9 @@ def run_checks(config: Path) -> List[Check]:
     checks.append(check_block(config, chosen.suffix))
     runtime, rundir = check_runtime_dir(chosen.runtime_dir)
     checks += [runtime, check_agent(rundir)]
+    from .failures_check import check_recent_failures  # imports this module: so not at the top
+
+    checks.append(check_recent_failures())
     return checks
 
 

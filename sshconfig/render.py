@@ -152,6 +152,11 @@ def _routes(settings: Settings) -> List[Tuple[str, Optional[str], Optional[str]]
     return sorted(routes, key=lambda route: -depth(route[0]))
 
 
+def _seconds(value: float) -> str:
+    """A number of seconds as one plain word: 600, not 600.0 or 6e+02."""
+    return str(int(value)) if float(value).is_integer() else repr(float(value))
+
+
 def _proxy_command(ctx: RenderContext, suffix: str, schedd: Optional[str], pool: Optional[str]) -> str:
     s = ctx.settings
     words = [shell_word(ctx.proxy, "proxy path"), "--runtime-dir", shell_word(ctx.runtime_dir, "runtime dir")]
@@ -165,6 +170,8 @@ def _proxy_command(ctx: RenderContext, suffix: str, schedd: Optional[str], pool:
         words += ["--suffix", shell_word(suffix, "suffix")]
     if not s.wait:
         words.append("--no-wait")
+    elif s.wait_timeout:
+        words += ["--wait-timeout", _seconds(s.wait_timeout)]
     if s.forward_agent:
         words.append("--forward-agent")
     if s.keygen_options:

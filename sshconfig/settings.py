@@ -61,6 +61,7 @@ class Settings:
     connect_timeout: int = 60
     wait: bool = True
     keygen_options: str = ""  # extra ssh-keygen options for each session key, e.g. "-t ed25519"
+    wait_timeout: Optional[float] = None  # seconds the proxy waits for an idle job; None: no limit
     include_idle: bool = False
     runtime_dir: Optional[str] = None  # None: paths.pick_runtime_dir() when `setup` runs (~/.ssh/cjp)
     extra: Dict[str, Any] = field(default_factory=dict, compare=False, repr=False)  # unknown keys, kept
@@ -119,6 +120,28 @@ def _check_keygen(where: str, value: str) -> None:
         raise _bad(where, "keygen_options", value, "start with an option, such as -t ed25519")
 
 
+def parse_wait_timeout(text: str, where: str = "setup options") -> Optional[float]:
+    """`--wait-timeout SECONDS`: a positive number of seconds; 0 or '' for no limit (None)."""
+    text = text.strip()
+    if text in ("", "0"):
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise _bad(where, "wait_timeout", text, "use a number of seconds (0 or '' for no limit)") from None
+    if value == 0:
+        return None
+    _check_wait_timeout(where, value)
+    return value
+
+
+def _check_wait_timeout(where: str, value: Optional[float]) -> None:
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not (0 < value < float("inf")):
+        raise _bad(where, "wait_timeout", value, "use a number of seconds above 0 (leave it out for no limit)")
+
+
 def validate(settings: Settings, where: str) -> Settings:
     """The settings with suffixes normalised, or SettingsError naming *where* and the key."""
     suffix = _check_suffix(where, "suffix", settings.suffix)
@@ -139,6 +162,7 @@ def validate(settings: Settings, where: str) -> Settings:
     _check_path(where, "sim_root", settings.sim_root)
     _check_path(where, "runtime_dir", settings.runtime_dir)
     _check_keygen(where, settings.keygen_options)
+    _check_wait_timeout(where, settings.wait_timeout)
     if not _PERSIST.match(settings.control_persist):
         raise _bad(where, "control_persist", settings.control_persist, "use yes, no, seconds or a time like 10m")
     return replace(settings, suffix=suffix, routes=routes)
@@ -152,6 +176,8 @@ def _value(where: str, key: str, value: Any) -> Any:
     elif key in _INTS:
         if isinstance(value, bool) or not isinstance(value, int) or value < _INTS[key]:
             raise _bad(where, key, value, f"use a whole number, at least {_INTS[key]}")
+    elif key == "wait_timeout":
+        _check_wait_timeout(where, value)
     elif key == "routes":
         if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
             raise _bad(where, key, value, "use [[routes]] tables with suffix, schedd and pool")

@@ -430,7 +430,8 @@ def test_doctor_passes_with_only_the_schedd_as_a_warning(cworld):
     done = doctor(cworld)
     assert done.returncode == 0, done.stdout
     assert rows(done.stdout) == {"OpenSSH client": "OK", "ssh options": "OK", "condor_ssh_to_job": "OK",
-                                 "schedd": "WARN", "ssh config": "OK", "runtime dir": "OK", "key agent": "OK"}
+                                 "schedd": "WARN", "ssh config": "OK", "runtime dir": "OK", "key agent": "OK",
+                                 "recent failures": "OK"}
     assert "HTCondor 25.14.1" in done.stdout and DIALER_NAME in done.stdout
     assert "schedd: connections still work" in done.stdout
 

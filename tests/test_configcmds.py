@@ -494,3 +494,19 @@ def test_parse_route():
     assert configcmds.parse_route("a.condor=@cm") == Route("a.condor", None, "cm")
     with pytest.raises(configcmds.Failure):
         configcmds.parse_route("=x")
+
+
+def test_setup_wait_timeout_is_saved_reset_and_checked(home):
+    run("setup", "--yes", "--wait-timeout", "90")
+    assert settings.load().wait_timeout == 90 and " --wait-timeout 90 " in home.ssh_config.read_text()
+    run("setup", "--yes")  # a bare setup keeps it
+    assert " --wait-timeout 90 " in home.ssh_config.read_text()
+    for bad in ["nan", "inf", "-5", "soon"]:
+        assert "'wait_timeout'" in one_line_error(run("setup", "--yes", "--wait-timeout", bad, code=1))
+    for reset in ["0", ""]:
+        run("setup", "--yes", "--wait-timeout", "7")
+        run("setup", "--yes", "--wait-timeout", reset)
+        assert settings.load().wait_timeout is None and "--wait-timeout" not in home.ssh_config.read_text()
+    home.settings_file.write_text("wait_timeout = nan\n")
+    with pytest.raises(SettingsError):
+        settings.load()

@@ -299,3 +299,10 @@ def test_socket_paths_fit_for_the_longest_runtime_dir_we_accept():
         control = paths.control_path(Path(rundir)).replace("%C", "f" * 40)
         for sock in (control, str(paths.agent_socket(Path(rundir))), f"{rundir}/{paths.CLASSIC_FDPASS}"):
             assert len(sock.encode()) <= paths.SOCKET_PATH_MAX
+
+
+def test_wait_timeout_reaches_the_proxy_command_as_one_plain_number():
+    assert "--wait-timeout 600 --login" in render_block(context(Settings(wait_timeout=600.0)))
+    assert "--wait-timeout 2.5 --login" in render_block(context(Settings(wait_timeout=2.5)))
+    assert "--wait-timeout" not in render_block(context(Settings(wait_timeout=600.0, wait=False)))
+    assert "--wait-timeout" not in rendered("defaults")

@@ -1,0 +1,57 @@
+"""What the user can do about a refusal, added to its sentence in one backend-neutral place.
+
+The backends say what the pool said (the sim daemon, condor_jobs, condor_tool); here a held job's
+sentence gets the command that releases it.  Everything has to fit the 400 bytes of an SSH disconnect's
+description that OpenSSH prints (proxycmd/disconnect.py), so a long hold reason is shortened, not the hint.
+"""
+
+from __future__ import annotations
+
+from .errors import ProxyError, SessionRefused
+
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs milliseconds per connection
+if TYPE_CHECKING:
+    from typing import Optional
+
+ROOM = 370  # bytes for the sentence after "condor-job-proxy: ", inside OpenSSH's 400
+
+
+def release_command(job_id: str, *, sim_root: Optional[str] = None, schedd: Optional[str] = None,
+                    pool: Optional[str] = None) -> str:
+    import shlex
+
+    if sim_root:
+        return f"condor-job-ssh sim release {job_id} --root {shlex.quote(sim_root)}"
+    where = (f" -pool {shlex.quote(pool)}" if pool else "") + (f" -name {shlex.quote(schedd)}" if schedd else "")
+    return f"condor_release{where} {job_id}"
+
+
+def _fit(head: str, tail: str) -> str:
+    room = ROOM - len(tail.encode("utf-8"))
+    data = head.encode("utf-8")
+    if len(data) > room:
+        head = data[: max(0, room - 3)].decode("utf-8", "ignore") + "..."
+    return head + tail
+
+
+def advise(exc: ProxyError, job_id: str, *, sim_root: Optional[str] = None, schedd: Optional[str] = None,
+           pool: Optional[str] = None) -> ProxyError:
+    """*exc*, or a refusal that also says what to run (a held job: the command that releases it)."""
+    if not isinstance(exc, SessionRefused) or exc.status != "held":
+        return exc
+    command = release_command(job_id, sim_root=sim_root, schedd=schedd, pool=pool)
+    sentence = _fit(" ".join(str(exc).split()), f"; after fixing the cause, release it with: {command}")
+    return SessionRefused(sentence, retryable=False, status="held")
+
+
+def advise_for(exc: ProxyError, args) -> ProxyError:
+    """`advise` for the proxy's parsed options (cli.main's failure path): the job comes from the host name."""
+    if not isinstance(exc, SessionRefused) or exc.status != "held":
+        return exc
+    from . import hostname
+
+    try:
+        addr = hostname.parse(args.host, args.suffix or [hostname.DEFAULT_SUFFIX])
+    except hostname.HostnameError:
+        return exc
+    return advise(exc, addr.classic_id, sim_root=args.sim, schedd=args.schedd or addr.schedd, pool=args.pool)
