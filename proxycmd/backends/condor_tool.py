@@ -25,32 +25,34 @@ and starter.cpp in htcondor/htcondor) to one-line refusals.
 from __future__ import annotations
 
 import os
-import re
 import selectors
-import shutil
-import signal
 import socket
 import stat
 import subprocess
 import time
-from dataclasses import dataclass, field
-from typing import Dict, List, Mapping, Optional, Sequence, Tuple
+from collections import namedtuple
 
 from ..errors import ProxyError, SessionRefused
-from ..hostname import JobAddress
 from ..session import Session
+
+# This module is on every connection's path: no typing, dataclasses, re or shutil at module level (each
+# costs milliseconds per connection; `re` is imported only where a failure is explained).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Dict, List, Mapping, Optional, Sequence, Tuple
+
+    from ..hostname import JobAddress
 
 TOOL = "condor_ssh_to_job"
 TOOL_ENV = "CONDOR_SSH_TO_JOB"  # the tool to run, when not the one on PATH
 HEADER = b"condor-job-proxy-dialer 1 "
 RETRY_HINT = "(Use -auto-retry to keep trying periodically.)"
 WAITING_LINE = "Waiting for job to start..."
-# Words condor_ssh_to_job cannot pass on to its ssh program intact: it parses the program path again
-# (whitespace and quotes split it) and expands '%' in it.
-_UNSAFE = re.compile(r"[\s'\"%]")
 _OUR_SCRIPTS = (b"sshconfig.classic", b"proxycmd.cli", b"sshconfig.cli")
-_KEY_LINE = re.compile(r"\*\s+([A-Za-z0-9@._+-]+)\s+([A-Za-z0-9+/=]+)(\s.*)?\Z")
-_SESSION_DIR = re.compile(r".+\.condor_ssh_to_job_[0-9a-f]+\Z")
+_SESSION_DIR_MARK = ".condor_ssh_to_job_"  # session directories are <user>.condor_ssh_to_job_<hex>
+_HEX = frozenset("0123456789abcdef")
+_KEY_TYPE_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789@._+-")
+_BASE64_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=")
 MAX_FILE = 64 * 1024
 RELEASE_TIMEOUT = 5.0  # after a failed hand-over: how long condor_ssh_to_job may take to clean up and exit
 
@@ -76,6 +78,21 @@ def _usable(path: str) -> bool:
     return os.path.isfile(path) and os.access(path, os.X_OK)
 
 
+def _unsafe(path: str) -> bool:
+    """Whether condor_ssh_to_job cannot pass *path* on to its ssh program intact: it parses the program
+    path again (whitespace and quotes split it) and expands '%' in it."""
+    return any(c.isspace() or c in "'\"%" for c in path)
+
+
+def _which(name: str, path: str) -> Optional[str]:
+    """The first executable *name* on *path* (shutil.which without shutil's import cost)."""
+    for directory in path.split(os.pathsep):
+        candidate = os.path.join(directory or os.curdir, name)
+        if _usable(candidate):
+            return candidate
+    return None
+
+
 def _from_config() -> Optional[str]:
     """condor_ssh_to_job in HTCondor's BIN directory, asking the bindings (costs their import: only used
     when PATH has no condor_ssh_to_job)."""
@@ -98,7 +115,7 @@ def find_tool(env: Optional[Mapping[str, str]] = None) -> str:
             raise ToolError(f"{TOOL_ENV}={explicit!r} is not an executable file given by its absolute path")
         candidates = [explicit]
     else:
-        candidates = [c for c in (shutil.which(TOOL, path=env.get("PATH", os.defpath)),) if c]
+        candidates = [c for c in (_which(TOOL, env.get("PATH", os.defpath)),) if c]
         if not candidates:
             candidates = [c for c in (_from_config(),) if c]
     for candidate in candidates:
@@ -116,7 +133,7 @@ def find_dialer() -> str:
     found = find()
     if found is None:
         raise ToolError(f"cannot find {NAME} (it ships with condor-job-proxy); reinstall condor-job-proxy")
-    if _UNSAFE.search(found):
+    if _unsafe(found):
         raise ToolError(f"{found} has a blank, quote or '%' in its path, which {TOOL} cannot pass on; install "
                         "condor-job-proxy under a plain path")
     return found
@@ -126,6 +143,8 @@ def condor_rm(job_id: str, *, schedd: Optional[str] = None, pool: Optional[str] 
               tool: Optional[str] = None, timeout: float = 120.0) -> None:
     """Remove a job with HTCondor's condor_rm (beside condor_ssh_to_job, else on PATH), as the classic tool's
     -remove-on-interrupt does; ProxyError with condor_rm's own words when it fails."""
+    import shutil
+
     beside = os.path.join(os.path.dirname(tool), "condor_rm") if tool else ""
     program = beside if beside and _usable(beside) else shutil.which("condor_rm")
     if not program:
@@ -144,7 +163,7 @@ def condor_rm(job_id: str, *, schedd: Optional[str] = None, pool: Optional[str] 
 # ----- the tool's command line -------------------------------------------------------------------------
 def v2_word(word: str) -> str:
     """One word in HTCondor's "new" argument syntax: single quotes group, '' is a quote inside them."""
-    if word and not re.search(r"[\s']", word):
+    if word and not any(c.isspace() or c == "'" for c in word):
         return word
     return "'" + word.replace("'", "''") + "'"
 
@@ -189,16 +208,11 @@ def split_system_args(text: str) -> List[str]:
     return words
 
 
-@dataclass(frozen=True)
-class DialerArgs:
-    """What condor_ssh_to_job told its ssh program."""
+class DialerArgs(namedtuple("DialerArgs", "user identity_file known_hosts fdpass host words", defaults=("", ()))):
+    """What condor_ssh_to_job told its ssh program: host is condor-job.<execute host>'s <execute host>,
+    words all of the arguments (a namedtuple: dataclasses cost milliseconds to import)."""
 
-    user: str
-    identity_file: str
-    known_hosts: str
-    fdpass: str
-    host: str = ""  # condor-job.<execute host>
-    words: Tuple[str, ...] = field(default=(), repr=False)
+    __slots__ = ()
 
     @property
     def directory(self) -> str:
@@ -268,8 +282,9 @@ def _check_session_dir(path: str) -> None:
         st = os.lstat(path)
     except OSError as exc:
         raise ToolError(f"cannot use {TOOL}'s session directory {path}: {exc.strerror}") from None
+    head, mark, tail = os.path.basename(path).rpartition(_SESSION_DIR_MARK)
     if (not stat.S_ISDIR(st.st_mode) or st.st_uid != os.geteuid() or st.st_mode & 0o077
-            or not _SESSION_DIR.match(os.path.basename(path))):
+            or not (head and mark and tail and _HEX.issuperset(tail))):
         raise ToolError(f"refusing {TOOL}'s session directory {path}: not a private directory of ours")
 
 
@@ -299,10 +314,21 @@ def read_session_files(args: DialerArgs) -> Tuple[bytes, str]:
     if not private_key.lstrip().startswith(b"-----BEGIN "):
         raise ToolError(f"{args.identity_file} does not hold a private key")
     for line in _read_private(args.known_hosts).decode("ascii", "replace").splitlines():
-        match = _KEY_LINE.match(line.strip())
-        if match:
-            return private_key, f"{match.group(1)} {match.group(2)}"
+        host_key = _host_key(line)
+        if host_key:
+            return private_key, host_key
     raise ToolError(f"{args.known_hosts} holds no '* <host key>' line")
+
+
+def _host_key(line: str) -> Optional[str]:
+    """"type base64" from a known_hosts line "* <type> <base64> [comment]", else None."""
+    words = line.split(None, 3)
+    if len(words) < 3 or words[0] != "*":
+        return None
+    kind, blob = words[1], words[2]
+    if not (_KEY_TYPE_CHARS.issuperset(kind) and _BASE64_CHARS.issuperset(blob)):
+        return None
+    return f"{kind} {blob}"
 
 
 def receive_connection(path: str, timeout: float = 30.0) -> socket.socket:
@@ -414,6 +440,8 @@ class _Run:
 
     def kill(self) -> None:
         """Stop the process group we started (condor_ssh_to_job and the dialer): TERM, then KILL."""
+        import signal
+
         for sig in (signal.SIGTERM, signal.SIGKILL):
             try:
                 os.killpg(self.proc.pid, sig)
@@ -455,8 +483,8 @@ def open_session(tool: str, dialer: str, addr: JobAddress, *, schedd: Optional[s
     return Session(sock=conn, private_key=private_key, host_key=host_key, user=args.user)
 
 
-# ----- its failures, in one line ---------------------------------------------------------------------------
-_SLOT_LINE = re.compile(r"(?P<slot>[^\s:]+@[^\s:]+|slot[^\s:]*): (?P<msg>.+)")
+# ----- its failures, in one line (only here is `re` imported) ---------------------------------------------
+_SLOT_LINE = r"(?P<slot>[^\s:]+@[^\s:]+|slot[^\s:]*): (?P<msg>.+)"
 _STARTER_RETRY = (
     ("job not yet initialized", "the starter has not set it up yet"),
     ("execution environment is not yet ready", "its execution environment is not ready yet (input files may "
@@ -471,7 +499,9 @@ def _host(slot: str) -> str:
 
 def _starter_line(line: str, job: str) -> Optional[SessionRefused]:
     """A refusal the starter sent back (condor_ssh_to_job prefixes it with the slot name)."""
-    match = _SLOT_LINE.match(line)
+    import re
+
+    match = re.match(_SLOT_LINE, line)
     if not match:
         return None
     host, msg = _host(match.group("slot")), match.group("msg").strip()
@@ -494,6 +524,8 @@ def _starter_line(line: str, job: str) -> Optional[SessionRefused]:
 
 def _line_refusal(line: str, job: str, addr: JobAddress) -> Optional[SessionRefused]:
     """What one line of condor_ssh_to_job's stderr means, or None when it is not one we know."""
+    import re
+
     held = re.match(r'(?:The job is on hold|Job is held): "(.*)"\.?\Z', line)
     if held:
         reason = " ".join(held.group(1).split())
