@@ -392,6 +392,41 @@ exec sleep 600
     assert not os.path.exists(f"/proc/{pid}") or Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z"
 
 
+@pytest.mark.parametrize("status", [0, 3])
+def test_the_tool_ends_while_the_session_is_used_and_closing_waits_for_it(condor_env, tmp_path, capfd, status):
+    """open_session returns once the connection and the key are ours, without waiting for condor_ssh_to_job
+    to exit (it cleans up while the proxy registers the key); session.close() waits for it, and says so
+    when it failed."""
+    world = condor_env
+    job = world.submit("sleep", "600")
+    go = tmp_path / "go"
+    slow = _script(tmp_path / "bin" / "condor_ssh_to_job", f"""#!/bin/sh
+"{world.env['PATH'].split(':')[0]}/condor_ssh_to_job" "$@"
+echo $$ > {tmp_path}/pid
+while [ ! -e {go} ]; do sleep 0.05; done
+exit {status}
+""")
+    session = condor_tool.open_session(slow, find_dialer(), parse_job_id(job), keygen_options=["-t", "ecdsa"])
+    try:
+        assert session.sock.recv(8) == b"SSH-2.0-"
+        assert wait_for(lambda: (tmp_path / "pid").exists())  # the tool's own part is over...
+        pid = int((tmp_path / "pid").read_text())
+        os.kill(pid, 0)  # ...and it has not been waited for yet
+        assert session.private_key.startswith(b"-----BEGIN ")
+    finally:
+        go.touch()
+        session.close()
+    with pytest.raises(ProcessLookupError):  # reaped by close()
+        os.kill(pid, 0)
+    assert not list(Path(world.env["TMP"]).glob("*.condor_ssh_to_job_*"))
+    err = capfd.readouterr().err
+    if status:
+        assert f"condor-job-proxy: warning: condor_ssh_to_job exited with status {status} after handing" in err
+    else:
+        assert "warning" not in err
+    session.close()  # a second close does nothing more
+
+
 def test_a_tool_that_hangs_is_given_up_on(tmp_path):
     hung = _script(tmp_path / "condor_ssh_to_job", "#!/bin/sh\nexec sleep 600\n")
     start = time.monotonic()

@@ -29,6 +29,7 @@ import selectors
 import socket
 import stat
 import subprocess
+import sys
 import time
 from collections import namedtuple
 
@@ -392,6 +393,7 @@ class _Run:
         self.err = bytearray()
         self.timeout = timeout
         self.session_dir: Optional[str] = None
+        self.result: Optional[Tuple[int, str]] = None  # (exit status, stderr) once finished
         try:
             self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                          start_new_session=True, close_fds=True, env=env)
@@ -425,18 +427,38 @@ class _Run:
                             return words
         return None
 
-    def finish(self, answer: bytes, timeout: float) -> Tuple[int, str]:
-        """Answer the dialer (b"done\\n"; b"" lets it go empty-handed), wait for condor_ssh_to_job to end,
-        and remove the session directory should it have been left behind."""
+    def answer(self, answer: bytes) -> None:
+        """Answer the dialer (b"done\\n"; b"" lets it go empty-handed) and close its stdin: it exits, and
+        condor_ssh_to_job removes its session directory and ends.  Only the first answer counts."""
+        stdin, self.proc.stdin = self.proc.stdin, None
+        if stdin is None:
+            return
         try:
-            _, err = self.proc.communicate(answer, timeout=timeout)
+            if answer:
+                stdin.write(answer)
+            stdin.close()
+        except OSError:  # the dialer is gone already (BrokenPipeError): nothing to tell it
+            try:
+                stdin.close()
+            except OSError:
+                pass
+
+    def finish(self, answer: bytes, timeout: float) -> Tuple[int, str]:
+        """Answer the dialer (unless done already), wait for condor_ssh_to_job to end, and remove the
+        session directory should it have been left behind.  Once: a second call returns the first result."""
+        if self.result is not None:
+            return self.result
+        self.answer(answer)
+        try:
+            _, err = self.proc.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
             self.kill()
             _, err = self.proc.communicate()
         self.err.extend(err or b"")
         if self.session_dir:
             remove_session_dir(self.session_dir)
-        return self.proc.returncode, self.err.decode("utf-8", "replace")
+        self.result = (self.proc.returncode, self.err.decode("utf-8", "replace"))
+        return self.result
 
     def kill(self) -> None:
         """Stop the process group we started (condor_ssh_to_job and the dialer): TERM, then KILL."""
@@ -477,10 +499,21 @@ def open_session(tool: str, dialer: str, addr: JobAddress, *, schedd: Optional[s
         raise
     if words is None:
         raise ToolFailed(*run.finish(b"", timeout=30.0))
-    # The session is ours now: how condor_ssh_to_job ends (it removes its directory and exits with the
-    # dialer's status, 0) no longer matters to it; it is waited for (killed after 10 s) so none is left.
-    run.finish(b"done\n", timeout=10.0)
-    return Session(sock=conn, private_key=private_key, host_key=host_key, user=args.user)
+    # The session is ours now: the dialer may go, and condor_ssh_to_job removes its directory and exits with
+    # the dialer's status (0) while our caller registers the key.  Closing the session waits for that exit
+    # (killing it after 10 s) and removes the directory should it be left, so none is left behind.
+    run.answer(b"done\n")
+    return Session(sock=conn, private_key=private_key, host_key=host_key, user=args.user,
+                   release=lambda: _released(run))
+
+
+def _released(run: _Run) -> None:
+    """Wait for condor_ssh_to_job to end; the session works whatever its status, but a failure is said."""
+    code, err = run.finish(b"", timeout=10.0)
+    if code != 0:
+        said = " ".join(err.split())[:200] or "no message"
+        sys.stderr.write(f"condor-job-proxy: warning: {TOOL} exited with status {code} after handing the "
+                         f"session over ({said})\n")
 
 
 # ----- its failures, in one line (only here is `re` imported) ---------------------------------------------
