@@ -51,9 +51,18 @@ class _Parser(argparse.ArgumentParser):
         _fail(f"{message} (see {PROG} --help)", 2)
 
 
+def _formatter(prog: str) -> argparse.HelpFormatter:
+    """argparse's formatter with the width found here: argparse's own way imports shutil (milliseconds on
+    every connection, since add_argument makes a formatter even when no help is shown)."""
+    try:
+        width = int(os.environ.get("COLUMNS", "0")) or os.get_terminal_size(1).columns
+    except (ValueError, OSError):
+        width = 80
+    return argparse.RawDescriptionHelpFormatter(prog, width=max(width, 40) - 2)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog=PROG, description=DESCRIPTION, epilog=EPILOG,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = _Parser(prog=PROG, description=DESCRIPTION, epilog=EPILOG, formatter_class=_formatter)
     p.add_argument("host", metavar="HOST", help="job host name, e.g. 32.0.job.condor (ssh's %%h)")
     where = p.add_argument_group("where the job is")
     where.add_argument("--sim", metavar="DIR", help="use the simulated pool rooted at DIR instead of HTCondor")

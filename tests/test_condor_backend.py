@@ -8,6 +8,7 @@ import os
 import re
 import signal
 import subprocess
+import sys
 import time
 from importlib.machinery import SourceFileLoader
 from pathlib import Path
@@ -425,6 +426,35 @@ exit {status}
     else:
         assert "warning" not in err
     session.close()  # a second close does nothing more
+
+
+HEAVY_MODULES = ("typing", "dataclasses", "inspect", "shutil", "typer", "htcondor2", "classad2", "cryptography")
+
+
+def test_a_connection_on_the_condor_path_imports_nothing_heavy(condor_env):
+    """The whole ProxyCommand run, option parsing to hand-over through condor_ssh_to_job, without the
+    modules that cost milliseconds per connection (site is left out, as a non-editable install has it)."""
+    world = condor_env
+    job = world.submit("sleep", "600")
+    script = f"""
+import sys
+sys.path.insert(0, {str(Path(__file__).resolve().parent.parent)!r})
+from proxycmd import cli, handoff
+
+def hand_over(conn, relay_wanted=False):
+    print(" ".join(sorted(sys.modules)), flush=True)
+    return 0
+
+handoff.hand_over = hand_over
+cli.main(sys.argv[1:])
+"""
+    env = dict(world.env, PYTHONDONTWRITEBYTECODE="1")
+    done = subprocess.run([sys.executable, "-S", "-c", script, "--runtime-dir", str(world.rundir),
+                           f"{job}.job.condor"], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    loaded = set(done.stdout.split())
+    assert "proxycmd.backends.condor_tool" in loaded and "proxycmd.agent.client" in loaded
+    assert not loaded.intersection(HEAVY_MODULES), sorted(loaded.intersection(HEAVY_MODULES))
 
 
 def test_a_tool_that_hangs_is_given_up_on(tmp_path):
