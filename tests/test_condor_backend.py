@@ -428,7 +428,8 @@ exit {status}
     session.close()  # a second close does nothing more
 
 
-HEAVY_MODULES = ("typing", "dataclasses", "inspect", "shutil", "typer", "htcondor2", "classad2", "cryptography")
+HEAVY_MODULES = ("typing", "dataclasses", "inspect", "shutil", "subprocess", "typer", "htcondor2",
+                 "classad2", "cryptography")
 
 
 def test_a_connection_on_the_condor_path_imports_nothing_heavy(condor_env):
@@ -449,12 +450,44 @@ handoff.hand_over = hand_over
 cli.main(sys.argv[1:])
 """
     env = dict(world.env, PYTHONDONTWRITEBYTECODE="1")
+    world.ssh(f"{job}.job.condor", "true")  # the agent runs (starting it is another matter)
     done = subprocess.run([sys.executable, "-S", "-c", script, "--runtime-dir", str(world.rundir),
                            f"{job}.job.condor"], env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     loaded = set(done.stdout.split())
     assert "proxycmd.backends.condor_tool" in loaded and "proxycmd.agent.client" in loaded
     assert not loaded.intersection(HEAVY_MODULES), sorted(loaded.intersection(HEAVY_MODULES))
+
+
+def test_the_tool_gets_its_own_session_default_sigpipe_and_no_descriptor_of_ours(tmp_path):
+    """What Popen(start_new_session=True, close_fds=True) gave the tool, os.posix_spawn must give too."""
+    keep_r, keep_w = os.pipe()
+    os.set_inheritable(keep_w, True)
+    try:
+        probe = _script(tmp_path / "condor_ssh_to_job", f"""#!/bin/sh
+echo "session $(cut -d' ' -f6 /proc/$$/stat) pid $$" >&2
+grep SigIgn /proc/$$/status >&2
+[ -e /proc/$$/fd/{keep_w} ] && echo "inherited {keep_w}" >&2
+exit 1
+""")
+        with pytest.raises(condor_tool.ToolFailed) as failed:
+            condor_tool.open_session(probe, find_dialer(), JobAddress(1), timeout=30)
+    finally:
+        os.close(keep_r)
+        os.close(keep_w)
+    err = failed.value.stderr
+    assert failed.value.returncode == 1
+    session, pid = re.search(r"session (\d+) pid (\d+)", err).groups()
+    assert session == pid
+    ignored = int(re.search(r"SigIgn:\s*([0-9a-f]+)", err).group(1), 16)
+    assert not ignored & (1 << (signal.SIGPIPE - 1))
+    assert "inherited" not in err
+
+
+def test_a_tool_that_cannot_be_run_is_one_line(tmp_path):
+    bad = _script(tmp_path / "condor_ssh_to_job", "#!/nonexistent/interpreter\n")
+    with pytest.raises(condor_tool.ToolError, match=r"cannot run .*condor_ssh_to_job: No such file"):
+        condor_tool.open_session(bad, find_dialer(), JobAddress(1), timeout=30)
 
 
 def test_a_tool_that_hangs_is_given_up_on(tmp_path):

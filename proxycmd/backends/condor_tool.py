@@ -25,10 +25,9 @@ and starter.cpp in htcondor/htcondor) to one-line refusals.
 from __future__ import annotations
 
 import os
-import selectors
+import select
 import socket
 import stat
-import subprocess
 import sys
 import time
 from collections import namedtuple
@@ -55,6 +54,11 @@ _HEX = frozenset("0123456789abcdef")
 _KEY_TYPE_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789@._+-")
 _BASE64_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=")
 MAX_FILE = 64 * 1024
+try:  # the C module: `signal` builds its enums on import
+    from _signal import SIGKILL as _SIGKILL, SIGPIPE, SIGTERM as _SIGTERM, SIGXFSZ
+except ImportError:  # pragma: no cover - not CPython
+    from signal import SIGKILL as _SIGKILL, SIGPIPE, SIGTERM as _SIGTERM, SIGXFSZ
+_DEFAULT_SIGNALS = (SIGPIPE, SIGXFSZ)  # Python ignores SIGPIPE; the tool must not inherit that
 RELEASE_TIMEOUT = 5.0  # after a failed hand-over: how long condor_ssh_to_job may take to clean up and exit
 
 
@@ -150,6 +154,8 @@ def condor_rm(job_id: str, *, schedd: Optional[str] = None, pool: Optional[str] 
     program = beside if beside and _usable(beside) else shutil.which("condor_rm")
     if not program:
         raise ProxyError(f"cannot remove job {job_id}: HTCondor's condor_rm is not on PATH")
+    import subprocess
+
     argv = [program] + (["-name", schedd] if schedd else []) + (["-pool", pool] if pool else [])
     argv += (["-reason", reason] if reason else []) + [job_id]
     try:
@@ -387,93 +393,176 @@ class ToolFailed(Exception):
 
 
 class _Run:
-    """One condor_ssh_to_job process, its pipes and its clean-up."""
+    """One condor_ssh_to_job process, its pipes and its clean-up.
+
+    Started with os.posix_spawn rather than subprocess, whose import (with selectors, threading and
+    signal's enums) costs milliseconds on every connection; it does what our Popen call did: pipes on 0, 1
+    and 2, a new session (so its group can be stopped), no other inherited descriptor, SIGPIPE and
+    SIGXFSZ back to their defaults."""
 
     def __init__(self, argv: List[str], env: Optional[Mapping[str, str]], timeout: float) -> None:
         self.err = bytearray()
         self.timeout = timeout
         self.session_dir: Optional[str] = None
         self.result: Optional[Tuple[int, str]] = None  # (exit status, stderr) once finished
+        self.returncode: Optional[int] = None  # as subprocess has it: -N when killed by signal N
+        fds: List[int] = []
         try:
-            self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                         start_new_session=True, close_fds=True, env=env)
+            for _ in range(3):
+                fds += os.pipe()  # not inheritable: only the dup2 copies below reach the tool
+            in_r, in_w, out_r, out_w, err_r, err_w = fds
+            actions = [(os.POSIX_SPAWN_DUP2, in_r, 0), (os.POSIX_SPAWN_DUP2, out_w, 1),
+                       (os.POSIX_SPAWN_DUP2, err_w, 2)]
+            actions += [(os.POSIX_SPAWN_CLOSE, fd) for fd in _inherited_fds()]
+            self.pid = os.posix_spawn(argv[0], argv, os.environ if env is None else env, file_actions=actions,
+                                      setsid=True, setsigdef=_DEFAULT_SIGNALS)
         except OSError as exc:
-            raise ToolError(f"cannot run {argv[0]}: {exc.strerror}") from None
+            for fd in fds:
+                os.close(fd)
+            raise ToolError(f"cannot run {argv[0]}: {exc.strerror or exc}") from None
+        for fd in (in_r, out_w, err_w):
+            os.close(fd)
+        self.stdin: Optional[int] = in_w
+        self.out_fd: Optional[int] = out_r
+        self.err_fd: Optional[int] = err_r
 
     def dialer_words(self) -> Optional[List[str]]:
         """Read until the dialer's message is complete (its words) or stdout ends (None), draining stderr."""
         deadline = time.monotonic() + self.timeout
         out = bytearray()
-        out_fd, err_fd = self.proc.stdout.fileno(), self.proc.stderr.fileno()
-        with selectors.DefaultSelector() as sel:
-            sel.register(out_fd, selectors.EVENT_READ)
-            sel.register(err_fd, selectors.EVENT_READ)
-            open_fds = {out_fd, err_fd}
-            while out_fd in open_fds:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise ToolError(f"{TOOL} did not open a session within {self.timeout:.0f} s; giving up")
-                for key, _ in sel.select(min(left, 1.0)):
-                    chunk = os.read(key.fd, 65536)
-                    if not chunk:
-                        sel.unregister(key.fd)
-                        open_fds.discard(key.fd)
-                    elif key.fd == err_fd:
-                        self.err.extend(chunk)
-                    else:
-                        out.extend(chunk)
-                        words = parse_message(bytes(out))
-                        if words is not None:
-                            return words
+        poller = select.poll()
+        open_fds = {self.out_fd, self.err_fd}
+        for fd in open_fds:
+            poller.register(fd, select.POLLIN)
+        while self.out_fd in open_fds:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise ToolError(f"{TOOL} did not open a session within {self.timeout:.0f} s; giving up")
+            for fd, _ in poller.poll(1000 * min(left, 1.0)):
+                chunk = os.read(fd, 65536)
+                if not chunk:
+                    poller.unregister(fd)
+                    open_fds.discard(fd)
+                elif fd == self.err_fd:
+                    self.err.extend(chunk)
+                else:
+                    out.extend(chunk)
+                    words = parse_message(bytes(out))
+                    if words is not None:
+                        return words
         return None
 
     def answer(self, answer: bytes) -> None:
         """Answer the dialer (b"done\\n"; b"" lets it go empty-handed) and close its stdin: it exits, and
         condor_ssh_to_job removes its session directory and ends.  Only the first answer counts."""
-        stdin, self.proc.stdin = self.proc.stdin, None
-        if stdin is None:
+        fd, self.stdin = self.stdin, None
+        if fd is None:
             return
         try:
             if answer:
-                stdin.write(answer)
-            stdin.close()
-        except OSError:  # the dialer is gone already (BrokenPipeError): nothing to tell it
-            try:
-                stdin.close()
-            except OSError:
-                pass
+                os.write(fd, answer)  # a few bytes into an empty pipe: never blocks
+        except OSError:  # the dialer is gone already (EPIPE): nothing to tell it
+            pass
+        finally:
+            os.close(fd)
 
     def finish(self, answer: bytes, timeout: float) -> Tuple[int, str]:
-        """Answer the dialer (unless done already), wait for condor_ssh_to_job to end, and remove the
-        session directory should it have been left behind.  Once: a second call returns the first result."""
+        """Answer the dialer (unless done already), wait for condor_ssh_to_job to end (stopping it after
+        *timeout*), and remove the session directory should it have been left behind.  Once: a second
+        call returns the first result."""
         if self.result is not None:
             return self.result
         self.answer(answer)
-        try:
-            _, err = self.proc.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
+        deadline = time.monotonic() + timeout
+        self._drain(deadline)
+        if not self._wait(deadline):
             self.kill()
-            _, err = self.proc.communicate()
-        self.err.extend(err or b"")
+        self._drain(time.monotonic() + 1.0)  # what it said before it ended
+        for fd in (self.out_fd, self.err_fd):
+            os.close(fd)
+        self.out_fd = self.err_fd = None
         if self.session_dir:
             remove_session_dir(self.session_dir)
-        self.result = (self.proc.returncode, self.err.decode("utf-8", "replace"))
+        code = self.returncode if self.returncode is not None else -9
+        self.result = (code, self.err.decode("utf-8", "replace"))
         return self.result
+
+    def _drain(self, deadline: float) -> None:
+        """Read stdout (dropped) and stderr (kept) until both end or *deadline* passes."""
+        poller = select.poll()
+        open_fds = {fd for fd in (self.out_fd, self.err_fd) if fd is not None}
+        for fd in open_fds:
+            poller.register(fd, select.POLLIN)
+        while open_fds:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            for fd, _ in poller.poll(1000 * left):
+                chunk = os.read(fd, 65536)
+                if not chunk:
+                    poller.unregister(fd)
+                    open_fds.discard(fd)
+                elif fd == self.err_fd:
+                    self.err.extend(chunk)
+
+    def _wait(self, deadline: float) -> bool:
+        """Reap the tool; False when it is still running at *deadline*."""
+        if self.returncode is not None:
+            return True
+        pidfd = None
+        try:
+            pidfd = os.pidfd_open(self.pid)  # readable once the process has ended (Linux >= 5.3)
+        except (AttributeError, OSError):
+            pass
+        try:
+            while True:
+                pid, status = os.waitpid(self.pid, os.WNOHANG)
+                if pid:
+                    self.returncode = os.waitstatus_to_exitcode(status)
+                    return True
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                if pidfd is not None:
+                    select.select([pidfd], [], [], left)
+                else:
+                    time.sleep(min(left, 0.002))
+        except ChildProcessError:  # reaped elsewhere: its status is lost
+            self.returncode = -9 if self.returncode is None else self.returncode
+            return True
+        finally:
+            if pidfd is not None:
+                os.close(pidfd)
 
     def kill(self) -> None:
         """Stop the process group we started (condor_ssh_to_job and the dialer): TERM, then KILL."""
-        import signal
-
-        for sig in (signal.SIGTERM, signal.SIGKILL):
+        for sig in (_SIGTERM, _SIGKILL):
             try:
-                os.killpg(self.proc.pid, sig)
+                os.killpg(self.pid, sig)
             except (ProcessLookupError, PermissionError):
+                self._wait(time.monotonic() + 2.0)
                 return
+            if self._wait(time.monotonic() + 2.0):
+                return
+
+
+def _inherited_fds() -> List[int]:
+    """Our descriptors above 2 that a spawned program would inherit (from whoever started us): closed in
+    it, as subprocess's close_fds does."""
+    try:
+        names = os.listdir("/proc/self/fd")
+    except OSError:
+        return []
+    fds = []
+    for name in names:
+        fd = int(name)
+        if fd > 2:
             try:
-                self.proc.wait(timeout=2.0)
-                return
-            except subprocess.TimeoutExpired:
-                continue
+                if os.get_inheritable(fd):
+                    fds.append(fd)
+            except OSError:  # the listing's own descriptor, closed by now
+                pass
+    return fds
 
 
 def open_session(tool: str, dialer: str, addr: JobAddress, *, schedd: Optional[str] = None,
