@@ -7,8 +7,9 @@ forced command, same key -- on ssh's pipes, with the key in a plain IdentityFile
 limit here: no session set-up, no agent, no hand-over.  Ours: `condor-job-proxy` through the block that
 `condor-job-ssh setup` writes, once with ProxyUseFdpass (the default) and once relaying bytes.
 
-Session keys are ed25519 (`sim start --keygen-options '-t ed25519'`) so that RSA key generation, which costs
-the starter 0.3 to 1.5 s at random and is not ours to save, does not drown the comparison.
+The pool makes ed25519 keys (`sim start --keygen-options '-t ed25519'`) and the proxy asks for its default,
+ECDSA P-256 (a later -t wins), so that RSA key generation, which costs the starter 0.3 to 1.5 s at random,
+does not drown the comparison.
 Ratios: latency = ours / bare (lower is better, aim <= 1.15); throughput = bare time / our time (aim fdpass
 >= 0.97, relay >= 0.85); start-up = our process start to hand-over, minus the pool's session opening.
 """

@@ -9,10 +9,12 @@ from __future__ import annotations
 from collections import namedtuple
 
 
-class Session(namedtuple("Session", "sock private_key host_key user workdir", defaults=(None,))):
+class Session(namedtuple("Session", "sock private_key host_key user workdir release", defaults=(None, None))):
     """sock: connected to `sshd -i` on the execute side; private_key: OpenSSH private key bytes (client key
     and host key at once); host_key: "ssh-rsa AAAA..." (no host name, no comment); user: the remote user
-    name the starter reported; workdir: the session directory on the execute side, when known."""
+    name the starter reported; workdir: the session directory on the execute side, when known; release:
+    what the backend still has to finish once the session is ours (the condor backend: wait for
+    condor_ssh_to_job to exit, which it does while we register the key), run by close(), at most once."""
 
     __slots__ = ()
 
@@ -21,6 +23,8 @@ class Session(namedtuple("Session", "sock private_key host_key user workdir", de
 
     def close(self) -> None:
         self.sock.close()
+        if self.release is not None:
+            self.release()
 
 
 class JobInfo(namedtuple("JobInfo", "cluster proc status cmd batch_name remote_host since schedd hold_reason",

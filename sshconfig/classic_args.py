@@ -20,6 +20,7 @@ from typing import List, Optional, Sequence, Tuple
 
 from proxycmd.errors import UsageError
 from proxycmd.hostname import HostnameError, JobAddress, parse_job_id
+from proxycmd.sessionkey import DEFAULT_KEYGEN_OPTIONS
 
 PROG = "condor-ssh-to-job"
 
@@ -43,7 +44,8 @@ OPTIONS:
  -remove-on-interrupt         (rm job on ctrl-c, also on SIGTERM or SIGHUP)
  -shells shell1,shell2,...    (shells to try on the execute node; default: $SHELL)
  -ssh <alt ssh command>       (e.g. sftp or scp, or "ssh -v"; put words with spaces in '...')
- -keygen-options <keygen options>  (extra ssh-keygen options for the session key, e.g. "-t ed25519")
+ -keygen-options <keygen options>  (ssh-keygen options for the session key; default
+                              "{DEFAULT_KEYGEN_OPTIONS}", '' for the starter's own RSA key)
  -X                           (enable X11 forwarding)
  -x                           (disable X11 forwarding)
  -l user                      (accepted for rsync -e; the job's own account is always used)
@@ -82,7 +84,7 @@ class ClassicRequest:
     program: Tuple[str, ...] = ("ssh",)  # the -ssh command line, split: program and extra words
     schedd: Optional[str] = None
     pool: Optional[str] = None
-    keygen_options: Tuple[str, ...] = ()
+    keygen_options: Tuple[str, ...] = tuple(DEFAULT_KEYGEN_OPTIONS.split())  # (): the starter's own default
     shells: Optional[Tuple[str, ...]] = None  # None: not given (the caller uses $SHELL, as HTCondor does)
     auto_retry: bool = False
     remove_on_interrupt: bool = False
@@ -221,7 +223,7 @@ def parse(argv: Sequence[str]) -> ClassicRequest:
         program=_program(values["ssh"]) if "ssh" in values else ("ssh",),
         schedd=values.get("name") or None,
         pool=values.get("pool") or None,
-        keygen_options=_keygen(values.get("keygen-options", "")),
+        keygen_options=_keygen(values.get("keygen-options", DEFAULT_KEYGEN_OPTIONS)),
         shells=None if shells is None else tuple(s for s in shells.split(",") if s),
         auto_retry=flags["auto-retry"],
         remove_on_interrupt=flags["remove-on-interrupt"],

@@ -24,6 +24,7 @@ from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 from proxycmd.hostname import DEFAULT_SUFFIX, MAX_HOSTNAME, MAX_ID
 from proxycmd.paths import AGENT_SOCKET, CONTROL_NAME, KNOWN_HOSTS
 from proxycmd.session import JobInfo
+from proxycmd.sessionkey import DEFAULT_KEYGEN_OPTIONS
 
 from .managed import BEGIN, CREATED_NOTE, END
 from .settings import Settings
@@ -174,7 +175,7 @@ def _proxy_command(ctx: RenderContext, suffix: str, schedd: Optional[str], pool:
         words += ["--wait-timeout", _seconds(s.wait_timeout)]
     if s.forward_agent:
         words.append("--forward-agent")
-    if s.keygen_options:
+    if s.keygen_options != DEFAULT_KEYGEN_OPTIONS:  # '' too: it turns the proxy's ECDSA default off
         words += ["--keygen-options", shell_word(s.keygen_options, "keygen options")]
     words += ["--login", "'%r'", "'%h'"]
     return " ".join(words)

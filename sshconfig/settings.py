@@ -16,6 +16,7 @@ from typing import Any, Callable, Dict, List, Optional, Union
 
 from proxycmd import paths
 from proxycmd.hostname import DEFAULT_SUFFIX, HostnameError, parse
+from proxycmd.sessionkey import DEFAULT_KEYGEN_OPTIONS
 
 from .atomic import write_atomic
 
@@ -60,7 +61,7 @@ class Settings:
     server_alive_count_max: int = 4
     connect_timeout: int = 60
     wait: bool = True
-    keygen_options: str = ""  # extra ssh-keygen options for each session key, e.g. "-t ed25519"
+    keygen_options: str = DEFAULT_KEYGEN_OPTIONS  # ssh-keygen options for each session key; "": the starter's
     wait_timeout: Optional[float] = None  # seconds the proxy waits for an idle job; None: no limit
     include_idle: bool = False
     runtime_dir: Optional[str] = None  # None: paths.pick_runtime_dir() when `setup` runs (~/.ssh/cjp)

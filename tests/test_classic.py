@@ -203,6 +203,17 @@ def test_ssh_with_extra_words_and_keygen_options(world):
     assert "Server host key: ssh-ed25519" in done.stderr
 
 
+def test_session_key_is_ecdsa_unless_keygen_options_say_otherwise(world):
+    job = world.submit("sleep", "600")
+    done = classic(world, "-ssh", "ssh -v", job, "true")
+    assert done.returncode == 0, done.stderr
+    assert "Server host key: ecdsa-sha2-nistp256 " in done.stderr
+    assert "Server accepts key: " in done.stderr and " ECDSA SHA256:" in done.stderr
+    done = classic(world, "-ssh", "ssh -v", "-keygen-options", "", job, "true")
+    assert done.returncode == 0, done.stderr
+    assert "Server host key: ssh-rsa " in done.stderr  # '' leaves the starter's own default
+
+
 # ----- sftp, scp, rsync --------------------------------------------------------------------------------------------
 def test_sftp_batch_on_stdin(world, tmp_path):
     job = world.submit("sleep", "600")

@@ -50,6 +50,12 @@ def test_every_option():
         auto_retry=True, remove_on_interrupt=True, x11=True, debug=True)
 
 
+def test_session_key_is_ecdsa_p256_unless_keygen_options_are_given():
+    assert parse(["32"]).keygen_options == ("-t", "ecdsa", "-b", "256")
+    assert parse(["-keygen-options", "", "32"]).keygen_options == ()  # the starter's own default
+    assert parse(["-k", "-t rsa -b 4096", "32"]).keygen_options == ("-t", "rsa", "-b", "4096")
+
+
 def test_everything_after_the_job_is_the_command():
     request = parse(["32", "-debug", "echo $_CONDOR_JOB_PIDS", "--"])
     assert request.command == ("-debug", "echo $_CONDOR_JOB_PIDS", "--")

@@ -8,6 +8,7 @@ import os
 import re
 import signal
 import subprocess
+import sys
 import time
 from importlib.machinery import SourceFileLoader
 from pathlib import Path
@@ -390,6 +391,103 @@ exec sleep 600
     assert not sdir.exists()
     pid = int((tmp_path / "pid").read_text())
     assert not os.path.exists(f"/proc/{pid}") or Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z"
+
+
+@pytest.mark.parametrize("status", [0, 3])
+def test_the_tool_ends_while_the_session_is_used_and_closing_waits_for_it(condor_env, tmp_path, capfd, status):
+    """open_session returns once the connection and the key are ours, without waiting for condor_ssh_to_job
+    to exit (it cleans up while the proxy registers the key); session.close() waits for it, and says so
+    when it failed."""
+    world = condor_env
+    job = world.submit("sleep", "600")
+    go = tmp_path / "go"
+    slow = _script(tmp_path / "bin" / "condor_ssh_to_job", f"""#!/bin/sh
+"{world.env['PATH'].split(':')[0]}/condor_ssh_to_job" "$@"
+echo $$ > {tmp_path}/pid
+while [ ! -e {go} ]; do sleep 0.05; done
+exit {status}
+""")
+    session = condor_tool.open_session(slow, find_dialer(), parse_job_id(job), keygen_options=["-t", "ecdsa"])
+    try:
+        assert session.sock.recv(8) == b"SSH-2.0-"
+        assert wait_for(lambda: (tmp_path / "pid").exists())  # the tool's own part is over...
+        pid = int((tmp_path / "pid").read_text())
+        os.kill(pid, 0)  # ...and it has not been waited for yet
+        assert session.private_key.startswith(b"-----BEGIN ")
+    finally:
+        go.touch()
+        session.close()
+    with pytest.raises(ProcessLookupError):  # reaped by close()
+        os.kill(pid, 0)
+    assert not list(Path(world.env["TMP"]).glob("*.condor_ssh_to_job_*"))
+    err = capfd.readouterr().err
+    if status:
+        assert f"condor-job-proxy: warning: condor_ssh_to_job exited with status {status} after handing" in err
+    else:
+        assert "warning" not in err
+    session.close()  # a second close does nothing more
+
+
+HEAVY_MODULES = ("typing", "dataclasses", "inspect", "shutil", "subprocess", "typer", "htcondor2",
+                 "classad2", "cryptography")
+
+
+def test_a_connection_on_the_condor_path_imports_nothing_heavy(condor_env):
+    """The whole ProxyCommand run, option parsing to hand-over through condor_ssh_to_job, without the
+    modules that cost milliseconds per connection (site is left out, as a non-editable install has it)."""
+    world = condor_env
+    job = world.submit("sleep", "600")
+    script = f"""
+import sys
+sys.path.insert(0, {str(Path(__file__).resolve().parent.parent)!r})
+from proxycmd import cli, handoff
+
+def hand_over(conn, relay_wanted=False):
+    print(" ".join(sorted(sys.modules)), flush=True)
+    return 0
+
+handoff.hand_over = hand_over
+cli.main(sys.argv[1:])
+"""
+    env = dict(world.env, PYTHONDONTWRITEBYTECODE="1")
+    world.ssh(f"{job}.job.condor", "true")  # the agent runs (starting it is another matter)
+    done = subprocess.run([sys.executable, "-S", "-c", script, "--runtime-dir", str(world.rundir),
+                           f"{job}.job.condor"], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    loaded = set(done.stdout.split())
+    assert "proxycmd.backends.condor_tool" in loaded and "proxycmd.agent.client" in loaded
+    assert not loaded.intersection(HEAVY_MODULES), sorted(loaded.intersection(HEAVY_MODULES))
+
+
+def test_the_tool_gets_its_own_session_default_sigpipe_and_no_descriptor_of_ours(tmp_path):
+    """What Popen(start_new_session=True, close_fds=True) gave the tool, os.posix_spawn must give too."""
+    keep_r, keep_w = os.pipe()
+    os.set_inheritable(keep_w, True)
+    try:
+        probe = _script(tmp_path / "condor_ssh_to_job", f"""#!/bin/sh
+echo "session $(cut -d' ' -f6 /proc/$$/stat) pid $$" >&2
+grep SigIgn /proc/$$/status >&2
+[ -e /proc/$$/fd/{keep_w} ] && echo "inherited {keep_w}" >&2
+exit 1
+""")
+        with pytest.raises(condor_tool.ToolFailed) as failed:
+            condor_tool.open_session(probe, find_dialer(), JobAddress(1), timeout=30)
+    finally:
+        os.close(keep_r)
+        os.close(keep_w)
+    err = failed.value.stderr
+    assert failed.value.returncode == 1
+    session, pid = re.search(r"session (\d+) pid (\d+)", err).groups()
+    assert session == pid
+    ignored = int(re.search(r"SigIgn:\s*([0-9a-f]+)", err).group(1), 16)
+    assert not ignored & (1 << (signal.SIGPIPE - 1))
+    assert "inherited" not in err
+
+
+def test_a_tool_that_cannot_be_run_is_one_line(tmp_path):
+    bad = _script(tmp_path / "condor_ssh_to_job", "#!/nonexistent/interpreter\n")
+    with pytest.raises(condor_tool.ToolError, match=r"cannot run .*condor_ssh_to_job: No such file"):
+        condor_tool.open_session(bad, find_dialer(), JobAddress(1), timeout=30)
 
 
 def test_a_tool_that_hangs_is_given_up_on(tmp_path):

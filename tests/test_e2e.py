@@ -423,6 +423,31 @@ def test_errors_reach_the_terminal_even_when_controlpersist_silences_the_proxy(w
     assert f"condor-job-proxy: job {job} is held".encode() in seen, seen
 
 
+def _newest_session_key(world, job: str) -> str:
+    """The public half of the key the (simulated) starter made for the job's latest session."""
+    newest = max(world.sandbox(job).glob(".condor_ssh_to_job_*"), key=lambda p: p.stat().st_mtime)
+    return (newest / "sshkey.pub").read_text()
+
+
+def test_default_session_key_is_ecdsa_p256_end_to_end(world):
+    """With the block setup wrote, the starter makes an ECDSA P-256 key: sshd offers it as host key, our
+    known_hosts line names it, and the agent signs with it (ecdsa-sha2-nistp256)."""
+    assert "--keygen-options" not in world.ssh_config.read_text()  # the proxy's own default applies
+    job = world.submit("sleep", "600")
+    done = world.ssh("-v", HOST.format(job), "echo ok")
+    assert done.stdout.strip() == "ok"
+    public = _newest_session_key(world, job)
+    assert public.startswith("ecdsa-sha2-nistp256 ")
+    key_blob = public.split()[1]
+    assert "Server host key: ecdsa-sha2-nistp256 " in done.stderr
+    listing = world.run(["ssh-keygen", "-lf", "/dev/stdin"], input=public, stdin=None).stdout.split()
+    assert listing[0] == "256" and listing[-1] == "(ECDSA)"
+    # the agent offered that very key, and sshd accepted its ecdsa-sha2-nistp256 signature
+    assert f" ECDSA {listing[1]} agent\n" in done.stderr.split("Server accepts key: ", 1)[1], done.stderr
+    assert "Authenticated to " in done.stderr
+    assert f"{HOST.format(job)} ecdsa-sha2-nistp256 {key_blob}" in world.known_hosts_lines()
+
+
 def test_setup_keygen_options_reach_the_starter_and_are_kept(world):
     job = world.submit("sleep", "600")
     cjs = tool("condor-job-ssh")
@@ -432,7 +457,9 @@ def test_setup_keygen_options_reach_the_starter_and_are_kept(world):
     world.run([cjs, "setup", "--ssh-config", str(world.ssh_config), "--yes"])  # a bare setup keeps it
     assert "--keygen-options '-t ed25519'" in world.ssh_config.read_text()
     world.run([cjs, "setup", "--ssh-config", str(world.ssh_config), "--keygen-options", "", "--yes"])
-    assert "--keygen-options" not in world.ssh_config.read_text()
+    assert "--keygen-options '' " in world.ssh_config.read_text()  # explicit: not the proxy's ECDSA default
+    world.ssh(HOST.format(job), "true")
+    assert _newest_session_key(world, job).startswith("ssh-rsa ")  # the starter's own default
     bad = world.run([cjs, "setup", "--ssh-config", str(world.ssh_config), "--keygen-options", "ed25519 -t",
                      "--yes"], check=False)
     assert bad.returncode != 0 and len(bad.stderr.strip().splitlines()) == 1 and "keygen_options" in bad.stderr

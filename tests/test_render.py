@@ -42,6 +42,7 @@ CASES = {
                        routes=[Route("ap2.condor", "ap2.example.org"), Route("cern.job.condor", None, "cm.cern.ch"),
                                Route("osg", "s2@ap40.osg.org", "cm.osg.org")]),
     "jobs": Settings(),
+    "starter-key": Settings(keygen_options=""),
 }
 
 
@@ -119,6 +120,19 @@ def test_options_follow_the_settings():
     assert "User " not in defaults and "--suffix" not in defaults
     assert "\n    ForwardAgent no\n" in defaults and "ForwardAgent yes" not in defaults
     assert "--sim" not in defaults and "--no-wait" not in defaults and "--forward-agent" not in defaults
+
+
+def test_session_key_options_reach_the_proxy_only_when_not_the_default():
+    from proxycmd.sessionkey import DEFAULT_KEYGEN_OPTIONS
+    from sshconfig.settings import to_dict
+
+    assert DEFAULT_KEYGEN_OPTIONS == "-t ecdsa -b 256" and Settings().keygen_options == DEFAULT_KEYGEN_OPTIONS
+    assert "--keygen-options" not in rendered("defaults")  # the proxy's own default (ECDSA) applies
+    assert "--keygen-options '' --login" in rendered("starter-key")  # '': the starter's own default
+    text = render_block(context(Settings(keygen_options="-t ed25519")))
+    assert "--keygen-options '-t ed25519' --login" in text
+    assert "keygen_options" not in to_dict(Settings())
+    assert to_dict(Settings(keygen_options="")) == {"keygen_options": ""}
 
 
 # ----- the real client reads what we mean ------------------------------------------------------------------

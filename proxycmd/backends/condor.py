@@ -11,12 +11,15 @@ bindings cannot reach a schedd, condor_ssh_to_job's output is the answer.
 
 from __future__ import annotations
 
-from typing import List, Optional, Sequence
-
 from ..errors import SessionRefused
-from ..hostname import JobAddress
-from ..session import JobInfo, Session
 from . import condor_jobs, condor_tool
+
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs milliseconds per connection
+if TYPE_CHECKING:
+    from typing import List, Optional, Sequence
+
+    from ..hostname import JobAddress
+    from ..session import JobInfo, Session
 
 
 class CondorBackend:

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import enum
 import os
-from typing import Any, List, Mapping, Optional
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs milliseconds per connection
+if TYPE_CHECKING:
+    from typing import Any, List, Mapping, Optional
 
 from ..errors import ProxyError, SessionRefused
 from ..session import JobInfo

@@ -25,33 +25,40 @@ and starter.cpp in htcondor/htcondor) to one-line refusals.
 from __future__ import annotations
 
 import os
-import re
-import selectors
-import shutil
-import signal
+import select
 import socket
 import stat
-import subprocess
+import sys
 import time
-from dataclasses import dataclass, field
-from typing import Dict, List, Mapping, Optional, Sequence, Tuple
+from collections import namedtuple
 
 from ..errors import ProxyError, SessionRefused
-from ..hostname import JobAddress
 from ..session import Session
+
+# This module is on every connection's path: no typing, dataclasses, re or shutil at module level (each
+# costs milliseconds per connection; `re` is imported only where a failure is explained).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Dict, List, Mapping, Optional, Sequence, Tuple
+
+    from ..hostname import JobAddress
 
 TOOL = "condor_ssh_to_job"
 TOOL_ENV = "CONDOR_SSH_TO_JOB"  # the tool to run, when not the one on PATH
 HEADER = b"condor-job-proxy-dialer 1 "
 RETRY_HINT = "(Use -auto-retry to keep trying periodically.)"
 WAITING_LINE = "Waiting for job to start..."
-# Words condor_ssh_to_job cannot pass on to its ssh program intact: it parses the program path again
-# (whitespace and quotes split it) and expands '%' in it.
-_UNSAFE = re.compile(r"[\s'\"%]")
 _OUR_SCRIPTS = (b"sshconfig.classic", b"proxycmd.cli", b"sshconfig.cli")
-_KEY_LINE = re.compile(r"\*\s+([A-Za-z0-9@._+-]+)\s+([A-Za-z0-9+/=]+)(\s.*)?\Z")
-_SESSION_DIR = re.compile(r".+\.condor_ssh_to_job_[0-9a-f]+\Z")
+_SESSION_DIR_MARK = ".condor_ssh_to_job_"  # session directories are <user>.condor_ssh_to_job_<hex>
+_HEX = frozenset("0123456789abcdef")
+_KEY_TYPE_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789@._+-")
+_BASE64_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=")
 MAX_FILE = 64 * 1024
+try:  # the C module: `signal` builds its enums on import
+    from _signal import SIGKILL as _SIGKILL, SIGPIPE, SIGTERM as _SIGTERM, SIGXFSZ
+except ImportError:  # pragma: no cover - not CPython
+    from signal import SIGKILL as _SIGKILL, SIGPIPE, SIGTERM as _SIGTERM, SIGXFSZ
+_DEFAULT_SIGNALS = (SIGPIPE, SIGXFSZ)  # Python ignores SIGPIPE; the tool must not inherit that
 RELEASE_TIMEOUT = 5.0  # after a failed hand-over: how long condor_ssh_to_job may take to clean up and exit
 
 
@@ -76,6 +83,21 @@ def _usable(path: str) -> bool:
     return os.path.isfile(path) and os.access(path, os.X_OK)
 
 
+def _unsafe(path: str) -> bool:
+    """Whether condor_ssh_to_job cannot pass *path* on to its ssh program intact: it parses the program
+    path again (whitespace and quotes split it) and expands '%' in it."""
+    return any(c.isspace() or c in "'\"%" for c in path)
+
+
+def _which(name: str, path: str) -> Optional[str]:
+    """The first executable *name* on *path* (shutil.which without shutil's import cost)."""
+    for directory in path.split(os.pathsep):
+        candidate = os.path.join(directory or os.curdir, name)
+        if _usable(candidate):
+            return candidate
+    return None
+
+
 def _from_config() -> Optional[str]:
     """condor_ssh_to_job in HTCondor's BIN directory, asking the bindings (costs their import: only used
     when PATH has no condor_ssh_to_job)."""
@@ -98,7 +120,7 @@ def find_tool(env: Optional[Mapping[str, str]] = None) -> str:
             raise ToolError(f"{TOOL_ENV}={explicit!r} is not an executable file given by its absolute path")
         candidates = [explicit]
     else:
-        candidates = [c for c in (shutil.which(TOOL, path=env.get("PATH", os.defpath)),) if c]
+        candidates = [c for c in (_which(TOOL, env.get("PATH", os.defpath)),) if c]
         if not candidates:
             candidates = [c for c in (_from_config(),) if c]
     for candidate in candidates:
@@ -116,7 +138,7 @@ def find_dialer() -> str:
     found = find()
     if found is None:
         raise ToolError(f"cannot find {NAME} (it ships with condor-job-proxy); reinstall condor-job-proxy")
-    if _UNSAFE.search(found):
+    if _unsafe(found):
         raise ToolError(f"{found} has a blank, quote or '%' in its path, which {TOOL} cannot pass on; install "
                         "condor-job-proxy under a plain path")
     return found
@@ -126,10 +148,14 @@ def condor_rm(job_id: str, *, schedd: Optional[str] = None, pool: Optional[str] 
               tool: Optional[str] = None, timeout: float = 120.0) -> None:
     """Remove a job with HTCondor's condor_rm (beside condor_ssh_to_job, else on PATH), as the classic tool's
     -remove-on-interrupt does; ProxyError with condor_rm's own words when it fails."""
+    import shutil
+
     beside = os.path.join(os.path.dirname(tool), "condor_rm") if tool else ""
     program = beside if beside and _usable(beside) else shutil.which("condor_rm")
     if not program:
         raise ProxyError(f"cannot remove job {job_id}: HTCondor's condor_rm is not on PATH")
+    import subprocess
+
     argv = [program] + (["-name", schedd] if schedd else []) + (["-pool", pool] if pool else [])
     argv += (["-reason", reason] if reason else []) + [job_id]
     try:
@@ -144,7 +170,7 @@ def condor_rm(job_id: str, *, schedd: Optional[str] = None, pool: Optional[str] 
 # ----- the tool's command line -------------------------------------------------------------------------
 def v2_word(word: str) -> str:
     """One word in HTCondor's "new" argument syntax: single quotes group, '' is a quote inside them."""
-    if word and not re.search(r"[\s']", word):
+    if word and not any(c.isspace() or c == "'" for c in word):
         return word
     return "'" + word.replace("'", "''") + "'"
 
@@ -189,16 +215,11 @@ def split_system_args(text: str) -> List[str]:
     return words
 
 
-@dataclass(frozen=True)
-class DialerArgs:
-    """What condor_ssh_to_job told its ssh program."""
+class DialerArgs(namedtuple("DialerArgs", "user identity_file known_hosts fdpass host words", defaults=("", ()))):
+    """What condor_ssh_to_job told its ssh program: host is condor-job.<execute host>'s <execute host>,
+    words all of the arguments (a namedtuple: dataclasses cost milliseconds to import)."""
 
-    user: str
-    identity_file: str
-    known_hosts: str
-    fdpass: str
-    host: str = ""  # condor-job.<execute host>
-    words: Tuple[str, ...] = field(default=(), repr=False)
+    __slots__ = ()
 
     @property
     def directory(self) -> str:
@@ -268,8 +289,9 @@ def _check_session_dir(path: str) -> None:
         st = os.lstat(path)
     except OSError as exc:
         raise ToolError(f"cannot use {TOOL}'s session directory {path}: {exc.strerror}") from None
+    head, mark, tail = os.path.basename(path).rpartition(_SESSION_DIR_MARK)
     if (not stat.S_ISDIR(st.st_mode) or st.st_uid != os.geteuid() or st.st_mode & 0o077
-            or not _SESSION_DIR.match(os.path.basename(path))):
+            or not (head and mark and tail and _HEX.issuperset(tail))):
         raise ToolError(f"refusing {TOOL}'s session directory {path}: not a private directory of ours")
 
 
@@ -299,10 +321,21 @@ def read_session_files(args: DialerArgs) -> Tuple[bytes, str]:
     if not private_key.lstrip().startswith(b"-----BEGIN "):
         raise ToolError(f"{args.identity_file} does not hold a private key")
     for line in _read_private(args.known_hosts).decode("ascii", "replace").splitlines():
-        match = _KEY_LINE.match(line.strip())
-        if match:
-            return private_key, f"{match.group(1)} {match.group(2)}"
+        host_key = _host_key(line)
+        if host_key:
+            return private_key, host_key
     raise ToolError(f"{args.known_hosts} holds no '* <host key>' line")
+
+
+def _host_key(line: str) -> Optional[str]:
+    """"type base64" from a known_hosts line "* <type> <base64> [comment]", else None."""
+    words = line.split(None, 3)
+    if len(words) < 3 or words[0] != "*":
+        return None
+    kind, blob = words[1], words[2]
+    if not (_KEY_TYPE_CHARS.issuperset(kind) and _BASE64_CHARS.issuperset(blob)):
+        return None
+    return f"{kind} {blob}"
 
 
 def receive_connection(path: str, timeout: float = 30.0) -> socket.socket:
@@ -360,70 +393,176 @@ class ToolFailed(Exception):
 
 
 class _Run:
-    """One condor_ssh_to_job process, its pipes and its clean-up."""
+    """One condor_ssh_to_job process, its pipes and its clean-up.
+
+    Started with os.posix_spawn rather than subprocess, whose import (with selectors, threading and
+    signal's enums) costs milliseconds on every connection; it does what our Popen call did: pipes on 0, 1
+    and 2, a new session (so its group can be stopped), no other inherited descriptor, SIGPIPE and
+    SIGXFSZ back to their defaults."""
 
     def __init__(self, argv: List[str], env: Optional[Mapping[str, str]], timeout: float) -> None:
         self.err = bytearray()
         self.timeout = timeout
         self.session_dir: Optional[str] = None
+        self.result: Optional[Tuple[int, str]] = None  # (exit status, stderr) once finished
+        self.returncode: Optional[int] = None  # as subprocess has it: -N when killed by signal N
+        fds: List[int] = []
         try:
-            self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                         start_new_session=True, close_fds=True, env=env)
+            for _ in range(3):
+                fds += os.pipe()  # not inheritable: only the dup2 copies below reach the tool
+            in_r, in_w, out_r, out_w, err_r, err_w = fds
+            actions = [(os.POSIX_SPAWN_DUP2, in_r, 0), (os.POSIX_SPAWN_DUP2, out_w, 1),
+                       (os.POSIX_SPAWN_DUP2, err_w, 2)]
+            actions += [(os.POSIX_SPAWN_CLOSE, fd) for fd in _inherited_fds()]
+            self.pid = os.posix_spawn(argv[0], argv, os.environ if env is None else env, file_actions=actions,
+                                      setsid=True, setsigdef=_DEFAULT_SIGNALS)
         except OSError as exc:
-            raise ToolError(f"cannot run {argv[0]}: {exc.strerror}") from None
+            for fd in fds:
+                os.close(fd)
+            raise ToolError(f"cannot run {argv[0]}: {exc.strerror or exc}") from None
+        for fd in (in_r, out_w, err_w):
+            os.close(fd)
+        self.stdin: Optional[int] = in_w
+        self.out_fd: Optional[int] = out_r
+        self.err_fd: Optional[int] = err_r
 
     def dialer_words(self) -> Optional[List[str]]:
         """Read until the dialer's message is complete (its words) or stdout ends (None), draining stderr."""
         deadline = time.monotonic() + self.timeout
         out = bytearray()
-        out_fd, err_fd = self.proc.stdout.fileno(), self.proc.stderr.fileno()
-        with selectors.DefaultSelector() as sel:
-            sel.register(out_fd, selectors.EVENT_READ)
-            sel.register(err_fd, selectors.EVENT_READ)
-            open_fds = {out_fd, err_fd}
-            while out_fd in open_fds:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise ToolError(f"{TOOL} did not open a session within {self.timeout:.0f} s; giving up")
-                for key, _ in sel.select(min(left, 1.0)):
-                    chunk = os.read(key.fd, 65536)
-                    if not chunk:
-                        sel.unregister(key.fd)
-                        open_fds.discard(key.fd)
-                    elif key.fd == err_fd:
-                        self.err.extend(chunk)
-                    else:
-                        out.extend(chunk)
-                        words = parse_message(bytes(out))
-                        if words is not None:
-                            return words
+        poller = select.poll()
+        open_fds = {self.out_fd, self.err_fd}
+        for fd in open_fds:
+            poller.register(fd, select.POLLIN)
+        while self.out_fd in open_fds:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise ToolError(f"{TOOL} did not open a session within {self.timeout:.0f} s; giving up")
+            for fd, _ in poller.poll(1000 * min(left, 1.0)):
+                chunk = os.read(fd, 65536)
+                if not chunk:
+                    poller.unregister(fd)
+                    open_fds.discard(fd)
+                elif fd == self.err_fd:
+                    self.err.extend(chunk)
+                else:
+                    out.extend(chunk)
+                    words = parse_message(bytes(out))
+                    if words is not None:
+                        return words
         return None
 
-    def finish(self, answer: bytes, timeout: float) -> Tuple[int, str]:
-        """Answer the dialer (b"done\\n"; b"" lets it go empty-handed), wait for condor_ssh_to_job to end,
-        and remove the session directory should it have been left behind."""
+    def answer(self, answer: bytes) -> None:
+        """Answer the dialer (b"done\\n"; b"" lets it go empty-handed) and close its stdin: it exits, and
+        condor_ssh_to_job removes its session directory and ends.  Only the first answer counts."""
+        fd, self.stdin = self.stdin, None
+        if fd is None:
+            return
         try:
-            _, err = self.proc.communicate(answer, timeout=timeout)
-        except subprocess.TimeoutExpired:
+            if answer:
+                os.write(fd, answer)  # a few bytes into an empty pipe: never blocks
+        except OSError:  # the dialer is gone already (EPIPE): nothing to tell it
+            pass
+        finally:
+            os.close(fd)
+
+    def finish(self, answer: bytes, timeout: float) -> Tuple[int, str]:
+        """Answer the dialer (unless done already), wait for condor_ssh_to_job to end (stopping it after
+        *timeout*), and remove the session directory should it have been left behind.  Once: a second
+        call returns the first result."""
+        if self.result is not None:
+            return self.result
+        self.answer(answer)
+        deadline = time.monotonic() + timeout
+        self._drain(deadline)
+        if not self._wait(deadline):
             self.kill()
-            _, err = self.proc.communicate()
-        self.err.extend(err or b"")
+        self._drain(time.monotonic() + 1.0)  # what it said before it ended
+        for fd in (self.out_fd, self.err_fd):
+            os.close(fd)
+        self.out_fd = self.err_fd = None
         if self.session_dir:
             remove_session_dir(self.session_dir)
-        return self.proc.returncode, self.err.decode("utf-8", "replace")
+        code = self.returncode if self.returncode is not None else -9
+        self.result = (code, self.err.decode("utf-8", "replace"))
+        return self.result
+
+    def _drain(self, deadline: float) -> None:
+        """Read stdout (dropped) and stderr (kept) until both end or *deadline* passes."""
+        poller = select.poll()
+        open_fds = {fd for fd in (self.out_fd, self.err_fd) if fd is not None}
+        for fd in open_fds:
+            poller.register(fd, select.POLLIN)
+        while open_fds:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            for fd, _ in poller.poll(1000 * left):
+                chunk = os.read(fd, 65536)
+                if not chunk:
+                    poller.unregister(fd)
+                    open_fds.discard(fd)
+                elif fd == self.err_fd:
+                    self.err.extend(chunk)
+
+    def _wait(self, deadline: float) -> bool:
+        """Reap the tool; False when it is still running at *deadline*."""
+        if self.returncode is not None:
+            return True
+        pidfd = None
+        try:
+            pidfd = os.pidfd_open(self.pid)  # readable once the process has ended (Linux >= 5.3)
+        except (AttributeError, OSError):
+            pass
+        try:
+            while True:
+                pid, status = os.waitpid(self.pid, os.WNOHANG)
+                if pid:
+                    self.returncode = os.waitstatus_to_exitcode(status)
+                    return True
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                if pidfd is not None:
+                    select.select([pidfd], [], [], left)
+                else:
+                    time.sleep(min(left, 0.002))
+        except ChildProcessError:  # reaped elsewhere: its status is lost
+            self.returncode = -9 if self.returncode is None else self.returncode
+            return True
+        finally:
+            if pidfd is not None:
+                os.close(pidfd)
 
     def kill(self) -> None:
         """Stop the process group we started (condor_ssh_to_job and the dialer): TERM, then KILL."""
-        for sig in (signal.SIGTERM, signal.SIGKILL):
+        for sig in (_SIGTERM, _SIGKILL):
             try:
-                os.killpg(self.proc.pid, sig)
+                os.killpg(self.pid, sig)
             except (ProcessLookupError, PermissionError):
+                self._wait(time.monotonic() + 2.0)
                 return
+            if self._wait(time.monotonic() + 2.0):
+                return
+
+
+def _inherited_fds() -> List[int]:
+    """Our descriptors above 2 that a spawned program would inherit (from whoever started us): closed in
+    it, as subprocess's close_fds does."""
+    try:
+        names = os.listdir("/proc/self/fd")
+    except OSError:
+        return []
+    fds = []
+    for name in names:
+        fd = int(name)
+        if fd > 2:
             try:
-                self.proc.wait(timeout=2.0)
-                return
-            except subprocess.TimeoutExpired:
-                continue
+                if os.get_inheritable(fd):
+                    fds.append(fd)
+            except OSError:  # the listing's own descriptor, closed by now
+                pass
+    return fds
 
 
 def open_session(tool: str, dialer: str, addr: JobAddress, *, schedd: Optional[str] = None,
@@ -449,14 +588,25 @@ def open_session(tool: str, dialer: str, addr: JobAddress, *, schedd: Optional[s
         raise
     if words is None:
         raise ToolFailed(*run.finish(b"", timeout=30.0))
-    # The session is ours now: how condor_ssh_to_job ends (it removes its directory and exits with the
-    # dialer's status, 0) no longer matters to it; it is waited for (killed after 10 s) so none is left.
-    run.finish(b"done\n", timeout=10.0)
-    return Session(sock=conn, private_key=private_key, host_key=host_key, user=args.user)
+    # The session is ours now: the dialer may go, and condor_ssh_to_job removes its directory and exits with
+    # the dialer's status (0) while our caller registers the key.  Closing the session waits for that exit
+    # (killing it after 10 s) and removes the directory should it be left, so none is left behind.
+    run.answer(b"done\n")
+    return Session(sock=conn, private_key=private_key, host_key=host_key, user=args.user,
+                   release=lambda: _released(run))
 
 
-# ----- its failures, in one line ---------------------------------------------------------------------------
-_SLOT_LINE = re.compile(r"(?P<slot>[^\s:]+@[^\s:]+|slot[^\s:]*): (?P<msg>.+)")
+def _released(run: _Run) -> None:
+    """Wait for condor_ssh_to_job to end; the session works whatever its status, but a failure is said."""
+    code, err = run.finish(b"", timeout=10.0)
+    if code != 0:
+        said = " ".join(err.split())[:200] or "no message"
+        sys.stderr.write(f"condor-job-proxy: warning: {TOOL} exited with status {code} after handing the "
+                         f"session over ({said})\n")
+
+
+# ----- its failures, in one line (only here is `re` imported) ---------------------------------------------
+_SLOT_LINE = r"(?P<slot>[^\s:]+@[^\s:]+|slot[^\s:]*): (?P<msg>.+)"
 _STARTER_RETRY = (
     ("job not yet initialized", "the starter has not set it up yet"),
     ("execution environment is not yet ready", "its execution environment is not ready yet (input files may "
@@ -471,7 +621,9 @@ def _host(slot: str) -> str:
 
 def _starter_line(line: str, job: str) -> Optional[SessionRefused]:
     """A refusal the starter sent back (condor_ssh_to_job prefixes it with the slot name)."""
-    match = _SLOT_LINE.match(line)
+    import re
+
+    match = re.match(_SLOT_LINE, line)
     if not match:
         return None
     host, msg = _host(match.group("slot")), match.group("msg").strip()
@@ -494,6 +646,8 @@ def _starter_line(line: str, job: str) -> Optional[SessionRefused]:
 
 def _line_refusal(line: str, job: str, addr: JobAddress) -> Optional[SessionRefused]:
     """What one line of condor_ssh_to_job's stderr means, or None when it is not one we know."""
+    import re
+
     held = re.match(r'(?:The job is on hold|Job is held): "(.*)"\.?\Z', line)
     if held:
         reason = " ".join(held.group(1).split())

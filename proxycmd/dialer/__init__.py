@@ -10,7 +10,9 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Optional
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs milliseconds per connection
+if TYPE_CHECKING:
+    from typing import Optional
 
 NAME = "condor-job-proxy-dialer"
 
