@@ -9,9 +9,11 @@ import typer
 HELP = """\
 Reach running HTCondor jobs with plain ssh, scp, rsync, sftp and VS Code.
 
-Run `condor-job-ssh setup` once: it writes a block at the top of ~/.ssh/config so that
-`ssh 32.0.job.condor` reaches job 32.0.  `condor-job-ssh sync` adds your running jobs by
-name (VS Code lists them).  `condor-job-ssh demo` shows it all on a simulated pool.
+\b
+Run `condor-job-ssh setup` once: it writes a block at the top of
+~/.ssh/config so that `ssh 32.0.job.condor` reaches job 32.0.
+`condor-job-ssh sync` adds your running jobs by name (VS Code lists
+them).  `condor-job-ssh demo` shows it all on a simulated pool.
 """
 
 # One line each in the command list of `condor-job-ssh --help` (typer cuts a longer first sentence).

@@ -259,8 +259,8 @@ def sync_command(
     ssh_config: Optional[Path] = SSH_CONFIG,
     include_idle: Optional[bool] = typer.Option(None, "--include-idle/--running-only",
                                                 help="List idle jobs too (default: as saved by setup)."),
-    watch: Optional[float] = typer.Option(None, "--watch", metavar="SECONDS", min=1.0,
-                                          help="Keep syncing every SECONDS until interrupted."),
+    watch: Optional[float] = typer.Option(None, "--watch", metavar="SECONDS",
+                                          help="Keep syncing every SECONDS (1 or more) until interrupted."),
     dry_run: bool = DRY_RUN,
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Say nothing unless something changed."),
 ) -> None:
@@ -278,6 +278,8 @@ def sync_command(
       condor-job-ssh sync --watch 60          # until Ctrl-C
     """
     config = _ssh_config_path(ssh_config)
+    if watch is not None and not watch >= 1:  # also nan; checked here, not by typer's "x>=1.0"
+        raise _fail(f"--watch wants a number of seconds, at least 1, not {watch}", 2)
     if watch is not None and dry_run:
         raise _fail("--watch with --dry-run would show the same diff again and again: use one of them")
     if watch is None:

@@ -267,8 +267,9 @@ def doctor_command(
 ) -> None:
     """Check ssh, HTCondor, the ssh config, the runtime directory and the key agent.
 
-    Prints one line a check (ok, warn or fail) and how to fix each problem.  Exits 1 when a check
-    fails; warnings (such as a schedd the Python bindings cannot reach) leave connections working.
+    Prints a line for each check (ok, warn or fail), with how to fix each problem under it.
+    Exits 1 when a check fails; warnings (such as a schedd the Python bindings cannot reach)
+    leave connections working.
     """
     config = Path(os.path.expanduser(str(ssh_config))) if ssh_config else paths.default_ssh_config()
     checks = run_checks(config)

@@ -116,7 +116,10 @@ def _change(op: str, job_id: str, root: Optional[Path], **args) -> None:
 def hold(job_id: str = typer.Argument(..., metavar="JOB", help=JOB_HELP),
          reason: str = typer.Option("via condor-job-ssh sim hold", "--reason", metavar="TEXT", help="The hold reason."),
          root: Optional[Path] = typer.Option(None, "--root", metavar="DIR", help=ROOT_HELP)):
-    """Hold a job: its processes are killed and sessions refused with the reason."""
+    """Hold a job: its processes are killed and sessions refused.
+
+    A session asked for later is refused with the hold reason, as a real pool does.
+    """
     _change("hold", job_id, root, reason=reason)
 
 
