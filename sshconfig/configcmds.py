@@ -188,6 +188,10 @@ def setup_command(
                      keygen_options=keygen_options, include_idle=include_idle, runtime_dir=runtime_dir)
         if sim is not None:
             given["sim_root"] = os.path.abspath(os.path.expanduser(str(sim)))
+            from .simcmds import pool_warning
+
+            for problem in filter(None, [pool_warning(given["sim_root"])]):
+                _warn(problem)
         chosen = apply_options(current, given, route, no_routes)
         if condor:
             chosen = replace(chosen, sim_root=None)
@@ -218,7 +222,7 @@ def setup_command(
             _warn(f"{config} sets {line!r} above the managed block; ssh keeps the first value it reads, so "
                   "options above the block win over ours: move them below it")
         typer.echo(f"Updated {config}. Try `ssh CLUSTER.PROC.{chosen.suffix}` with one of your job ids; "
-                   "`condor-job-ssh sync` lists your jobs for VS Code.")
+                   f"`{paths.command_word('condor-job-ssh')} sync` lists your jobs for VS Code.")
 
 
 # ----- sync -----------------------------------------------------------------------------------------------------
@@ -232,7 +236,7 @@ def sync_once(config: Path, include_idle: Optional[bool], dry_run: bool) -> Tupl
     idle = chosen.include_idle if include_idle is None else include_idle
     text, block = _read(config)
     if text is None or block is None:
-        raise Failure(f"{config} has no managed block: run `condor-job-ssh setup` first")
+        raise Failure(f"{config} has no managed block: run `{paths.command_word('condor-job-ssh')} setup` first")
     managed.split_block(block)  # a hand-edited block stops us here, before the pool is asked
     from proxycmd.backends import open_backend
 

@@ -164,7 +164,7 @@ def demo(keep: bool = typer.Option(False, "--keep", help="Leave the pool and con
         if keep:
             typer.echo("\nThe pool is still up. Try:")
             typer.echo(f"  ssh -F {shlex.quote(str(d.config))} {host}")
-            typer.echo(f"Stop it with: {shlex.quote(_bin('condor-job-ssh'))} demo --stop {shlex.quote(str(base))}")
+            typer.echo(f"Stop it with: {paths.command_word('condor-job-ssh')} demo --stop {shlex.quote(str(base))}")
             kept = True
     finally:
         if not kept:  # also when --keep was interrupted half-way

@@ -38,6 +38,11 @@ class Check:
     fix: str = ""
 
 
+def _cjs() -> str:
+    """condor-job-ssh as a fix must spell it to work as printed (its absolute path when not on PATH)."""
+    return paths.command_word("condor-job-ssh")
+
+
 def _run(argv: List[str], timeout: float = SSH_TIMEOUT) -> Optional[subprocess.CompletedProcess]:
     try:
         return subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout)
@@ -140,7 +145,7 @@ def check_schedd(schedd: Optional[str], pool: Optional[str]) -> Check:
         return Check(name, WARN, f"{exc}",
                      "connections still work (condor_ssh_to_job asks the schedd itself), but `sync` cannot list "
                      "jobs and refusals are less precise: check that `condor_q` works here, or name the schedd "
-                     "with `condor-job-ssh setup --schedd NAME --pool HOST`")
+                     f"with `{_cjs()} setup --schedd NAME --pool HOST`")
     return Check(name, OK, f"{where} answers: {total} job{'s' * (total != 1)} of yours, {running} running")
 
 
@@ -151,7 +156,7 @@ def check_sim(root: str) -> Check:
     try:
         jobs = SimPool(root).jobs()
     except PoolError as exc:
-        return Check(name, FAIL, str(exc), f"condor-job-ssh sim start --root {root}")
+        return Check(name, FAIL, str(exc), f"{_cjs()} sim start --root {root}")
     running = sum(1 for job in jobs if job.get("status") == "running")
     return Check(name, OK, f"{root} answers: {len(jobs)} jobs, {running} running")
 
@@ -163,7 +168,7 @@ def check_block(config: Path, suffix: str) -> Check:
     from . import managed
 
     name = "ssh config"
-    again = "run `condor-job-ssh setup`"
+    again = f"run `{_cjs()} setup`"
     try:
         text = managed.read_text(config)
         span = managed.find_block(text) if text is not None else None
@@ -229,7 +234,7 @@ def check_login_user(resolved: "blockinfo.Resolved", wanted: Optional[str], me: 
     return Check(name, WARN, f"ssh logs in to {resolved.host} as {sent}, not as your local user {me} (a User "
                              "line outside the managed block applies to job hosts): execute nodes that need "
                              "the job's own account refuse that",
-                 "run `condor-job-ssh setup --user NAME` with the account your jobs run as "
+                 f"run `{_cjs()} setup --user NAME` with the account your jobs run as "
                  f"(usually `--user {me}`)")
 
 
@@ -246,12 +251,12 @@ def _check_dir(path: Path) -> "tuple[str, str, str]":
         if path.parent.is_dir():
             return OK, f"{path} (made on the first connection)", ""
         return FAIL, f"{path} and its parent {path.parent} do not exist", \
-            "run `condor-job-ssh setup` again to pick a runtime directory"
+            f"run `{_cjs()} setup` again to pick a runtime directory"
     check = getattr(paths, "check_safe_chain", None) or paths.check_private_dir
     try:
         check(path)
     except paths.PathError as exc:
-        fix = f"chmod 700 {path}" if "lets others in" in str(exc) else f"remove {path}, then run `condor-job-ssh setup`"
+        fix = f"chmod 700 {path}" if "lets others in" in str(exc) else f"remove {path}, then run `{_cjs()} setup`"
         return FAIL, str(exc), fix
     return OK, f"{path} is private (700, yours)", ""
 
@@ -280,11 +285,11 @@ def check_runtime_dir(chosen: Optional[str]) -> "tuple[Check, Optional[Path]]":
         if path.parent.is_dir():
             return Check(name, OK, f"{path} (made on the first connection)"), None
         return Check(name, FAIL, f"{path} and its parent {path.parent} do not exist",
-                     "run `condor-job-ssh setup` again to pick a runtime directory"), None
+                     f"run `{_cjs()} setup` again to pick a runtime directory"), None
     try:
         paths.check_private_dir(path)
     except paths.PathError as exc:
-        fix = f"chmod 700 {path}" if "lets others in" in str(exc) else f"remove {path}, then run `condor-job-ssh setup`"
+        fix = f"chmod 700 {path}" if "lets others in" in str(exc) else f"remove {path}, then run `{_cjs()} setup`"
         return Check(name, FAIL, str(exc), fix), None
     return Check(name, OK, f"{path} is private (700, yours)"), path
 
@@ -314,7 +319,7 @@ def run_checks(config: Path) -> List[Check]:
     try:
         chosen = settings_mod.load(warn=lambda message: None)
     except settings_mod.SettingsError as exc:
-        return checks + [Check("settings", FAIL, str(exc), "fix or delete that file, then run `condor-job-ssh setup`")]
+        return checks + [Check("settings", FAIL, str(exc), f"fix or delete that file, then run `{_cjs()} setup`")]
     if chosen.sim_root:
         checks.append(check_sim(chosen.sim_root))
     else:

@@ -135,3 +135,15 @@ def remove_job(job_id: str = typer.Argument(..., metavar="JOB", help=JOB_HELP),
                root: Optional[Path] = typer.Option(None, "--root", metavar="DIR", help=ROOT_HELP)):
     """Remove a job from the queue (its processes are killed)."""
     _change("rm", job_id, root)
+
+
+def pool_warning(root: str) -> Optional[str]:
+    """For `setup --sim ROOT`: one line when no simulated pool answers there (None when one does).
+    Only a warning: the pool may be started after setup, and ssh then works."""
+    pool = SimPool(root)
+    if pool.running():
+        return None
+    why = "no such directory" if not pool.root.exists() else (
+        "not a directory" if not pool.root.is_dir() else "nothing answers there")
+    return (f"--sim {pool.root}: no simulated pool runs there ({why}); ssh to job hosts fails until you "
+            f"start one with `{paths.command_word('condor-job-ssh')} sim start --root {pool.root}`")

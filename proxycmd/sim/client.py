@@ -36,8 +36,10 @@ class SimPool:
             sock.connect(str(self.socket_path))
         except (FileNotFoundError, ConnectionRefusedError):
             sock.close()
+            from ..paths import command_word
+
             raise PoolError(f"no simulated pool runs in {self.root}; start one with "
-                            f"`condor-job-ssh sim start --root {self.root}`") from None
+                            f"`{command_word('condor-job-ssh')} sim start --root {self.root}`") from None
         except OSError as exc:
             sock.close()
             raise PoolError(f"cannot reach the simulated pool in {self.root}: {exc.strerror}") from None
