@@ -268,3 +268,11 @@ def test_ten_thousand_jobs_well_under_a_second():
     took = time.perf_counter() - start
     assert text.count("\nHost ") == 10_001
     assert took < 0.5, f"rendering 10,000 jobs took {took:.3f} s"
+
+
+def test_only_a_job_on_a_host_names_its_execute_host():
+    idle = JobInfo(5, 0, "idle", cmd="sleep 9", remote_host="slot1@vm", since=T0)
+    running = idle._replace(cluster=6, status="running")
+    text = render_hosts([idle, running], Settings())
+    assert "# cmd: sleep 9 | idle since" in text
+    assert "# cmd: sleep 9 | on: slot1@vm | running since" in text
