@@ -49,8 +49,11 @@ class _Demo:
         self.root = base / "pool"
         self.config = base / "ssh_config"
         self.rundir = base / "run"
-        # settings (config.toml) and state under base: never the user's
-        self.env = dict(os.environ, XDG_CONFIG_HOME=str(base / "settings"), XDG_STATE_HOME=str(base / "state"))
+        # settings (config.toml) and state under base, never the user's: XDG_* on Linux, HOME where
+        # platformdirs ignores XDG (macOS).  ssh takes ~/.ssh from the password database, not from HOME.
+        (base / "home").mkdir(mode=0o700, exist_ok=True)
+        self.env = dict(os.environ, HOME=str(base / "home"), XDG_CONFIG_HOME=str(base / "settings"),
+                        XDG_STATE_HOME=str(base / "state"))
         self.failed = False
 
     def run(self, title: str, argv: List[str], **kw) -> subprocess.CompletedProcess:
