@@ -30,7 +30,7 @@ DESCRIPTION = """\
 Connect ssh to a running HTCondor job.  Used as an OpenSSH ProxyCommand:
 
     Host *.job.condor
-        ProxyCommand condor-job-proxy '%h'
+        ProxyCommand condor-job-proxy --login '%r' '%h'
         ProxyUseFdpass yes
 
 `condor-job-ssh setup` writes the complete block for you.  HOST is
@@ -39,13 +39,14 @@ CLUSTER[.PROC[.NODE]][.SCHEDD].job.condor, for example 32.0.job.condor.
 
 EPILOG = """\
 examples:
-  ssh 32.0.job.condor                       (through the block `condor-job-ssh setup` wrote)
-  condor-job-proxy --relay 32.0.job.condor  (by hand: prints the job sshd's banner)
-  condor-job-proxy agent                    (run the key agent in the foreground)
+  ssh 32.0.job.condor                       (through the block setup wrote)
+  condor-job-proxy --relay 32.0.job.condor  (by hand: shows the sshd's banner)
+  condor-job-proxy agent                    (the key agent, in the foreground)
 
-exit status: 0 when the connection was handed over, 1 when no session could be made,
-2 for a bad host name or option, 130 when interrupted.  When no session can be made, the
-SSH client is told why as well (an SSH disconnect): ssh prints the sentence and exits 255."""
+exit status: 0 when the connection was handed over, 1 when no session could be
+made, 2 for a bad host name or option, 130 when interrupted.  When no session can
+be made, ssh is told why too (an SSH disconnect): it prints the sentence and
+exits 255."""
 
 
 class _Parser(argparse.ArgumentParser):

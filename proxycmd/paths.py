@@ -306,6 +306,21 @@ def console_script(name: str) -> "Optional[str]":
     return os.path.abspath(found) if found else None
 
 
+def command_word(name: str) -> str:
+    """One of our commands as a message must spell it to work as printed: the bare name when the shell's
+    PATH finds this installation's script by it, else the script's absolute path (shell-quoted)."""
+    import shlex
+    import shutil
+
+    ours = console_script(name)
+    if ours is None:
+        return name
+    found = shutil.which(name)
+    if found and os.path.realpath(found) == os.path.realpath(ours):
+        return name
+    return shlex.quote(ours)
+
+
 def config_dir() -> Path:
     from platformdirs import user_config_dir
 

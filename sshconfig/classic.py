@@ -64,7 +64,7 @@ def _backend(request: ClassicRequest):
                             pool=request.pool or saved.pool)
     except ImportError as exc:
         raise ProxyError(f"cannot use HTCondor: {exc}; install the htcondor Python bindings, or run "
-                         "`condor-job-ssh setup --sim DIR` to use a simulated pool") from None
+                         f"`{paths.command_word('condor-job-ssh')} setup --sim DIR` to use a simulated pool") from None
 
 
 def _check_program(word: str) -> str:

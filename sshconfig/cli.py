@@ -2,15 +2,41 @@
 
 from __future__ import annotations
 
+from typing import Optional
+
 import typer
 
 HELP = """\
 Reach running HTCondor jobs with plain ssh, scp, rsync, sftp and VS Code.
 
-Run `condor-job-ssh setup` once: it writes a block at the top of ~/.ssh/config so that
-`ssh 32.0.job.condor` reaches job 32.0.  `condor-job-ssh sync` adds your running jobs by
-name (VS Code lists them).  `condor-job-ssh demo` shows it all on a simulated pool.
+\b
+Run `condor-job-ssh setup` once: it writes a block at the top of
+~/.ssh/config so that `ssh 32.0.job.condor` reaches job 32.0.
+`condor-job-ssh sync` adds your running jobs by name (VS Code lists
+them).  `condor-job-ssh demo` shows it all on a simulated pool.
 """
+
+# One line each in the command list of `condor-job-ssh --help` (typer cuts a longer first sentence).
+SHORT_HELP = {
+    "setup": "Write the ssh config block that reaches *.job.condor.",
+    "sync": "List your running jobs as ssh hosts, for VS Code.",
+    "remove": "Take the managed block out of your ssh config.",
+    "doctor": "Check everything a connection needs; say how to fix it.",
+    "demo": "Try ssh, scp, rsync and sftp on a throwaway simulated pool.",
+}
+
+
+def _version(show: Optional[bool]) -> None:
+    if show:
+        from proxycmd import __version__
+
+        typer.echo(f"condor-job-ssh {__version__}")
+        raise typer.Exit()
+
+
+def _options(version: Optional[bool] = typer.Option(None, "--version", callback=_version, is_eager=True,
+                                                    help="Show the version and exit.")) -> None:
+    pass
 
 
 def build_app() -> typer.Typer:
@@ -19,10 +45,14 @@ def build_app() -> typer.Typer:
     from . import configcmds, demo, doctor
     from .simcmds import sim_app
 
+    app.callback()(_options)
     configcmds.register(app)
     doctor.register(app)
     demo.register(app)
     app.add_typer(sim_app, name="sim")
+    for info in app.registered_commands:
+        if info.short_help is None and info.name in SHORT_HELP:
+            info.short_help = SHORT_HELP[info.name]
     return app
 
 

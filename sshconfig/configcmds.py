@@ -237,6 +237,10 @@ def setup_command(
                      keygen_options=keygen_options, include_idle=include_idle, runtime_dir=runtime_dir)
         if sim is not None:
             given["sim_root"] = os.path.abspath(os.path.expanduser(str(sim)))
+            from .simcmds import pool_warning
+
+            for problem in filter(None, [pool_warning(given["sim_root"])]):
+                _warn(problem)
         chosen = apply_options(current, given, route, no_routes)
         if condor:
             chosen = replace(chosen, sim_root=None)
@@ -270,7 +274,7 @@ def setup_command(
             _warn(f"{config} sets {line!r} above the managed block; ssh keeps the first value it reads, so "
                   "options above the block win over ours: move them below it")
         typer.echo(f"Updated {config}. Try `ssh CLUSTER.PROC.{chosen.suffix}` with one of your job ids; "
-                   "`condor-job-ssh sync` lists your jobs for VS Code.")
+                   f"`{paths.command_word('condor-job-ssh')} sync` lists your jobs for VS Code.")
 
 
 # ----- sync -----------------------------------------------------------------------------------------------------
@@ -284,7 +288,7 @@ def sync_once(config: Path, include_idle: Optional[bool], dry_run: bool) -> Tupl
     idle = chosen.include_idle if include_idle is None else include_idle
     text, block = _read(config)
     if text is None or block is None:
-        raise Failure(f"{config} has no managed block: run `condor-job-ssh setup` first")
+        raise Failure(f"{config} has no managed block: run `{paths.command_word('condor-job-ssh')} setup` first")
     managed.split_block(block)  # a hand-edited block stops us here, before the pool is asked
     if not dry_run:
         configfile.check_writable(config)
@@ -319,8 +323,8 @@ def sync_command(
     ssh_config: Optional[Path] = SSH_CONFIG,
     include_idle: Optional[bool] = typer.Option(None, "--include-idle/--running-only",
                                                 help="List idle jobs too (default: as saved by setup)."),
-    watch: Optional[float] = typer.Option(None, "--watch", metavar="SECONDS", min=1.0,
-                                          help="Keep syncing every SECONDS until interrupted."),
+    watch: Optional[float] = typer.Option(None, "--watch", metavar="SECONDS",
+                                          help="Keep syncing every SECONDS (1 or more) until interrupted."),
     dry_run: bool = DRY_RUN,
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Say nothing unless something changed."),
 ) -> None:
@@ -338,6 +342,8 @@ def sync_command(
       condor-job-ssh sync --watch 60          # until Ctrl-C
     """
     config = _ssh_config_path(ssh_config)
+    if watch is not None and not watch >= 1:  # also nan; checked here, not by typer's "x>=1.0"
+        raise _fail(f"--watch wants a number of seconds, at least 1, not {watch}", 2)
     if watch is not None and dry_run:
         raise _fail("--watch with --dry-run would show the same diff again and again: use one of them")
     if watch is None:

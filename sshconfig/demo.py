@@ -1,36 +1,59 @@
 """`condor-job-ssh demo`: the whole tool on a simulated pool, in a throwaway directory.
 
 It starts a simulated pool with one job, writes a throwaway ssh config with `setup`, then runs the real
-ssh, scp, rsync and sftp through it and shows what each did and how long it took.  Nothing of the user's
-(~/.ssh/config, settings) is touched; `--keep` leaves the pool up to try by hand.
+ssh, scp, rsync and sftp through it and shows what each did and how long it took.
+
+The demo is isolated from the user's own use of the tool: its settings, its ssh config and its runtime
+directory (agent socket, known_hosts, ControlMaster sockets) all live in its private temporary directory.
+A shared runtime directory would let the demo's `ssh 1.0.job.condor` join the user's live ControlMaster
+connection to their real job 1.0 (the ControlPath hash is the same) and run the demo's copies there.
+`--keep` leaves the pool up to try by hand and prints commands that work as printed; `--stop DIR` ends it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import shlex
 import shutil
 import subprocess
 import tempfile
 import time
 from pathlib import Path
-from typing import List
+from typing import List, Optional
 
 import typer
 
 from proxycmd import paths
 
+PREFIX = "cjp-demo-"
+MAX_SIZE_MIB = 4096
+HOST = "1.0.job.condor"
+
 
 def _bin(name: str) -> str:
+    """Our console script as a command that works as printed: its absolute path when we know it."""
     return paths.console_script(name) or name
 
 
+def _fail(message: str, code: int = 1) -> "typer.Exit":
+    typer.echo(f"condor-job-ssh: {message}", err=True)
+    return typer.Exit(code)
+
+
 class _Demo:
+    """The demo's private world: every path below *base*, every tool run with settings under it."""
+
     def __init__(self, base: Path) -> None:
         self.base = base
         self.root = base / "pool"
         self.config = base / "ssh_config"
-        self.env = dict(os.environ, XDG_CONFIG_HOME=str(base / "settings"))
+        self.rundir = base / "run"
+        # settings (config.toml) and state under base, never the user's: XDG_* on Linux, HOME where
+        # platformdirs ignores XDG (macOS).  ssh takes ~/.ssh from the password database, not from HOME.
+        (base / "home").mkdir(mode=0o700, exist_ok=True)
+        self.env = dict(os.environ, HOME=str(base / "home"), XDG_CONFIG_HOME=str(base / "settings"),
+                        XDG_STATE_HOME=str(base / "state"))
         self.failed = False
 
     def run(self, title: str, argv: List[str], **kw) -> subprocess.CompletedProcess:
@@ -45,34 +68,82 @@ class _Demo:
                 typer.echo(f"           {line}")
         return done
 
+    def setup_argv(self) -> List[str]:
+        return [_bin("condor-job-ssh"), "setup", "--ssh-config", str(self.config), "--sim", str(self.root),
+                "--runtime-dir", str(self.rundir), "--yes"]
+
+    def clean_up(self) -> None:
+        """End the shared connection, the pool, the agent; remove the directory."""
+        quiet = dict(env=self.env, capture_output=True, stdin=subprocess.DEVNULL)
+        if self.config.exists():
+            subprocess.run(["ssh", "-F", str(self.config), "-O", "exit", HOST], **quiet)
+        from proxycmd.sim.client import SimPool
+
+        try:
+            SimPool(self.root).stop()
+        except Exception:  # a pool already gone is what we want
+            pass
+        try:
+            from proxycmd.agent import client
+
+            client.stop(self.rundir)
+        except Exception:
+            pass
+        shutil.rmtree(self.base, ignore_errors=True)
+
 
 def _sha(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def _stop(base: Path) -> None:
+    """`demo --stop DIR`: end what `demo --keep` left in DIR, refusing any other directory."""
+    base = Path(os.path.abspath(os.path.expanduser(str(base))))
+    if not base.name.startswith(PREFIX) or not (base / "pool").is_dir():
+        raise _fail(f"{base} is not a directory `condor-job-ssh demo --keep` made", 2)
+    try:
+        paths.check_private_dir(base)
+    except paths.PathError as exc:
+        raise _fail(str(exc), 2)
+    _Demo(base).clean_up()
+    typer.echo(f"demo in {base} stopped and removed")
+
+
 def demo(keep: bool = typer.Option(False, "--keep", help="Leave the pool and config up and print the ssh "
                                    "command to try."),
-         size_mib: int = typer.Option(16, "--size", help="Size of the file copied with scp, in MiB.")):
+         size_mib: int = typer.Option(16, "--size", metavar="MIB",
+                                      help=f"Size of the file copied with scp, in MiB (1 to {MAX_SIZE_MIB})."),
+         stop: Optional[Path] = typer.Option(None, "--stop", metavar="DIR",
+                                             help="End a demo that --keep left up in DIR, and remove DIR.")):
     """Show ssh, scp, rsync and sftp reaching a job of a simulated pool, with timings.
 
-    Everything lives in a temporary directory: your ~/.ssh/config and settings are not touched.
+    Everything lives in a private temporary directory: the demo's own settings, ssh config, pool,
+    agent and shared connections.  Your ~/.ssh/config, your settings and your connections to real
+    jobs are not touched.
     """
+    if stop is not None:
+        _stop(stop)
+        return
+    if not 1 <= size_mib <= MAX_SIZE_MIB:
+        raise _fail(f"--size wants a whole number of MiB from 1 to {MAX_SIZE_MIB}, not {size_mib}", 2)
     for tool in ("ssh", "scp", "sftp", "rsync"):
         if not shutil.which(tool):
-            typer.echo(f"condor-job-ssh: demo needs {tool}; install openssh-client and rsync", err=True)
-            raise typer.Exit(1)
-    base = Path(tempfile.mkdtemp(prefix="cjp-demo-", dir="/tmp"))
+            raise _fail(f"demo needs {tool}; install openssh-client and rsync")
+    if not shutil.which("sshd") and not os.access("/usr/sbin/sshd", os.X_OK):
+        raise _fail("demo needs sshd for its simulated pool; install openssh-server "
+                    "(its service need not run: the pool starts `sshd -i` itself)")
+    base = Path(tempfile.mkdtemp(prefix=PREFIX, dir="/tmp"))
     d = _Demo(base)
-    host = "1.0.job.condor"
+    host = HOST
     ssh = ["ssh", "-F", str(d.config)]
+    kept = False
     try:
         typer.echo(f"condor-job-ssh demo in {base}")
         d.run("start a simulated pool", [_bin("condor-job-ssh"), "sim", "start", "--root", str(d.root)])
         job = d.run("submit a job: sleep 3600", [_bin("condor-job-ssh"), "sim", "submit", "--root", str(d.root),
                                                   "--batch-name", "demo", "--", "sleep", "3600"]).stdout.strip()
         host = f"{job}.job.condor"
-        d.run("write a throwaway ssh config (condor-job-ssh setup)",
-              [_bin("condor-job-ssh"), "setup", "--ssh-config", str(d.config), "--sim", str(d.root), "--yes"])
+        d.run("write a throwaway ssh config (condor-job-ssh setup)", d.setup_argv())
         done = d.run(f"ssh {host} 'echo $PWD; echo $_CONDOR_JOB_PIDS'", [*ssh, host, "echo $PWD; echo $_CONDOR_JOB_PIDS"])
         for line in done.stdout.splitlines():
             typer.echo(f"           | {line}")
@@ -95,16 +166,14 @@ def demo(keep: bool = typer.Option(False, "--keep", help="Leave the pool and con
         d.run("sftp -b: ls and get", ["sftp", "-F", str(d.config), "-b", str(batch), host], cwd=base)
         if keep:
             typer.echo("\nThe pool is still up. Try:")
-            typer.echo(f"  ssh -F {d.config} {host}")
-            typer.echo(f"Stop it with: condor-job-ssh sim stop --root {d.root} && rm -rf {base}")
-            return
+            typer.echo(f"  ssh -F {shlex.quote(str(d.config))} {host}")
+            typer.echo(f"Stop it with: {paths.command_word('condor-job-ssh')} demo --stop {shlex.quote(str(base))}")
+            kept = True
     finally:
-        if not keep:
-            subprocess.run([*ssh, "-O", "exit", host], env=d.env, capture_output=True, stdin=subprocess.DEVNULL)
-            subprocess.run([_bin("condor-job-ssh"), "sim", "stop", "--root", str(d.root)], env=d.env,
-                           capture_output=True, stdin=subprocess.DEVNULL)
-            shutil.rmtree(base, ignore_errors=True)
-    typer.echo("all done; cleaned up" if not d.failed else "some steps failed (see above)")
+        if not kept:  # also when --keep was interrupted half-way
+            d.clean_up()
+    if not keep:
+        typer.echo("all done; cleaned up" if not d.failed else "some steps failed (see above)")
     if d.failed:
         raise typer.Exit(1)
 

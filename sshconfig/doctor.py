@@ -1,7 +1,7 @@
 """`condor-job-ssh doctor`: check everything a connection relies on, and say how to fix what is broken.
 
-Each check gives ok, warn or fail, a detail line and, unless ok, a fix.  The command prints a table and
-exits 1 when any check fails; warnings (a schedd the bindings cannot reach, an agent not started yet, an
+Each check gives ok, warn or fail, a detail and, unless ok, a fix.  The command prints a table within 80
+columns (the fix under its row) and exits 1 when any check fails; warnings (a schedd the bindings cannot reach, an agent not started yet, an
 option set above the managed block) leave the exit status at 0, because connections still work.
 
 Why the schedd is only a warning: a connection never needs the bindings to reach the schedd --
@@ -22,7 +22,10 @@ import typer
 
 from proxycmd import paths
 
+from . import blockinfo
+
 OK, WARN, FAIL = "ok", "warn", "fail"
+WIDTH = 80  # the table fits a terminal of this many columns
 MIN_OPENSSH = (8, 0)
 SSH_TIMEOUT = 20.0
 
@@ -33,6 +36,11 @@ class Check:
     state: str
     detail: str
     fix: str = ""
+
+
+def _cjs() -> str:
+    """condor-job-ssh as a fix must spell it to work as printed (its absolute path when not on PATH)."""
+    return paths.command_word("condor-job-ssh")
 
 
 def _run(argv: List[str], timeout: float = SSH_TIMEOUT) -> Optional[subprocess.CompletedProcess]:
@@ -137,7 +145,7 @@ def check_schedd(schedd: Optional[str], pool: Optional[str]) -> Check:
         return Check(name, WARN, f"{exc}",
                      "connections still work (condor_ssh_to_job asks the schedd itself), but `sync` cannot list "
                      "jobs and refusals are less precise: check that `condor_q` works here, or name the schedd "
-                     "with `condor-job-ssh setup --schedd NAME --pool HOST`")
+                     f"with `{_cjs()} setup --schedd NAME --pool HOST`")
     return Check(name, OK, f"{where} answers: {total} job{'s' * (total != 1)} of yours, {running} running")
 
 
@@ -148,7 +156,7 @@ def check_sim(root: str) -> Check:
     try:
         jobs = SimPool(root).jobs()
     except PoolError as exc:
-        return Check(name, FAIL, str(exc), f"condor-job-ssh sim start --root {root}")
+        return Check(name, FAIL, str(exc), f"{_cjs()} sim start --root {root}")
     running = sum(1 for job in jobs if job.get("status") == "running")
     return Check(name, OK, f"{root} answers: {len(jobs)} jobs, {running} running")
 
@@ -160,7 +168,7 @@ def check_block(config: Path, suffix: str) -> Check:
     from . import managed
 
     name = "ssh config"
-    again = "run `condor-job-ssh setup`"
+    again = f"run `{_cjs()} setup`"
     try:
         text = managed.read_text(config)
         span = managed.find_block(text) if text is not None else None
@@ -192,7 +200,83 @@ def check_block(config: Path, suffix: str) -> Check:
     return Check(name, OK, f"{config}: the block comes first and 1.0.{suffix} goes through {executable}")
 
 
+def resolve_block(config: Path, suffix: str) -> "Optional[blockinfo.Resolved]":
+    """What ssh uses for a job host under *config* (`ssh -G`), or None when our block does not apply."""
+    host = f"1.0.{suffix}"
+    values, _ = _ssh_g(["ssh", "-G", "-F", str(config), host])
+    if values is None or "condor-job-proxy" not in values.get("proxycommand", ""):
+        return None
+    return blockinfo.from_ssh_g(values, host)
+
+
+def local_user() -> str:
+    import pwd
+
+    try:
+        return pwd.getpwuid(os.getuid()).pw_name
+    except KeyError:
+        return str(os.getuid())
+
+
+def check_login_user(resolved: "blockinfo.Resolved", wanted: Optional[str], me: str) -> Check:
+    """The user ssh sends for job hosts.  A starter without HTCondor's getpwnam shim accepts only the
+    job's own account; a `Host *` `User alice` below the block then breaks every job host."""
+    name = "login user"
+    sent = resolved.user
+    if wanted:
+        if sent == wanted:
+            return Check(name, OK, f"ssh logs in to job hosts as {sent} (setup --user)")
+        return Check(name, WARN, f"setup --user {wanted} is saved, but ssh logs in to {resolved.host} as "
+                                 f"{sent}: something above the managed block sets User",
+                     f"move that User line below the line {_end_marker()!r}")
+    if sent == me:
+        return Check(name, OK, f"ssh logs in to job hosts as {sent}, your local user")
+    return Check(name, WARN, f"ssh logs in to {resolved.host} as {sent}, not as your local user {me} (a User "
+                             "line outside the managed block applies to job hosts): execute nodes that need "
+                             "the job's own account refuse that",
+                 f"run `{_cjs()} setup --user NAME` with the account your jobs run as "
+                 f"(usually `--user {me}`)")
+
+
+def _end_marker() -> str:
+    from . import managed
+
+    return managed.END
+
+
 # ----- local state -------------------------------------------------------------------------------------------
+def _check_dir(path: Path) -> "tuple[str, str, str]":
+    """(state, detail, fix) for one private directory the block names."""
+    if not os.path.lexists(path):
+        if path.parent.is_dir():
+            return OK, f"{path} (made on the first connection)", ""
+        return FAIL, f"{path} and its parent {path.parent} do not exist", \
+            f"run `{_cjs()} setup` again to pick a runtime directory"
+    try:
+        paths.check_safe_chain(path)
+    except paths.PathError as exc:
+        fix = f"chmod 700 {path}" if "lets others in" in str(exc) else f"remove {path}, then run `{_cjs()} setup`"
+        return FAIL, str(exc), fix
+    return OK, f"{path} is private (700, yours)", ""
+
+
+def check_block_runtime_dirs(resolved: "blockinfo.Resolved") -> "tuple[Check, Optional[Path]]":
+    """Every directory the block's ProxyCommand, IdentityAgent, ControlPath and UserKnownHostsFile use;
+    with them, the directory of the agent."""
+    name = "runtime dir"
+    results = [(Path(directory),) + _check_dir(Path(directory)) for directory in resolved.runtime_dirs()]
+    agent_dir = resolved.proxy_runtime_dir or (os.path.dirname(resolved.identity_agent)
+                                               if resolved.identity_agent else None)
+    for path, state, detail, fix in results:
+        if state != OK:
+            return Check(name, state, detail, fix), None
+    details = "; ".join(detail for _, _, detail, _ in results)
+    if agent_dir is None:
+        return Check(name, OK, details), None
+    agent_path = Path(agent_dir)
+    return Check(name, OK, details), (agent_path if os.path.isdir(agent_path) else None)
+
+
 def check_runtime_dir(chosen: Optional[str]) -> "tuple[Check, Optional[Path]]":
     name = "runtime dir"
     path = Path(chosen) if chosen else paths.runtime_dir(create=False)
@@ -200,11 +284,11 @@ def check_runtime_dir(chosen: Optional[str]) -> "tuple[Check, Optional[Path]]":
         if path.parent.is_dir():
             return Check(name, OK, f"{path} (made on the first connection)"), None
         return Check(name, FAIL, f"{path} and its parent {path.parent} do not exist",
-                     "run `condor-job-ssh setup` again to pick a runtime directory"), None
+                     f"run `{_cjs()} setup` again to pick a runtime directory"), None
     try:
-        paths.check_private_dir(path)
+        paths.check_safe_chain(path)
     except paths.PathError as exc:
-        fix = f"chmod 700 {path}" if "lets others in" in str(exc) else f"remove {path}, then run `condor-job-ssh setup`"
+        fix = f"chmod 700 {path}" if "lets others in" in str(exc) else f"remove {path}, then run `{_cjs()} setup`"
         return Check(name, FAIL, str(exc), fix), None
     return Check(name, OK, f"{path} is private (700, yours)"), path
 
@@ -234,29 +318,44 @@ def run_checks(config: Path) -> List[Check]:
     try:
         chosen = settings_mod.load(warn=lambda message: None)
     except settings_mod.SettingsError as exc:
-        return checks + [Check("settings", FAIL, str(exc), "fix or delete that file, then run `condor-job-ssh setup`")]
+        return checks + [Check("settings", FAIL, str(exc), f"fix or delete that file, then run `{_cjs()} setup`")]
     if chosen.sim_root:
         checks.append(check_sim(chosen.sim_root))
     else:
         checks += [check_tool(), check_schedd(chosen.schedd, chosen.pool)]
     checks.append(check_block(config, chosen.suffix))
-    runtime, rundir = check_runtime_dir(chosen.runtime_dir)
-    checks += [runtime, check_agent(rundir)]
+    resolved = resolve_block(config, chosen.suffix)  # what ssh really uses: the block's paths, not ours
+    if resolved is not None:
+        runtime, rundir = check_block_runtime_dirs(resolved)
+        checks += [check_login_user(resolved, chosen.user, local_user()), runtime]
+    else:
+        runtime, rundir = check_runtime_dir(chosen.runtime_dir)
+        checks.append(runtime)
+    checks.append(check_agent(rundir))
     from .failures_check import check_recent_failures  # imports this module: so not at the top
 
     checks.append(check_recent_failures())
     return checks
 
 
-def render(checks: List[Check]) -> str:
-    width = max(len(check.name) for check in checks)
-    lines = [f"{'CHECK'.ljust(width)}  RESULT  DETAILS"]
+def render(checks: List[Check], width: int = WIDTH) -> str:
+    """The table: one row for each check, its details wrapped and its fix under it, within *width*
+    columns (a path longer than a line stays whole)."""
+    import textwrap
+
+    names = max([len("CHECK")] + [len(check.name) for check in checks])
+    indent = " " * (names + 2 + 6 + 2)
+    wrap = textwrap.TextWrapper(width=max(width - len(indent), 20), break_long_words=False,
+                                break_on_hyphens=False)
+    lines = [f"{'CHECK'.ljust(names)}  RESULT  DETAILS"]
     for check in checks:
-        lines.append(f"{check.name.ljust(width)}  {check.state.upper().ljust(6)}  {check.detail}")
-    fixes = [check for check in checks if check.state != OK and check.fix]
-    if fixes:
-        lines += ["", "To fix:"]
-        lines += [f"  {check.name}: {check.fix}" for check in fixes]
+        detail = wrap.wrap(check.detail) or [""]
+        lines.append(f"{check.name.ljust(names)}  {check.state.upper().ljust(6)}  {detail[0]}".rstrip())
+        lines += [indent + line for line in detail[1:]]
+        if check.state != OK and check.fix:
+            fix = wrap.wrap(check.fix)
+            lines.append(f"{' ' * names}  {'fix:'.ljust(6)}  {fix[0]}")
+            lines += [indent + line for line in fix[1:]]
     failed = sum(1 for check in checks if check.state == FAIL)
     warned = sum(1 for check in checks if check.state == WARN)
     lines += ["", f"{failed} failed, {warned} warning{'s' * (warned != 1)}, "
@@ -270,8 +369,9 @@ def doctor_command(
 ) -> None:
     """Check ssh, HTCondor, the ssh config, the runtime directory and the key agent.
 
-    Prints one line a check (ok, warn or fail) and how to fix each problem.  Exits 1 when a check
-    fails; warnings (such as a schedd the Python bindings cannot reach) leave connections working.
+    Prints a line for each check (ok, warn or fail), with how to fix each problem under it.
+    Exits 1 when a check fails; warnings (such as a schedd the Python bindings cannot reach)
+    leave connections working.
     """
     config = Path(os.path.expanduser(str(ssh_config))) if ssh_config else paths.default_ssh_config()
     checks = run_checks(config)

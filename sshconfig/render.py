@@ -37,6 +37,7 @@ INDENT = "    "
 FORWARD_AGENT = "ForwardAgent yes"
 NO_FORWARD_AGENT = "ForwardAgent no"
 COMMENT_FIELD_MAX = 80
+ON_A_HOST = ("running", "transferring", "suspended")  # the statuses whose execute host is worth showing
 
 
 class RenderError(ValueError):
@@ -116,7 +117,7 @@ def _describe(job: JobInfo, now: Optional[float]) -> str:
         fields.append(f"batch: {_clean(job.batch_name)}")
     if job.cmd:
         fields.append(f"cmd: {_clean(job.cmd)}")
-    if job.remote_host:
+    if job.remote_host and job.status in ON_A_HOST:  # an idle job's RemoteHost is stale or a placeholder
         fields.append(f"on: {_clean(job.remote_host)}")
     state = _clean(job.status) or "unknown"
     if job.since is not None:

@@ -13,13 +13,17 @@ from proxycmd.errors import ProxyError
 from proxycmd.hostname import HostnameError, parse_job_id
 from proxycmd.sim.client import SimPool
 
+from .helpfmt import PlainCommand
+
 sim_app = typer.Typer(
     name="sim",
     help="Run a simulated pool: real jobs and real sshd sessions on this machine, no HTCondor needed.",
+    short_help="Run a simulated pool (no HTCondor needed).",
     no_args_is_help=True,
 )
 
 ROOT_HELP = "Directory of the simulated pool (default: under your state directory)."
+JOB_HELP = "The job's id: CLUSTER or CLUSTER.PROC, e.g. 1.0."
 
 
 def _pool(root: Optional[Path]) -> SimPool:
@@ -39,8 +43,8 @@ def _job(job_id: str):
 
 
 @sim_app.command()
-def start(root: Optional[Path] = typer.Option(None, "--root", help=ROOT_HELP),
-          keygen_options: str = typer.Option("", help="Extra ssh-keygen options for every session key, e.g. '-t ed25519'.")):
+def start(root: Optional[Path] = typer.Option(None, "--root", metavar="DIR", help=ROOT_HELP),
+          keygen_options: str = typer.Option("", metavar="OPTS", help="Extra ssh-keygen options for every session key, e.g. '-t ed25519'.")):
     """Start the pool's daemon (does nothing when it already runs)."""
     pool = _pool(root)
     try:
@@ -51,7 +55,7 @@ def start(root: Optional[Path] = typer.Option(None, "--root", help=ROOT_HELP),
 
 
 @sim_app.command()
-def stop(root: Optional[Path] = typer.Option(None, "--root", help=ROOT_HELP)):
+def stop(root: Optional[Path] = typer.Option(None, "--root", metavar="DIR", help=ROOT_HELP)):
     """Stop every job and the pool's daemon."""
     pool = _pool(root)
     try:
@@ -64,13 +68,13 @@ def stop(root: Optional[Path] = typer.Option(None, "--root", help=ROOT_HELP)):
         typer.echo(f"no simulated pool runs in {pool.root}")
 
 
-@sim_app.command(context_settings={"allow_interspersed_args": False})
+@sim_app.command(cls=PlainCommand, context_settings={"allow_interspersed_args": False})
 def submit(cmd: List[str] = typer.Argument(..., metavar="-- CMD [ARGS]...", help="The job's command."),
            idle: bool = typer.Option(False, "--idle", help="Queue the job idle; `release` starts it."),
            env: List[str] = typer.Option([], "--env", metavar="NAME=VALUE", help="Job environment (repeatable)."),
-           batch_name: str = typer.Option("", "--batch-name", help="JobBatchName shown by `sync`."),
-           owner: Optional[str] = typer.Option(None, "--owner", help="Pretend another user owns the job."),
-           root: Optional[Path] = typer.Option(None, "--root", help=ROOT_HELP)):
+           batch_name: str = typer.Option("", "--batch-name", metavar="NAME", help="JobBatchName shown by `sync`."),
+           owner: Optional[str] = typer.Option(None, "--owner", metavar="USER", help="Pretend another user owns the job."),
+           root: Optional[Path] = typer.Option(None, "--root", metavar="DIR", help=ROOT_HELP)):
     """Submit a job; prints its id (CLUSTER.PROC).
 
     Example: condor-job-ssh sim submit -- sleep 3600
@@ -89,7 +93,7 @@ def submit(cmd: List[str] = typer.Argument(..., metavar="-- CMD [ARGS]...", help
 
 
 @sim_app.command("list")
-def list_jobs(root: Optional[Path] = typer.Option(None, "--root", help=ROOT_HELP)):
+def list_jobs(root: Optional[Path] = typer.Option(None, "--root", metavar="DIR", help=ROOT_HELP)):
     """List the pool's jobs."""
     try:
         jobs = _pool(root).jobs()
@@ -112,23 +116,38 @@ def _change(op: str, job_id: str, root: Optional[Path], **args) -> None:
     typer.echo(f"job {job['id']} is {job['status']}")
 
 
-@sim_app.command()
-def hold(job_id: str = typer.Argument(..., metavar="JOB"),
-         reason: str = typer.Option("via condor-job-ssh sim hold", "--reason", help="The hold reason."),
-         root: Optional[Path] = typer.Option(None, "--root", help=ROOT_HELP)):
-    """Hold a job: its processes are killed and sessions refused with the reason."""
+@sim_app.command(cls=PlainCommand)
+def hold(job_id: str = typer.Argument(..., metavar="JOB", help=JOB_HELP),
+         reason: str = typer.Option("via condor-job-ssh sim hold", "--reason", metavar="TEXT", help="The hold reason."),
+         root: Optional[Path] = typer.Option(None, "--root", metavar="DIR", help=ROOT_HELP)):
+    """Hold a job: its processes are killed and sessions refused.
+
+    A session asked for later is refused with the hold reason, as a real pool does.
+    """
     _change("hold", job_id, root, reason=reason)
 
 
-@sim_app.command()
-def release(job_id: str = typer.Argument(..., metavar="JOB"),
-            root: Optional[Path] = typer.Option(None, "--root", help=ROOT_HELP)):
+@sim_app.command(cls=PlainCommand)
+def release(job_id: str = typer.Argument(..., metavar="JOB", help=JOB_HELP),
+            root: Optional[Path] = typer.Option(None, "--root", metavar="DIR", help=ROOT_HELP)):
     """Let an idle or held job run."""
     _change("release", job_id, root)
 
 
-@sim_app.command("rm")
-def remove_job(job_id: str = typer.Argument(..., metavar="JOB"),
-               root: Optional[Path] = typer.Option(None, "--root", help=ROOT_HELP)):
+@sim_app.command("rm", cls=PlainCommand)
+def remove_job(job_id: str = typer.Argument(..., metavar="JOB", help=JOB_HELP),
+               root: Optional[Path] = typer.Option(None, "--root", metavar="DIR", help=ROOT_HELP)):
     """Remove a job from the queue (its processes are killed)."""
     _change("rm", job_id, root)
+
+
+def pool_warning(root: str) -> Optional[str]:
+    """For `setup --sim ROOT`: one line when no simulated pool answers there (None when one does).
+    Only a warning: the pool may be started after setup, and ssh then works."""
+    pool = SimPool(root)
+    if pool.running():
+        return None
+    why = "no such directory" if not pool.root.exists() else (
+        "not a directory" if not pool.root.is_dir() else "nothing answers there")
+    return (f"--sim {pool.root}: no simulated pool runs there ({why}); ssh to job hosts fails until you "
+            f"start one with `{paths.command_word('condor-job-ssh')} sim start --root {pool.root}`")

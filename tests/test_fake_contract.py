@@ -97,11 +97,12 @@ def test_the_ssh_program_gets_the_documented_arguments(cworld, job, tmp_path, pr
     assert done.returncode == 5, done.stderr  # the program's exit status
     rec = json.loads(out.read_text())
     d = rec["dir"]
-    assert re.fullmatch(re.escape(cworld.env["TMP"]) + r"/[a-z_][a-z0-9_-]*\.condor_ssh_to_job_[0-9a-f]+", d), d
+    user = cworld.run(["id", "-un"]).stdout.strip()
+    # the directory is named for the user as `id -un` spells it (any valid name: newA, a.b, x-1)
+    assert re.fullmatch(re.escape(cworld.env["TMP"] + "/" + user) + r"\.condor_ssh_to_job_[0-9a-f]+", d), d
     assert (rec["dir_mode"], rec["key_mode"], rec["known_hosts_mode"]) == (0o700, 0o400, 0o600)
     assert rec["fdpass_is_socket"] and rec["shell"] is None  # SHELL is unset for the program
     assert re.fullmatch(r"\* ssh-rsa [A-Za-z0-9+/=]+\n", rec["known_hosts"])
-    user = cworld.run(["id", "-un"]).stdout.strip()
     host = socket.gethostname()
     expected = [*extra] + (["-X"] if x11 else []) + (["-S", "none"] if program == "ssh" else []) + [
         f"-oUser={user}", f"-oIdentityFile={d}/ssh_key", "-oStrictHostKeyChecking=yes",

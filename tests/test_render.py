@@ -320,3 +320,11 @@ def test_wait_timeout_reaches_the_proxy_command_as_one_plain_number():
     assert "--wait-timeout 2.5 --login" in render_block(context(Settings(wait_timeout=2.5)))
     assert "--wait-timeout" not in render_block(context(Settings(wait_timeout=600.0, wait=False)))
     assert "--wait-timeout" not in rendered("defaults")
+
+
+def test_only_a_job_on_a_host_names_its_execute_host():
+    idle = JobInfo(5, 0, "idle", cmd="sleep 9", remote_host="slot1@vm", since=T0)
+    running = idle._replace(cluster=6, status="running")
+    text = render_hosts([idle, running], Settings())
+    assert "# cmd: sleep 9 | idle since" in text
+    assert "# cmd: sleep 9 | on: slot1@vm | running since" in text

@@ -32,8 +32,10 @@ class SimPool:
 
     # ----- plumbing -------------------------------------------------------------------------------
     def _not_running(self) -> PoolError:
+        from ..paths import command_word
+
         return PoolError(f"no simulated pool runs in {self.root}; start one with "
-                         f"`condor-job-ssh sim start --root {self.root}`")
+                         f"`{command_word('condor-job-ssh')} sim start --root {self.root}`")
 
     def _connect(self) -> socket.socket:
         # Trust pool.sock only in a root that is ours and private: after a reboot another user could

@@ -1,0 +1,79 @@
+"""What ssh will really use for a job host, as `ssh -G` reports it from the user's ssh config.
+
+`doctor` checks these, not what it would choose itself today: the block may name a runtime directory
+picked under another environment (a stale $XDG_RUNTIME_DIR, an older default), and a `Host *` below the
+block may still set options the block leaves open, such as User.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+from dataclasses import dataclass
+from typing import Dict, List, Optional, Tuple
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """The options ssh resolves for one job host name."""
+
+    host: str
+    user: str
+    proxy_command: str
+    proxy_runtime_dir: Optional[str]  # the ProxyCommand's --runtime-dir
+    identity_agent: Optional[str]
+    control_path: Optional[str]  # expanded by ssh; None for `none`
+    known_hosts: Optional[str]
+
+    def runtime_paths(self) -> List[Tuple[str, str]]:
+        """(what uses it, directory) for every private directory the block relies on, in a stable order."""
+        found = []
+        if self.proxy_runtime_dir:
+            found.append(("the ProxyCommand's --runtime-dir", self.proxy_runtime_dir))
+        for what, path in (("IdentityAgent", self.identity_agent), ("ControlPath", self.control_path),
+                           ("UserKnownHostsFile", self.known_hosts)):
+            if path:
+                found.append((what, os.path.dirname(path)))
+        return found
+
+    def runtime_dirs(self) -> List[str]:
+        """The distinct directories of runtime_paths(), first use first."""
+        seen: List[str] = []
+        for _, directory in self.runtime_paths():
+            directory = os.path.normpath(directory)
+            if directory not in seen:
+                seen.append(directory)
+        return seen
+
+
+def _option_value(words: List[str], option: str) -> Optional[str]:
+    for i, word in enumerate(words[:-1]):
+        if word == option:
+            return words[i + 1]
+    return None
+
+
+def proxy_runtime_dir(proxy_command: str) -> Optional[str]:
+    """The --runtime-dir of a ProxyCommand line as render.py writes it (shell-quoted, '%' doubled)."""
+    try:
+        words = shlex.split(proxy_command)
+    except ValueError:
+        return None
+    value = _option_value(words, "--runtime-dir")
+    return value.replace("%%", "%") if value is not None else None
+
+
+def _path(value: Optional[str]) -> Optional[str]:
+    if not value or value.lower() == "none":
+        return None
+    return value
+
+
+def from_ssh_g(values: Dict[str, str], host: str) -> Resolved:
+    """Pure: the `ssh -G` output (keys lower-cased, first value of each) for *host*."""
+    proxy = values.get("proxycommand", "")
+    return Resolved(host=host, user=values.get("user", ""), proxy_command=proxy,
+                    proxy_runtime_dir=proxy_runtime_dir(proxy),
+                    identity_agent=_path(values.get("identityagent")),
+                    control_path=_path(values.get("controlpath")),
+                    known_hosts=_path(values.get("userknownhostsfile")))  # the block names one file

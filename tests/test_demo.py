@@ -1,0 +1,100 @@
+"""`condor-job-ssh demo`: isolated from the user's own connections, and what it prints works as printed."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from conftest import make_world, tool
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def mworld():
+    """A user with a multiplexed ssh config (ControlMaster) to a simulated pool of their own."""
+    yield from make_world(multiplex=True)
+
+
+def demo(env, *args: str, timeout: float = 180) -> subprocess.CompletedProcess:
+    return subprocess.run([tool("condor-job-ssh"), "demo", "--size", "1", *args], env=env, capture_output=True,
+                          text=True, stdin=subprocess.DEVNULL, timeout=timeout)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def test_demo_never_uses_the_users_live_connection_to_their_job(mworld):
+    job = mworld.submit("sleep", "600")
+    assert job == "1.0"  # the same host name the demo's own job gets: 1.0.job.condor
+    host = f"{job}.job.condor"
+    mworld.ssh(host, "true")  # leaves a ControlMaster up (ControlPersist)
+    assert mworld.run(mworld.ssh_argv("-O", "check", host), check=False).returncode == 0
+    sandbox = mworld.sandbox(job)
+    before = sorted(p.name for p in sandbox.iterdir())
+    settings = Path(mworld.env["XDG_CONFIG_HOME"]) / "condor-job-proxy" / "config.toml"
+    saved = settings.read_bytes()
+
+    done = demo(mworld.env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "all done; cleaned up" in done.stdout
+    # the demo's ssh ran in the demo's own job, not in the user's
+    pwd = re.search(r"\| (/\S+)", done.stdout).group(1)
+    assert "/cjp-demo-" in pwd and str(sandbox) not in pwd, done.stdout
+    # nothing of the demo's reached the user's job, and the user's shared connection is still up
+    assert sorted(p.name for p in sandbox.iterdir()) == before
+    assert not (sandbox / "blob.bin").exists() and not (sandbox / "tree").exists()
+    assert mworld.run(mworld.ssh_argv("-O", "check", host), check=False).returncode == 0
+    assert settings.read_bytes() == saved  # the user's settings are untouched
+
+
+def test_keep_prints_commands_that_work_as_printed_without_our_bin_on_path(tmp_path):
+    env = dict(os.environ, PATH="/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin", HOME=str(tmp_path),
+               XDG_CONFIG_HOME=str(tmp_path / "config"), XDG_STATE_HOME=str(tmp_path / "state"))
+    env.pop("XDG_RUNTIME_DIR", None)
+    done = demo(env, "--keep")
+    base = Path(re.search(r"condor-job-ssh demo in (\S+)", done.stdout).group(1))
+    try:
+        assert done.returncode == 0, done.stdout + done.stderr
+        try_line = re.search(r"^  (ssh -F .*)$", done.stdout, re.M).group(1)
+        stop_line = re.search(r"^Stop it with: (.*)$", done.stdout, re.M).group(1)
+        # the ssh command to try reaches the kept pool's job
+        tried = subprocess.run(["sh", "-c", try_line + " 'echo $PWD'"], env=env, capture_output=True, text=True,
+                               stdin=subprocess.DEVNULL, timeout=60)
+        assert tried.returncode == 0 and tried.stdout.startswith(str(base)), tried.stderr
+        pool_pid = int((base / "pool" / "pool.pid").read_text())
+        from proxycmd.agent import client
+
+        agent_pid = client.status(base / "run")["pid"]
+        assert _alive(pool_pid) and _alive(agent_pid)
+        # the stop command, exactly as printed, with our bin directory not on PATH
+        stopped = subprocess.run(["sh", "-c", stop_line], env=env, capture_output=True, text=True,
+                                 stdin=subprocess.DEVNULL, timeout=60)
+        assert stopped.returncode == 0, (stop_line, stopped.stderr)
+        assert not base.exists()
+        from conftest import wait_for
+
+        assert wait_for(lambda: not _alive(pool_pid) and not _alive(agent_pid))
+    finally:
+        if base.exists():
+            subprocess.run([tool("condor-job-ssh"), "demo", "--stop", str(base)], env=env, capture_output=True)
+
+
+@pytest.mark.parametrize("args, said", [
+    (["--size", "-1"], "--size wants a whole number of MiB from 1 to 4096, not -1"),
+    (["--size", "0"], "--size wants a whole number of MiB from 1 to 4096, not 0"),
+    (["--stop", "/tmp"], "/tmp is not a directory `condor-job-ssh demo --keep` made"),
+])
+def test_bad_input_gets_one_line(args, said):
+    done = subprocess.run([tool("condor-job-ssh"), "demo", *args], capture_output=True, text=True,
+                          stdin=subprocess.DEVNULL, timeout=60)
+    assert (done.returncode, done.stderr, done.stdout) == (2, f"condor-job-ssh: {said}\n", "")
