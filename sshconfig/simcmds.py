@@ -40,11 +40,13 @@ def _job(job_id: str):
 
 @sim_app.command()
 def start(root: Optional[Path] = typer.Option(None, "--root", help=ROOT_HELP),
-          keygen_options: str = typer.Option("", help="Extra ssh-keygen options for every session key, e.g. '-t ed25519'.")):
+          keygen_options: str = typer.Option("", help="Extra ssh-keygen options for every session key, e.g. '-t ed25519'."),
+          idle_delay: float = typer.Option(0.0, "--idle-delay", metavar="SECONDS", min=0.0,
+                                           help="Keep each new job idle this long before it runs (as matchmaking does).")):
     """Start the pool's daemon (does nothing when it already runs)."""
     pool = _pool(root)
     try:
-        started = pool.start(keygen_options=keygen_options)
+        started = pool.start(keygen_options=keygen_options, idle_delay=idle_delay)
     except ProxyError as exc:
         raise _fail(str(exc))
     typer.echo(f"simulated pool {'started' if started else 'already running'} in {pool.root}")

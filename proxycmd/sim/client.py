@@ -67,7 +67,7 @@ class SimPool:
             return False
 
     # ----- lifecycle ------------------------------------------------------------------------------
-    def start(self, keygen_options: str = "", timeout: float = 10.0) -> bool:
+    def start(self, keygen_options: str = "", timeout: float = 10.0, idle_delay: float = 0.0) -> bool:
         """Start the daemon unless one answers already; True when this call started it."""
         if self.running():
             return False
@@ -79,7 +79,7 @@ class SimPool:
         log = open(self.root / "pool.log", "ab")
         with log:
             subprocess.Popen([sys.executable, "-m", "proxycmd.sim.daemon", "--root", str(self.root),
-                              "--keygen-options", keygen_options],
+                              "--keygen-options", keygen_options] + (["--idle-delay", str(idle_delay)] if idle_delay else []),
                              stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
                              close_fds=True)
         deadline = time.monotonic() + timeout
@@ -105,6 +105,10 @@ class SimPool:
                owner: Optional[str] = None, batch_name: str = "") -> dict:
         return self.call("submit", cmd=list(cmd), idle=idle, env=env or {}, owner=owner,
                          batch_name=batch_name)["job"]
+
+    def submit_description(self, description: dict, owner: Optional[str] = None) -> dict:
+        """Submit one job from a submit description (a dict of commands), as condor_submit would."""
+        return self.call("submit_description", description=dict(description), owner=owner)["job"]
 
     def jobs(self) -> List[dict]:
         return self.call("list")["jobs"]

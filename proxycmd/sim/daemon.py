@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional
 
+from .. import condorargs
 from . import protocol, starter
 
 POOL_SOCKET = "pool.sock"
@@ -44,6 +45,8 @@ class Job:
     started: Optional[float] = None
     process: Optional[subprocess.Popen] = None
     sessions: List[subprocess.Popen] = field(default_factory=list)
+    ad: Dict[str, str] = field(default_factory=dict)  # extra job ad attributes (name -> ClassAd text)
+    submit_lines: Dict[str, str] = field(default_factory=dict)  # a submit description's commands, as given
 
     @property
     def job_id(self) -> str:
@@ -54,13 +57,15 @@ class Job:
                 "cmd": shlex.join(self.cmd), "owner": self.owner, "batch_name": self.batch_name,
                 "hold_reason": self.hold_reason, "exit_code": self.exit_code, "submitted": self.submitted,
                 "started": self.started, "pid": self.process.pid if self.process else None,
-                "sandbox": str(self.sandbox), "remote_host": "slot1@" + socket.gethostname()}
+                "sandbox": str(self.sandbox), "remote_host": "slot1@" + socket.gethostname(),
+                "ad": dict(self.ad), "submit": dict(self.submit_lines)}
 
 
 class Pool:
-    def __init__(self, root: Path, keygen_options: List[str]) -> None:
+    def __init__(self, root: Path, keygen_options: List[str], idle_delay: float = 0.0) -> None:
         self.root = root
         self.keygen_options = keygen_options
+        self.idle_delay = idle_delay  # seconds a new job stays idle before it runs, as matchmaking takes
         self.jobs: Dict[int, Job] = {}
         self.lock = threading.RLock()
         self.next_cluster = _next_free_cluster(root / "execute")  # ids are never reused, even across restarts
@@ -81,9 +86,39 @@ class Pool:
             job = Job(cluster=cluster, proc=0, cmd=cmd, env=env, owner=owner or self.user,
                       batch_name=batch_name, sandbox=sandbox)
             self.jobs[cluster] = job
-            if not idle:
+            if not idle and self.idle_delay > 0:
+                threading.Timer(self.idle_delay, self._start_if_idle, args=(job,)).start()
+            elif not idle:
                 self._start(job)
             return job
+
+    def _start_if_idle(self, job: Job) -> None:
+        with self.lock:
+            if job.status == "idle" and not self.stopping.is_set():
+                self._start(job)
+
+    def submit_description(self, description: Dict[str, str], owner: Optional[str]) -> Job:
+        """condor_submit and the schedd in one: the program from `executable` and `arguments` (new
+        syntax), the commands recorded as given, `MY.X`/`+X` and the resource requests in the job ad."""
+        commands = {key.lower(): value for key, value in description.items()}
+        program = commands.get("executable", "").strip()
+        if not program:
+            raise ValueError("the submit description has no executable")
+        args = condorargs.split(commands["arguments"]) if commands.get("arguments", "").strip() else []
+        ad = {}
+        for key, value in description.items():
+            if key[:3].upper() == "MY." or key.startswith("+"):
+                ad[key[3:] if key[:3].upper() == "MY." else key[1:]] = value
+            elif key.lower() in _RESOURCE_ATTRIBUTES:
+                ad[_RESOURCE_ATTRIBUTES[key.lower()]] = value
+        job = self.submit([program] + args, {}, True, owner, _unquoted(ad.get("JobBatchName", "")))
+        with self.lock:
+            job.ad, job.submit_lines = ad, dict(description)
+            if self.idle_delay > 0:
+                threading.Timer(self.idle_delay, self._start_if_idle, args=(job,)).start()
+            else:
+                self._start(job)
+        return job
 
     def _job_env(self, job: Job) -> Dict[str, str]:
         env = {"PATH": "/usr/local/bin:/usr/bin:/bin"}
@@ -102,7 +137,7 @@ class Pool:
     def _start(self, job: Job) -> None:
         (job.sandbox / ".job.ad").write_text(
             f"ClusterId = {job.cluster}\nProcId = {job.proc}\nOwner = \"{job.owner}\"\n"
-            f"Cmd = \"{job.cmd[0]}\"\nJobStatus = 2\n")
+            f"Cmd = \"{job.cmd[0]}\"\nJobStatus = 2\n" + "".join(f"{k} = {v}\n" for k, v in job.ad.items()))
         (job.sandbox / ".machine.ad").write_text(f"Name = \"slot1@{socket.gethostname()}\"\n")
         with open(job.sandbox / "_condor_stdout", "ab") as out, open(job.sandbox / "_condor_stderr", "ab") as err:
             try:
@@ -239,6 +274,10 @@ class Pool:
             job = self.submit(list(request.get("cmd") or []), dict(request.get("env") or {}),
                               bool(request.get("idle")), request.get("owner"), request.get("batch_name") or "")
             return {"ok": True, "job": job.describe()}, [], None
+        if op == "submit_description":
+            job = self.submit_description({str(k): str(v) for k, v in dict(request.get("description") or {}).items()},
+                                          request.get("owner"))
+            return {"ok": True, "job": job.describe()}, [], None
         if op == "list":
             with self.lock:
                 return {"ok": True, "jobs": [j.describe() for j in self.jobs.values()]}, [], None
@@ -275,6 +314,15 @@ def _next_free_cluster(execute: Path) -> int:
     return max(used) + 1
 
 
+_RESOURCE_ATTRIBUTES = {"request_cpus": "RequestCpus", "request_memory": "RequestMemory", "request_disk": "RequestDisk",
+                        "request_gpus": "RequestGPUs", "container_image": "ContainerImage",
+                        "requirements": "Requirements", "accounting_group": "AcctGroup", "batch_name": "JobBatchName"}
+
+
+def _unquoted(text: str) -> str:
+    return text[1:-1] if len(text) >= 2 and text[0] == text[-1] == '"' else text
+
+
 class _Refused(Exception):
     def __init__(self, message: str, retryable: bool, status: str) -> None:
         super().__init__(message)
@@ -298,10 +346,10 @@ def _kill_group(process: subprocess.Popen, wait: bool = True) -> None:
         process.wait()
 
 
-def serve(root: Path, keygen_options: List[str]) -> int:
+def serve(root: Path, keygen_options: List[str], idle_delay: float = 0.0) -> int:
     root.mkdir(parents=True, exist_ok=True, mode=0o700)
     path = root / POOL_SOCKET
-    pool = Pool(root, keygen_options)
+    pool = Pool(root, keygen_options, idle_delay)
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     if path.exists():
         path.unlink()
@@ -341,8 +389,9 @@ def main(argv: Optional[List[str]] = None) -> int:
                                      description="Run the simulated pool's daemon in the foreground.")
     parser.add_argument("--root", required=True, type=Path)
     parser.add_argument("--keygen-options", default="", help="extra ssh-keygen options for every session")
+    parser.add_argument("--idle-delay", type=float, default=0.0, help="seconds a new job stays idle before it runs")
     args = parser.parse_args(argv)
-    return serve(args.root.resolve(), starter.parse_keygen_options(args.keygen_options))
+    return serve(args.root.resolve(), starter.parse_keygen_options(args.keygen_options), args.idle_delay)
 
 
 if __name__ == "__main__":
