@@ -200,7 +200,8 @@ class Pool:
                 raise _Refused(f"job {job.job_id} stopped running while the session was being set up", False,
                                job.status)
             job.sessions.append(started.sshd)
-            threading.Thread(target=self._reap_session, args=(job, started.sshd), daemon=True).start()
+            threading.Thread(target=self._reap_session, args=(job, started.sshd, started.directory),
+                             daemon=True).start()
         return started
 
     def _session_env(self, job: Job, shells: List[str]) -> Dict[str, str]:
@@ -224,11 +225,13 @@ class Pool:
             env["_CONDOR_SHELL"] = usable
         return env
 
-    def _reap_session(self, job: Job, sshd: subprocess.Popen) -> None:
+    def _reap_session(self, job: Job, sshd: subprocess.Popen, directory: Optional[Path] = None) -> None:
         sshd.wait()
         with self.lock:
             if sshd in job.sessions:
                 job.sessions.remove(sshd)
+        if directory is not None:  # as a starter does when the session's sshd exits (DESIGN.md §12)
+            shutil.rmtree(directory, ignore_errors=True)
 
     def shutdown(self) -> None:
         with self.lock:
