@@ -32,7 +32,9 @@ Connect ssh to a running HTCondor job.  Used as an OpenSSH ProxyCommand:
         ProxyUseFdpass yes
 
 `condor-job-ssh setup` writes the complete block for you.  HOST is
-CLUSTER[.PROC[.NODE]][.SCHEDD].job.condor, for example 32.0.job.condor.
+CLUSTER[.PROC[.NODE]][.SCHEDD].job.condor, for example 32.0.job.condor, or
+PROFILE[.SCHEDD].job.condor: your job for that profile (profiles/PROFILE.sub),
+submitted when there is none (see `condor-job-ssh profile --help`).
 """
 
 EPILOG = """\
@@ -134,7 +136,12 @@ def connect(args: argparse.Namespace) -> int:
     keygen = _split(args.keygen_options)
     shells = [s for s in args.shells.split(",") if s]
     parent = os.getppid()
-    what = f"job {addr.classic_id}"
+    if addr.profile:  # gpu.job.condor: the profile's job, submitted first when there is none (ondemand.py)
+        from .ondemand import find_or_submit, open_jobs
+
+        jobs = open_jobs(sim_root=args.sim, schedd=args.schedd or addr.schedd, pool=args.pool)
+        addr = find_or_submit(addr, jobs, rundir)
+    what = f"job {addr.classic_id}" + (f" (profile {addr.profile})" if addr.profile else "")
     marks.append(("ready", time.monotonic()))
     session = waiting.open_with_wait(
         lambda: backend.open_session(addr, keygen_options=keygen, shells=shells),

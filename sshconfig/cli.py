@@ -23,6 +23,9 @@ def build_app() -> typer.Typer:
     doctor.register(app)
     demo.register(app)
     app.add_typer(sim_app, name="sim")
+    from .profiles.commands import profile_app
+
+    app.add_typer(profile_app, name="profile")
     return app
 
 
