@@ -243,7 +243,9 @@ def sync_once(config: Path, include_idle: Optional[bool], dry_run: bool) -> Tupl
                       "or use `setup --sim DIR` to try the simulated pool)") from None
     taken = time.time()
     jobs = [job for job in backend.list_jobs(include_idle=idle) if _listed(job, idle)]
-    hosts = render.render_hosts(jobs, chosen, taken)
+    from proxycmd.ondemand import profile_names
+
+    hosts = render.render_hosts(jobs, chosen, taken) + render.render_profile_hosts(profile_names(), chosen)
     after = managed.splice(text, managed.replace_hosts(block, hosts))
     count = sum(1 for line in hosts.split("\n") if line.startswith("Host "))
     if after == text:

@@ -242,6 +242,9 @@ def run_checks(config: Path) -> List[Check]:
     checks.append(check_block(config, chosen.suffix))
     runtime, rundir = check_runtime_dir(chosen.runtime_dir)
     checks += [runtime, check_agent(rundir)]
+    from .profiles.check import check_profiles
+
+    checks += check_profiles()
     return checks
 
 
