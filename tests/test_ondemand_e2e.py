@@ -4,6 +4,7 @@ once no session has existed for its idle timeout."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import threading
 from pathlib import Path
@@ -159,3 +160,33 @@ def test_unknown_profile_gives_one_line(world):
     assert done.returncode == 255
     [line] = proxy_lines(done.stderr)
     assert "no profile 'gpux'" in line and "condor-job-ssh profile new gpux" in line and "(profiles: gpu)" in line
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_sync_lists_profiles_and_vscode_flow_reaches_the_profile_job(world, tmp_path):
+    """VS Code lists the Host entry `sync` wrote, then opens `ssh -T -D PORT -o ConnectTimeout=15 HOST bash`
+    and, at the same time, copies its server with scp (DESIGN.md §9): one job serves both."""
+    write_profile(world, "gpu", PROFILE)
+    world.run([tool("condor-job-ssh"), "sync", "--ssh-config", str(world.ssh_config)])
+    assert "Host gpu.job.condor\n    # profile: gpu" in world.ssh_config.read_text()
+    server = tmp_path / "vscode-server.tar.gz"
+    server.write_bytes(os.urandom(1 << 20))
+    shell = subprocess.Popen(world.ssh_argv("-T", "-D", f"127.0.0.1:{_free_port()}", "-o", "ConnectTimeout=15",
+                                            "gpu.job.condor", "bash"),
+                             env=world.env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    copy = subprocess.Popen(["scp", "-F", str(world.ssh_config), "-o", "ConnectTimeout=15", str(server),
+                             "gpu.job.condor:server.tar.gz"], env=world.env, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    out, err = shell.communicate(b"echo vscode-ok; exit 0\n", timeout=120)
+    assert copy.wait(120) == 0, copy.stderr.read()
+    assert shell.returncode == 0 and out.startswith(b"vscode-ok\n"), err
+    assert len(profile_jobs(world)) == 1
+    [job] = profile_jobs(world)
+    assert (Path(job["sandbox"]) / "server.tar.gz").read_bytes() == server.read_bytes()
