@@ -136,16 +136,17 @@ def connect(args: argparse.Namespace) -> int:
     keygen = _split(args.keygen_options)
     shells = [s for s in args.shells.split(",") if s]
     parent = os.getppid()
+    attempt = lambda: backend.open_session(addr, keygen_options=keygen, shells=shells)  # noqa: E731
     if addr.profile:  # gpu.job.condor: the profile's job, submitted first when there is none (ondemand.py)
-        from .ondemand import find_or_submit, open_jobs
+        from .ondemand import open_jobs, profile_opener
 
         jobs = open_jobs(sim_root=args.sim, schedd=args.schedd or addr.schedd, pool=args.pool)
-        addr = find_or_submit(addr, jobs, rundir)
+        addr, attempt = profile_opener(addr, jobs, rundir, lambda job: backend.open_session(
+            job, keygen_options=keygen, shells=shells))
     what = f"job {addr.classic_id}" + (f" (profile {addr.profile})" if addr.profile else "")
     marks.append(("ready", time.monotonic()))
     session = waiting.open_with_wait(
-        lambda: backend.open_session(addr, keygen_options=keygen, shells=shells),
-        what=what, wait=args.wait, interval=args.poll or backend.retry_interval, timeout=args.wait_timeout,
+        attempt, what=what, wait=args.wait, interval=args.poll or backend.retry_interval, timeout=args.wait_timeout,
         should_stop=lambda: waiting.peer_gone(1, parent))
     marks.append(("session", time.monotonic()))
     try:

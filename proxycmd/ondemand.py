@@ -21,13 +21,15 @@ import os
 import sys
 
 from . import paths, submitfile
-from .errors import ProxyError, UsageError
+from .errors import ProxyError, SessionRefused, UsageError
 from .submitfile import IDLE_TIMEOUT_ATTR, LIFETIME_ATTR, PROFILE_ATTR, ProfileError
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs milliseconds per connection
 if TYPE_CHECKING:
     from pathlib import Path
-    from typing import Dict, List, Optional, Protocol, TextIO, Tuple
+    from typing import Callable, Dict, List, Optional, Protocol, TextIO, Tuple, TypeVar
+
+    T = TypeVar("T")
 
     from .hostname import JobAddress
     from .session import JobInfo
@@ -35,6 +37,7 @@ else:
     Protocol = object
 
 LIVE = ("idle", "running", "transferring")  # a job in one of these states is reused, not replaced
+GONE = ("completed", "removed", "unknown")  # refusals that mean the job found a moment ago has ended
 PERIODIC_REMOVE = f"(JobStatus == 2) && (time() - JobCurrentStartDate > {LIFETIME_ATTR})"
 
 
@@ -166,6 +169,29 @@ def find_or_submit(addr: JobAddress, jobs: ProfileJobs, rundir: Path, stream: Op
         finally:
             os.close(fd)
     return addr._replace(cluster=found.cluster, proc=found.proc)
+
+
+def profile_opener(addr: JobAddress, jobs: ProfileJobs, rundir: Path,
+                   open_session: Callable[[JobAddress], T]) -> Tuple[JobAddress, Callable[[], T]]:
+    """The profile's job (found or submitted now) and a function that opens a session to it.
+
+    A job that was found in the queue may end before we connect, when its idle timeout expires just
+    then: the refusal says it has completed (or was removed), and the function then finds or submits
+    the profile's job once more instead of failing."""
+    current = [find_or_submit(addr, jobs, rundir)]
+    again = [True]
+
+    def attempt() -> T:
+        try:
+            return open_session(current[0])
+        except SessionRefused as exc:
+            if exc.retryable or exc.status not in GONE or not again[0]:
+                raise
+            again[0] = False
+            current[0] = find_or_submit(addr, jobs, rundir)
+            return open_session(current[0])
+
+    return current[0], attempt
 
 
 def _idle_timeout(entries: List[submitfile.Entry]) -> str:

@@ -229,3 +229,92 @@ def test_doctor_check(monkeypatch, tmp_path):
     [check] = check_profiles()
     assert check.state == "fail" and check.detail == f"{profiles / 'evil.sub'}:2: a profile must not set executable: " \
         "condor-job-proxy runs its own program in the job (a watchdog that ends it when idle); remove that line"
+
+
+# ----- find or submit, with a pool of our own --------------------------------------------------------------------
+class FakeJobs:
+    """ProfileJobs over a list: what a pool answers, and what was submitted."""
+
+    def __init__(self, jobs=()):
+        from proxycmd.session import JobInfo
+
+        self.JobInfo = JobInfo
+        self.jobs = list(jobs)
+        self.submitted = []
+
+    def find_profile_job(self, profile):
+        return ondemand.pick([job for name, job in self.jobs if name == profile])
+
+    def submit_profile(self, profile, description):
+        job = self.JobInfo(100 + len(self.submitted), 0, "idle", "")
+        self.submitted.append(description)
+        self.jobs.append((profile, job))
+        return job
+
+    def live_profile_jobs(self):
+        return list(self.jobs)
+
+    def remove(self, job, reason):
+        self.jobs = [(n, j) for n, j in self.jobs if j != job]
+
+
+@pytest.fixture
+def profile_home(monkeypatch, tmp_path):
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    profiles = tmp_path / "config" / "condor-job-proxy" / "profiles"
+    profiles.mkdir(parents=True)
+    (profiles / "gpu.sub").write_text("request_gpus = 1\n")
+    rundir = tmp_path / "run"
+    rundir.mkdir(mode=0o700)
+    return rundir
+
+
+def test_a_job_that_ended_just_before_connecting_is_replaced_once(profile_home, capsys):
+    from proxycmd.errors import SessionRefused
+    from proxycmd.hostname import parse
+    from proxycmd.session import JobInfo
+
+    jobs = FakeJobs([("gpu", JobInfo(7, 0, "running", ""))])
+    tried = []
+
+    def open_session(addr):
+        tried.append(addr.cluster)
+        if addr.cluster == 7:
+            jobs.jobs = []  # its watchdog ended it a moment ago
+            raise SessionRefused("job 7.0 has completed (exit code 0)", status="completed")
+        return f"session to {addr.job_id}"
+
+    addr, attempt = ondemand.profile_opener(parse("gpu.job.condor"), jobs, profile_home, open_session)
+    assert addr.cluster == 7 and addr.profile == "gpu"
+    assert attempt() == "session to 100.0"
+    assert tried == [7, 100] and len(jobs.submitted) == 1
+    assert "submitted job 100.0 from profile gpu" in capsys.readouterr().err
+
+
+def test_other_refusals_are_not_retried(profile_home):
+    from proxycmd.errors import SessionRefused
+    from proxycmd.hostname import parse
+    from proxycmd.session import JobInfo
+
+    jobs = FakeJobs([("gpu", JobInfo(7, 0, "running", ""))])
+
+    def open_session(addr):
+        raise SessionRefused("job 7.0 is held: out of memory", status="held")
+
+    _, attempt = ondemand.profile_opener(parse("gpu.job.condor"), jobs, profile_home, open_session)
+    with pytest.raises(SessionRefused, match="held"):
+        attempt()
+    assert jobs.submitted == []
+
+
+def test_the_submitted_description_comes_from_the_profile(profile_home):
+    from proxycmd.hostname import parse
+
+    jobs = FakeJobs()
+    addr = ondemand.find_or_submit(parse("gpu.ap1.job.condor"), jobs, profile_home, stream=open(os.devnull, "w"))
+    assert (addr.cluster, addr.schedd, addr.profile) == (100, "ap1", "gpu")
+    [description] = jobs.submitted
+    assert description["request_gpus"] == "1" and description["MY.CondorJobProxyProfile"] == '"gpu"'
+    assert (profile_home / "profile-gpu.lock").stat().st_mode & 0o777 == 0o600
+    again = ondemand.find_or_submit(parse("gpu.job.condor"), jobs, profile_home)
+    assert again.cluster == 100 and len(jobs.submitted) == 1
