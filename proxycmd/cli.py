@@ -140,7 +140,8 @@ def connect(args: argparse.Namespace) -> int:
     if addr.profile:  # gpu.job.condor: the profile's job, submitted first when there is none (ondemand.py)
         from .ondemand import open_jobs, profile_opener
 
-        jobs = open_jobs(sim_root=args.sim, schedd=args.schedd or addr.schedd, pool=args.pool)
+        jobs = open_jobs(sim_root=args.sim, schedd=args.schedd or addr.schedd, pool=args.pool,
+                         via=getattr(args, "via", None), via_config=getattr(args, "via_config", None))
         addr, attempt = profile_opener(addr, jobs, rundir, lambda job: backend.open_session(
             job, keygen_options=keygen, shells=shells))
     what = f"job {addr.classic_id}" + (f" (profile {addr.profile})" if addr.profile else "")

@@ -57,9 +57,14 @@ class ProfileJobs(Protocol):
         """Take the job out of the queue."""
 
 
-def open_jobs(*, sim_root: Optional[str] = None, schedd: Optional[str] = None,
-              pool: Optional[str] = None) -> ProfileJobs:
-    """The simulated pool's jobs when *sim_root* is given, else the schedd's (htcondor2 imported then)."""
+def open_jobs(*, sim_root: Optional[str] = None, schedd: Optional[str] = None, pool: Optional[str] = None,
+              via: Optional[str] = None, via_config: Optional[str] = None) -> ProfileJobs:
+    """The simulated pool's jobs when *sim_root* is given; through the access point *via* with ssh
+    (condor_q, condor_submit there) when given; else the schedd's (htcondor2 imported then)."""
+    if via and not sim_root:
+        from .backends.ondemand_hop import HopProfileJobs
+
+        return HopProfileJobs(via, config=via_config, schedd=schedd, pool=pool)
     if sim_root:
         from .backends.ondemand_sim import SimProfileJobs
 

@@ -318,3 +318,69 @@ def test_the_submitted_description_comes_from_the_profile(profile_home):
     assert (profile_home / "profile-gpu.lock").stat().st_mode & 0o777 == 0o600
     again = ondemand.find_or_submit(parse("gpu.job.condor"), jobs, profile_home)
     assert again.cluster == 100 and len(jobs.submitted) == 1
+
+
+# ----- through an access point (setup --via): condor_q / condor_submit / condor_rm over ssh ----------------------
+class FakeHop:
+    """Stands in for proxycmd.hop.run: records each command and answers from a script of replies."""
+
+    def __init__(self, *replies):
+        self.replies = list(replies)
+        self.calls = []
+
+    def __call__(self, dest, argv, *, config=None, input=None):
+        self.calls.append((dest, argv, config, input))
+        code, out, err = self.replies.pop(0)
+        return subprocess.CompletedProcess(argv, code, out, err)
+
+
+def test_hop_finds_submits_and_removes_with_the_condor_tools():
+    import json
+
+    from proxycmd.backends.ondemand_hop import HopProfileJobs
+
+    ad = {"ClusterId": 41, "ProcId": 0, "JobStatus": 2, "CondorJobProxyProfile": "gpu", "Owner": "alice"}
+    hop = FakeHop((0, "", ""), (0, "42.0 - 42.0\n", ""), (0, json.dumps([ad]), ""), (0, json.dumps([ad]), ""),
+                  (0, "", ""))
+    jobs = HopProfileJobs("ap1", config="/c", schedd="s1", run=hop)
+    assert jobs.find_profile_job("gpu") is None
+    description = ondemand.job_description("gpu", parse("request_gpus = 1\n", "p"))
+    assert jobs.submit_profile("gpu", description).job_id == "42.0"
+    assert jobs.find_profile_job("gpu").job_id == "41.0"
+    [(name, info)] = jobs.live_profile_jobs()
+    assert name == "gpu" and info.status == "running"
+    jobs.remove(info, "")
+    argvs = [call[1] for call in hop.calls]
+    assert argvs[0][:5] == ["condor_q", "-name", "s1", "-json", "-attributes"]
+    assert argvs[0][-2:] == ["-constraint", 'CondorJobProxyProfile == "gpu" && (JobStatus == 1 || JobStatus == 2)']
+    assert argvs[1] == ["condor_submit", "-name", "s1", "-terse", "-"]
+    assert argvs[4] == ["condor_rm", "-name", "s1", "41.0"]
+    text = hop.calls[1][3]
+    assert text.endswith("queue 1\n") and "request_gpus = 1\n" in text and 'MY.CondorJobProxyProfile = "gpu"\n' in text
+    assert all(call[0] == "ap1" and call[2] == "/c" for call in hop.calls)
+    htcondor2 = pytest.importorskip("htcondor2")
+    sub = htcondor2.Submit(text)
+    assert condorargs.split(sub["arguments"]) == watchdog.argv()[1:]
+
+
+@pytest.mark.parametrize("reply, message", [
+    ((255, "", "ssh: connect to host ap1 port 22: Connection refused\n"), "cannot reach the access point ap1"),
+    ((127, "", "sh: condor_q: not found\n"), "has no condor_q on PATH"),
+    ((1, "", "Error: can't find schedd\n  s1\n"), "condor_q on ap1 failed: Error: can't find schedd s1"),
+    ((0, "<html>", ""), "printed something else than JSON"),
+])
+def test_hop_failures_are_one_line(reply, message):
+    from proxycmd.backends.ondemand_hop import HopProfileJobs
+    from proxycmd.errors import ProxyError
+
+    with pytest.raises(ProxyError) as info:
+        HopProfileJobs("ap1", run=FakeHop(reply)).find_profile_job("gpu")
+    assert message in str(info.value) and "\n" not in str(info.value)
+
+
+def test_condor_submit_output_forms():
+    from proxycmd.backends.ondemand_hop import submitted_cluster
+
+    assert submitted_cluster("42.0 - 42.0\n") == 42
+    assert submitted_cluster("Submitting job(s).\n1 job(s) submitted to cluster 7.\n") == 7
+    assert submitted_cluster("nothing\n") is None

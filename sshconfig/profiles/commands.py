@@ -46,7 +46,8 @@ def _settings():
 def _jobs():
     chosen = _settings()
     try:
-        return ondemand.open_jobs(sim_root=chosen.sim_root, schedd=chosen.schedd, pool=chosen.pool), chosen
+        return ondemand.open_jobs(sim_root=chosen.sim_root, schedd=chosen.schedd, pool=chosen.pool,
+                                  via=getattr(chosen, "via", None)), chosen  # via: setup --via (hop branch)
     except ImportError as exc:
         raise _fail(f"cannot ask HTCondor for your jobs: {exc} (install HTCondor's Python bindings)")
 
