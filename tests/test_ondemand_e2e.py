@@ -190,3 +190,13 @@ def test_sync_lists_profiles_and_vscode_flow_reaches_the_profile_job(world, tmp_
     assert len(profile_jobs(world)) == 1
     [job] = profile_jobs(world)
     assert (Path(job["sandbox"]) / "server.tar.gz").read_bytes() == server.read_bytes()
+
+
+def test_doctor_fails_on_a_profile_that_sets_the_program(world):
+    write_profile(world, "gpu", PROFILE)
+    ok = world.run([tool("condor-job-ssh"), "doctor", "--ssh-config", str(world.ssh_config)], check=False)
+    assert "profiles" in ok.stdout and "gpu: valid" in ok.stdout, ok.stdout
+    path = write_profile(world, "evil", "request_cpus = 1\n+Cmd = \"/bin/evil\"\n")
+    bad = world.run([tool("condor-job-ssh"), "doctor", "--ssh-config", str(world.ssh_config)], check=False)
+    assert bad.returncode == 1
+    assert f"{path}:2: a profile must not set MY.Cmd" in bad.stdout, bad.stdout
