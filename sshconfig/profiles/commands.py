@@ -80,7 +80,7 @@ def list_command():
     live: List[Tuple[str, object]] = []
     problem = ""
     try:
-        live = jobs.live_profile_jobs()
+        live = [(n, job) for n, job in jobs.live_profile_jobs() if is_profile_name(n)]  # printable names only
     except ProxyError as exc:
         problem = str(exc)
     rows = []
