@@ -384,3 +384,34 @@ def test_condor_submit_output_forms():
     assert submitted_cluster("42.0 - 42.0\n") == 42
     assert submitted_cluster("Submitting job(s).\n1 job(s) submitted to cluster 7.\n") == 7
     assert submitted_cluster("nothing\n") is None
+
+
+def test_profile_commands_have_help_with_examples():
+    from typer.testing import CliRunner
+
+    from sshconfig.cli import build_app
+
+    runner = CliRunner()
+    for command in ("new", "list", "show", "stop"):
+        done = runner.invoke(build_app(), ["profile", command, "--help"])
+        assert done.exit_code == 0 and "Examples:" in done.output and f"condor-job-ssh profile {command}" in done.output
+
+
+def test_profile_new_refuses_a_bad_name_and_an_existing_file(monkeypatch, tmp_path):
+    from typer.testing import CliRunner
+
+    from sshconfig.cli import build_app
+
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    runner = CliRunner()
+    assert runner.invoke(build_app(), ["profile", "new", "GPU"]).exit_code == 0
+    path = tmp_path / "condor-job-proxy" / "profiles" / "gpu.sub"
+    assert path.read_text() == template.render("gpu") and path.stat().st_mode & 0o777 == 0o600
+    again = runner.invoke(build_app(), ["profile", "new", "gpu"])
+    assert again.exit_code == 1 and "exists already" in again.output
+    bad = runner.invoke(build_app(), ["profile", "new", "1gpu"])
+    assert bad.exit_code == 2 and "is not a profile name" in bad.output
+    show = runner.invoke(build_app(), ["profile", "show", "gpu"])
+    assert show.exit_code == 0 and show.output.endswith("queue\n") and 'MY.CondorJobProxyProfile = "gpu"' in show.output
+    missing = runner.invoke(build_app(), ["profile", "show", "cpu"])
+    assert missing.exit_code == 2 and "no profile 'cpu'" in missing.output

@@ -55,7 +55,17 @@ def _jobs():
 @profile_app.command("new")
 def new_command(name: str = typer.Argument(..., metavar="NAME", help="Profile name, e.g. gpu (host gpu.job.condor)."),
                 force: bool = typer.Option(False, "--force", help="Replace an existing profile file.")):
-    """Write a commented profile template to profiles/NAME.sub, to edit before the first `ssh NAME.job.condor`."""
+    """Write a commented profile template to profiles/NAME.sub, to edit before the first `ssh NAME.job.condor`.
+
+    The profile is an HTCondor submit description (request_gpus, container_image, requirements, ...)
+    without executable, arguments or queue: condor-job-proxy runs its own program in the job, which ends
+    the job once no ssh session has existed for MY.CondorJobProxyIdleTimeout seconds.
+
+    \b
+    Examples:
+      condor-job-ssh profile new gpu
+      condor-job-ssh profile new gpu --force     # start again from the template
+    """
     name = _name(name)
     path = paths.profile_file(name)
     try:
@@ -74,7 +84,12 @@ def new_command(name: str = typer.Argument(..., metavar="NAME", help="Profile na
 
 @profile_app.command("list")
 def list_command():
-    """Show your profiles and their live jobs."""
+    """Show your profiles and their live jobs.
+
+    \b
+    Examples:
+      condor-job-ssh profile list
+    """
     names = ondemand.profile_names()
     jobs, chosen = _jobs()
     live: List[Tuple[str, object]] = []
@@ -105,7 +120,12 @@ def list_command():
 
 @profile_app.command("show")
 def show_command(name: str = typer.Argument(..., metavar="NAME", help="Profile name.")):
-    """Print the submit description `ssh NAME.job.condor` would submit."""
+    """Print the submit description `ssh NAME.job.condor` would submit.
+
+    \b
+    Examples:
+      condor-job-ssh profile show gpu
+    """
     name = _name(name)
     try:
         _, entries = ondemand.load_profile(name)
@@ -119,7 +139,13 @@ def show_command(name: str = typer.Argument(..., metavar="NAME", help="Profile n
 @profile_app.command("stop")
 def stop_command(name: str = typer.Argument(..., metavar="NAME", help="Profile name."),
                  reason: Optional[str] = typer.Option(None, "--reason", help="Why (recorded with the removal).")):
-    """Remove the profile's job (idle or running); its sessions end."""
+    """Remove the profile's job (idle or running); its sessions end.
+
+    \b
+    Examples:
+      condor-job-ssh profile stop gpu
+      condor-job-ssh profile stop gpu --reason 'done for today'
+    """
     name = _name(name)
     jobs, _ = _jobs()
     try:
