@@ -109,8 +109,9 @@ class Pool:
         for key, value in description.items():
             if key[:3].upper() == "MY." or key.startswith("+"):
                 ad[key[3:] if key[:3].upper() == "MY." else key[1:]] = value
-            elif key.lower() in _RESOURCE_ATTRIBUTES:
-                ad[_RESOURCE_ATTRIBUTES[key.lower()]] = value
+            elif key.lower() in _RESOURCE_ATTRIBUTES:  # strings quoted, as the schedd's ad has them
+                quoted = key.lower() in _STRING_COMMANDS and not value.startswith('"')
+                ad[_RESOURCE_ATTRIBUTES[key.lower()]] = '"' + value.replace('"', '\\"') + '"' if quoted else value
         job = self.submit([program] + args, {}, True, owner, _unquoted(ad.get("JobBatchName", "")))
         with self.lock:
             job.ad, job.submit_lines = ad, dict(description)
@@ -320,6 +321,8 @@ def _next_free_cluster(execute: Path) -> int:
 _RESOURCE_ATTRIBUTES = {"request_cpus": "RequestCpus", "request_memory": "RequestMemory", "request_disk": "RequestDisk",
                         "request_gpus": "RequestGPUs", "container_image": "ContainerImage",
                         "requirements": "Requirements", "accounting_group": "AcctGroup", "batch_name": "JobBatchName"}
+
+_STRING_COMMANDS = {"container_image", "accounting_group", "batch_name"}
 
 
 def _unquoted(text: str) -> str:
