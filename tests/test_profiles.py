@@ -415,3 +415,40 @@ def test_profile_new_refuses_a_bad_name_and_an_existing_file(monkeypatch, tmp_pa
     assert show.exit_code == 0 and show.output.endswith("queue\n") and 'MY.CondorJobProxyProfile = "gpu"' in show.output
     missing = runner.invoke(build_app(), ["profile", "show", "cpu"])
     assert missing.exit_code == 2 and "no profile 'cpu'" in missing.output
+
+
+def test_condor_profile_jobs_query_and_submit_through_the_bindings(monkeypatch):
+    htcondor2 = pytest.importorskip("htcondor2")
+    from proxycmd.backends import condor_jobs
+    from proxycmd.backends.ondemand_condor import CondorProfileJobs
+
+    class Result:
+        def cluster(self):
+            return 58
+
+    class FakeSchedd:
+        def __init__(self):
+            self.queries, self.submitted = [], []
+
+        def query(self, constraint, projection):
+            self.queries.append((constraint, projection))
+            return [{"ClusterId": 57, "ProcId": 0, "JobStatus": 1, "CondorJobProxyProfile": "gpu"}]
+
+        def submit(self, description, count):
+            assert isinstance(description, htcondor2.Submit) and count == 1
+            self.submitted.append(dict(description))
+            return Result()
+
+    schedd = FakeSchedd()
+    monkeypatch.setattr(condor_jobs.Queue, "schedd", lambda self: schedd)
+    monkeypatch.setattr(condor_jobs, "current_user", lambda: "alice")
+    jobs = CondorProfileJobs(schedd="ap1")
+    found = jobs.find_profile_job("gpu")
+    assert (found.job_id, found.status, found.schedd) == ("57.0", "idle", "ap1")
+    constraint, projection = schedd.queries[0]
+    assert constraint.startswith('Owner == "alice" && CondorJobProxyProfile == "gpu"') and "CondorJobProxyProfile" in projection
+    made = jobs.submit_profile("gpu", ondemand.job_description("gpu", parse("request_gpus = 1\n", "p")))
+    assert made.job_id == "58.0"
+    [sent] = schedd.submitted
+    assert sent["request_gpus"] == "1" and sent["MY.CondorJobProxyProfile"] == '"gpu"'
+    assert jobs.live_profile_jobs()[0][0] == "gpu"
