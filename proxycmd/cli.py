@@ -34,7 +34,9 @@ Connect ssh to a running HTCondor job.  Used as an OpenSSH ProxyCommand:
         ProxyUseFdpass yes
 
 `condor-job-ssh setup` writes the complete block for you.  HOST is
-CLUSTER[.PROC[.NODE]][.SCHEDD].job.condor, for example 32.0.job.condor.
+CLUSTER[.PROC[.NODE]][.SCHEDD].job.condor, for example 32.0.job.condor, or
+PROFILE[.SCHEDD].job.condor: your job for that profile (profiles/PROFILE.sub),
+submitted when there is none (see `condor-job-ssh profile --help`).
 """
 
 EPILOG = """\
@@ -174,11 +176,18 @@ def connect(args: argparse.Namespace) -> int:
     keygen = _split(args.keygen_options)
     shells = [s for s in args.shells.split(",") if s]
     parent = os.getppid()
-    what = f"job {addr.classic_id}"
+    attempt = lambda: backend.open_session(addr, keygen_options=keygen, shells=shells)  # noqa: E731
+    if addr.profile:  # gpu.job.condor: the profile's job, submitted first when there is none (ondemand.py)
+        from .ondemand import open_jobs, profile_opener
+
+        jobs = open_jobs(sim_root=args.sim, schedd=args.schedd or addr.schedd, pool=args.pool,
+                         via=getattr(args, "via", None), via_config=getattr(args, "via_config", None))
+        addr, attempt = profile_opener(addr, jobs, rundir, lambda job: backend.open_session(
+            job, keygen_options=keygen, shells=shells))
+    what = f"job {addr.classic_id}" + (f" (profile {addr.profile})" if addr.profile else "")
     marks.append(("ready", time.monotonic()))
     session = waiting.open_with_wait(
-        lambda: backend.open_session(addr, keygen_options=keygen, shells=shells),
-        what=what, wait=args.wait, interval=args.poll or backend.retry_interval, timeout=args.wait_timeout,
+        attempt, what=what, wait=args.wait, interval=args.poll or backend.retry_interval, timeout=args.wait_timeout,
         should_stop=lambda: waiting.peer_gone(1, parent),
         progress=waiting.Progress(what, mirror=_log_to_ssh))
     marks.append(("session", time.monotonic()))

@@ -1,10 +1,12 @@
 """The job host name grammar: pure functions, no I/O.
 
     <cluster>[.<proc>[.<node>]][.<schedd>].<suffix>
+    <profile>[.<schedd>].<suffix>
 
 ``32.job.condor`` is job 32.0; ``32.0.1.job.condor`` is node 1 of a parallel job; ``32.0.ap1.example.org.job.condor``
 names the schedd ``ap1.example.org``.  The schedd part is one or more DNS labels and its first label is not all
-digits, so it can never be mistaken for a proc or node number.
+digits, so it can never be mistaken for a proc or node number.  A first label that starts with a letter names a
+profile (``gpu.job.condor``): a job made on demand from ``profiles/gpu.sub`` (see proxycmd/ondemand.py).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from collections import namedtuple
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs milliseconds per connection
 
 if TYPE_CHECKING:
-    from typing import Iterable
+    from typing import Iterable, Optional
 
 DEFAULT_SUFFIX = "job.condor"
 MAX_HOSTNAME = 253
@@ -23,6 +25,7 @@ MAX_ID = 2**31 - 1  # HTCondor stores cluster, proc and node ids as C ints
 
 _LABEL = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\Z")
 _NUMBER = re.compile(r"(0|[1-9][0-9]*)\Z")
+_PROFILE = re.compile(r"[a-z]([a-z0-9-]{0,61}[a-z0-9])?\Z")  # a DNS label that starts with a letter
 _ALLOWED = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-")
 
 
@@ -30,9 +33,11 @@ class HostnameError(ValueError):
     """A host name that is not a job host name; str() is one line for the user."""
 
 
-class JobAddress(namedtuple("JobAddress", "cluster proc node schedd suffix",
-                            defaults=(0, None, None, DEFAULT_SUFFIX))):
-    """A parsed job host name: cluster, proc, node (parallel jobs, or None), schedd (or None), suffix.
+class JobAddress(namedtuple("JobAddress", "cluster proc node schedd suffix profile",
+                            defaults=(0, None, None, DEFAULT_SUFFIX, None))):
+    """A parsed job host name: cluster, proc, node (parallel jobs, or None), schedd (or None), suffix, and
+    profile: the profile's name for ``gpu.job.condor`` (cluster is then 0 until the job is found or
+    submitted, see proxycmd/ondemand.py), else None.
 
     An immutable record (a namedtuple rather than a dataclass: dataclasses cost ~8 ms to import, and
     this module runs on every connection).
@@ -52,9 +57,9 @@ class JobAddress(namedtuple("JobAddress", "cluster proc node schedd suffix",
 
     @property
     def hostname(self) -> str:
-        """The canonical host name (proc always spelled out)."""
-        parts = [str(self.cluster), str(self.proc)]
-        if self.node is not None:
+        """The canonical host name (proc always spelled out; a profile's name when there is one)."""
+        parts = [self.profile] if self.profile else [str(self.cluster), str(self.proc)]
+        if self.node is not None and not self.profile:
             parts.append(str(self.node))
         if self.schedd:
             parts.append(self.schedd)
@@ -63,7 +68,8 @@ class JobAddress(namedtuple("JobAddress", "cluster proc node schedd suffix",
 
 
 def expected_form(suffix: str = DEFAULT_SUFFIX) -> str:
-    return f"expected CLUSTER[.PROC[.NODE]][.SCHEDD].{suffix}, e.g. 32.0.{suffix}"
+    return (f"expected CLUSTER[.PROC[.NODE]][.SCHEDD].{suffix} or PROFILE[.SCHEDD].{suffix}, "
+            f"e.g. 32.0.{suffix} or gpu.{suffix}")
 
 
 def _shown(text: str) -> str:
@@ -106,6 +112,8 @@ def parse(text: str, suffixes: Iterable[str] = (DEFAULT_SUFFIX,)) -> JobAddress:
     labels = head.split(".")
     if any(label == "" for label in labels):
         raise _refuse(text, "it has an empty label (two dots in a row, or a dot at the start)", suffix)
+    if labels[0][:1].isalpha():
+        return _profile_address(text, labels, suffix)
     numbers = []
     while labels and labels[0].isdigit() and len(numbers) < 3:
         label = labels.pop(0)
@@ -119,19 +127,39 @@ def parse(text: str, suffixes: Iterable[str] = (DEFAULT_SUFFIX,)) -> JobAddress:
         raise _refuse(text, "it does not start with a cluster number", suffix)
     if numbers[0] == 0:
         raise _refuse(text, "cluster 0 does not exist (clusters start at 1)", suffix)
-    schedd = None
-    if labels:
-        if labels[0].isdigit():
-            raise _refuse(text, "a schedd name cannot start with an all-digit label", suffix)
-        for label in labels:
-            if len(label) > MAX_LABEL:
-                raise _refuse(text, f"a label is longer than {MAX_LABEL} characters", suffix)
-            if not _LABEL.match(label):
-                raise _refuse(text, f"{label!r} is not a DNS label (letters, digits and inner '-')", suffix)
-        schedd = ".".join(labels)
+    schedd = _schedd(text, labels, suffix)
     proc = numbers[1] if len(numbers) > 1 else 0
     node = numbers[2] if len(numbers) > 2 else None
     return JobAddress(cluster=numbers[0], proc=proc, node=node, schedd=schedd, suffix=suffix)
+
+
+def _schedd(text: str, labels: list, suffix: str) -> Optional[str]:
+    """The schedd part (the labels after the job id or profile), None when there is none."""
+    if not labels:
+        return None
+    if labels[0].isdigit():
+        raise _refuse(text, "a schedd name cannot start with an all-digit label", suffix)
+    for label in labels:
+        if len(label) > MAX_LABEL:
+            raise _refuse(text, f"a label is longer than {MAX_LABEL} characters", suffix)
+        if not _LABEL.match(label):
+            raise _refuse(text, f"{label!r} is not a DNS label (letters, digits and inner '-')", suffix)
+    return ".".join(labels)
+
+
+def _profile_address(text: str, labels: list, suffix: str) -> JobAddress:
+    name = labels[0]
+    if len(name) > MAX_LABEL:
+        raise _refuse(text, f"a label is longer than {MAX_LABEL} characters", suffix)
+    if not _PROFILE.match(name):
+        raise _refuse(text, f"{name!r} is not a profile name (a letter, then letters, digits and inner '-')",
+                      suffix)
+    return JobAddress(cluster=0, proc=0, schedd=_schedd(text, labels[1:], suffix), suffix=suffix, profile=name)
+
+
+def is_profile_name(name: str) -> bool:
+    """True for a usable profile name: ``gpu``, ``big-mem2`` (lower case, as host names are compared)."""
+    return isinstance(name, str) and bool(_PROFILE.match(name))
 
 
 def parse_job_id(text: str) -> JobAddress:

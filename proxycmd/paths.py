@@ -331,6 +331,21 @@ def config_file() -> Path:
     return config_dir() / "config.toml"
 
 
+def profiles_dir() -> Path:
+    """Where on-demand job profiles live: ``profiles/`` next to config.toml."""
+    return config_dir() / "profiles"
+
+
+def profile_file(name: str) -> Path:
+    """The submit description of profile *name* (a checked profile name: no '/' or '..' can reach here)."""
+    return profiles_dir() / f"{name}.sub"
+
+
+def profile_lock(rundir: Path, name: str) -> Path:
+    """The lock that makes simultaneous first connections to a profile submit one job, in our private dir."""
+    return rundir / f"profile-{name}.lock"
+
+
 def state_dir() -> Path:
     from platformdirs import user_state_dir
 

@@ -50,6 +50,9 @@ def build_app() -> typer.Typer:
     doctor.register(app)
     demo.register(app)
     app.add_typer(sim_app, name="sim")
+    from .profiles.commands import profile_app
+
+    app.add_typer(profile_app, name="profile")
     for info in app.registered_commands:
         if info.short_help is None and info.name in SHORT_HELP:
             info.short_help = SHORT_HELP[info.name]

@@ -301,7 +301,9 @@ def sync_once(config: Path, include_idle: Optional[bool], dry_run: bool) -> Tupl
                       "or use `setup --sim DIR` to try the simulated pool)") from None
     taken = time.time()
     jobs = [job for job in backend.list_jobs(include_idle=idle) if _listed(job, idle)]
-    hosts = render.render_hosts(jobs, chosen, taken)
+    from proxycmd.ondemand import profile_names
+
+    hosts = render.render_hosts(jobs, chosen, taken) + render.render_profile_hosts(profile_names(), chosen)
 
     def transform(now: Optional[str]) -> str:
         now_block = managed.block_text(now) if now is not None else None

@@ -335,6 +335,9 @@ def run_checks(config: Path) -> List[Check]:
     from .failures_check import check_recent_failures  # imports this module: so not at the top
 
     checks.append(check_recent_failures())
+    from .profiles.check import check_profiles
+
+    checks += check_profiles()
     return checks
 
 

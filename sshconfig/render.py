@@ -140,6 +140,14 @@ def render_hosts(jobs: Iterable[JobInfo], settings: Settings, now: Optional[floa
     return "".join(f"Host {name}\n{INDENT}# {_describe(job, now)}\n" for name, (_, job) in entries)
 
 
+def render_profile_hosts(names: Iterable[str], settings: Settings) -> str:
+    """One ``Host`` entry per profile (``gpu.job.condor``), so VS Code lists it before any job of it exists."""
+    from proxycmd.hostname import is_profile_name
+
+    return "".join(f"Host {name}.{settings.suffix}\n{INDENT}# profile: {name} | a job on demand from profiles/{name}.sub\n"
+                   for name in sorted(set(names)) if is_profile_name(name))
+
+
 # ----- rules -----------------------------------------------------------------------------------------------------
 def _routes(settings: Settings) -> List[Tuple[str, Optional[str], Optional[str]]]:
     """(suffix, schedd, pool) for the main suffix and every extra one; a suffix that lies under another

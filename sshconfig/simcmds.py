@@ -44,11 +44,15 @@ def _job(job_id: str):
 
 @sim_app.command()
 def start(root: Optional[Path] = typer.Option(None, "--root", metavar="DIR", help=ROOT_HELP),
-          keygen_options: str = typer.Option("", metavar="OPTS", help="Extra ssh-keygen options for every session key, e.g. '-t ed25519'.")):
+          keygen_options: str = typer.Option("", metavar="OPTS", help="Extra ssh-keygen options for every session key, e.g. '-t ed25519'."),
+          idle_delay: float = typer.Option(0.0, "--idle-delay", metavar="SECONDS",
+                                           help="Keep each new job idle this long before it runs (as matchmaking does).")):
     """Start the pool's daemon (does nothing when it already runs)."""
     pool = _pool(root)
     try:
-        started = pool.start(keygen_options=keygen_options, create_parents=root is None)
+        if not (0 <= idle_delay < float("inf")):
+            raise ProxyError(f"--idle-delay {idle_delay!r} is not a number of seconds, 0 or more")
+        started = pool.start(keygen_options=keygen_options, create_parents=root is None, idle_delay=idle_delay)
     except ProxyError as exc:
         raise _fail(str(exc))
     typer.echo(f"simulated pool {'started' if started else 'already running'} in {pool.root}")

@@ -7,7 +7,8 @@ import re
 import pytest
 from hypothesis import assume, example, given, settings, strategies as st
 
-from proxycmd.hostname import DEFAULT_SUFFIX, MAX_HOSTNAME, MAX_ID, HostnameError, JobAddress, parse
+from proxycmd.hostname import (DEFAULT_SUFFIX, MAX_HOSTNAME, MAX_ID, HostnameError, JobAddress, is_profile_name,
+                               parse)
 
 EXPECTED = "expected CLUSTER[.PROC[.NODE]][.SCHEDD]"
 EXTRA_SUFFIXES = ("ap2.condor", "cern-jobs", "x1.example.org")  # none lies under another
@@ -24,6 +25,17 @@ schedds = st.builds(lambda first, rest: ".".join([first] + rest), first_label, s
 def addresses(draw) -> JobAddress:
     addr = JobAddress(cluster=draw(clusters), proc=draw(ids), node=draw(st.none() | ids),
                       schedd=draw(st.none() | schedds), suffix=draw(st.sampled_from(SUFFIXES)))
+    assume(len(addr.hostname) <= MAX_HOSTNAME)
+    return addr
+
+
+profile_names = st.from_regex(r"[a-z]([a-z0-9-]{0,30}[a-z0-9])?", fullmatch=True)
+
+
+@st.composite
+def profile_addresses(draw) -> JobAddress:
+    addr = JobAddress(cluster=0, proc=0, schedd=draw(st.none() | schedds), suffix=draw(st.sampled_from(SUFFIXES)),
+                      profile=draw(profile_names))
     assume(len(addr.hostname) <= MAX_HOSTNAME)
     return addr
 
@@ -60,6 +72,39 @@ def test_examples_from_the_docstring():
     assert parse("32.job.condor").job_id == "32.0"
     assert parse("32.0.1.job.condor") == JobAddress(32, 0, 1)
     assert parse("32.0.ap1.example.org.job.condor").schedd == "ap1.example.org"
+
+
+# ----- profiles ---------------------------------------------------------------------------------------------
+@settings(max_examples=200)
+@given(profile_addresses())
+def test_profile_round_trip(addr):
+    assert parse(addr.hostname, SUFFIXES) == addr
+    assert parse(addr.hostname.upper(), SUFFIXES) == addr
+    assert is_profile_name(addr.profile)
+
+
+@given(clusters, st.sampled_from(SUFFIXES))
+def test_a_first_label_of_digits_is_still_a_job_id(cluster, suffix):
+    addr = parse(f"{cluster}.{suffix}", SUFFIXES)
+    assert addr.profile is None and addr.cluster == cluster
+
+
+def test_profile_examples():
+    assert parse("gpu.job.condor") == JobAddress(0, 0, profile="gpu")
+    assert parse("GPU.ap1.example.org.job.condor") == JobAddress(0, 0, schedd="ap1.example.org", profile="gpu")
+    assert parse("big-mem2.job.condor").hostname == "big-mem2.job.condor"
+
+
+@pytest.mark.parametrize("text, why", [
+    ("gpu-.job.condor", "is not a profile name"),
+    ("gpu.0.job.condor", "all-digit label"),
+    ("gpu.1.0.job.condor", "all-digit label"),
+    ("1gpu.job.condor", "does not start with a cluster number"),
+    ("g" * 64 + ".job.condor", "longer than 63"),
+    ("gpu.-x.job.condor", "is not a DNS label"),
+])
+def test_refuses_bad_profile_names(text, why):
+    assert why in refused(text)
 
 
 # ----- refused ------------------------------------------------------------------------------------------------
@@ -140,3 +185,10 @@ def test_refuses_wrong_suffix(addr, other):
                                   "1.0.-ap.job.condor", "1.0.ap-.job.condor", "1.0." + "a" * 64 + ".job.condor"])
 def test_refuses_assorted(text):
     refused(text)
+
+
+@given(profile_addresses(), st.sampled_from(METACHARACTERS + WHITESPACE + "_"), st.data())
+def test_profile_names_refuse_metacharacters(addr, bad, data):
+    name = addr.hostname
+    at = data.draw(st.integers(0, len(addr.profile)))
+    refused(name[:at] + bad + name[at:])

@@ -93,7 +93,8 @@ class SimPool:
             return False
 
     # ----- lifecycle ------------------------------------------------------------------------------
-    def start(self, keygen_options: str = "", timeout: float = 10.0, create_parents: bool = False) -> bool:
+    def start(self, keygen_options: str = "", timeout: float = 10.0, create_parents: bool = False,
+              idle_delay: float = 0.0) -> bool:
         """Start the daemon unless one answers already; True when this call started it.
 
         The root is created (mode 0700) or verified first: ours, not a symlink, not writable by others, in
@@ -110,7 +111,8 @@ class SimPool:
         with open(rootdir.open_append(log_path), "ab") as log:
             log_start = log.seek(0, os.SEEK_END)
             daemon = subprocess.Popen([sys.executable, "-m", "proxycmd.sim.daemon", "--root", str(self.root),
-                                       "--keygen-options", keygen_options] + (["--created-root"] if created else []),
+                                       "--keygen-options", keygen_options] + (["--created-root"] if created else [])
+                                      + (["--idle-delay", str(idle_delay)] if idle_delay else []),
                                       stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
                                       close_fds=True)
         deadline = time.monotonic() + timeout
@@ -140,6 +142,10 @@ class SimPool:
                owner: Optional[str] = None, batch_name: str = "") -> dict:
         return self.call("submit", cmd=list(cmd), idle=idle, env=env or {}, owner=owner,
                          batch_name=batch_name)["job"]
+
+    def submit_description(self, description: dict, owner: Optional[str] = None) -> dict:
+        """Submit one job from a submit description (a dict of commands), as condor_submit would."""
+        return self.call("submit_description", description=dict(description), owner=owner)["job"]
 
     def jobs(self) -> List[dict]:
         return self.call("list")["jobs"]

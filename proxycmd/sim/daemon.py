@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional
 
+from .. import condorargs
 from . import protocol, rootdir, starter, tracking
 
 POOL_SOCKET = "pool.sock"
@@ -55,6 +56,8 @@ class Job:
     started: Optional[float] = None
     process: Optional[subprocess.Popen] = None
     sessions: List[SessionProc] = field(default_factory=list)
+    ad: Dict[str, str] = field(default_factory=dict)  # extra job ad attributes (name -> ClassAd text)
+    submit_lines: Dict[str, str] = field(default_factory=dict)  # a submit description's commands, as given
 
     @property
     def job_id(self) -> str:
@@ -65,14 +68,17 @@ class Job:
                 "cmd": shlex.join(self.cmd), "owner": self.owner, "batch_name": self.batch_name,
                 "hold_reason": self.hold_reason, "exit_code": self.exit_code, "submitted": self.submitted,
                 "started": self.started, "pid": self.process.pid if self.process else None,
-                "sandbox": str(self.sandbox), "remote_host": "slot1@" + socket.gethostname()}
+                "sandbox": str(self.sandbox), "remote_host": "slot1@" + socket.gethostname(),
+                "ad": dict(self.ad), "submit": dict(self.submit_lines)}
 
 
 class Pool:
-    def __init__(self, root: Path, keygen_options: List[str], created_root: bool = False) -> None:
+    def __init__(self, root: Path, keygen_options: List[str], created_root: bool = False,
+                 idle_delay: float = 0.0) -> None:
         self.root = root
         self.keygen_options = keygen_options
         self.created_root = created_root  # `sim start` made the root: `sim stop` removes it (if empty then)
+        self.idle_delay = idle_delay  # seconds a new job stays idle before it runs, as matchmaking takes
         self.jobs: Dict[int, Job] = {}
         self.lock = threading.RLock()
         rootdir.check_root(root)
@@ -100,9 +106,40 @@ class Pool:
             job = Job(cluster=cluster, proc=0, cmd=cmd, env=env, owner=owner or self.user,
                       batch_name=batch_name, sandbox=sandbox)
             self.jobs[cluster] = job
-            if not idle:
+            if not idle and self.idle_delay > 0:
+                threading.Timer(self.idle_delay, self._start_if_idle, args=(job,)).start()
+            elif not idle:
                 self._start(job)
             return job
+
+    def _start_if_idle(self, job: Job) -> None:
+        with self.lock:
+            if job.status == "idle" and not self.stopping.is_set():
+                self._start(job)
+
+    def submit_description(self, description: Dict[str, str], owner: Optional[str]) -> Job:
+        """condor_submit and the schedd in one: the program from `executable` and `arguments` (new
+        syntax), the commands recorded as given, `MY.X`/`+X` and the resource requests in the job ad."""
+        commands = {key.lower(): value for key, value in description.items()}
+        program = commands.get("executable", "").strip()
+        if not program:
+            raise ValueError("the submit description has no executable")
+        args = condorargs.split(commands["arguments"]) if commands.get("arguments", "").strip() else []
+        ad = {}
+        for key, value in description.items():
+            if key[:3].upper() == "MY." or key.startswith("+"):
+                ad[key[3:] if key[:3].upper() == "MY." else key[1:]] = value
+            elif key.lower() in _RESOURCE_ATTRIBUTES:  # strings quoted, as the schedd's ad has them
+                quoted = key.lower() in _STRING_COMMANDS and not value.startswith('"')
+                ad[_RESOURCE_ATTRIBUTES[key.lower()]] = '"' + value.replace('"', '\\"') + '"' if quoted else value
+        job = self.submit([program] + args, {}, True, owner, _unquoted(ad.get("JobBatchName", "")))
+        with self.lock:
+            job.ad, job.submit_lines = ad, dict(description)
+            if self.idle_delay > 0:
+                threading.Timer(self.idle_delay, self._start_if_idle, args=(job,)).start()
+            else:
+                self._start(job)
+        return job
 
     def _job_env(self, job: Job) -> Dict[str, str]:
         env = {"PATH": "/usr/local/bin:/usr/bin:/bin"}
@@ -122,7 +159,7 @@ class Pool:
     def _start(self, job: Job) -> None:
         rootdir.write_file(job.sandbox / ".job.ad", (
             f"ClusterId = {job.cluster}\nProcId = {job.proc}\nOwner = \"{job.owner}\"\n"
-            f"Cmd = \"{job.cmd[0]}\"\nJobStatus = 2\n").encode())
+            f"Cmd = \"{job.cmd[0]}\"\nJobStatus = 2\n" + "".join(f"{k} = {v}\n" for k, v in job.ad.items())).encode())
         rootdir.write_file(job.sandbox / ".machine.ad", f"Name = \"slot1@{socket.gethostname()}\"\n".encode())
         with open(rootdir.open_append(job.sandbox / "_condor_stdout"), "ab") as out, \
                 open(rootdir.open_append(job.sandbox / "_condor_stderr"), "ab") as err:
@@ -284,6 +321,10 @@ class Pool:
             job = self.submit(list(request.get("cmd") or []), dict(request.get("env") or {}),
                               bool(request.get("idle")), request.get("owner"), request.get("batch_name") or "")
             return {"ok": True, "job": job.describe()}, [], None
+        if op == "submit_description":
+            job = self.submit_description({str(k): str(v) for k, v in dict(request.get("description") or {}).items()},
+                                          request.get("owner"))
+            return {"ok": True, "job": job.describe()}, [], None
         if op == "list":
             with self.lock:
                 return {"ok": True, "jobs": [j.describe() for j in self.jobs.values()]}, [], None
@@ -323,6 +364,17 @@ def _next_free_cluster(root: Path) -> int:
             if entry.name.startswith("dir_") and number.isdigit():
                 used.append(int(number))
     return max(used) + 1
+
+
+_RESOURCE_ATTRIBUTES = {"request_cpus": "RequestCpus", "request_memory": "RequestMemory", "request_disk": "RequestDisk",
+                        "request_gpus": "RequestGPUs", "container_image": "ContainerImage",
+                        "requirements": "Requirements", "accounting_group": "AcctGroup", "batch_name": "JobBatchName"}
+
+_STRING_COMMANDS = {"container_image", "accounting_group", "batch_name"}
+
+
+def _unquoted(text: str) -> str:
+    return text[1:-1] if len(text) >= 2 and text[0] == text[-1] == '"' else text
 
 
 class _Refused(Exception):
@@ -374,9 +426,9 @@ def _remove_entries(directory: Path, names: List[str], rmdir: bool) -> None:
             pass
 
 
-def serve(root: Path, keygen_options: List[str], created_root: bool = False) -> int:
+def serve(root: Path, keygen_options: List[str], created_root: bool = False, idle_delay: float = 0.0) -> int:
     try:
-        pool = Pool(root, keygen_options, created_root)
+        pool = Pool(root, keygen_options, created_root, idle_delay)
     except (rootdir.RootError, OSError) as exc:
         print(f"the simulated pool cannot start: {exc}", file=sys.stderr)
         return 1
@@ -423,6 +475,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--root", required=True, type=Path)
     parser.add_argument("--keygen-options", default="", help="extra ssh-keygen options for every session")
     parser.add_argument("--created-root", action="store_true", help="the root is ours to remove at stop")
+    parser.add_argument("--idle-delay", type=float, default=0.0, help="seconds a new job stays idle before it runs")
     args = parser.parse_args(argv)
     root = Path(os.path.abspath(args.root))  # not resolve(): a symlinked root is refused, not followed
     try:
@@ -430,7 +483,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     except starter.StarterError as exc:
         print(f"the simulated pool cannot start: {exc}", file=sys.stderr)
         return 1
-    return serve(root, options, args.created_root)
+    return serve(root, options, args.created_root, args.idle_delay)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,212 @@
+"""Jobs on demand: `ssh gpu.job.condor` reaches the user's job for profile "gpu", submitting one first.
+
+The profile is a submit description, `profiles/gpu.sub` next to config.toml (proxycmd/submitfile.py reads
+it).  `find_or_submit` looks for the user's idle or running job whose ad says `CondorJobProxyProfile =
+"gpu"`; when there is none it submits one from the profile, with our watchdog as its program
+(proxycmd/watchdog.py: the job ends itself once no ssh session has existed for its idle timeout).  From
+there the connection is the same as to any job: the caller waits while the job is idle and connects.
+
+Two ssh started at once must not submit two jobs: the look-up and the submission happen under a lock file
+in our private runtime directory, so the second one finds the job the first one submitted.
+
+Where jobs are found and submitted is a small interface, `ProfileJobs` (find_profile_job, submit_profile,
+live_profile_jobs, remove): the simulated pool (backends/ondemand_sim.py) and the schedd through the
+htcondor2 bindings (backends/ondemand_condor.py) implement it; a laptop's hop (condor_submit and condor_q
+over ssh) is one more implementation of the same four methods.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from . import paths, submitfile
+from .errors import ProxyError, SessionRefused, UsageError
+from .submitfile import IDLE_TIMEOUT_ATTR, LIFETIME_ATTR, PROFILE_ATTR, ProfileError
+
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs milliseconds per connection
+if TYPE_CHECKING:
+    from pathlib import Path
+    from typing import Callable, Dict, List, Optional, Protocol, TextIO, Tuple, TypeVar
+
+    T = TypeVar("T")
+
+    from .hostname import JobAddress
+    from .session import JobInfo
+else:
+    Protocol = object
+
+LIVE = ("idle", "running", "transferring")  # a job in one of these states is reused, not replaced
+GONE = ("completed", "removed", "unknown")  # refusals that mean the job found a moment ago has ended
+PERIODIC_REMOVE = f"(JobStatus == 2) && (time() - JobCurrentStartDate > {LIFETIME_ATTR})"
+
+
+class ProfileJobs(Protocol):
+    """Where a profile's jobs are found and submitted."""
+
+    def find_profile_job(self, profile: str) -> Optional[JobInfo]:
+        """The user's idle or running job for *profile* (a running one first, then the oldest), or None."""
+
+    def submit_profile(self, profile: str, description: Dict[str, str]) -> JobInfo:
+        """Submit one job from *description* (submit commands); ProxyError when the pool refuses."""
+
+    def live_profile_jobs(self) -> List[Tuple[str, JobInfo]]:
+        """Every idle or running job of the user's that came from a profile, with the profile's name."""
+
+    def remove(self, job: JobInfo, reason: str) -> None:
+        """Take the job out of the queue."""
+
+
+def open_jobs(*, sim_root: Optional[str] = None, schedd: Optional[str] = None, pool: Optional[str] = None,
+              via: Optional[str] = None, via_config: Optional[str] = None) -> ProfileJobs:
+    """The simulated pool's jobs when *sim_root* is given; through the access point *via* with ssh
+    (condor_q, condor_submit there) when given; else the schedd's (htcondor2 imported then)."""
+    if via and not sim_root:
+        from .backends.ondemand_hop import HopProfileJobs
+
+        return HopProfileJobs(via, config=via_config, schedd=schedd, pool=pool)
+    if sim_root:
+        from .backends.ondemand_sim import SimProfileJobs
+
+        return SimProfileJobs(sim_root)
+    from .backends.ondemand_condor import CondorProfileJobs
+
+    return CondorProfileJobs(schedd=schedd, pool=pool)
+
+
+# ----- profiles ----------------------------------------------------------------------------------------------
+def profile_names() -> List[str]:
+    """The names of the profiles in the profiles directory, sorted."""
+    from .hostname import is_profile_name
+
+    try:
+        found = os.listdir(paths.profiles_dir())
+    except OSError:
+        return []
+    return sorted(n[:-4] for n in found if n.endswith(".sub") and is_profile_name(n[:-4]))
+
+
+def read_profile(name: str) -> Tuple[Path, str]:
+    """(path, text) of profile *name*; UsageError naming the file when there is no such profile."""
+    path = paths.profile_file(name)
+    try:
+        with open(path, encoding="utf-8") as f:
+            return path, f.read()
+    except FileNotFoundError:
+        known = profile_names()
+        have = f" (profiles: {', '.join(known)})" if known else ""
+        raise UsageError(f"no profile {name!r}: {path} does not exist; create it with "
+                         f"`condor-job-ssh profile new {name}`{have}") from None
+    except UnicodeDecodeError:
+        raise ProxyError(f"{path}: not UTF-8 text") from None
+    except OSError as exc:
+        raise ProxyError(f"cannot read profile {name!r} ({path}): {exc.strerror or exc}") from None
+
+
+def load_profile(name: str) -> Tuple[Path, List[submitfile.Entry]]:
+    path, text = read_profile(name)
+    try:
+        return path, submitfile.parse(text, str(path))
+    except ProfileError as exc:
+        raise ProxyError(str(exc)) from None
+
+
+def job_description(name: str, entries: List[submitfile.Entry]) -> Dict[str, str]:
+    """The submit description of profile *name*'s job: our defaults, the profile's commands over them,
+    then what we own (the program, the profile attribute).  A profile's own periodic_remove is combined
+    with ours (either removes the job)."""
+    from . import condorargs, watchdog
+
+    docker = (submitfile.command(entries, "universe") or "").strip().lower() == "docker"
+    description = {
+        "batch_name": f"{name}.job.condor",
+        # what `condor_submit -interactive` sets and site policies key on; not for the docker universe, where
+        # the starter ends an interactive job when its first ssh session ends (DESIGN.md §12)
+        "MY.InteractiveJob": "False" if docker else "True",
+        f"MY.{IDLE_TIMEOUT_ATTR}": str(watchdog.DEFAULT_IDLE_TIMEOUT),
+        f"MY.{LIFETIME_ATTR}": str(watchdog.DEFAULT_LIFETIME),
+        "periodic_remove": PERIODIC_REMOVE,
+    }
+    theirs = submitfile.as_dict(entries)
+    for key, value in theirs.items():
+        for old in [k for k in description if k.lower() == key.lower()]:
+            if old == "periodic_remove":
+                value = f"({PERIODIC_REMOVE}) || ({value})"
+            del description[old]
+        description[key] = value
+    description.update({
+        "executable": watchdog.argv()[0],
+        "transfer_executable": "false",
+        "arguments": condorargs.quote(watchdog.argv()[1:]),
+        f"MY.{PROFILE_ATTR}": f'"{name}"',
+    })
+    return description
+
+
+# ----- find or submit ----------------------------------------------------------------------------------------
+def _lock(path: Path) -> int:
+    import fcntl
+
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    except OSError as exc:
+        raise ProxyError(f"cannot open the lock {path}: {exc.strerror or exc}") from None
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    return fd
+
+
+def find_or_submit(addr: JobAddress, jobs: ProfileJobs, rundir: Path, stream: Optional[TextIO] = None,
+                   prog: str = "condor-job-proxy") -> JobAddress:
+    """The address of the profile's live job, submitted now when there is none (under the profile's lock)."""
+    name = addr.profile
+    path, entries = load_profile(name)
+    found = jobs.find_profile_job(name)
+    if found is None:
+        fd = _lock(paths.profile_lock(rundir, name))
+        try:
+            found = jobs.find_profile_job(name)  # someone may have submitted while we waited for the lock
+            if found is None:
+                found = jobs.submit_profile(name, job_description(name, entries))
+                stream = stream if stream is not None else sys.stderr
+                stream.write(f"{prog}: submitted job {found.job_id} from profile {name} ({path}); "
+                             f"it ends itself after {_idle_timeout(entries)} s without an ssh session\n")
+                stream.flush()
+        finally:
+            os.close(fd)
+    return addr._replace(cluster=found.cluster, proc=found.proc)
+
+
+def profile_opener(addr: JobAddress, jobs: ProfileJobs, rundir: Path,
+                   open_session: Callable[[JobAddress], T]) -> Tuple[JobAddress, Callable[[], T]]:
+    """The profile's job (found or submitted now) and a function that opens a session to it.
+
+    A job that was found in the queue may end before we connect, when its idle timeout expires just
+    then: the refusal says it has completed (or was removed), and the function then finds or submits
+    the profile's job once more instead of failing."""
+    current = [find_or_submit(addr, jobs, rundir)]
+    again = [True]
+
+    def attempt() -> T:
+        try:
+            return open_session(current[0])
+        except SessionRefused as exc:
+            if exc.retryable or exc.status not in GONE or not again[0]:
+                raise
+            again[0] = False
+            current[0] = find_or_submit(addr, jobs, rundir)
+            return open_session(current[0])
+
+    return current[0], attempt
+
+
+def _idle_timeout(entries: List[submitfile.Entry]) -> str:
+    from .watchdog import DEFAULT_IDLE_TIMEOUT
+
+    return submitfile.attribute(entries, IDLE_TIMEOUT_ATTR) or str(DEFAULT_IDLE_TIMEOUT)
+
+
+def pick(candidates: List[JobInfo]) -> Optional[JobInfo]:
+    """The job to reuse among a profile's live jobs: a running one first, then the oldest."""
+    live = [job for job in candidates if job.status in LIVE]
+    live.sort(key=lambda job: (job.status != "running", job.cluster, job.proc))
+    return live[0] if live else None

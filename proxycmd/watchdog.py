@@ -1,0 +1,57 @@
+"""The program of an on-demand job: a small POSIX sh watchdog (DESIGN.md §12).
+
+HTCondor's own interactive jobs (`condor_submit -interactive`, src/condor_examples/interactive.sub) run
+`sleep 180 && while test -d $_CONDOR_SCRATCH_DIR/.condor_ssh_to_job_1; do sleep 3; done`.  Ours is the same
+idea made reusable: the starter makes one `.condor_ssh_to_job_N` directory per ssh session and removes it
+when that session's sshd exits, so the job stays while any such directory exists and exits (the job
+completes and leaves the queue) once none has existed for the idle timeout.  It needs no client: a laptop
+that sleeps or vanishes leaves nothing behind.
+
+Read from the job ad (`$_CONDOR_JOB_AD`, a file of `Name = value` lines the starter writes):
+  CondorJobProxyIdleTimeout  seconds without a session before the job ends (default 600)
+  CondorJobProxyLifetime     seconds the job may run at all, sessions or not (default 86400); the submit
+                             description also asks HTCondor to remove the job then (periodic_remove)
+Before the first session the job waits at least GRACE seconds, so that the ssh that submitted it has time
+to connect even with a very short idle timeout.
+
+The script is one line with no `$(`, so it passes through a submit description unchanged (condor_submit
+expands `$(...)` macros); `quote`d with proxycmd.condorargs it becomes the job's `arguments`.
+"""
+
+from __future__ import annotations
+
+DEFAULT_IDLE_TIMEOUT = 600
+DEFAULT_LIFETIME = 86400
+GRACE = 60
+NAME = "condor-job-proxy-watchdog"  # $0 of the script, so `ps` shows what it is
+
+SCRIPT = " ".join(line.strip() for line in f"""
+t={DEFAULT_IDLE_TIMEOUT}; life={DEFAULT_LIFETIME}; grace={GRACE};
+if test -r "$_CONDOR_JOB_AD"; then
+  while read -r k e v; do
+    case "$k=$v" in
+      CondorJobProxyIdleTimeout=*[!0-9]*|CondorJobProxyLifetime=*[!0-9]*) ;;
+      CondorJobProxyIdleTimeout=?*) t=$v ;;
+      CondorJobProxyLifetime=?*) life=$v ;;
+    esac;
+  done < "$_CONDOR_JOB_AD";
+fi;
+s=${{_CONDOR_SCRATCH_DIR:-.}};
+p=3; if test "$t" -lt 30; then p=1; fi;
+limit=$t; if test "$grace" -gt "$t"; then limit=$grace; fi;
+start=`date +%s`; last=$start;
+while :; do
+  now=`date +%s`;
+  for d in "$s"/.condor_ssh_to_job_*; do
+    if test -d "$d"; then last=$now; limit=$t; break; fi;
+  done;
+  if test `expr $now - $last` -ge "$limit"; then exit 0; fi;
+  if test `expr $now - $start` -ge "$life"; then exit 0; fi;
+  sleep $p;
+done
+""".strip().splitlines())
+
+
+def argv() -> list:
+    """The job's command line: /bin/sh runs the script, with $0 naming it."""
+    return ["/bin/sh", "-c", SCRIPT, NAME]

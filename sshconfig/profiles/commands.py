@@ -1,0 +1,159 @@
+"""`condor-job-ssh profile new|list|show|stop`: manage on-demand job profiles and their jobs."""
+
+from __future__ import annotations
+
+import os
+from typing import List, Optional, Tuple
+
+import typer
+
+from proxycmd import ondemand, paths
+from proxycmd.errors import ProxyError
+from proxycmd.hostname import is_profile_name
+
+from . import template
+
+profile_app = typer.Typer(
+    name="profile",
+    help="Jobs on demand: `ssh NAME.job.condor` submits a job from profiles/NAME.sub when you have none, "
+         "connects when it runs, and the job ends itself when idle.",
+    no_args_is_help=True,
+)
+
+
+def _fail(message: str, code: int = 1) -> "typer.Exit":
+    typer.echo(f"condor-job-ssh: error: {' '.join(message.split())}", err=True)
+    return typer.Exit(code)
+
+
+def _name(text: str) -> str:
+    name = text.lower()
+    if not is_profile_name(name):
+        raise _fail(f"{text!r} is not a profile name: start with a letter, then letters, digits and inner '-' "
+                    "(it becomes the host name NAME.job.condor)", 2)
+    return name
+
+
+def _settings():
+    from .. import settings as settings_mod
+
+    try:
+        return settings_mod.load(warn=lambda message: None)
+    except settings_mod.SettingsError as exc:
+        raise _fail(str(exc))
+
+
+def _jobs():
+    chosen = _settings()
+    try:
+        return ondemand.open_jobs(sim_root=chosen.sim_root, schedd=chosen.schedd, pool=chosen.pool,
+                                  via=getattr(chosen, "via", None)), chosen  # via: setup --via (hop branch)
+    except ImportError as exc:
+        raise _fail(f"cannot ask HTCondor for your jobs: {exc} (install HTCondor's Python bindings)")
+
+
+@profile_app.command("new")
+def new_command(name: str = typer.Argument(..., metavar="NAME", help="Profile name, e.g. gpu (host gpu.job.condor)."),
+                force: bool = typer.Option(False, "--force", help="Replace an existing profile file.")):
+    """Write a commented profile template to profiles/NAME.sub, to edit before the first `ssh NAME.job.condor`.
+
+    The profile is an HTCondor submit description (request_gpus, container_image, requirements, ...)
+    without executable, arguments or queue: condor-job-proxy runs its own program in the job, which ends
+    the job once no ssh session has existed for MY.CondorJobProxyIdleTimeout seconds.
+
+    \b
+    Examples:
+      condor-job-ssh profile new gpu
+      condor-job-ssh profile new gpu --force     # start again from the template
+    """
+    name = _name(name)
+    path = paths.profile_file(name)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        flags = os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | (os.O_TRUNC if force else os.O_EXCL)
+        fd = os.open(path, flags, 0o600)
+    except FileExistsError:
+        raise _fail(f"{path} exists already: edit it, or add --force to start again from the template")
+    except OSError as exc:
+        raise _fail(f"cannot write {path}: {exc.strerror or exc}")
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(template.render(name))
+    typer.echo(f"Wrote {path}.")
+    typer.echo(f"Edit it, then `ssh {name}.{_settings().suffix}` (`condor-job-ssh sync` adds it to VS Code's list).")
+
+
+@profile_app.command("list")
+def list_command():
+    """Show your profiles and their live jobs.
+
+    \b
+    Examples:
+      condor-job-ssh profile list
+    """
+    names = ondemand.profile_names()
+    jobs, chosen = _jobs()
+    live: List[Tuple[str, object]] = []
+    problem = ""
+    try:
+        live = [(n, job) for n, job in jobs.live_profile_jobs() if is_profile_name(n)]  # printable names only
+    except ProxyError as exc:
+        problem = str(exc)
+    rows = []
+    for name in sorted(set(names) | {n for n, _ in live}):
+        mine = [job for n, job in live if n == name]
+        state = "" if name in names else "  (no profile file)"
+        host = f"{name}.{chosen.suffix}"
+        if not mine:
+            rows.append((name, host, "-", "no job" if not problem else "?", state))
+        for job in mine:
+            rows.append((name, host, job.job_id, job.status, state))
+    if not rows:
+        typer.echo(f"No profiles in {paths.profiles_dir()}; create one with `condor-job-ssh profile new NAME`.")
+    else:
+        width = max(len(row[1]) for row in rows)
+        typer.echo(f"{'HOST'.ljust(width)}  {'JOB':<10} STATUS")
+        for name, host, job_id, status, note in rows:
+            typer.echo(f"{host.ljust(width)}  {job_id:<10} {status}{note}")
+    if problem:
+        raise _fail(f"cannot list the profiles' jobs: {problem}")
+
+
+@profile_app.command("show")
+def show_command(name: str = typer.Argument(..., metavar="NAME", help="Profile name.")):
+    """Print the submit description `ssh NAME.job.condor` would submit.
+
+    \b
+    Examples:
+      condor-job-ssh profile show gpu
+    """
+    name = _name(name)
+    try:
+        _, entries = ondemand.load_profile(name)
+    except ProxyError as exc:
+        raise _fail(str(exc), getattr(exc, "exit_code", 1))
+    for key, value in ondemand.job_description(name, entries).items():
+        typer.echo(f"{key} = {value}")
+    typer.echo("queue")
+
+
+@profile_app.command("stop")
+def stop_command(name: str = typer.Argument(..., metavar="NAME", help="Profile name."),
+                 reason: Optional[str] = typer.Option(None, "--reason", help="Why (recorded with the removal).")):
+    """Remove the profile's job (idle or running); its sessions end.
+
+    \b
+    Examples:
+      condor-job-ssh profile stop gpu
+      condor-job-ssh profile stop gpu --reason 'done for today'
+    """
+    name = _name(name)
+    jobs, _ = _jobs()
+    try:
+        mine = [job for n, job in jobs.live_profile_jobs() if n == name]
+        for job in mine:
+            jobs.remove(job, reason or f"condor-job-ssh profile stop {name}")
+            typer.echo(f"Removed job {job.job_id} (profile {name}).")
+    except ProxyError as exc:
+        raise _fail(str(exc))
+    if not mine:
+        typer.echo(f"No job of profile {name} is idle or running.")
