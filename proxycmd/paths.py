@@ -32,7 +32,7 @@ SOCKET_PATH_MAX = 103  # sun_path is 104 bytes on macOS, including the final NUL
 CONTROL_NAME = "%C"  # %C expands to 40 hex characters; no prefix, to keep socket paths short
 _CONTROL_EXPANDED = 40
 HOME_RUNDIR = (".ssh", "cjp")  # the default runtime directory, under the user's home
-CLASSIC_FDPASS = "classic/0123456789abcdef/fdpass"  # the longest socket path the classic shim makes
+CLASSIC_FDPASS = "classic/0123456-012345678/fdpass"  # classic_dirs: base36 pid, start token  # the longest socket path the classic shim makes
 
 AGENT_SOCKET = "agent.sock"
 CONTROL_SOCKET = "control.sock"
@@ -135,7 +135,7 @@ def check_runtime_dir(path) -> None:
 
 def check_socket_room(path) -> None:
     """Raise PathError unless every socket we (or ssh) make in *path* fits in a unix socket address."""
-    longest = max(len(AGENT_SOCKET), _CONTROL_EXPANDED, len(CLASSIC_FDPASS))
+    longest = max(len(AGENT_SOCKET), len(CONTROL_SOCKET), _CONTROL_EXPANDED, len(CLASSIC_FDPASS))
     size = len(os.fsencode(str(path))) + 1 + longest
     if size > SOCKET_PATH_MAX:
         raise PathError(f"runtime directory {path} is too long for unix socket paths ({size} bytes with ssh's "

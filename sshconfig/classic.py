@@ -83,10 +83,19 @@ def _proxy() -> str:
 
 
 def _sessions_dir() -> Path:
-    parent = paths.classic_session_dir(paths.runtime_dir())
+    """classic/ in the runtime directory `setup` chose (saved, or the default one), checked as the proxy
+    checks it: no other user can create or replace it."""
+    from . import settings as settings_mod
+
+    try:
+        chosen = settings_mod.load().runtime_dir
+    except settings_mod.SettingsError as exc:
+        raise ProxyError(str(exc)) from None
+    rundir = paths.ensure_runtime_dir(Path(chosen)) if chosen else paths.runtime_dir()
+    parent = paths.classic_session_dir(rundir)
     if not _PLAIN_PATH.match(str(parent)):
         raise ProxyError(f"the runtime directory {str(parent)!r} holds characters ssh cannot take in an option "
-                         "(spaces, quotes, % or $); set XDG_RUNTIME_DIR to a plain path")
+                         "(spaces, quotes, % or $); pick a plain one with `condor-job-ssh setup --runtime-dir DIR`")
     return parent
 
 
