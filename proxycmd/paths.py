@@ -32,7 +32,7 @@ SOCKET_PATH_MAX = 103  # sun_path is 104 bytes on macOS, including the final NUL
 CONTROL_NAME = "%C"  # %C expands to 40 hex characters; no prefix, to keep socket paths short
 _CONTROL_EXPANDED = 40
 HOME_RUNDIR = (".ssh", "cjp")  # the default runtime directory, under the user's home
-CLASSIC_FDPASS = "classic/0123456-012345678/fdpass"  # classic_dirs: base36 pid, start token  # the longest socket path the classic shim makes
+CLASSIC_FDPASS = "classic/0123456-012345678/fdpass"  # the longest socket path the classic shim makes (classic_dirs)
 
 AGENT_SOCKET = "agent.sock"
 CONTROL_SOCKET = "control.sock"
