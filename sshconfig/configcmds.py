@@ -103,10 +103,20 @@ def apply_options(current: Settings, given: dict, routes: Optional[List[str]], n
         changes["routes"] = []
     if routes:
         changes["routes"] = [parse_route(text) for text in routes]
-    for key in ("schedd", "pool", "user", "runtime_dir"):  # an empty value ("--schedd ''"): the default
+    for key in ("schedd", "pool", "user", "runtime_dir", "via"):  # an empty value ("--schedd ''"): the default
         if changes.get(key) == "":
             changes[key] = None
     return settings_mod.validate(replace(current, **changes), "setup options")
+
+
+def _hop_config(config: Path) -> Optional[str]:
+    """The ssh config file the hop (--via) must read: the one we write, when it is not the one ssh reads by
+    default.  ssh finds ~/.ssh/config through the password database, not $HOME; and -F would also make it
+    skip /etc/ssh/ssh_config, so the default file is never named."""
+    import pwd
+
+    ssh_default = Path(pwd.getpwuid(os.geteuid()).pw_dir) / ".ssh" / "config"
+    return None if config.absolute() == ssh_default else str(config.absolute())
 
 
 def _kept_hosts(block: Optional[str], suffixes: List[str]) -> str:
@@ -161,6 +171,10 @@ def setup_command(
                                                 help="Let `sync` list idle jobs too."),
     runtime_dir: Optional[str] = typer.Option(None, "--runtime-dir", metavar="DIR",
                                               help="Private directory for the agent and shared connections."),
+    via: Optional[str] = typer.Option(None, "--via", metavar="DEST",
+                                      help="Reach the jobs through the access point DEST with ssh (your Host alias "
+                                           "or user@host), from a machine without HTCondor ('' resets). See "
+                                           "docs/laptop.md."),
     dry_run: bool = DRY_RUN,
     yes: bool = YES,
 ) -> None:
@@ -185,7 +199,7 @@ def setup_command(
         current = settings_mod.load(warn=_warn)
         given = dict(user=user, forward_agent=forward_agent, multiplex=multiplex,
                      control_persist=control_persist, suffix=suffix, schedd=schedd, pool=pool, wait=wait,
-                     keygen_options=keygen_options, include_idle=include_idle, runtime_dir=runtime_dir)
+                     keygen_options=keygen_options, include_idle=include_idle, runtime_dir=runtime_dir, via=via)
         if sim is not None:
             given["sim_root"] = os.path.abspath(os.path.expanduser(str(sim)))
         chosen = apply_options(current, given, route, no_routes)
@@ -195,7 +209,7 @@ def setup_command(
         text, old_block = _read(config)
         created = text is None or (old_block is not None and managed.was_created(old_block))
         ctx = RenderContext(proxy=find_proxy(), runtime_dir=_runtime_dir(chosen, dry_run), settings=chosen,
-                            created_file=created)
+                            created_file=created, ssh_config=_hop_config(config))
         block = render.render_block(ctx, hosts=_kept_hosts(old_block, chosen.suffixes))
         before = text if text is not None else ""
         after = managed.splice(before, block)
@@ -219,6 +233,10 @@ def setup_command(
                   "options above the block win over ours: move them below it")
         typer.echo(f"Updated {config}. Try `ssh CLUSTER.PROC.{chosen.suffix}` with one of your job ids; "
                    "`condor-job-ssh sync` lists your jobs for VS Code.")
+        if chosen.via and not chosen.sim_root:
+            from .hopsetup import advice
+
+            typer.echo(advice(chosen.via))
 
 
 # ----- sync -----------------------------------------------------------------------------------------------------
@@ -237,7 +255,8 @@ def sync_once(config: Path, include_idle: Optional[bool], dry_run: bool) -> Tupl
     from proxycmd.backends import open_backend
 
     try:
-        backend = open_backend(sim_root=chosen.sim_root, schedd=chosen.schedd, pool=chosen.pool)
+        backend = open_backend(sim_root=chosen.sim_root, schedd=chosen.schedd, pool=chosen.pool, via=chosen.via,
+                               via_config=_hop_config(config))
     except ImportError as exc:
         raise Failure(f"cannot ask HTCondor for your jobs: {exc} (install HTCondor's Python bindings, "
                       "or use `setup --sim DIR` to try the simulated pool)") from None
