@@ -111,6 +111,7 @@ def make_laptop(shell: str = "bash"):
         f"{FAKE_POOL_ENV}='{sim_root}'; export {FAKE_POOL_ENV}\n"
         f"TMP='{ap_tmp}'; export TMP\n"
         "LC_ALL=C.UTF-8; export LC_ALL\n"
+        'if test -n "$CJP_AP_BARE"; then PATH=/usr/bin:/bin; fi\n'  # an AP without HTCondor's tools
         f"exec {shutil.which(shell) or '/bin/' + shell} -c \"$SSH_ORIGINAL_COMMAND\"\n")
     login.chmod(0o755)
     config = ap / "sshd_config"
@@ -119,7 +120,7 @@ def make_laptop(shell: str = "bash"):
         f"AuthorizedKeysFile {ap / 'authorized_keys'}\nPidFile {ap / 'sshd.pid'}\n"
         "StrictModes no\nUsePAM no\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n"
         f"PermitRootLogin {'yes' if os.geteuid() == 0 else 'no'}\nAllowTcpForwarding yes\n"
-        f"AllowUsers {me}\nForceCommand {login}\nLogLevel ERROR\nMaxStartups 100:30:200\nMaxSessions 50\n")
+        f"AllowUsers {me}\nAcceptEnv CJP_AP_BARE\nForceCommand {login}\nLogLevel ERROR\nMaxStartups 100:30:200\nMaxSessions 50\n")
     if os.geteuid() == 0:
         Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)  # privilege separation directory (DESIGN §6)
     host_pub = (ap / "host_key.pub").read_text().split()
@@ -129,7 +130,11 @@ def make_laptop(shell: str = "bash"):
         f"Host {ALIAS}\n    HostName 127.0.0.1\n    Port {port}\n    User {me}\n"
         f"    IdentityFile {home / '.ssh' / 'id_ap'}\n    IdentitiesOnly yes\n"
         f"    UserKnownHostsFile {home / '.ssh' / 'known_hosts'}\n    StrictHostKeyChecking yes\n"
-        "    BatchMode yes\n    LogLevel ERROR\n")
+        "    BatchMode yes\n    LogLevel ERROR\n"
+        f"Host {ALIAS}-bare\n    HostName 127.0.0.1\n    Port {port}\n    User {me}\n    SetEnv CJP_AP_BARE=1\n"
+        f"    IdentityFile {home / '.ssh' / 'id_ap'}\n    IdentitiesOnly yes\n    HostKeyAlias [127.0.0.1]:{port}\n"
+        f"    UserKnownHostsFile {home / '.ssh' / 'known_hosts'}\n    BatchMode yes\n    LogLevel ERROR\n"
+        f"Host {ALIAS}-dead\n    HostName 127.0.0.1\n    Port {_free_port()}\n    BatchMode yes\n")
 
     env = dict(os.environ)
     env.update({"HOME": str(home), "XDG_RUNTIME_DIR": str(runtime), "XDG_CONFIG_HOME": str(base / "config"),
