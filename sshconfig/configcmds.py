@@ -110,13 +110,9 @@ def apply_options(current: Settings, given: dict, routes: Optional[List[str]], n
 
 
 def _hop_config(config: Path) -> Optional[str]:
-    """The ssh config file the hop (--via) must read: the one we write, when it is not the one ssh reads by
-    default.  ssh finds ~/.ssh/config through the password database, not $HOME; and -F would also make it
-    skip /etc/ssh/ssh_config, so the default file is never named."""
-    import pwd
+    from .hopsetup import hop_config
 
-    ssh_default = Path(pwd.getpwuid(os.geteuid()).pw_dir) / ".ssh" / "config"
-    return None if config.absolute() == ssh_default else str(config.absolute())
+    return hop_config(config)
 
 
 def _kept_hosts(block: Optional[str], suffixes: List[str]) -> str:
@@ -255,8 +251,8 @@ def sync_once(config: Path, include_idle: Optional[bool], dry_run: bool) -> Tupl
     from proxycmd.backends import open_backend
 
     try:
-        backend = open_backend(sim_root=chosen.sim_root, schedd=chosen.schedd, pool=chosen.pool, via=chosen.via,
-                               via_config=_hop_config(config))
+        hop = dict(via=chosen.via, via_config=_hop_config(config)) if chosen.via else {}
+        backend = open_backend(sim_root=chosen.sim_root, schedd=chosen.schedd, pool=chosen.pool, **hop)
     except ImportError as exc:
         raise Failure(f"cannot ask HTCondor for your jobs: {exc} (install HTCondor's Python bindings, "
                       "or use `setup --sim DIR` to try the simulated pool)") from None

@@ -2,7 +2,19 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Optional
+
+
+def hop_config(config: Path) -> Optional[str]:
+    """The ssh config file the hop (--via) must read: the one we write, when it is not the one ssh reads by
+    default.  ssh finds ~/.ssh/config through the password database, not $HOME; and -F would also make it
+    skip /etc/ssh/ssh_config, so the default file is never named."""
+    import pwd
+
+    ssh_default = Path(pwd.getpwuid(os.geteuid()).pw_dir) / ".ssh" / "config"
+    return None if config.absolute() == ssh_default else str(config.absolute())
 
 
 def advice(dest: str) -> str:
@@ -39,3 +51,12 @@ def check_hop(dest: str, config: Optional[str] = None, timeout: float = 30.0):
         return False, f"{dest} is reachable but has no {' or '.join(missing)} on PATH: HTCondor's tools are needed there"
     version = next((line for line in lines if line.startswith("$CondorVersion")), "").strip("$ ").strip()
     return True, f"{dest} is reachable without a prompt and has HTCondor's tools" + (f" ({version})" if version else "")
+
+
+def doctor_check(dest: str, config: Path):
+    """`condor-job-ssh doctor`'s line for the hop."""
+    from .doctor import FAIL, OK, Check
+
+    ok, line = check_hop(dest, hop_config(config))
+    return Check("access point", OK if ok else FAIL, line,
+                 "" if ok else f"make `ssh -o BatchMode=yes {dest} condor_version` work (see docs/laptop.md)")

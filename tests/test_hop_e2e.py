@@ -272,3 +272,11 @@ def test_a_tcsh_login_shell_on_the_ap():
             next(gen)
         except StopIteration:
             pass
+
+
+def test_doctor_command_checks_the_access_point(laptop):
+    done = laptop.run([tool("condor-job-ssh"), "doctor", "--ssh-config", str(laptop.ssh_config)], check=False)
+    line = next(line for line in done.stdout.splitlines() if line.startswith("access point"))
+    assert line.split()[2:4] == ["OK", ALIAS], done.stdout
+    assert line.endswith("(CondorVersion: 25.14.1 2026-09-24 BuildID: condor-job-proxy-fake)"), line
+    assert "condor_ssh_to_job" not in done.stdout.replace("has HTCondor's tools", ""), done.stdout

@@ -1,0 +1,99 @@
+"""`setup --via DEST`: the saved setting, the rendered ProxyCommand, the hop's own ssh command line, and
+which ssh config file the hop reads."""
+
+from __future__ import annotations
+
+import os
+import pwd
+from pathlib import Path
+
+import pytest
+
+from proxycmd.errors import ProxyError
+from proxycmd.hop.backend import SSH_OPTIONS, check_dest, ssh_argv
+from sshconfig.hopsetup import advice, hop_config
+from sshconfig.render import render_block
+from sshconfig.settings import Settings, SettingsError, from_dict, to_dict
+from test_render import context, ssh_g
+
+PROXY = "/opt/condor-job-proxy/bin/condor-job-proxy"
+
+
+def proxy_command(block: str) -> str:
+    return next(line.strip() for line in block.splitlines() if line.strip().startswith("ProxyCommand '"))
+
+
+def test_via_goes_into_the_proxy_command_with_the_config_file_when_not_the_default():
+    block = render_block(context(Settings(via="ap1"), ssh_config="/home/u/my ssh/config"))
+    assert proxy_command(block).endswith("--via 'ap1' --via-config '/home/u/my ssh/config' --login '%r' '%h'")
+    assert "--via-config" not in render_block(context(Settings(via="u@ap1.example.org")))
+    assert "--via" not in render_block(context(Settings()))
+    assert "--via" not in render_block(context(Settings(via="ap1", sim_root="/tmp/pool")))  # the sim wins
+
+
+def test_the_block_with_via_parses_and_reaches_the_proxy(tmp_path):
+    config = tmp_path / "config"
+    config.write_text(render_block(context(Settings(via="alice@ap1.example.org"), ssh_config=str(config))))
+    options = ssh_g(config, "32.0.job.condor")
+    assert options["proxycommand"][0].endswith(
+        f"--via 'alice@ap1.example.org' --via-config '{config}' --login '%r' '%h'")
+
+
+@pytest.mark.parametrize("dest", ["ap1", "alice@ap1.example.org", "ap1.example.org", "login-2_b"])
+def test_good_destinations(dest):
+    assert check_dest(dest) == dest
+    assert from_dict({"via": dest}, "test").via == dest
+    assert to_dict(Settings(via=dest)) == {"via": dest}
+
+
+@pytest.mark.parametrize("dest", ["", "-oProxyCommand=x", "ap 1", "ap;x", "ap'1", "$(id)", "ap\n1", "a`b`"])
+def test_bad_destinations_are_one_line(dest):
+    with pytest.raises(ProxyError):
+        check_dest(dest)
+    if dest:
+        with pytest.raises(SettingsError, match="bad value for 'via'"):
+            from_dict({"via": dest}, "test")
+
+
+def test_hop_ssh_command_line():
+    argv = ssh_argv("ap1", "LINE", config="/c", batch=True)
+    assert argv == ["ssh", "-F", "/c", *SSH_OPTIONS, "-o", "BatchMode=yes", "--", "ap1", "LINE"]
+    assert ssh_argv("u@h", "LINE") == ["ssh", *SSH_OPTIONS, "--", "u@h", "LINE"]
+
+
+def test_hop_config_names_only_a_file_ssh_would_not_read_by_itself(tmp_path):
+    home = Path(pwd.getpwuid(os.geteuid()).pw_dir)
+    assert hop_config(home / ".ssh" / "config") is None
+    assert hop_config(tmp_path / "config") == str(tmp_path / "config")
+
+
+def test_advice_suggests_a_control_master_for_the_host():
+    text = advice("alice@ap1.example.org")
+    assert "    Host ap1.example.org\n        ControlMaster auto\n" in text
+    assert "ControlPersist" in text
+
+
+def test_setup_via_is_saved_and_reset(tmp_path):
+    import subprocess
+
+    from conftest import tool
+
+    env = dict(os.environ, HOME=str(tmp_path), XDG_CONFIG_HOME=str(tmp_path / "cfg"),
+               XDG_RUNTIME_DIR=str(tmp_path / "run"), XDG_STATE_HOME=str(tmp_path / "state"))
+    (tmp_path / "run").mkdir(mode=0o700)
+    config = tmp_path / "ssh_config"
+
+    def setup(*args):
+        return subprocess.run([tool("condor-job-ssh"), "setup", "--ssh-config", str(config), "--yes", *args],
+                              env=env, capture_output=True, text=True, timeout=60)
+
+    done = setup("--via", "ap1")
+    assert done.returncode == 0, done.stderr
+    assert "ControlMaster auto" in done.stdout
+    assert f"--via 'ap1' --via-config '{config}'" in config.read_text()
+    assert 'via = "ap1"' in (tmp_path / "cfg" / "condor-job-proxy" / "config.toml").read_text()
+    done = setup("--via", "ap 1")
+    assert done.returncode == 1 and done.stderr.count("\n") == 1 and "bad value for 'via'" in done.stderr
+    done = setup("--via", "")
+    assert done.returncode == 0, done.stderr
+    assert "--via" not in config.read_text()
