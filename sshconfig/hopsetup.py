@@ -33,7 +33,7 @@ def advice(dest: str) -> str:
 def check_hop(dest: str, config: Optional[str] = None, timeout: float = 30.0):
     """(ok, one line) for doctor: DEST reachable without a prompt, condor_ssh_to_job and condor_q there."""
     from proxycmd.errors import ProxyError
-    from proxycmd.hop.run import run
+    from proxycmd.hop import run
 
     script = ("for t in condor_ssh_to_job condor_q; do command -v $t >/dev/null 2>&1 || echo missing $t; done; "
               "condor_version 2>/dev/null | sed -n 1p")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -280,3 +281,65 @@ def test_doctor_command_checks_the_access_point(laptop):
     assert line.split()[2:4] == ["OK", ALIAS], done.stdout
     assert line.endswith("(CondorVersion: 25.14.1 2026-09-24 BuildID: condor-job-proxy-fake)"), line
     assert "condor_ssh_to_job" not in done.stdout.replace("has HTCondor's tools", ""), done.stdout
+
+
+def _hops(lap):
+    found = []
+    for pid in os.listdir("/proc"):
+        try:
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if cmd[:3] == [b"ssh", b"-F", str(lap.ssh_config).encode()] and ALIAS.encode() in cmd:
+            found.append(int(pid))
+    return found
+
+
+def test_the_hop_survives_a_hangup_or_ctrl_c_meant_for_the_terminal(laptop):
+    job = laptop.submit("sleep", "600")
+    ssh = subprocess.Popen(laptop.ssh_argv(HOST.format(job), "echo started; sleep 3; echo finished"),
+                           env=laptop.env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        assert ssh.stdout.readline() == b"started\n"
+        hops = _hops(laptop)
+        assert len(hops) == 1
+        os.kill(hops[0], signal.SIGHUP)
+        os.kill(hops[0], signal.SIGINT)
+        out, err = ssh.communicate(timeout=30)
+        assert (ssh.returncode, out) == (0, b"finished\n"), err
+    finally:
+        if ssh.poll() is None:
+            ssh.kill()
+    assert wait_for(lambda: not _hops(laptop), timeout=10)  # and it ends with the session
+
+
+def test_with_multiplexing_and_a_control_master_for_the_ap():
+    """The setup docs/laptop.md recommends: job connections shared (setup's default) and one master
+    connection to the AP that every hop rides on."""
+    gen = make_laptop("bash")
+    lap = next(gen)
+    try:
+        text = lap.ssh_config.read_text().replace(
+            f"Host {ALIAS}\n", f"Host {ALIAS}\n    ControlMaster auto\n    ControlPath {lap.base}/ap-cm-%C\n"
+                               "    ControlPersist 60\n", 1)
+        lap.ssh_config.write_text(text)
+        lap.setup()
+        jobs = [lap.submit("sleep", "600") for _ in range(2)]
+        for job in jobs + jobs:
+            done = lap.ssh(HOST.format(job), "echo", "$_CONDOR_JOB_PIDS", check=False)
+            assert (done.returncode, done.stdout.split()) == (0, [str(job_pid(lap, job))]), done.stderr
+        assert lap.run(lap.ssh_argv("-O", "check", ALIAS), check=False).returncode == 0  # the AP's master runs
+        procs = [subprocess.Popen(lap.ssh_argv(HOST.format(jobs[i % 2]), "echo", f"ok-{i}"), env=lap.env,
+                                  stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                 for i in range(6)]
+        for i, p in enumerate(procs):
+            out, err = p.communicate(timeout=120)
+            assert (p.returncode, out) == (0, f"ok-{i}\n"), err
+        for host in [HOST.format(job) for job in jobs] + [ALIAS]:
+            lap.run(lap.ssh_argv("-O", "exit", host), check=False)
+        assert_nothing_left(lap)
+    finally:
+        try:
+            next(gen)
+        except StopIteration:
+            pass

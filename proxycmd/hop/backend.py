@@ -20,11 +20,13 @@ from __future__ import annotations
 
 import os
 import selectors
+import signal
 import socket
 import subprocess
 import time
 
 from ..errors import ProxyError, SessionRefused
+from ..platform import stream_socketpair
 from ..session import Session
 from . import remote
 
@@ -85,7 +87,7 @@ class HopBackend:
                          include_idle=include_idle)
 
     def remove_job(self, addr: JobAddress, reason: str = "") -> None:
-        from .run import run
+        from .command import run
 
         argv = ["condor_rm"] + (["-name", self.schedd] if self.schedd else []) + \
             (["-pool", self.pool] if self.pool else []) + (["-reason", reason] if reason else []) + [addr.job_id]
@@ -97,9 +99,9 @@ class HopBackend:
 
 def open_session(argv: List[str], addr: JobAddress, dest: str, *, timeout: float = OPEN_TIMEOUT) -> Session:
     """Start the hop and read the session header; SessionRefused with one sentence when it ends first."""
-    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    ours, theirs = stream_socketpair()
     try:
-        proc = subprocess.Popen(argv, stdin=theirs, stdout=theirs, stderr=subprocess.PIPE, close_fds=True)
+        proc = _start_hop(argv, theirs)
     except OSError as exc:
         ours.close()
         theirs.close()
@@ -119,6 +121,22 @@ def open_session(argv: List[str], addr: JobAddress, dest: str, *, timeout: float
     proc.stderr.close()  # from now on the hop writes its messages nowhere: it must not hold anyone's stderr
     ours.setblocking(True)
     return Session(sock=ours, private_key=key, host_key=host_key, user=user)
+
+
+# The hop outlives us and may outlive the terminal: with ControlPersist it carries a master connection that
+# was detached into the background, but it stays in the terminal's process group.  ssh keeps SIGHUP and
+# SIGINT ignored when it starts with them ignored (clientloop.c), so closing the terminal or a Ctrl-C meant
+# for the user's ssh cannot cut it: it ends when its socket closes.  SIGTERM still stops it.
+_HOP_IGNORES = (signal.SIGHUP, signal.SIGINT)
+
+
+def _start_hop(argv: List[str], sock: socket.socket) -> subprocess.Popen:
+    saved = [(sig, signal.signal(sig, signal.SIG_IGN)) for sig in _HOP_IGNORES]
+    try:
+        return subprocess.Popen(argv, stdin=sock, stdout=sock, stderr=subprocess.PIPE, close_fds=True)
+    finally:
+        for sig, handler in saved:
+            signal.signal(sig, handler)
 
 
 def _read_header(sock: socket.socket, proc: subprocess.Popen, timeout: float):

@@ -12,7 +12,7 @@ from typing import List, Optional
 
 from ..errors import ProxyError
 from ..session import JobInfo
-from .run import run
+from .command import run
 
 ATTRIBUTES = ("ClusterId,ProcId,JobStatus,Owner,Cmd,Args,Arguments,JobBatchName,RemoteHost,JobCurrentStartDate,"
               "JobStartDate,QDate,HoldReason,TransferringInput,TransferringOutput,ExitCode,ExitBySignal,ExitSignal")

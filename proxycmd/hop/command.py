@@ -1,6 +1,6 @@
 """Run one command on the access point through the user's ssh, whatever their login shell is.
 
-    from proxycmd.hop.run import run
+    from proxycmd.hop import run
     done = run("ap1", ["condor_q", "-json"])          # subprocess.CompletedProcess, text output
     done.returncode, done.stdout, done.stderr
 
