@@ -85,7 +85,13 @@ class Laptop:
         return sorted(self.ap_tmp.glob("*.condor_ssh_to_job_*"))
 
 
-def make_laptop(shell: str = "bash"):
+def _sftp_server() -> str:
+    from proxycmd.sim.starter import SFTP_SERVER_CANDIDATES
+
+    return next((c for c in SFTP_SERVER_CANDIDATES if os.access(c, os.X_OK)), "internal-sftp")
+
+
+def make_laptop(shell: str = "bash", keygen_options: str = ""):
     if shell != "bash" and not shutil.which(shell):
         pytest.skip(f"{shell} is not installed (apt-get install -y {shell})")
     base = _short_tmp("cjph-")
@@ -120,7 +126,8 @@ def make_laptop(shell: str = "bash"):
         f"AuthorizedKeysFile {ap / 'authorized_keys'}\nPidFile {ap / 'sshd.pid'}\n"
         "StrictModes no\nUsePAM no\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n"
         f"PermitRootLogin {'yes' if os.geteuid() == 0 else 'no'}\nAllowTcpForwarding yes\n"
-        f"AllowUsers {me}\nAcceptEnv CJP_AP_BARE\nForceCommand {login}\nLogLevel ERROR\nMaxStartups 100:30:200\nMaxSessions 50\n")
+        f"AllowUsers {me}\nAcceptEnv CJP_AP_BARE\nForceCommand {login}\nLogLevel ERROR\nMaxStartups 100:30:200\nMaxSessions 50\n"
+        f"Subsystem sftp {_sftp_server()}\n")
     if os.geteuid() == 0:
         Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)  # privilege separation directory (DESIGN §6)
     host_pub = (ap / "host_key.pub").read_text().split()
@@ -134,6 +141,11 @@ def make_laptop(shell: str = "bash"):
         f"Host {ALIAS}-bare\n    HostName 127.0.0.1\n    Port {port}\n    User {me}\n    SetEnv CJP_AP_BARE=1\n"
         f"    IdentityFile {home / '.ssh' / 'id_ap'}\n    IdentitiesOnly yes\n    HostKeyAlias [127.0.0.1]:{port}\n"
         f"    UserKnownHostsFile {home / '.ssh' / 'known_hosts'}\n    BatchMode yes\n    LogLevel ERROR\n"
+        f"Host {ALIAS}-noisy\n    HostName 127.0.0.1\n    Port {port}\n    User {me}\n    HostKeyAlias [127.0.0.1]:{port}\n"
+        f"    IdentityFile {home / '.ssh' / 'id_ap'}\n    IdentitiesOnly yes\n    BatchMode yes\n"
+        f"    UserKnownHostsFile {home / '.ssh' / 'known_hosts'}\n    RequestTTY force\n    ForwardAgent yes\n"
+        "    PermitLocalCommand yes\n    LocalCommand echo local-noise\n    RemoteCommand echo remote-noise\n"
+        "    LocalForward 127.0.0.1:1 127.0.0.1:1\n"
         f"Host {ALIAS}-dead\n    HostName 127.0.0.1\n    Port {_free_port()}\n    BatchMode yes\n")
 
     env = dict(os.environ)
@@ -145,7 +157,7 @@ def make_laptop(shell: str = "bash"):
     laptop = Laptop(base=base, env=env, ssh_config=ssh_config, sim_root=sim_root, ap_tmp=ap_tmp,
                     rundir=runtime / "condor-job-proxy", shell=shell)
     try:
-        laptop.sim("start")
+        laptop.sim("start", *(["--keygen-options", keygen_options] if keygen_options else []))
         laptop.sshd = subprocess.Popen([_sshd(), "-D", "-e", "-p", str(port), "-f", str(config)],
                                        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                        stderr=open(ap / "sshd.log", "wb"))

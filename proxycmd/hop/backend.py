@@ -11,9 +11,10 @@ The hop's ssh is left running on its own: the only process between the user's ss
 ProxyJump's ``ssh -W`` would be.  Its stderr is a pipe we read only until the header has come, so that
 it never holds the user's ssh's stderr (an editor waiting for that to close would wait forever).
 
-The hop uses the user's own ssh configuration for DEST (keys, ProxyJump, ControlMaster...): only
-``-T`` (no terminal), ``-e none`` and ``ClearAllForwardings`` (a LocalForward of theirs on DEST would
-clash with their own session) are added.
+The hop uses the user's own ssh configuration for DEST (keys, ProxyJump, ControlMaster...), with only
+what a byte pipe needs on top: no terminal, no escape character, no agent or X11 forwarding, none of
+their port forwardings (a LocalForward of theirs would clash with their own session), and no
+RemoteCommand or LocalCommand (one would replace our command, the other would write into the pipe).
 """
 
 from __future__ import annotations
@@ -37,7 +38,8 @@ if TYPE_CHECKING:
     from ..hostname import JobAddress
 
 SSH = "ssh"
-SSH_OPTIONS = ["-T", "-e", "none", "-o", "ClearAllForwardings=yes"]
+SSH_OPTIONS = ["-T", "-a", "-x", "-e", "none", "-o", "ClearAllForwardings=yes", "-o", "RemoteCommand=none",
+               "-o", "PermitLocalCommand=no"]
 OPEN_TIMEOUT = 330.0  # as the HTCondor backend: condor_ssh_to_job allows the schedd and the starter 300 s each
 UNREACHABLE = 255  # ssh's own exit status when it cannot reach DEST
 
