@@ -118,6 +118,7 @@ def make_laptop(shell: str = "bash", keygen_options: str = ""):
         f"TMP='{ap_tmp}'; export TMP\n"
         "LC_ALL=C.UTF-8; export LC_ALL\n"
         'if test -n "$CJP_AP_BARE"; then PATH=/usr/bin:/bin; fi\n'  # an AP without HTCondor's tools
+        'if test -n "$CJP_AP_MOTD"; then echo "Welcome to the AP"; fi\n'  # a login script that talks
         f"exec {shutil.which(shell) or '/bin/' + shell} -c \"$SSH_ORIGINAL_COMMAND\"\n")
     login.chmod(0o755)
     config = ap / "sshd_config"
@@ -126,7 +127,7 @@ def make_laptop(shell: str = "bash", keygen_options: str = ""):
         f"AuthorizedKeysFile {ap / 'authorized_keys'}\nPidFile {ap / 'sshd.pid'}\n"
         "StrictModes no\nUsePAM no\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n"
         f"PermitRootLogin {'yes' if os.geteuid() == 0 else 'no'}\nAllowTcpForwarding yes\n"
-        f"AllowUsers {me}\nAcceptEnv CJP_AP_BARE\nForceCommand {login}\nLogLevel ERROR\nMaxStartups 100:30:200\nMaxSessions 50\n"
+        f"AllowUsers {me}\nAcceptEnv CJP_AP_BARE CJP_AP_MOTD\nForceCommand {login}\nLogLevel ERROR\nMaxStartups 100:30:200\nMaxSessions 50\n"
         f"Subsystem sftp {_sftp_server()}\n")
     if os.geteuid() == 0:
         Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)  # privilege separation directory (DESIGN §6)
@@ -144,6 +145,7 @@ def make_laptop(shell: str = "bash", keygen_options: str = ""):
         f"Host {ALIAS}-noisy\n    HostName 127.0.0.1\n    Port {port}\n    User {me}\n    HostKeyAlias [127.0.0.1]:{port}\n"
         f"    IdentityFile {home / '.ssh' / 'id_ap'}\n    IdentitiesOnly yes\n    BatchMode yes\n"
         f"    UserKnownHostsFile {home / '.ssh' / 'known_hosts'}\n    RequestTTY force\n    ForwardAgent yes\n"
+        "    SetEnv CJP_AP_MOTD=1\n"
         "    PermitLocalCommand yes\n    LocalCommand echo local-noise\n    RemoteCommand echo remote-noise\n"
         "    LocalForward 127.0.0.1:1 127.0.0.1:1\n"
         f"Host {ALIAS}-dead\n    HostName 127.0.0.1\n    Port {_free_port()}\n    BatchMode yes\n")

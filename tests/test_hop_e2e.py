@@ -347,7 +347,8 @@ def test_with_multiplexing_and_a_control_master_for_the_ap():
 
 def test_the_users_own_options_for_the_ap_cannot_break_the_hop(laptop):
     """A RemoteCommand, a LocalCommand, a forced terminal, agent and port forwarding set for the AP in the
-    user's config: the hop still carries the job's sshd and nothing else."""
+    user's config, and a login script there that prints a greeting: the hop still carries the job's sshd
+    and nothing else."""
     job = laptop.submit("sleep", "600")
     done = laptop.run([tool("condor-job-proxy"), "--via", f"{ALIAS}-noisy", "--via-config", str(laptop.ssh_config),
                        "--relay", HOST.format(job)], check=False, text=False)

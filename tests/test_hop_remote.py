@@ -106,9 +106,17 @@ def test_parse_header_needs_every_byte_and_leaves_the_rest():
     assert (data[end:], user, host_key, key) == (b"SSH-2.0-OpenSSH_9.2\r\n", "condor-user", "ssh-rsa AAAAB3Nz", KEY)
 
 
+def test_parse_header_skips_what_a_login_script_printed_first():
+    noise = b"Welcome to ap1\nLast login: yesterday\n"
+    data = noise + header() + b"SSH-2.0-x\r\n"
+    assert remote.parse_header(noise) is None
+    assert remote.parse_header(noise + remote.MAGIC[:5]) is None
+    end, user, _, key = remote.parse_header(data)
+    assert (data[end:], user, key) == (b"SSH-2.0-x\r\n", "condor-user", KEY)
+
+
 @pytest.mark.parametrize("data", [
-    b"SSH-2.0-OpenSSH_9.2\r\n",
-    b"Last login: yesterday\n" + header(),
+    b"SSH-2.0-OpenSSH_9.2\r\n" + b"x" * remote.MAX_NOISE,
     remote.MAGIC + b"condor-user\n",
     remote.MAGIC + b"condor-user 0\n* ssh-rsa AAAA\n",
     header(line=b"ssh-rsa AAAA"),

@@ -165,7 +165,7 @@ def _read_header(sock: socket.socket, proc: subprocess.Popen, timeout: float):
                         sel.unregister(err_fd)
                     continue
                 try:
-                    buf = sock.recv(remote.MAX_KEY + 2 * remote.MAX_HEADER_LINE, socket.MSG_PEEK)
+                    buf = sock.recv(remote.MAX_NOISE + remote.MAX_KEY + 2 * remote.MAX_HEADER_LINE, socket.MSG_PEEK)
                 except BlockingIOError:
                     continue
                 if not buf:

@@ -41,6 +41,7 @@ NO_TOOL_MARK = "condor-job-proxy-hop: no condor_ssh_to_job"
 NO_TOOL_STATUS = 127
 MAX_HEADER_LINE = 4096
 MAX_KEY = 64 * 1024
+MAX_NOISE = 64 * 1024  # what a login script may print before the header
 _PLAIN = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_./,:=+- ")
 
 # Run by condor_ssh_to_job as its ssh program ("$@": the session's options).  No single quote and no
@@ -128,14 +129,21 @@ class HeaderError(ValueError):
 
 
 def parse_header(buf: bytes) -> Optional[Tuple[int, str, str, bytes]]:
-    """(header length, remote user, host key "type base64", private key) once *buf* holds the whole
-    header, None when more bytes are needed; HeaderError when *buf* cannot be one."""
-    if len(buf) < len(MAGIC):
-        if not MAGIC.startswith(buf):
-            raise HeaderError("the access point did not answer with a session header")
+    """(end of the header in *buf*, remote user, host key "type base64", private key) once *buf* holds
+    the whole header, None when more bytes are needed; HeaderError when *buf* cannot be one.
+
+    Lines before the header (a login script that prints a greeting) are skipped: the header starts at
+    the beginning of a line, and what follows it is the job sshd's."""
+    at = 0 if buf.startswith(MAGIC) else buf.find(b"\n" + MAGIC) + 1
+    if at == 0 and not buf.startswith(MAGIC):
+        if len(buf) > MAX_NOISE:
+            raise HeaderError("the access point sent no session header, only other output")
         return None
-    if not buf.startswith(MAGIC):
-        raise HeaderError("the access point did not answer with a session header")
+    end, user, host_key, key = _parse_at(buf[at:]) or (None, None, None, None)
+    return None if end is None else (at + end, user, host_key, key)
+
+
+def _parse_at(buf: bytes) -> Optional[Tuple[int, str, str, bytes]]:
     first = buf.find(b"\n")
     if first < 0:
         if len(buf) > MAX_HEADER_LINE:
