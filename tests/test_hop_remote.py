@@ -135,3 +135,11 @@ def test_command_script_quotes_every_word(tmp_path):
     assert done.stdout == "a b|it's|$HOME|`x`|"
     with pytest.raises(ValueError):
         remote.command_script([])
+
+
+@settings(max_examples=200, deadline=None)
+@given(word=st.text(max_size=30))
+def test_sh_quote_is_shlex_quote_in_meaning(word):
+    import shlex
+
+    assert shlex.split(remote.sh_quote(word)) == shlex.split(shlex.quote(word)) == [word]

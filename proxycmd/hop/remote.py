@@ -29,9 +29,6 @@ and right after it the job sshd's own bytes.
 
 from __future__ import annotations
 
-import re
-import shlex
-
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import List, Optional, Sequence, Tuple
@@ -42,7 +39,11 @@ NO_TOOL_STATUS = 127
 MAX_HEADER_LINE = 4096
 MAX_KEY = 64 * 1024
 MAX_NOISE = 64 * 1024  # what a login script may print before the header
-_PLAIN = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_./,:=+- ")
+_ALNUM = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
+_PLAIN = _ALNUM | frozenset("_./,:=+- ")
+_SH_SAFE = _ALNUM | frozenset("_./,:=+-@%")
+_KEY_TYPE = _ALNUM | frozenset("@._+-")
+_BASE64 = _ALNUM | frozenset("+/=")
 
 # Run by condor_ssh_to_job as its ssh program ("$@": the session's options).  No single quote and no
 # percent sign, so that it survives the V2 quoting and the %-token expansion unchanged.
@@ -64,7 +65,7 @@ RELAY = (
 
 def v2_word(word: str) -> str:
     """One word in HTCondor's V2 argument syntax: single quotes group, '' is a quote inside them."""
-    if word and not re.search(r"[\s']", word):
+    if word and not any(c.isspace() or c == "'" for c in word):
         return word
     return "'" + word.replace("'", "''") + "'"
 
@@ -72,6 +73,13 @@ def v2_word(word: str) -> str:
 def ssh_program() -> str:
     """The -ssh value: /bin/sh running RELAY, with '%' doubled for condor_ssh_to_job's token expansion."""
     return " ".join(v2_word(w).replace("%", "%%") for w in ("/bin/sh", "-c", RELAY, "cjp-hop"))
+
+
+def sh_quote(word: str) -> str:
+    """One word for POSIX sh (shlex.quote without importing re on the ProxyCommand's path)."""
+    if word and all(c in _SH_SAFE for c in word):
+        return word
+    return "'" + word.replace("'", "'\"'\"'") + "'"
 
 
 def tool_words(job_id: str, *, schedd: Optional[str] = None, pool: Optional[str] = None,
@@ -91,7 +99,7 @@ def tool_words(job_id: str, *, schedd: Optional[str] = None, pool: Optional[str]
 
 def session_script(job_id: str, **options) -> str:
     """The POSIX sh script that opens the session on the AP (see the module's docstring)."""
-    words = " ".join(shlex.quote(w) for w in tool_words(job_id, **options))
+    words = " ".join(sh_quote(w) for w in tool_words(job_id, **options))
     return ("if command -v condor_ssh_to_job >/dev/null 2>&1; then :; else"
             f" echo \"{NO_TOOL_MARK} on PATH on $(hostname)\" >&2; exit {NO_TOOL_STATUS}; fi\n"
             f"exec condor_ssh_to_job {words}\n")
@@ -101,7 +109,7 @@ def command_script(argv: Sequence[str]) -> str:
     """A POSIX sh script that runs *argv* (for `hop.run`): exit status 127 when the program is missing."""
     if not argv:
         raise ValueError("no command given")
-    return "exec " + " ".join(shlex.quote(w) for w in argv) + "\n"
+    return "exec " + " ".join(sh_quote(w) for w in argv) + "\n"
 
 
 def printf_escapes(script: str) -> str:
@@ -161,8 +169,7 @@ def _parse_at(buf: bytes) -> Optional[Tuple[int, str, str, bytes]]:
             raise HeaderError("the session header's host key line is too long")
         return None
     words = buf[first + 1:second].decode("ascii", "replace").split()
-    if len(words) < 3 or words[0] != "*" or not re.fullmatch(r"[A-Za-z0-9@._+-]+", words[1]) \
-            or not re.fullmatch(r"[A-Za-z0-9+/=]+", words[2]):
+    if len(words) < 3 or words[0] != "*" or not set(words[1]) <= _KEY_TYPE or not set(words[2]) <= _BASE64:
         raise HeaderError("the session header holds no '* <host key>' line")
     end = second + 1 + size
     if len(buf) < end:
