@@ -353,3 +353,17 @@ def test_the_users_own_options_for_the_ap_cannot_break_the_hop(laptop):
     done = laptop.run([tool("condor-job-proxy"), "--via", f"{ALIAS}-noisy", "--via-config", str(laptop.ssh_config),
                        "--relay", HOST.format(job)], check=False, text=False)
     assert done.stdout.startswith(b"SSH-2.0-OpenSSH"), (done.stdout[:200], done.stderr)
+
+
+def test_ssh_to_job_disabled_by_the_pool_is_one_sentence(laptop):
+    job = laptop.submit("sleep", "600")
+    faults = laptop.sim_root / "fake-faults.json"
+    faults.write_text('{"starter_disabled": true}')
+    try:
+        done = laptop.ssh(HOST.format(job), "true", check=False)
+    finally:
+        faults.unlink()
+    assert done.returncode == 255
+    assert proxy_line(done.stderr).startswith(f"condor-job-proxy: job {job} may not be reached with ssh: its "
+                                              "execute node"), done.stderr
+    assert "ENABLE_SSH_TO_JOB = false" in done.stderr
