@@ -97,3 +97,45 @@ def test_setup_via_is_saved_and_reset(tmp_path):
     done = setup("--via", "")
     assert done.returncode == 0, done.stderr
     assert "--via" not in config.read_text()
+
+
+@pytest.mark.parametrize("code, err, expected", [
+    (255, "kex_exchange_identification: read: Connection reset by peer\r\n", True),
+    (255, "kex_exchange_identification: Connection closed by remote host\r\n", True),
+    (255, "Connection closed by 127.0.0.1 port 2222\r\n", True),
+    (255, "ssh: connect to host ap1 port 22: Connection refused\r\n", False),
+    (255, "root@ap1: Permission denied (publickey).\r\n", False),
+    (1, "Connection reset by peer\n", False),
+])
+def test_which_hop_failures_are_tried_again(code, err, expected):
+    from proxycmd.hop.backend import throttled
+
+    assert throttled(code, err) is expected
+
+
+def test_a_hop_turned_away_by_maxstartups_is_tried_again(tmp_path):
+    """A stand-in ssh that is turned away twice, then answers with a session header."""
+    from proxycmd.hop.backend import open_session
+    from proxycmd.hostname import JobAddress
+
+    count = tmp_path / "count"
+    key = b"-----BEGIN OPENSSH PRIVATE KEY-----\nAAAA\n-----END OPENSSH PRIVATE KEY-----\n"
+    (tmp_path / "key").write_bytes(key)
+    fake = tmp_path / "ssh"
+    fake.write_text("#!/bin/sh\n"
+                    f"echo x >> {count}\n"
+                    f"if test $(wc -l < {count}) -le 2; then "
+                    "echo 'kex_exchange_identification: read: Connection reset by peer' >&2; exit 255; fi\n"
+                    f"printf 'condor-job-proxy-hop 1 condor-user {len(key)}\\n* ssh-ed25519 AAAAC3\\n'\n"
+                    f"cat {tmp_path / 'key'}\necho SSH-2.0-fake\n")
+    fake.chmod(0o755)
+    session = open_session([str(fake)], JobAddress(1, 0), "ap1", attempts=3)
+    try:
+        assert (session.user, session.private_key) == ("condor-user", key)
+        assert session.sock.recv(100) == b"SSH-2.0-fake\n"
+    finally:
+        session.close()
+    assert count.read_text().count("x") == 3
+    count.write_text("")
+    with pytest.raises(ProxyError, match="cannot reach the access point ap1 with ssh: kex_exchange"):
+        open_session([str(fake)], JobAddress(1, 0), "ap1", attempts=2)

@@ -99,8 +99,36 @@ class HopBackend:
             raise ProxyError(f"cannot remove job {addr.job_id} on {self.dest}: {said}")
 
 
-def open_session(argv: List[str], addr: JobAddress, dest: str, *, timeout: float = OPEN_TIMEOUT) -> Session:
+# sshd drops new connections beyond MaxStartups (default 10:30:100) unauthenticated ones at a time, as when
+# VS Code or a script opens a dozen job connections at once without a shared connection to the AP; ssh then
+# ends with one of these before it could log in.  Such a hop is tried again after a short, random pause.
+THROTTLED = ("kex_exchange_identification:", "Connection reset by peer", "Connection closed by")
+HOP_ATTEMPTS = 4
+
+
+def throttled(returncode: int, stderr: str) -> bool:
+    """Did the hop fail because the AP's sshd turned the connection away before login (MaxStartups)?"""
+    return returncode == UNREACHABLE and any(mark in stderr for mark in THROTTLED)
+
+
+def open_session(argv: List[str], addr: JobAddress, dest: str, *, timeout: float = OPEN_TIMEOUT,
+                 attempts: int = HOP_ATTEMPTS) -> Session:
     """Start the hop and read the session header; SessionRefused with one sentence when it ends first."""
+    import random
+
+    for attempt in range(1, attempts + 1):
+        got = _open_once(argv, dest, timeout)
+        if isinstance(got, Session):
+            return got
+        returncode, err = got
+        if attempt == attempts or not throttled(returncode, err):
+            raise _refusal(returncode, err, addr, dest)
+        time.sleep(random.uniform(0.2, 0.6) * attempt)
+    raise AssertionError("unreachable")
+
+
+def _open_once(argv: List[str], dest: str, timeout: float):
+    """One hop: the Session, or (exit status, stderr) when the hop ended without a header."""
     ours, theirs = stream_socketpair()
     try:
         proc = _start_hop(argv, theirs)
@@ -110,7 +138,7 @@ def open_session(argv: List[str], addr: JobAddress, dest: str, *, timeout: float
         raise ProxyError(f"cannot run {argv[0]} to reach {dest}: {exc.strerror or exc}") from None
     theirs.close()
     try:
-        got = _read_header(ours, proc, timeout)
+        got = _read_header(ours, proc, timeout, dest)
     except BaseException:
         ours.close()
         _stop(proc)
@@ -118,7 +146,7 @@ def open_session(argv: List[str], addr: JobAddress, dest: str, *, timeout: float
     if got is None:
         ours.close()
         err = _drain(proc)
-        raise _refusal(proc.returncode, err, addr, dest)
+        return proc.returncode, err
     user, host_key, key = got
     proc.stderr.close()  # from now on the hop writes its messages nowhere: it must not hold anyone's stderr
     ours.setblocking(True)
@@ -141,7 +169,7 @@ def _start_hop(argv: List[str], sock: socket.socket) -> subprocess.Popen:
             signal.signal(sig, handler)
 
 
-def _read_header(sock: socket.socket, proc: subprocess.Popen, timeout: float):
+def _read_header(sock: socket.socket, proc: subprocess.Popen, timeout: float, dest: str):
     """(user, host key, key) once the header is complete; None when the hop closed first."""
     deadline = time.monotonic() + timeout
     err = bytearray()
@@ -155,7 +183,7 @@ def _read_header(sock: socket.socket, proc: subprocess.Popen, timeout: float):
         while True:
             left = deadline - time.monotonic()
             if left <= 0:
-                raise ProxyError(f"the access point opened no session within {timeout:.0f} s; giving up")
+                raise ProxyError(f"the access point {dest} opened no session within {timeout:.0f} s; giving up")
             for key, _ in sel.select(min(left, 1.0)):
                 if key.fd == err_fd:
                     chunk = os.read(err_fd, 65536)
@@ -177,7 +205,7 @@ def _read_header(sock: socket.socket, proc: subprocess.Popen, timeout: float):
                 try:
                     parsed = remote.parse_header(buf)
                 except remote.HeaderError as exc:
-                    raise ProxyError(f"the hop through {proc.args[-2]} broke: {exc}") from None
+                    raise ProxyError(f"the hop through {dest} broke: {exc}") from None
                 if parsed is not None:
                     end, user, host_key, key_bytes = parsed
                     _recv_exactly(sock, end)
