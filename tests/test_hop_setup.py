@@ -139,3 +139,27 @@ def test_a_hop_turned_away_by_maxstartups_is_tried_again(tmp_path):
     count.write_text("")
     with pytest.raises(ProxyError, match="cannot reach the access point ap1 with ssh: kex_exchange"):
         open_session([str(fake)], JobAddress(1, 0), "ap1", attempts=2)
+
+
+@pytest.mark.parametrize("script, timeout, message", [
+    ("head -c 70000 /dev/zero | tr '\\\\0' x", 30, "the hop through ap1 broke: the access point sent no session header"),
+    ("printf 'condor-job-proxy-hop 1 condor-user 99\\\\n'; exec sleep 30", 1.5,
+     "the access point ap1 opened no session within 2 s"),
+])
+def test_a_hop_that_sends_no_header_is_one_sentence_and_is_stopped(tmp_path, script, timeout, message):
+    import subprocess
+    import time
+
+    from proxycmd.hop.backend import open_session
+    from proxycmd.hostname import JobAddress
+
+    fake = tmp_path / "ssh"
+    fake.write_text(f"#!/bin/sh\necho $$ > {tmp_path / 'pid'}\n{script}\n")
+    fake.chmod(0o755)
+    with pytest.raises(ProxyError) as caught:
+        open_session([str(fake)], JobAddress(1, 0), "ap1", timeout=timeout)
+    assert str(caught.value).startswith(message)
+    pid = int((tmp_path / "pid").read_text())
+    time.sleep(0.2)
+    done = subprocess.run(["ps", "-o", "stat=", "-p", str(pid)], capture_output=True, text=True)
+    assert done.stdout.strip() in ("", "Z"), "the hop was left running"
