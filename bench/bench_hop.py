@@ -10,6 +10,7 @@ in to the AP and opens a new job session.
 * connect: `ssh JOB true` through the hop against the classic way from a laptop,
   `ssh -tt DEST condor_ssh_to_job JOB true` (which runs a second ssh on the AP); ratio hop/classic,
   lower is better (aim <= 1.0).
+* the same two with a ControlMaster for DEST (docs/laptop.md), shown for information;
 * scp: `scp FILE JOB:` through the hop against plain `scp FILE DEST:` (one ssh hop, the physical limit
   of the path; the hop adds the AP's relay to the job's sshd); ratio = plain time / hop time, higher
   is better (aim >= 0.8).
@@ -70,6 +71,18 @@ def main() -> int:
             for name, argv in connect.items():
                 lat[name].append(timed(argv, env))
 
+        # Warm: both ways share one master connection to the AP (what docs/laptop.md recommends).
+        text = lap.ssh_config.read_text()
+        lap.ssh_config.write_text(text.replace(f"Host {ALIAS}\n", f"Host {ALIAS}\n    ControlMaster auto\n"
+                                               f"    ControlPath {lap.base}/ap-cm-%C\n    ControlPersist 600\n", 1))
+        timed(["ssh", "-F", cfg, ALIAS, "true"], env)
+        warm = {name: [] for name in connect}
+        for _ in range(args.runs):
+            for name, argv in connect.items():
+                warm[name].append(timed(argv, env))
+        subprocess.run(["ssh", "-F", cfg, "-O", "exit", ALIAS], env=env, capture_output=True)
+        lap.ssh_config.write_text(text)
+
         blob = lap.base / "blob.bin"
         with open(blob, "wb") as f:
             for _ in range(args.size_mib):
@@ -95,6 +108,9 @@ def main() -> int:
         ratio = statistics.median(lat["hop"]) / statistics.median(lat["classic"])
         print(f"  connect  ssh {host} true : hop {median_ms(lat['hop'])}   ssh -tt {ALIAS} condor_ssh_to_job {job} "
               f"true {median_ms(lat['classic'])}   ratio hop/classic {ratio:.3f} (aim <= 1.0)")
+        ratio = statistics.median(warm["hop"]) / statistics.median(warm["classic"])
+        print(f"  warm (a ControlMaster for {ALIAS}): hop {median_ms(warm['hop'])}   classic "
+              f"{median_ms(warm['classic'])}   ratio hop/classic {ratio:.3f}")
         for label in transfers:
             h = statistics.median(times[(label, "hop")])
             p = statistics.median(times[(label, "plain")])
