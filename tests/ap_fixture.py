@@ -127,7 +127,7 @@ def make_laptop(shell: str = "bash", keygen_options: str = ""):
         f"AuthorizedKeysFile {ap / 'authorized_keys'}\nPidFile {ap / 'sshd.pid'}\n"
         "StrictModes no\nUsePAM no\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n"
         f"PermitRootLogin {'yes' if os.geteuid() == 0 else 'no'}\nAllowTcpForwarding yes\n"
-        f"AllowUsers {me}\nAcceptEnv CJP_AP_BARE CJP_AP_MOTD\nForceCommand {login}\nLogLevel ERROR\n"
+        f"AcceptEnv CJP_AP_BARE CJP_AP_MOTD\nForceCommand {login}\nLogLevel ERROR\n"
         f"Subsystem sftp {_sftp_server()}\n")
     if os.geteuid() == 0:
         Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)  # privilege separation directory (DESIGN §6)

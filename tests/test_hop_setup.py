@@ -163,3 +163,20 @@ def test_a_hop_that_sends_no_header_is_one_sentence_and_is_stopped(tmp_path, scr
     time.sleep(0.2)
     done = subprocess.run(["ps", "-o", "stat=", "-p", str(pid)], capture_output=True, text=True)
     assert done.stdout.strip() in ("", "Z"), "the hop was left running"
+
+
+def test_condor_q_json_becomes_job_infos():
+    from proxycmd.hop.jobs import parse_condor_q_json
+
+    text = ('[\n{\n  "ClusterId": 32,\n  "ProcId": 0,\n  "JobStatus": 2,\n  "Cmd": "/home/u/train.py",\n'
+            '  "Args": "--epochs 3",\n  "RemoteHost": "slot1@exec7",\n  "JobCurrentStartDate": 1700000000,\n'
+            '  "QDate": 1690000000\n}\n,\n{\n  "ClusterId": 33,\n  "ProcId": 1,\n  "JobStatus": 5,\n'
+            '  "HoldReason": "over quota",\n  "QDate": 1690000000\n}\n]\n')
+    jobs = parse_condor_q_json(text)
+    assert [(j.job_id, j.status, j.cmd, j.remote_host, j.since, j.hold_reason) for j in jobs] == [
+        ("32.0", "running", "train.py --epochs 3", "slot1@exec7", 1700000000.0, ""),
+        ("33.1", "held", "", "", 1690000000.0, "over quota")]
+    assert parse_condor_q_json("") == [] and parse_condor_q_json("[]\n") == []
+    for bad in ("-- Schedd: ap1 : <1.2.3.4>", '{"ClusterId": 1}', "[1, 2]"):
+        with pytest.raises(ValueError):
+            parse_condor_q_json(bad)
