@@ -137,16 +137,17 @@ def _open_once(argv: List[str], dest: str, timeout: float):
         theirs.close()
         raise ProxyError(f"cannot run {argv[0]} to reach {dest}: {exc.strerror or exc}") from None
     theirs.close()
+    err = bytearray()  # what the hop said on stderr until the header came (or it ended)
     try:
-        got = _read_header(ours, proc, timeout, dest)
+        got = _read_header(ours, proc, timeout, dest, err)
     except BaseException:
         ours.close()
         _stop(proc)
         raise
     if got is None:
         ours.close()
-        err = _drain(proc)
-        return proc.returncode, err
+        said = _drain(proc, err)  # waits for the hop to end: its exit status is known after
+        return proc.returncode, said
     user, host_key, key = got
     proc.stderr.close()  # from now on the hop writes its messages nowhere: it must not hold anyone's stderr
     ours.setblocking(True)
@@ -169,11 +170,10 @@ def _start_hop(argv: List[str], sock: socket.socket) -> subprocess.Popen:
             signal.signal(sig, handler)
 
 
-def _read_header(sock: socket.socket, proc: subprocess.Popen, timeout: float, dest: str):
-    """(user, host key, key) once the header is complete; None when the hop closed first."""
+def _read_header(sock: socket.socket, proc: subprocess.Popen, timeout: float, dest: str, err: bytearray):
+    """(user, host key, key) once the header is complete; None when the hop closed first.  What the hop
+    writes on stderr meanwhile is added to *err*."""
     deadline = time.monotonic() + timeout
-    err = bytearray()
-    proc._cjp_err = err  # what stderr said so far, for _drain
     err_fd = proc.stderr.fileno()
     sock.setblocking(False)
     with selectors.DefaultSelector() as sel:
@@ -221,9 +221,8 @@ def _recv_exactly(sock: socket.socket, count: int) -> None:
         count -= len(chunk)
 
 
-def _drain(proc: subprocess.Popen) -> str:
-    """Wait for the hop to end and return all it said on stderr."""
-    err = getattr(proc, "_cjp_err", bytearray())
+def _drain(proc: subprocess.Popen, err: bytearray) -> str:
+    """Wait for the hop to end and return all it said on stderr (*err* and the rest)."""
     try:
         rest, _ = proc.communicate(timeout=30)
     except subprocess.TimeoutExpired:
