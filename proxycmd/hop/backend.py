@@ -247,7 +247,7 @@ def _refusal(returncode: int, stderr: str, addr: JobAddress, dest: str) -> Sessi
     lines = [" ".join(line.split()) for line in stderr.splitlines() if line.strip()]
     if any(line.startswith(remote.NO_TOOL_MARK) for line in lines):
         return SessionRefused(f"the access point {dest} has no condor_ssh_to_job on PATH: HTCondor's tools must "
-                              "be installed there (or on the PATH its login shell sets)", status="error")
+                              f"be installed there, on the PATH that `ssh {dest} command` gets", status="error")
     if returncode == UNREACHABLE:
         said = next((line for line in reversed(lines) if line), "no reason given")
         return SessionRefused(f"cannot reach the access point {dest} with ssh: {said}", status="unreachable")
