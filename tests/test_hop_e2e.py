@@ -367,3 +367,16 @@ def test_ssh_to_job_disabled_by_the_pool_is_one_sentence(laptop):
     assert proxy_line(done.stderr).startswith(f"condor-job-proxy: job {job} may not be reached with ssh: its "
                                               "execute node"), done.stderr
     assert "ENABLE_SSH_TO_JOB = false" in done.stderr
+
+
+def test_the_backend_lists_and_removes_jobs_through_the_hop(laptop):
+    from proxycmd.hop.backend import HopBackend
+    from proxycmd.hostname import parse_job_id
+
+    job = laptop.submit("sleep", "600")
+    backend = HopBackend(ALIAS, config=str(laptop.ssh_config))
+    assert job in [j.job_id for j in backend.list_jobs()]
+    backend.remove_job(parse_job_id(job), reason="done with it")
+    assert wait_for(lambda: next(j["status"] for j in SimPool(laptop.sim_root).jobs() if j["id"] == job)
+                    == "removed", timeout=20)
+    assert job not in [j.job_id for j in backend.list_jobs(include_idle=True)]
