@@ -189,7 +189,7 @@ def test_idle_job_is_waited_for_then_reached(laptop):
         (laptop.sim_root / "fake-faults.json").unlink()
     assert ssh.returncode == 0, err
     assert out.strip() == "connected"
-    assert f"condor-job-proxy: job {job} is not running yet; waiting for it to run" in err
+    assert f"condor-job-proxy: job {job} is idle: it has not started running yet; waiting for it to run" in err
 
 
 def test_held_unknown_and_not_yours_are_refused_with_one_sentence(laptop):
@@ -380,3 +380,12 @@ def test_the_backend_lists_and_removes_jobs_through_the_hop(laptop):
     assert wait_for(lambda: next(j["status"] for j in SimPool(laptop.sim_root).jobs() if j["id"] == job)
                     == "removed", timeout=20)
     assert job not in [j.job_id for j in backend.list_jobs(include_idle=True)]
+
+
+def test_no_wait_says_why_the_job_does_not_run(laptop):
+    job = laptop.submit("sleep", "600", idle=True)
+    done = laptop.run([tool("condor-job-proxy"), "--via", ALIAS, "--via-config", str(laptop.ssh_config), "--no-wait",
+                       "--relay", HOST.format(job)], check=False)
+    assert done.returncode == 1
+    assert done.stderr.splitlines() == [f"condor-job-proxy: job {job} is idle: it has not started running yet "
+                                        "(not waiting: --no-wait)"]

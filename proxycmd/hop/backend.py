@@ -74,13 +74,34 @@ class HopBackend:
         self.schedd = schedd
         self.pool = pool
         self.timeout = timeout
+        self._asked_queue = False
 
     def open_session(self, addr: JobAddress, *, keygen_options: Sequence[str] = (),
                      shells: Sequence[str] = ()) -> Session:
         script = remote.session_script(addr.classic_id, schedd=self.schedd, pool=self.pool,
                                        keygen_options=keygen_options, shells=shells)
-        return open_session(ssh_argv(self.dest, remote.login_line(script), config=self.config), addr, self.dest,
-                            timeout=self.timeout)
+        try:
+            return open_session(ssh_argv(self.dest, remote.login_line(script), config=self.config), addr,
+                                self.dest, timeout=self.timeout)
+        except SessionRefused as refusal:
+            if refusal.retryable and refusal.status == "not running" and not self._asked_queue:
+                self._asked_queue = True  # once: the line said while waiting, not a query every 5 s
+                better = self._queue_says(addr)
+                if better is not None and better.retryable:
+                    raise better from None
+            raise
+
+    def _queue_says(self, addr: JobAddress) -> Optional[SessionRefused]:
+        """Why the job does not run, from its ad (condor_q on the AP): "is idle", "input files are still
+        being transferred"...; None when the queue cannot tell."""
+        from ..backends.condor_jobs import decide
+        from .jobs import condor_q_ads
+
+        try:
+            ads = condor_q_ads(self.dest, [addr.job_id], config=self.config, schedd=self.schedd, pool=self.pool)
+        except ProxyError:
+            return None
+        return decide(ads[0], addr.classic_id, None) if len(ads) == 1 else None
 
     def list_jobs(self, *, include_idle: bool = False):
         from .jobs import list_jobs
