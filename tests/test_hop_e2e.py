@@ -329,9 +329,12 @@ def test_with_multiplexing_and_a_control_master_for_the_ap():
             done = lap.ssh(HOST.format(job), "echo", "$_CONDOR_JOB_PIDS", check=False)
             assert (done.returncode, done.stdout.split()) == (0, [str(job_pid(lap, job))]), done.stderr
         assert lap.run(lap.ssh_argv("-O", "check", ALIAS), check=False).returncode == 0  # the AP's master runs
-        procs = [subprocess.Popen(lap.ssh_argv(HOST.format(jobs[i % 2]), "echo", f"ok-{i}"), env=lap.env,
+        # 12 job connections at once, none shared, each held open a while: 12 hops on the AP's master, more
+        # than the AP's MaxSessions (10) lets one connection carry
+        procs = [subprocess.Popen(lap.ssh_argv("-o", "ControlMaster=no", "-o", "ControlPath=none",
+                                               HOST.format(jobs[i % 2]), f"echo ok-{i}; sleep 4"), env=lap.env,
                                   stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-                 for i in range(6)]
+                 for i in range(12)]
         for i, p in enumerate(procs):
             out, err = p.communicate(timeout=120)
             assert (p.returncode, out) == (0, f"ok-{i}\n"), err
