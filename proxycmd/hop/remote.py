@@ -45,8 +45,8 @@ _SH_SAFE = _ALNUM | frozenset("_./,:=+-@%")
 _KEY_TYPE = _ALNUM | frozenset("@._+-")
 _BASE64 = _ALNUM | frozenset("+/=")
 
-# Run by condor_ssh_to_job as its ssh program ("$@": the session's options).  No single quote and no
-# percent sign, so that it survives the V2 quoting and the %-token expansion unchanged.
+# Run by condor_ssh_to_job as its ssh program ("$@": the session's options).  No single quote, so V2
+# quoting keeps it one word as it is; its percent signs (printf's) are doubled by `ssh_program`.
 RELAY = (
     "for a do case $a in"
     " -oUser=*) u=${a#*=};;"
