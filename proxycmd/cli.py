@@ -91,6 +91,9 @@ def build_parser() -> argparse.ArgumentParser:
     where.add_argument("--sim", metavar="DIR", help="use the simulated pool rooted at DIR instead of HTCondor")
     where.add_argument("--schedd", metavar="NAME", help="schedd to ask (default: the one in HOST, else the local one)")
     where.add_argument("--pool", metavar="HOST[:PORT]", help="collector to ask (default: from HTCondor config)")
+    where.add_argument("--via", metavar="DEST", help="reach the jobs through the access point DEST (an ssh Host alias "
+                       "or user@host), with ssh; nothing to install there but HTCondor")
+    where.add_argument("--via-config", metavar="PATH", help="the ssh config file for DEST (ssh -F; default: ssh's own)")
     where.add_argument("--suffix", metavar="SUFFIX", action="append",
                        help="host name suffix to accept (repeatable; default job.condor)")
     conn = p.add_argument_group("connection")
@@ -172,7 +175,8 @@ def connect(args: argparse.Namespace) -> int:
     except hostname.HostnameError as exc:
         raise UsageError(str(exc)) from None
     rundir = paths.ensure_runtime_dir(args.runtime_dir) if args.runtime_dir else paths.runtime_dir()
-    backend = open_backend(sim_root=args.sim, schedd=args.schedd or addr.schedd, pool=args.pool)
+    backend = open_backend(sim_root=args.sim, schedd=args.schedd or addr.schedd, pool=args.pool, via=args.via,
+                           via_config=args.via_config)
     keygen = _split(args.keygen_options)
     shells = [s for s in args.shells.split(",") if s]
     parent = os.getppid()

@@ -118,10 +118,16 @@ def apply_options(current: Settings, given: dict, routes: Optional[List[str]], n
         changes["routes"] = []
     if routes:
         changes["routes"] = [parse_route(text) for text in routes]
-    for key in ("schedd", "pool", "user", "runtime_dir"):  # an empty value ("--schedd ''"): the default
+    for key in ("schedd", "pool", "user", "runtime_dir", "via"):  # an empty value ("--schedd ''"): the default
         if changes.get(key) == "":
             changes[key] = None
     return settings_mod.validate(replace(current, **changes), "setup options")
+
+
+def _hop_config(config: Path) -> Optional[str]:
+    from .hopsetup import hop_config
+
+    return hop_config(config)
 
 
 def _kept_hosts(block: Optional[str], suffixes: List[str]) -> str:
@@ -158,13 +164,14 @@ def _runtime_dir(chosen: Settings, dry_run: bool) -> str:
     return str(path)
 
 
-def _setup_transform(proxy: str, rundir: str, chosen: Settings):
+def _setup_transform(proxy: str, rundir: str, chosen: Settings, hop_config: Optional[str] = None):
     """The file's text (None: no file) -> the text with the block written for *chosen*."""
 
     def transform(text: Optional[str]) -> str:
         old_block = managed.block_text(text) if text is not None else None
         created = text is None or (old_block is not None and managed.was_created(old_block))
-        ctx = RenderContext(proxy=proxy, runtime_dir=rundir, settings=chosen, created_file=created)
+        ctx = RenderContext(proxy=proxy, runtime_dir=rundir, settings=chosen, created_file=created,
+                            ssh_config=hop_config)
         block = render.render_block(ctx, hosts=_kept_hosts(old_block, chosen.suffixes))
         return managed.splice(text if text is not None else "", block)
 
@@ -210,6 +217,10 @@ def setup_command(
                                               help="Private directory for the agent and shared connections (default "
                                                    "~/.ssh/cjp; '' resets). Refused under a directory others "
                                                    "can write, such as /tmp: see docs/security.md."),
+    via: Optional[str] = typer.Option(None, "--via", metavar="DEST",
+                                      help="Reach the jobs through the access point DEST with ssh (your Host alias "
+                                           "or user@host), from a machine without HTCondor ('' resets). See "
+                                           "docs/laptop.md."),
     dry_run: bool = DRY_RUN,
     yes: bool = YES,
 ) -> None:
@@ -234,7 +245,7 @@ def setup_command(
         current = settings_mod.load(warn=_warn)
         given = dict(user=user, forward_agent=forward_agent, multiplex=multiplex,
                      control_persist=control_persist, suffix=suffix, schedd=schedd, pool=pool, wait=wait,
-                     keygen_options=keygen_options, include_idle=include_idle, runtime_dir=runtime_dir)
+                     keygen_options=keygen_options, include_idle=include_idle, runtime_dir=runtime_dir, via=via)
         if sim is not None:
             given["sim_root"] = os.path.abspath(os.path.expanduser(str(sim)))
             from .simcmds import pool_warning
@@ -250,7 +261,8 @@ def setup_command(
         if not dry_run:
             configfile.check_writable(config)  # before anything is saved or created
         text, _ = _read(config)
-        transform = _setup_transform(find_proxy(), _runtime_dir(chosen, dry_run), chosen)
+        transform = _setup_transform(find_proxy(), _runtime_dir(chosen, dry_run), chosen,
+                                     _hop_config(config))
         before = text if text is not None else ""
         after = transform(text)
         settings_changed = chosen != current
@@ -275,6 +287,10 @@ def setup_command(
                   "options above the block win over ours: move them below it")
         typer.echo(f"Updated {config}. Try `ssh CLUSTER.PROC.{chosen.suffix}` with one of your job ids; "
                    f"`{paths.command_word('condor-job-ssh')} sync` lists your jobs for VS Code.")
+        if chosen.via and not chosen.sim_root:
+            from .hopsetup import advice
+
+            typer.echo(advice(chosen.via))
 
 
 # ----- sync -----------------------------------------------------------------------------------------------------
@@ -295,7 +311,8 @@ def sync_once(config: Path, include_idle: Optional[bool], dry_run: bool) -> Tupl
     from proxycmd.backends import open_backend
 
     try:
-        backend = open_backend(sim_root=chosen.sim_root, schedd=chosen.schedd, pool=chosen.pool)
+        hop = dict(via=chosen.via, via_config=_hop_config(config)) if chosen.via else {}
+        backend = open_backend(sim_root=chosen.sim_root, schedd=chosen.schedd, pool=chosen.pool, **hop)
     except ImportError as exc:
         raise Failure(f"cannot ask HTCondor for your jobs: {exc} (install HTCondor's Python bindings, "
                       "or use `setup --sim DIR` to try the simulated pool)") from None

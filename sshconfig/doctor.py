@@ -321,6 +321,10 @@ def run_checks(config: Path) -> List[Check]:
         return checks + [Check("settings", FAIL, str(exc), f"fix or delete that file, then run `{_cjs()} setup`")]
     if chosen.sim_root:
         checks.append(check_sim(chosen.sim_root))
+    elif chosen.via:
+        from .hopsetup import doctor_check
+
+        checks.append(doctor_check(chosen.via, config))
     else:
         checks += [check_tool(), check_schedd(chosen.schedd, chosen.pool)]
     checks.append(check_block(config, chosen.suffix))

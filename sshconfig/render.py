@@ -51,6 +51,7 @@ class RenderContext:
     settings: Settings
     now: Optional[float] = None  # when the job list was taken: later `since` values (clock skew) show as now
     created_file: bool = False  # `setup` created the file: the block says so, and `remove` deletes the file
+    ssh_config: Optional[str] = None  # the file written, when not ~/.ssh/config: the hop (--via) reads it too
 
 
 # ----- quoting ----------------------------------------------------------------------------------------------
@@ -186,6 +187,10 @@ def _proxy_command(ctx: RenderContext, suffix: str, schedd: Optional[str], pool:
         words.append("--forward-agent")
     if s.keygen_options != DEFAULT_KEYGEN_OPTIONS:  # '' too: it turns the proxy's ECDSA default off
         words += ["--keygen-options", shell_word(s.keygen_options, "keygen options")]
+    if s.via and not s.sim_root:
+        words += ["--via", shell_word(s.via, "via")]
+        if ctx.ssh_config:
+            words += ["--via-config", shell_word(ctx.ssh_config, "ssh config path")]
     words += ["--login", "'%r'", "'%h'"]
     return " ".join(words)
 

@@ -65,6 +65,7 @@ class Settings:
     wait_timeout: Optional[float] = None  # seconds the proxy waits for an idle job; None: no limit
     include_idle: bool = False
     runtime_dir: Optional[str] = None  # None: paths.pick_runtime_dir() when `setup` runs (~/.ssh/cjp)
+    via: Optional[str] = None  # set: reach the jobs through this access point with ssh (proxycmd.hop)
     extra: Dict[str, Any] = field(default_factory=dict, compare=False, repr=False)  # unknown keys, kept
 
     @property
@@ -143,6 +144,18 @@ def _check_wait_timeout(where: str, value: Optional[float]) -> None:
         raise _bad(where, "wait_timeout", value, "use a number of seconds above 0 (leave it out for no limit)")
 
 
+def _check_via(where: str, value: Optional[str]) -> None:
+    if value is None:
+        return
+    from proxycmd.errors import ProxyError
+    from proxycmd.hop.backend import check_dest
+
+    try:
+        check_dest(value)
+    except ProxyError:
+        raise _bad(where, "via", value, "give an ssh Host alias of yours or user@host") from None
+
+
 def validate(settings: Settings, where: str) -> Settings:
     """The settings with suffixes normalised, or SettingsError naming *where* and the key."""
     suffix = _check_suffix(where, "suffix", settings.suffix)
@@ -164,6 +177,7 @@ def validate(settings: Settings, where: str) -> Settings:
     _check_path(where, "runtime_dir", settings.runtime_dir)
     _check_keygen(where, settings.keygen_options)
     _check_wait_timeout(where, settings.wait_timeout)
+    _check_via(where, settings.via)
     if not _PERSIST.match(settings.control_persist):
         raise _bad(where, "control_persist", settings.control_persist, "use yes, no, seconds or a time like 10m")
     return replace(settings, suffix=suffix, routes=routes)

@@ -34,8 +34,14 @@ class Backend(Protocol):
 
 
 def open_backend(*, sim_root: Optional[str] = None, schedd: Optional[str] = None,
-                 pool: Optional[str] = None) -> Backend:
-    """The simulated pool when *sim_root* is given, else HTCondor (imported only then)."""
+                 pool: Optional[str] = None, via: Optional[str] = None,
+                 via_config: Optional[str] = None) -> Backend:
+    """The simulated pool when *sim_root* is given; through the access point *via* (ssh, `proxycmd.hop`)
+    when given; else HTCondor (imported only then)."""
+    if via and not sim_root:
+        from ..hop.backend import HopBackend
+
+        return HopBackend(via, config=via_config, schedd=schedd, pool=pool)
     if sim_root:
         from .sim import SimBackend
 

@@ -1,0 +1,133 @@
+"""From a laptop: the hop (`setup --via DEST`) against the classic way, in one run.
+
+    python bench/bench_hop.py [--runs 11] [--size-mib 256] [--transfers 3]
+
+The access point is the tests' own (tests/ap_fixture.py): a real sshd on a loopback port whose sessions
+find tests/fakes/condor_ssh_to_job on a simulated pool; the "laptop" has no HTCondor tool.  Everything is
+cold: no ControlMaster for the AP and none for the jobs (setup --no-multiplex), so every connection logs
+in to the AP and opens a new job session.
+
+* connect: `ssh JOB true` through the hop against the classic way from a laptop,
+  `ssh -tt DEST condor_ssh_to_job JOB true` (which runs a second ssh on the AP); ratio hop/classic,
+  lower is better (aim <= 1.0).
+* the same two with a ControlMaster for DEST (docs/laptop.md), shown for information;
+* scp: `scp FILE JOB:` through the hop against plain `scp FILE DEST:` (one ssh hop, the physical limit
+  of the path; the hop adds the AP's relay to the job's sshd); ratio = plain time / hop time, higher
+  is better (aim >= 0.8).  Shown beside it: `scp -J DEST DEST:`, ProxyJump to the AP itself, which
+  like every hop encrypts each byte twice.  Here laptop, AP and execute node share one machine's
+  cores, so both encryptions (and the fake's Python relay) compete for the same CPU: the ratio to plain
+  scp is bounded well below 1 by that, not by the path.
+
+Runs are interleaved and medians compared; session keys are ed25519 to keep RSA key generation's noise out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "tests"))
+sys.path.insert(0, str(REPO))
+
+from ap_fixture import ALIAS, make_laptop  # noqa: E402
+from bench_proxy import as_installed, median_ms  # noqa: E402
+
+
+def timed(argv, env) -> float:
+    start = time.perf_counter()
+    done = subprocess.run(argv, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    if done.returncode != 0:
+        raise SystemExit(f"{argv} exited {done.returncode}: {done.stderr.decode(errors='replace').strip()}")
+    return time.perf_counter() - start
+
+
+OPTIONS = (("--runs", 11, "connections per variant (latency)"), ("--size-mib", 256, "size of the scp file"),
+           ("--transfers", 3, "scp runs per variant and direction"))
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    for flag, default, what in OPTIONS:
+        ap.add_argument(flag, type=int, default=default, help=f"{what} (default {default})")
+    args = ap.parse_args()
+
+    laptops = make_laptop("bash", keygen_options="-t ed25519")
+    lap = next(laptops)
+    lap.env = as_installed(lap.env)
+    env, cfg = lap.env, str(lap.ssh_config)
+    try:
+        lap.setup("--no-multiplex")
+        job = lap.submit("sleep", "3600")
+        host = f"{job}.job.condor"
+        connect = {"hop": ["ssh", "-F", cfg, host, "true"],
+                   "classic": ["ssh", "-F", cfg, "-tt", ALIAS, "condor_ssh_to_job", job, "true"]}
+        for argv in connect.values():  # warm caches, start the agent
+            timed(argv, env)
+        lat = {name: [] for name in connect}
+        for _ in range(args.runs):
+            for name, argv in connect.items():
+                lat[name].append(timed(argv, env))
+
+        # Warm: both ways share one master connection to the AP (what docs/laptop.md recommends).
+        text = lap.ssh_config.read_text()
+        lap.ssh_config.write_text(text.replace(f"Host {ALIAS}\n", f"Host {ALIAS}\n    ControlMaster auto\n"
+                                               f"    ControlPath {lap.base}/ap-cm-%C\n    ControlPersist 600\n", 1))
+        timed(["ssh", "-F", cfg, ALIAS, "true"], env)
+        warm = {name: [] for name in connect}
+        for _ in range(args.runs):
+            for name, argv in connect.items():
+                warm[name].append(timed(argv, env))
+        subprocess.run(["ssh", "-F", cfg, "-O", "exit", ALIAS], env=env, capture_output=True)
+        lap.ssh_config.write_text(text)
+
+        blob = lap.base / "blob.bin"
+        with open(blob, "wb") as f:
+            for _ in range(args.size_mib):
+                f.write(os.urandom(1 << 20))
+        back = lap.base / "back.bin"
+        transfers = {
+            "upload": {"hop": ["scp", "-F", cfg, str(blob), f"{host}:up.bin"],
+                       "plain": ["scp", "-F", cfg, str(blob), f"{ALIAS}:{lap.base}/ap-up.bin"],
+                       "jump": ["scp", "-F", cfg, "-J", ALIAS, str(blob), f"{ALIAS}:{lap.base}/ap-up2.bin"]},
+            "download": {"hop": ["scp", "-F", cfg, f"{host}:up.bin", str(back)],
+                         "plain": ["scp", "-F", cfg, f"{ALIAS}:{lap.base}/ap-up.bin", str(back)],
+                         "jump": ["scp", "-F", cfg, "-J", ALIAS, f"{ALIAS}:{lap.base}/ap-up2.bin", str(back)]},
+        }
+        times = {(label, name): [] for label in transfers for name in ("hop", "plain", "jump")}
+        for _ in range(args.transfers):
+            for label, variants in transfers.items():
+                for name, argv in variants.items():
+                    times[(label, name)].append(timed(argv, env))
+                    if label == "download":
+                        back.unlink()
+
+        mib = args.size_mib
+        print(f"hop (setup --via) vs the classic way from a laptop, all cold: {args.runs} connections and "
+              f"{args.transfers} x {mib} MiB per variant, medians, interleaved in this run")
+        ratio = statistics.median(lat["hop"]) / statistics.median(lat["classic"])
+        print(f"  connect  ssh {host} true : hop {median_ms(lat['hop'])}   ssh -tt {ALIAS} condor_ssh_to_job {job} "
+              f"true {median_ms(lat['classic'])}   ratio hop/classic {ratio:.3f} (aim <= 1.0)")
+        ratio = statistics.median(warm["hop"]) / statistics.median(warm["classic"])
+        print(f"  warm (a ControlMaster for {ALIAS}): hop {median_ms(warm['hop'])}   classic "
+              f"{median_ms(warm['classic'])}   ratio hop/classic {ratio:.3f}")
+        for label in transfers:
+            h = statistics.median(times[(label, "hop")])
+            p = statistics.median(times[(label, "plain")])
+            j = statistics.median(times[(label, "jump")])
+            print(f"  scp {label:<8} {mib} MiB : hop {h:6.2f} s ({mib / h:6.1f} MiB/s)   plain scp to {ALIAS} "
+                  f"{p:6.2f} s ({mib / p:6.1f} MiB/s)   ratio plain/hop {p / h:.2f} (aim >= 0.8)")
+            print(f"  {'':<22}   scp -J {ALIAS} {ALIAS} (two encryptions, as every hop has) {j:6.2f} s "
+                  f"({mib / j:6.1f} MiB/s)   ratio jump/hop {j / h:.2f}")
+        return 0
+    finally:
+        laptops.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,277 @@
+"""The hop backend: sessions to jobs behind an access point (AP), from a machine without HTCondor.
+
+    ssh [-F CONFIG] -T DEST <remote.login_line(...)>      stdin and stdout: one end of a socketpair
+
+On the AP condor_ssh_to_job opens the session and runs our small sh program (`remote.RELAY`), which sends
+the session's user, host key and private key back as a header, then execs condor_ssh_to_job's own relay to
+the starter connection.  We read the header from the other end of the socketpair -- byte-exact, with
+MSG_PEEK, so that none of the job sshd's bytes that follow are taken -- and return that end as the
+Session's socket.  The caller registers the key with the agent and hands the socket to ssh; then we exit.
+The hop's ssh is left running on its own: the only process between the user's ssh and the AP, as
+ProxyJump's ``ssh -W`` would be.  Its stderr is a pipe we read only until the header has come, so that
+it never holds the user's ssh's stderr (an editor waiting for that to close would wait forever).
+
+The hop uses the user's own ssh configuration for DEST (keys, ProxyJump, ControlMaster...), with only
+what a byte pipe needs on top: no terminal, no escape character, no agent or X11 forwarding, none of
+their port forwardings (a LocalForward of theirs would clash with their own session), and no
+RemoteCommand or LocalCommand (one would replace our command, the other would write into the pipe).
+"""
+
+from __future__ import annotations
+
+import os
+import selectors
+import signal
+import socket
+import subprocess
+import time
+
+from ..errors import ProxyError, SessionRefused
+from ..platform import stream_socketpair
+from ..session import Session
+from . import remote
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import List, Optional, Sequence
+
+    from ..hostname import JobAddress
+
+SSH = "ssh"
+SSH_OPTIONS = ["-T", "-a", "-x", "-e", "none", "-o", "ClearAllForwardings=yes", "-o", "RemoteCommand=none",
+               "-o", "PermitLocalCommand=no"]
+OPEN_TIMEOUT = 330.0  # as the HTCondor backend: condor_ssh_to_job allows the schedd and the starter 300 s each
+UNREACHABLE = 255  # ssh's own exit status when it cannot reach DEST
+
+
+def ssh_argv(dest: str, line: str, *, config: Optional[str] = None, batch: bool = False,
+             extra: Sequence[str] = ()) -> List[str]:
+    """``ssh [-F config] <our options> DEST <line>``; '--' keeps a DEST beginning with '-' from being an option."""
+    argv = [os.environ.get("CONDOR_JOB_PROXY_SSH") or SSH]
+    if config:
+        argv += ["-F", config]
+    argv += SSH_OPTIONS + list(extra)
+    if batch:
+        argv += ["-o", "BatchMode=yes"]
+    return argv + ["--", dest, line]
+
+
+def check_dest(dest: str) -> str:
+    """DEST as given to `setup --via`: an ssh Host alias or user@host, nothing ssh could read as an option."""
+    if not dest or dest.startswith("-") or not dest.isprintable() or any(c in dest for c in " \t'\"\\`$;&|<>()*?!#"):
+        raise ProxyError(f"--via {dest!r} is not a host: give an ssh Host alias of yours or user@host")
+    return dest
+
+
+class HopBackend:
+    name = "hop"
+    retry_interval = 5.0  # as condor_ssh_to_job -auto-retry
+
+    def __init__(self, dest: str, *, config: Optional[str] = None, schedd: Optional[str] = None,
+                 pool: Optional[str] = None, timeout: float = OPEN_TIMEOUT) -> None:
+        self.dest = check_dest(dest)
+        self.config = config
+        self.schedd = schedd
+        self.pool = pool
+        self.timeout = timeout
+        self._asked_queue = False
+
+    def open_session(self, addr: JobAddress, *, keygen_options: Sequence[str] = (),
+                     shells: Sequence[str] = ()) -> Session:
+        script = remote.session_script(addr.classic_id, schedd=self.schedd, pool=self.pool,
+                                       keygen_options=keygen_options, shells=shells)
+        try:
+            return open_session(ssh_argv(self.dest, remote.login_line(script), config=self.config), addr,
+                                self.dest, timeout=self.timeout)
+        except SessionRefused as refusal:
+            if refusal.retryable and refusal.status == "not running" and not self._asked_queue:
+                self._asked_queue = True  # once: the line said while waiting, not a query every 5 s
+                better = self._queue_says(addr)
+                if better is not None and better.retryable:
+                    raise better from None
+            raise
+
+    def _queue_says(self, addr: JobAddress) -> Optional[SessionRefused]:
+        """Why the job does not run, from its ad (condor_q on the AP): "is idle", "input files are still
+        being transferred"...; None when the queue cannot tell."""
+        from ..backends.condor_jobs import decide
+        from .jobs import condor_q_ads
+
+        try:
+            ads = condor_q_ads(self.dest, [addr.job_id], config=self.config, schedd=self.schedd, pool=self.pool)
+        except ProxyError:
+            return None
+        return decide(ads[0], addr.classic_id, None) if len(ads) == 1 else None
+
+    def list_jobs(self, *, include_idle: bool = False):
+        from .jobs import list_jobs
+
+        return list_jobs(self.dest, config=self.config, schedd=self.schedd, pool=self.pool,
+                         include_idle=include_idle)
+
+    def remove_job(self, addr: JobAddress, reason: str = "") -> None:
+        from .command import run
+
+        argv = ["condor_rm"] + (["-name", self.schedd] if self.schedd else []) + \
+            (["-pool", self.pool] if self.pool else []) + (["-reason", reason] if reason else []) + [addr.job_id]
+        done = run(self.dest, argv, config=self.config)
+        if done.returncode != 0:
+            said = " ".join((done.stderr or done.stdout).split()) or f"exit status {done.returncode}"
+            raise ProxyError(f"cannot remove job {addr.job_id} on {self.dest}: {said}")
+
+
+# sshd drops new connections beyond MaxStartups (default 10:30:100) unauthenticated ones at a time, as when
+# VS Code or a script opens a dozen job connections at once without a shared connection to the AP; ssh then
+# ends with one of these before it could log in.  Such a hop is tried again after a short, random pause.
+THROTTLED = ("kex_exchange_identification:", "Connection reset by peer", "Connection closed by")
+HOP_ATTEMPTS = 4
+
+
+def throttled(returncode: int, stderr: str) -> bool:
+    """Did the hop fail because the AP's sshd turned the connection away before login (MaxStartups)?"""
+    return returncode == UNREACHABLE and any(mark in stderr for mark in THROTTLED)
+
+
+def open_session(argv: List[str], addr: JobAddress, dest: str, *, timeout: float = OPEN_TIMEOUT,
+                 attempts: int = HOP_ATTEMPTS) -> Session:
+    """Start the hop and read the session header; SessionRefused with one sentence when it ends first."""
+    import random
+
+    for attempt in range(1, attempts + 1):
+        got = _open_once(argv, dest, timeout)
+        if isinstance(got, Session):
+            return got
+        returncode, err = got
+        if attempt == attempts or not throttled(returncode, err):
+            raise _refusal(returncode, err, addr, dest)
+        time.sleep(random.uniform(0.2, 0.6) * attempt)
+    raise AssertionError("unreachable")
+
+
+def _open_once(argv: List[str], dest: str, timeout: float):
+    """One hop: the Session, or (exit status, stderr) when the hop ended without a header."""
+    ours, theirs = stream_socketpair()
+    try:
+        proc = _start_hop(argv, theirs)
+    except OSError as exc:
+        ours.close()
+        theirs.close()
+        raise ProxyError(f"cannot run {argv[0]} to reach {dest}: {exc.strerror or exc}") from None
+    theirs.close()
+    err = bytearray()  # what the hop said on stderr until the header came (or it ended)
+    try:
+        got = _read_header(ours, proc, timeout, dest, err)
+    except BaseException:
+        ours.close()
+        _stop(proc)
+        raise
+    if got is None:
+        ours.close()
+        said = _drain(proc, err)  # waits for the hop to end: its exit status is known after
+        return proc.returncode, said
+    user, host_key, key = got
+    proc.stderr.close()  # from now on the hop writes its messages nowhere: it must not hold anyone's stderr
+    ours.setblocking(True)
+    return Session(sock=ours, private_key=key, host_key=host_key, user=user)
+
+
+# The hop outlives us and may outlive the terminal: with ControlPersist it carries a master connection that
+# was detached into the background, but it stays in the terminal's process group.  ssh keeps SIGHUP and
+# SIGINT ignored when it starts with them ignored (clientloop.c), so closing the terminal or a Ctrl-C meant
+# for the user's ssh cannot cut it: it ends when its socket closes.  SIGTERM still stops it.
+_HOP_IGNORES = (signal.SIGHUP, signal.SIGINT)
+
+
+def _start_hop(argv: List[str], sock: socket.socket) -> subprocess.Popen:
+    saved = [(sig, signal.signal(sig, signal.SIG_IGN)) for sig in _HOP_IGNORES]
+    try:
+        return subprocess.Popen(argv, stdin=sock, stdout=sock, stderr=subprocess.PIPE, close_fds=True)
+    finally:
+        for sig, handler in saved:
+            signal.signal(sig, handler)
+
+
+def _read_header(sock: socket.socket, proc: subprocess.Popen, timeout: float, dest: str, err: bytearray):
+    """(user, host key, key) once the header is complete; None when the hop closed first.  What the hop
+    writes on stderr meanwhile is added to *err*."""
+    deadline = time.monotonic() + timeout
+    err_fd = proc.stderr.fileno()
+    sock.setblocking(False)
+    with selectors.DefaultSelector() as sel:
+        sel.register(sock, selectors.EVENT_READ)
+        sel.register(err_fd, selectors.EVENT_READ)
+        need_more = 0
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise ProxyError(f"the access point {dest} opened no session within {timeout:.0f} s; giving up")
+            for key, _ in sel.select(min(left, 1.0)):
+                if key.fd == err_fd:
+                    chunk = os.read(err_fd, 65536)
+                    if chunk:
+                        err.extend(chunk)
+                    else:
+                        sel.unregister(err_fd)
+                    continue
+                try:
+                    buf = sock.recv(remote.MAX_NOISE + remote.MAX_KEY + 2 * remote.MAX_HEADER_LINE, socket.MSG_PEEK)
+                except BlockingIOError:
+                    continue
+                if not buf:
+                    return None
+                if len(buf) <= need_more:
+                    time.sleep(0.005)  # the same bytes again: wait for more to arrive
+                    continue
+                need_more = len(buf)
+                try:
+                    parsed = remote.parse_header(buf)
+                except remote.HeaderError as exc:
+                    raise ProxyError(f"the hop through {dest} broke: {exc}") from None
+                if parsed is not None:
+                    end, user, host_key, key_bytes = parsed
+                    _recv_exactly(sock, end)
+                    return user, host_key, key_bytes
+
+
+def _recv_exactly(sock: socket.socket, count: int) -> None:
+    sock.setblocking(True)
+    while count > 0:
+        chunk = sock.recv(min(count, 65536))
+        if not chunk:
+            raise ProxyError("the hop closed in the middle of the session header")
+        count -= len(chunk)
+
+
+def _drain(proc: subprocess.Popen, err: bytearray) -> str:
+    """Wait for the hop to end and return all it said on stderr (*err* and the rest)."""
+    try:
+        rest, _ = proc.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        _stop(proc)
+        rest = b""
+    err.extend(rest or b"")
+    return err.decode("utf-8", "replace")
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=2)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def _refusal(returncode: int, stderr: str, addr: JobAddress, dest: str) -> SessionRefused:
+    """One sentence for a hop that ended without a session."""
+    lines = [" ".join(line.split()) for line in stderr.splitlines() if line.strip()]
+    if any(line.startswith(remote.NO_TOOL_MARK) for line in lines):
+        return SessionRefused(f"the access point {dest} has no condor_ssh_to_job on PATH: HTCondor's tools must "
+                              f"be installed there, on the PATH that `ssh {dest} command` gets", status="error")
+    if returncode == UNREACHABLE:
+        said = next((line for line in reversed(lines) if line), "no reason given")
+        return SessionRefused(f"cannot reach the access point {dest} with ssh: {said}", status="unreachable")
+    from ..backends.condor_tool import explain
+
+    return explain(returncode, stderr, addr)
