@@ -46,9 +46,9 @@ examples:
   condor-job-proxy agent                    (the key agent, in the foreground)
 
 exit status: 0 when the connection was handed over, 1 when no session could be
-made, 2 for a bad host name or option, 130 when interrupted.  When no session can
-be made, ssh is told why too (an SSH disconnect): it prints the sentence and
-exits 255."""
+made, 2 for a bad host name or option, 130 when interrupted.  When no session
+can be made, ssh is told why too (an SSH disconnect): it prints the sentence
+and exits 255."""
 
 
 class _Parser(argparse.ArgumentParser):

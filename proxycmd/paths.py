@@ -28,9 +28,12 @@ if TYPE_CHECKING:
     from typing import Mapping, Optional, Tuple
 
 APP = "condor-job-proxy"
-SOCKET_PATH_MAX = 103  # sun_path is 104 bytes on macOS, including the final NUL
+# sun_path holds 108 bytes on Linux and 104 on macOS and the BSDs, the final NUL included.
+SOCKET_PATH_MAX = 107 if sys.platform.startswith("linux") else 103
 CONTROL_NAME = "%C"  # %C expands to 40 hex characters; no prefix, to keep socket paths short
-_CONTROL_EXPANDED = 40
+# ssh binds a master's socket under a temporary name, "<ControlPath>.<16 random characters>", then renames
+# it into place (mux.c, muxserver_listen): that longer name must fit too.
+_CONTROL_EXPANDED = 40 + 17
 HOME_RUNDIR = (".ssh", "cjp")  # the default runtime directory, under the user's home
 CLASSIC_FDPASS = "classic/0123456-012345678/fdpass"  # the longest socket path the classic shim makes (classic_dirs)
 

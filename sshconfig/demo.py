@@ -48,13 +48,31 @@ class _Demo:
         self.base = base
         self.root = base / "pool"
         self.config = base / "ssh_config"
-        self.rundir = base / "run"
+        self.rundir = self._runtime_dir(base)
         # settings (config.toml) and state under base, never the user's: XDG_* on Linux, HOME where
         # platformdirs ignores XDG (macOS).  ssh takes ~/.ssh from the password database, not from HOME.
         (base / "home").mkdir(mode=0o700, exist_ok=True)
         self.env = dict(os.environ, HOME=str(base / "home"), XDG_CONFIG_HOME=str(base / "settings"),
                         XDG_STATE_HOME=str(base / "state"))
         self.failed = False
+
+    @staticmethod
+    def _runtime_dir(base: Path) -> Path:
+        """The demo's own runtime directory (agent, known_hosts, ControlMaster sockets): a short one inside
+        the user's private runtime directory, since ssh's sockets need a path no other user can create
+        (never under /tmp) and a short one (sun_path); its name is recorded in *base* for `--stop`."""
+        record = base / "runtime-dir"
+        parent, _warning = paths.pick_runtime_dir()
+        try:
+            name = record.read_text().strip()
+        except FileNotFoundError:
+            import secrets
+
+            name = f"demo-{secrets.token_hex(3)}"
+            record.write_text(name + "\n")
+        if not (name.startswith("demo-") and name[5:].isalnum()):
+            raise paths.PathError(f"{record} does not name a demo runtime directory")
+        return parent / name
 
     def run(self, title: str, argv: List[str], **kw) -> subprocess.CompletedProcess:
         start = time.monotonic()
@@ -89,6 +107,7 @@ class _Demo:
             client.stop(self.rundir)
         except Exception:
             pass
+        shutil.rmtree(self.rundir, ignore_errors=True)
         shutil.rmtree(self.base, ignore_errors=True)
 
 
@@ -105,7 +124,11 @@ def _stop(base: Path) -> None:
         paths.check_private_dir(base)
     except paths.PathError as exc:
         raise _fail(str(exc), 2)
-    _Demo(base).clean_up()
+    try:
+        demo_world = _Demo(base)
+    except (paths.PathError, OSError) as exc:
+        raise _fail(str(exc), 2)
+    demo_world.clean_up()
     typer.echo(f"demo in {base} stopped and removed")
 
 
@@ -133,7 +156,11 @@ def demo(keep: bool = typer.Option(False, "--keep", help="Leave the pool and con
         raise _fail("demo needs sshd for its simulated pool; install openssh-server "
                     "(its service need not run: the pool starts `sshd -i` itself)")
     base = Path(tempfile.mkdtemp(prefix=PREFIX, dir="/tmp"))
-    d = _Demo(base)
+    try:
+        d = _Demo(base)
+    except (paths.PathError, OSError) as exc:
+        shutil.rmtree(base, ignore_errors=True)
+        raise _fail(f"cannot make the demo's private runtime directory: {exc}")
     host = HOST
     ssh = ["ssh", "-F", str(d.config)]
     kept = False

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import make_world, tool
+from conftest import make_world, private_tmp, tool
 
 pytestmark = pytest.mark.e2e
 
@@ -57,7 +57,8 @@ def test_demo_never_uses_the_users_live_connection_to_their_job(mworld):
     assert settings.read_bytes() == saved  # the user's settings are untouched
 
 
-def test_keep_prints_commands_that_work_as_printed_without_our_bin_on_path(tmp_path):
+def test_keep_prints_commands_that_work_as_printed_without_our_bin_on_path():
+    tmp_path = private_tmp("dk-")  # a home the product accepts (not under /tmp): its runtime dir lives there
     env = dict(os.environ, PATH="/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin", HOME=str(tmp_path),
                XDG_CONFIG_HOME=str(tmp_path / "config"), XDG_STATE_HOME=str(tmp_path / "state"))
     env.pop("XDG_RUNTIME_DIR", None)
@@ -74,13 +75,14 @@ def test_keep_prints_commands_that_work_as_printed_without_our_bin_on_path(tmp_p
         pool_pid = int((base / "pool" / "pool.pid").read_text())
         from proxycmd.agent import client
 
-        agent_pid = client.status(base / "run")["pid"]
+        rundir = tmp_path / ".ssh" / "cjp" / (base / "runtime-dir").read_text().strip()
+        agent_pid = client.status(rundir)["pid"]
         assert _alive(pool_pid) and _alive(agent_pid)
         # the stop command, exactly as printed, with our bin directory not on PATH
         stopped = subprocess.run(["sh", "-c", stop_line], env=env, capture_output=True, text=True,
                                  stdin=subprocess.DEVNULL, timeout=60)
         assert stopped.returncode == 0, (stop_line, stopped.stderr)
-        assert not base.exists()
+        assert not base.exists() and not rundir.exists()
         from conftest import wait_for
 
         assert wait_for(lambda: not _alive(pool_pid) and not _alive(agent_pid))

@@ -136,7 +136,7 @@ def test_home_with_a_group_writable_ancestor_is_refused(base):
     shared.mkdir()
     shared.chmod(0o775)
     user = User(base, shared / "home")
-    done = user.setup("--sim", str(base / "pool"))
+    done = user.setup()
     line = one_line_error(done)
     assert f"{shared} is writable by its group" in line
     assert not (user.home / ".ssh").exists()  # nothing made below an unsafe directory

@@ -6,12 +6,11 @@ import os
 import re
 import shutil
 import subprocess
-import tempfile
 from pathlib import Path
 
 import pytest
 
-from conftest import BIN, tool
+from conftest import BIN, private_tmp, tool
 
 BARE_PATH = "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin"
 
@@ -19,7 +18,7 @@ BARE_PATH = "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin"
 @pytest.fixture
 def user():
     """An isolated user whose PATH does not hold our scripts."""
-    base = Path(tempfile.mkdtemp(prefix="cjp-pc-", dir="/tmp"))
+    base = private_tmp("pc-")  # not under /tmp: the product refuses a runtime dir there
     (base / "home").mkdir()
     (base / "run").mkdir(mode=0o700)
     env = dict(os.environ, PATH=BARE_PATH, HOME=str(base / "home"), XDG_CONFIG_HOME=str(base / "config"),

@@ -11,12 +11,14 @@ from proxycmd import ondemand, paths
 from proxycmd.errors import ProxyError
 from proxycmd.hostname import is_profile_name
 
+from ..helpfmt import PlainCommand
 from . import template
 
 profile_app = typer.Typer(
     name="profile",
     help="Jobs on demand: `ssh NAME.job.condor` submits a job from profiles/NAME.sub when you have none, "
          "connects when it runs, and the job ends itself when idle.",
+    short_help="Jobs on demand: profiles behind host names like gpu.job.condor.",
     no_args_is_help=True,
 )
 
@@ -52,7 +54,7 @@ def _jobs():
         raise _fail(f"cannot ask HTCondor for your jobs: {exc} (install HTCondor's Python bindings)")
 
 
-@profile_app.command("new")
+@profile_app.command("new", cls=PlainCommand, short_help="Write a commented profile template to edit.")
 def new_command(name: str = typer.Argument(..., metavar="NAME", help="Profile name, e.g. gpu (host gpu.job.condor)."),
                 force: bool = typer.Option(False, "--force", help="Replace an existing profile file.")):
     """Write a commented profile template to profiles/NAME.sub, to edit before the first `ssh NAME.job.condor`.
@@ -82,7 +84,7 @@ def new_command(name: str = typer.Argument(..., metavar="NAME", help="Profile na
     typer.echo(f"Edit it, then `ssh {name}.{_settings().suffix}` (`condor-job-ssh sync` adds it to VS Code's list).")
 
 
-@profile_app.command("list")
+@profile_app.command("list", cls=PlainCommand)
 def list_command():
     """Show your profiles and their live jobs.
 
@@ -118,7 +120,7 @@ def list_command():
         raise _fail(f"cannot list the profiles' jobs: {problem}")
 
 
-@profile_app.command("show")
+@profile_app.command("show", cls=PlainCommand)
 def show_command(name: str = typer.Argument(..., metavar="NAME", help="Profile name.")):
     """Print the submit description `ssh NAME.job.condor` would submit.
 
@@ -136,9 +138,9 @@ def show_command(name: str = typer.Argument(..., metavar="NAME", help="Profile n
     typer.echo("queue")
 
 
-@profile_app.command("stop")
+@profile_app.command("stop", cls=PlainCommand)
 def stop_command(name: str = typer.Argument(..., metavar="NAME", help="Profile name."),
-                 reason: Optional[str] = typer.Option(None, "--reason", help="Why (recorded with the removal).")):
+                 reason: Optional[str] = typer.Option(None, "--reason", metavar="TEXT", help="Why (recorded with the removal).")):
     """Remove the profile's job (idle or running); its sessions end.
 
     \b
