@@ -48,7 +48,7 @@ def parent_wants_fd(fd_in: int = 0, fd_out: int = 1) -> bool:
     except OSError:
         return False
     try:
-        pending = probe.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
+        probe.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
     except BlockingIOError:
         return True  # a socket with nothing to read: ssh waiting in recvmsg
     except OSError:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import pwd
-import shlex
 import socket
 import subprocess
 import time

@@ -3,10 +3,8 @@ there, and the session header -- checked against real shells and the fake tool's
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
-from pathlib import Path
 
 import pytest
 from hypothesis import given, settings, strategies as st
