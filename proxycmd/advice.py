@@ -17,13 +17,14 @@ ROOM = 370  # bytes for the sentence after "condor-job-proxy: ", inside OpenSSH'
 
 
 def release_command(job_id: str, *, sim_root: Optional[str] = None, schedd: Optional[str] = None,
-                    pool: Optional[str] = None) -> str:
+                    pool: Optional[str] = None, via: Optional[str] = None) -> str:
     import shlex
 
     if sim_root:
         return f"condor-job-ssh sim release {job_id} --root {shlex.quote(sim_root)}"
     where = (f" -pool {shlex.quote(pool)}" if pool else "") + (f" -name {shlex.quote(schedd)}" if schedd else "")
-    return f"condor_release{where} {job_id}"
+    on_ap = f"ssh {shlex.quote(via)} " if via else ""  # from a laptop: HTCondor's tools are on the AP
+    return f"{on_ap}condor_release{where} {job_id}"
 
 
 def _fit(head: str, tail: str) -> str:
@@ -35,11 +36,11 @@ def _fit(head: str, tail: str) -> str:
 
 
 def advise(exc: ProxyError, job_id: str, *, sim_root: Optional[str] = None, schedd: Optional[str] = None,
-           pool: Optional[str] = None) -> ProxyError:
+           pool: Optional[str] = None, via: Optional[str] = None) -> ProxyError:
     """*exc*, or a refusal that also says what to run (a held job: the command that releases it)."""
     if not isinstance(exc, SessionRefused) or exc.status != "held":
         return exc
-    command = release_command(job_id, sim_root=sim_root, schedd=schedd, pool=pool)
+    command = release_command(job_id, sim_root=sim_root, schedd=schedd, pool=pool, via=via)
     sentence = _fit(" ".join(str(exc).split()), f"; after fixing the cause, release it with: {command}")
     return SessionRefused(sentence, retryable=False, status="held")
 
@@ -54,4 +55,7 @@ def advise_for(exc: ProxyError, args) -> ProxyError:
         addr = hostname.parse(args.host, args.suffix or [hostname.DEFAULT_SUFFIX])
     except hostname.HostnameError:
         return exc
-    return advise(exc, addr.classic_id, sim_root=args.sim, schedd=args.schedd or addr.schedd, pool=args.pool)
+    if addr.profile:  # the profile's job id is not in the host name; its sentence names the job already
+        return exc
+    return advise(exc, addr.classic_id, sim_root=args.sim, schedd=args.schedd or addr.schedd, pool=args.pool,
+                  via=getattr(args, "via", None))

@@ -423,10 +423,10 @@ def test_errors_reach_the_terminal_even_when_controlpersist_silences_the_proxy(w
     assert f"condor-job-proxy: job {job} is held".encode() in seen, seen
 
 
-def _newest_session_key(world, job: str) -> str:
-    """The public half of the key the (simulated) starter made for the job's latest session."""
-    newest = max(world.sandbox(job).glob(".condor_ssh_to_job_*"), key=lambda p: p.stat().st_mtime)
-    return (newest / "sshkey.pub").read_text()
+# Run inside a session: the public half of this session's own key.  A starter removes a session's directory
+# when its sshd exits, so the key is read while the session lives; the highest-numbered directory is ours
+# (an older one may not have been reaped yet, a newer one cannot exist before we asked).
+OWN_KEY = 'cat "$(ls -d .condor_ssh_to_job_* | sort -V | tail -n 1)/sshkey.pub"'
 
 
 def test_default_session_key_is_ecdsa_p256_end_to_end(world):
@@ -434,10 +434,17 @@ def test_default_session_key_is_ecdsa_p256_end_to_end(world):
     known_hosts line names it, and the agent signs with it (ecdsa-sha2-nistp256)."""
     assert "--keygen-options" not in world.ssh_config.read_text()  # the proxy's own default applies
     job = world.submit("sleep", "600")
-    done = world.ssh("-v", HOST.format(job), "echo ok")
-    assert done.stdout.strip() == "ok"
-    public = _newest_session_key(world, job)
-    assert public.startswith("ecdsa-sha2-nistp256 ")
+    session = subprocess.Popen(world.ssh_argv("-v", HOST.format(job), f"{OWN_KEY}; echo ok; sleep 60"), env=world.env,
+                               stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        public = session.stdout.readline().strip()
+        assert session.stdout.readline().strip() == "ok"
+        live_known_hosts = world.known_hosts_lines()  # while the session lives
+    finally:
+        session.kill()
+        _, stderr = session.communicate(timeout=30)
+    done = subprocess.CompletedProcess(session.args, session.returncode, "", stderr)
+    assert public.startswith("ecdsa-sha2-nistp256 "), done.stderr
     key_blob = public.split()[1]
     assert "Server host key: ecdsa-sha2-nistp256 " in done.stderr
     listing = world.run(["ssh-keygen", "-lf", "/dev/stdin"], input=public, stdin=None).stdout.split()
@@ -445,21 +452,20 @@ def test_default_session_key_is_ecdsa_p256_end_to_end(world):
     # the agent offered that very key, and sshd accepted its ecdsa-sha2-nistp256 signature
     assert f" ECDSA {listing[1]} agent\n" in done.stderr.split("Server accepts key: ", 1)[1], done.stderr
     assert "Authenticated to " in done.stderr
-    assert f"{HOST.format(job)} ecdsa-sha2-nistp256 {key_blob}" in world.known_hosts_lines()
+    assert f"{HOST.format(job)} ecdsa-sha2-nistp256 {key_blob}" in live_known_hosts
 
 
 def test_setup_keygen_options_reach_the_starter_and_are_kept(world):
     job = world.submit("sleep", "600")
     cjs = tool("condor-job-ssh")
     world.run([cjs, "setup", "--ssh-config", str(world.ssh_config), "--keygen-options", "-t ed25519", "--yes"])
-    pub = world.ssh(HOST.format(job), "cat .condor_ssh_to_job_*/sshkey.pub").stdout  # the session's own key
+    pub = world.ssh(HOST.format(job), OWN_KEY).stdout  # the session's own key
     assert pub.startswith("ssh-ed25519 ")
     world.run([cjs, "setup", "--ssh-config", str(world.ssh_config), "--yes"])  # a bare setup keeps it
     assert "--keygen-options '-t ed25519'" in world.ssh_config.read_text()
     world.run([cjs, "setup", "--ssh-config", str(world.ssh_config), "--keygen-options", "", "--yes"])
     assert "--keygen-options '' " in world.ssh_config.read_text()  # explicit: not the proxy's ECDSA default
-    world.ssh(HOST.format(job), "true")
-    assert _newest_session_key(world, job).startswith("ssh-rsa ")  # the starter's own default
+    assert world.ssh(HOST.format(job), OWN_KEY).stdout.startswith("ssh-rsa ")  # the starter's own default
     bad = world.run([cjs, "setup", "--ssh-config", str(world.ssh_config), "--keygen-options", "ed25519 -t",
                      "--yes"], check=False)
     assert bad.returncode != 0 and len(bad.stderr.strip().splitlines()) == 1 and "keygen_options" in bad.stderr

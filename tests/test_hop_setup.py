@@ -73,14 +73,16 @@ def test_advice_suggests_a_control_master_for_the_host():
     assert "ControlPersist" in text
 
 
-def test_setup_via_is_saved_and_reset(tmp_path):
+def test_setup_via_is_saved_and_reset():
     import subprocess
 
-    from conftest import tool
+    from conftest import private_tmp, tool
+
+    tmp_path = private_tmp("hs-")  # a home the product accepts (not under /tmp): the runtime dir is in it
 
     env = dict(os.environ, HOME=str(tmp_path), XDG_CONFIG_HOME=str(tmp_path / "cfg"),
-               XDG_RUNTIME_DIR=str(tmp_path / "run"), XDG_STATE_HOME=str(tmp_path / "state"))
-    (tmp_path / "run").mkdir(mode=0o700)
+               XDG_STATE_HOME=str(tmp_path / "state"))
+    env.pop("XDG_RUNTIME_DIR", None)
     config = tmp_path / "ssh_config"
 
     def setup(*args):
