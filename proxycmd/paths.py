@@ -35,7 +35,7 @@ CONTROL_NAME = "%C"  # %C expands to 40 hex characters; no prefix, to keep socke
 # it into place (mux.c, muxserver_listen): that longer name must fit too.
 _CONTROL_EXPANDED = 40 + 17
 HOME_RUNDIR = (".ssh", "cjp")  # the default runtime directory, under the user's home
-CLASSIC_FDPASS = "classic/0123456-012345678/fdpass"  # the longest socket path the classic shim makes (classic_dirs)
+CLASSIC_FDPASS = "classic/0123456-012345678/fdpass"  # the longest socket path the classic shim makes (sshconfig/classic/dirs.py)
 
 AGENT_SOCKET = "agent.sock"
 CONTROL_SOCKET = "control.sock"

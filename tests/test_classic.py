@@ -21,7 +21,7 @@ import pytest
 from conftest import tool, wait_for
 from proxycmd.session import Session
 from proxycmd.sim.client import SimPool
-from sshconfig.classic import _HandOver
+from sshconfig.classic.shim import _HandOver
 from test_e2e import assert_no_private_key_on_disk, job_pid, sha256
 
 pytestmark = pytest.mark.e2e
@@ -431,7 +431,7 @@ def test_a_sigkilled_run_leaves_its_key_directory_to_the_next_run_to_remove(worl
 
 
 def test_the_sweep_removes_only_real_directories_of_gone_processes(tmp_path):
-    from sshconfig import classic_dirs
+    from sshconfig.classic import dirs as classic_dirs
     from proxycmd.agent.peer import start_token
 
     parent = tmp_path / "classic"

@@ -10,7 +10,7 @@ from hypothesis import given, strategies as st
 
 from proxycmd.errors import UsageError
 from proxycmd.hostname import JobAddress
-from sshconfig.classic_args import (
+from sshconfig.classic.args import (
     OPTIONS, USAGE, ClassicRequest, ShowHelp, host_word, join_v2, parse, program_argv, proxy_command, split_v2,
 )
 

@@ -28,8 +28,8 @@ from proxycmd import paths, waiting
 from proxycmd.errors import Interrupted, ProxyError, SessionRefused, UsageError
 from proxycmd.session import Session
 
-from . import classic_args, classic_dirs
-from .classic_args import PROG, ClassicRequest
+from . import args as classic_args, dirs as classic_dirs
+from .args import PROG, ClassicRequest
 
 PROXY = "condor-job-proxy"
 SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
@@ -53,7 +53,7 @@ def _backend(request: ClassicRequest):
     """The backend `condor-job-ssh setup` recorded: the simulated pool, else HTCondor (-name/-pool win)."""
     from proxycmd.backends import open_backend
 
-    from . import settings as settings_mod
+    from .. import settings as settings_mod
 
     try:
         saved = settings_mod.load()
@@ -85,7 +85,7 @@ def _proxy() -> str:
 def _sessions_dir() -> Path:
     """classic/ in the runtime directory `setup` chose (saved, or the default one), checked as the proxy
     checks it: no other user can create or replace it."""
-    from . import settings as settings_mod
+    from .. import settings as settings_mod
 
     try:
         chosen = settings_mod.load().runtime_dir
