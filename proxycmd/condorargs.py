@@ -28,35 +28,39 @@ def quote(words: Sequence[str]) -> str:
     return '"' + " ".join(out).replace('"', '""') + '"'
 
 
-def split(text: str) -> List[str]:
-    """The words of an `arguments` value in the new syntax (enclosed in double quotes)."""
-    text = text.strip()
-    if len(text) < 2 or text[0] != '"' or text[-1] != '"':
-        raise ArgumentsError("arguments in the new syntax are enclosed in double quotes")
-    inner = text[1:-1]
-    if inner.replace('""', "").count('"'):
-        raise ArgumentsError('a double quote inside the arguments must be doubled ("")')
-    inner = inner.replace('""', '"')
+SEPARATORS = " \t\n\r"  # the only blanks HTCondor's ArgList splits on (condor_arglist.cpp)
+
+
+def quote_word(word: str) -> str:
+    """One word in the new syntax, quoted only when it needs it (blanks or a single quote in it, or empty)."""
+    if word and not any(c in SEPARATORS or c == "'" for c in word):
+        return word
+    return "'" + word.replace("'", "''") + "'"
+
+
+def split_words(text: str) -> List[str]:
+    """The words of *text* as HTCondor's ArgList reads the new syntax (blanks separate, single quotes group,
+    '' inside them is one quote); ArgumentsError (a ValueError) for an unbalanced quote."""
     words: List[str] = []
-    word, started, i = [], False, 0
-    while i < len(inner):
-        c = inner[i]
+    word: List[str] = []
+    started, i, end = False, 0, len(text)
+    while i < end:
+        c = text[i]
         if c == "'":
-            started = True
-            i += 1
+            begin, i, started = i, i + 1, True
             while True:
-                if i >= len(inner):
-                    raise ArgumentsError("unbalanced single quote in the arguments")
-                if inner[i] == "'":
-                    if inner[i + 1:i + 2] == "'":
-                        word.append("'")
-                        i += 2
-                        continue
+                if i >= end:
+                    raise ArgumentsError(f"unbalanced quote starting here: {text[begin:]}")
+                if text[i] != "'":
+                    word.append(text[i])
+                    i += 1
+                elif text[i + 1:i + 2] == "'":  # '' inside quotes: one literal quote
+                    word.append("'")
+                    i += 2
+                else:
                     i += 1
                     break
-                word.append(inner[i])
-                i += 1
-        elif c in " \t":
+        elif c in SEPARATORS:
             if started:
                 words.append("".join(word))
             word, started = [], False
@@ -68,3 +72,17 @@ def split(text: str) -> List[str]:
     if started:
         words.append("".join(word))
     return words
+
+
+def split(text: str) -> List[str]:
+    """The words of an `arguments` value in the new syntax (enclosed in double quotes)."""
+    text = text.strip()
+    if len(text) < 2 or text[0] != '"' or text[-1] != '"':
+        raise ArgumentsError("arguments in the new syntax are enclosed in double quotes")
+    inner = text[1:-1]
+    if inner.replace('""', "").count('"'):
+        raise ArgumentsError('a double quote inside the arguments must be doubled ("")')
+    try:
+        return split_words(inner.replace('""', '"'))
+    except ArgumentsError:
+        raise ArgumentsError("unbalanced single quote in the arguments") from None

@@ -170,9 +170,9 @@ def condor_rm(job_id: str, *, schedd: Optional[str] = None, pool: Optional[str] 
 # ----- the tool's command line -------------------------------------------------------------------------
 def v2_word(word: str) -> str:
     """One word in HTCondor's "new" argument syntax: single quotes group, '' is a quote inside them."""
-    if word and not any(c.isspace() or c == "'" for c in word):
-        return word
-    return "'" + word.replace("'", "''") + "'"
+    from ..condorargs import quote_word
+
+    return quote_word(word)
 
 
 def tool_argv(tool: str, dialer: str, job_id: str, *, schedd: Optional[str] = None, pool: Optional[str] = None,

@@ -18,6 +18,7 @@ import shlex
 from dataclasses import dataclass
 from typing import List, Optional, Sequence, Tuple
 
+from proxycmd import condorargs
 from proxycmd.errors import UsageError
 from proxycmd.hostname import HostnameError, JobAddress, parse_job_id
 from proxycmd.sessionkey import DEFAULT_KEYGEN_OPTIONS
@@ -27,7 +28,6 @@ PROG = "condor-ssh-to-job"
 # In the order HTCondor's tool tries them: an abbreviation means the first name it begins.
 OPTIONS = ("debug", "help", "name", "pool", "ssh", "keygen-options", "auto-retry", "remove-on-interrupt", "shells")
 _WITH_VALUE = frozenset({"name", "pool", "ssh", "keygen-options", "shells"})
-_V2_SPACE = " \t\n\r"  # the only separators HTCondor's argument syntax knows
 
 USAGE = f"""\
 Usage: {PROG} [OPTIONS] {{ cluster | cluster.proc | cluster.proc.node }} [command]
@@ -96,49 +96,12 @@ class ClassicRequest:
 # ----- HTCondor's argument syntax --------------------------------------------------------------------------
 def split_v2(text: str) -> List[str]:
     """Split *text* as HTCondor's ArgList V2 does; ValueError names an unbalanced quote."""
-    args: List[str] = []
-    word: List[str] = []
-    in_word = False
-    i, end = 0, len(text)
-    while i < end:
-        char = text[i]
-        if char == "'":
-            start, i, in_word = i, i + 1, True
-            while True:
-                if i >= end:
-                    raise ValueError(f"unbalanced quote starting here: {text[start:]}")
-                if text[i] != "'":
-                    word.append(text[i])
-                    i += 1
-                elif text[i + 1:i + 2] == "'":  # '' inside quotes: one literal quote
-                    word.append("'")
-                    i += 2
-                else:
-                    i += 1
-                    break
-        elif char in _V2_SPACE:
-            if in_word:
-                args.append("".join(word))
-                word, in_word = [], False
-            i += 1
-        else:
-            word.append(char)
-            in_word = True
-            i += 1
-    if in_word:
-        args.append("".join(word))
-    return args
+    return condorargs.split_words(text)
 
 
 def join_v2(args: Sequence[str]) -> str:
     """The inverse of split_v2: quote only the words that need it."""
-    return " ".join(_quote_v2(arg) for arg in args)
-
-
-def _quote_v2(arg: str) -> str:
-    if arg and not any(char in _V2_SPACE or char == "'" for char in arg):
-        return arg
-    return "'" + arg.replace("'", "''") + "'"
+    return " ".join(condorargs.quote_word(arg) for arg in args)
 
 
 # ----- the command line ------------------------------------------------------------------------------------
