@@ -2,9 +2,10 @@
 
     ProxyCommand condor-job-proxy [options] '%h'
 
-It validates the host name, opens an ssh session to the job (waiting while the job is idle), registers the
-session's key and host key with the per-user agent under the pid of the ssh process that started it, and
-hands the connection to ssh (ProxyUseFdpass), or relays bytes when stdout is not a socket.
+This module is the command line: options, the one-line errors and the exit status.  What a connection
+does -- validate the host name, open an ssh session to the job (waiting while the job is idle), register
+the session's key and host key with the per-user agent under the pid of the ssh process that started it,
+and hand the connection to ssh (ProxyUseFdpass) or relay bytes -- is proxycmd/connect.py, top-down.
 
 This runs on every connection, so it uses argparse and imports only what the chosen path needs
 (typer and its rich help cost about 60 ms a start; htcondor2 and cryptography are loaded only where used).
@@ -16,7 +17,7 @@ import argparse
 import os
 import sys
 
-from .errors import ProxyError, SessionRefused, UsageError
+from .errors import ProxyError, SessionRefused
 from .sessionkey import DEFAULT_KEYGEN_OPTIONS
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs milliseconds per connection
@@ -24,7 +25,6 @@ if TYPE_CHECKING:
     from typing import List, Optional
 
 PROG = "condor-job-proxy"
-FROM_SOCKET_TIMEOUT = 5.0  # seconds; the classic shim sends the connection at once
 
 DESCRIPTION = """\
 Connect ssh to a running HTCondor job.  Used as an OpenSSH ProxyCommand:
@@ -129,123 +129,6 @@ def _version() -> str:
     return __version__
 
 
-def _known_hosts_name(host: str, port: int) -> str:
-    host = host.lower()
-    return host if port == 22 else f"[{host}]:{port}"
-
-
-def take_over(args: argparse.Namespace) -> int:
-    """--from-socket: receive a connection someone else opened (the classic shim) and pass it on."""
-    import socket
-
-    from .handoff import SshGone, hand_over
-
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as channel:
-        channel.settimeout(FROM_SOCKET_TIMEOUT)  # a socket that never sends must not hang ssh
-        try:
-            channel.connect(args.from_socket)
-            _, fds, _, _ = socket.recv_fds(channel, 1, 1)
-        except socket.timeout:
-            raise ProxyError(f"no session connection arrived on {args.from_socket} within "
-                             f"{FROM_SOCKET_TIMEOUT:g} seconds") from None
-        except OSError as exc:
-            raise ProxyError(f"cannot take the session from {args.from_socket}: {exc.strerror or exc}") from None
-    if len(fds) != 1:
-        raise ProxyError(f"no session connection arrived on {args.from_socket}")
-    conn = socket.socket(fileno=fds[0])
-    try:
-        return hand_over(conn, relay_wanted=args.relay)
-    except SshGone:
-        return 1
-    finally:
-        conn.close()
-
-
-def connect(args: argparse.Namespace) -> int:
-    import time
-
-    marks = [("start", time.monotonic())]
-    from . import hostname, paths, waiting
-    from .backends import open_backend
-    from .handoff import SshGone, hand_over
-
-    suffixes = args.suffix or [hostname.DEFAULT_SUFFIX]
-    try:
-        addr = hostname.parse(args.host, suffixes)
-    except hostname.HostnameError as exc:
-        raise UsageError(str(exc)) from None
-    rundir = paths.ensure_runtime_dir(args.runtime_dir) if args.runtime_dir else paths.runtime_dir()
-    backend = open_backend(sim_root=args.sim, schedd=args.schedd or addr.schedd, pool=args.pool, via=args.via,
-                           via_config=args.via_config)
-    keygen = _split(args.keygen_options)
-    shells = [s for s in args.shells.split(",") if s]
-    parent = os.getppid()
-    attempt = lambda: backend.open_session(addr, keygen_options=keygen, shells=shells)  # noqa: E731
-    if addr.profile:  # gpu.job.condor: the profile's job, submitted first when there is none (ondemand.py)
-        from .ondemand import open_jobs, profile_opener
-
-        jobs = open_jobs(sim_root=args.sim, schedd=args.schedd or addr.schedd, pool=args.pool,
-                         via=getattr(args, "via", None), via_config=getattr(args, "via_config", None))
-        addr, attempt = profile_opener(addr, jobs, rundir, lambda job: backend.open_session(
-            job, keygen_options=keygen, shells=shells))
-    what = f"job {addr.classic_id}" + (f" (profile {addr.profile})" if addr.profile else "")
-    marks.append(("ready", time.monotonic()))
-    session = waiting.open_with_wait(
-        attempt, what=what, wait=args.wait, interval=args.poll or backend.retry_interval, timeout=args.wait_timeout,
-        should_stop=lambda: waiting.peer_gone(1, parent),
-        progress=waiting.Progress(what, mirror=_log_to_ssh))
-    marks.append(("session", time.monotonic()))
-    try:
-        if args.login and session.user != "condor-user" and args.login != session.user:
-            raise ProxyError(f"{what} runs as user {session.user!r} on the execute node, not {args.login!r}; "
-                             f"connect with: ssh {session.user}@{args.host}")
-        from .agent.client import register
-
-        upstream = None
-        if args.forward_agent:
-            from .upstream import user_agent_socket
-
-            upstream = user_agent_socket(parent, ours=str(paths.agent_socket(rundir)))
-        if parent <= 1 or waiting.peer_gone(1, parent):
-            return 1  # ssh is gone (killed before the hand-over): register nothing, nobody to tell
-        try:
-            register(rundir, pid=parent, host=_known_hosts_name(args.host, args.port), host_key=session.host_key,
-                     private_key=session.private_key, upstream=upstream)
-        except ProxyError:
-            if waiting.peer_gone(1, parent):  # the agent refused because ssh died meanwhile
-                return 1
-            raise
-        marks.append(("register", time.monotonic()))
-        if args.timings:
-            _print_timings(marks)
-        try:
-            return hand_over(session.sock, relay_wanted=args.relay)
-        except SshGone:
-            return 1
-    finally:
-        session.close()
-
-
-def _log_to_ssh(text: str) -> None:
-    from .disconnect import log_to_ssh
-
-    log_to_ssh(text)
-
-
-def _print_timings(marks) -> None:
-    steps = ", ".join(f"{name} {1000 * (t - marks[i][1]):.1f} ms" for i, (name, t) in enumerate(marks[1:]))
-    sys.stderr.write(f"{PROG}: timings: {steps}\n")
-
-
-def _split(text: str) -> List[str]:
-    import shlex
-
-    try:
-        return shlex.split(text)
-    except ValueError as exc:
-        raise UsageError(f"bad --keygen-options {text!r}: {exc}") from None
-
-
 def _reach_the_user() -> None:
     """Make stderr reach the user's terminal when ssh sent it to /dev/null.
 
@@ -280,7 +163,9 @@ def main(argv: Optional[List[str]] = None) -> None:
         sys.exit(agent_main(argv[1:]))
     args = build_parser().parse_args(argv)
     try:
-        code = take_over(args) if args.from_socket else connect(args)
+        from . import connect
+
+        code = connect.take_over(args) if args.from_socket else connect.connect(args)
     except SessionRefused as exc:
         from .advice import advise_for
 

@@ -9,10 +9,9 @@ there the connection is the same as to any job: the caller waits while the job i
 Two ssh started at once must not submit two jobs: the look-up and the submission happen under a lock file
 in our private runtime directory, so the second one finds the job the first one submitted.
 
-Where jobs are found and submitted is a small interface, `ProfileJobs` (find_profile_job, submit_profile,
-live_profile_jobs, remove): the simulated pool (backends/ondemand_sim.py) and the schedd through the
-htcondor2 bindings (backends/ondemand_condor.py) implement it; a laptop's hop (condor_submit and condor_q
-over ssh) is one more implementation of the same four methods.
+Jobs are found and submitted through the backend the connection uses (`live_profile_jobs`,
+`submit_profile` of proxycmd/backends' interface): this module never imports a backend, so it works the
+same on the simulated pool, with HTCondor here and through an access point.
 """
 
 from __future__ import annotations
@@ -27,51 +26,17 @@ from .submitfile import IDLE_TIMEOUT_ATTR, LIFETIME_ATTR, PROFILE_ATTR, ProfileE
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs milliseconds per connection
 if TYPE_CHECKING:
     from pathlib import Path
-    from typing import Callable, Dict, List, Optional, Protocol, TextIO, Tuple, TypeVar
+    from typing import Callable, Dict, List, Optional, TextIO, Tuple, TypeVar
 
     T = TypeVar("T")
 
+    from .backends import Backend
     from .hostname import JobAddress
     from .session import JobInfo
-else:
-    Protocol = object
 
 LIVE = ("idle", "running", "transferring")  # a job in one of these states is reused, not replaced
 GONE = ("completed", "removed", "unknown")  # refusals that mean the job found a moment ago has ended
 PERIODIC_REMOVE = f"(JobStatus == 2) && (time() - JobCurrentStartDate > {LIFETIME_ATTR})"
-
-
-class ProfileJobs(Protocol):
-    """Where a profile's jobs are found and submitted."""
-
-    def find_profile_job(self, profile: str) -> Optional[JobInfo]:
-        """The user's idle or running job for *profile* (a running one first, then the oldest), or None."""
-
-    def submit_profile(self, profile: str, description: Dict[str, str]) -> JobInfo:
-        """Submit one job from *description* (submit commands); ProxyError when the pool refuses."""
-
-    def live_profile_jobs(self) -> List[Tuple[str, JobInfo]]:
-        """Every idle or running job of the user's that came from a profile, with the profile's name."""
-
-    def remove(self, job: JobInfo, reason: str) -> None:
-        """Take the job out of the queue."""
-
-
-def open_jobs(*, sim_root: Optional[str] = None, schedd: Optional[str] = None, pool: Optional[str] = None,
-              via: Optional[str] = None, via_config: Optional[str] = None) -> ProfileJobs:
-    """The simulated pool's jobs when *sim_root* is given; through the access point *via* with ssh
-    (condor_q, condor_submit there) when given; else the schedd's (htcondor2 imported then)."""
-    if via and not sim_root:
-        from .backends.ondemand_hop import HopProfileJobs
-
-        return HopProfileJobs(via, config=via_config, schedd=schedd, pool=pool)
-    if sim_root:
-        from .backends.ondemand_sim import SimProfileJobs
-
-        return SimProfileJobs(sim_root)
-    from .backends.ondemand_condor import CondorProfileJobs
-
-    return CondorProfileJobs(schedd=schedd, pool=pool)
 
 
 # ----- profiles ----------------------------------------------------------------------------------------------
@@ -155,16 +120,16 @@ def _lock(path: Path) -> int:
     return fd
 
 
-def find_or_submit(addr: JobAddress, jobs: ProfileJobs, rundir: Path, stream: Optional[TextIO] = None,
+def find_or_submit(addr: JobAddress, jobs: Backend, rundir: Path, stream: Optional[TextIO] = None,
                    prog: str = "condor-job-proxy") -> JobAddress:
     """The address of the profile's live job, submitted now when there is none (under the profile's lock)."""
     name = addr.profile
     path, entries = load_profile(name)
-    found = jobs.find_profile_job(name)
+    found = find_profile_job(jobs, name)
     if found is None:
         fd = _lock(paths.profile_lock(rundir, name))
         try:
-            found = jobs.find_profile_job(name)  # someone may have submitted while we waited for the lock
+            found = find_profile_job(jobs, name)  # someone may have submitted while we waited for the lock
             if found is None:
                 found = jobs.submit_profile(name, job_description(name, entries))
                 stream = stream if stream is not None else sys.stderr
@@ -176,7 +141,7 @@ def find_or_submit(addr: JobAddress, jobs: ProfileJobs, rundir: Path, stream: Op
     return addr._replace(cluster=found.cluster, proc=found.proc)
 
 
-def profile_opener(addr: JobAddress, jobs: ProfileJobs, rundir: Path,
+def profile_opener(addr: JobAddress, jobs: Backend, rundir: Path,
                    open_session: Callable[[JobAddress], T]) -> Tuple[JobAddress, Callable[[], T]]:
     """The profile's job (found or submitted now) and a function that opens a session to it.
 
@@ -203,6 +168,11 @@ def _idle_timeout(entries: List[submitfile.Entry]) -> str:
     from .watchdog import DEFAULT_IDLE_TIMEOUT
 
     return submitfile.attribute(entries, IDLE_TIMEOUT_ATTR) or str(DEFAULT_IDLE_TIMEOUT)
+
+
+def find_profile_job(jobs: Backend, profile: str) -> Optional[JobInfo]:
+    """The user's live job for *profile* at the backend *jobs*, or None."""
+    return pick([job for _, job in jobs.live_profile_jobs(profile)])
 
 
 def pick(candidates: List[JobInfo]) -> Optional[JobInfo]:

@@ -5,7 +5,7 @@ Each function takes the platform name (default: this one) so that tests can chec
 and proxycmd/upstream.py.)
 
 * Unix socket buffers: a socketpair's buffers are about 208 KiB on Linux but 8 KiB on macOS, where the
-  hop's socketpair (proxycmd/hop/backend.py), which carries every byte of a transfer between ssh and the
+  hop's socketpair (proxycmd/backends/hop/tunnel.py), which carries every byte of a transfer between ssh and the
   hop's ssh, would cost a system call per 8 KiB: there we ask for larger ones.
 """
 

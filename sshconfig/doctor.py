@@ -14,7 +14,6 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-from dataclasses import dataclass
 from pathlib import Path
 from typing import List, Optional
 
@@ -23,19 +22,10 @@ import typer
 from proxycmd import paths
 
 from . import blockinfo
-
-OK, WARN, FAIL = "ok", "warn", "fail"
+from .checkresult import FAIL, OK, WARN, Check
 WIDTH = 80  # the table fits a terminal of this many columns
 MIN_OPENSSH = (8, 0)
 SSH_TIMEOUT = 20.0
-
-
-@dataclass(frozen=True)
-class Check:
-    name: str
-    state: str
-    detail: str
-    fix: str = ""
 
 
 def _cjs() -> str:
@@ -336,7 +326,7 @@ def run_checks(config: Path) -> List[Check]:
         runtime, rundir = check_runtime_dir(chosen.runtime_dir)
         checks.append(runtime)
     checks.append(check_agent(rundir))
-    from .failures_check import check_recent_failures  # imports this module: so not at the top
+    from .failures_check import check_recent_failures
 
     checks.append(check_recent_failures())
     from .profiles.check import check_profiles

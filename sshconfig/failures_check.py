@@ -11,7 +11,7 @@ from typing import Optional
 
 from proxycmd import failures
 
-from .doctor import OK, WARN, Check
+from .checkresult import OK, WARN, Check
 
 RECENT = 24 * 3600.0  # failures of the last day make a warning; older ones of the week are only listed
 

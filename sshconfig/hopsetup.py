@@ -1,4 +1,4 @@
-"""What `setup --via DEST` tells the user, and `doctor`'s check of the hop (proxycmd/hop)."""
+"""What `setup --via DEST` tells the user, and `doctor`'s check of the hop (proxycmd/backends/hop)."""
 
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ def advice(dest: str) -> str:
 def check_hop(dest: str, config: Optional[str] = None, timeout: float = 30.0):
     """(ok, one line) for doctor: DEST reachable without a prompt, condor_ssh_to_job and condor_q there."""
     from proxycmd.errors import ProxyError
-    from proxycmd.hop import run
+    from proxycmd.backends.hop import run
 
     script = ("for t in condor_ssh_to_job condor_q; do command -v $t >/dev/null 2>&1 || echo missing $t; done; "
               "condor_version 2>/dev/null | sed -n 1p")
@@ -55,7 +55,7 @@ def check_hop(dest: str, config: Optional[str] = None, timeout: float = 30.0):
 
 def doctor_check(dest: str, config: Path):
     """`condor-job-ssh doctor`'s line for the hop."""
-    from .doctor import FAIL, OK, Check
+    from .checkresult import FAIL, OK, Check
 
     ok, line = check_hop(dest, hop_config(config))
     return Check("access point", OK if ok else FAIL, line,

@@ -65,7 +65,7 @@ class Settings:
     wait_timeout: Optional[float] = None  # seconds the proxy waits for an idle job; None: no limit
     include_idle: bool = False
     runtime_dir: Optional[str] = None  # None: paths.pick_runtime_dir() when `setup` runs (~/.ssh/cjp)
-    via: Optional[str] = None  # set: reach the jobs through this access point with ssh (proxycmd.hop)
+    via: Optional[str] = None  # set: reach the jobs through this access point with ssh (proxycmd.backends.hop)
     extra: Dict[str, Any] = field(default_factory=dict, compare=False, repr=False)  # unknown keys, kept
 
     @property
@@ -148,7 +148,7 @@ def _check_via(where: str, value: Optional[str]) -> None:
     if value is None:
         return
     from proxycmd.errors import ProxyError
-    from proxycmd.hop.backend import check_dest
+    from proxycmd.backends.hop.command import check_dest
 
     try:
         check_dest(value)

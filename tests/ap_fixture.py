@@ -1,4 +1,4 @@
-"""An access point (AP) and a laptop, for the hop tests (proxycmd/hop).
+"""An access point (AP) and a laptop, for the hop tests (proxycmd/backends/hop).
 
 The AP is a real sshd daemon on a loopback port, run as the test user (`sshd -D -p PORT -f CFG`) with its
 own host key and one authorized key.  Every session there runs through a ForceCommand wrapper that puts

@@ -375,7 +375,7 @@ def test_ssh_to_job_disabled_by_the_pool_is_one_sentence(laptop):
 
 
 def test_the_backend_lists_and_removes_jobs_through_the_hop(laptop):
-    from proxycmd.hop.backend import HopBackend
+    from proxycmd.backends.hop.backend import HopBackend
     from proxycmd.hostname import parse_job_id
 
     job = laptop.submit("sleep", "600")

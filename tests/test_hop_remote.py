@@ -1,4 +1,4 @@
-"""proxycmd/hop/remote.py: the command line sent to the access point, the program condor_ssh_to_job runs
+"""proxycmd/backends/hop/remote.py: the command line sent to the access point, the program condor_ssh_to_job runs
 there, and the session header -- checked against real shells and the fake tool's own V2 parser."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import subprocess
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from proxycmd.hop import remote
+from proxycmd.backends.hop import remote
 from test_condor_backend import FAKE
 
 SHELLS = [s for s in ("bash", "sh", "dash", "tcsh", "zsh") if shutil.which(s)]

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from proxycmd.errors import ProxyError
-from proxycmd.hop.backend import SSH_OPTIONS, check_dest, ssh_argv
+from proxycmd.backends.hop.command import SSH_OPTIONS, check_dest, ssh_argv
 from sshconfig.hopsetup import advice, hop_config
 from sshconfig.render import render_block
 from sshconfig.settings import Settings, SettingsError, from_dict, to_dict
@@ -110,14 +110,14 @@ def test_setup_via_is_saved_and_reset():
     (1, "Connection reset by peer\n", False),
 ])
 def test_which_hop_failures_are_tried_again(code, err, expected):
-    from proxycmd.hop.backend import throttled
+    from proxycmd.backends.hop.tunnel import throttled
 
     assert throttled(code, err) is expected
 
 
 def test_a_hop_turned_away_by_maxstartups_is_tried_again(tmp_path):
     """A stand-in ssh that is turned away twice, then answers with a session header."""
-    from proxycmd.hop.backend import open_session
+    from proxycmd.backends.hop.tunnel import open_session
     from proxycmd.hostname import JobAddress
 
     count = tmp_path / "count"
@@ -152,7 +152,7 @@ def test_a_hop_that_sends_no_header_is_one_sentence_and_is_stopped(tmp_path, scr
     import subprocess
     import time
 
-    from proxycmd.hop.backend import open_session
+    from proxycmd.backends.hop.tunnel import open_session
     from proxycmd.hostname import JobAddress
 
     fake = tmp_path / "ssh"
@@ -168,7 +168,7 @@ def test_a_hop_that_sends_no_header_is_one_sentence_and_is_stopped(tmp_path, scr
 
 
 def test_condor_q_json_becomes_job_infos():
-    from proxycmd.hop.jobs import parse_condor_q_json
+    from proxycmd.backends.hop.jobs import parse_condor_q_json
 
     text = ('[\n{\n  "ClusterId": 32,\n  "ProcId": 0,\n  "JobStatus": 2,\n  "Cmd": "/home/u/train.py",\n'
             '  "Args": "--epochs 3",\n  "RemoteHost": "slot1@exec7",\n  "JobCurrentStartDate": 1700000000,\n'

@@ -118,7 +118,7 @@ def test_htcondor_accepts_the_description():
 
 def test_profile_constraint_quotes_the_name():
     pytest.importorskip("classad2")
-    from proxycmd.backends.ondemand_condor import profile_constraint
+    from proxycmd.backends.condor import profile_constraint
 
     assert profile_constraint("alice", "gpu") == ('Owner == "alice" && CondorJobProxyProfile == "gpu" && '
                                                   "(JobStatus == 1 || JobStatus == 2)")
@@ -233,7 +233,7 @@ def test_doctor_check(monkeypatch, tmp_path):
 
 # ----- find or submit, with a pool of our own --------------------------------------------------------------------
 class FakeJobs:
-    """ProfileJobs over a list: what a pool answers, and what was submitted."""
+    """A backend's profile jobs over a list: what a pool answers, and what was submitted."""
 
     def __init__(self, jobs=()):
         from proxycmd.session import JobInfo
@@ -242,19 +242,16 @@ class FakeJobs:
         self.jobs = list(jobs)
         self.submitted = []
 
-    def find_profile_job(self, profile):
-        return ondemand.pick([job for name, job in self.jobs if name == profile])
-
     def submit_profile(self, profile, description):
         job = self.JobInfo(100 + len(self.submitted), 0, "idle", "")
         self.submitted.append(description)
         self.jobs.append((profile, job))
         return job
 
-    def live_profile_jobs(self):
-        return list(self.jobs)
+    def live_profile_jobs(self, profile=None):
+        return [(name, job) for name, job in self.jobs if profile in (None, name)]
 
-    def remove(self, job, reason):
+    def remove_job(self, job, reason=""):
         self.jobs = [(n, j) for n, j in self.jobs if j != job]
 
 
@@ -322,7 +319,7 @@ def test_the_submitted_description_comes_from_the_profile(profile_home):
 
 # ----- through an access point (setup --via): condor_q / condor_submit / condor_rm over ssh ----------------------
 class FakeHop:
-    """Stands in for proxycmd.hop.run: records each command and answers from a script of replies."""
+    """Stands in for proxycmd.backends.hop.run: records each command and answers from a script of replies."""
 
     def __init__(self, *replies):
         self.replies = list(replies)
@@ -337,19 +334,19 @@ class FakeHop:
 def test_hop_finds_submits_and_removes_with_the_condor_tools():
     import json
 
-    from proxycmd.backends.ondemand_hop import HopProfileJobs
+    from proxycmd.backends.hop.backend import HopBackend
 
     ad = {"ClusterId": 41, "ProcId": 0, "JobStatus": 2, "CondorJobProxyProfile": "gpu", "Owner": "alice"}
     hop = FakeHop((0, "", ""), (0, "42.0 - 42.0\n", ""), (0, json.dumps([ad]), ""), (0, json.dumps([ad]), ""),
                   (0, "", ""))
-    jobs = HopProfileJobs("ap1", config="/c", schedd="s1", run=hop)
-    assert jobs.find_profile_job("gpu") is None
+    jobs = HopBackend("ap1", config="/c", schedd="s1", run=hop)
+    assert ondemand.find_profile_job(jobs, "gpu") is None
     description = ondemand.job_description("gpu", parse("request_gpus = 1\n", "p"))
     assert jobs.submit_profile("gpu", description).job_id == "42.0"
-    assert jobs.find_profile_job("gpu").job_id == "41.0"
+    assert ondemand.find_profile_job(jobs, "gpu").job_id == "41.0"
     [(name, info)] = jobs.live_profile_jobs()
     assert name == "gpu" and info.status == "running"
-    jobs.remove(info, "")
+    jobs.remove_job(info, "")
     argvs = [call[1] for call in hop.calls]
     assert argvs[0][:5] == ["condor_q", "-name", "s1", "-json", "-attributes"]
     assert argvs[0][-2:] == ["-constraint", 'CondorJobProxyProfile == "gpu" && (JobStatus == 1 || JobStatus == 2)']
@@ -370,16 +367,16 @@ def test_hop_finds_submits_and_removes_with_the_condor_tools():
     ((0, "<html>", ""), "printed something else than JSON"),
 ])
 def test_hop_failures_are_one_line(reply, message):
-    from proxycmd.backends.ondemand_hop import HopProfileJobs
+    from proxycmd.backends.hop.backend import HopBackend
     from proxycmd.errors import ProxyError
 
     with pytest.raises(ProxyError) as info:
-        HopProfileJobs("ap1", run=FakeHop(reply)).find_profile_job("gpu")
+        ondemand.find_profile_job(HopBackend("ap1", run=FakeHop(reply)), "gpu")
     assert message in str(info.value) and "\n" not in str(info.value)
 
 
 def test_condor_submit_output_forms():
-    from proxycmd.backends.ondemand_hop import submitted_cluster
+    from proxycmd.backends.hop.jobs import submitted_cluster
 
     assert submitted_cluster("42.0 - 42.0\n") == 42
     assert submitted_cluster("Submitting job(s).\n1 job(s) submitted to cluster 7.\n") == 7
@@ -420,7 +417,7 @@ def test_profile_new_refuses_a_bad_name_and_an_existing_file(monkeypatch, tmp_pa
 def test_condor_profile_jobs_query_and_submit_through_the_bindings(monkeypatch):
     htcondor2 = pytest.importorskip("htcondor2")
     from proxycmd.backends import condor_jobs
-    from proxycmd.backends.ondemand_condor import CondorProfileJobs
+    from proxycmd.backends.condor import CondorBackend
 
     class Result:
         def cluster(self):
@@ -442,8 +439,8 @@ def test_condor_profile_jobs_query_and_submit_through_the_bindings(monkeypatch):
     schedd = FakeSchedd()
     monkeypatch.setattr(condor_jobs.Queue, "schedd", lambda self: schedd)
     monkeypatch.setattr(condor_jobs, "current_user", lambda: "alice")
-    jobs = CondorProfileJobs(schedd="ap1")
-    found = jobs.find_profile_job("gpu")
+    jobs = CondorBackend(schedd="ap1")
+    found = ondemand.find_profile_job(jobs, "gpu")
     assert (found.job_id, found.status, found.schedd) == ("57.0", "idle", "ap1")
     constraint, projection = schedd.queries[0]
     assert constraint.startswith('Owner == "alice" && CondorJobProxyProfile == "gpu"') and "CondorJobProxyProfile" in projection

@@ -1,8 +1,15 @@
-"""Session backends: the simulated pool and HTCondor, behind one small interface.
+"""Where jobs are: one backend per place, behind one small interface.
 
-A backend finds a job and opens an ssh session to it (`open_session`), and lists the user's jobs
-(`list_jobs`, for `condor-job-ssh sync`).  Waiting for an idle job lives beside the backends, in
-`proxycmd.waiting`, so every backend shares it.
+    sim.py     the simulated pool (proxycmd/sim/)
+    condor.py  HTCondor on this machine: condor_ssh_to_job with our dialer (condor_tool.py), the
+               htcondor2 bindings for ads, listings and profile jobs (condor_jobs.py)
+    hop/       through an access point with the user's ssh, from a machine without HTCondor
+
+Each opens ssh sessions to a job (`open_session`), lists the user's jobs (`list_jobs`, for `sync`),
+removes a job (`remove_job`), and finds and submits profile jobs (`live_profile_jobs`, `submit_profile`,
+used by proxycmd/ondemand.py without knowing which backend it talks to).  Waiting for an idle job lives
+beside the backends, in `proxycmd.waiting`, so every backend shares it.  `open_backend` imports only the
+one backend it returns.
 """
 
 from __future__ import annotations
@@ -10,7 +17,7 @@ from __future__ import annotations
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs milliseconds per connection
 
 if TYPE_CHECKING:
-    from typing import List, Optional, Protocol, Sequence
+    from typing import Dict, List, Optional, Protocol, Sequence, Tuple
 
     from ..hostname import JobAddress
     from ..session import JobInfo, Session
@@ -29,17 +36,24 @@ class Backend(Protocol):
     def list_jobs(self, *, include_idle: bool = False) -> List[JobInfo]:
         """The user's running jobs (and idle ones when asked), one query."""
 
-    def remove_job(self, addr: JobAddress, reason: str = "") -> None:
-        """Take the job out of the queue (condor_rm), for `-remove-on-interrupt`."""
+    def remove_job(self, job, reason: str = "") -> None:
+        """Take *job* (a JobAddress or JobInfo: its cluster and proc) out of the queue (condor_rm)."""
+
+    def live_profile_jobs(self, profile: Optional[str] = None) -> List[Tuple[str, JobInfo]]:
+        """(profile name, job) for every idle or running job of the user's that came from *profile*
+        (from any profile when None)."""
+
+    def submit_profile(self, profile: str, description: Dict[str, str]) -> JobInfo:
+        """Submit one job from *description* (submit commands); ProxyError when the pool refuses."""
 
 
 def open_backend(*, sim_root: Optional[str] = None, schedd: Optional[str] = None,
                  pool: Optional[str] = None, via: Optional[str] = None,
                  via_config: Optional[str] = None) -> Backend:
-    """The simulated pool when *sim_root* is given; through the access point *via* (ssh, `proxycmd.hop`)
+    """The simulated pool when *sim_root* is given; through the access point *via* (ssh, `hop/`)
     when given; else HTCondor (imported only then)."""
     if via and not sim_root:
-        from ..hop.backend import HopBackend
+        from .hop.backend import HopBackend
 
         return HopBackend(via, config=via_config, schedd=schedd, pool=pool)
     if sim_root:

@@ -7,6 +7,9 @@ not imported on that path.  Only when condor_ssh_to_job refuses for a reason tha
 a precise line: "job 3.0 is idle", "has completed (exit code 1)", "belongs to alice".  While waiting for
 such a job, the ad is checked first, and condor_ssh_to_job runs again only once the job runs.  When the
 bindings cannot reach a schedd, condor_ssh_to_job's output is the answer.
+
+Profile jobs (jobs on demand) are found, submitted and removed through the bindings; their code is
+imported only for a profile host name or a `profile` command, never on the path of a plain job id.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from . import condor_jobs, condor_tool
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs milliseconds per connection
 if TYPE_CHECKING:
-    from typing import List, Optional, Sequence
+    from typing import Dict, List, Optional, Sequence, Tuple
 
     from ..hostname import JobAddress
     from ..session import JobInfo, Session
@@ -88,11 +91,11 @@ class CondorBackend:
         except condor_jobs.LookupUnavailable as exc:
             raise condor_tool.ToolError(f"cannot list your jobs: {exc}") from None
 
-    def remove_job(self, addr: JobAddress, reason: str = "") -> None:
+    def remove_job(self, job, reason: str = "") -> None:
         """Through the bindings; with condor_rm when they cannot reach the schedd (the classic tool runs
-        condor_rm too)."""
+        condor_rm too).  *job*: anything with cluster, proc and job_id (a JobAddress, a JobInfo)."""
         try:
-            self.queue().remove(addr.cluster, addr.proc, reason)
+            self.queue().remove(job.cluster, job.proc, reason)
         except condor_jobs.LookupUnavailable:
             tool = self._tool
             if tool is None:
@@ -100,4 +103,61 @@ class CondorBackend:
                     tool = condor_tool.find_tool()
                 except condor_tool.ToolError:
                     tool = None
-            condor_tool.condor_rm(addr.job_id, schedd=self.schedd, pool=self.pool, reason=reason, tool=tool)
+            condor_tool.condor_rm(job.job_id, schedd=self.schedd, pool=self.pool, reason=reason, tool=tool)
+
+    # ----- profile jobs ------------------------------------------------------------------------------
+    def _schedd(self):
+        from ..errors import ProxyError
+
+        try:
+            return self.queue().schedd()
+        except condor_jobs.LookupUnavailable as exc:
+            raise ProxyError(str(exc)) from None
+
+    def live_profile_jobs(self, profile: Optional[str] = None) -> List[Tuple[str, JobInfo]]:
+        from ..errors import ProxyError
+        from ..submitfile import PROFILE_ATTR
+
+        schedd = self._schedd()
+        htcondor2 = self.queue()._bindings()
+        try:
+            ads = schedd.query(profile_constraint(condor_jobs.current_user(), profile),
+                               condor_jobs.PROJECTION + [PROFILE_ATTR])
+        except (htcondor2.HTCondorException, ValueError, OSError, RuntimeError) as exc:
+            raise ProxyError(f"cannot ask the schedd for your profile jobs: {_one_line(exc)}") from None
+        out = []
+        for ad in ads:
+            info = condor_jobs.job_info(ad, self.queue().name)
+            name = condor_jobs.value(ad, PROFILE_ATTR)
+            if info is not None and isinstance(name, str):
+                out.append((name, info))
+        return out
+
+    def submit_profile(self, profile: str, description: Dict[str, str]) -> JobInfo:
+        from ..errors import ProxyError
+        from ..session import JobInfo
+
+        schedd = self._schedd()
+        htcondor2 = self.queue()._bindings()
+        try:
+            result = schedd.submit(htcondor2.Submit(description), count=1)
+            cluster = int(result.cluster())
+        except (htcondor2.HTCondorException, ValueError, OSError, RuntimeError) as exc:
+            raise ProxyError(f"the schedd refused the job of profile {profile!r}: {_one_line(exc)}") from None
+        return JobInfo(cluster=cluster, proc=0, status="idle", cmd="condor-job-proxy-watchdog",
+                       batch_name=f"{profile}.job.condor", schedd=self.queue().name)
+
+
+def profile_constraint(user: str, profile: Optional[str] = None) -> str:
+    """The user's idle or running jobs from *profile* (from any profile when None)."""
+    from classad2 import quote
+
+    from ..submitfile import PROFILE_ATTR
+
+    which = f"{PROFILE_ATTR} == {quote(profile)}" if profile else f"{PROFILE_ATTR} =!= undefined"
+    live = f"(JobStatus == {condor_jobs.IDLE} || JobStatus == {condor_jobs.RUNNING})"
+    return f"Owner == {quote(user)} && {which} && {live}"
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__

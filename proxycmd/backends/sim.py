@@ -1,4 +1,5 @@
-"""The simulated pool as a session backend (same interface as the HTCondor backend)."""
+"""The simulated pool as a backend (the same interface as HTCondor's and the hop's): sessions, the user's
+jobs, and profile jobs, all through the pool's daemon (proxycmd/sim/)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,22 @@ from ..session import JobInfo, Session
 from ..sim.client import SimPool
 
 if TYPE_CHECKING:
-    from typing import List, Sequence
+    from typing import Dict, List, Optional, Sequence, Tuple
 
     from ..hostname import JobAddress
+
+
+def _info(job: dict) -> JobInfo:
+    return JobInfo(cluster=job["cluster"], proc=job["proc"], status=job["status"], cmd=job["cmd"],
+                   batch_name=job.get("batch_name") or "", remote_host=job.get("remote_host") or "",
+                   since=job.get("started") or job.get("submitted"), hold_reason=job.get("hold_reason") or "")
+
+
+def _profile(job: dict) -> Optional[str]:
+    from ..submitfile import PROFILE_ATTR
+
+    text = (job.get("ad") or {}).get(PROFILE_ATTR, "")
+    return text[1:-1] if len(text) >= 2 and text[0] == text[-1] == '"' else None
 
 
 class SimBackend:
@@ -21,6 +35,7 @@ class SimBackend:
     def __init__(self, root: str) -> None:
         self.pool = SimPool(root)
 
+    # ----- sessions ----------------------------------------------------------------------------------
     def open_session(self, addr: JobAddress, *, keygen_options: Sequence[str] = (),
                      shells: Sequence[str] = ()) -> Session:
         if addr.schedd:
@@ -31,12 +46,23 @@ class SimBackend:
         return Session(sock=sock, private_key=reply["private_key"].encode(), host_key=reply["host_key"],
                        user=reply["user"], workdir=reply.get("directory"))
 
+    # ----- listing and removing ----------------------------------------------------------------------
     def list_jobs(self, *, include_idle: bool = False) -> List[JobInfo]:
         wanted = {"running", "idle"} if include_idle else {"running"}
-        return [JobInfo(cluster=j["cluster"], proc=j["proc"], status=j["status"], cmd=j["cmd"],
-                        batch_name=j.get("batch_name") or "", remote_host=j.get("remote_host") or "",
-                        since=j.get("started") or j.get("submitted"), hold_reason=j.get("hold_reason") or "")
-                for j in self.pool.jobs() if j["status"] in wanted]
+        return [_info(j) for j in self.pool.jobs() if j["status"] in wanted]
 
-    def remove_job(self, addr: JobAddress, reason: str = "") -> None:
-        self.pool.change("rm", addr.cluster, addr.proc)
+    def remove_job(self, job, reason: str = "") -> None:
+        self.pool.change("rm", job.cluster, job.proc)
+
+    # ----- profile jobs ------------------------------------------------------------------------------
+    def live_profile_jobs(self, profile: Optional[str] = None) -> List[Tuple[str, JobInfo]]:
+        import os
+        import pwd
+
+        user = pwd.getpwuid(os.geteuid()).pw_name
+        return [(name, _info(job)) for job in self.pool.jobs()
+                if job.get("owner") == user and job["status"] in ("idle", "running")
+                and (name := _profile(job)) is not None and profile in (None, name)]
+
+    def submit_profile(self, profile: str, description: Dict[str, str]) -> JobInfo:
+        return _info(self.pool.submit_description(description))

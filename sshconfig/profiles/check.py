@@ -8,7 +8,7 @@ from typing import List
 from proxycmd import ondemand, paths, submitfile
 from proxycmd.errors import ProxyError
 
-from ..doctor import FAIL, OK, Check
+from ..checkresult import FAIL, OK, Check
 
 NAME = "profiles"
 

@@ -48,8 +48,9 @@ def _settings():
 def _jobs():
     chosen = _settings()
     try:
-        return ondemand.open_jobs(sim_root=chosen.sim_root, schedd=chosen.schedd, pool=chosen.pool,
-                                  via=getattr(chosen, "via", None)), chosen  # via: setup --via (hop branch)
+        from proxycmd.backends import open_backend
+
+        return open_backend(sim_root=chosen.sim_root, schedd=chosen.schedd, pool=chosen.pool, via=chosen.via), chosen
     except ImportError as exc:
         raise _fail(f"cannot ask HTCondor for your jobs: {exc} (install HTCondor's Python bindings)")
 
@@ -151,9 +152,9 @@ def stop_command(name: str = typer.Argument(..., metavar="NAME", help="Profile n
     name = _name(name)
     jobs, _ = _jobs()
     try:
-        mine = [job for n, job in jobs.live_profile_jobs() if n == name]
+        mine = [job for _, job in jobs.live_profile_jobs(name)]
         for job in mine:
-            jobs.remove(job, reason or f"condor-job-ssh profile stop {name}")
+            jobs.remove_job(job, reason or f"condor-job-ssh profile stop {name}")
             typer.echo(f"Removed job {job.job_id} (profile {name}).")
     except ProxyError as exc:
         raise _fail(str(exc))

@@ -1,4 +1,4 @@
-"""The hop backend: sessions to jobs behind an access point (AP), from a machine without HTCondor.
+"""One session through the hop: to a job behind the access point (AP), from a machine without HTCondor.
 
     ssh [-F CONFIG] -T DEST <remote.login_line(...)>      stdin and stdout: one end of a socketpair
 
@@ -11,10 +11,8 @@ The hop's ssh is left running on its own: the only process between the user's ss
 ProxyJump's ``ssh -W`` would be.  Its stderr is a pipe we read only until the header has come, so that
 it never holds the user's ssh's stderr (an editor waiting for that to close would wait forever).
 
-The hop uses the user's own ssh configuration for DEST (keys, ProxyJump, ControlMaster...), with only
-what a byte pipe needs on top: no terminal, no escape character, no agent or X11 forwarding, none of
-their port forwardings (a LocalForward of theirs would clash with their own session), and no
-RemoteCommand or LocalCommand (one would replace our command, the other would write into the pipe).
+The ssh command line is `command.ssh_argv`'s: the user's own ssh configuration for DEST, with only what a
+byte pipe needs on top.
 """
 
 from __future__ import annotations
@@ -26,98 +24,19 @@ import socket
 import subprocess
 import time
 
-from ..errors import ProxyError, SessionRefused
-from ..platform import stream_socketpair
-from ..session import Session
+from ...errors import ProxyError, SessionRefused
+from ...platform import stream_socketpair
+from ...session import Session
 from . import remote
+from .command import UNREACHABLE
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import List, Optional, Sequence
+    from typing import List
 
-    from ..hostname import JobAddress
+    from ...hostname import JobAddress
 
-SSH = "ssh"
-SSH_OPTIONS = ["-T", "-a", "-x", "-e", "none", "-o", "ClearAllForwardings=yes", "-o", "RemoteCommand=none",
-               "-o", "PermitLocalCommand=no"]
 OPEN_TIMEOUT = 330.0  # as the HTCondor backend: condor_ssh_to_job allows the schedd and the starter 300 s each
-UNREACHABLE = 255  # ssh's own exit status when it cannot reach DEST
-
-
-def ssh_argv(dest: str, line: str, *, config: Optional[str] = None, batch: bool = False,
-             extra: Sequence[str] = ()) -> List[str]:
-    """``ssh [-F config] <our options> DEST <line>``; '--' keeps a DEST beginning with '-' from being an option."""
-    argv = [os.environ.get("CONDOR_JOB_PROXY_SSH") or SSH]
-    if config:
-        argv += ["-F", config]
-    argv += SSH_OPTIONS + list(extra)
-    if batch:
-        argv += ["-o", "BatchMode=yes"]
-    return argv + ["--", dest, line]
-
-
-def check_dest(dest: str) -> str:
-    """DEST as given to `setup --via`: an ssh Host alias or user@host, nothing ssh could read as an option."""
-    if not dest or dest.startswith("-") or not dest.isprintable() or any(c in dest for c in " \t'\"\\`$;&|<>()*?!#"):
-        raise ProxyError(f"--via {dest!r} is not a host: give an ssh Host alias of yours or user@host")
-    return dest
-
-
-class HopBackend:
-    name = "hop"
-    retry_interval = 5.0  # as condor_ssh_to_job -auto-retry
-
-    def __init__(self, dest: str, *, config: Optional[str] = None, schedd: Optional[str] = None,
-                 pool: Optional[str] = None, timeout: float = OPEN_TIMEOUT) -> None:
-        self.dest = check_dest(dest)
-        self.config = config
-        self.schedd = schedd
-        self.pool = pool
-        self.timeout = timeout
-        self._asked_queue = False
-
-    def open_session(self, addr: JobAddress, *, keygen_options: Sequence[str] = (),
-                     shells: Sequence[str] = ()) -> Session:
-        script = remote.session_script(addr.classic_id, schedd=self.schedd, pool=self.pool,
-                                       keygen_options=keygen_options, shells=shells)
-        try:
-            return open_session(ssh_argv(self.dest, remote.login_line(script), config=self.config), addr,
-                                self.dest, timeout=self.timeout)
-        except SessionRefused as refusal:
-            if refusal.retryable and refusal.status == "not running" and not self._asked_queue:
-                self._asked_queue = True  # once: the line said while waiting, not a query every 5 s
-                better = self._queue_says(addr)
-                if better is not None and better.retryable:
-                    raise better from None
-            raise
-
-    def _queue_says(self, addr: JobAddress) -> Optional[SessionRefused]:
-        """Why the job does not run, from its ad (condor_q on the AP): "is idle", "input files are still
-        being transferred"...; None when the queue cannot tell."""
-        from ..backends.condor_jobs import decide
-        from .jobs import condor_q_ads
-
-        try:
-            ads = condor_q_ads(self.dest, [addr.job_id], config=self.config, schedd=self.schedd, pool=self.pool)
-        except ProxyError:
-            return None
-        return decide(ads[0], addr.classic_id, None) if len(ads) == 1 else None
-
-    def list_jobs(self, *, include_idle: bool = False):
-        from .jobs import list_jobs
-
-        return list_jobs(self.dest, config=self.config, schedd=self.schedd, pool=self.pool,
-                         include_idle=include_idle)
-
-    def remove_job(self, addr: JobAddress, reason: str = "") -> None:
-        from .command import run
-
-        argv = ["condor_rm"] + (["-name", self.schedd] if self.schedd else []) + \
-            (["-pool", self.pool] if self.pool else []) + (["-reason", reason] if reason else []) + [addr.job_id]
-        done = run(self.dest, argv, config=self.config)
-        if done.returncode != 0:
-            said = " ".join((done.stderr or done.stdout).split()) or f"exit status {done.returncode}"
-            raise ProxyError(f"cannot remove job {addr.job_id} on {self.dest}: {said}")
 
 
 # sshd drops new connections beyond MaxStartups (default 10:30:100) unauthenticated ones at a time, as when
@@ -272,6 +191,6 @@ def _refusal(returncode: int, stderr: str, addr: JobAddress, dest: str) -> Sessi
     if returncode == UNREACHABLE:
         said = next((line for line in reversed(lines) if line), "no reason given")
         return SessionRefused(f"cannot reach the access point {dest} with ssh: {said}", status="unreachable")
-    from ..backends.condor_tool import explain
+    from ..condor_tool import explain
 
     return explain(returncode, stderr, addr)

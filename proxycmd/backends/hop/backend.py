@@ -1,0 +1,121 @@
+"""The hop backend: jobs behind an access point (AP) reached with the user's ssh, from a machine without
+HTCondor.  Sessions go through `tunnel` (condor_ssh_to_job on the AP); listings, profile jobs and removals
+run condor_q, condor_submit and condor_rm there (`command.output`, command lines from `jobs`).
+"""
+
+from __future__ import annotations
+
+from ...errors import ProxyError, SessionRefused
+from . import remote, tunnel
+from .command import check_dest, ssh_argv
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Callable, Dict, List, Optional, Sequence, Tuple
+
+    from ...hostname import JobAddress
+    from ...session import JobInfo, Session
+
+
+class HopBackend:
+    name = "hop"
+    retry_interval = 5.0  # as condor_ssh_to_job -auto-retry
+
+    def __init__(self, dest: str, *, config: Optional[str] = None, schedd: Optional[str] = None,
+                 pool: Optional[str] = None, timeout: float = tunnel.OPEN_TIMEOUT,
+                 run: Optional[Callable] = None) -> None:
+        self.dest = check_dest(dest)
+        self.config = config
+        self.schedd = schedd
+        self.pool = pool
+        self.timeout = timeout
+        self._run = run  # stands in for command.run (tests)
+        self._asked_queue = False
+
+    # ----- sessions ----------------------------------------------------------------------------------
+    def open_session(self, addr: JobAddress, *, keygen_options: Sequence[str] = (),
+                     shells: Sequence[str] = ()) -> Session:
+        script = remote.session_script(addr.classic_id, schedd=self.schedd, pool=self.pool,
+                                       keygen_options=keygen_options, shells=shells)
+        try:
+            return tunnel.open_session(ssh_argv(self.dest, remote.login_line(script), config=self.config), addr,
+                                       self.dest, timeout=self.timeout)
+        except SessionRefused as refusal:
+            if refusal.retryable and refusal.status == "not running" and not self._asked_queue:
+                self._asked_queue = True  # once: the line said while waiting, not a query every 5 s
+                better = self._queue_says(addr)
+                if better is not None and better.retryable:
+                    raise better from None
+            raise
+
+    def _queue_says(self, addr: JobAddress) -> Optional[SessionRefused]:
+        """Why the job does not run, from its ad (condor_q on the AP): "is idle", "input files are still
+        being transferred"...; None when the queue cannot tell."""
+        from ..condor_jobs import decide
+        from .jobs import condor_q_argv
+
+        try:
+            ads = self._ads(condor_q_argv(schedd=self.schedd, pool=self.pool, ids=[addr.job_id]), "list your jobs")
+        except ProxyError:
+            return None
+        return decide(ads[0], addr.classic_id, None) if len(ads) == 1 else None
+
+    # ----- the AP's tools ------------------------------------------------------------------------------
+    def _output(self, argv: Sequence[str], what: str, input: Optional[str] = None) -> str:
+        from .command import output
+
+        return output(self.dest, argv, what, config=self.config, input=input, runner=self._run)
+
+    def _ads(self, argv: Sequence[str], what: str) -> List[dict]:
+        from .jobs import parse_ads
+
+        out = self._output(argv, what)
+        try:
+            return parse_ads(out)
+        except ValueError as exc:
+            raise ProxyError(f"cannot {what}: {argv[0]} on {self.dest} printed something else than JSON ({exc})") \
+                from None
+
+    def _infos(self, ads: List[dict]) -> List[JobInfo]:
+        from ..condor_jobs import job_info
+
+        return [info for info in (job_info(ad, self.schedd) for ad in ads) if info is not None]
+
+    # ----- listing and removing ----------------------------------------------------------------------
+    def list_jobs(self, *, include_idle: bool = False) -> List[JobInfo]:
+        from .jobs import condor_q_argv
+
+        jobs = self._infos(self._ads(condor_q_argv(schedd=self.schedd, pool=self.pool), "list your jobs"))
+        wanted = ("running", "transferring") + (("idle",) if include_idle else ())
+        return [job for job in jobs if job.status in wanted]
+
+    def remove_job(self, job, reason: str = "") -> None:
+        from .jobs import where
+
+        argv = ["condor_rm", *where(self.schedd, self.pool)] + (["-reason", reason] if reason else []) + [job.job_id]
+        self._output(argv, f"remove job {job.job_id}")
+
+    # ----- profile jobs ------------------------------------------------------------------------------
+    def live_profile_jobs(self, profile: Optional[str] = None) -> List[Tuple[str, JobInfo]]:
+        from ...submitfile import PROFILE_ATTR
+        from ..condor_jobs import job_info
+        from .jobs import profile_q_argv
+
+        out = []
+        for ad in self._ads(profile_q_argv(profile, self.schedd, self.pool), "look up your profile jobs"):
+            info, name = job_info(ad, self.schedd), ad.get(PROFILE_ATTR)
+            if info is not None and isinstance(name, str):
+                out.append((name, info))
+        return out
+
+    def submit_profile(self, profile: str, description: Dict[str, str]) -> JobInfo:
+        from ...session import JobInfo
+        from .jobs import submit_text, submitted_cluster, where
+
+        out = self._output(["condor_submit", *where(self.schedd, self.pool), "-terse", "-"],
+                           f"submit the job of profile {profile!r}", input=submit_text(description))
+        cluster = submitted_cluster(out)
+        if cluster is None:
+            raise ProxyError(f"condor_submit on {self.dest} did not say which job it submitted: {out.strip()[:80]!r}")
+        return JobInfo(cluster=cluster, proc=0, status="idle", cmd="condor-job-proxy-watchdog",
+                       batch_name=f"{profile}.job.condor", schedd=self.schedd)

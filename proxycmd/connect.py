@@ -1,0 +1,179 @@
+"""The ProxyCommand's data path, top-down: host name -> backend -> (profile job) -> session -> agent ->
+hand-over.  proxycmd/cli.py parses the options and turns what is raised here into one line and an exit
+status; everything else a connection does is in `connect`, in the order it happens.
+
+Every module is imported where its step begins, so a connection loads only what its path needs (the
+simulated pool's client or condor_ssh_to_job's, never both; ondemand.py only for a profile host name).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+from .errors import ProxyError, UsageError
+
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs milliseconds per connection
+if TYPE_CHECKING:
+    import argparse
+    from typing import Callable, List, Optional
+
+    from .backends import Backend
+    from .hostname import JobAddress
+    from .session import Session
+
+FROM_SOCKET_TIMEOUT = 5.0  # seconds; the classic shim sends the connection at once
+
+
+def connect(args: argparse.Namespace) -> int:
+    """Reach the job args.host names and give ssh the connection; the exit status."""
+    marks = [("start", time.monotonic())]
+    from . import paths, waiting
+
+    addr = parse_host(args)                                                          # host name
+    rundir = paths.ensure_runtime_dir(args.runtime_dir) if args.runtime_dir else paths.runtime_dir()
+    backend = open_backend(args, addr)                                               # -> backend
+    addr, attempt = session_opener(args, addr, backend, rundir)                      # -> (profile job)
+    what = f"job {addr.classic_id}" + (f" (profile {addr.profile})" if addr.profile else "")
+    parent = os.getppid()  # the ssh process we work for
+    marks.append(("ready", time.monotonic()))
+    session = waiting.open_with_wait(                                                # -> session
+        attempt, what=what, wait=args.wait, interval=args.poll or backend.retry_interval, timeout=args.wait_timeout,
+        should_stop=lambda: waiting.peer_gone(1, parent),
+        progress=waiting.Progress(what, mirror=_log_to_ssh))
+    marks.append(("session", time.monotonic()))
+    try:
+        check_login(args, session, what)
+        if not register_key(args, session, rundir, parent):                          # -> agent
+            return 1
+        marks.append(("register", time.monotonic()))
+        if args.timings:
+            print_timings(marks)
+        return hand_over(session.sock, args.relay)                                  # -> hand-over
+    finally:
+        session.close()
+
+
+# ----- the steps, in order -----------------------------------------------------------------------------------
+def parse_host(args: argparse.Namespace) -> JobAddress:
+    from . import hostname
+
+    try:
+        return hostname.parse(args.host, args.suffix or [hostname.DEFAULT_SUFFIX])
+    except hostname.HostnameError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def open_backend(args: argparse.Namespace, addr: JobAddress) -> Backend:
+    """The place the options name (--sim, --via, else HTCondor here), at the schedd the host name or
+    --schedd names."""
+    from . import backends
+
+    return backends.open_backend(sim_root=args.sim, schedd=args.schedd or addr.schedd, pool=args.pool,
+                                 via=args.via, via_config=args.via_config)
+
+
+def session_opener(args: argparse.Namespace, addr: JobAddress, backend: Backend, rundir) \
+        -> "tuple[JobAddress, Callable[[], Session]]":
+    """The job to reach and a function that opens one session to it.  A profile host name (gpu.job.condor)
+    becomes its profile's job, submitted first when there is none (ondemand.py)."""
+    keygen = split_words(args.keygen_options, "--keygen-options")
+    shells = [s for s in args.shells.split(",") if s]
+
+    def open_session(job: JobAddress) -> Session:
+        return backend.open_session(job, keygen_options=keygen, shells=shells)
+
+    if not addr.profile:
+        return addr, lambda: open_session(addr)
+    from .ondemand import profile_opener
+
+    return profile_opener(addr, backend, rundir, open_session)
+
+
+def check_login(args: argparse.Namespace, session: Session, what: str) -> None:
+    """ssh's user (%r) must be the job's account, unless the execute node maps any name (condor-user)."""
+    if args.login and session.user != "condor-user" and args.login != session.user:
+        raise ProxyError(f"{what} runs as user {session.user!r} on the execute node, not {args.login!r}; "
+                         f"connect with: ssh {session.user}@{args.host}")
+
+
+def register_key(args: argparse.Namespace, session: Session, rundir, parent: int) -> bool:
+    """Give the agent the session's key and host key under ssh's pid; False when ssh is gone already."""
+    from . import paths, waiting
+    from .agent.client import register
+
+    upstream = None
+    if args.forward_agent:
+        from .upstream import user_agent_socket
+
+        upstream = user_agent_socket(parent, ours=str(paths.agent_socket(rundir)))
+    if parent <= 1 or waiting.peer_gone(1, parent):
+        return False  # ssh is gone (killed before the hand-over): register nothing, nobody to tell
+    try:
+        register(rundir, pid=parent, host=known_hosts_name(args.host, args.port), host_key=session.host_key,
+                 private_key=session.private_key, upstream=upstream)
+    except ProxyError:
+        if waiting.peer_gone(1, parent):  # the agent refused because ssh died meanwhile
+            return False
+        raise
+    return True
+
+
+def hand_over(sock, relay: bool) -> int:
+    from . import handoff
+
+    try:
+        return handoff.hand_over(sock, relay_wanted=relay)
+    except handoff.SshGone:
+        return 1
+
+
+# ----- --from-socket -----------------------------------------------------------------------------------------
+def take_over(args: argparse.Namespace) -> int:
+    """--from-socket: receive a connection someone else opened (the classic shim) and pass it on."""
+    import socket
+
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as channel:
+        channel.settimeout(FROM_SOCKET_TIMEOUT)  # a socket that never sends must not hang ssh
+        try:
+            channel.connect(args.from_socket)
+            _, fds, _, _ = socket.recv_fds(channel, 1, 1)
+        except socket.timeout:
+            raise ProxyError(f"no session connection arrived on {args.from_socket} within "
+                             f"{FROM_SOCKET_TIMEOUT:g} seconds") from None
+        except OSError as exc:
+            raise ProxyError(f"cannot take the session from {args.from_socket}: {exc.strerror or exc}") from None
+    if len(fds) != 1:
+        raise ProxyError(f"no session connection arrived on {args.from_socket}")
+    conn = socket.socket(fileno=fds[0])
+    try:
+        return hand_over(conn, args.relay)
+    finally:
+        conn.close()
+
+
+# ----- small helpers -----------------------------------------------------------------------------------------
+def known_hosts_name(host: str, port: int) -> str:
+    host = host.lower()
+    return host if port == 22 else f"[{host}]:{port}"
+
+
+def split_words(text: str, option: str) -> List[str]:
+    import shlex
+
+    try:
+        return shlex.split(text)
+    except ValueError as exc:
+        raise UsageError(f"bad {option} {text!r}: {exc}") from None
+
+
+def _log_to_ssh(text: str) -> None:
+    from .disconnect import log_to_ssh
+
+    log_to_ssh(text)
+
+
+def print_timings(marks) -> None:
+    steps = ", ".join(f"{name} {1000 * (t - marks[i][1]):.1f} ms" for i, (name, t) in enumerate(marks[1:]))
+    sys.stderr.write(f"condor-job-proxy: timings: {steps}\n")
