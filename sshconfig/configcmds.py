@@ -213,6 +213,9 @@ def setup_command(
              "limit, the default."),
     include_idle: Optional[bool] = typer.Option(None, "--include-idle/--running-only",
                                                 help="Let `sync` list idle jobs too."),
+    all_schedds: Optional[bool] = typer.Option(None, "--all-schedds/--block-schedds",
+                                               help="Let `sync` list the jobs of every schedd of the pool (as "
+                                                    "`condor_q -global`), not only of the schedds the block names."),
     runtime_dir: Optional[str] = typer.Option(None, "--runtime-dir", metavar="DIR",
                                               help="Private directory for the agent and shared connections (default "
                                                    "~/.ssh/cjp; '' resets). Refused under a directory others "
@@ -245,7 +248,8 @@ def setup_command(
         current = settings_mod.load(warn=_warn)
         given = dict(user=user, forward_agent=forward_agent, multiplex=multiplex,
                      control_persist=control_persist, suffix=suffix, schedd=schedd, pool=pool, wait=wait,
-                     keygen_options=keygen_options, include_idle=include_idle, runtime_dir=runtime_dir, via=via)
+                     keygen_options=keygen_options, include_idle=include_idle, all_schedds=all_schedds,
+                     runtime_dir=runtime_dir, via=via)
         if sim is not None:
             given["sim_root"] = os.path.abspath(os.path.expanduser(str(sim)))
             from .simcmds import pool_warning
@@ -310,17 +314,23 @@ def sync_once(config: Path, include_idle: Optional[bool], dry_run: bool) -> Tupl
         configfile.check_writable(config)
     from proxycmd.backends import open_backend
 
+    from .joblist import list_everywhere
+
+    hop = dict(via=chosen.via, via_config=_hop_config(config)) if chosen.via else {}
+
+    def open_at(schedd: Optional[str], pool: Optional[str]):
+        return open_backend(sim_root=chosen.sim_root, schedd=schedd, pool=pool, **hop)
+
+    taken = time.time()
     try:
-        hop = dict(via=chosen.via, via_config=_hop_config(config)) if chosen.via else {}
-        backend = open_backend(sim_root=chosen.sim_root, schedd=chosen.schedd, pool=chosen.pool, **hop)
+        listed = list_everywhere(chosen, open_at, idle, _warn, all_schedds=chosen.all_schedds)
     except ImportError as exc:
         raise Failure(f"cannot ask HTCondor for your jobs: {exc} (install HTCondor's Python bindings, "
                       "or use `setup --sim DIR` to try the simulated pool)") from None
-    taken = time.time()
-    jobs = [job for job in backend.list_jobs(include_idle=idle) if _listed(job, idle)]
     from proxycmd.ondemand import profile_names
 
-    hosts = render.render_hosts(jobs, chosen, taken) + render.render_profile_hosts(profile_names(), chosen)
+    hosts = render.render_listed([item for item in listed if _listed(item.job, idle)], chosen, taken) + \
+        render.render_profile_hosts(profile_names(), chosen)
 
     def transform(now: Optional[str]) -> str:
         now_block = managed.block_text(now) if now is not None else None

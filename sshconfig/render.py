@@ -91,15 +91,21 @@ def job_hostname(job: JobInfo, settings: Settings) -> Optional[str]:
 
     The schedd is spelled out only when the job names one other than the configured default.
     """
+    schedd = job.schedd if job.schedd and job.schedd != settings.schedd else None
+    return hostname_of(job, settings.suffix, schedd)
+
+
+def hostname_of(job: JobInfo, suffix: str, schedd: Optional[str]) -> Optional[str]:
+    """``C.P[.SCHEDD].SUFFIX`` for *job*, or None when it cannot be written as one."""
     if not (1 <= job.cluster <= MAX_ID and 0 <= job.proc <= MAX_ID):
         return None
     parts = [str(job.cluster), str(job.proc)]
-    if job.schedd and job.schedd != settings.schedd:
-        schedd = job.schedd.lower()
+    if schedd:
+        schedd = schedd.lower()
         if not _dns_labels(schedd):
             return None
         parts.append(schedd)
-    parts.append(settings.suffix)
+    parts.append(suffix)
     name = ".".join(parts)
     return name if len(name) <= MAX_HOSTNAME else None
 
@@ -132,11 +138,19 @@ def _describe(job: JobInfo, now: Optional[float]) -> str:
 
 def render_hosts(jobs: Iterable[JobInfo], settings: Settings, now: Optional[float] = None) -> str:
     """One ``Host`` entry per job, sorted by schedd and job id; jobs without a usable name are left out."""
-    named: Dict[str, Tuple[Tuple[str, int, int], JobInfo]] = {}
-    for job in jobs:
-        name = job_hostname(job, settings)
+    return render_listed(((job, settings.suffix, job.schedd if job.schedd != settings.schedd else None)
+                          for job in jobs), settings, now)
+
+
+def render_listed(listed: Iterable[Tuple[JobInfo, str, Optional[str]]], settings: Settings,
+                  now: Optional[float] = None) -> str:
+    """One ``Host`` entry per (job, suffix, schedd spelled in the name or None): the default suffix first,
+    then by suffix, schedd and job id; jobs without a usable name are left out."""
+    named: Dict[str, Tuple[Tuple[bool, str, str, int, int], JobInfo]] = {}
+    for job, suffix, schedd in listed:
+        name = hostname_of(job, suffix, schedd)
         if name is not None and name not in named:
-            named[name] = ((job.schedd or "", job.cluster, job.proc), job)
+            named[name] = ((suffix != settings.suffix, suffix, schedd or "", job.cluster, job.proc), job)
     entries = sorted(named.items(), key=lambda item: item[1][0])
     return "".join(f"Host {name}\n{INDENT}# {_describe(job, now)}\n" for name, (_, job) in entries)
 

@@ -64,6 +64,7 @@ class Settings:
     keygen_options: str = DEFAULT_KEYGEN_OPTIONS  # ssh-keygen options for each session key; "": the starter's
     wait_timeout: Optional[float] = None  # seconds the proxy waits for an idle job; None: no limit
     include_idle: bool = False
+    all_schedds: bool = False  # `sync` lists the jobs of every schedd of the pool, not only the block's own
     runtime_dir: Optional[str] = None  # None: paths.pick_runtime_dir() when `setup` runs (~/.ssh/cjp)
     via: Optional[str] = None  # set: reach the jobs through this access point with ssh (proxycmd.backends.hop)
     extra: Dict[str, Any] = field(default_factory=dict, compare=False, repr=False)  # unknown keys, kept
@@ -74,7 +75,7 @@ class Settings:
 
 
 _KEYS = {f.name: f for f in fields(Settings) if f.name != "extra"}
-_BOOLS = {"forward_agent", "multiplex", "wait", "include_idle"}
+_BOOLS = {"forward_agent", "multiplex", "wait", "include_idle", "all_schedds"}
 _INTS = {"server_alive_interval": 0, "server_alive_count_max": 1, "connect_timeout": 1}  # key: smallest value
 
 

@@ -24,6 +24,7 @@ sim_app = typer.Typer(
 
 ROOT_HELP = "Directory of the simulated pool (default: under your state directory)."
 JOB_HELP = "The job's id: CLUSTER or CLUSTER.PROC, e.g. 1.0."
+SCHEDD_HELP = "A named schedd the pool serves (sim start --schedd NAME); default: its default schedd."
 
 
 def _pool(root: Optional[Path]) -> SimPool:
@@ -33,6 +34,19 @@ def _pool(root: Optional[Path]) -> SimPool:
 def _fail(message: str, code: int = 1) -> "typer.Exit":
     typer.echo(f"condor-job-ssh: {message}", err=True)
     return typer.Exit(code)
+
+
+def _check_schedd(name: str) -> None:
+    """A schedd name the host name grammar can carry (1.0.NAME.job.condor): DNS labels, the first not all digits."""
+    from proxycmd.hostname import parse
+
+    try:
+        ok = parse(f"1.0.{name}.job.condor").schedd == name.lower() and name == name.lower()
+    except HostnameError:
+        ok = False
+    if not ok:
+        raise ProxyError(f"--schedd {name!r} is not a schedd name a host name can hold: use lower-case DNS labels, "
+                         "the first not all digits (e.g. ap2 or ap2.example.org)")
 
 
 def _job(job_id: str):
@@ -46,13 +60,22 @@ def _job(job_id: str):
 def start(root: Optional[Path] = typer.Option(None, "--root", metavar="DIR", help=ROOT_HELP),
           keygen_options: str = typer.Option("", metavar="OPTS", help="Extra ssh-keygen options for every session key, e.g. '-t ed25519'."),
           idle_delay: float = typer.Option(0.0, "--idle-delay", metavar="SECONDS",
-                                           help="Keep each new job idle this long before it runs (as matchmaking does).")):
-    """Start the pool's daemon (does nothing when it already runs)."""
+                                           help="Keep each new job idle this long before it runs (as matchmaking does)."),
+          schedd: List[str] = typer.Option([], "--schedd", metavar="NAME",
+                                           help="Serve a named schedd too, with its own queue (repeatable).")):
+    """Start the pool's daemon (does nothing when it already runs).
+
+    With --schedd NAME the pool also serves schedds by those names, each with its own queue and job ids
+    (which repeat across schedds, as on a real pool): `ssh 1.0.NAME.job.condor` reaches job 1.0 there.
+    """
     pool = _pool(root)
     try:
         if not (0 <= idle_delay < float("inf")):
             raise ProxyError(f"--idle-delay {idle_delay!r} is not a number of seconds, 0 or more")
-        started = pool.start(keygen_options=keygen_options, create_parents=root is None, idle_delay=idle_delay)
+        for name in schedd:
+            _check_schedd(name)
+        started = pool.start(keygen_options=keygen_options, create_parents=root is None, idle_delay=idle_delay,
+                             schedds=schedd)
     except ProxyError as exc:
         raise _fail(str(exc))
     typer.echo(f"simulated pool {'started' if started else 'already running'} in {pool.root}")
@@ -78,6 +101,7 @@ def submit(cmd: List[str] = typer.Argument(..., metavar="-- CMD [ARGS]...", help
            env: List[str] = typer.Option([], "--env", metavar="NAME=VALUE", help="Job environment (repeatable)."),
            batch_name: str = typer.Option("", "--batch-name", metavar="NAME", help="JobBatchName shown by `sync`."),
            owner: Optional[str] = typer.Option(None, "--owner", metavar="USER", help="Pretend another user owns the job."),
+           schedd: Optional[str] = typer.Option(None, "--schedd", metavar="NAME", help=SCHEDD_HELP),
            root: Optional[Path] = typer.Option(None, "--root", metavar="DIR", help=ROOT_HELP)):
     """Submit a job; prints its id (CLUSTER.PROC).
 
@@ -90,7 +114,7 @@ def submit(cmd: List[str] = typer.Argument(..., metavar="-- CMD [ARGS]...", help
             raise _fail(f"--env wants NAME=VALUE, not {item!r}", 2)
         environment[name] = value
     try:
-        job = _pool(root).submit(cmd, idle=idle, env=environment, owner=owner, batch_name=batch_name)
+        job = _pool(root).submit(cmd, idle=idle, env=environment, owner=owner, batch_name=batch_name, schedd=schedd)
     except ProxyError as exc:
         raise _fail(str(exc))
     typer.echo(job["id"])
@@ -103,18 +127,21 @@ def list_jobs(root: Optional[Path] = typer.Option(None, "--root", metavar="DIR",
         jobs = _pool(root).jobs()
     except ProxyError as exc:
         raise _fail(str(exc))
-    typer.echo(f"{'ID':<8} {'STATUS':<10} {'SINCE':<20} CMD")
+    named = len({job.get("schedd") for job in jobs}) > 1  # a column for the schedd once there are several
+    width = max([len("SCHEDD")] + [len(job.get("schedd") or "-") for job in jobs])
+    typer.echo(f"{'ID':<8} {'STATUS':<10} {'SINCE':<20} " + (f"{'SCHEDD':<{width}}  " if named else "") + "CMD")
     for job in jobs:
         since = job.get("started") or job.get("submitted")
         when = datetime.datetime.fromtimestamp(since).strftime("%Y-%m-%d %H:%M:%S") if since else "-"
         extra = f"  ({job['hold_reason']})" if job["status"] == "held" else ""
-        typer.echo(f"{job['id']:<8} {job['status']:<10} {when:<20} {job['cmd']}{extra}")
+        where = f"{job.get('schedd') or '-':<{width}}  " if named else ""
+        typer.echo(f"{job['id']:<8} {job['status']:<10} {when:<20} {where}{job['cmd']}{extra}")
 
 
-def _change(op: str, job_id: str, root: Optional[Path], **args) -> None:
+def _change(op: str, job_id: str, root: Optional[Path], schedd: Optional[str] = None, **args) -> None:
     addr = _job(job_id)
     try:
-        job = _pool(root).change(op, addr.cluster, addr.proc, **args)
+        job = _pool(root).change(op, addr.cluster, addr.proc, schedd=schedd, **args)
     except ProxyError as exc:
         raise _fail(str(exc))
     typer.echo(f"job {job['id']} is {job['status']}")
@@ -123,26 +150,29 @@ def _change(op: str, job_id: str, root: Optional[Path], **args) -> None:
 @sim_app.command(cls=PlainCommand)
 def hold(job_id: str = typer.Argument(..., metavar="JOB", help=JOB_HELP),
          reason: str = typer.Option("via condor-job-ssh sim hold", "--reason", metavar="TEXT", help="The hold reason."),
+         schedd: Optional[str] = typer.Option(None, "--schedd", metavar="NAME", help=SCHEDD_HELP),
          root: Optional[Path] = typer.Option(None, "--root", metavar="DIR", help=ROOT_HELP)):
     """Hold a job: its processes are killed and sessions refused.
 
     A session asked for later is refused with the hold reason, as a real pool does.
     """
-    _change("hold", job_id, root, reason=reason)
+    _change("hold", job_id, root, schedd, reason=reason)
 
 
 @sim_app.command(cls=PlainCommand)
 def release(job_id: str = typer.Argument(..., metavar="JOB", help=JOB_HELP),
+            schedd: Optional[str] = typer.Option(None, "--schedd", metavar="NAME", help=SCHEDD_HELP),
             root: Optional[Path] = typer.Option(None, "--root", metavar="DIR", help=ROOT_HELP)):
     """Let an idle or held job run."""
-    _change("release", job_id, root)
+    _change("release", job_id, root, schedd)
 
 
 @sim_app.command("rm", cls=PlainCommand)
 def remove_job(job_id: str = typer.Argument(..., metavar="JOB", help=JOB_HELP),
+               schedd: Optional[str] = typer.Option(None, "--schedd", metavar="NAME", help=SCHEDD_HELP),
                root: Optional[Path] = typer.Option(None, "--root", metavar="DIR", help=ROOT_HELP)):
     """Remove a job from the queue (its processes are killed)."""
-    _change("rm", job_id, root)
+    _change("rm", job_id, root, schedd)
 
 
 def pool_warning(root: str) -> Optional[str]:

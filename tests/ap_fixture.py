@@ -91,7 +91,7 @@ def _sftp_server() -> str:
     return next((c for c in SFTP_SERVER_CANDIDATES if os.access(c, os.X_OK)), "internal-sftp")
 
 
-def make_laptop(shell: str = "bash", keygen_options: str = ""):
+def make_laptop(shell: str = "bash", keygen_options: str = "", schedds=()):
     if shell != "bash" and not shutil.which(shell):
         pytest.skip(f"{shell} is not installed (apt-get install -y {shell})")
     base = _short_tmp("cjph-")
@@ -159,7 +159,8 @@ def make_laptop(shell: str = "bash", keygen_options: str = ""):
     laptop = Laptop(base=base, env=env, ssh_config=ssh_config, sim_root=sim_root, ap_tmp=ap_tmp,
                     rundir=runtime / "condor-job-proxy", shell=shell)
     try:
-        laptop.sim("start", *(["--keygen-options", keygen_options] if keygen_options else []))
+        laptop.sim("start", *(["--keygen-options", keygen_options] if keygen_options else []),
+                   *[word for name in schedds for word in ("--schedd", name)])
         laptop.sshd = subprocess.Popen([_sshd(), "-D", "-e", "-p", str(port), "-f", str(config)],
                                        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                        stderr=open(ap / "sshd.log", "wb"))

@@ -54,8 +54,9 @@ class World:
     def sim(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
         return self.run([tool("condor-job-ssh"), "sim", *args, "--root", str(self.sim_root)], check=check)
 
-    def submit(self, *cmd: str, idle: bool = False, env: Optional[Dict[str, str]] = None) -> str:
-        args = ["submit"] + (["--idle"] if idle else [])
+    def submit(self, *cmd: str, idle: bool = False, env: Optional[Dict[str, str]] = None,
+               schedd: Optional[str] = None) -> str:
+        args = ["submit"] + (["--idle"] if idle else []) + (["--schedd", schedd] if schedd else [])
         for key, value in (env or {}).items():
             args += ["--env", f"{key}={value}"]
         out = self.run([tool("condor-job-ssh"), "sim", *args, "--root", str(self.sim_root), "--", *cmd]).stdout
@@ -139,10 +140,13 @@ def install_fakes(directory: Path) -> Path:
             target = directory / fake.name
             target.write_text(text)
             target.chmod(0o755)
+        elif fake.is_file() and fake.suffix == ".py":  # what the fakes share (fakeschedd.py), beside them
+            (directory / fake.name).write_text(fake.read_text())
     return directory
 
 
-def make_world(multiplex: bool = False, keygen_options: str = "", backend: str = "sim"):
+def make_world(multiplex: bool = False, keygen_options: str = "", backend: str = "sim", schedds=()):
+    """*schedds*: named schedds the simulated pool serves besides its default one (sim start --schedd)."""
     base = _short_tmp("w-")
     home = base / "home"
     home.mkdir(mode=0o755)
@@ -165,7 +169,8 @@ def make_world(multiplex: bool = False, keygen_options: str = "", backend: str =
     w = World(base=base, env=env, sim_root=sim_root, ssh_config=home / "ssh_config",
               rundir=home / ".ssh" / "cjp", backend=backend)
     try:
-        start = ["start"] + (["--keygen-options", keygen_options] if keygen_options else [])
+        start = ["start"] + (["--keygen-options", keygen_options] if keygen_options else []) + \
+            [word for name in schedds for word in ("--schedd", name)]
         w.sim(*start)
         where = ["--sim", str(sim_root)] if backend == "sim" else ["--condor"]
         setup = [tool("condor-job-ssh"), "setup", "--ssh-config", str(w.ssh_config), *where, "--yes"]

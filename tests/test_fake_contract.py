@@ -235,3 +235,28 @@ def test_proxy_mode_takes_a_descriptor_number(cworld):
         assert out == b"from the job\n"
         assert a.recv(100) == b"to the job\n"
         assert proc.returncode == 0
+
+
+def test_name_picks_a_schedd_and_pool_alone_means_the_local_one():
+    """-name reaches one of the pool's schedds; -pool without -name is the LOCAL schedd, as the real tools do
+    (HTCondor 25.14: `condor_ssh_to_job -pool P 1.0` and `condor_q -pool P` ask the local schedd)."""
+    gen = make_world(backend="condor", schedds=("ap2",))
+    w = next(gen)
+    try:
+        local, other = w.submit("sleep", "600"), w.submit("sleep", "600", schedd="ap2")
+        assert local == other == "1.0"
+        here = fake(w, "1.0", "echo", "$PWD")
+        there = fake(w, "-name", "ap2", "1.0", "echo", "$PWD")
+        pool_only = fake(w, "-pool", "cm.example", "1.0", "echo", "$PWD")
+        assert here.stdout.strip() == str(w.sandbox("1.0")) == pool_only.stdout.strip()
+        assert there.stdout.strip() == str(w.sim_root / "execute" / "dir_1.0.ap2"), there.stderr
+        queue = w.run(["condor_q", "-name", "ap2", "-json"]).stdout
+        assert [(ad["ClusterId"], ad["GlobalJobId"].split("#")[0]) for ad in json.loads(queue)] == [(1, "ap2")]
+        assert "ap2" not in w.run(["condor_q", "-pool", "cm.example", "-json"]).stdout
+        assert w.run(["condor_status", "-schedd", "-af", "Name"]).stdout.split()[1:] == ["ap2"]
+        assert w.run(["condor_rm", "-name", "ap2", "1.0"]).stdout == "Job 1.0 marked for removal\n"
+        states = {(j["schedd"] == "ap2", j["id"]): j["status"] for j in SimPool(w.sim_root).jobs()}
+        assert states == {(False, "1.0"): "running", (True, "1.0"): "removed"}
+    finally:
+        for _ in gen:
+            pass

@@ -5,8 +5,8 @@
                htcondor2 bindings for ads, listings and profile jobs (condor_jobs.py)
     hop/       through an access point with the user's ssh, from a machine without HTCondor
 
-Each opens ssh sessions to a job (`open_session`), lists the user's jobs (`list_jobs`, for `sync`),
-removes a job (`remove_job`), and finds and submits profile jobs (`live_profile_jobs`, `submit_profile`,
+Each opens ssh sessions to a job (`open_session`), lists the user's jobs (`list_jobs`, for `sync`;
+each job with the name of its schedd) and the pool's schedds (`schedds`), removes a job (`remove_job`), and finds and submits profile jobs (`live_profile_jobs`, `submit_profile`,
 used by proxycmd/ondemand.py without knowing which backend it talks to).  Waiting for an idle job lives
 beside the backends, in `proxycmd.waiting`, so every backend shares it.  `open_backend` imports only the
 one backend it returns.
@@ -36,6 +36,9 @@ class Backend(Protocol):
     def list_jobs(self, *, include_idle: bool = False) -> List[JobInfo]:
         """The user's running jobs (and idle ones when asked), one query."""
 
+    def schedds(self) -> List[str]:
+        """The names of every schedd of the pool (`condor_status -schedd`'s), for `sync` with all schedds."""
+
     def remove_job(self, job, reason: str = "") -> None:
         """Take *job* (a JobAddress or JobInfo: its cluster and proc) out of the queue (condor_rm)."""
 
@@ -51,7 +54,8 @@ def open_backend(*, sim_root: Optional[str] = None, schedd: Optional[str] = None
                  pool: Optional[str] = None, via: Optional[str] = None,
                  via_config: Optional[str] = None) -> Backend:
     """The simulated pool when *sim_root* is given; through the access point *via* (ssh, `hop/`)
-    when given; else HTCondor (imported only then)."""
+    when given; else HTCondor (imported only then).  *schedd* None: the local schedd, or with *pool* the
+    one schedd of that pool (poolschedd.py)."""
     if via and not sim_root:
         from .hop.backend import HopBackend
 
@@ -59,7 +63,7 @@ def open_backend(*, sim_root: Optional[str] = None, schedd: Optional[str] = None
     if sim_root:
         from .sim import SimBackend
 
-        return SimBackend(sim_root)
+        return SimBackend(sim_root, schedd=schedd)
     from .condor import CondorBackend
 
     return CondorBackend(schedd=schedd, pool=pool)

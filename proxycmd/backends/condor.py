@@ -42,8 +42,23 @@ class CondorBackend:
     # ----- the job's ad, when the schedd can be asked -------------------------------------------------------
     def queue(self) -> condor_jobs.Queue:
         if self._queue is None:
+            self._pool_schedd()
             self._queue = condor_jobs.Queue(self.schedd, self.pool)
         return self._queue
+
+    def _pool_schedd(self) -> None:
+        """A pool without a schedd: the one schedd its collector knows (never the local one: poolschedd.py)."""
+        if self.pool and not self.schedd:
+            from .poolschedd import the_schedd
+
+            self.schedd = the_schedd(self.pool, self.schedds())
+
+    def schedds(self) -> List[str]:
+        """Every schedd of the pool (`condor_status -schedd`'s names), through the bindings."""
+        try:
+            return condor_jobs.Queue(None, self.pool).schedd_names()
+        except condor_jobs.LookupUnavailable as exc:
+            raise condor_tool.ToolError(str(exc)) from None
 
     def _ad_verdict(self, addr: JobAddress, owner: bool) -> "tuple[bool, Optional[SessionRefused]]":
         """(whether the schedd answered, the refusal its ad implies or None to connect).  With *owner*
@@ -65,6 +80,7 @@ class CondorBackend:
             answered, refusal = self._ad_verdict(addr, owner=False)
             if answered and refusal is not None:
                 raise self._refused(refusal)
+        self._pool_schedd()
         if self._tool is None:
             self._tool, self._dialer = condor_tool.find_tool(), condor_tool.find_dialer()
         try:
@@ -94,6 +110,7 @@ class CondorBackend:
     def remove_job(self, job, reason: str = "") -> None:
         """Through the bindings; with condor_rm when they cannot reach the schedd (the classic tool runs
         condor_rm too).  *job*: anything with cluster, proc and job_id (a JobAddress, a JobInfo)."""
+        self._pool_schedd()
         try:
             self.queue().remove(job.cluster, job.proc, reason)
         except condor_jobs.LookupUnavailable:

@@ -27,7 +27,7 @@ PARALLEL_UNIVERSES = (8, 11)  # MPI, parallel
 
 PROJECTION = ["ClusterId", "ProcId", "JobStatus", "HoldReason", "Owner", "TransferringInput", "RemoteHost",
               "JobStartDate", "JobCurrentStartDate", "QDate", "JobBatchName", "Cmd", "Args", "Arguments",
-              "ExitCode", "ExitBySignal", "ExitSignal", "JobUniverse"]
+              "ExitCode", "ExitBySignal", "ExitSignal", "JobUniverse", "GlobalJobId"]
 
 # Statuses of refusals that only say what state the job is in: a job ad tells them better than the
 # messages of condor_ssh_to_job (which, for instance, says nothing at all about an idle job).
@@ -119,7 +119,9 @@ def _command(ad: Mapping[str, Any]) -> str:
 
 
 def job_info(ad: Mapping[str, Any], schedd: Optional[str] = None) -> Optional[JobInfo]:
-    """One listing line from a job ad; None when the ad lacks its ids."""
+    """One listing line from a job ad; None when the ad lacks its ids.  Its schedd: *schedd*, else the one
+    its GlobalJobId names (SCHEDD#CLUSTER.PROC#QDATE), so that listings of several schedds tell equal job
+    ids apart."""
     cluster, proc = _int(ad, "ClusterId"), _int(ad, "ProcId")
     if cluster is None or proc is None:
         return None
@@ -127,7 +129,8 @@ def job_info(ad: Mapping[str, Any], schedd: Optional[str] = None) -> Optional[Jo
     started = _int(ad, "JobCurrentStartDate") or _int(ad, "JobStartDate")
     since = started if word in ("running", "transferring", "suspended") and started else _int(ad, "QDate")
     return JobInfo(cluster=cluster, proc=proc, status=word, cmd=_command(ad), batch_name=_text(ad, "JobBatchName"),
-                   remote_host=_text(ad, "RemoteHost"), since=float(since) if since else None, schedd=schedd,
+                   remote_host=_text(ad, "RemoteHost"), since=float(since) if since else None,
+                   schedd=schedd or _text(ad, "GlobalJobId").partition("#")[0] or None,
                    hold_reason=_text(ad, "HoldReason") if word == "held" else "")
 
 
@@ -167,6 +170,16 @@ class Queue:
         except ImportError as exc:
             raise LookupUnavailable(f"the htcondor2 Python bindings cannot be imported ({exc})") from None
         return htcondor2
+
+    def schedd_names(self) -> List[str]:
+        """The names of the schedds the pool's collector knows (`condor_status -schedd`)."""
+        htcondor2 = self._bindings()
+        where = f"the collector of pool {self.pool}" if self.pool else "the collector"
+        try:
+            ads = htcondor2.Collector(self.pool).locateAll(htcondor2.DaemonType.Schedd)
+        except (htcondor2.HTCondorException, ValueError, OSError, RuntimeError) as exc:
+            raise LookupUnavailable(f"cannot ask {where} for its schedds: {_one_line(exc)}") from None
+        return sorted({str(ad["Name"]) for ad in ads if "Name" in ad})
 
     def schedd(self):
         if self._schedd is not None:

@@ -94,12 +94,13 @@ class SimPool:
 
     # ----- lifecycle ------------------------------------------------------------------------------
     def start(self, keygen_options: str = "", timeout: float = 10.0, create_parents: bool = False,
-              idle_delay: float = 0.0) -> bool:
+              idle_delay: float = 0.0, schedds: Sequence[str] = ()) -> bool:
         """Start the daemon unless one answers already; True when this call started it.
 
         The root is created (mode 0700) or verified first: ours, not a symlink, not writable by others, in
         a parent no one else can replace it in (see rootdir).  *create_parents*: make missing parents too
-        (the default root); an explicit root's parent must exist."""
+        (the default root); an explicit root's parent must exist.  *schedds*: named schedds the pool serves
+        besides its default one (job ids repeat across them)."""
         if len(os.fsencode(str(self.socket_path))) > 103:
             raise PoolError(f"pool root {self.root} is too long for a unix socket path; use a shorter --root")
         created = rootdir.make_root(self.root, create_parents=create_parents)
@@ -112,7 +113,8 @@ class SimPool:
             log_start = log.seek(0, os.SEEK_END)
             daemon = subprocess.Popen([sys.executable, "-m", "proxycmd.sim.daemon", "--root", str(self.root),
                                        "--keygen-options", keygen_options] + (["--created-root"] if created else [])
-                                      + (["--idle-delay", str(idle_delay)] if idle_delay else []),
+                                      + (["--idle-delay", str(idle_delay)] if idle_delay else [])
+                                      + [word for name in schedds for word in ("--schedd", name)],
                                       stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
                                       close_fds=True)
         deadline = time.monotonic() + timeout
@@ -138,26 +140,34 @@ class SimPool:
         return True
 
     # ----- queue ----------------------------------------------------------------------------------
+    # *schedd*: a named schedd of the pool; None or "": its default one (`jobs`: None lists every schedd's jobs,
+    # "" the default one's)
     def submit(self, cmd: Sequence[str], *, idle: bool = False, env: Optional[dict] = None,
-               owner: Optional[str] = None, batch_name: str = "") -> dict:
+               owner: Optional[str] = None, batch_name: str = "", schedd: Optional[str] = None) -> dict:
         return self.call("submit", cmd=list(cmd), idle=idle, env=env or {}, owner=owner,
-                         batch_name=batch_name)["job"]
+                         batch_name=batch_name, schedd=schedd)["job"]
 
-    def submit_description(self, description: dict, owner: Optional[str] = None) -> dict:
+    def submit_description(self, description: dict, owner: Optional[str] = None,
+                           schedd: Optional[str] = None) -> dict:
         """Submit one job from a submit description (a dict of commands), as condor_submit would."""
-        return self.call("submit_description", description=dict(description), owner=owner)["job"]
+        return self.call("submit_description", description=dict(description), owner=owner, schedd=schedd)["job"]
 
-    def jobs(self) -> List[dict]:
-        return self.call("list")["jobs"]
+    def jobs(self, schedd: Optional[str] = None) -> List[dict]:
+        return self.call("list", schedd=schedd)["jobs"]
 
-    def change(self, op: str, cluster: int, proc: int = 0, **args) -> dict:
-        return self.call(op, cluster=cluster, proc=proc, **args)["job"]
+    def schedds(self) -> Tuple[str, List[str]]:
+        """(the default schedd's name, the names of every schedd of the pool, the default one first)."""
+        reply = self.call("schedds")
+        return reply["default"], list(reply["schedds"])
+
+    def change(self, op: str, cluster: int, proc: int = 0, schedd: Optional[str] = None, **args) -> dict:
+        return self.call(op, cluster=cluster, proc=proc, schedd=schedd, **args)["job"]
 
     def open_session(self, cluster: int, proc: int, *, keygen_options: Sequence[str] = (),
-                     shells: Sequence[str] = ()) -> Tuple[dict, socket.socket]:
+                     shells: Sequence[str] = (), schedd: Optional[str] = None) -> Tuple[dict, socket.socket]:
         """Ask the pool's starter for a session; raise SessionRefused as a real pool would."""
         reply, fds = self.request("session", cluster=cluster, proc=proc, keygen_options=list(keygen_options),
-                                  shells=list(shells))
+                                  shells=list(shells), schedd=schedd)
         if not reply.get("ok"):
             for fd in fds:
                 os.close(fd)

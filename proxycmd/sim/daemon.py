@@ -21,7 +21,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from .. import condorargs
 from . import protocol, rootdir, starter, tracking
@@ -30,6 +30,9 @@ POOL_SOCKET = "pool.sock"
 POOL_PID = "pool.pid"
 POOL_LOG = "pool.log"
 NEXT_CLUSTER = "next-cluster"  # cluster ids are never reused, as a schedd's job queue log keeps them
+# A pool may serve named schedds besides its default one (`sim start --schedd NAME`), as a real pool has one per
+# access point: each keeps its own queue and cluster numbers, so job ids repeat across them, as they do in
+# HTCondor.  A named schedd's sandboxes are dir_C.P.NAME and its counter next-cluster.NAME.
 
 
 @dataclass
@@ -49,6 +52,7 @@ class Job:
     owner: str
     batch_name: str
     sandbox: Path
+    schedd: str = ""  # the schedd's name
     status: str = "idle"
     hold_reason: str = ""
     exit_code: Optional[int] = None
@@ -63,28 +67,34 @@ class Job:
     def job_id(self) -> str:
         return f"{self.cluster}.{self.proc}"
 
+    def key(self, default_schedd: str) -> str:
+        """Unique in the pool: the job id, with the schedd's name for a named schedd's job."""
+        return self.job_id if self.schedd == default_schedd else f"{self.job_id}@{self.schedd}"
+
     def describe(self) -> dict:
         return {"id": self.job_id, "cluster": self.cluster, "proc": self.proc, "status": self.status,
                 "cmd": shlex.join(self.cmd), "owner": self.owner, "batch_name": self.batch_name,
                 "hold_reason": self.hold_reason, "exit_code": self.exit_code, "submitted": self.submitted,
-                "started": self.started, "pid": self.process.pid if self.process else None,
+                "started": self.started, "pid": self.process.pid if self.process else None, "schedd": self.schedd,
                 "sandbox": str(self.sandbox), "remote_host": "slot1@" + socket.gethostname(),
                 "ad": dict(self.ad), "submit": dict(self.submit_lines)}
 
 
 class Pool:
     def __init__(self, root: Path, keygen_options: List[str], created_root: bool = False,
-                 idle_delay: float = 0.0) -> None:
+                 idle_delay: float = 0.0, schedds: Sequence[str] = ()) -> None:
         self.root = root
         self.keygen_options = keygen_options
         self.created_root = created_root  # `sim start` made the root: `sim stop` removes it (if empty then)
         self.idle_delay = idle_delay  # seconds a new job stays idle before it runs, as matchmaking takes
-        self.jobs: Dict[int, Job] = {}
+        self.default_schedd = socket.getfqdn()  # a real pool's local schedd is named for its host
+        self.schedds = [self.default_schedd] + [name for name in dict.fromkeys(schedds) if name != self.default_schedd]
+        self.jobs: Dict[Tuple[str, int], Job] = {}
         self.lock = threading.RLock()
         rootdir.check_root(root)
         self.execute = root / "execute"
         self.created_execute = rootdir.make_dir(self.execute, "the pool's execute directory")
-        self.next_cluster = _next_free_cluster(root)  # ids are never reused, even across restarts
+        self.next_cluster = {name: _next_free_cluster(root, self._suffix(name)) for name in self.schedds}
         self.stopping = threading.Event()  # set when shutdown begins
         self.stopped = threading.Event()  # set when every job has been ended
         self.libexec = root / "libexec"
@@ -92,20 +102,34 @@ class Pool:
         self.shell_setup = starter.install_shell_setup(self.libexec)
         self.user = pwd.getpwuid(os.geteuid()).pw_name
 
+    # ----- schedds --------------------------------------------------------------------------------
+    def _suffix(self, schedd: str) -> str:
+        """What a schedd's file names end with: nothing for the default one, ".NAME" for a named one."""
+        return "" if schedd == self.default_schedd else f".{schedd}"
+
+    def schedd(self, name: Optional[str]) -> str:
+        """The schedd a request names (None or "": the default one); LookupError when the pool has none."""
+        if not name:
+            return self.default_schedd
+        if name not in self.schedds:
+            raise LookupError(f"the simulated pool has no schedd named {name} (its schedds: {', '.join(self.schedds)})")
+        return name
+
     # ----- queue operations -----------------------------------------------------------------------
     def submit(self, cmd: List[str], env: Dict[str, str], idle: bool, owner: Optional[str],
-               batch_name: str) -> Job:
+               batch_name: str, schedd: Optional[str] = None) -> Job:
         if not cmd:
             raise ValueError("nothing to run: give a command after --")
         with self.lock:
-            cluster = self.next_cluster
-            self.next_cluster += 1
-            rootdir.write_file(self.root / NEXT_CLUSTER, f"{self.next_cluster}\n".encode())
-            sandbox = self.execute / f"dir_{cluster}.0"
+            name = self.schedd(schedd)
+            cluster = self.next_cluster[name]
+            self.next_cluster[name] += 1
+            rootdir.write_file(self.root / (NEXT_CLUSTER + self._suffix(name)), f"{cluster + 1}\n".encode())
+            sandbox = self.execute / f"dir_{cluster}.0{self._suffix(name)}"
             os.mkdir(sandbox, 0o700)
             job = Job(cluster=cluster, proc=0, cmd=cmd, env=env, owner=owner or self.user,
-                      batch_name=batch_name, sandbox=sandbox)
-            self.jobs[cluster] = job
+                      batch_name=batch_name, sandbox=sandbox, schedd=name)
+            self.jobs[(name, cluster)] = job
             if not idle and self.idle_delay > 0:
                 threading.Timer(self.idle_delay, self._start_if_idle, args=(job,)).start()
             elif not idle:
@@ -117,7 +141,7 @@ class Pool:
             if job.status == "idle" and not self.stopping.is_set():
                 self._start(job)
 
-    def submit_description(self, description: Dict[str, str], owner: Optional[str]) -> Job:
+    def submit_description(self, description: Dict[str, str], owner: Optional[str], schedd: Optional[str] = None) -> Job:
         """condor_submit and the schedd in one: the program from `executable` and `arguments` (new
         syntax), the commands recorded as given, `MY.X`/`+X` and the resource requests in the job ad."""
         commands = {key.lower(): value for key, value in description.items()}
@@ -132,7 +156,7 @@ class Pool:
             elif key.lower() in _RESOURCE_ATTRIBUTES:  # strings quoted, as the schedd's ad has them
                 quoted = key.lower() in _STRING_COMMANDS and not value.startswith('"')
                 ad[_RESOURCE_ATTRIBUTES[key.lower()]] = '"' + value.replace('"', '\\"') + '"' if quoted else value
-        job = self.submit([program] + args, {}, True, owner, _unquoted(ad.get("JobBatchName", "")))
+        job = self.submit([program] + args, {}, True, owner, _unquoted(ad.get("JobBatchName", "")), schedd)
         with self.lock:
             job.ad, job.submit_lines = ad, dict(description)
             if self.idle_delay > 0:
@@ -152,7 +176,7 @@ class Pool:
             "_CONDOR_MACHINE_AD": str(job.sandbox / ".machine.ad"),
             "TMPDIR": str(job.sandbox), "TMP": str(job.sandbox), "TEMP": str(job.sandbox),
             "BATCH_SYSTEM": "HTCondor",
-            tracking.MARKER: tracking.marker_value(str(self.root), job.job_id),  # every process of the job
+            tracking.MARKER: tracking.marker_value(str(self.root), job.key(self.default_schedd)),  # every process of the job
         })
         return env
 
@@ -189,12 +213,14 @@ class Pool:
         """The job has ended: end its sessions and every process it or they started (see `tracking`)."""
         for session in job.sessions:
             _kill_group(session.sshd, wait=False)
-        tracking.end(tracking.of_job(tracking.marker_value(str(self.root), job.job_id)))
+        tracking.end(tracking.of_job(tracking.marker_value(str(self.root), job.key(self.default_schedd))))
 
-    def find(self, cluster: int, proc: int) -> Job:
-        job = self.jobs.get(cluster)
+    def find(self, cluster: int, proc: int, schedd: Optional[str] = None) -> Job:
+        name = self.schedd(schedd)
+        job = self.jobs.get((name, cluster))
         if job is None or job.proc != proc:
-            raise LookupError(f"job {cluster}.{proc} is not in the queue")
+            where = "" if name == self.default_schedd else f" of schedd {name}"
+            raise LookupError(f"job {cluster}.{proc} is not in the queue{where}")
         return job
 
     def hold(self, job: Job, reason: str) -> None:
@@ -319,19 +345,24 @@ class Pool:
             return {"ok": True, "pid": os.getpid()}, [], None
         if op == "submit":
             job = self.submit(list(request.get("cmd") or []), dict(request.get("env") or {}),
-                              bool(request.get("idle")), request.get("owner"), request.get("batch_name") or "")
+                              bool(request.get("idle")), request.get("owner"), request.get("batch_name") or "",
+                              request.get("schedd"))
             return {"ok": True, "job": job.describe()}, [], None
         if op == "submit_description":
             job = self.submit_description({str(k): str(v) for k, v in dict(request.get("description") or {}).items()},
-                                          request.get("owner"))
+                                          request.get("owner"), request.get("schedd"))
             return {"ok": True, "job": job.describe()}, [], None
-        if op == "list":
+        if op == "list":  # one schedd's queue when the request names one, else every job of the pool
             with self.lock:
-                return {"ok": True, "jobs": [j.describe() for j in self.jobs.values()]}, [], None
+                name = self.schedd(request.get("schedd")) if request.get("schedd") is not None else None
+                jobs = [j.describe() for j in self.jobs.values() if name in (None, j.schedd)]
+                return {"ok": True, "jobs": jobs}, [], None
+        if op == "schedds":
+            return {"ok": True, "schedds": list(self.schedds), "default": self.default_schedd}, [], None
         if op == "stop":
             self.shutdown()
             return {"ok": True}, [], None
-        job = self.find(int(request.get("cluster", 0)), int(request.get("proc", 0)))
+        job = self.find(int(request.get("cluster", 0)), int(request.get("proc", 0)), request.get("schedd"))
         if op == "session":
             started = self.session(job, list(request.get("keygen_options") or []), list(request.get("shells") or []))
             reply = {"ok": True, "user": started.user, "host_key": started.host_key,
@@ -351,18 +382,22 @@ class Pool:
             return {"ok": True, "job": job.describe()}, [], None
 
 
-def _next_free_cluster(root: Path) -> int:
+def _next_free_cluster(root: Path, suffix: str = "") -> int:
+    """The schedd's next cluster id (*suffix*: "" for the default schedd, ".NAME" for a named one)."""
+    import re
+
     used = [0]
     try:
-        used.append(int((root / NEXT_CLUSTER).read_text().strip()) - 1)
+        used.append(int((root / (NEXT_CLUSTER + suffix)).read_text().strip()) - 1)
     except (OSError, ValueError):
         pass
     execute = root / "execute"
+    sandbox = re.compile(r"dir_(\d+)\.\d+" + re.escape(suffix))
     if execute.is_dir():
         for entry in execute.iterdir():
-            number = entry.name[len("dir_"):].split(".")[0]
-            if entry.name.startswith("dir_") and number.isdigit():
-                used.append(int(number))
+            found = sandbox.fullmatch(entry.name)
+            if found:
+                used.append(int(found.group(1)))
     return max(used) + 1
 
 
@@ -426,9 +461,10 @@ def _remove_entries(directory: Path, names: List[str], rmdir: bool) -> None:
             pass
 
 
-def serve(root: Path, keygen_options: List[str], created_root: bool = False, idle_delay: float = 0.0) -> int:
+def serve(root: Path, keygen_options: List[str], created_root: bool = False, idle_delay: float = 0.0,
+          schedds: Sequence[str] = ()) -> int:
     try:
-        pool = Pool(root, keygen_options, created_root, idle_delay)
+        pool = Pool(root, keygen_options, created_root, idle_delay, schedds)
     except (rootdir.RootError, OSError) as exc:
         print(f"the simulated pool cannot start: {exc}", file=sys.stderr)
         return 1
@@ -465,7 +501,7 @@ def serve(root: Path, keygen_options: List[str], created_root: bool = False, idl
         pool.clean_up()
         _remove_entries(root, [POOL_PID, POOL_SOCKET], rmdir=False)  # the socket last: `stop` waits for it
         if created_root:
-            _remove_entries(root, [POOL_LOG, NEXT_CLUSTER], rmdir=True)
+            _remove_entries(root, [POOL_LOG] + [NEXT_CLUSTER + pool._suffix(name) for name in pool.schedds], rmdir=True)
     return 0
 
 
@@ -476,6 +512,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--keygen-options", default="", help="extra ssh-keygen options for every session")
     parser.add_argument("--created-root", action="store_true", help="the root is ours to remove at stop")
     parser.add_argument("--idle-delay", type=float, default=0.0, help="seconds a new job stays idle before it runs")
+    parser.add_argument("--schedd", action="append", default=[], help="a named schedd besides the default one")
     args = parser.parse_args(argv)
     root = Path(os.path.abspath(args.root))  # not resolve(): a symlinked root is refused, not followed
     try:
@@ -483,7 +520,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     except starter.StarterError as exc:
         print(f"the simulated pool cannot start: {exc}", file=sys.stderr)
         return 1
-    return serve(root, options, args.created_root, args.idle_delay)
+    return serve(root, options, args.created_root, args.idle_delay, args.schedd)
 
 
 if __name__ == "__main__":

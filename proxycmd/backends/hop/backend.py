@@ -35,6 +35,7 @@ class HopBackend:
     # ----- sessions ----------------------------------------------------------------------------------
     def open_session(self, addr: JobAddress, *, keygen_options: Sequence[str] = (),
                      shells: Sequence[str] = ()) -> Session:
+        self._pool_schedd()
         script = remote.session_script(addr.classic_id, schedd=self.schedd, pool=self.pool,
                                        keygen_options=keygen_options, shells=shells)
         try:
@@ -59,6 +60,21 @@ class HopBackend:
         except ProxyError:
             return None
         return decide(ads[0], addr.classic_id, None) if len(ads) == 1 else None
+
+    def _pool_schedd(self) -> None:
+        """A pool without a schedd: the one schedd its collector knows (never the AP's own: poolschedd.py)."""
+        if self.pool and not self.schedd:
+            from ..poolschedd import the_schedd
+
+            self.schedd = the_schedd(self.pool, self.schedds())
+
+    def schedds(self) -> List[str]:
+        """Every schedd of the pool: `condor_status -schedd -af Name` on the AP."""
+        from .jobs import where
+
+        out = self._output(["condor_status", *where(None, self.pool), "-schedd", "-af", "Name"],
+                           "list the schedds of " + (f"pool {self.pool}" if self.pool else "the pool"))
+        return sorted({line.strip() for line in out.splitlines() if line.strip()})
 
     # ----- the AP's tools ------------------------------------------------------------------------------
     def _output(self, argv: Sequence[str], what: str, input: Optional[str] = None) -> str:
@@ -85,6 +101,7 @@ class HopBackend:
     def list_jobs(self, *, include_idle: bool = False) -> List[JobInfo]:
         from .jobs import condor_q_argv
 
+        self._pool_schedd()
         jobs = self._infos(self._ads(condor_q_argv(schedd=self.schedd, pool=self.pool), "list your jobs"))
         wanted = ("running", "transferring") + (("idle",) if include_idle else ())
         return [job for job in jobs if job.status in wanted]
@@ -92,6 +109,7 @@ class HopBackend:
     def remove_job(self, job, reason: str = "") -> None:
         from .jobs import where
 
+        self._pool_schedd()
         argv = ["condor_rm", *where(self.schedd, self.pool)] + (["-reason", reason] if reason else []) + [job.job_id]
         self._output(argv, f"remove job {job.job_id}")
 
@@ -101,6 +119,7 @@ class HopBackend:
         from ..condor_jobs import job_info
         from .jobs import profile_q_argv
 
+        self._pool_schedd()
         out = []
         for ad in self._ads(profile_q_argv(profile, self.schedd, self.pool), "look up your profile jobs"):
             info, name = job_info(ad, self.schedd), ad.get(PROFILE_ATTR)
@@ -112,6 +131,7 @@ class HopBackend:
         from ...session import JobInfo
         from .jobs import submit_text, submitted_cluster, where
 
+        self._pool_schedd()
         out = self._output(["condor_submit", *where(self.schedd, self.pool), "-terse", "-"],
                            f"submit the job of profile {profile!r}", input=submit_text(description))
         cluster = submitted_cluster(out)

@@ -22,7 +22,8 @@ if TYPE_CHECKING:
     from typing import Any, Dict, List, Optional, Sequence
 
 ATTRIBUTES = ("ClusterId,ProcId,JobStatus,Owner,Cmd,Args,Arguments,JobBatchName,RemoteHost,JobCurrentStartDate,"
-              "JobStartDate,QDate,HoldReason,TransferringInput,TransferringOutput,ExitCode,ExitBySignal,ExitSignal")
+              "JobStartDate,QDate,HoldReason,TransferringInput,TransferringOutput,ExitCode,ExitBySignal,ExitSignal,"
+              "GlobalJobId")
 LIVE_STATES = f"(JobStatus == {condor_jobs.IDLE} || JobStatus == {condor_jobs.RUNNING})"
 _SUBMITTED = re.compile(r"^\s*(\d+)\.(\d+)\s*-|submitted to cluster (\d+)", re.MULTILINE)
 
