@@ -91,6 +91,8 @@ def build_parser() -> argparse.ArgumentParser:
     where.add_argument("--sim", metavar="DIR", help="use the simulated pool rooted at DIR instead of HTCondor")
     where.add_argument("--schedd", metavar="NAME", help="schedd to ask (default: the one in HOST, else the local one)")
     where.add_argument("--pool", metavar="HOST[:PORT]", help="collector to ask (default: from HTCondor config)")
+    where.add_argument("--pool-only", action="store_true", help="the pool names no schedd (a route SUFFIX=@POOL): "
+                       "use the one schedd its collector knows, never the local one")
     where.add_argument("--via", metavar="DEST", help="reach the jobs through the access point DEST (an ssh Host alias "
                        "or user@host), with ssh; nothing to install there but HTCondor")
     where.add_argument("--via-config", metavar="PATH", help="the ssh config file for DEST (ssh -F; default: ssh's own)")

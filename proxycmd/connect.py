@@ -71,7 +71,7 @@ def open_backend(args: argparse.Namespace, addr: JobAddress) -> Backend:
     from . import backends
 
     return backends.open_backend(sim_root=args.sim, schedd=args.schedd or addr.schedd, pool=args.pool,
-                                 via=args.via, via_config=args.via_config)
+                                 via=args.via, via_config=args.via_config, pool_only=args.pool_only)
 
 
 def session_opener(args: argparse.Namespace, addr: JobAddress, backend: Backend, rundir) \

@@ -318,8 +318,8 @@ def sync_once(config: Path, include_idle: Optional[bool], dry_run: bool) -> Tupl
 
     hop = dict(via=chosen.via, via_config=_hop_config(config)) if chosen.via else {}
 
-    def open_at(schedd: Optional[str], pool: Optional[str]):
-        return open_backend(sim_root=chosen.sim_root, schedd=schedd, pool=pool, **hop)
+    def open_at(schedd: Optional[str], pool: Optional[str], pool_only: bool):
+        return open_backend(sim_root=chosen.sim_root, schedd=schedd, pool=pool, pool_only=pool_only, **hop)
 
     taken = time.time()
     try:

@@ -19,14 +19,16 @@ from .settings import Settings
 # one job of the listing: its JobInfo, the host name suffix it is reached under, and the schedd name spelled
 # in the host name (C.P.S.suffix), or None
 Listed = namedtuple("Listed", "job suffix schedd")
-# a schedd the block reaches: the suffix of its host names, its schedd and pool as the block names them
-Place = namedtuple("Place", "suffix schedd pool")
+# a schedd the block reaches: the suffix of its host names, its schedd and pool as the block names them, and
+# whether it is a route naming only a pool (its one schedd, never the local one)
+Place = namedtuple("Place", "suffix schedd pool pool_only", defaults=(False,))
 
 
 def places(settings: Settings) -> List[Place]:
     """The default schedd first, then each route's."""
     return [Place(settings.suffix, settings.schedd, settings.pool)] + \
-        [Place(route.suffix, route.schedd, route.pool) for route in settings.routes]
+        [Place(route.suffix, route.schedd, route.pool, bool(route.pool and not route.schedd))
+         for route in settings.routes]
 
 
 def describe(place: Place, settings: Settings) -> str:
@@ -45,9 +47,9 @@ def _is_dns_name(name: str) -> bool:
         return False
 
 
-def list_everywhere(settings: Settings, open_at: Callable[[Optional[str], Optional[str]], object],
+def list_everywhere(settings: Settings, open_at: Callable[..., object],
                     include_idle: bool, warn: Callable[[str], None], all_schedds: bool = False) -> List[Listed]:
-    """Every job the block reaches.  *open_at(schedd, pool)* opens the backend of one schedd."""
+    """Every job the block reaches.  *open_at(schedd, pool, pool_only)* opens the backend of one schedd."""
     listed: List[Listed] = []
     seen: Set[Tuple[Optional[str], int, int]] = set()  # (schedd, cluster, proc) of the jobs listed so far
     failed: List[Tuple[Place, Exception]] = []
@@ -65,7 +67,7 @@ def list_everywhere(settings: Settings, open_at: Callable[[Optional[str], Option
     for place in places(settings):
         asked += 1
         try:
-            backend = open_at(place.schedd, place.pool)
+            backend = open_at(place.schedd, place.pool, place.pool_only)
             jobs = backend.list_jobs(include_idle=include_idle)
         except (ProxyError, ImportError) as exc:
             failed.append((place, exc))
@@ -76,7 +78,7 @@ def list_everywhere(settings: Settings, open_at: Callable[[Optional[str], Option
     if all_schedds:
         covered = {p.schedd for p in places(settings) if p.schedd and p.pool == settings.pool}
         try:
-            names = (default or open_at(None, settings.pool)).schedds()
+            names = (default or open_at(None, settings.pool, False)).schedds()
         except (ProxyError, ImportError) as exc:
             warn(f"cannot list the schedds of {'pool ' + settings.pool if settings.pool else 'the pool'}, so only "
                  f"the block's own schedds are listed: {exc}")
@@ -91,7 +93,7 @@ def list_everywhere(settings: Settings, open_at: Callable[[Optional[str], Option
             asked += 1
             place = Place(settings.suffix, name, settings.pool)
             try:
-                jobs = open_at(name, settings.pool).list_jobs(include_idle=include_idle)
+                jobs = open_at(name, settings.pool, False).list_jobs(include_idle=include_idle)
             except (ProxyError, ImportError) as exc:
                 failed.append((place, exc))
                 continue

@@ -191,6 +191,8 @@ def _proxy_command(ctx: RenderContext, suffix: str, schedd: Optional[str], pool:
         words += ["--schedd", shell_word(schedd, "schedd")]
     if pool:
         words += ["--pool", shell_word(pool, "pool")]
+    if pool and not schedd and suffix != s.suffix:  # a route naming only a pool: never the local schedd
+        words.append("--pool-only")
     if suffix != DEFAULT_SUFFIX:
         words += ["--suffix", shell_word(suffix, "suffix")]
     if not s.wait:

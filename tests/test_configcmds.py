@@ -346,7 +346,7 @@ def test_sync_lists_running_jobs_and_drops_those_that_left(home, monkeypatch):
             JobInfo(35, 1, "transferring")]
     calls = fake_pool(monkeypatch, jobs)
     assert "2 job hosts" in run("sync").stdout
-    assert calls[0] == {"sim_root": None, "schedd": "ap1", "pool": "cm"} and calls[1] is False
+    assert calls[0] == {"sim_root": None, "schedd": "ap1", "pool": "cm", "pool_only": False} and calls[1] is False
     assert hosts(home) == ["32.0.job.condor", "35.1.job.condor"]
     os.utime(home.ssh_config, ns=(1_000_000_000, 1_000_000_000))
     assert run("sync", "-q").stdout == ""

@@ -182,7 +182,7 @@ def test_extra_suffixes_reach_their_own_route(tmp_path):
     main = ssh_g(config, "1.0.job.condor")["proxycommand"][0]
     assert "--schedd 'ap1.example.org' --pool 'cm.example.org:9618' --login" in main
     nested = ssh_g(config, "1.0.cern.job.condor")["proxycommand"][0]  # under job.condor, yet its own route
-    assert "--pool 'cm.cern.ch' --suffix 'cern.job.condor'" in nested and "--schedd" not in nested
+    assert "--pool 'cm.cern.ch' --pool-only --suffix 'cern.job.condor'" in nested and "--schedd" not in nested
     osg = ssh_g(config, "5.0.osg")["proxycommand"][0]
     assert "--schedd 's2@ap40.osg.org' --pool 'cm.osg.org' --suffix 'osg'" in osg
     assert "--schedd 'ap2.example.org' --suffix 'ap2.condor'" in ssh_g(config, "5.0.ap2.condor")["proxycommand"][0]

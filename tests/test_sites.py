@@ -163,14 +163,14 @@ def test_listing_rules():
              "s2": _Backend([_job(1, "s2")]), "s3": _Backend([_job(1, "s3"), _job(2, "s3")]),
              "local": _Backend([_job(1, "local")])}
     warned = []
-    listed = list_everywhere(settings, lambda schedd, pool: pools[schedd], False, warned.append, all_schedds=True)
+    listed = list_everywhere(settings, lambda schedd, pool, only: pools[schedd], False, warned.append, all_schedds=True)
     text = render_listed(listed, settings)
     assert [line for line in text.splitlines() if line.startswith("Host ")] == [
         "Host 1.0.job.condor", "Host 1.0.s3.job.condor", "Host 2.0.s3.job.condor", "Host 1.0.r.condor"]
     assert len(warned) == 1 and "schedd odd@host are not listed" in warned[0] and "--route SUFFIX=odd@host" in warned[0]
     pools["s2"] = _Backend(fail="cannot list your jobs: no such schedd")
     warned.clear()
-    listed = list_everywhere(settings, lambda schedd, pool: pools[schedd], False, warned.append)
+    listed = list_everywhere(settings, lambda schedd, pool, only: pools[schedd], False, warned.append)
     assert [item.suffix for item in listed] == ["job.condor"] and len(warned) == 1
     assert warned[0].startswith("schedd s2 (route r.condor) did not answer")
 
@@ -186,3 +186,21 @@ def test_a_pool_with_several_schedds_is_refused_naming_them():
                                "`condor-job-ssh setup --route SUFFIX=a@cm2`")
     with pytest.raises(ProxyError, match="knows no schedd"):
         the_schedd("cm2", [])
+
+
+def test_only_a_routes_pool_alone_picks_that_pools_schedd(monkeypatch):
+    """`--pool P` of the block keeps HTCondor's meaning (the local schedd, in pool P); a route naming only
+    a pool (--pool-only) asks P's collector and never uses the local schedd."""
+    from proxycmd.backends import condor_jobs
+    from proxycmd.backends.condor import CondorBackend
+    from proxycmd.errors import ProxyError
+
+    asked = []
+    names = {"cm2": ["second@h"], "cm3": ["b@h", "a@h"]}
+    monkeypatch.setattr(condor_jobs.Queue, "schedd_names", lambda self: asked.append(self.pool) or names[self.pool])
+    monkeypatch.setattr(condor_jobs.Queue, "jobs", lambda self, user, include_idle=False: [self.name])
+    assert CondorBackend(pool="cm2").list_jobs() == [None] and asked == []
+    assert CondorBackend(pool="cm2", pool_only=True).list_jobs() == ["second@h"] and asked == ["cm2"]
+    with pytest.raises(ProxyError) as info:
+        CondorBackend(pool="cm3", pool_only=True).list_jobs()
+    assert "pool cm3 has 2 schedds (a@h, b@h)" in str(info.value) and "--route SUFFIX=a@h@cm3" in str(info.value)

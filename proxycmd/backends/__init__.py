@@ -52,18 +52,19 @@ class Backend(Protocol):
 
 def open_backend(*, sim_root: Optional[str] = None, schedd: Optional[str] = None,
                  pool: Optional[str] = None, via: Optional[str] = None,
-                 via_config: Optional[str] = None) -> Backend:
+                 via_config: Optional[str] = None, pool_only: bool = False) -> Backend:
     """The simulated pool when *sim_root* is given; through the access point *via* (ssh, `hop/`)
-    when given; else HTCondor (imported only then).  *schedd* None: the local schedd, or with *pool* the
-    one schedd of that pool (poolschedd.py)."""
+    when given; else HTCondor (imported only then).  *schedd* None: the local schedd (with *pool*: as
+    HTCondor's tools take it); with *pool_only* (a route naming only a pool) the one schedd of that pool,
+    never the local one (poolschedd.py)."""
     if via and not sim_root:
         from .hop.backend import HopBackend
 
-        return HopBackend(via, config=via_config, schedd=schedd, pool=pool)
+        return HopBackend(via, config=via_config, schedd=schedd, pool=pool, pool_only=pool_only)
     if sim_root:
         from .sim import SimBackend
 
         return SimBackend(sim_root, schedd=schedd)
     from .condor import CondorBackend
 
-    return CondorBackend(schedd=schedd, pool=pool)
+    return CondorBackend(schedd=schedd, pool=pool, pool_only=pool_only)

@@ -29,9 +29,11 @@ class CondorBackend:
     name = "condor"
     retry_interval = 5.0  # as condor_ssh_to_job -auto-retry does (ssh_to_job.cpp)
 
-    def __init__(self, schedd: Optional[str] = None, pool: Optional[str] = None, *, timeout: float = 330.0) -> None:
+    def __init__(self, schedd: Optional[str] = None, pool: Optional[str] = None, *, timeout: float = 330.0,
+                 pool_only: bool = False) -> None:
         self.schedd = schedd
         self.pool = pool
+        self.pool_only = pool_only  # a route naming only a pool: its one schedd, never the local one
         self.timeout = timeout  # one condor_ssh_to_job run (it allows the schedd and the starter 300 s each)
         self._queue: Optional[condor_jobs.Queue] = None
         self._lookup_broken = False  # the bindings could not reach the schedd once: do not try again
@@ -48,7 +50,7 @@ class CondorBackend:
 
     def _pool_schedd(self) -> None:
         """A pool without a schedd: the one schedd its collector knows (never the local one: poolschedd.py)."""
-        if self.pool and not self.schedd:
+        if self.pool_only and self.pool and not self.schedd:
             from .poolschedd import the_schedd
 
             self.schedd = the_schedd(self.pool, self.schedds())

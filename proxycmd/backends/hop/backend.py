@@ -23,13 +23,14 @@ class HopBackend:
 
     def __init__(self, dest: str, *, config: Optional[str] = None, schedd: Optional[str] = None,
                  pool: Optional[str] = None, timeout: float = tunnel.OPEN_TIMEOUT,
-                 run: Optional[Callable] = None) -> None:
+                 run: Optional[Callable] = None, pool_only: bool = False) -> None:
         self.dest = check_dest(dest)
         self.config = config
         self.schedd = schedd
         self.pool = pool
         self.timeout = timeout
         self._run = run  # stands in for command.run (tests)
+        self.pool_only = pool_only  # a route naming only a pool: its one schedd, never the AP's own
         self._asked_queue = False
 
     # ----- sessions ----------------------------------------------------------------------------------
@@ -63,7 +64,7 @@ class HopBackend:
 
     def _pool_schedd(self) -> None:
         """A pool without a schedd: the one schedd its collector knows (never the AP's own: poolschedd.py)."""
-        if self.pool and not self.schedd:
+        if self.pool_only and self.pool and not self.schedd:
             from ..poolschedd import the_schedd
 
             self.schedd = the_schedd(self.pool, self.schedds())
