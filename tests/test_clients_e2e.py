@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from conftest import REPO, make_world, wait_for
+from conftest import REPO, make_world, safe_tmp_root, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -141,4 +142,63 @@ def test_library_connections_all_log_in(pool, tmp_path, scenario, master):
         if master:
             pool.run(pool.ssh_argv("-O", "exit", first), check=False)
     # every relayed session ended with its connection: only lines of live sessions stay
+    assert wait_for(lambda: pool.known_hosts_lines() == [], timeout=15), pool.known_hosts_lines()
+
+
+# ----- JSch and Node's ssh2: where a JDK or node exists ------------------------------------------------------
+JSCH_JARS = ["jsch.jar", "jsch.agentproxy.core.jar", "jsch.agentproxy.jsch.jar", "jsch.agentproxy.sshagent.jar"]
+DEBIAN_JAVA = Path("/usr/share/java")
+
+
+@pytest.fixture(scope="module")
+def jsch_recipe(tmp_path_factory):
+    """JobSsh.java from docs/clients.md, compiled against Debian's JSch and jsch-agent-proxy."""
+    if not (shutil.which("javac") and shutil.which("java")):
+        pytest.skip("no JDK here (javac, java): the JSch recipe is not run")
+    jars = [DEBIAN_JAVA / name for name in JSCH_JARS]
+    if not all(jar.exists() for jar in jars):
+        pytest.skip("JSch is not installed here: apt-get install libjsch-java libjsch-agent-proxy-java")
+    build = tmp_path_factory.mktemp("jsch")
+    (build / "JobSsh.java").write_text(recipe("JobSsh.java"))
+    classpath = ":".join(map(str, jars))
+    done = subprocess.run(["javac", "-cp", classpath, "JobSsh.java"], cwd=build, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr
+    return ["java", "-cp", f"{classpath}:{build}", "JobSsh"]
+
+
+@pytest.fixture(scope="module")
+def ssh2_recipe(tmp_path_factory):
+    """job_ssh.js from docs/clients.md, with ssh2 from the npm registry (cached beside the test homes)."""
+    if not (shutil.which("node") and shutil.which("npm")):
+        pytest.skip("no node/npm here: the ssh2 recipe is not run")
+    modules = safe_tmp_root() / "npm-ssh2"
+    if not (modules / "node_modules" / "ssh2" / "package.json").exists():
+        modules.mkdir(mode=0o700, exist_ok=True)
+        done = subprocess.run(["npm", "install", "--no-audit", "--no-fund", "--prefix", str(modules), "ssh2@1"],
+                              capture_output=True, text=True, timeout=300)
+        if done.returncode != 0:
+            pytest.skip(f"npm could not install ssh2: {(done.stderr.strip().splitlines() or ['?'])[-1]}")
+    script = tmp_path_factory.mktemp("ssh2") / "job_ssh.js"
+    script.write_text(recipe("job_ssh.js"))
+    return ["env", f"NODE_PATH={modules / 'node_modules'}", "node", str(script)]
+
+
+@pytest.mark.parametrize("master", [False, True], ids=["alone", "with-controlmaster"])
+@pytest.mark.parametrize("jobs", [[0] * 5, [0, 1, 2, 3, 4]], ids=["five-to-one-job", "five-jobs"])
+@pytest.mark.parametrize("client", ["jsch", "ssh2"])
+def test_jsch_and_ssh2_connections_all_log_in(pool, request, client, jobs, master):
+    command = request.getfixturevalue(f"{client}_recipe")
+    first = HOST.format(pool.jobs[0])
+    if master:
+        pool.ssh(first, "true")
+    try:
+        hosts = [HOST.format(pool.jobs[i]) for i in jobs]
+        done = pool.run([*command, str(pool.ssh_config), "echo $PWD", *hosts], check=False, timeout=300)
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.splitlines() == [f"{h}\t{pool.sandbox(pool.jobs[i])}" for h, i in zip(hosts, jobs)], \
+            done.stderr
+    finally:
+        if master:
+            pool.run(pool.ssh_argv("-O", "exit", first), check=False)
     assert wait_for(lambda: pool.known_hosts_lines() == [], timeout=15), pool.known_hosts_lines()
