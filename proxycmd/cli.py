@@ -212,7 +212,7 @@ def connect(args: argparse.Namespace) -> int:
         # lives as long as this relay, held by the agent connection register returns (agent/registry.py).
         relayed = args.relay or not parent_wants_fd(0, 1)
         try:
-            held = register(rundir, pid=parent, host=_known_hosts_name(args.host, args.port),  # noqa: F841
+            held = register(rundir, pid=parent, host=_known_hosts_name(args.host, args.port),
                             host_key=session.host_key, private_key=session.private_key, upstream=upstream,
                             relayed=relayed)
         except ProxyError:
@@ -226,6 +226,9 @@ def connect(args: argparse.Namespace) -> int:
             return hand_over(session.sock, relay_wanted=relayed)
         except SshGone:
             return 1
+        finally:
+            if held is not None:
+                held.close()  # the relay ended: so does its session (also when we are killed: the kernel closes it)
     finally:
         session.close()
 
