@@ -7,9 +7,11 @@ child holds the agent connection open (as the relay does) until told to exit.
 from __future__ import annotations
 
 import base64
+import os
 import select
 import subprocess
 import sys
+import threading
 
 import pytest
 
@@ -156,3 +158,25 @@ def test_the_newest_line_for_a_host_comes_first(agent, keyring, relayed_last):
     finally:
         if relay:
             relay.close()
+
+
+def test_a_turn_not_used_in_time_is_taken_away_with_its_key(keyring, tmp_path, monkeypatch):
+    """In the registry itself (the agent's limit is 10 s): the waiting connection gets the turn at the limit."""
+    from proxycmd.agent import keys, peer, registry
+
+    monkeypatch.setattr(registry, "HANDSHAKE_LIMIT", 0.3)
+    known_hosts = tmp_path / "known_hosts"
+    sessions = registry.Registry(known_hosts, 3600)
+    me, token = os.getpid(), peer.start_token(os.getpid())
+    first, second = keyring["ecdsa-256"], keyring["ed25519"]
+    stuck = sessions.add(me, token, HOST, first.line, keys.load_private_key(bytearray(first.pem)), 300, relayed=True)
+    later = []
+    waiter = threading.Thread(target=lambda: later.append(sessions.add(
+        me, token, HOST, second.line, keys.load_private_key(bytearray(second.pem)), 300, relayed=True)), daemon=True)
+    waiter.start()
+    waiter.join(30)
+    assert later and later[0].in_handshake and not stuck.in_handshake
+    assert stuck.key is None, "the key of a turn taken away is dropped"
+    assert sessions.identities(me, token) == [(later[0].key.blob, HOST)]
+    assert known_hosts.read_text().splitlines() == [f"{HOST} {second.line}", f"{HOST} {first.line}"]
+    sessions.close(write=False)

@@ -174,11 +174,12 @@ class Registry:
     def end(self, session: Session) -> None:
         """A relayed session's connection ended: forget it, wipe its key, take its line out."""
         with self._lock:
-            if session not in self._sessions:
-                return
+            kept = [s for s in self._sessions if s is not session]
+            if len(kept) == len(self._sessions):
+                return  # already gone: its process exited, or the agent is stopping
             log.info("session for pid %d (%s) ended: the relay closed", session.pid, session.host)
             session.drop_key()
-            self._sessions.remove(session)
+            self._sessions = kept
             session.turn_ends = None
             self._pass_turn(session)
 
