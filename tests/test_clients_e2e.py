@@ -202,3 +202,51 @@ def test_jsch_and_ssh2_connections_all_log_in(pool, request, client, jobs, maste
         if master:
             pool.run(pool.ssh_argv("-O", "exit", first), check=False)
     assert wait_for(lambda: pool.known_hosts_lines() == [], timeout=15), pool.known_hosts_lines()
+
+
+# ----- the naive ways docs/clients.md warns about fail as it says ------------------------------------------
+NAIVE = {  # name: (code run with argv ssh_config host, what its last error line says)
+    "paramiko-known-hosts-loaded-first": ('''
+import os, paramiko, sys
+o = paramiko.SSHConfig.from_path(sys.argv[1]).lookup(sys.argv[2])
+os.environ["SSH_AUTH_SOCK"] = o["identityagent"]
+c = paramiko.SSHClient()
+c.load_host_keys(o["userknownhostsfile"])
+c.connect(sys.argv[2], sock=paramiko.ProxyCommand(o["proxycommand"]), look_for_keys=False)
+''', ("not found in known_hosts", "No such file or directory")),
+    "paramiko-without-the-agent": ('''
+import paramiko, sys
+o = paramiko.SSHConfig.from_path(sys.argv[1]).lookup(sys.argv[2])
+class Checked(paramiko.MissingHostKeyPolicy):
+    def missing_host_key(self, client, hostname, key):
+        assert paramiko.HostKeys(o["userknownhostsfile"]).check(hostname, key)
+c = paramiko.SSHClient()
+c.set_missing_host_key_policy(Checked())
+c.connect(sys.argv[2], sock=paramiko.ProxyCommand(o["proxycommand"]), look_for_keys=False)
+''', ("No authentication methods available",)),
+    "fabric-as-it-comes": ('''
+import os, sys
+from fabric import Config, Connection
+c = Connection(sys.argv[2], config=Config(runtime_ssh_path=sys.argv[1]))
+os.environ["SSH_AUTH_SOCK"] = c.ssh_config["identityagent"]
+c.run("true", hide=True)
+''', ("No such file or directory: 'none'",)),
+    "asyncssh-known-hosts-at-start": ('''
+import asyncio, sys, asyncssh
+async def main():
+    async with asyncssh.connect(sys.argv[2], config=[sys.argv[1]]) as c:
+        await c.run("true")
+asyncio.run(main())
+''', ("Host key is not trusted",)),
+}
+
+
+@pytest.mark.parametrize("naive", list(NAIVE))
+def test_the_naive_way_fails_as_the_doc_says(pool, naive):
+    pytest.importorskip(naive.split("-")[0])
+    code, says = NAIVE[naive]
+    done = pool.run([sys.executable, "-c", code, str(pool.ssh_config), HOST.format(pool.jobs[0])], check=False,
+                    timeout=120)
+    assert done.returncode != 0
+    last = done.stderr.strip().splitlines()[-1]
+    assert any(text in last for text in says), done.stderr
