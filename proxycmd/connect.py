@@ -45,12 +45,18 @@ def connect(args: argparse.Namespace) -> int:
     marks.append(("session", time.monotonic()))
     try:
         check_login(args, session, what)
-        if not register_key(args, session, rundir, parent):                          # -> agent
+        relayed = args.relay or not _parent_wants_fd()
+        registered, held = register_key(args, session, rundir, parent, relayed)      # -> agent
+        if not registered:
             return 1
         marks.append(("register", time.monotonic()))
         if args.timings:
             print_timings(marks)
-        return hand_over(session.sock, args.relay)                                  # -> hand-over
+        try:
+            return hand_over(session.sock, relayed)                                  # -> hand-over
+        finally:
+            if held is not None:
+                held.close()  # the relay ended: so does its session (also when we are killed: the kernel closes it)
     finally:
         session.close()
 
@@ -98,8 +104,17 @@ def check_login(args: argparse.Namespace, session: Session, what: str) -> None:
                          f"connect with: ssh {session.user}@{args.host}")
 
 
-def register_key(args: argparse.Namespace, session: Session, rundir, parent: int) -> bool:
-    """Give the agent the session's key and host key under ssh's pid; False when ssh is gone already."""
+def _parent_wants_fd() -> bool:
+    from .handoff import parent_wants_fd
+
+    return parent_wants_fd(0, 1)
+
+
+def register_key(args: argparse.Namespace, session: Session, rundir, parent: int, relayed: bool):
+    """Give the agent the session's key and host key under ssh's pid: (False, None) when ssh is gone
+    already, else (True, the agent connection that holds a relayed session or None).  A relayed client
+    may be a library making many connections from one process: its session then lives as long as this
+    relay, held by the connection register returns (agent/registry.py)."""
     from . import paths, waiting
     from .agent.client import register
 
@@ -109,15 +124,15 @@ def register_key(args: argparse.Namespace, session: Session, rundir, parent: int
 
         upstream = user_agent_socket(parent, ours=str(paths.agent_socket(rundir)))
     if parent <= 1 or waiting.peer_gone(1, parent):
-        return False  # ssh is gone (killed before the hand-over): register nothing, nobody to tell
+        return False, None  # ssh is gone (killed before the hand-over): register nothing, nobody to tell
     try:
-        register(rundir, pid=parent, host=known_hosts_name(args.host, args.port), host_key=session.host_key,
-                 private_key=session.private_key, upstream=upstream)
+        held = register(rundir, pid=parent, host=known_hosts_name(args.host, args.port), host_key=session.host_key,
+                        private_key=session.private_key, upstream=upstream, relayed=relayed)
     except ProxyError:
         if waiting.peer_gone(1, parent):  # the agent refused because ssh died meanwhile
-            return False
+            return False, None
         raise
-    return True
+    return True, held
 
 
 def hand_over(sock, relay: bool) -> int:
