@@ -359,10 +359,12 @@ def sync_command(
 ) -> None:
     """List your running jobs as ssh hosts, for VS Code.
 
-    Asks the pool once for your jobs and writes one `Host 32.0.job.condor` entry per job inside the
-    managed block, so VS Code's Remote Explorer and shell completion offer it, and drops jobs that have
-    left. It never asks and writes only when the list changed, so it suits a timer (see contrib/).
-    Run `setup` first.
+    Asks every schedd the block reaches for your jobs (the default one, each route's, and with
+    `setup --all-schedds` every schedd of the pool) and writes one `Host 32.0.job.condor` entry per job
+    inside the managed block (32.0.SUFFIX for a route's, 32.0.SCHEDD.job.condor for another schedd's), so
+    VS Code's Remote Explorer and shell completion offer it, and drops jobs that have left. A schedd that
+    does not answer is a warning; the others are listed. It never asks and writes only when the list
+    changed, so it suits a timer (see contrib/). Run `setup` first.
 
     \b
     Examples:
