@@ -110,8 +110,8 @@ def main() -> int:
     args = ap.parse_args()
 
     # One isolated user with `setup --condor`: the tests' own World, on a real pool or the simulated one
-    worlds, label = open_world(args.fake)
-    real = "real" in label
+    worlds, where = open_world(args.fake)
+    real = "real" in where
     world = next(worlds)
     world.env = as_installed(world.env)
     env, base = world.env, world.base
@@ -159,7 +159,7 @@ def main() -> int:
 
         mib = args.size_mib
         ms = lambda seconds: f"{1000 * seconds:7.1f} ms"  # noqa: E731
-        print(f"condor path vs classic condor_ssh_to_job ({label}): {args.runs} connections "
+        print(f"condor path vs classic condor_ssh_to_job ({where}): {args.runs} connections "
               f"and {args.transfers} x {mib} MiB per variant, medians, interleaved in this run")
         print(f"  session keys the starter made: ours {ours_key}, classic by default {classic_key}")
         print(f"  cold, default vs default  ssh {host} true {ms(cold['ours'])}   condor_ssh_to_job {job} true "
