@@ -101,8 +101,12 @@ def build_parser() -> argparse.ArgumentParser:
                       "job's account")
     conn.add_argument("--port", type=int, default=22, help="ssh's %%p, for the known_hosts entry (default 22)")
     conn.add_argument("--relay", action="store_true", help="relay bytes instead of handing the connection to ssh")
-    conn.add_argument("--runtime-dir", metavar="DIR", help="private directory of the agent socket and known_hosts "
-                      "(default: ~/.ssh/cjp; it must pass the safe-chain check, see docs/security.md)")
+    conn.add_argument("--runtime-dir", metavar="DIR", help="private directory of ssh's shared connections, with the "
+                      "agent's sockets and known_hosts in DIR/host-<this host's name> (default: ~/.ssh/cjp; it must "
+                      "pass the safe-chain check, see docs/security.md)")
+    conn.add_argument("--shared-known-hosts", action="store_true",
+                      help="ssh reads one known_hosts file for every login node sharing this home (OpenSSH before "
+                      "8.4): the agent merges this host's lines into it")
     conn.add_argument("--forward-agent", action="store_true",
                       help="let the agent also offer your own ssh-agent's keys to this ssh (for ForwardAgent)")
     conn.add_argument("--from-socket", metavar="PATH", help="take an already opened session's connection from the "
@@ -210,7 +214,8 @@ def connect(args: argparse.Namespace) -> int:
             return 1  # ssh is gone (killed before the hand-over): register nothing, nobody to tell
         try:
             register(rundir, pid=parent, host=_known_hosts_name(args.host, args.port), host_key=session.host_key,
-                     private_key=session.private_key, upstream=upstream)
+                     private_key=session.private_key, upstream=upstream,
+                     shared_known_hosts=args.shared_known_hosts)
         except ProxyError:
             if waiting.peer_gone(1, parent):  # the agent refused because ssh died meanwhile
                 return 1

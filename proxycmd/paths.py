@@ -9,6 +9,14 @@ no other user can ever create or replace it, today or after a reboot.  Hence the
 nobody else.  A sticky world-writable directory such as /tmp fails it: after a reboot anyone may take the
 name again.
 
+Everything bound to one kernel lives in a per-host directory inside it, ``host-<name>`` (``HOST_DIR``):
+the agent's two sockets, its start lock and its log.  A home shared by several login nodes (NFS) has one
+runtime directory for all of them, but a unix socket only answers in the kernel that bound it, so each
+node's agent keeps to its own directory.  ssh names the same directory with ``%l`` (IdentityAgent,
+UserKnownHostsFile): ssh.c sets ``%l`` to gethostname(3) as it is, dots and all (``%L`` is the part before
+the first dot), and ``local_node`` reads the same call.  ControlPath's ``%C`` already hashes the local host
+name, so those sockets stay in the runtime directory itself.
+
 The default is ``<home>/.ssh/cjp``; where the home's file system cannot hold unix sockets (AFS) `setup`
 falls back to ``/run/user/<uid>/condor-job-proxy``, which only root can create.  Every socket path in it
 stays under 104 bytes (macOS's limit; Linux allows 108).  docs/security.md tells the whole story.
@@ -37,9 +45,15 @@ _CONTROL_EXPANDED = 40 + 17
 HOME_RUNDIR = (".ssh", "cjp")  # the default runtime directory, under the user's home
 CLASSIC_FDPASS = "classic/0123456-012345678/fdpass"  # the longest socket path the classic shim makes (sshconfig/classic/dirs.py)
 
+HOST_DIR = "host-%l"  # the per-host directory as ssh_config writes it; ``host_dir`` expands it the same way
 AGENT_SOCKET = "agent.sock"
 CONTROL_SOCKET = "control.sock"
 KNOWN_HOSTS = "known_hosts"
+# OpenSSH before 8.4 expands no tokens in UserKnownHostsFile: then every node's ssh reads this one file in
+# the runtime directory, which each node's agent merges its lines into (agent/knownhosts.py).  Not named
+# known_hosts, which an agent of an earlier version may still be rewriting whole.
+SHARED_KNOWN_HOSTS = "known_hosts.shared"
+_NODE_NAME_MAX = 255
 AGENT_LOCK = "agent.lock"
 AGENT_LOG = "agent.log"
 _SYMLINK_DEPTH = 40  # as the kernel's ELOOP limit
@@ -136,9 +150,12 @@ def check_runtime_dir(path) -> None:
         check_private_dir(Path(text))
 
 
-def check_socket_room(path) -> None:
-    """Raise PathError unless every socket we (or ssh) make in *path* fits in a unix socket address."""
-    longest = max(len(AGENT_SOCKET), len(CONTROL_SOCKET), _CONTROL_EXPANDED, len(CLASSIC_FDPASS))
+def check_socket_room(path, node: "Optional[str]" = None) -> None:
+    """Raise PathError unless every socket we (or ssh) make in *path* fits in a unix socket address: the
+    agent's in the per-host directory of *node* (this host when None), ssh's ControlPath, the classic shim's."""
+    node = local_node() if node is None else node
+    agent = len(os.fsencode(HOST_DIR.replace("%l", node))) + 1 + max(len(AGENT_SOCKET), len(CONTROL_SOCKET))
+    longest = max(agent, _CONTROL_EXPANDED, len(CLASSIC_FDPASS))
     size = len(os.fsencode(str(path))) + 1 + longest
     if size > SOCKET_PATH_MAX:
         raise PathError(f"runtime directory {path} is too long for unix socket paths ({size} bytes with ssh's "
@@ -269,22 +286,62 @@ def pick_runtime_dir(env: "Optional[Mapping[str, str]]" = None, create: bool = T
                       "out, so connections from cron or after logout fail; `setup --runtime-dir DIR` picks another")
 
 
-def agent_socket(rundir: Path) -> Path:
-    return rundir / AGENT_SOCKET
+def check_node_name(name: str) -> str:
+    """*name* (a host name, as gethostname(3) returns it) if it can name a directory, else PathError."""
+    if not name or len(name) > _NODE_NAME_MAX or "/" in name or not name.isprintable() or " " in name:
+        raise PathError(f"this host's name {name!r} cannot name a directory (empty, or it holds '/', a blank or "
+                        "a control character): ask your admin to fix the host name")
+    return name
 
 
-def control_socket(rundir: Path) -> Path:
+def local_node() -> str:
+    """This host's name exactly as OpenSSH expands ``%l``: gethostname(3), not shortened, not resolved."""
+    import socket  # already loaded on every path that asks (the agent client), so this costs nothing
+
+    return check_node_name(socket.gethostname())
+
+
+def host_dir(rundir: Path, node: "Optional[str]" = None) -> Path:
+    """The per-host directory of *node* (this host when None) in *rundir*: ``HOST_DIR`` with ``%l``
+    expanded as ssh does.  Not created here (``make_private_dir``)."""
+    return rundir / HOST_DIR.replace("%l", check_node_name(node) if node is not None else local_node())
+
+
+def agent_socket(rundir: Path, node: "Optional[str]" = None) -> Path:
+    """The socket ssh's IdentityAgent names: in this host's directory, since a socket answers only in the
+    kernel that bound it."""
+    return host_dir(rundir, node) / AGENT_SOCKET
+
+
+def control_socket(rundir: Path, node: "Optional[str]" = None) -> Path:
     """The agent's management socket (register, status, stop): only our own client uses it, ssh never
     names it, so agent forwarding cannot carry it into a job."""
-    return rundir / CONTROL_SOCKET
+    return host_dir(rundir, node) / CONTROL_SOCKET
 
 
-def known_hosts(rundir: Path) -> Path:
-    return rundir / KNOWN_HOSTS
+def known_hosts(rundir: Path, shared: bool = False, node: "Optional[str]" = None) -> Path:
+    """The file ssh reads for job host keys: this host's own (OpenSSH 8.4+ expands ``%l`` in
+    UserKnownHostsFile), or with *shared* the one file all login nodes read and merge into."""
+    return rundir / SHARED_KNOWN_HOSTS if shared else host_dir(rundir, node) / KNOWN_HOSTS
+
+
+def shared_known_hosts_lock(rundir: Path) -> Path:
+    """The lock every node's agent takes (fcntl, which NFS carries to the server) to merge the shared file."""
+    return rundir / (SHARED_KNOWN_HOSTS + ".lock")
+
+
+def ensure_host_dir(rundir: Path) -> Path:
+    """Create (0700) or verify this host's directory in *rundir*, which must be a checked runtime directory:
+    only we can create anything in it, so the directory's own check is enough."""
+    return make_private_dir(host_dir(rundir))
 
 
 def agent_lock(rundir: Path) -> Path:
-    return rundir / AGENT_LOCK
+    return host_dir(rundir) / AGENT_LOCK
+
+
+def agent_log(rundir: Path) -> Path:
+    return host_dir(rundir) / AGENT_LOG
 
 
 def control_path(rundir: Path) -> str:

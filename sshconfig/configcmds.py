@@ -22,7 +22,7 @@ from proxycmd import paths
 from proxycmd.errors import ProxyError
 from proxycmd.hostname import HostnameError
 
-from . import configfile, managed, render, settings as settings_mod
+from . import configfile, managed, render, settings as settings_mod, sshversion
 from .managed import ConfigFileError, ManagedBlockError
 from .render import RenderContext, RenderError
 from .settings import Route, Settings, SettingsError
@@ -164,14 +164,16 @@ def _runtime_dir(chosen: Settings, dry_run: bool) -> str:
     return str(path)
 
 
-def _setup_transform(proxy: str, rundir: str, chosen: Settings, hop_config: Optional[str] = None):
-    """The file's text (None: no file) -> the text with the block written for *chosen*."""
+def _setup_transform(proxy: str, rundir: str, chosen: Settings, hop_config: Optional[str] = None,
+                     shared_known_hosts: bool = False):
+    """The file's text (None: no file) -> the text with the block written for *chosen*; with
+    *shared_known_hosts*, for an OpenSSH client before 8.4 (one known_hosts file for every login node)."""
 
     def transform(text: Optional[str]) -> str:
         old_block = managed.block_text(text) if text is not None else None
         created = text is None or (old_block is not None and managed.was_created(old_block))
         ctx = RenderContext(proxy=proxy, runtime_dir=rundir, settings=chosen, created_file=created,
-                            ssh_config=hop_config)
+                            ssh_config=hop_config, shared_known_hosts=shared_known_hosts)
         block = render.render_block(ctx, hosts=_kept_hosts(old_block, chosen.suffixes))
         return managed.splice(text if text is not None else "", block)
 
@@ -261,8 +263,9 @@ def setup_command(
         if not dry_run:
             configfile.check_writable(config)  # before anything is saved or created
         text, _ = _read(config)
+        shared_known_hosts = not sshversion.known_hosts_per_host(sshversion.client_version())
         transform = _setup_transform(find_proxy(), _runtime_dir(chosen, dry_run), chosen,
-                                     _hop_config(config))
+                                     _hop_config(config), shared_known_hosts)
         before = text if text is not None else ""
         after = transform(text)
         settings_changed = chosen != current

@@ -10,7 +10,6 @@ maximum host-key lifetime.  Dropped keys are wiped (see keys.SigningKey.wipe).
 from __future__ import annotations
 
 import logging
-import os
 import re
 import threading
 import time
@@ -19,6 +18,7 @@ from pathlib import Path
 from typing import List, Optional, Tuple
 
 from . import keys, peer
+from .knownhosts import PrivateFile, SharedFile
 
 log = logging.getLogger("proxycmd.agent")
 
@@ -54,39 +54,19 @@ def check_host(host: str) -> None:
         raise ValueError(f"host {host[:80]!r} is not a plain host name or [host]:port")
 
 
-def write_known_hosts(path: Path, lines: List[str]) -> None:
-    """Replace *path* atomically with *lines*: a new 0600 file in the same directory, then rename."""
-    temp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
-    try:
-        fd = os.open(temp, flags, 0o600)
-    except FileExistsError:  # left by a crashed agent that had our pid
-        os.unlink(temp)
-        fd = os.open(temp, flags, 0o600)
-    try:
-        with os.fdopen(fd, "w", encoding="ascii") as handle:
-            handle.writelines(f"{line}\n" for line in lines)
-        os.replace(temp, path)
-    except BaseException:
-        try:
-            os.unlink(temp)
-        except OSError:
-            pass
-        raise
-
-
 class Registry:
-    """The live sessions, guarded by one lock; known_hosts is rewritten under that lock on every change."""
+    """The live sessions, guarded by one lock; known_hosts is rewritten under that lock on every change,
+    through *known_hosts* (a knownhosts.PrivateFile or SharedFile, or a path: a PrivateFile there)."""
 
-    def __init__(self, known_hosts: Path, max_host_lifetime: float) -> None:
+    def __init__(self, known_hosts: "Path | PrivateFile | SharedFile", max_host_lifetime: float) -> None:
         self._lock = threading.Lock()
         self._sessions: List[Session] = []
-        self._known_hosts = known_hosts
+        self._known_hosts = PrivateFile(known_hosts) if isinstance(known_hosts, Path) else known_hosts
         self._max_host_lifetime = max_host_lifetime
         self._closed = False
 
     def _write(self) -> None:
-        write_known_hosts(self._known_hosts, [f"{s.host} {s.host_key}" for s in self._sessions])
+        self._known_hosts.write([(f"{s.host} {s.host_key}", s.host_expires) for s in self._sessions])
 
     def start(self) -> None:
         """Make known_hosts empty (whatever an earlier agent left is stale)."""
@@ -172,4 +152,4 @@ class Registry:
                 try:
                     self._write()
                 except OSError as exc:
-                    log.warning("could not empty %s: %s", self._known_hosts, exc.strerror)
+                    log.warning("could not empty %s: %s", self._known_hosts.path, exc.strerror)
