@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -18,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import make_world, tool, wait_for
+from conftest import make_world, private_tmp, tool, wait_for
 from proxycmd import paths
 from proxycmd.agent import knownhosts, peer
 
@@ -34,6 +35,8 @@ def test_merge_keeps_the_other_nodes_live_lines_and_replaces_our_own():
         knownhosts.tagged("2.0.job.condor ssh-ed25519 AAAA2", "b", now + 60),   # theirs, live: kept
         knownhosts.tagged("3.0.job.condor ssh-ed25519 AAAA3", "b", now - 1),    # theirs, expired: dropped
         "4.0.job.condor ssh-ed25519 AAAA4",                                     # untagged (older agent): dropped
+        knownhosts.tagged("* ssh-ed25519 AAAA6", "b", now + 60),                # a pattern: never carried on
+        knownhosts.tagged("@revoked ssh-ed25519 AAAA7", "b", now + 60),         # a marker: likewise
         "garbage",
     ]) + "\n"
     ours = [knownhosts.tagged("5.0.job.condor ssh-ed25519 AAAA5", "a", now + 60)]
@@ -69,6 +72,31 @@ def test_a_host_name_that_cannot_name_a_directory_is_refused_in_one_line():
         with pytest.raises(paths.PathError, match="cannot name a directory"):
             paths.check_node_name(bad)
     assert paths.host_dir(Path("/r"), "login01.example.org") == Path("/r/host-login01.example.org")
+
+
+def test_the_host_directory_must_be_private():
+    """The per-host directory is checked like the runtime directory itself: by the proxy and agent
+    (ensure_host_dir) and by doctor (the IdentityAgent directory as ssh -G resolves it)."""
+    from sshconfig import blockinfo, doctor
+
+    base = private_tmp("n-")  # not under /tmp: the safe chain refuses that before it reaches our directory
+    rundir = base / "cjp"
+    rundir.mkdir(mode=0o700)
+    node = "login01.example.org"
+    host = paths.host_dir(rundir, node)
+    host.mkdir(mode=0o755)
+    with pytest.raises(paths.PathError, match="lets others in"):
+        paths.make_private_dir(host)
+    values = {"proxycommand": f"/x/condor-job-proxy --runtime-dir '{rundir}' --login '%r' '%h'",
+              "identityagent": f"{rundir}/host-%l/agent.sock", "userknownhostsfile": f"{rundir}/host-%l/known_hosts",
+              "controlpath": f"{rundir}/0123"}
+    resolved = blockinfo.from_ssh_g(values, "1.0.job.condor", node)  # as an 8.0 ssh -G prints them
+    assert resolved.identity_agent == str(host / "agent.sock")
+    check, _ = doctor.check_block_runtime_dirs(resolved)
+    assert check.state == doctor.FAIL and str(host) in check.detail and "lets others in" in check.detail
+    host.chmod(0o700)
+    assert doctor.check_block_runtime_dirs(resolved)[0].state == doctor.OK
+    shutil.rmtree(base)
 
 
 # ----- setup renders what the client supports ---------------------------------------------------------------

@@ -18,6 +18,7 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
+import re
 import threading
 import time
 from pathlib import Path
@@ -29,6 +30,7 @@ TAG = "cjp"
 LOCK_WAIT = 5.0  # seconds to wait for another node's merge; then merge anyway (a lost line beats a refusal)
 _LOCK_POLL = 0.02
 
+_PLAIN_HOST = re.compile(r"\[?[A-Za-z0-9][A-Za-z0-9_.:-]*(?:\]:[0-9]{1,5})?")  # no patterns, lists or @markers
 Entry = Tuple[str, float]  # (``<host> <type> <base64>``, when it expires, time.monotonic())
 
 
@@ -70,7 +72,7 @@ def tagged(line: str, node: str, expires: float) -> str:
 def _parse(raw: str) -> "Tuple[str, float] | None":
     """(node, expiry) of one tagged line; None for anything else (an earlier version's untagged line)."""
     fields = raw.split()
-    if len(fields) != 4 or not fields[3].startswith(TAG + ":"):
+    if len(fields) != 4 or not fields[3].startswith(TAG + ":") or not _PLAIN_HOST.fullmatch(fields[0]):
         return None
     node, _, expires = fields[3][len(TAG) + 1:].rpartition(":")
     if not node or not expires.isdigit():
