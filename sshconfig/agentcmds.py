@@ -9,8 +9,8 @@ import typer
 
 from proxycmd import paths
 
-agent_app = typer.Typer(help="The per-user key agent of this host (it starts by itself on the first connection).",
-                        no_args_is_help=True)
+agent_app = typer.Typer(help="Stop the key agent of this host. It starts by itself on the first connection.",
+                        short_help="Stop the key agent of this host.", no_args_is_help=True)
 
 
 def _runtime_dir(config: Path) -> Path:
@@ -28,7 +28,9 @@ def _runtime_dir(config: Path) -> Path:
 def stop_command(ssh_config: Optional[Path] = typer.Option(None, "--ssh-config", metavar="PATH",
                                                            help="The ssh config whose block names the runtime "
                                                                 "directory (default: ~/.ssh/config).")) -> None:
-    """Stop this host's key agent: its keys are wiped and its known_hosts lines dropped.
+    """Stop this host's key agent.
+
+    Its keys are wiped and its known_hosts lines dropped.
 
     Sessions already logged in go on; the next connection starts a fresh agent. Agents of other login
     nodes sharing your home are not touched.
