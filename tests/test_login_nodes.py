@@ -224,3 +224,18 @@ def test_two_login_nodes_sharing_a_home_each_log_in_ten_sessions_at_once(world, 
             except OSError:
                 continue
             os.kill(pid, signal.SIGTERM)
+
+
+def test_one_bare_setup_moves_a_block_of_the_one_directory_layout(world):
+    """A block written before the per-host directories (agent.sock and known_hosts in the runtime
+    directory itself) moves to them with one bare `setup`, and connections work after it."""
+    text = world.ssh_config.read_text()
+    old = text.replace("/host-%l/", "/")
+    assert old != text and f"IdentityAgent {world.rundir}/agent.sock\n" in old
+    world.ssh_config.write_text(old)
+    world.run([tool("condor-job-ssh"), "setup", "--ssh-config", str(world.ssh_config), "--yes"])
+    assert world.ssh_config.read_text() == text
+    job = world.submit("sleep", "600")
+    done = world.ssh(f"{job}.job.condor", "echo", "in")
+    assert done.stdout == "in\n"
+    assert paths.agent_socket(world.rundir).is_socket() and not (world.rundir / "agent.sock").exists()
