@@ -266,6 +266,11 @@ def check_block_runtime_dirs(resolved: "blockinfo.Resolved") -> "tuple[Check, Op
     """Every directory the block's ProxyCommand, IdentityAgent, ControlPath and UserKnownHostsFile use;
     with them, the directory of the agent."""
     name = "runtime dir"
+    if resolved.known_hosts and "%l" in resolved.known_hosts:  # written by `setup` on a node with OpenSSH 8.4+
+        return Check(name, FAIL, f"this ssh (OpenSSH before 8.4) reads UserKnownHostsFile {resolved.known_hosts} "
+                                 "literally: it does not expand %l there, so no job's host key is found",
+                     f"run `{_cjs()} setup` on this host: it writes the one known_hosts file every login node "
+                     "reads"), None
     results = [(Path(directory),) + _check_dir(Path(directory)) for directory in resolved.runtime_dirs()]
     agent_dir = resolved.proxy_runtime_dir or (os.path.dirname(resolved.identity_agent)
                                                if resolved.identity_agent else None)

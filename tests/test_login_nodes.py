@@ -90,12 +90,19 @@ def test_the_host_directory_must_be_private():
     values = {"proxycommand": f"/x/condor-job-proxy --runtime-dir '{rundir}' --login '%r' '%h'",
               "identityagent": f"{rundir}/host-%l/agent.sock", "userknownhostsfile": f"{rundir}/host-%l/known_hosts",
               "controlpath": f"{rundir}/0123"}
-    resolved = blockinfo.from_ssh_g(values, "1.0.job.condor", node)  # as an 8.0 ssh -G prints them
+    resolved = blockinfo.from_ssh_g(values, "1.0.job.condor", node)  # IdentityAgent as an 8.0 ssh -G prints it
     assert resolved.identity_agent == str(host / "agent.sock")
+    values["userknownhostsfile"] = f"{host}/known_hosts"  # as OpenSSH 8.4+ prints it: expanded
+    resolved = blockinfo.from_ssh_g(values, "1.0.job.condor", node)
     check, _ = doctor.check_block_runtime_dirs(resolved)
     assert check.state == doctor.FAIL and str(host) in check.detail and "lets others in" in check.detail
     host.chmod(0o700)
     assert doctor.check_block_runtime_dirs(resolved)[0].state == doctor.OK
+    # An ssh before 8.4 prints (and reads) a per-host UserKnownHostsFile with a literal %l.
+    old = blockinfo.from_ssh_g(dict(values, userknownhostsfile=f"{rundir}/host-%l/known_hosts"), "1.0.job.condor",
+                               node)
+    check, _ = doctor.check_block_runtime_dirs(old)
+    assert check.state == doctor.FAIL and "does not expand %l" in check.detail and "setup` on this host" in check.fix
     shutil.rmtree(base)
 
 
