@@ -74,9 +74,10 @@ class Agent:
         except FileExistsError:  # another agent won the race
             return False
         try:
-            self._net.listen(self.socket_path, AGENT, self._serve_agent)
-        except FileExistsError:
-            self._net.listen(self.socket_path, AGENT, self._serve_agent, replace=True)
+            try:
+                self._net.listen(self.socket_path, AGENT, self._serve_agent)
+            except FileExistsError:  # a stale socket, or the one of an agent that lost control.sock
+                self._net.listen(self.socket_path, AGENT, self._serve_agent, replace=True)
         except OSError:
             self._net.remove_sockets()
             raise
