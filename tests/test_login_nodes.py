@@ -246,3 +246,19 @@ def test_one_bare_setup_moves_a_block_of_the_one_directory_layout(world):
     done = world.ssh(f"{job}.job.condor", "echo", "in")
     assert done.stdout == "in\n"
     assert paths.agent_socket(world.rundir).is_socket() and not (world.rundir / "agent.sock").exists()
+
+
+def test_a_running_agent_follows_setup_between_per_host_and_shared_known_hosts(world):
+    """`setup` on another OpenSSH version flips the block's known_hosts; the agent already running on this
+    node writes the file the block names from the next registration on."""
+    job = world.submit("sleep", "600")
+    host = f"{job}.job.condor"
+    assert world.ssh(host, "echo", "in").stdout == "in\n"  # the agent starts, writing the per-host file
+    pid = world.agent_status()["pid"]
+    _setup_as_old_client(world)
+    done = world.ssh(host, "echo", "in", check=False)
+    assert (done.returncode, done.stdout) == (0, "in\n"), done.stderr
+    world.run([tool("condor-job-ssh"), "setup", "--ssh-config", str(world.ssh_config), "--yes"])
+    done = world.ssh(host, "echo", "in", check=False)
+    assert (done.returncode, done.stdout) == (0, "in\n"), done.stderr
+    assert world.agent_status()["pid"] == pid  # one agent throughout

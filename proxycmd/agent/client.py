@@ -98,8 +98,10 @@ def register(rundir: Path, *, pid: int, host: str, host_key: str, private_key: b
     host_key = " ".join(host_key.split()[:2])
     fields = [wire.string(wire.REGISTER), wire.u32(pid), wire.string(host), wire.string(host_key),
               wire.string(private_key), wire.u32(key_lifetime)]
-    if upstream:
-        fields.append(wire.string(upstream))
+    if upstream or shared_known_hosts:
+        fields.append(wire.string(upstream or ""))
+    if shared_known_hosts:  # the file ssh reads, as the block says now: a running agent follows it
+        fields.append(wire.u32(wire.SHARED_KNOWN_HOSTS))
     payload = wire.message(wire.EXTENSION, *fields)
     try:
         reply = _exchange(rundir, payload)

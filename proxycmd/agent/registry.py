@@ -136,6 +136,17 @@ class Registry:
                 self._sessions = kept
                 self._write()
 
+    def use_known_hosts(self, known_hosts: "PrivateFile | SharedFile") -> None:
+        """Write the live sessions' lines to *known_hosts* from now on (the block switched between a file per
+        login node and the shared one), and empty the old file of ours."""
+        with self._lock:
+            old, self._known_hosts = self._known_hosts, known_hosts
+            try:
+                old.write([])
+            except OSError as exc:
+                log.warning("could not empty %s: %s", old.path, exc.strerror)
+            self._write()
+
     def counts(self) -> Tuple[int, int]:
         """(sessions, keys still held)."""
         with self._lock:

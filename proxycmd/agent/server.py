@@ -45,14 +45,18 @@ class Agent:
         self.rundir = rundir
         self.socket_path = paths.agent_socket(rundir)
         self.control_path = paths.control_socket(rundir)
-        known = (SharedFile(paths.known_hosts(rundir, shared=True), paths.shared_known_hosts_lock(rundir),
-                            paths.local_node())
-                 if shared_known_hosts else PrivateFile(paths.known_hosts(rundir)))
-        self.registry = Registry(known, max_host_lifetime)
+        self._shared_known_hosts = shared_known_hosts
+        self.registry = Registry(self._known_hosts_file(shared_known_hosts), max_host_lifetime)
         self.protected = False
         self._idle_exit = idle_exit
         self._net = listener.Listener()
         self._cleaned = False
+
+    def _known_hosts_file(self, shared: bool) -> "PrivateFile | SharedFile":
+        if shared:
+            return SharedFile(paths.known_hosts(self.rundir, shared=True), paths.shared_known_hosts_lock(self.rundir),
+                              paths.local_node())
+        return PrivateFile(paths.known_hosts(self.rundir))
 
     # -- start-up and shutdown ------------------------------------------------------------------------------
 
@@ -248,6 +252,7 @@ class Agent:
         pid, host, host_key = reader.u32(), reader.text(), reader.text()
         private_key, lifetime = reader.view(), reader.u32()
         upstream = reader.text() if reader.more() else ""
+        shared = bool(reader.u32() & wire.SHARED_KNOWN_HOSTS) if reader.more() else False
         reader.end()
         try:
             check_host(host)
@@ -258,6 +263,9 @@ class Agent:
             if upstream and not os.path.isabs(upstream):
                 raise ValueError("the upstream agent must be given by an absolute path")
             key = keys.load_private_key(private_key)
+            if shared != self._shared_known_hosts:  # `setup` changed the block since this agent started
+                self._shared_known_hosts = shared
+                self.registry.use_known_hosts(self._known_hosts_file(shared))
             self.registry.add(pid, token, host, host_key, key, lifetime, upstream or None)
         except (ValueError, OSError) as exc:
             log.warning("refused a session for pid %d: %s", pid, _reason(exc))

@@ -30,6 +30,7 @@ RSA_SHA2_512 = 4
 # Extension names.
 SESSION_BIND = "session-bind@openssh.com"
 REGISTER = "register@condor-job-proxy"
+SHARED_KNOWN_HOSTS = 1  # a registration's flag: ssh reads the known_hosts file all login nodes share
 STATUS = "status@condor-job-proxy"
 STOP = "stop@condor-job-proxy"
 
