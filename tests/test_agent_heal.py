@@ -12,18 +12,11 @@ import shutil
 import socket
 import subprocess
 
-import pytest
-
-from conftest import make_world, tool
+from conftest import tool  # `world`: conftest's, on the simulated pool through both backends
 from proxycmd import paths
 from sshconfig import doctor
 
 HOST = "{}.job.condor"
-
-
-@pytest.fixture(params=["sim", "condor"])
-def world(request):
-    yield from make_world(multiplex=False, backend=request.param)
 
 
 def _login(world, job: str) -> None:

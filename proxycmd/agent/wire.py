@@ -30,9 +30,12 @@ RSA_SHA2_512 = 4
 # Extension names.
 SESSION_BIND = "session-bind@openssh.com"
 REGISTER = "register@condor-job-proxy"
-SHARED_KNOWN_HOSTS = 1  # a registration's flag: ssh reads the known_hosts file all login nodes share
 STATUS = "status@condor-job-proxy"
 STOP = "stop@condor-job-proxy"
+
+# Register flags (an optional u32 after the upstream agent).
+REGISTER_RELAYED = 1  # the proxy relays: the session lives while the registering connection stays open
+SHARED_KNOWN_HOSTS = 2  # ssh reads the known_hosts file all login nodes share (the block's --shared-known-hosts)
 
 _U32 = struct.Struct(">I")
 
