@@ -28,3 +28,18 @@ class SessionRefused(ProxyError):
 
 class Interrupted(ProxyError):
     exit_code = 130
+
+
+def shown(value) -> str:
+    """A path or name as a message prints it: its control characters escaped (``\\n``, ``\\r``, ``\\x0c``, as
+    Python writes them), so a hostile name can neither break the one line nor move the terminal's cursor."""
+    text = str(value)
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() or ch == " " else repr(ch)[1:-1] for ch in text)
+
+
+def one_line(message: str) -> str:
+    """*message* as exactly one line: line breaks and tabs between its words become one space (messages
+    quote other programs' output), every other control character is escaped (see ``shown``)."""
+    return shown(" ".join(message.split(None)))

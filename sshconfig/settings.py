@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Union
 
 from proxycmd import paths
+from proxycmd.errors import shown
 from proxycmd.hostname import DEFAULT_SUFFIX, HostnameError, parse
 from proxycmd.sessionkey import DEFAULT_KEYGEN_OPTIONS
 
@@ -229,17 +230,23 @@ def from_dict(data: Dict[str, Any], where: str, warn: Optional[Callable[[str], N
 def load(path: Union[str, os.PathLike, None] = None, *,
          warn: Optional[Callable[[str], None]] = None) -> Settings:
     """The saved settings (defaults when the file does not exist)."""
+    from proxycmd.ownfile import NotOwnFile, read_own_text
+
     path = Path(path) if path is not None else paths.config_file()
     try:
-        raw = path.read_bytes()
+        text = read_own_text(path, "settings file")  # what it says runs as the user: ssh's rule for its config
     except FileNotFoundError:
         return Settings()
+    except NotOwnFile as exc:
+        raise SettingsError(str(exc)) from None
     except OSError as exc:
-        raise SettingsError(f"cannot read {path}: {exc.strerror}") from None
+        raise SettingsError(f"cannot read {shown(path)}: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise SettingsError(f"{shown(path)}: not valid TOML: {exc}") from None
     try:
-        data = tomllib.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise SettingsError(f"{path}: not valid TOML: {exc}") from None
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError(f"{shown(path)}: not valid TOML: {exc}") from None
     return from_dict(data, str(path), warn)
 
 
