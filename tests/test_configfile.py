@@ -5,6 +5,7 @@ user's lost, odd files refused with one line, nothing left behind when we are ki
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import stat
@@ -144,6 +145,38 @@ def test_a_write_into_the_old_file_after_the_last_check_is_carried_over(base, mo
     monkeypatch.setattr(configfile, "_require_unchanged", check_then_write)
     configfile.update(path, lambda text: text if text.startswith("# ours\n") else "# ours\n" + text)
     assert path.read_text() == "# ours\nHost a\nHost late\n"
+
+
+def test_the_rescued_copy_is_never_written_through_a_planted_symlink(base, monkeypatch):
+    """A program rewrites the old file (not an append) after our last check: its version is kept beside the
+    config as NAME.rescued-TIME.  The directory may be shared: a symlink planted at that name, pointing at
+    another file of the user's, must be neither followed nor replaced (issue 18, item 5)."""
+    path = base / "config"
+    path.write_text("Host a\n")
+    victim = base / "victim"
+    victim.write_text("precious\n")
+    now = int(time.time())
+    planted = [base / f"config.rescued-{t}" for t in range(now, now + 30)]
+    for name in planted:
+        name.symlink_to(victim)
+    check = configfile._require_unchanged
+    late = []
+
+    def check_then_rewrite(target, snap, appends_ok=False):
+        check(target, snap, appends_ok)
+        if not late:
+            late.append(1)
+            with open(path, "r+") as handle:  # the old inode, as an editor that writes in place does
+                handle.write("Host B\n")
+
+    monkeypatch.setattr(configfile, "_require_unchanged", check_then_rewrite)
+    with pytest.raises(atomic.ConfigFileError, match=r"rewritten by another program .* in (\S+): merge it") as info:
+        configfile.update(path, lambda text: text if text.startswith("# ours\n") else "# ours\n" + text)
+    assert victim.read_text() == "precious\n"
+    assert all(name.is_symlink() for name in planted)
+    rescued = Path(re.search(r" in (\S+): merge it", str(info.value)).group(1))
+    assert rescued.parent == base and not rescued.is_symlink() and rescued.read_text() == "Host B\n"
+    assert stat.S_IMODE(rescued.stat().st_mode) == 0o600
 
 
 def test_a_file_that_keeps_changing_is_refused_with_nothing_written(base):
