@@ -99,6 +99,8 @@ def _check_suffix(where: str, key: str, value: str) -> str:
 def _check_name(where: str, key: str, value: Optional[str]) -> None:
     if value is not None and (not value or _NAME_BAD.search(value)):
         raise _bad(where, key, value, "use a plain name: no spaces, quotes, '$', '\\' or control characters")
+    if value is not None and value.startswith("-"):  # no host name starts so; the proxy would read an option
+        raise _bad(where, key, value, "a schedd or pool name cannot start with '-'")
 
 
 def _check_path(where: str, key: str, value: Optional[str]) -> None:

@@ -512,3 +512,34 @@ def test_setup_wait_timeout_is_saved_reset_and_checked(home):
     home.settings_file.write_text("wait_timeout = nan\n")
     with pytest.raises(SettingsError):
         settings.load()
+
+
+# ----- option values that start with '-' (issue 18, item 3) ----------------------------------------------------------
+def _proxy_args(config: Path, monkeypatch):
+    """The block's ProxyCommand as condor-job-proxy's own parser reads it (its one-line error raised here)."""
+    import shlex
+
+    from proxycmd import cli
+
+    def refuse(message, code, host=None):
+        raise AssertionError(f"condor-job-proxy refuses its ProxyCommand: {message}")
+
+    monkeypatch.setattr(cli, "_fail", refuse)
+    line = next(line for line in config.read_text().splitlines() if "condor-job-proxy' " in line)
+    words = shlex.split(line.strip()[len("ProxyCommand "):].replace("%%", "%").replace("'%h'", "1.0.job.condor"))
+    return cli.build_parser().parse_args(words[1:])
+
+
+@pytest.mark.parametrize("option", ["--schedd=-x", "--pool=-cm.example.org", "--route=cms.condor=-s@cm",
+                                    "--route=cms.condor=s@-cm"])
+def test_a_schedd_or_pool_starting_with_a_dash_is_refused_at_setup(home, option):
+    result = run("setup", "--yes", option, code=1)
+    assert "cannot start with '-'" in one_line_error(result)
+    assert not home.ssh_config.exists() and not home.settings_file.exists()
+
+
+def test_keygen_options_of_one_word_starting_with_a_dash_reach_the_proxy_as_a_value(home, monkeypatch):
+    run("setup", "--yes", "--keygen-options=-q")
+    assert _proxy_args(home.ssh_config, monkeypatch).keygen_options == "-q"
+    run("setup", "--yes", "--keygen-options=-t ed25519")
+    assert _proxy_args(home.ssh_config, monkeypatch).keygen_options == "-t ed25519"
