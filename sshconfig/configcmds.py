@@ -111,17 +111,26 @@ def parse_route(text: str) -> Route:
     return Route(suffix.strip(), schedd or None, pool or None)
 
 
-def apply_options(current: Settings, given: dict, routes: Optional[List[str]], no_routes: bool) -> Settings:
-    """The saved settings with the options given on the command line (None: not given) put in."""
+def apply_options(current: Settings, given: dict, routes: Optional[List[str]], no_routes: bool,
+                  notes: Optional[List[str]] = None) -> Settings:
+    """The saved settings with the options given on the command line (None: not given) put in.  A given
+    option that cannot apply together with a saved one replaces it (a sentence for *notes* says so)."""
+    if routes and no_routes:
+        raise Failure("--route and --no-routes contradict each other: give one of them")
     changes = {key: value for key, value in given.items() if value is not None}
     if no_routes:
         changes["routes"] = []
     if routes:
         changes["routes"] = [parse_route(text) for text in routes]
-    for key in ("schedd", "pool", "user", "runtime_dir", "via"):  # an empty value ("--schedd ''"): the default
-        if changes.get(key) == "":
+    for key in ("schedd", "pool", "user", "runtime_dir", "via", "sim_root", "wait_timeout"):
+        if changes.get(key) == "":  # an empty value ("--schedd ''"): the default
             changes[key] = None
-    return settings_mod.validate(replace(current, **changes), "setup options")
+    chosen, said = settings_mod.settle(replace(current, **changes), set(changes))
+    for sentence in settings_mod.conflicts(chosen, str(paths.config_file())):
+        raise Failure(sentence)  # a hand-edited file, and this run chose neither
+    if notes is not None:
+        notes.extend(said)
+    return settings_mod.validate(chosen, "setup options")
 
 
 def _hop_config(config: Path) -> Optional[str]:
@@ -248,15 +257,20 @@ def setup_command(
                      keygen_options=keygen_options, include_idle=include_idle, runtime_dir=runtime_dir, via=via)
         if sim is not None:
             given["sim_root"] = os.path.abspath(os.path.expanduser(str(sim)))
+        if condor:
+            given["sim_root"] = ""
+        if wait_timeout is not None:
+            limit = settings_mod.parse_wait_timeout(wait_timeout)
+            given["wait_timeout"] = "" if limit is None else limit
+        notes: List[str] = []
+        chosen = apply_options(current, given, route, no_routes, notes)
+        for note in notes:
+            _warn(note)
+        if sim is not None:
             from .simcmds import pool_warning
 
             for problem in filter(None, [pool_warning(given["sim_root"])]):
                 _warn(problem)
-        chosen = apply_options(current, given, route, no_routes)
-        if condor:
-            chosen = replace(chosen, sim_root=None)
-        if wait_timeout is not None:
-            chosen = replace(chosen, wait_timeout=settings_mod.parse_wait_timeout(wait_timeout))
         config = _ssh_config_path(ssh_config)
         if not dry_run:
             configfile.check_writable(config)  # before anything is saved or created
@@ -301,6 +315,8 @@ def _listed(job, include_idle: bool) -> bool:
 def sync_once(config: Path, include_idle: Optional[bool], dry_run: bool) -> Tuple[bool, int]:
     """One listing written into the block: (whether the text changed, how many job hosts it has)."""
     chosen = settings_mod.load(warn=_warn)
+    for sentence in settings_mod.conflicts(chosen, str(paths.config_file())):
+        _warn(sentence)
     idle = chosen.include_idle if include_idle is None else include_idle
     text, block = _read(config)
     if text is None or block is None:

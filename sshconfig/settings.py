@@ -159,6 +159,39 @@ def _check_via(where: str, value: Optional[str]) -> None:
         raise _bad(where, "via", value, "give an ssh Host alias of yours or user@host") from None
 
 
+# Settings that cannot both apply: (name, the setup option that sets it, is it set?, the settings without it).
+_EXCLUSIVE = [
+    (("sim_root", "--sim DIR", lambda s: bool(s.sim_root), lambda s: replace(s, sim_root=None)),
+     ("via", "--via DEST", lambda s: bool(s.via), lambda s: replace(s, via=None))),
+    (("wait_timeout", "--wait-timeout SECONDS", lambda s: s.wait_timeout is not None,
+      lambda s: replace(s, wait_timeout=None)),
+     ("wait", "--no-wait", lambda s: not s.wait, lambda s: replace(s, wait=True))),
+]
+
+
+def settle(chosen: Settings, given: set) -> "tuple[Settings, List[str]]":
+    """*chosen* with every contradictory pair settled: the setting given now (its name in *given*) wins over
+    the saved one, which is dropped, with a sentence saying so.  Both given at once: SettingsError."""
+    notes: List[str] = []
+    for first, second in _EXCLUSIVE:
+        if first[0] in given and second[0] in given and first[2](chosen) and second[2](chosen):
+            raise SettingsError(f"{first[1].split()[0]} and {second[1].split()[0]} contradict each other: give one "
+                                "of them")
+        for (new, new_option, new_set, _), (old, old_option, old_set, drop) in ((first, second), (second, first)):
+            if new in given and new_set(chosen) and old_set(chosen):
+                chosen = drop(chosen)
+                notes.append(f"{new_option.split()[0]} replaces the saved {old_option.split()[0]} setting (they "
+                             f"cannot both apply); give {old_option} again to go back")
+    return chosen, notes
+
+
+def conflicts(settings: Settings, where: str) -> List[str]:
+    """One sentence per pair of settings that cannot both apply (a hand-edited file), with the fix."""
+    return [f"{where}: {a!r} and {b!r} cannot both apply ({a_option} and {b_option}): run `condor-job-ssh setup "
+            f"{a_option}` or `condor-job-ssh setup {b_option}` to keep one of them"
+            for (a, a_option, a_set, _), (b, b_option, b_set, _) in _EXCLUSIVE if a_set(settings) and b_set(settings)]
+
+
 def validate(settings: Settings, where: str) -> Settings:
     """The settings with suffixes normalised, or SettingsError naming *where* and the key."""
     suffix = _check_suffix(where, "suffix", settings.suffix)
