@@ -40,6 +40,7 @@ def shown(value) -> str:
 
 
 def one_line(message: str) -> str:
-    """*message* as exactly one line: line breaks and tabs between its words become one space (messages
-    quote other programs' output), every other control character is escaped (see ``shown``)."""
-    return shown(" ".join(message.split(None)))
+    """*message* as exactly one line: every control character escaped (see ``shown``), line breaks and tabs
+    included (a path or name holding one shows it; other programs' output is made one line where it is
+    quoted), and runs of spaces made one."""
+    return " ".join(shown(message).split())

@@ -19,7 +19,7 @@ from typing import Iterator, List, Optional, Tuple
 import typer
 
 from proxycmd import paths
-from proxycmd.errors import ProxyError
+from proxycmd.errors import ProxyError, one_line, shown
 from proxycmd.hostname import HostnameError
 
 from . import configfile, managed, render, settings as settings_mod
@@ -42,12 +42,12 @@ class Failure(Exception):
 
 
 def _fail(message: str, code: int = 1) -> "typer.Exit":
-    typer.echo(f"condor-job-ssh: error: {message}", err=True)
+    typer.echo(f"condor-job-ssh: error: {one_line(message)}", err=True)
     return typer.Exit(code)
 
 
 def _warn(message: str) -> None:
-    typer.echo(f"condor-job-ssh: warning: {message}", err=True)
+    typer.echo(f"condor-job-ssh: warning: {one_line(message)}", err=True)
 
 
 def _stdin_is_terminal() -> bool:
@@ -283,8 +283,8 @@ def setup_command(
         if text is not None and after == before:
             if settings_changed and not dry_run:
                 settings_mod.save(chosen)
-                typer.echo(f"Saved the settings to {paths.config_file()}.")
-            typer.echo(f"{config}: no changes.")
+                typer.echo(f"Saved the settings to {shown(paths.config_file())}.")
+            typer.echo(f"{shown(config)}: no changes.")
             return
         _echo_exact(managed.unified_diff(before, after, config))
         if dry_run:
@@ -294,12 +294,12 @@ def setup_command(
         if settings_changed:  # first: a config written with settings that failed to save would be undone
             settings_mod.save(chosen)  # by the next bare `setup`
         if configfile.update(config, transform) == configfile.UNCHANGED:
-            typer.echo(f"{config}: no changes.")
+            typer.echo(f"{shown(config)}: no changes.")
             return
         for line in managed.lines_before(after)[:1]:
             _warn(f"{config} sets {line!r} above the managed block; ssh keeps the first value it reads, so "
                   "options above the block win over ours: move them below it")
-        typer.echo(f"Updated {config}. Try `ssh CLUSTER.PROC.{chosen.suffix}` with one of your job ids; "
+        typer.echo(f"Updated {shown(config)}. Try `ssh CLUSTER.PROC.{chosen.suffix}` with one of your job ids; "
                    f"`{paths.command_word('condor-job-ssh')} sync` lists your jobs for VS Code.")
         if chosen.via and not chosen.sim_root:
             from .hopsetup import advice
@@ -385,11 +385,11 @@ def sync_command(
         with _one_line_errors():
             changed, count = sync_once(config, include_idle, dry_run)
         if changed and not dry_run:
-            typer.echo(f"Updated {config}: {count} job host{'s' * (count != 1)}.")
+            typer.echo(f"Updated {shown(config)}: {count} job host{'s' * (count != 1)}.")
         elif changed:
             typer.echo("Dry run: nothing was written.")
         elif not quiet:
-            typer.echo(f"{config}: no changes ({count} job host{'s' * (count != 1)}).")
+            typer.echo(f"{shown(config)}: no changes ({count} job host{'s' * (count != 1)}).")
         return
     _watch(config, include_idle, watch)
 
@@ -401,7 +401,7 @@ def _watch(config: Path, include_idle: Optional[bool], every: float) -> None:
             try:
                 changed, count = sync_once(config, include_idle, dry_run=False)
                 if changed:
-                    typer.echo(f"{time.strftime('%H:%M:%S')} {config}: {count} job hosts")
+                    typer.echo(f"{time.strftime('%H:%M:%S')} {shown(config)}: {count} job hosts")
             except Failure as exc:  # no block: waiting will not help
                 raise _fail(str(exc)) from None
             except _ERRORS + (OSError,) as exc:  # the pool may come back: say so and go on
@@ -438,7 +438,7 @@ def remove_command(
         config = _ssh_config_path(ssh_config)
         text, block = _read(config)
         if text is None or block is None:
-            typer.echo(f"{config}: no managed block, nothing to remove.")
+            typer.echo(f"{shown(config)}: no managed block, nothing to remove.")
             return
         if not dry_run:
             configfile.check_writable(config)
@@ -446,18 +446,18 @@ def remove_command(
         delete = created and after == ""
         _echo_exact(managed.unified_diff(text, after, config))
         if delete:
-            typer.echo(f"(setup created {config} and nothing else is in it: it will be deleted)")
+            typer.echo(f"(setup created {shown(config)} and nothing else is in it: it will be deleted)")
         if dry_run:
             typer.echo("Dry run: nothing was written.")
             return
         _confirm(f"{'Delete' if delete else 'Change'} {config}?", yes)
         outcome = configfile.update(config, _remove_transform)
         if outcome == configfile.DELETED:
-            typer.echo(f"Deleted {config}.")
+            typer.echo(f"Deleted {shown(config)}.")
         elif outcome == configfile.WRITTEN:
-            typer.echo(f"Removed the managed block from {config}.")
+            typer.echo(f"Removed the managed block from {shown(config)}.")
         else:
-            typer.echo(f"{config}: no managed block, nothing to remove.")
+            typer.echo(f"{shown(config)}: no managed block, nothing to remove.")
 
 
 def _remove_transform(text: Optional[str]) -> object:
@@ -475,6 +475,8 @@ def _one_line_errors() -> Iterator[None]:
         yield
     except (Failure,) + _ERRORS as exc:
         raise _fail(str(exc)) from None
+    except BrokenPipeError:
+        raise  # the reader went away (`setup --dry-run | head`): click stops quietly, status 1
     except OSError as exc:
         raise _fail(f"{exc.filename or 'I/O error'}: {exc.strerror or exc}") from None
 
