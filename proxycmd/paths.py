@@ -364,14 +364,20 @@ def state_dir() -> Path:
     return Path(user_state_dir(APP, appauthor=False))
 
 
+def check_state_dir() -> str:
+    """The state directory, after the safe-chain check of what exists of it (PathError when it fails)."""
+    state = os.path.normpath(str(state_dir()))
+    _check_ancestors(state, state, missing_ok=True, fix=_STATE_FIX)
+    return state
+
+
 def state_subdir(name: str, create: bool = True) -> Path:
     """``<state dir>/<name>``, a private 0700 directory (made when *create*), in a state directory that
     passes the runtime directory's safe-chain rule: it and every directory above it belong to root or to
     us and nobody else can write to them, so no other user can delete, rename or plant what we keep there
     (an ``XDG_STATE_HOME`` in a shared directory is refused).  Without *create* nothing is made and a
     missing directory is a PathError."""
-    state = os.path.normpath(str(state_dir()))
-    _check_ancestors(state, state, missing_ok=True, fix=_STATE_FIX)
+    state = check_state_dir()
     if create:
         current = "/"
         for part in [p for p in state.split("/") if p]:

@@ -79,7 +79,12 @@ def resolve(path: Union[str, os.PathLike]) -> Path:
 
 
 def check_writable(path: Union[str, os.PathLike]) -> None:
-    """ConfigFileError (one line) unless we may replace the file at *path* (a missing file is fine)."""
+    """ConfigFileError (one line) unless we may replace the file at *path* (a missing file is fine) and
+    take the lock of writers of ours (in the state directory, which must pass the safe-chain rule)."""
+    try:
+        paths.check_state_dir()
+    except paths.PathError as exc:
+        raise ConfigFileError(f"cannot lock {path}: {exc}; nothing was changed") from None
     target = resolve(path)
     try:
         st = os.stat(target)

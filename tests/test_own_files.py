@@ -159,12 +159,13 @@ def test_setup_refuses_a_shared_state_dir_with_one_line_and_writes_nothing_there
     shared = _shared_dir(home)
     env = dict(_env(home), XDG_STATE_HOME=str(shared))
     config = home / "ssh_config"
-    done = subprocess.run([tool("condor-job-ssh"), "setup", "--yes", "--ssh-config", str(config)], env=env,
-                          capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    done = subprocess.run([tool("condor-job-ssh"), "setup", "--yes", "--user", "bob", "--ssh-config", str(config)],
+                          env=env, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
     assert done.returncode == 1, done
     [line] = done.stderr.strip().splitlines()
     assert str(shared) in line and "writable by other users" in line and "XDG_STATE_HOME" in line, line
     assert list(shared.iterdir()) == [] and not config.exists()
+    assert not paths.config_file().exists()  # refused before anything was saved
 
 
 @as_root
