@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-from pathlib import Path
 
 import pytest
 
@@ -92,5 +91,4 @@ def test_dry_run_into_a_pipe_its_reader_closed_stops_quietly(home):
     proc.stdout.close()  # `| head` that has already exited
     err = proc.stderr.read().decode()
     assert proc.wait(timeout=60) != 0
-    assert err == "", err
-    assert not Path(str(config) + ".lock").exists()
+    assert err == "", err  # before: "condor-job-ssh: error: I/O error: Broken pipe"
