@@ -87,7 +87,7 @@ def _logical_lines(text: str):
         line = raw.rstrip()
         if not pending:
             first = number
-        if line.endswith("\\"):
+        if line.endswith("\\") and (pending or not line.lstrip().startswith("#")):  # a comment does not continue
             pending.append(line[:-1])
             continue
         pending.append(line)
@@ -133,7 +133,8 @@ def _refused(text: str, where: str, exc: BaseException) -> ProfileError:
 def parse(text: str, where: str) -> List[Entry]:
     """The profile's commands as HTCondor's submit parser reads them, in order; ProfileError
     (``WHERE:LINE: why``) for anything we must not submit.  Imports htcondor2."""
-    include = _first_line(text, _INCLUDE.match)
+    # every physical line, continued or not: HTCondor does not continue a comment line into the next one
+    include = next((n for n, line in enumerate(text.splitlines(), 1) if _INCLUDE.match(line)), 0)
     if include:
         raise ProfileError(f"{where}:{include}: a profile must not use 'include': HTCondor would read that file or "
                            "run that command while reading the profile; put the commands in the profile itself")

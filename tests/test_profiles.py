@@ -43,6 +43,7 @@ def test_parses_commands_attributes_comments_and_continuations():
     ("queue 10", "must not have a queue statement"),
     ("include : other.sub", "must not use 'include'"),
     ("INCLUDE command : touch /tmp/x |", "must not use 'include'"),
+    ("  include ifexist : other.sub", "must not use 'include'"),
     ("request_cpus 4", "expected NAME = VALUE"),
     ("= 4", "expected NAME = VALUE"),
     ("request-cpus = 4", "expected NAME = VALUE"),
@@ -83,6 +84,10 @@ def test_htcondor_decides_what_the_profile_says():
         parse("request_cpus = 1\nqueue\nshell = /bin/evil\n", "p")  # HTCondor stops reading at the queue line
     with pytest.raises(ProfileError, match=r"^p: a profile must not set shell"):
         parse("x = shell\n$(x) = /bin/evil\n", "p")  # HTCondor expands macros in command names too
+    with pytest.raises(ProfileError, match=r"^p:2: a profile must not use 'include'"):
+        parse("# a comment \\\ninclude command : touch /tmp/x |\n", "p")  # a comment line does not continue
+    with pytest.raises(ProfileError, match=r"^p:3: a profile must not set shell"):
+        parse("# a comment \\\nrequest_cpus = 1\nshell = x\n", "p")
     assert [(e.key, e.value.strip()) for e in parse("request_cpus = 1 \\\n", "p")] == [("request_cpus", "1")]
 
 
