@@ -169,6 +169,15 @@ _EXCLUSIVE = [
 ]
 
 
+# Settings kept but not used while another one is on: (name, option, unused?, while what and how to use it).
+_IDLE_WHILE = [
+    (key, f"--{key}", lambda s, key=key: bool(s.sim_root and getattr(s, key)),
+     "while --sim is on (the simulated pool answers alone): `condor-job-ssh setup --condor` uses it")
+    for key in ("schedd", "pool", "routes")
+] + [("control_persist", "--control-persist", lambda s: not s.multiplex,
+      "with --no-multiplex (no shared connection to keep): `condor-job-ssh setup --multiplex` uses it")]
+
+
 def settle(chosen: Settings, given: set) -> "tuple[Settings, List[str]]":
     """*chosen* with every contradictory pair settled: the setting given now (its name in *given*) wins over
     the saved one, which is dropped, with a sentence saying so.  Both given at once: SettingsError."""
@@ -182,6 +191,9 @@ def settle(chosen: Settings, given: set) -> "tuple[Settings, List[str]]":
                 chosen = drop(chosen)
                 notes.append(f"{new_option.split()[0]} replaces the saved {old_option.split()[0]} setting (they "
                              f"cannot both apply); give {old_option} again to go back")
+    for key, option, unused, why in _IDLE_WHILE:
+        if key in given and unused(chosen):
+            notes.append(f"{option} is saved but not used {why}")
     return chosen, notes
 
 

@@ -593,3 +593,19 @@ def test_a_hand_edited_file_with_both_is_refused_with_the_fix(home):
     assert "'sim_root' and 'via' cannot both apply" in line and "setup --via DEST" in line
     run("setup", "--yes", "--via", "ap1")
     assert settings.load().sim_root is None
+
+
+def test_a_setting_the_saved_ones_leave_unused_is_kept_and_said(home):
+    sim = private_tmp("su-")
+    try:
+        run("setup", "--yes", "--sim", str(sim))
+        result = run("setup", "--yes", "--schedd", "ap1.example.org")
+        assert "--schedd is saved but not used while --sim is on" in result.stderr
+        assert settings.load().schedd == "ap1.example.org"
+        result = run("setup", "--yes", "--condor")
+        assert "is saved but not used" not in result.stderr
+        assert "--schedd 'ap1.example.org'" in home.ssh_config.read_text()
+    finally:
+        shutil.rmtree(sim, ignore_errors=True)
+    result = run("setup", "--yes", "--no-multiplex", "--control-persist", "5m")
+    assert "--control-persist is saved but not used with --no-multiplex" in result.stderr
