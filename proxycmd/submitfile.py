@@ -15,6 +15,7 @@ parses a profile only when it submits a job.
 
 from __future__ import annotations
 
+import os
 import re
 from collections import namedtuple
 
@@ -143,20 +144,20 @@ def parse(text: str, where: str) -> List[Entry]:
     except ImportError as exc:
         raise ProfileError(f"{where}: cannot read it without HTCondor's Python bindings ({exc}); "
                            "install them with `pip install htcondor`") from None
+    mark = os.urandom(8).hex()  # a value the profile cannot know: its own line of that name proves nothing
     try:
-        submit = htcondor2.Submit(f"{text}\n{_END} = 1\n")
+        submit = htcondor2.Submit(f"{text}\n\n{_END} = {mark}\n")
         items = [(key, submit[key]) for key in submit.keys()]
         queue_args = submit.getQArgs()
     except (ValueError, RuntimeError, TypeError, htcondor2.HTCondorException) as exc:
         raise _refused(text, where, exc) from None
-    keys = [key for key, _ in items]
-    if queue_args or _END not in keys:
+    if queue_args or (_END, mark) not in items:
         line = _first_line(text, lambda line: is_queue_word(line.split(None, 1)[0]))
         raise ProfileError(f"{_at(where, line)}: a profile must not have a queue statement: {_ONE_JOB}; "
                            "remove that line")
     entries: List[Entry] = []
     for key, value in items:
-        if key == _END:
+        if key.lower() == _END:
             continue
         key = _normal_key(key)
         line = _line_of(text, key)

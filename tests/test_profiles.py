@@ -82,6 +82,8 @@ def test_htcondor_decides_what_the_profile_says():
     assert [(e.key, e.value) for e in entries] == [("request_cpus", "3")]
     with pytest.raises(ProfileError, match="must not have a queue statement"):
         parse("request_cpus = 1\nqueue\nshell = /bin/evil\n", "p")  # HTCondor stops reading at the queue line
+    with pytest.raises(ProfileError, match="must not have a queue statement"):
+        parse(f"{submitfile._END} = 1\nqueue\nshell = /bin/evil\n", "p")  # our end mark cannot be faked
     with pytest.raises(ProfileError, match=r"^p: a profile must not set shell"):
         parse("x = shell\n$(x) = /bin/evil\n", "p")  # HTCondor expands macros in command names too
     with pytest.raises(ProfileError, match=r"^p:2: a profile must not use 'include'"):
