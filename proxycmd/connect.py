@@ -127,7 +127,8 @@ def register_key(args: argparse.Namespace, session: Session, rundir, parent: int
         return False, None  # ssh is gone (killed before the hand-over): register nothing, nobody to tell
     try:
         held = register(rundir, pid=parent, host=known_hosts_name(args.host, args.port), host_key=session.host_key,
-                        private_key=session.private_key, upstream=upstream, relayed=relayed)
+                        private_key=session.private_key, upstream=upstream, relayed=relayed,
+                        shared_known_hosts=args.shared_known_hosts)
     except ProxyError:
         if waiting.peer_gone(1, parent):  # the agent refused because ssh died meanwhile
             return False, None

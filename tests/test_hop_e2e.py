@@ -17,6 +17,7 @@ import pytest
 
 from ap_fixture import ALIAS, make_laptop
 from conftest import tool, wait_for
+from proxycmd import paths
 from proxycmd.sim.client import SimPool
 from test_e2e import _free_port, _make_tree, _socks5_get, sha256
 
@@ -59,7 +60,7 @@ def assert_nothing_left(lap) -> None:
                 or not path.is_file():
             continue
         assert b"PRIVATE KEY" not in path.read_bytes(), f"a private key was written to {path}"
-    known = lap.rundir / "known_hosts"
+    known = paths.known_hosts(lap.rundir)
     assert wait_for(lambda: not known.exists() or not known.read_text().strip(), timeout=10)
 
 
