@@ -14,6 +14,17 @@ Read from the job ad (`$_CONDOR_JOB_AD`, a file of `Name = value` lines the star
 Before the first session the job waits at least GRACE seconds, so that the ssh that submitted it has time
 to connect even with a very short idle timeout.
 
+Signals (DESIGN.md §14, measured on a 25.14 starter).  The job is an interactive one (`InteractiveJob =
+true`, which site policies key on), so every ssh session that starts while no other session lives runs
+`kill "$_CONDOR_JOB_PIDS"` (SIGTERM) at the program: the first one, and every reconnect after the last
+session ended.  The watchdog ignores SIGTERM.  Removal, hold and vacate must still end it at once, so the
+job asks for a different soft-kill signal (`kill_sig = SIGUSR1`, KILL_SIGNAL below): the starter sends that
+on condor_rm, condor_hold and a vacate (measured: 40 ms after condor_rm), and the watchdog exits on it.
+A session's kill and a removal are thus told apart by the signal number, with no race; telling them apart
+by whether a `.condor_ssh_to_job_N` directory exists is not reliable (a short `ssh host true` session can
+be gone before the handler runs: seen on 25.14).  `job_max_vacate_time` (VACATE_TIME) bounds how long the
+starter waits before SIGKILL should the signal not reach us (a container runtime that drops it).
+
 The script is one line with no `$(`, so it passes through a submit description unchanged (condor_submit
 expands `$(...)` macros); `quote`d with proxycmd.condorargs it becomes the job's `arguments`.
 """
@@ -24,8 +35,12 @@ DEFAULT_IDLE_TIMEOUT = 600
 DEFAULT_LIFETIME = 86400
 GRACE = 60
 NAME = "condor-job-proxy-watchdog"  # $0 of the script, so `ps` shows what it is
+KILL_SIGNAL = "SIGUSR1"  # the job's kill_sig: what condor_rm, condor_hold and a vacate send it
+VACATE_TIME = 10  # the job's job_max_vacate_time: SIGKILL this long after that signal at the latest
 
 SCRIPT = " ".join(line.strip() for line in f"""
+trap '' TERM;
+trap 'kill $! 2>/dev/null; exit 0' USR1;
 t={DEFAULT_IDLE_TIMEOUT}; life={DEFAULT_LIFETIME}; grace={GRACE};
 if test -r "$_CONDOR_JOB_AD"; then
   while read -r k e v; do
@@ -47,7 +62,7 @@ while :; do
   done;
   if test `expr $now - $last` -ge "$limit"; then exit 0; fi;
   if test `expr $now - $start` -ge "$life"; then exit 0; fi;
-  sleep $p;
+  sleep $p & wait $!;
 done
 """.strip().splitlines())
 
