@@ -17,7 +17,8 @@ to connect even with a very short idle timeout.
 Signals (DESIGN.md §14, measured on a 25.14 starter).  The job is an interactive one (`InteractiveJob =
 true`, which site policies key on), so every ssh session that starts while no other session lives runs
 `kill "$_CONDOR_JOB_PIDS"` (SIGTERM) at the program: the first one, and every reconnect after the last
-session ended.  The watchdog ignores SIGTERM.  Removal, hold and vacate must still end it at once, so the
+session ended.  The watchdog survives SIGTERM and takes it as what it is: a session has just started
+(so even a session shorter than one poll resets the idle clock).  Removal, hold and vacate must still end it at once, so the
 job asks for a different soft-kill signal (`kill_sig = SIGUSR1`, KILL_SIGNAL below): the starter sends that
 on condor_rm, condor_hold and a vacate (measured: 40 ms after condor_rm), and the watchdog exits on it.
 A session's kill and a removal are thus told apart by the signal number, with no race; telling them apart
@@ -39,7 +40,7 @@ KILL_SIGNAL = "SIGUSR1"  # the job's kill_sig: what condor_rm, condor_hold and a
 VACATE_TIME = 10  # the job's job_max_vacate_time: SIGKILL this long after that signal at the latest
 
 SCRIPT = " ".join(line.strip() for line in f"""
-trap '' TERM;
+seen=0; trap 'seen=1' TERM;
 trap 'kill $! 2>/dev/null; exit 0' USR1;
 t={DEFAULT_IDLE_TIMEOUT}; life={DEFAULT_LIFETIME}; grace={GRACE};
 if test -r "$_CONDOR_JOB_AD"; then
@@ -57,6 +58,7 @@ limit=$t; if test "$grace" -gt "$t"; then limit=$grace; fi;
 start=`date +%s`; last=$start;
 while :; do
   now=`date +%s`;
+  if test $seen = 1; then seen=0; last=$now; limit=$t; fi;
   for d in "$s"/.condor_ssh_to_job_*; do
     if test -d "$d"; then last=$now; limit=$t; break; fi;
   done;

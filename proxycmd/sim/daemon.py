@@ -228,9 +228,10 @@ class Pool:
             os.killpg(process.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             pass
-        process.wait()
+        code = process.wait()
         with self.lock:
             if job.process is None:  # not started again meanwhile (released)
+                job.exit_code = code  # negative: the signal that ended it (-9: it outlived the vacate time)
                 self._end_sessions(job)
 
     def _end_sessions(self, job: Job) -> None:
