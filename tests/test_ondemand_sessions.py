@@ -163,3 +163,47 @@ def test_holding_a_profile_job_ends_its_program_at_once(world):
     world.sim("hold", j["id"])
     assert wait_for(lambda: job(world, j["id"])["exit_code"] is not None, timeout=MARGIN)
     assert job(world, j["id"])["exit_code"] == 0 and not alive(j["pid"])
+
+
+# ----- VS Code's sequence on a profile host -------------------------------------------------------------------
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def vscode_window(side, host: str, payload: bytes) -> bytes:
+    """One VS Code window (DESIGN.md §9): `ssh -T -D PORT HOST bash` with a script on its stdin and, while
+    that runs, the server copied with scp beside it; the window closes when the script ends.  *side* is a
+    World (the AP) or a Laptop.  Returns what the script printed."""
+    source = side.base / "vscode-server.tar.gz"
+    source.write_bytes(payload)
+    shell = subprocess.Popen(side.ssh_argv("-T", "-D", f"127.0.0.1:{_free_port()}", "-o", "ConnectTimeout=60",
+                                           host, "bash"),
+                             env=side.env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    shell.stdin.write(b"echo vscode-up; while ! test -s server.tar.gz; do sleep 0.2; done; sleep 1\n")
+    shell.stdin.flush()
+    assert shell.stdout.readline() == b"vscode-up\n"
+    copy = side.run(["scp", "-F", str(side.ssh_config), "-o", "ConnectTimeout=60", str(source),
+                     f"{host}:server.tar.gz"], check=False)
+    assert copy.returncode == 0, copy.stderr
+    out, err = shell.communicate(b"cmp -s server.tar.gz server.tar.gz && echo vscode-ok; exit 0\n", timeout=120)
+    assert shell.returncode == 0 and out == b"vscode-ok\n", err
+    return out
+
+
+VSCODE_TIMEOUT = 25  # above the 10 s between closing and reopening the window, with room on a loaded machine
+
+
+def test_vscode_window_closed_and_reopened_10s_later_finds_the_same_job(world):
+    write_profile(world, "gpu", f"MY.CondorJobProxyIdleTimeout = {VSCODE_TIMEOUT}\n")
+    payload = os.urandom(1 << 20)
+    vscode_window(world, "gpu.job.condor", payload)
+    [j] = profile_jobs(world)
+    assert (Path(j["sandbox"]) / "server.tar.gz").read_bytes() == payload
+    time.sleep(10)  # the window closed; VS Code reconnects (a reload, a laptop waking up)
+    vscode_window(world, "gpu.job.condor", payload)
+    assert [x["id"] for x in profile_jobs(world)] == [j["id"]]
+    assert job(world, j["id"])["status"] == "running" and alive(j["pid"])
