@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from ap_fixture import ALIAS, make_laptop
+from ap_fixture import ALIAS, make_laptop, set_up_laptop
 from conftest import tool, wait_for
 from proxycmd.sim.client import SimPool
 from test_e2e import _free_port, _make_tree, _socks5_get, sha256
@@ -27,14 +27,7 @@ HOST = "{}.job.condor"
 
 @pytest.fixture(scope="module")
 def laptop():
-    gen = make_laptop("bash")
-    lap = next(gen)
-    lap.setup("--no-multiplex")
-    yield lap
-    try:
-        next(gen)
-    except StopIteration:
-        pass
+    yield from set_up_laptop("bash", "--no-multiplex")
 
 
 def job_pid(lap, job_id: str) -> int:

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from ap_fixture import make_laptop
+from ap_fixture import set_up_laptop
 from conftest import tool, wait_for
 from proxycmd.sim.client import SimPool
 from test_ondemand_sessions import MARGIN, VSCODE_TIMEOUT, alive, vscode_window
@@ -23,14 +23,7 @@ IDLE_TIMEOUT = 8
 
 @pytest.fixture
 def laptop():
-    gen = make_laptop("bash")
-    lap = next(gen)
-    lap.setup("--no-multiplex")
-    yield lap
-    try:
-        next(gen)
-    except StopIteration:
-        pass
+    yield from set_up_laptop("bash", "--no-multiplex")
 
 
 def write_profile(lap, name: str, text: str) -> None:
