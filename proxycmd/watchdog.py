@@ -4,7 +4,9 @@ HTCondor's own interactive jobs (`condor_submit -interactive`, src/condor_exampl
 `sleep 180 && while test -d $_CONDOR_SCRATCH_DIR/.condor_ssh_to_job_1; do sleep 3; done`.  Ours is the same
 idea made reusable: the starter makes one `.condor_ssh_to_job_N` directory per ssh session and removes it
 when that session's sshd exits, so the job stays while any such directory exists and exits (the job
-completes and leaves the queue) once none has existed for the idle timeout.  It needs no client: a laptop
+completes and leaves the queue) once none has existed for the idle timeout.  A session seen at one poll
+may have lasted until the next, so the clock counts from one poll interval after the last sighting: the
+job never ends sooner than the timeout after the last session, and at most about two polls later.  It needs no client: a laptop
 that sleeps or vanishes leaves nothing behind.
 
 Read from the job ad (`$_CONDOR_JOB_AD`, a file of `Name = value` lines the starter writes):
@@ -62,7 +64,7 @@ while :; do
   for d in "$s"/.condor_ssh_to_job_*; do
     if test -d "$d"; then last=$now; limit=$t; break; fi;
   done;
-  if test `expr $now - $last` -ge "$limit"; then exit 0; fi;
+  if test `expr $now - $last - $p` -ge "$limit"; then exit 0; fi;
   if test `expr $now - $start` -ge "$life"; then exit 0; fi;
   sleep $p & wait $!;
 done
