@@ -210,9 +210,9 @@ def _listening(port: int) -> bool:
         return False
 
 
-def set_up_laptop(shell: str = "bash", *setup_args: str):
+def set_up_laptop(shell: str = "bash", *setup_args: str, pool=None):
     """make_laptop, then `setup --via ap` with *setup_args*: the body of the tests' `laptop` fixtures."""
-    gen = make_laptop(shell)
+    gen = make_laptop(shell, pool=pool)
     lap = next(gen)
     lap.setup(*setup_args)
     yield lap
