@@ -164,7 +164,7 @@ def test_twelve_sessions_at_once(laptop):
     results = [(p.wait(180), *p.communicate()) for p in procs]
     for i, (code, out, err) in enumerate(results):
         assert code == 0, err
-        assert out.split() == [f"ok-{i}", str(job_pid(laptop, jobs[i % 3]))]
+        assert out.split()[:2] == [f"ok-{i}", str(job_pid(laptop, jobs[i % 3]))]  # then live sessions' sshd
     assert_nothing_left(laptop)
 
 
