@@ -204,8 +204,8 @@ class Pool:
     def _vacate(self, job: Job, kill_sig_attr: str = "KillSig") -> None:
         """What a starter does on condor_rm, condor_hold or a vacate: its ssh sessions end, the program gets
         the job's soft-kill signal (RemoveKillSig on removal, HoldKillSig on hold, else KillSig; default
-        SIGTERM) and, if it is still there after the vacate
-        time, SIGKILL; then every process the job or its sessions started goes."""
+        SIGTERM) and, if it is still there after the vacate time, SIGKILL; then every process the job or
+        its sessions started goes."""
         process, job.process = job.process, None
         for session in job.sessions:
             _kill_group(session.sshd, wait=False)
