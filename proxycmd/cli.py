@@ -16,7 +16,7 @@ import argparse
 import os
 import sys
 
-from .errors import ProxyError, SessionRefused, UsageError
+from .errors import ProxyError, SessionRefused, UsageError, one_line
 from .sessionkey import DEFAULT_KEYGEN_OPTIONS
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs milliseconds per connection
@@ -278,14 +278,38 @@ def _reach_the_user() -> None:
     os.close(tty)
 
 
+def _closed_standard_fds() -> List[int]:
+    """Which of descriptors 0, 1 and 2 were closed, each now open on /dev/null: else the next socket we
+    open would take its number, and the relay would read and write the job's connection as if it were
+    ssh's (as ssh does in sanitise_stdfd)."""
+    closed = []
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            closed.append(fd)
+            null = os.open(os.devnull, os.O_RDWR)
+            if null != fd:
+                os.dup2(null, fd)
+                os.close(null)
+    if 2 in closed and sys.stderr is None:  # Python starts without sys.stderr then
+        sys.stderr = open(2, "w", closefd=False)
+    return closed
+
+
 def main(argv: Optional[List[str]] = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
+    closed = _closed_standard_fds()
     _reach_the_user()
     if argv[:1] == ["agent"]:
         from .agent.server import main as agent_main
 
         sys.exit(agent_main(argv[1:]))
     args = build_parser().parse_args(argv)
+    if 0 in closed or 1 in closed:
+        names = " and ".join(("standard input", "standard output")[fd] for fd in closed if fd < 2)
+        _fail(f"{names} {'are' if ' and ' in names else 'is'} closed, and condor-job-proxy talks to ssh on "
+              "them: run it as ssh's ProxyCommand (`condor-job-ssh setup` writes the block)", 2)
     try:
         code = take_over(args) if args.from_socket else connect(args)
     except SessionRefused as exc:
@@ -301,7 +325,7 @@ def main(argv: Optional[List[str]] = None) -> None:
 
 
 def _fail(message: str, code: int, host: Optional[str] = None) -> None:
-    message = " ".join(message.split())  # always exactly one line
+    message = one_line(message)  # always exactly one line, control characters escaped
     sys.stderr.write(f"{PROG}: {message}\n")
     sys.stderr.flush()
     if code != 130:  # not when interrupted: ssh was interrupted too, or is gone

@@ -21,7 +21,7 @@ import os
 import sys
 
 from . import paths, submitfile
-from .errors import ProxyError, SessionRefused, UsageError
+from .errors import ProxyError, SessionRefused, UsageError, shown
 from .submitfile import IDLE_TIMEOUT_ATTR, LIFETIME_ATTR, PROFILE_ATTR, ProfileError
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs milliseconds per connection
@@ -88,10 +88,11 @@ def profile_names() -> List[str]:
 
 def read_profile(name: str) -> Tuple[Path, str]:
     """(path, text) of profile *name*; UsageError naming the file when there is no such profile."""
+    from .ownfile import read_own_text
+
     path = paths.profile_file(name)
     try:
-        with open(path, encoding="utf-8") as f:
-            return path, f.read()
+        return path, read_own_text(path, "profile")
     except FileNotFoundError:
         known = profile_names()
         have = f" (profiles: {', '.join(known)})" if known else ""
@@ -105,8 +106,13 @@ def read_profile(name: str) -> Tuple[Path, str]:
 
 def load_profile(name: str) -> Tuple[Path, List[submitfile.Entry]]:
     path, text = read_profile(name)
+    return path, parse_profile(path, text)
+
+
+def parse_profile(path: Path, text: str) -> List[submitfile.Entry]:
+    """The profile's commands as HTCondor's submit parser reads them; ProxyError when it must not be used."""
     try:
-        return path, submitfile.parse(text, str(path))
+        return submitfile.parse(text, shown(path))
     except ProfileError as exc:
         raise ProxyError(str(exc)) from None
 
@@ -167,13 +173,14 @@ def find_or_submit(addr: JobAddress, jobs: ProfileJobs, rundir: Path, stream: Op
                    prog: str = "condor-job-proxy") -> JobAddress:
     """The address of the profile's live job, submitted now when there is none (under the profile's lock)."""
     name = addr.profile
-    path, entries = load_profile(name)
-    found = jobs.find_profile_job(name)
+    path, text = read_profile(name)  # refused unless it is the user's own file; parsed only to submit:
+    found = jobs.find_profile_job(name)  # the htcondor2 bindings take ~30 ms to import
     if found is None:
         fd = _lock(paths.profile_lock(rundir, name))
         try:
             found = jobs.find_profile_job(name)  # someone may have submitted while we waited for the lock
             if found is None:
+                entries = parse_profile(path, text)
                 found = jobs.submit_profile(name, job_description(name, entries))
                 stream = stream if stream is not None else sys.stderr
                 stream.write(f"{prog}: submitted job {found.job_id} from profile {name} ({path}); "

@@ -21,7 +21,7 @@ import stat
 import sys
 from pathlib import Path
 
-from .errors import ProxyError
+from .errors import ProxyError, shown
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs milliseconds per connection
 if TYPE_CHECKING:
@@ -69,24 +69,28 @@ def check_private_dir(path: Path) -> None:
         raise PathError(f"refusing to use {path}: mode {_mode(st)} lets others in (want 700)")
 
 
-def _check_ancestor(path: str, st, below: str) -> None:
+_RUNTIME_FIX = "(`condor-job-ssh setup --runtime-dir DIR`)"
+_STATE_FIX = "(set XDG_STATE_HOME to one, or leave it unset for ~/.local/state)"
+
+
+def _check_ancestor(path: str, st, below: str, fix: str = _RUNTIME_FIX) -> None:
     """One directory above *below*: it must belong to root or to us and be writable by nobody else."""
+    below, path = shown(below), shown(path)
     if st.st_uid not in (0, os.getuid()):
         raise PathError(f"refusing to use {below}: {path} belongs to uid {st.st_uid}, who could replace what is "
-                        "inside it; pick a directory that only you and root can write to, all the way up "
-                        "(`condor-job-ssh setup --runtime-dir DIR`)")
+                        f"inside it; pick a directory that only you and root can write to, all the way up {fix}")
     if st.st_mode & 0o022:
         if st.st_mode & 0o002:
             who, why = "other users", ", sticky or not: after a reboot anyone may create the name again"
         else:
             who, why = "its group", ""
-        fix = f"run `chmod go-w {path}`, or " if st.st_uid == os.getuid() and st.st_uid != 0 else ""
+        chmod = f"run `chmod go-w {path}`, or " if st.st_uid == os.getuid() and st.st_uid != 0 else ""
         raise PathError(f"refusing to use {below}: {path} is writable by {who} (mode {_mode(st)}{why}); "
-                        f"{fix}pick a directory that only you and root can write to, all the way up "
-                        "(`condor-job-ssh setup --runtime-dir DIR`)")
+                        f"{chmod}pick a directory that only you and root can write to, all the way up {fix}")
 
 
-def _check_ancestors(path: str, below: str, depth: int = 0, missing_ok: bool = False) -> None:
+def _check_ancestors(path: str, below: str, depth: int = 0, missing_ok: bool = False,
+                     fix: str = _RUNTIME_FIX) -> None:
     """Check every directory from / down to *path* itself (included), following symlinks step by step:
     the directory holding a symlink is checked, and so is the chain of its target.  With *missing_ok*, a
     missing directory ends the check (we would create it, privately)."""
@@ -106,11 +110,11 @@ def _check_ancestors(path: str, below: str, depth: int = 0, missing_ok: bool = F
             raise PathError(f"cannot use {below}: {current}: {exc.strerror}") from None
         if stat.S_ISLNK(st.st_mode):
             target = os.readlink(current)
-            _check_ancestors(os.path.join(os.path.dirname(current), target), below, depth + 1, missing_ok)
+            _check_ancestors(os.path.join(os.path.dirname(current), target), below, depth + 1, missing_ok, fix)
             continue
         if not stat.S_ISDIR(st.st_mode):
-            raise PathError(f"cannot use {below}: {current} is not a directory")
-        _check_ancestor(current, st, below)
+            raise PathError(f"cannot use {shown(below)}: {shown(current)} is not a directory")
+        _check_ancestor(current, st, below, fix)
 
 
 def check_safe_chain(path) -> None:
@@ -146,14 +150,19 @@ def check_socket_room(path) -> None:
                         "with a short private directory under your home")
 
 
-def make_private_dir(path: Path) -> Path:
-    """Create *path* as a 0700 directory (its parent must exist) or verify the one that is there."""
+def _mkdir(path) -> None:
+    """Create the directory *path* with mode 0700 unless something is there already (checked by the caller)."""
     try:
         os.mkdir(path, 0o700)
     except FileExistsError:
         pass
     except OSError as exc:
-        raise PathError(f"cannot create {path}: {exc.strerror}") from None
+        raise PathError(f"cannot create {shown(path)}: {exc.strerror}") from None
+
+
+def make_private_dir(path: Path) -> Path:
+    """Create *path* as a 0700 directory (its parent must exist) or verify the one that is there."""
+    _mkdir(path)
     check_private_dir(path)
     return path
 
@@ -355,23 +364,42 @@ def state_dir() -> Path:
     return Path(user_state_dir(APP, appauthor=False))
 
 
+def check_state_dir() -> str:
+    """The state directory, after the safe-chain check of what exists of it (PathError when it fails)."""
+    state = os.path.normpath(str(state_dir()))
+    _check_ancestors(state, state, missing_ok=True, fix=_STATE_FIX)
+    return state
+
+
+def state_subdir(name: str, create: bool = True) -> Path:
+    """``<state dir>/<name>``, a private 0700 directory (made when *create*), in a state directory that
+    passes the runtime directory's safe-chain rule: it and every directory above it belong to root or to
+    us and nobody else can write to them, so no other user can delete, rename or plant what we keep there
+    (an ``XDG_STATE_HOME`` in a shared directory is refused).  Without *create* nothing is made and a
+    missing directory is a PathError."""
+    state = check_state_dir()
+    if create:
+        current = "/"
+        for part in [p for p in state.split("/") if p]:
+            current = os.path.join(current, part)
+            _mkdir(current)
+        _check_ancestors(state, state, fix=_STATE_FIX)  # what we made (and what raced us) passes too
+        return make_private_dir(Path(state) / name)
+    check_private_dir(Path(state) / name)
+    return Path(state) / name
+
+
 def config_lock(config: Path) -> Path:
     """The lock file that every run of ours writing the ssh config *config* (its real path) takes: in our
     private state directory, never beside the config (the directory it is in may be shared)."""
     import hashlib
 
-    locks = state_dir() / "locks"
-    try:
-        os.makedirs(locks.parent, mode=0o700, exist_ok=True)
-    except OSError as exc:
-        raise PathError(f"cannot create {locks.parent}: {exc.strerror}") from None
-    make_private_dir(locks)
     key = hashlib.sha256(os.fsencode(os.path.realpath(config))).hexdigest()[:32]
-    return locks / f"ssh-config-{key}.lock"
+    return state_subdir("locks") / f"ssh-config-{key}.lock"
 
 
 def failures_dir() -> Path:
-    """Where the proxy records the last failure per host (for `doctor`); not created here."""
+    """Where the proxy records the last failure per host (for `doctor`); see ``state_subdir``."""
     return state_dir() / "failures"
 
 

@@ -19,7 +19,7 @@ from typing import Iterator, List, Optional, Tuple
 import typer
 
 from proxycmd import paths
-from proxycmd.errors import ProxyError
+from proxycmd.errors import ProxyError, one_line, shown
 from proxycmd.hostname import HostnameError
 
 from . import configfile, managed, render, settings as settings_mod
@@ -42,12 +42,12 @@ class Failure(Exception):
 
 
 def _fail(message: str, code: int = 1) -> "typer.Exit":
-    typer.echo(f"condor-job-ssh: error: {message}", err=True)
+    typer.echo(f"condor-job-ssh: error: {one_line(message)}", err=True)
     return typer.Exit(code)
 
 
 def _warn(message: str) -> None:
-    typer.echo(f"condor-job-ssh: warning: {message}", err=True)
+    typer.echo(f"condor-job-ssh: warning: {one_line(message)}", err=True)
 
 
 def _stdin_is_terminal() -> bool:
@@ -111,17 +111,26 @@ def parse_route(text: str) -> Route:
     return Route(suffix.strip(), schedd or None, pool or None)
 
 
-def apply_options(current: Settings, given: dict, routes: Optional[List[str]], no_routes: bool) -> Settings:
-    """The saved settings with the options given on the command line (None: not given) put in."""
+def apply_options(current: Settings, given: dict, routes: Optional[List[str]], no_routes: bool,
+                  notes: Optional[List[str]] = None) -> Settings:
+    """The saved settings with the options given on the command line (None: not given) put in.  A given
+    option that cannot apply together with a saved one replaces it (a sentence for *notes* says so)."""
+    if routes and no_routes:
+        raise Failure("--route and --no-routes contradict each other: give one of them")
     changes = {key: value for key, value in given.items() if value is not None}
     if no_routes:
         changes["routes"] = []
     if routes:
         changes["routes"] = [parse_route(text) for text in routes]
-    for key in ("schedd", "pool", "user", "runtime_dir", "via"):  # an empty value ("--schedd ''"): the default
-        if changes.get(key) == "":
+    for key in ("schedd", "pool", "user", "runtime_dir", "via", "sim_root", "wait_timeout"):
+        if changes.get(key) == "":  # an empty value ("--schedd ''"): the default
             changes[key] = None
-    return settings_mod.validate(replace(current, **changes), "setup options")
+    chosen, said = settings_mod.settle(replace(current, **changes), set(changes))
+    for sentence in settings_mod.conflicts(chosen, str(paths.config_file())):
+        raise Failure(sentence)  # a hand-edited file, and this run chose neither
+    if notes is not None:
+        notes.extend(said)
+    return settings_mod.validate(chosen, "setup options")
 
 
 def _hop_config(config: Path) -> Optional[str]:
@@ -248,15 +257,20 @@ def setup_command(
                      keygen_options=keygen_options, include_idle=include_idle, runtime_dir=runtime_dir, via=via)
         if sim is not None:
             given["sim_root"] = os.path.abspath(os.path.expanduser(str(sim)))
+        if condor:
+            given["sim_root"] = ""
+        if wait_timeout is not None:
+            limit = settings_mod.parse_wait_timeout(wait_timeout)
+            given["wait_timeout"] = "" if limit is None else limit
+        notes: List[str] = []
+        chosen = apply_options(current, given, route, no_routes, notes)
+        for note in notes:
+            _warn(note)
+        if sim is not None:
             from .simcmds import pool_warning
 
             for problem in filter(None, [pool_warning(given["sim_root"])]):
                 _warn(problem)
-        chosen = apply_options(current, given, route, no_routes)
-        if condor:
-            chosen = replace(chosen, sim_root=None)
-        if wait_timeout is not None:
-            chosen = replace(chosen, wait_timeout=settings_mod.parse_wait_timeout(wait_timeout))
         config = _ssh_config_path(ssh_config)
         if not dry_run:
             configfile.check_writable(config)  # before anything is saved or created
@@ -269,8 +283,8 @@ def setup_command(
         if text is not None and after == before:
             if settings_changed and not dry_run:
                 settings_mod.save(chosen)
-                typer.echo(f"Saved the settings to {paths.config_file()}.")
-            typer.echo(f"{config}: no changes.")
+                typer.echo(f"Saved the settings to {shown(paths.config_file())}.")
+            typer.echo(f"{shown(config)}: no changes.")
             return
         _echo_exact(managed.unified_diff(before, after, config))
         if dry_run:
@@ -280,12 +294,12 @@ def setup_command(
         if settings_changed:  # first: a config written with settings that failed to save would be undone
             settings_mod.save(chosen)  # by the next bare `setup`
         if configfile.update(config, transform) == configfile.UNCHANGED:
-            typer.echo(f"{config}: no changes.")
+            typer.echo(f"{shown(config)}: no changes.")
             return
         for line in managed.lines_before(after)[:1]:
             _warn(f"{config} sets {line!r} above the managed block; ssh keeps the first value it reads, so "
                   "options above the block win over ours: move them below it")
-        typer.echo(f"Updated {config}. Try `ssh CLUSTER.PROC.{chosen.suffix}` with one of your job ids; "
+        typer.echo(f"Updated {shown(config)}. Try `ssh CLUSTER.PROC.{chosen.suffix}` with one of your job ids; "
                    f"`{paths.command_word('condor-job-ssh')} sync` lists your jobs for VS Code.")
         if chosen.via and not chosen.sim_root:
             from .hopsetup import advice
@@ -301,6 +315,8 @@ def _listed(job, include_idle: bool) -> bool:
 def sync_once(config: Path, include_idle: Optional[bool], dry_run: bool) -> Tuple[bool, int]:
     """One listing written into the block: (whether the text changed, how many job hosts it has)."""
     chosen = settings_mod.load(warn=_warn)
+    for sentence in settings_mod.conflicts(chosen, str(paths.config_file())):
+        _warn(sentence)
     idle = chosen.include_idle if include_idle is None else include_idle
     text, block = _read(config)
     if text is None or block is None:
@@ -369,11 +385,11 @@ def sync_command(
         with _one_line_errors():
             changed, count = sync_once(config, include_idle, dry_run)
         if changed and not dry_run:
-            typer.echo(f"Updated {config}: {count} job host{'s' * (count != 1)}.")
+            typer.echo(f"Updated {shown(config)}: {count} job host{'s' * (count != 1)}.")
         elif changed:
             typer.echo("Dry run: nothing was written.")
         elif not quiet:
-            typer.echo(f"{config}: no changes ({count} job host{'s' * (count != 1)}).")
+            typer.echo(f"{shown(config)}: no changes ({count} job host{'s' * (count != 1)}).")
         return
     _watch(config, include_idle, watch)
 
@@ -385,7 +401,7 @@ def _watch(config: Path, include_idle: Optional[bool], every: float) -> None:
             try:
                 changed, count = sync_once(config, include_idle, dry_run=False)
                 if changed:
-                    typer.echo(f"{time.strftime('%H:%M:%S')} {config}: {count} job hosts")
+                    typer.echo(f"{time.strftime('%H:%M:%S')} {shown(config)}: {count} job hosts")
             except Failure as exc:  # no block: waiting will not help
                 raise _fail(str(exc)) from None
             except _ERRORS + (OSError,) as exc:  # the pool may come back: say so and go on
@@ -422,7 +438,7 @@ def remove_command(
         config = _ssh_config_path(ssh_config)
         text, block = _read(config)
         if text is None or block is None:
-            typer.echo(f"{config}: no managed block, nothing to remove.")
+            typer.echo(f"{shown(config)}: no managed block, nothing to remove.")
             return
         if not dry_run:
             configfile.check_writable(config)
@@ -430,18 +446,18 @@ def remove_command(
         delete = created and after == ""
         _echo_exact(managed.unified_diff(text, after, config))
         if delete:
-            typer.echo(f"(setup created {config} and nothing else is in it: it will be deleted)")
+            typer.echo(f"(setup created {shown(config)} and nothing else is in it: it will be deleted)")
         if dry_run:
             typer.echo("Dry run: nothing was written.")
             return
         _confirm(f"{'Delete' if delete else 'Change'} {config}?", yes)
         outcome = configfile.update(config, _remove_transform)
         if outcome == configfile.DELETED:
-            typer.echo(f"Deleted {config}.")
+            typer.echo(f"Deleted {shown(config)}.")
         elif outcome == configfile.WRITTEN:
-            typer.echo(f"Removed the managed block from {config}.")
+            typer.echo(f"Removed the managed block from {shown(config)}.")
         else:
-            typer.echo(f"{config}: no managed block, nothing to remove.")
+            typer.echo(f"{shown(config)}: no managed block, nothing to remove.")
 
 
 def _remove_transform(text: Optional[str]) -> object:
@@ -459,6 +475,8 @@ def _one_line_errors() -> Iterator[None]:
         yield
     except (Failure,) + _ERRORS as exc:
         raise _fail(str(exc)) from None
+    except BrokenPipeError:
+        raise  # the reader went away (`setup --dry-run | head`): click stops quietly, status 1
     except OSError as exc:
         raise _fail(f"{exc.filename or 'I/O error'}: {exc.strerror or exc}") from None
 

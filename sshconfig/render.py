@@ -186,7 +186,10 @@ def _proxy_command(ctx: RenderContext, suffix: str, schedd: Optional[str], pool:
     if s.forward_agent:
         words.append("--forward-agent")
     if s.keygen_options != DEFAULT_KEYGEN_OPTIONS:  # '' too: it turns the proxy's ECDSA default off
-        words += ["--keygen-options", shell_word(s.keygen_options, "keygen options")]
+        if s.keygen_options.startswith("-") and len(s.keygen_options.split()) == 1:  # argparse would take '-q'
+            words.append(shell_word(f"--keygen-options={s.keygen_options}", "keygen options"))  # for an option
+        else:
+            words += ["--keygen-options", shell_word(s.keygen_options, "keygen options")]
     if s.via and not s.sim_root:
         words += ["--via", shell_word(s.via, "via")]
         if ctx.ssh_config:

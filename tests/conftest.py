@@ -174,10 +174,36 @@ def pytest_generate_tests(metafunc):
         metafunc.parametrize("world", params, indirect=True)
 
 
+@pytest.hookimpl(tryfirst=True)  # before -m chooses
 def pytest_collection_modifyitems(config, items):
+    """Tests that use a real pool's fixtures are `real` tests."""
     for item in items:
         if {"real_pool", "second_real_pool", "real_world"} & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.real)
+
+
+@pytest.hookimpl(trylast=True)  # after -k and -m have chosen
+def pytest_collection_finish(session):
+    """Where no real pool can run (and CJP_REQUIRE_REAL_POOL is not set), leave the real tests out and say
+    so in one line at the end (pytest_terminal_summary)."""
+    import realpool
+
+    reason = realpool.why_unavailable()
+    if reason and not os.environ.get(realpool.REQUIRE_ENV):
+        real = [item for item in session.items if item.get_closest_marker("real")]
+        if real:
+            session.items[:] = [item for item in session.items if not item.get_closest_marker("real")]
+            session.config.hook.pytest_deselected(items=real)
+            session.config.stash[_REAL_NOTE] = f"{len(real)} real-pool tests not run: {reason}"
+
+
+_REAL_NOTE = pytest.StashKey[str]()
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    note = config.stash.get(_REAL_NOTE, None)
+    if note:
+        terminalreporter.write_line(note)
 
 
 @pytest.fixture

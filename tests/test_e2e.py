@@ -324,6 +324,8 @@ def test_held_completed_unknown_and_not_yours_fail_with_the_right_line(world):
         result = world.ssh(HOST.format(job), "true", check=False)
         assert result.returncode == 255
         assert _proxy_line(result.stderr).startswith(line), result.stderr
+    release = "condor-job-ssh sim release" if world.backend == "sim" else "condor_release"
+    assert f"{release} {held}" in _proxy_line(world.ssh(HOST.format(held), "true", check=False).stderr)
     assert_clean(world)
 
 

@@ -277,9 +277,15 @@ def _reason(exc: Exception) -> str:
     return str(exc)
 
 
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, not argparse's usage block
+        sys.stderr.write(f"condor-job-proxy agent: {message} (see condor-job-proxy agent --help)\n")
+        sys.exit(2)
+
+
 def _parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m proxycmd.agent",
-                                     description="Per-user ssh agent serving each ssh process its session key.")
+    parser = _Parser(prog="condor-job-proxy agent",
+                     description="Per-user ssh agent serving each ssh process its session key.")
     parser.add_argument("--runtime-dir", type=Path, default=None,
                         help="private runtime directory (default: the per-user one)")
     parser.add_argument("--idle-exit", type=float, default=300.0, metavar="SECONDS",

@@ -9,7 +9,7 @@ from typing import List, Optional, Tuple
 import typer
 
 from proxycmd import ondemand, paths
-from proxycmd.errors import ProxyError
+from proxycmd.errors import ProxyError, one_line
 from proxycmd.hostname import is_profile_name
 
 from ..helpfmt import PlainCommand
@@ -25,7 +25,7 @@ profile_app = typer.Typer(
 
 
 def _fail(message: str, code: int = 1) -> "typer.Exit":
-    typer.echo(f"condor-job-ssh: error: {' '.join(message.split())}", err=True)
+    typer.echo(f"condor-job-ssh: error: {one_line(message)}", err=True)
     return typer.Exit(code)
 
 
