@@ -208,3 +208,15 @@ def _listening(port: int) -> bool:
             return True
     except OSError:
         return False
+
+
+def set_up_laptop(shell: str = "bash", *setup_args: str, pool=None):
+    """make_laptop, then `setup --via ap` with *setup_args*: the body of the tests' `laptop` fixtures."""
+    gen = make_laptop(shell, pool=pool)
+    lap = next(gen)
+    lap.setup(*setup_args)
+    yield lap
+    try:
+        next(gen)
+    except StopIteration:
+        pass
