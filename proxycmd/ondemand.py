@@ -97,6 +97,7 @@ def job_description(name: str, entries: List[submitfile.Entry]) -> Dict[str, str
         f"MY.{IDLE_TIMEOUT_ATTR}": str(watchdog.DEFAULT_IDLE_TIMEOUT),
         f"MY.{LIFETIME_ATTR}": str(watchdog.DEFAULT_LIFETIME),
         "periodic_remove": PERIODIC_REMOVE,
+        "job_max_vacate_time": str(watchdog.VACATE_TIME),  # SIGKILL at the latest this long after kill_sig
     }
     theirs = submitfile.as_dict(entries)
     for key, value in theirs.items():
@@ -105,12 +106,19 @@ def job_description(name: str, entries: List[submitfile.Entry]) -> Dict[str, str
                 value = f"({PERIODIC_REMOVE}) || ({value})"
             del description[old]
         description[key] = value
-    description.update({
+    owned = {
         "executable": watchdog.argv()[0],
         "transfer_executable": "false",
         "arguments": condorargs.quote(watchdog.argv()[1:]),
+        # removal, hold and vacate send this; the SIGTERM every first session sends an interactive job's
+        # program is ignored (proxycmd/watchdog.py)
+        "kill_sig": watchdog.KILL_SIGNAL, "remove_kill_sig": watchdog.KILL_SIGNAL,
+        "hold_kill_sig": watchdog.KILL_SIGNAL,
         f"MY.{PROFILE_ATTR}": f'"{name}"',
-    })
+    }
+    for key in [k for k in description if k.lower() in {o.lower() for o in owned}]:
+        del description[key]
+    description.update(owned)
     return description
 
 

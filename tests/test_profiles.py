@@ -136,7 +136,19 @@ def test_description_puts_the_profile_over_our_defaults_and_our_program_last():
     assert d["executable"] == "/bin/sh" and d["transfer_executable"] == "false"
     assert condorargs.split(d["arguments"]) == watchdog.argv()[1:]
     assert "$(" not in d["arguments"]  # condor_submit would expand it as a macro
-    assert list(d)[-4:] == ["executable", "transfer_executable", "arguments", "MY.CondorJobProxyProfile"]
+    assert list(d)[-7:] == ["executable", "transfer_executable", "arguments", "kill_sig", "remove_kill_sig",
+                            "hold_kill_sig", "MY.CondorJobProxyProfile"]
+
+
+def test_removal_signal_is_ours_and_the_vacate_time_a_default():
+    """The watchdog survives SIGTERM (every first session sends it) and exits on kill_sig: a profile cannot
+    change that signal; it may give itself a longer vacate time."""
+    d = ondemand.job_description("gpu", parse("Kill_Sig = SIGTERM\nhold_kill_sig = 9\njob_max_vacate_time = 60\n", "p"))
+    assert [k for k in d if k.lower().endswith("kill_sig")] == ["kill_sig", "remove_kill_sig", "hold_kill_sig"]
+    assert {d[k] for k in ("kill_sig", "remove_kill_sig", "hold_kill_sig")} == {watchdog.KILL_SIGNAL}
+    assert d["job_max_vacate_time"] == "60"
+    assert ondemand.job_description("gpu", [])["job_max_vacate_time"] == str(watchdog.VACATE_TIME)
+    assert f"trap 'kill $! 2>/dev/null; exit 0' {watchdog.KILL_SIGNAL[3:]};" in watchdog.SCRIPT
 
 
 def test_docker_universe_jobs_are_not_marked_interactive():
