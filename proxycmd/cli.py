@@ -115,7 +115,8 @@ def build_parser() -> argparse.ArgumentParser:
     wait.add_argument("--no-wait", dest="wait", action="store_false",
                       help="fail at once when the job is not running yet (default: wait)")
     wait.add_argument("--wait-timeout", type=_seconds, metavar="SECONDS",
-                      help="give up waiting after SECONDS (default: no limit)")
+                      help="give up waiting after SECONDS; 0: no limit (default: no limit "
+                      "from a terminal, 2 hours without one)")
     wait.add_argument("--poll", type=_positive_seconds, metavar="SECONDS",
                       help="seconds between tries while waiting")
     p.add_argument("--timings", action="store_true", help="print where the start-up time went, on stderr")
@@ -190,10 +191,13 @@ def connect(args: argparse.Namespace) -> int:
             job, keygen_options=keygen, shells=shells))
     what = f"job {addr.classic_id}" + (f" (profile {addr.profile})" if addr.profile else "")
     marks.append(("ready", time.monotonic()))
+    from .sshparent import has_terminal
+
+    limit = waiting.limit_for(args.wait_timeout, has_terminal())
     session = waiting.open_with_wait(
-        attempt, what=what, wait=args.wait, interval=args.poll or backend.retry_interval, timeout=args.wait_timeout,
+        attempt, what=what, wait=args.wait, interval=args.poll or backend.retry_interval, timeout=limit,
         should_stop=lambda: waiting.peer_gone(1, parent),
-        progress=waiting.Progress(what, mirror=_log_to_ssh))
+        progress=waiting.Progress(what, mirror=_log_to_ssh, limit=limit))
     marks.append(("session", time.monotonic()))
     try:
         if args.login and session.user != "condor-user" and args.login != session.user:
@@ -247,28 +251,11 @@ def _split(text: str) -> List[str]:
 
 
 def _reach_the_user() -> None:
-    """Make stderr reach the user's terminal when ssh sent it to /dev/null.
+    """With ControlPersist on, ssh gives us stderr on /dev/null: write to ssh's own stderr (or the terminal)
+    instead, so the progress while a job is idle reaches scripts and cron too (proxycmd/sshparent.py)."""
+    from .sshparent import reach_ssh_stderr
 
-    With ControlPersist on, ssh starts the ProxyCommand with stderr on /dev/null (so that a master left
-    in the background holds no terminal), and every message of ours -- the one-line error, the progress
-    while a job is idle -- would vanish, leaving only ssh's "proxy dialer did not pass back a connection".
-    When ssh was started from a terminal we write there instead; without one (VS Code), nothing changes.
-    """
-    import stat
-
-    try:
-        st = os.fstat(2)
-        null = os.stat(os.devnull)
-    except OSError:
-        return
-    if not (stat.S_ISCHR(st.st_mode) and st.st_rdev == null.st_rdev):
-        return
-    try:
-        tty = os.open("/dev/tty", os.O_WRONLY | os.O_NOCTTY)
-    except OSError:
-        return
-    os.dup2(tty, 2)
-    os.close(tty)
+    reach_ssh_stderr()
 
 
 def main(argv: Optional[List[str]] = None) -> None:
@@ -294,11 +281,21 @@ def main(argv: Optional[List[str]] = None) -> None:
 
 
 def _fail(message: str, code: int, host: Optional[str] = None) -> None:
+    """Say *message* once: as ssh's own `Received disconnect ...` line when ssh will print it, else on our
+    stderr (a person running us by hand, `ssh -q`, a client other than OpenSSH)."""
     message = " ".join(message.split())  # always exactly one line
-    sys.stderr.write(f"{PROG}: {message}\n")
-    sys.stderr.flush()
+    line = f"{PROG}: {message}"
+    shown = False
     if code != 130:  # not when interrupted: ssh was interrupted too, or is gone
+        from .disconnect import DESCRIPTION_MAX
         from .failures import report
+        from .handoff import parent_wants_fd
+        from .sshparent import prints_disconnect
 
-        report(f"{PROG}: {message}", host)  # through ssh itself, and for `doctor`
+        fd_mode = parent_wants_fd(0, 1)
+        told = report(line, host)  # through ssh itself, and for `doctor`
+        shown = told and len(line.encode("utf-8")) <= DESCRIPTION_MAX and prints_disconnect(os.getppid(), fd_mode)
+    if not shown:
+        sys.stderr.write(line + "\n")
+        sys.stderr.flush()
     os._exit(code)

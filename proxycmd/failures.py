@@ -24,8 +24,9 @@ MAX_AGE = 7 * 24 * 3600.0  # seconds
 _SUFFIX = ".json"
 
 
-def report(sentence: str, host: Optional[str]) -> None:
-    """Record *sentence* for *host* (when known), then tell the SSH client on our stdio."""
+def report(sentence: str, host: Optional[str]) -> bool:
+    """Record *sentence* for *host* (when known), then tell the SSH client on our stdio; whether one was
+    told."""
     if host:
         try:
             record(host, sentence)
@@ -33,7 +34,7 @@ def report(sentence: str, host: Optional[str]) -> None:
             pass  # a record for doctor must never stand between the user and the sentence
     from .disconnect import tell_ssh
 
-    tell_ssh(sentence)
+    return tell_ssh(sentence)
 
 
 def _name(host: str) -> str:

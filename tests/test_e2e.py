@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import tool, wait_for
+from conftest import proxy_said, tool, wait_for
 from proxycmd.sim.client import SimPool
 
 pytestmark = pytest.mark.e2e
@@ -269,7 +269,7 @@ def _proxies(world):
 
 
 def _proxy_line(stderr: str) -> str:
-    lines = [line for line in stderr.splitlines() if line.startswith("condor-job-proxy:")]
+    lines = proxy_said(stderr)
     assert len(lines) == 1, stderr
     return lines[0]
 

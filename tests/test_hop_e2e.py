@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from ap_fixture import ALIAS, make_laptop
-from conftest import tool, wait_for
+from conftest import proxy_said, tool, wait_for
 from proxycmd.sim.client import SimPool
 from test_e2e import _free_port, _make_tree, _socks5_get, sha256
 
@@ -46,7 +46,7 @@ def sandbox(lap, job_id: str) -> Path:
 
 
 def proxy_line(stderr: str) -> str:
-    lines = [line for line in stderr.splitlines() if line.startswith("condor-job-proxy:")]
+    lines = proxy_said(stderr)
     assert len(lines) == 1, stderr
     return lines[0]
 

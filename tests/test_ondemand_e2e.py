@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import make_world, tool, wait_for
+from conftest import make_world, proxy_said, tool, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -60,7 +60,7 @@ def live(world, name: str = "gpu"):
 
 
 def proxy_lines(stderr: str):
-    return [line for line in stderr.splitlines() if line.startswith("condor-job-proxy:")]
+    return proxy_said(stderr)
 
 
 def test_first_ssh_submits_waits_and_connects_then_the_job_is_reused(world):
