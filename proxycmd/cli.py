@@ -271,13 +271,24 @@ def main(argv: Optional[List[str]] = None) -> None:
     except SessionRefused as exc:
         from .advice import advise_for
 
-        _fail(str(advise_for(exc, args)), exc.exit_code, host=args.host)
+        _fail(str(advise_for(exc, args, lambda: _running_jobs(args))), exc.exit_code, host=args.host)
     except ProxyError as exc:
         _fail(str(exc), exc.exit_code, host=args.host)
     except KeyboardInterrupt:
         _fail("interrupted", 130)
     sys.stderr.flush()
     os._exit(code)  # nothing left to clean up; ssh is waiting for us to exit
+
+
+def _running_jobs(args: argparse.Namespace) -> List[str]:
+    """The user's running job ids where the proxy looked (for a job that is not in the queue)."""
+    from . import hostname
+    from .backends import open_backend
+
+    addr = hostname.parse(args.host, args.suffix or [hostname.DEFAULT_SUFFIX])
+    backend = open_backend(sim_root=args.sim, schedd=args.schedd or addr.schedd, pool=args.pool,
+                           via=getattr(args, "via", None), via_config=getattr(args, "via_config", None))
+    return [f"{job.cluster}.{job.proc}" for job in backend.list_jobs()]
 
 
 def _fail(message: str, code: int, host: Optional[str] = None) -> None:

@@ -86,3 +86,24 @@ def test_a_wait_reaches_a_log_file_opened_for_appending(anyworld, tmp_path):
     assert done.returncode == 255, text
     assert text.startswith("earlier line\n") and text.count("waiting for it to run (up to 0m02s)") == 1, text
     assert text.count("gave up after") == 1, text
+
+
+@pytest.fixture(params=BACKENDS)
+def world2(request):
+    yield from make_world(multiplex=True, backend=request.param)
+
+
+def test_not_in_the_queue_names_the_running_jobs_and_the_command_that_lists_them(world2):
+    done = no_terminal(world2, "99999.0.job.condor", "true")
+    if world2.backend == "sim":
+        listing = f"condor-job-ssh sim list --root {world2.sim_root}"
+        assert f"{NOT_QUEUED}; you have no running jobs (list your jobs with: {listing})" in done.stderr, done.stderr
+        first, second = world2.submit("sleep", "600"), world2.submit("sleep", "600")
+        world2.submit("sleep", "600", idle=True)
+        done = no_terminal(world2, "99999.0.job.condor", "true")
+        assert f"{NOT_QUEUED}; your running jobs: {first}, {second} (list them with: {listing})" in done.stderr, \
+            done.stderr
+    else:  # the fake tool's world has no schedd the bindings could ask: only the command
+        assert "is not in the queue (it may have finished or been removed); list your jobs with: condor_q" \
+            in done.stderr, done.stderr
+    assert done.returncode == 255

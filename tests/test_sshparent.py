@@ -81,3 +81,17 @@ def test_without_a_terminal_the_wait_is_said_once_with_its_limit(tmp_path):
     assert out.getvalue().splitlines() == [
         "condor-job-proxy: job 5.0 is idle: not matched yet; waiting for it to run (up to 10m00s)",
         "condor-job-proxy: job 5.0 is running after 1m03s; connecting"]
+
+
+def test_not_queued_names_at_most_five_jobs_and_says_when_there_are_none():
+    from proxycmd import advice
+    from proxycmd.errors import SessionRefused
+
+    exc = SessionRefused("job 9.0 is not in the queue", status="unknown")
+    many = advice.not_queued(exc, [f"{i}.0" for i in range(1, 8)], "condor_q")
+    assert str(many) == "job 9.0 is not in the queue; your running jobs: 1.0, 2.0, 3.0, 4.0, 5.0, ... " \
+                        "(list them with: condor_q)"
+    assert str(advice.not_queued(exc, ["3.0"], "condor_q")).endswith("your running job: 3.0 (list them with: condor_q)")
+    assert str(advice.not_queued(exc, [], "x")) == "job 9.0 is not in the queue; you have no running jobs " \
+                                                   "(list your jobs with: x)"
+    assert advice.list_command(schedd="ap2", via="ap1") == "ssh ap1 condor_q -name ap2"
