@@ -266,14 +266,15 @@ def main(argv: Optional[List[str]] = None) -> None:
 
         sys.exit(agent_main(argv[1:]))
     args = build_parser().parse_args(argv)
+    where = dict(sim_root=args.sim, via=getattr(args, "via", None), schedd=args.schedd, pool=args.pool)
     try:
         code = take_over(args) if args.from_socket else connect(args)
     except SessionRefused as exc:
         from .advice import advise_for
 
-        _fail(str(advise_for(exc, args, lambda: _running_jobs(args))), exc.exit_code, host=args.host)
+        _fail(str(advise_for(exc, args, lambda: _running_jobs(args))), exc.exit_code, host=args.host, where=where)
     except ProxyError as exc:
-        _fail(str(exc), exc.exit_code, host=args.host)
+        _fail(str(exc), exc.exit_code, host=args.host, where=where)
     except KeyboardInterrupt:
         _fail("interrupted", 130)
     sys.stderr.flush()
@@ -291,7 +292,7 @@ def _running_jobs(args: argparse.Namespace) -> List[str]:
     return [f"{job.cluster}.{job.proc}" for job in backend.list_jobs()]
 
 
-def _fail(message: str, code: int, host: Optional[str] = None) -> None:
+def _fail(message: str, code: int, host: Optional[str] = None, where: Optional[dict] = None) -> None:
     """Say *message* once: as ssh's own `Received disconnect ...` line when ssh will print it, else on our
     stderr (a person running us by hand, `ssh -q`, a client other than OpenSSH)."""
     message = " ".join(message.split())  # always exactly one line
@@ -299,12 +300,12 @@ def _fail(message: str, code: int, host: Optional[str] = None) -> None:
     shown = False
     if code != 130:  # not when interrupted: ssh was interrupted too, or is gone
         from .disconnect import DESCRIPTION_MAX
-        from .failures import report
+        from .failures import report, where_key
         from .handoff import parent_wants_fd
         from .sshparent import prints_disconnect
 
         fd_mode = parent_wants_fd(0, 1)
-        told = report(line, host)  # through ssh itself, and for `doctor`
+        told = report(line, host, where_key(**(where or {})))  # through ssh itself, and for `doctor`
         shown = told and len(line.encode("utf-8")) <= DESCRIPTION_MAX and prints_disconnect(os.getppid(), fd_mode)
     if not shown:
         sys.stderr.write(line + "\n")
