@@ -22,12 +22,24 @@ sim_app = typer.Typer(
     no_args_is_help=True,
 )
 
-ROOT_HELP = "Directory of the simulated pool (default: under your state directory)."
+ROOT_HELP = "Directory of the simulated pool (default: the one `setup --sim` saved, else under your state directory)."
 JOB_HELP = "The job's id: CLUSTER or CLUSTER.PROC, e.g. 1.0."
 
 
+def default_root() -> "tuple[Path, bool]":
+    """The pool's root when --root is not given: the one `setup --sim DIR` saved (so every sim command and
+    ssh see the same pool), else the default under the state directory; and whether it is that default."""
+    from . import settings as settings_mod
+
+    try:
+        saved = settings_mod.load(warn=lambda message: None).sim_root
+    except settings_mod.SettingsError as exc:
+        raise _fail(f"{exc} (or give --root DIR)")
+    return (Path(saved), False) if saved else (paths.default_sim_root(), True)
+
+
 def _pool(root: Optional[Path]) -> SimPool:
-    return SimPool(root if root is not None else paths.default_sim_root())
+    return SimPool(root if root is not None else default_root()[0])
 
 
 def _fail(message: str, code: int = 1) -> "typer.Exit":
@@ -48,11 +60,12 @@ def start(root: Optional[Path] = typer.Option(None, "--root", metavar="DIR", hel
           idle_delay: float = typer.Option(0.0, "--idle-delay", metavar="SECONDS",
                                            help="Keep each new job idle this long before it runs (as matchmaking does).")):
     """Start the pool's daemon (does nothing when it already runs)."""
-    pool = _pool(root)
+    where, is_default = (root, False) if root is not None else default_root()
+    pool = SimPool(where)
     try:
         if not (0 <= idle_delay < float("inf")):
             raise ProxyError(f"--idle-delay {idle_delay!r} is not a number of seconds, 0 or more")
-        started = pool.start(keygen_options=keygen_options, create_parents=root is None, idle_delay=idle_delay)
+        started = pool.start(keygen_options=keygen_options, create_parents=is_default, idle_delay=idle_delay)
     except ProxyError as exc:
         raise _fail(str(exc))
     typer.echo(f"simulated pool {'started' if started else 'already running'} in {pool.root}")
