@@ -271,6 +271,7 @@ def setup_command(
                 settings_mod.save(chosen)
                 typer.echo(f"Saved the settings to {paths.config_file()}.")
             typer.echo(f"{config}: no changes.")
+            _warn_problems(config, chosen)
             return
         _echo_exact(managed.unified_diff(before, after, config))
         if dry_run:
@@ -285,12 +286,24 @@ def setup_command(
         for line in managed.lines_before(after)[:1]:
             _warn(f"{config} sets {line!r} above the managed block; ssh keeps the first value it reads, so "
                   "options above the block win over ours: move them below it")
-        typer.echo(f"Updated {config}. Try `ssh CLUSTER.PROC.{chosen.suffix}` with one of your job ids; "
+        _warn_problems(config, chosen)
+        from .setupwarn import a_running_job
+
+        job = a_running_job(chosen, _hop_config(config))
+        try_it = f"Try `ssh {job}`" if job else f"Try `ssh CLUSTER.PROC.{chosen.suffix}` with one of your job ids"
+        typer.echo(f"Updated {config}. {try_it}; "
                    f"`{paths.command_word('condor-job-ssh')} sync` lists your jobs for VS Code.")
         if chosen.via and not chosen.sim_root:
             from .hopsetup import advice
 
             typer.echo(advice(chosen.via))
+
+
+def _warn_problems(config: Path, chosen) -> None:
+    from .setupwarn import problems
+
+    for problem in problems(config, chosen):
+        _warn(problem)
 
 
 # ----- sync -----------------------------------------------------------------------------------------------------

@@ -28,3 +28,34 @@ def test_sim_commands_use_the_root_setup_saved(sworld):
     assert f"simulated pool already running in {sworld.sim_root}" in cjs(sworld, "sim", "start").stdout
     held = cjs(sworld, "sim", "hold", job)
     assert held.returncode == 0 and f"job {job} is held" in held.stdout
+
+
+@pytest.mark.e2e
+def test_setup_warns_about_a_user_line_below_the_block_and_names_a_job_to_try(sworld):
+    job = sworld.submit("sleep", "600")
+    with open(sworld.ssh_config, "a") as f:
+        f.write("\nHost *\n    User alice\n")
+    done = cjs(sworld, "setup", "--ssh-config", str(sworld.ssh_config), "--no-multiplex", "--yes")
+    assert done.returncode == 0, done.stderr
+    assert "ssh logs in to 1.0.job.condor as alice" in done.stderr, done.stderr
+    assert "condor-job-ssh setup --user" in done.stderr, done.stderr
+    assert f"Try `ssh {job}.job.condor`;" in done.stdout, done.stdout
+    again = cjs(sworld, "setup", "--ssh-config", str(sworld.ssh_config), "--yes")  # no changes: still warned
+    assert "no changes" in again.stdout and "as alice" in again.stderr
+    import os
+    import pwd
+
+    fixed = cjs(sworld, "setup", "--ssh-config", str(sworld.ssh_config), "--user",
+                pwd.getpwuid(os.getuid()).pw_name, "--yes")
+    assert fixed.returncode == 0 and "warning" not in fixed.stderr, fixed.stderr
+
+
+@pytest.mark.e2e
+def test_setup_condor_without_condor_ssh_to_job_says_so(sworld, tmp_path):
+    env = dict(sworld.env, PATH="/usr/bin:/bin", CONDOR_CONFIG="/nonexistent")
+    env.pop("CONDOR_SSH_TO_JOB", None)
+    done = sworld.run([tool("condor-job-ssh"), "setup", "--ssh-config", str(tmp_path / "cfg"), "--condor", "--yes"],
+                      check=False, env=env)
+    assert done.returncode == 0, done.stderr
+    assert "cannot find HTCondor's condor_ssh_to_job" in done.stderr and "ssh to job hosts fails" in done.stderr
+    assert "Try `ssh CLUSTER.PROC.job.condor` with one of your job ids" in done.stdout
