@@ -375,7 +375,7 @@ def sync_command(
     """
     config = _ssh_config_path(ssh_config)
     if watch is not None and not watch >= 1:  # also nan; checked here, not by typer's "x>=1.0"
-        raise _fail(f"--watch wants a number of seconds, at least 1, not {watch}", 2)
+        raise _fail(f"--watch wants a number of seconds, at least 1, not {watch:g}", 2)
     if watch is not None and dry_run:
         raise _fail("--watch with --dry-run would show the same diff again and again: use one of them")
     if watch is None:

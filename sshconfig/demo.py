@@ -134,8 +134,9 @@ def _stop(base: Path) -> None:
 
 def demo(keep: bool = typer.Option(False, "--keep", help="Leave the pool and config up and print the ssh "
                                    "command to try."),
-         size_mib: int = typer.Option(16, "--size", metavar="MIB",
-                                      help=f"Size of the file copied with scp, in MiB (1 to {MAX_SIZE_MIB})."),
+         size_mib: int = typer.Option(16, "--size", metavar="MIB", show_default=False,
+                                      help=f"Size of the file copied with scp, in MiB (1 to {MAX_SIZE_MIB}; "
+                                           "default 16)."),
          stop: Optional[Path] = typer.Option(None, "--stop", metavar="DIR",
                                              help="End a demo that --keep left up in DIR, and remove DIR.")):
     """Show ssh, scp, rsync and sftp reaching a job of a simulated pool, with timings.

@@ -57,14 +57,15 @@ def _job(job_id: str):
 @sim_app.command()
 def start(root: Optional[Path] = typer.Option(None, "--root", metavar="DIR", help=ROOT_HELP),
           keygen_options: str = typer.Option("", metavar="OPTS", help="Extra ssh-keygen options for every session key, e.g. '-t ed25519'."),
-          idle_delay: float = typer.Option(0.0, "--idle-delay", metavar="SECONDS",
-                                           help="Keep each new job idle this long before it runs (as matchmaking does).")):
+          idle_delay: float = typer.Option(0.0, "--idle-delay", metavar="SECONDS", show_default=False,
+                                           help="Keep each new job idle this long before it runs (as matchmaking "
+                                                "does; default: none).")):
     """Start the pool's daemon (does nothing when it already runs)."""
     where, is_default = (root, False) if root is not None else default_root()
     pool = SimPool(where)
     try:
         if not (0 <= idle_delay < float("inf")):
-            raise ProxyError(f"--idle-delay {idle_delay!r} is not a number of seconds, 0 or more")
+            raise ProxyError(f"--idle-delay {idle_delay:g} is not a number of seconds, 0 or more")
         started = pool.start(keygen_options=keygen_options, create_parents=is_default, idle_delay=idle_delay)
     except ProxyError as exc:
         raise _fail(str(exc))
@@ -135,7 +136,8 @@ def _change(op: str, job_id: str, root: Optional[Path], **args) -> None:
 
 @sim_app.command(cls=PlainCommand)
 def hold(job_id: str = typer.Argument(..., metavar="JOB", help=JOB_HELP),
-         reason: str = typer.Option("via condor-job-ssh sim hold", "--reason", metavar="TEXT", help="The hold reason."),
+         reason: str = typer.Option("via condor-job-ssh sim hold", "--reason", metavar="TEXT", show_default=False,
+                                    help="The hold reason (default: 'via condor-job-ssh sim hold')."),
          root: Optional[Path] = typer.Option(None, "--root", metavar="DIR", help=ROOT_HELP)):
     """Hold a job: its processes are killed and sessions refused.
 

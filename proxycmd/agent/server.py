@@ -266,7 +266,7 @@ def _reason(exc: Exception) -> str:
 
 
 def _parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m proxycmd.agent",
+    parser = argparse.ArgumentParser(prog="condor-job-proxy agent",
                                      description="Per-user ssh agent serving each ssh process its session key.")
     parser.add_argument("--runtime-dir", type=Path, default=None,
                         help="private runtime directory (default: the per-user one)")
