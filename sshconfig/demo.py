@@ -62,7 +62,12 @@ class _Demo:
         the user's private runtime directory, since ssh's sockets need a path no other user can create
         (never under /tmp) and a short one (sun_path); its name is recorded in *base* for `--stop`."""
         record = base / "runtime-dir"
+        made = base / "made-dirs"  # ~/.ssh/cjp (and ~/.ssh) when the demo made them: removed again if empty
+        default = paths.runtime_dir(create=False)
+        missing = [str(p) for p in (default.parent, default) if not p.exists()]
         parent, _warning = paths.pick_runtime_dir()
+        if missing and not made.exists():
+            made.write_text("".join(f"{p}\n" for p in missing))
         try:
             name = record.read_text().strip()
         except FileNotFoundError:
@@ -108,6 +113,15 @@ class _Demo:
         except Exception:
             pass
         shutil.rmtree(self.rundir, ignore_errors=True)
+        try:
+            made = (self.base / "made-dirs").read_text().split("\n")
+        except OSError:
+            made = []
+        for directory in reversed([line for line in made if line]):
+            try:
+                os.rmdir(directory)  # only when empty: the user may have used it meanwhile
+            except OSError:
+                pass
         shutil.rmtree(self.base, ignore_errors=True)
 
 
@@ -118,6 +132,9 @@ def _sha(path: Path) -> str:
 def _stop(base: Path) -> None:
     """`demo --stop DIR`: end what `demo --keep` left in DIR, refusing any other directory."""
     base = Path(os.path.abspath(os.path.expanduser(str(base))))
+    if base.name.startswith(PREFIX) and not os.path.lexists(base):
+        typer.echo(f"no demo in {base}: it was stopped and removed already")
+        return
     if not base.name.startswith(PREFIX) or not (base / "pool").is_dir():
         raise _fail(f"{base} is not a directory `condor-job-ssh demo --keep` made", 2)
     try:

@@ -83,6 +83,11 @@ def test_keep_prints_commands_that_work_as_printed_without_our_bin_on_path():
                                  stdin=subprocess.DEVNULL, timeout=60)
         assert stopped.returncode == 0, (stop_line, stopped.stderr)
         assert not base.exists() and not rundir.exists()
+        assert not (tmp_path / ".ssh").exists(), list((tmp_path / ".ssh").rglob("*"))  # no empty ~/.ssh/cjp left
+        again = subprocess.run(["sh", "-c", stop_line], env=env, capture_output=True, text=True,
+                               stdin=subprocess.DEVNULL, timeout=60)
+        assert (again.returncode, again.stderr) == (0, ""), again.stderr
+        assert again.stdout == f"no demo in {base}: it was stopped and removed already\n"
         from conftest import wait_for
 
         assert wait_for(lambda: not _alive(pool_pid) and not _alive(agent_pid))

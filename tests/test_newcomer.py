@@ -59,3 +59,20 @@ def test_setup_condor_without_condor_ssh_to_job_says_so(sworld, tmp_path):
     assert done.returncode == 0, done.stderr
     assert "cannot find HTCondor's condor_ssh_to_job" in done.stderr and "ssh to job hosts fails" in done.stderr
     assert "Try `ssh CLUSTER.PROC.job.condor` with one of your job ids" in done.stdout
+
+
+def test_the_dialer_ships_inside_the_package_and_not_as_a_command_on_path():
+    """pipx links every installed script into ~/.local/bin; the dialer is no user command."""
+    from pathlib import Path
+
+    try:
+        import tomllib
+    except ImportError:  # Python < 3.11
+        import tomli as tomllib
+    from proxycmd import dialer
+
+    project = tomllib.loads((Path(__file__).resolve().parent.parent / "pyproject.toml").read_text())
+    assert "script-files" not in project.get("tool", {}).get("setuptools", {})
+    assert dialer.NAME in project["tool"]["setuptools"]["package-data"]["proxycmd.dialer"]
+    packaged = Path(dialer.__file__).resolve().parent / dialer.NAME
+    assert packaged.stat().st_mode & 0o111 and dialer.find() == str(packaged)
