@@ -199,6 +199,8 @@ def connect(args: argparse.Namespace) -> int:
         should_stop=lambda: waiting.peer_gone(1, parent),
         progress=waiting.Progress(what, mirror=_log_to_ssh, limit=limit))
     marks.append(("session", time.monotonic()))
+    if args.sim:  # the simulated pool runs here: can a shell get a terminal? (proxycmd/sim/ptycheck.py)
+        _say_if_no_terminal(parent)
     try:
         if args.login and session.user != "condor-user" and args.login != session.user:
             raise ProxyError(f"{what} runs as user {session.user!r} on the execute node, not {args.login!r}; "
@@ -228,6 +230,18 @@ def connect(args: argparse.Namespace) -> int:
             return 1
     finally:
         session.close()
+
+
+def _say_if_no_terminal(parent: int) -> None:
+    from .sshparent import wants_terminal
+
+    if wants_terminal(parent):
+        from .sim.ptycheck import pty_problem
+
+        problem = pty_problem()
+        if problem:
+            sys.stderr.write(f"{PROG}: {problem}\n")
+            sys.stderr.flush()
 
 
 def _log_to_ssh(text: str) -> None:

@@ -118,28 +118,32 @@ def parent_argv(parent: int) -> Optional[List[str]]:
     return done.stdout.split() or None
 
 
-def quiet_ssh(args: List[str]) -> bool:
-    """Whether ssh's command line *args* (without argv[0]) turns off its ERROR messages: -q, or -o LogLevel
-    QUIET/FATAL.  ssh reads options before and after the destination; the command starts after it."""
+def read_ssh_args(args: List[str]) -> dict:
+    """What ssh's command line *args* (without argv[0]) asks for: ``quiet`` (its ERROR messages off: -q, or
+    -o LogLevel QUIET/FATAL), ``tty`` (-t: True, -T: False, else None) and ``command`` (one follows the
+    destination).  ssh reads options before and after the destination; the command starts after it."""
     quiet = None  # -q and -v: the last one counts
     level = None  # the first -o LogLevel counts, and only when neither -q nor -v was given
-    seen_host = False
+    tty = None
+    seen_host = command = False
     i = 0
     while i < len(args):
         word = args[i]
         i += 1
         if word == "--":
+            command = i < len(args) if seen_host else i + 1 < len(args)
             break
         if not word.startswith("-") or word == "-":
             if seen_host:
+                command = True
                 break
             seen_host = True
             continue
         for j, letter in enumerate(word[1:], start=1):
-            if letter == "q":
-                quiet = True
-            elif letter == "v":
-                quiet = False
+            if letter in "qv":
+                quiet = letter == "q"
+            elif letter in "tT":
+                tty = letter == "t"
             elif letter in _WITH_ARGUMENT:
                 value = word[j + 1:]
                 if not value and i < len(args):
@@ -149,9 +153,30 @@ def quiet_ssh(args: List[str]) -> bool:
                     if key.strip().lower() == "loglevel":
                         level = rest.strip().lower()
                 break
-    if quiet is not None:
-        return quiet
-    return level in _SILENT_LEVELS
+    return {"quiet": quiet if quiet is not None else level in _SILENT_LEVELS, "tty": tty, "command": command}
+
+
+def quiet_ssh(args: List[str]) -> bool:
+    """Whether ssh's command line *args* turns off its ERROR messages (see `read_ssh_args`)."""
+    return read_ssh_args(args)["quiet"]
+
+
+def wants_terminal(parent: int) -> bool:
+    """Whether the ssh that runs us will ask the job's sshd for a terminal: -t, or no command and a
+    terminal on its stdin (ssh's RequestTTY auto)."""
+    argv = parent_argv(parent)
+    if argv is None:
+        return False
+    asked = read_ssh_args(argv[1:])
+    if asked["tty"] is not None:
+        return asked["tty"]
+    if asked["command"]:
+        return False
+    try:
+        st = os.stat(f"/proc/{parent}/fd/0")
+    except OSError:
+        return sys.platform == "darwin"  # no /proc: a shell was most likely asked for
+    return stat.S_ISCHR(st.st_mode) and not _is_null(st)
 
 
 def prints_disconnect(parent: int, fd_mode: bool) -> bool:

@@ -210,8 +210,15 @@ def demo(keep: bool = typer.Option(False, "--keep", help="Leave the pool and con
         batch.write_text("ls tree\nget tree/d0/f0.txt\n")
         d.run("sftp -b: ls and get", ["sftp", "-F", str(d.config), "-b", str(batch), host], cwd=base)
         if keep:
+            from proxycmd.sim.ptycheck import pty_problem
+
+            problem = pty_problem()
             typer.echo("\nThe pool is still up. Try:")
-            typer.echo(f"  ssh -F {shlex.quote(str(d.config))} {host}")
+            if problem:  # a shell would only say the connection closed: offer a command
+                typer.echo(f"  ssh -F {shlex.quote(str(d.config))} {host} 'pwd; ls -la'")
+                typer.echo(f"(not `ssh {host}` alone: {problem})")
+            else:
+                typer.echo(f"  ssh -F {shlex.quote(str(d.config))} {host}")
             typer.echo(f"Stop it with: {paths.command_word('condor-job-ssh')} demo --stop {shlex.quote(str(base))}")
             kept = True
     finally:

@@ -160,7 +160,14 @@ def check_sim(root: str) -> Check:
     except PoolError as exc:
         return Check(name, FAIL, str(exc), f"start it: `{_cjs()} sim start --root {shlex.quote(root)}`")
     running = sum(1 for job in jobs if job.get("status") == "running")
-    return Check(name, OK, f"{root} answers: {_count(len(jobs), 'job')}, {running} running")
+    detail = f"{root} answers: {_count(len(jobs), 'job')}, {running} running"
+    from proxycmd.sim.ptycheck import pty_problem
+
+    problem = pty_problem()
+    if problem:
+        return Check(name, WARN, f"{detail}; but {problem}",
+                     "run commands instead of a shell, for example: `ssh 1.0.job.condor 'cd; ls'`")
+    return Check(name, OK, detail)
 
 
 # ----- the ssh config ----------------------------------------------------------------------------------------

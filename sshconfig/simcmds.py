@@ -70,6 +70,11 @@ def start(root: Optional[Path] = typer.Option(None, "--root", metavar="DIR", hel
     except ProxyError as exc:
         raise _fail(str(exc))
     typer.echo(f"simulated pool {'started' if started else 'already running'} in {pool.root}")
+    from proxycmd.sim.ptycheck import pty_problem
+
+    problem = pty_problem()
+    if problem:
+        typer.echo(f"condor-job-ssh: note: {problem}", err=True)
 
 
 @sim_app.command()

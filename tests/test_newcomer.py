@@ -76,3 +76,65 @@ def test_the_dialer_ships_inside_the_package_and_not_as_a_command_on_path():
     assert dialer.NAME in project["tool"]["setuptools"]["package-data"]["proxycmd.dialer"]
     packaged = Path(dialer.__file__).resolve().parent / dialer.NAME
     assert packaged.stat().st_mode & 0o111 and dialer.find() == str(packaged)
+
+
+PROBE = r"""
+import grp, json, os
+from proxycmd.sim.ptycheck import pty_problem
+leader, follower = os.openpty()
+try:
+    os.chown(os.ttyname(follower), os.getuid(), grp.getgrnam("tty").gr_gid)
+    chown_ok = True
+except OSError:
+    chown_ok = False
+print(json.dumps({"chown_ok": chown_ok, "problem": pty_problem()}))
+"""
+
+
+def _as_user_cmd(user: str):
+    import os
+    import shutil
+    from pathlib import Path
+
+    here = str(Path(__file__).resolve().parent.parent)
+    if os.getuid() != 0:
+        return ["/usr/bin/env", f"PYTHONPATH={here}", "/usr/bin/python3", "-c", PROBE]
+    if not shutil.which("runuser"):
+        pytest.skip("runuser is not installed")
+    check = subprocess.run(["runuser", "-u", user, "--", "test", "-r", f"{here}/proxycmd/sim/ptycheck.py"])
+    if check.returncode != 0:
+        pytest.skip(f"{user} cannot read this clone")
+    return ["runuser", "-u", user, "--", "/usr/bin/env", f"PYTHONPATH={here}", "/usr/bin/python3", "-c", PROBE]
+
+
+def test_pty_problem_is_said_exactly_when_an_sshd_running_as_the_user_could_not_chown_its_terminal():
+    """On this machine (devpts without gid=5) a non-root user's sshd cannot; root's always can."""
+    import json
+
+    done = subprocess.run(_as_user_cmd("nobody"), capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    seen = json.loads(done.stdout)
+    assert (seen["problem"] is None) == seen["chown_ok"], seen
+    if seen["problem"]:
+        assert "interactive shells fail on this machine" in seen["problem"] and "gid=5" in seen["problem"]
+
+
+@pytest.mark.e2e
+def test_an_interactive_shell_that_cannot_get_a_terminal_is_told_why(sworld):
+    import shutil
+
+    from proxycmd.sim.ptycheck import pty_problem
+
+    problem = pty_problem()
+    if problem is None:
+        pytest.skip("terminals work for this user here (root, or devpts with gid=5)")
+    if not shutil.which("script"):
+        pytest.skip("util-linux `script` is not installed")
+    job = sworld.submit("sleep", "600")
+    done = subprocess.run(["script", "-qec", f"ssh -F {sworld.ssh_config} -o ControlMaster=no {job}.job.condor",
+                           "/dev/null"], env=sworld.env, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                          timeout=60)
+    assert done.stdout.count("interactive shells fail on this machine") == 1, done.stdout
+    assert "doctor" not in done.stdout
+    doctor = cjs(sworld, "doctor", "--ssh-config", str(sworld.ssh_config))
+    assert "WARN" in doctor.stdout and "interactive shells fail" in " ".join(doctor.stdout.split())

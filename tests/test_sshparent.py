@@ -95,3 +95,13 @@ def test_not_queued_names_at_most_five_jobs_and_says_when_there_are_none():
     assert str(advice.not_queued(exc, [], "x")) == "job 9.0 is not in the queue; you have no running jobs " \
                                                    "(list your jobs with: x)"
     assert advice.list_command(schedd="ap2", via="ap1") == "ssh ap1 condor_q -name ap2"
+
+
+@pytest.mark.parametrize("args, tty, command", [
+    (["h"], None, False), (["-t", "h"], True, False), (["-T", "h", "ls"], False, True), (["h", "ls"], None, True),
+    (["-tt", "-F", "cfg", "h"], True, False), (["--", "h"], None, False), (["--", "h", "ls"], None, True),
+    (["h", "--", "ls"], None, True),
+])
+def test_read_ssh_args_sees_terminal_requests_and_commands(args, tty, command):
+    asked = sshparent.read_ssh_args(args)
+    assert (asked["tty"], asked["command"]) == (tty, command)
