@@ -43,7 +43,12 @@ def _with_command(sentence: str) -> str:
     found = _COMMAND.match(sentence)
     if not found or " " not in found.group("command").strip():
         return sentence
-    return f"{found.group('head')}`{found.group('command').strip()}`{found.group('tail')}"
+    head = found.group("head")
+    if found.group("tail"):  # "... (list them with: CMD)": the command last, outside the parenthesis
+        opened = head.rfind(" (")
+        if opened >= 0:
+            head = f"{head[:opened]}; {head[opened + 2:]}"
+    return f"{head}`{found.group('command').strip()}`"
 
 
 def places(settings) -> Set[str]:

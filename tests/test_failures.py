@@ -156,3 +156,12 @@ def test_one_failure_per_line_and_the_command_of_each_marked_for_the_table(state
     assert len(lines) == 2
     assert lines[0].endswith("(list your jobs with: condor_q)")  # one word: stays in the prose
     assert lines[1].endswith("release it with: `condor_release 1.0`")
+
+
+def test_a_command_in_parentheses_is_moved_out_of_them_for_its_own_line(state):
+    from sshconfig.failures_check import check_recent_failures
+
+    failures.record("9.0.job.condor", "condor-job-proxy: job 9.0 is not in the queue; your running job: 2.0 "
+                                      "(list them with: condor-job-ssh sim list --root /p)", now=11.0)
+    assert check_recent_failures(now=12.0).detail.endswith(
+        "your running job: 2.0; list them with: `condor-job-ssh sim list --root /p`")
