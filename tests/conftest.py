@@ -187,6 +187,14 @@ def make_world(multiplex: bool = False, keygen_options: str = "", backend: str =
         shutil.rmtree(base, ignore_errors=True)
 
 
+def flat_table(text: str) -> str:
+    """doctor's table as one line of words: its wrapped lines joined, a path broken after a '/' made whole
+    again (sshconfig/doctortable.py)."""
+    import re
+
+    return " ".join(re.sub(r"/\n +", "/", text).split())
+
+
 def proxy_said(stderr: str) -> List[str]:
     """Our lines in ssh's stderr: progress and `condor-job-proxy: ...` lines, and a refusal, which ssh
     itself prints as `Received disconnect from ...:11: condor-job-proxy: ...` (the proxy then stays quiet)."""

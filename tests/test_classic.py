@@ -26,7 +26,7 @@ from test_e2e import assert_no_private_key_on_disk, job_pid, sha256
 
 pytestmark = pytest.mark.e2e
 
-OPTIONS = ["-help", "-debug", "-name", "-pool", "-auto-retry", "-remove-on-interrupt", "-shells", "-ssh",
+OPTIONS = ["-help", "-version", "-debug", "-name", "-pool", "-auto-retry", "-remove-on-interrupt", "-shells", "-ssh",
            "-keygen-options", "-X", "-x", "-l", "--"]
 
 

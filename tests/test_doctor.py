@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import make_world, tool
+from conftest import flat_table, make_world, tool
 from sshconfig import blockinfo, doctor as doctor_mod
 
 pytestmark = pytest.mark.e2e
@@ -31,7 +31,7 @@ def rows(output: str) -> dict:
 
 
 def flat(text: str) -> str:
-    return " ".join(text.split())
+    return flat_table(text)
 
 
 def me() -> str:

@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from conftest import make_world, tool
+from conftest import flat_table, make_world, tool
 
 
 @pytest.fixture
@@ -137,4 +137,4 @@ def test_an_interactive_shell_that_cannot_get_a_terminal_is_told_why(sworld):
     assert done.stdout.count("interactive shells fail on this machine") == 1, done.stdout
     assert "doctor" not in done.stdout
     doctor = cjs(sworld, "doctor", "--ssh-config", str(sworld.ssh_config))
-    assert "WARN" in doctor.stdout and "interactive shells fail" in " ".join(doctor.stdout.split())
+    assert "WARN" in doctor.stdout and "interactive shells fail" in flat_table(doctor.stdout)
