@@ -209,8 +209,8 @@ def setup_command(
              "approved, a few ms instead of RSA's 0.3-3 s per connection). '' leaves the starter's own default."),
     wait_timeout: Optional[str] = typer.Option(
         None, "--wait-timeout", metavar="SECONDS",
-        help="Give up waiting for an idle job after SECONDS (ssh then says so and exits 255). 0 or '' for no "
-             "limit, the default."),
+        help="Give up waiting for an idle job after SECONDS (ssh then says so and exits 255). Default: no "
+             "limit from a terminal, 2 hours without one (scripts, cron); 0 or '' returns to that."),
     include_idle: Optional[bool] = typer.Option(None, "--include-idle/--running-only",
                                                 help="Let `sync` list idle jobs too."),
     runtime_dir: Optional[str] = typer.Option(None, "--runtime-dir", metavar="DIR",
