@@ -1,11 +1,14 @@
 """The condor path against the classic tool, side by side in one run, through the same condor_ssh_to_job.
 
-    python bench/bench_condor.py [--runs 11] [--size-mib 256] [--transfers 3]
+    python bench/bench_condor.py [--runs 11] [--size-mib 256] [--transfers 3] [--fake]
 
-condor_ssh_to_job here is tests/fakes/condor_ssh_to_job on a simulated pool (no HTCondor daemon runs
-here).  The pool's starter makes session keys as HTCondor's does: `ssh-keygen -t rsa` (RSA-3072) unless the
-client's -keygen-options say otherwise.  Both sides pay the same tool run and the same starter session;
-what differs is what follows:
+Where a real HTCondor can run (an ordinary user, and personal-pool.sh from $CJP_HTCONDOR or
+../shared/htcondor: tests/realpool.py), this starts a real personal pool and measures against the real
+condor_ssh_to_job and starter; as root, `sh scripts/test-real-pool.sh` style: run it as an unprivileged
+user.  Otherwise (or with --fake) condor_ssh_to_job is tests/fakes/condor_ssh_to_job on a simulated pool.
+Either starter makes session keys as HTCondor's does: `ssh-keygen -t rsa` (RSA-3072) unless the client's
+-keygen-options say otherwise.  Both sides pay the same tool run and the same starter session; what
+differs is what follows:
 
 * ours:    `ssh HOST ...` through the block `condor-job-ssh setup --condor` writes: condor-job-proxy runs
            condor_ssh_to_job with the dialer (and, by default, `-keygen-options '-t ecdsa -b 256'`), takes
@@ -21,7 +24,7 @@ Rows (medians of runs interleaved in this one run; latency ratio = ours / classi
   after the first) against the classic tool, which opens a new session every time;
 * scp up and down: throughput ratio = classic time / our time (higher is better).
 
-What the fake distorts: it is a Python script where HTCondor's tool is C++, so each of its runs costs an
+What the fake distorts (fake mode only): it is a Python script where HTCondor's tool is C++, so each of its runs costs an
 interpreter start and exit that the real tool does not pay.  Both sides run it once to open the session;
 the classic side runs it a second time as ssh's `-proxy` relay, which the last line measures, and its relay
 is Python too (the real tool's is C: DESIGN.md §5 measured uploads 2.1x faster through ours on a real pool).
@@ -66,9 +69,33 @@ def interleaved(variants: dict, runs: int, env: dict) -> dict:
     return {name: statistics.median(values) for name, values in times.items()}
 
 
-def session_key_type(world, job: str) -> str:
-    newest = max(world.sandbox(job).glob(".condor_ssh_to_job_*"), key=lambda p: p.stat().st_mtime)
-    return (newest / "sshkey.pub").read_text().split()[0]
+def session_key_type(argv, env) -> str:
+    """The host key type ssh saw (the session's one key: host key and client key alike)."""
+    done = subprocess.run(argv, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True)
+    for line in done.stderr.splitlines():
+        if "Server host key: " in line:
+            return line.split("Server host key: ", 1)[1].split()[0]
+    return "unknown"
+
+
+def open_world(fake: bool):
+    """(world generator, label): a real pool's test user where one can run, else the fake on the sim."""
+    import realpool
+
+    if not fake and realpool.why_unavailable() is None:
+        from realworld import make_real_world
+
+        pool = realpool.start_pool(Path.home(), "bench-pool")
+
+        def real():
+            try:
+                yield from make_real_world(pool)
+            finally:
+                pool.remove_all()
+                pool.stop()
+                realpool.remove_pool_dir(pool)
+        return real(), "the real condor_ssh_to_job 25.14 on a real personal pool"
+    return make_world(backend="condor"), "the fake, on the simulated pool"
 
 
 OPTIONS = (("--runs", 11, "connections per variant (latency)"), ("--size-mib", 256, "size of the scp file"),
@@ -79,11 +106,12 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     for flag, default, what in OPTIONS:
         ap.add_argument(flag, type=int, default=default, help=f"{what} (default {default})")
+    ap.add_argument("--fake", action="store_true", help="use the fake condor_ssh_to_job even where HTCondor runs")
     args = ap.parse_args()
 
-    # One isolated user, a simulated pool whose starter makes RSA keys by default (as HTCondor's does), the
-    # fakes on PATH and `setup --condor`: the tests' own World.
-    worlds = make_world(backend="condor")
+    # One isolated user with `setup --condor`: the tests' own World, on a real pool or the simulated one
+    worlds, where = open_world(args.fake)
+    real = "real" in where
     world = next(worlds)
     world.env = as_installed(world.env)
     env, base = world.env, world.base
@@ -93,10 +121,8 @@ def main() -> int:
         ours = ["ssh", "-F", str(world.ssh_config)]
         classic = ["condor_ssh_to_job"]
 
-        timed([*ours, host, "true"], env)
-        ours_key = session_key_type(world, job)
-        timed([*classic, job, "true"], env)
-        classic_key = session_key_type(world, job)
+        ours_key = session_key_type([*ours, "-v", host, "true"], env)
+        classic_key = session_key_type([*classic, "-ssh", "ssh -v", job, "true"], env)
 
         cold = interleaved({
             "ours": [*ours, host, "true"],
@@ -109,7 +135,7 @@ def main() -> int:
         warm = interleaved({"ours-warm": [*ours, *master, host, "true"]}, args.runs, env)
         subprocess.run([*ours, *master, "-O", "exit", host], env=env, capture_output=True)
 
-        fake_proxy = [timed([*classic, "-proxy", "0"], dict(env)) for _ in range(args.runs)]
+        fake_proxy = [] if real else [timed([*classic, "-proxy", "0"], dict(env)) for _ in range(args.runs)]
         python_start = [timed([sys.executable, "-c", "pass"], env) for _ in range(args.runs)]
 
         blob = base / "blob.bin"
@@ -133,16 +159,17 @@ def main() -> int:
 
         mib = args.size_mib
         ms = lambda seconds: f"{1000 * seconds:7.1f} ms"  # noqa: E731
-        print(f"condor path vs classic condor_ssh_to_job (the fake, on the simulated pool): {args.runs} connections "
+        print(f"condor path vs classic condor_ssh_to_job ({where}): {args.runs} connections "
               f"and {args.transfers} x {mib} MiB per variant, medians, interleaved in this run")
         print(f"  session keys the starter made: ours {ours_key}, classic by default {classic_key}")
         print(f"  cold, default vs default  ssh {host} true {ms(cold['ours'])}   condor_ssh_to_job {job} true "
               f"{ms(cold['classic'])}   ratio ours/classic {cold['ours'] / cold['classic']:.3f}   (aim <= 0.5)")
         print(f"  cold, equal key (ECDSA)   ssh {host} true {ms(cold['ours'])}   condor_ssh_to_job -keygen-options "
               f"'{ECDSA}' {ms(cold['classic-ecdsa'])}   ratio {cold['ours'] / cold['classic-ecdsa']:.3f}   (aim <= 1.05)")
-        relay = statistics.median(fake_proxy)
-        print(f"  cold, equal key, the fake's -proxy start taken out of classic (as a C relay would be): ratio "
-              f"{cold['ours'] / (cold['classic-ecdsa'] - relay):.3f}   (our own overhead where the tool is C)")
+        if fake_proxy:
+            relay = statistics.median(fake_proxy)
+            print(f"  cold, equal key, the fake's -proxy start taken out of classic (as a C relay would be): ratio "
+                  f"{cold['ours'] / (cold['classic-ecdsa'] - relay):.3f}   (our own overhead where the tool is C)")
         print(f"  warm (ControlMaster)      ssh {host} true {ms(warm['ours-warm'])}   vs classic default "
               f"{ms(cold['classic'])}: {warm['ours-warm'] / cold['classic']:.3f}, vs classic ECDSA "
               f"{warm['ours-warm'] / cold['classic-ecdsa']:.3f}")
@@ -151,8 +178,10 @@ def main() -> int:
             c = statistics.median(times[(label, "classic")])
             print(f"  scp {label:<8} {mib} MiB   ours {o:6.2f} s ({mib / o:6.1f} MiB/s)   -ssh scp {c:6.2f} s "
                   f"({mib / c:6.1f} MiB/s)   classic/ours {c / o:.2f}x")
-        print(f"  the fake's cost: `condor_ssh_to_job -proxy 0` start and exit {median_ms(fake_proxy)} (the classic "
-              f"side pays it once more per connection; the real tool is C), `python -c pass` {median_ms(python_start)}")
+        if fake_proxy:
+            print(f"  the fake's cost: `condor_ssh_to_job -proxy 0` start and exit {median_ms(fake_proxy)} (the "
+                  f"classic side pays it once more per connection; the real tool is C), `python -c pass` "
+                  f"{median_ms(python_start)}")
         return 0
     finally:
         worlds.close()  # stops the pool and the agent, removes the directory

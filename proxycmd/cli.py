@@ -168,7 +168,7 @@ def connect(args: argparse.Namespace) -> int:
     marks = [("start", time.monotonic())]
     from . import hostname, paths, waiting
     from .backends import open_backend
-    from .handoff import SshGone, hand_over
+    from .handoff import SshGone, hand_over, parent_wants_fd
 
     suffixes = args.suffix or [hostname.DEFAULT_SUFFIX]
     try:
@@ -214,9 +214,13 @@ def connect(args: argparse.Namespace) -> int:
             upstream = user_agent_socket(parent, ours=str(paths.agent_socket(rundir)))
         if parent <= 1 or waiting.peer_gone(1, parent):
             return 1  # ssh is gone (killed before the hand-over): register nothing, nobody to tell
+        # A relayed client may be a library making many connections from one process: its session then
+        # lives as long as this relay, held by the agent connection register returns (agent/registry.py).
+        relayed = args.relay or not parent_wants_fd(0, 1)
         try:
-            register(rundir, pid=parent, host=_known_hosts_name(args.host, args.port), host_key=session.host_key,
-                     private_key=session.private_key, upstream=upstream)
+            held = register(rundir, pid=parent, host=_known_hosts_name(args.host, args.port),
+                            host_key=session.host_key, private_key=session.private_key, upstream=upstream,
+                            relayed=relayed)
         except ProxyError:
             if waiting.peer_gone(1, parent):  # the agent refused because ssh died meanwhile
                 return 1
@@ -225,9 +229,12 @@ def connect(args: argparse.Namespace) -> int:
         if args.timings:
             _print_timings(marks)
         try:
-            return hand_over(session.sock, relay_wanted=args.relay)
+            return hand_over(session.sock, relay_wanted=relayed)
         except SshGone:
             return 1
+        finally:
+            if held is not None:
+                held.close()  # the relay ended: so does its session (also when we are killed: the kernel closes it)
     finally:
         session.close()
 

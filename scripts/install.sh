@@ -39,6 +39,11 @@ if [ -n "$test_mode" ]; then
   have sshd || need openssh-server "sshd -i serves each session of the simulated pool (demo and tests; real pools run the job's sshd on the execute node)"
   have rsync || need rsync "the demo and the tests copy with rsync -a"
   have tcsh || need tcsh "a test logs in with a tcsh login shell"
+  if have javac; then  # a JDK is there: the JSch recipe of docs/clients.md is tested with Debian's JSch
+    [ -f /usr/share/java/jsch.jar ] || need libjsch-java "the JSch recipe's test (docs/clients.md) compiles against it"
+    [ -f /usr/share/java/jsch.agentproxy.sshagent.jar ] ||
+      need libjsch-agent-proxy-java "the JSch recipe reaches the key agent through it"
+  fi
 fi
 
 if [ -n "$missing" ]; then

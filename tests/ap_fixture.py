@@ -55,6 +55,8 @@ class Laptop:
     shell: str
     sshd: subprocess.Popen = None
     cleanups: List = field(default_factory=list)
+    pool: object = None  # a realpool.RealPool behind the AP instead of the simulated pool
+    jobs: Dict[str, Path] = field(default_factory=dict)  # the real pool's jobs: id -> initial directory
 
     def run(self, argv: List[str], check: bool = True, timeout: float = 120, **kw) -> subprocess.CompletedProcess:
         kw.setdefault("stdin", subprocess.DEVNULL)
@@ -68,6 +70,10 @@ class Laptop:
         return self.run([tool("condor-job-ssh"), "sim", *args, "--root", str(self.sim_root)], check=check)
 
     def submit(self, *cmd: str, idle: bool = False) -> str:
+        if self.pool is not None:
+            from realworld import submit_job
+
+            return submit_job(self.pool, self.base / "ap" / "jobs", self.jobs, *cmd, idle=idle)
         return self.run([tool("condor-job-ssh"), "sim", "submit", *(["--idle"] if idle else []), "--root",
                          str(self.sim_root), "--", *cmd]).stdout.strip()
 
@@ -91,7 +97,9 @@ def _sftp_server() -> str:
     return next((c for c in SFTP_SERVER_CANDIDATES if os.access(c, os.X_OK)), "internal-sftp")
 
 
-def make_laptop(shell: str = "bash", keygen_options: str = ""):
+def make_laptop(shell: str = "bash", keygen_options: str = "", pool=None):
+    """A laptop and an AP; behind the AP the simulated pool, or with *pool* a real HTCondor pool
+    (tests/realpool.py), whose tools the AP's sessions then find on PATH."""
     if shell != "bash" and not shutil.which(shell):
         pytest.skip(f"{shell} is not installed (apt-get install -y {shell})")
     base = _short_tmp("cjph-")
@@ -111,10 +119,14 @@ def make_laptop(shell: str = "bash", keygen_options: str = ""):
     (ap / "authorized_keys").write_text((home / ".ssh" / "id_ap.pub").read_text())
     port = _free_port()
     login = ap / "login"
+    if pool is None:
+        where = (f"PATH='{fakes}':'{BIN}':/usr/local/bin:/usr/bin:/bin; export PATH\n"
+                 f"{FAKE_POOL_ENV}='{sim_root}'; export {FAKE_POOL_ENV}\n")
+    else:
+        where = (f"PATH='{pool.dir}/release/bin':'{BIN}':/usr/local/bin:/usr/bin:/bin; export PATH\n"
+                 f"CONDOR_CONFIG='{pool.env['CONDOR_CONFIG']}'; export CONDOR_CONFIG\n")
     login.write_text(
-        "#!/bin/sh\n"
-        f"PATH='{fakes}':'{BIN}':/usr/local/bin:/usr/bin:/bin; export PATH\n"
-        f"{FAKE_POOL_ENV}='{sim_root}'; export {FAKE_POOL_ENV}\n"
+        "#!/bin/sh\n" + where +
         f"TMP='{ap_tmp}'; export TMP\n"
         "LC_ALL=C.UTF-8; export LC_ALL\n"
         'if test -n "$CJP_AP_BARE"; then PATH=/usr/bin:/bin; fi\n'  # an AP without HTCondor's tools
@@ -157,9 +169,10 @@ def make_laptop(shell: str = "bash", keygen_options: str = ""):
     for name in ("SSH_AUTH_SOCK", FAKE_POOL_ENV, "TMP", "CONDOR_SSH_TO_JOB"):
         env.pop(name, None)
     laptop = Laptop(base=base, env=env, ssh_config=ssh_config, sim_root=sim_root, ap_tmp=ap_tmp,
-                    rundir=runtime / "condor-job-proxy", shell=shell)
+                    rundir=runtime / "condor-job-proxy", shell=shell, pool=pool)
     try:
-        laptop.sim("start", *(["--keygen-options", keygen_options] if keygen_options else []))
+        if pool is None:
+            laptop.sim("start", *(["--keygen-options", keygen_options] if keygen_options else []))
         laptop.sshd = subprocess.Popen([_sshd(), "-D", "-e", "-p", str(port), "-f", str(config)],
                                        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                        stderr=open(ap / "sshd.log", "wb"))
@@ -174,8 +187,11 @@ def make_laptop(shell: str = "bash", keygen_options: str = ""):
                 laptop.sshd.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 laptop.sshd.kill()
-        laptop.sim("stop", check=False)
-        _kill_pool_leftovers(sim_root)
+        if pool is None:
+            laptop.sim("stop", check=False)
+            _kill_pool_leftovers(sim_root)
+        for job in laptop.jobs:
+            pool.condor("condor_rm", job, check=False)
         try:
             from proxycmd.agent import client
 

@@ -54,7 +54,9 @@ class World:
     def sim(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
         return self.run([tool("condor-job-ssh"), "sim", *args, "--root", str(self.sim_root)], check=check)
 
-    def submit(self, *cmd: str, idle: bool = False, env: Optional[Dict[str, str]] = None) -> str:
+    def submit(self, *cmd: str, idle: bool = False, env: Optional[Dict[str, str]] = None, wait: bool = True) -> str:
+        """A job running *cmd* (idle: it waits until released); the sim's submit returns at once, *wait* is
+        for real pools (RealWorld), where it means: until the job can be reached."""
         args = ["submit"] + (["--idle"] if idle else [])
         for key, value in (env or {}).items():
             args += ["--env", f"{key}={value}"]
@@ -63,6 +65,10 @@ class World:
 
     def sandbox(self, job_id: str) -> Path:
         return self.sim_root / "execute" / f"dir_{job_id}"
+
+    def session_dirs(self, job_id: str) -> List[Path]:
+        """The job's live .condor_ssh_to_job_N session directories (in its scratch directory)."""
+        return sorted(self.sandbox(job_id).glob(".condor_ssh_to_job_*"))
 
     # ----- tools ----------------------------------------------------------------------------------
     def run(self, argv: List[str], check: bool = True, timeout: float = 120, **kw) -> subprocess.CompletedProcess:
@@ -91,6 +97,40 @@ class World:
         from proxycmd.agent import client
 
         return client.status(self.rundir)
+
+    # ----- steering a job the same way on every backend ------------------------------------------------
+    def hold(self, job: str, reason: str) -> None:
+        self.sim("hold", job, "--reason", reason)
+
+    def release(self, job: str) -> None:
+        """Let an idle (submitted with idle=True) or held job run."""
+        self.sim("release", job)
+
+    def rm(self, job: str) -> None:
+        self.sim("rm", job)
+
+    def job_pid(self, job: str) -> int:
+        from proxycmd.sim.client import SimPool
+
+        return next(j["pid"] for j in SimPool(self.sim_root).jobs() if j["id"] == job)
+
+    def job_status(self, job: str) -> str:
+        """idle, running, held, completed, removed (the sim keeps finished jobs; a real queue forgets them:
+        RealWorld says "gone" for both)."""
+        from proxycmd.sim.client import SimPool
+
+        return next(j["status"] for j in SimPool(self.sim_root).jobs() if j["id"] == job)
+
+    def wait_completed(self, job: str) -> None:
+        from proxycmd.sim.client import SimPool
+
+        assert wait_for(lambda: any(j["id"] == job and j["status"] == "completed"
+                                    for j in SimPool(self.sim_root).jobs()), timeout=30)
+
+    def other_users_job(self) -> Optional[str]:
+        """A running job of another user, where the backend can make one."""
+        return self.run([tool("condor-job-ssh"), "sim", "submit", "--owner", "alice", "--root", str(self.sim_root),
+                         "--", "sleep", "600"]).stdout.strip()
 
 
 def safe_tmp_root() -> Path:
@@ -123,9 +163,93 @@ def _kill_pool_leftovers(sim_root: Path) -> None:
             pass
 
 
-@pytest.fixture(params=BACKENDS)
+def pytest_generate_tests(metafunc):
+    """`world` runs every test on the simulated pool through both backends; a test marked `also_real` runs
+    on a real HTCondor pool too (the real tier: tests/realpool.py), so a difference shows as one passing
+    and one failing."""
+    if "world" in metafunc.fixturenames:
+        params = list(BACKENDS)
+        if metafunc.definition.get_closest_marker("also_real"):
+            params.append(pytest.param("real", marks=pytest.mark.real))
+        metafunc.parametrize("world", params, indirect=True)
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m chooses
+def pytest_collection_modifyitems(config, items):
+    """Tests that use a real pool's fixtures are `real` tests."""
+    for item in items:
+        if {"real_pool", "second_real_pool", "real_world"} & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.real)
+
+
+@pytest.hookimpl(trylast=True)  # after -k and -m have chosen
+def pytest_collection_finish(session):
+    """Where no real pool can run (and CJP_REQUIRE_REAL_POOL is not set), leave the real tests out and say
+    so in one line at the end (pytest_terminal_summary)."""
+    import realpool
+
+    reason = realpool.why_unavailable()
+    if reason and not os.environ.get(realpool.REQUIRE_ENV):
+        real = [item for item in session.items if item.get_closest_marker("real")]
+        if real:
+            session.items[:] = [item for item in session.items if not item.get_closest_marker("real")]
+            session.config.hook.pytest_deselected(items=real)
+            session.config.stash[_REAL_NOTE] = f"{len(real)} real-pool tests not run: {reason}"
+
+
+_REAL_NOTE = pytest.StashKey[str]()
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    note = config.stash.get(_REAL_NOTE, None)
+    if note:
+        terminalreporter.write_line(note)
+
+
+@pytest.fixture
 def world(request):
-    yield from make_world(multiplex=False, backend=request.param)
+    if request.param == "real":
+        from realworld import make_real_world
+
+        yield from make_real_world(request.getfixturevalue("real_pool"))
+    else:
+        yield from make_world(multiplex=False, backend=request.param)
+
+
+def _real_pool(name: str, schedd_name: Optional[str] = None):
+    import realpool
+
+    reason = realpool.why_unavailable()
+    if reason:
+        if os.environ.get(realpool.REQUIRE_ENV):
+            pytest.fail(f"{reason} ({realpool.REQUIRE_ENV} is set)", pytrace=False)
+        pytest.skip(reason)
+    pool = realpool.start_pool(safe_tmp_root(), name, schedd_name)
+    try:
+        yield pool
+    finally:
+        pool.remove_all()
+        pool.stop()
+        realpool.remove_pool_dir(pool)
+
+
+@pytest.fixture(scope="session")
+def real_pool():
+    """A real HTCondor personal pool for the whole session (skipped, with one line, where none can run)."""
+    yield from _real_pool("rp")
+
+
+@pytest.fixture(scope="session")
+def second_real_pool():
+    """A second real pool whose schedd is named `second`."""
+    yield from _real_pool("rq", "second")
+
+
+@pytest.fixture
+def real_world(real_pool):
+    from realworld import make_real_world
+
+    yield from make_real_world(real_pool)
 
 
 def install_fakes(directory: Path) -> Path:

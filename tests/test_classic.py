@@ -20,7 +20,6 @@ import pytest
 
 from conftest import tool, wait_for
 from proxycmd.session import Session
-from proxycmd.sim.client import SimPool
 from sshconfig.classic.shim import _HandOver
 from test_e2e import assert_no_private_key_on_disk, job_pid, sha256
 
@@ -60,7 +59,7 @@ def one_line(text: str) -> str:
 
 
 def job_status(world, job_id: str) -> str:
-    return next(j["status"] for j in SimPool(world.sim_root).jobs() if j["id"] == job_id)
+    return world.job_status(job_id)
 
 
 def job_with_output(world, size: int = 3 << 20) -> str:
@@ -74,7 +73,7 @@ def job_with_output(world, size: int = 3 << 20) -> str:
 def assert_removed(world, job: str, err: str) -> None:
     """-remove-on-interrupt said so and took the job out of the queue."""
     assert f"removing job {job}" in err
-    assert wait_for(lambda: job_status(world, job) == "removed")
+    assert wait_for(lambda: job_status(world, job) in ("removed", "gone"), timeout=30)
 
 
 def wait_for_stderr_line(proc: subprocess.Popen, needle: str, timeout: float = 20.0) -> str:
@@ -161,6 +160,7 @@ def test_sigint_ends_an_interactive_session_and_cleans_up(world):
 
 
 # ----- commands and exit status --------------------------------------------------------------------------------
+@pytest.mark.also_real
 def test_remote_command_prints_the_jobs_pid(world):
     job = world.submit("sleep", "600")
     cluster = job.split(".")[0]
@@ -169,12 +169,14 @@ def test_remote_command_prints_the_jobs_pid(world):
     assert done.stdout.strip() == str(job_pid(world, job))
 
 
+@pytest.mark.also_real
 def test_exit_status_of_the_remote_command_passes_through(world):
     job = world.submit("sleep", "600")
     assert classic(world, job, "exit 7").returncode == 7
     assert classic(world, job, "exit", "0").returncode == 0
 
 
+@pytest.mark.also_real
 def test_several_runs_at_once_each_have_their_own_key(world):
     job = world.submit("sleep", "600")
     procs = [subprocess.Popen(classic_argv(job, f"echo run-{i}"), env=world.env, stdout=subprocess.PIPE,
@@ -186,6 +188,7 @@ def test_several_runs_at_once_each_have_their_own_key(world):
     assert_clean(world)
 
 
+@pytest.mark.also_real
 def test_debug_shows_the_argv_and_never_the_key(world):
     job = world.submit("sleep", "600")
     done = classic(world, "-debug", job, "true")
@@ -203,6 +206,7 @@ def test_ssh_with_extra_words_and_keygen_options(world):
     assert "Server host key: ssh-ed25519" in done.stderr
 
 
+@pytest.mark.also_real
 def test_session_key_is_ecdsa_unless_keygen_options_say_otherwise(world):
     job = world.submit("sleep", "600")
     done = classic(world, "-ssh", "ssh -v", job, "true")
@@ -215,6 +219,7 @@ def test_session_key_is_ecdsa_unless_keygen_options_say_otherwise(world):
 
 
 # ----- sftp, scp, rsync --------------------------------------------------------------------------------------------
+@pytest.mark.also_real
 def test_sftp_batch_on_stdin(world, tmp_path):
     job = world.submit("sleep", "600")
     local = tmp_path / "put.bin"
@@ -227,6 +232,7 @@ def test_sftp_batch_on_stdin(world, tmp_path):
     assert sha256(tmp_path / "got.bin") == sha256(local)
 
 
+@pytest.mark.also_real
 def test_scp_both_ways(world, tmp_path):
     job = job_with_output(world)
     cluster = job.split(".")[0]
@@ -242,6 +248,7 @@ def test_scp_both_ways(world, tmp_path):
     assert sha256(world.sandbox(job) / "uploaded.dat") == sha256(tmp_path / "local.dat")
 
 
+@pytest.mark.also_real
 def test_rsync_with_condor_ssh_to_job_as_remote_shell(world, tmp_path):
     job = job_with_output(world)
     rsync = ["rsync", "-v", "-e", "condor-ssh-to-job"]
@@ -261,6 +268,7 @@ def test_rsync_with_condor_ssh_to_job_as_remote_shell(world, tmp_path):
 
 
 # ----- jobs that are not running -------------------------------------------------------------------------------
+@pytest.mark.also_real
 def test_auto_retry_waits_for_the_job_to_run(world):
     job = world.submit("sleep", "600", idle=True)
     proc = subprocess.Popen(classic_argv("-auto-retry", job, "true"), env=world.env, stdin=subprocess.DEVNULL,
@@ -268,7 +276,7 @@ def test_auto_retry_waits_for_the_job_to_run(world):
     try:
         time.sleep(2)
         assert proc.poll() is None, "it did not wait"
-        world.sim("release", job)
+        world.release(job)
         out, err = proc.communicate(timeout=60)
     finally:
         proc.kill()
@@ -277,6 +285,7 @@ def test_auto_retry_waits_for_the_job_to_run(world):
     assert_clean(world)
 
 
+@pytest.mark.also_real
 def test_idle_job_without_auto_retry_fails_at_once(world):
     job = world.submit("sleep", "600", idle=True)
     start = time.monotonic()
@@ -287,6 +296,7 @@ def test_idle_job_without_auto_retry_fails_at_once(world):
     assert ("idle" in line or "not running" in line) and "-auto-retry" in line
 
 
+@pytest.mark.also_real
 def test_remove_on_interrupt_while_waiting(world):
     job = world.submit("sleep", "600", idle=True)
     proc = subprocess.Popen(classic_argv("-auto-retry", "-remove-on-interrupt", job, "true"), env=world.env,
@@ -302,6 +312,7 @@ def test_remove_on_interrupt_while_waiting(world):
     assert_clean(world)
 
 
+@pytest.mark.also_real
 def test_remove_on_interrupt_during_the_session(world):
     job = world.submit("sleep", "600")
     proc = subprocess.Popen(classic_argv("-remove-on-interrupt", job, "echo started; sleep 120"), env=world.env,
@@ -317,6 +328,7 @@ def test_remove_on_interrupt_during_the_session(world):
     assert_clean(world)
 
 
+@pytest.mark.also_real
 def test_sigterm_during_the_session_keeps_the_job(world):
     job = world.submit("sleep", "600")
     proc = subprocess.Popen(classic_argv(job, "echo started; sleep 120"), env=world.env,
@@ -332,9 +344,10 @@ def test_sigterm_during_the_session_keeps_the_job(world):
     assert_clean(world)
 
 
+@pytest.mark.also_real
 def test_held_and_unknown_jobs_fail_with_one_line(world):
     job = world.submit("sleep", "600")
-    world.sim("hold", job)
+    world.hold(job, "held by the test")
     done = classic(world, job, "true")
     assert done.returncode == 1
     assert "held" in one_line(done.stderr)

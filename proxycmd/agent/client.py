@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from typing import Optional
 
 REQUEST_TIMEOUT = 10.0  # seconds to wait for one reply
+TURN_TIMEOUT = 60.0  # a relayed registration may wait this long for earlier connections' handshakes
 REFUSED_GRACE = 0.25  # connection refused: an agent between bind and listen gets this long
 AGENT_ARGS_ENV = "CONDOR_JOB_PROXY_AGENT_ARGS"
 _LOG_KEEP = 1 << 20  # agent.log is started afresh beyond this size
@@ -57,11 +58,16 @@ def _connect(conn: socket.socket, path: str, deadline: float) -> None:
         pause = min(pause * 2, 0.05)
 
 
-def _exchange(rundir: Path, payload: bytes, *, timeout: float = REQUEST_TIMEOUT, until_closed: bool = False) -> bytes:
-    """Send one request and return the reply body; with *until_closed*, also wait for the agent to hang up."""
+def _exchange(rundir: Path, payload: bytes, *, timeout: float = REQUEST_TIMEOUT, until_closed: bool = False,
+              keep: Optional[list] = None) -> bytes:
+    """Send one request and return the reply body; with *until_closed*, also wait for the agent to hang up.
+
+    With *keep*, the connection is left open and appended to it (a relayed session lives while it is).
+    """
     path = paths.control_socket(rundir)
     conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     conn.settimeout(timeout)
+    kept = False
     try:
         _connect(conn, str(path), time.monotonic() + timeout)
         conn.sendall(wire.frame(payload))
@@ -71,6 +77,9 @@ def _exchange(rundir: Path, payload: bytes, *, timeout: float = REQUEST_TIMEOUT,
         if until_closed:
             while conn.recv(4096):
                 pass
+        if keep is not None:
+            keep.append(conn)
+            kept = True
         return reply
     except (ConnectionResetError, BrokenPipeError):
         raise _Unreachable() from None
@@ -81,34 +90,46 @@ def _exchange(rundir: Path, payload: bytes, *, timeout: float = REQUEST_TIMEOUT,
     except OSError as exc:
         raise AgentError(f"cannot talk to the key agent at {path}: {exc.strerror or exc}") from None
     finally:
-        conn.close()
+        if not kept:
+            conn.close()
 
 
 def register(rundir: Path, *, pid: int, host: str, host_key: str, private_key: bytes, key_lifetime: int = 300,
-             upstream: Optional[str] = None) -> None:
+             upstream: Optional[str] = None, relayed: bool = False) -> Optional[socket.socket]:
     """Give the agent a session's key for process *pid* and its host key for known_hosts.
 
     *host_key* is ``<type> <base64>``; a trailing comment or line end, as in a .pub file, is left out.
     *upstream* is the user's own agent socket: the agent then also offers its keys to *pid* (after the
     session key) and passes their sign requests on, so that `ForwardAgent` forwards the user's keys.
     Starts the agent when none answers.  When this returns, known_hosts holds ``<host> <type> <base64>``.
+
+    *relayed*: the proxy relays for a client that may make many connections from one process.  The call
+    may wait for that process's (or host's) earlier handshakes, and returns the open connection to the
+    agent: the session lives, and its line stays, until it is closed (when the proxy exits, at the latest).
     """
     host_key = " ".join(host_key.split()[:2])
     fields = [wire.string(wire.REGISTER), wire.u32(pid), wire.string(host), wire.string(host_key),
               wire.string(private_key), wire.u32(key_lifetime)]
-    if upstream:
-        fields.append(wire.string(upstream))
+    if upstream or relayed:
+        fields.append(wire.string(upstream or ""))
+    if relayed:
+        fields.append(wire.u32(wire.REGISTER_RELAYED))
     payload = wire.message(wire.EXTENSION, *fields)
+    keep = [] if relayed else None
+    options = {"timeout": TURN_TIMEOUT, "keep": keep} if relayed else {}
     try:
-        reply = _exchange(rundir, payload)
+        reply = _exchange(rundir, payload, **options)
     except _Unreachable:
         ensure_agent(rundir)
         try:
-            reply = _exchange(rundir, payload)
+            reply = _exchange(rundir, payload, **options)
         except _Unreachable:
             raise AgentError(f"the key agent at {paths.control_socket(rundir)} went away during registration") from None
     if reply[:1] != bytes([wire.AGENT_SUCCESS]):
+        for conn in keep or ():
+            conn.close()
         raise AgentError(f"the key agent refused the session key for {host} (see {rundir / paths.AGENT_LOG})")
+    return keep[0] if keep else None
 
 
 def _ask(rundir: Path, extension: str, **options) -> Optional[bytes]:

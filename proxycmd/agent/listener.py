@@ -8,7 +8,8 @@ client from blocking the rest:
 - a connection may idle between requests (ssh keeps its agent connection open), but once a request has
   started it must be complete within REQUEST_DEADLINE seconds;
 - at MAX_CONNECTIONS, a newcomer is taken and the connection idle the longest (not one being answered)
-  is closed to make room.
+  is closed to make room;
+- a held connection (a relayed session lives as long as it) has no idle limit and is never evicted.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ log = logging.getLogger("proxycmd.agent")
 IDLE_TIMEOUT = 600.0  # a connection silent this long between requests is closed
 REQUEST_DEADLINE = 5.0  # a started request must be complete within this
 MAX_CONNECTIONS = 256
-_WAITING, _READING, _ANSWERING = "waiting", "reading", "answering"
+_WAITING, _READING, _ANSWERING, _HELD = "waiting", "reading", "answering", "held"
 _U32 = struct.Struct(">I")
 
 
@@ -83,6 +84,12 @@ class Link:
         self.sock.settimeout(REQUEST_DEADLINE)
         self.sock.sendall(wire.frame(payload))
         self._set(_WAITING)
+
+    def hold(self) -> None:
+        """Wait, with no idle limit and never evicted, until the client hangs up (or sends anything)."""
+        self._set(_HELD)
+        self.sock.settimeout(None)
+        self.sock.recv(1)
 
 
 Handler = Callable[[Link], None]
@@ -208,7 +215,7 @@ class Listener:
 
     def _evict_one(self) -> bool:
         """Close the connection idle the longest that is not being answered; called with the lock held."""
-        candidates = [link for link in self._links.values() if link.state != _ANSWERING]
+        candidates = [link for link in self._links.values() if link.state not in (_ANSWERING, _HELD)]
         if not candidates:
             return False
         oldest = min(candidates, key=lambda link: link.since)

@@ -5,6 +5,15 @@ A key is single-use: the first signature it makes for its process (the authentic
 nothing that later reaches the agent through that ssh process (a forwarded agent channel) can use it.  The
 known_hosts line stays while the process lives (ssh checks the host key again when it re-keys), up to the
 maximum host-key lifetime.  Dropped keys are wiped (see keys.SigningKey.wipe).
+
+A *relayed* session (a client that is not OpenSSH in fd-pass mode: paramiko, asyncssh, JSch, Node's ssh2)
+may share its process with many connections, and most such clients take the *first* known_hosts line for a
+host and key type.  So a relayed session lives only as long as its relay (the proxy holds the registering
+connection open until then), and it takes a turn: from registration until its key signs, it is the one
+session "in handshake" for its process and for its host.  During its turn its line comes first for that
+host and its key is the only one offered to its process; another relayed registration for the same process
+or host waits for the turn to pass (the signature, the relay's end, or HANDSHAKE_LIMIT).  Outside turns,
+lines of the most recently registered sessions come first.
 """
 
 from __future__ import annotations
@@ -22,6 +31,8 @@ from . import keys, peer
 
 log = logging.getLogger("proxycmd.agent")
 
+HANDSHAKE_LIMIT = 10.0  # seconds a relayed session may hold its turn before its key is dropped
+
 _HOST = re.compile(r"(?:[A-Za-z0-9_.:-]{1,253}|\[[A-Za-z0-9_.:-]{1,253}\]:[0-9]{1,5})")
 _NAME_START = re.compile(r"[A-Za-z0-9\[]")
 
@@ -38,6 +49,12 @@ class Session:
     key_expires: float
     host_expires: float
     upstream: Optional[str] = None  # the user's own agent, offered too (ssh -A, `setup --forward-agent`)
+    seq: int = 0  # registration order: later sessions' lines come first
+    turn_ends: Optional[float] = None  # a relayed session in handshake: when its turn lapses
+
+    @property
+    def in_handshake(self) -> bool:
+        return self.turn_ends is not None
 
     def belongs_to(self, pid: int, token: Optional[str]) -> bool:
         return self.pid == pid and self.token == token
@@ -52,6 +69,12 @@ def check_host(host: str) -> None:
     """Accept a known_hosts host field: a name or address, or ``[name]:port``; no patterns or markers."""
     if not _HOST.fullmatch(host) or not _NAME_START.match(host):
         raise ValueError(f"host {host[:80]!r} is not a plain host name or [host]:port")
+
+
+def known_hosts_lines(sessions: List[Session]) -> List[str]:
+    """known_hosts in the order first-line clients need: sessions in handshake, then the newest first."""
+    ordered = sorted(sessions, key=lambda s: (not s.in_handshake, -s.seq))
+    return [f"{s.host} {s.host_key}" for s in ordered]
 
 
 def write_known_hosts(path: Path, lines: List[str]) -> None:
@@ -79,14 +102,15 @@ class Registry:
     """The live sessions, guarded by one lock; known_hosts is rewritten under that lock on every change."""
 
     def __init__(self, known_hosts: Path, max_host_lifetime: float) -> None:
-        self._lock = threading.Lock()
+        self._lock = threading.Condition()  # notified when a turn passes or a session ends
         self._sessions: List[Session] = []
+        self._seq = 0
         self._known_hosts = known_hosts
         self._max_host_lifetime = max_host_lifetime
         self._closed = False
 
     def _write(self) -> None:
-        write_known_hosts(self._known_hosts, [f"{s.host} {s.host_key}" for s in self._sessions])
+        write_known_hosts(self._known_hosts, known_hosts_lines(self._sessions))
 
     def start(self) -> None:
         """Make known_hosts empty (whatever an earlier agent left is stale)."""
@@ -94,28 +118,83 @@ class Registry:
             self._write()
 
     def add(self, pid: int, token: Optional[str], host: str, host_key: str, key: keys.SigningKey,
-            key_lifetime: float, upstream: Optional[str] = None) -> None:
-        """Record a session; known_hosts holds its line when this returns.  Raises ValueError/OSError."""
-        now = time.monotonic()
-        session = Session(pid, token, host, host_key, key, now + min(key_lifetime, self._max_host_lifetime),
-                          now + self._max_host_lifetime, upstream)
+            key_lifetime: float, upstream: Optional[str] = None, relayed: bool = False) -> Session:
+        """Record a session; known_hosts holds its line when this returns.  Raises ValueError/OSError.
+
+        A *relayed* session first waits for its turn (see the module's doc) and then holds it.
+        """
         with self._lock:
+            if relayed:
+                self._wait_for_turn(pid, token, host)
             if self._closed:
                 raise ValueError("the agent is stopping")
+            now = time.monotonic()
+            self._seq += 1
+            session = Session(pid, token, host, host_key, key, now + min(key_lifetime, self._max_host_lifetime),
+                              now + self._max_host_lifetime, upstream, self._seq,
+                              now + HANDSHAKE_LIMIT if relayed else None)
             self._sessions.append(session)
             try:
                 self._write()
             except OSError:
                 self._sessions.pop()
                 raise
+            return session
+
+    def _wait_for_turn(self, pid: int, token: Optional[str], host: str) -> None:
+        """Wait (lock held) until no relayed session of this process or host is in handshake."""
+        while not self._closed:
+            holder = next((s for s in self._sessions
+                           if s.in_handshake and (s.belongs_to(pid, token) or s.host == host)), None)
+            if holder is None:
+                break
+            left = holder.turn_ends - time.monotonic()
+            if left <= 0:
+                self._lapse(holder)
+                continue
+            self._lock.wait(left)
+        if not peer.process_alive(pid, token):
+            raise ValueError(f"process {pid} exited while its session waited for its turn")
+
+    def _lapse(self, session: Session) -> None:
+        """A turn that was not used in time: the key goes, the line stays (lock held)."""
+        log.info("key for pid %d (%s) dropped: no signature within %g s", session.pid, session.host,
+                 HANDSHAKE_LIMIT)
+        session.drop_key()
+        self._pass_turn(session)
+
+    def _pass_turn(self, session: Session) -> None:
+        session.turn_ends = None
+        self._lock.notify_all()
+        try:
+            self._write()
+        except OSError as exc:
+            log.warning("could not rewrite %s: %s", self._known_hosts, exc.strerror)
+
+    def end(self, session: Session) -> None:
+        """A relayed session's connection ended: forget it, wipe its key, take its line out."""
+        with self._lock:
+            kept = [s for s in self._sessions if s is not session]
+            if len(kept) == len(self._sessions):
+                return  # already gone: its process exited, or the agent is stopping
+            log.info("session for pid %d (%s) ended: the relay closed", session.pid, session.host)
+            session.drop_key()
+            self._sessions = kept
+            session.turn_ends = None
+            self._pass_turn(session)
 
     def identities(self, pid: int, token: Optional[str]) -> List[Tuple[bytes, str]]:
-        """(public key blob, host) of each unused key registered for this process, without repeats."""
+        """(public key blob, host) of each unused key registered for this process, without repeats.
+
+        While one of its relayed sessions is in handshake, only that one: a client that signs with every
+        offered key (paramiko) cannot use up a key another of its connections is about to need.
+        """
         found = {}
         with self._lock:
-            for session in self._sessions:
-                if session.key is not None and session.belongs_to(pid, token):
-                    found.setdefault(session.key.blob, session.host)
+            mine = [s for s in self._sessions if s.key is not None and s.belongs_to(pid, token)]
+            turn = [s for s in mine if s.in_handshake]
+            for session in turn or mine:
+                found.setdefault(session.key.blob, session.host)
         return list(found.items())
 
     def upstream(self, pid: int, token: Optional[str]) -> Optional[str]:
@@ -132,6 +211,8 @@ class Registry:
             for session in self._sessions:
                 if session.key is not None and session.belongs_to(pid, token) and session.key.blob == blob:
                     key, session.key = session.key, None
+                    if session.in_handshake:  # authenticated: the next connection's turn
+                        self._pass_turn(session)
                     return key
         return None
 
@@ -151,9 +232,12 @@ class Registry:
                 if session.key is not None and now >= session.key_expires:
                     log.info("key for pid %d (%s) dropped: key lifetime passed", session.pid, session.host)
                     session.drop_key()
+                if session.in_handshake and now >= session.turn_ends:
+                    self._lapse(session)
                 kept.append(session)
             if len(kept) != len(self._sessions):
                 self._sessions = kept
+                self._lock.notify_all()
                 self._write()
 
     def counts(self) -> Tuple[int, int]:
@@ -165,6 +249,7 @@ class Registry:
         """Forget (and wipe) everything and refuse new sessions; empty known_hosts when *write*."""
         with self._lock:
             self._closed = True
+            self._lock.notify_all()
             for session in self._sessions:
                 session.drop_key()
             self._sessions = []

@@ -34,6 +34,7 @@ STATUS_VERSION = 1
 AGENT, CONTROL = "agent", "control"  # the two sockets' kinds
 
 _SUCCESS = bytes([wire.AGENT_SUCCESS])
+_STOP = object()  # what follows a stop request
 _FAILURE = bytes([wire.AGENT_FAILURE])
 
 
@@ -163,34 +164,44 @@ class Agent:
                 return
             self._net.touch()
             try:
-                reply, stop = self._manage(wire.Reader(body), who.pid)
+                reply, after = self._manage(wire.Reader(body), who.pid)
             finally:
                 _wipe(body)  # the registration's private key was read in place
-            link.reply(reply)
-            if stop:
+            if after is _STOP:
+                link.reply(reply)
                 log.info("stop requested by pid %d", who.pid)
                 self.cleanup()
                 self.request_stop()
                 return
+            if after is not None:  # a relayed session: it lives as long as the proxy holds this connection
+                try:
+                    link.reply(reply)
+                    link.hold()
+                finally:
+                    self.registry.end(after)
+                return
+            link.reply(reply)
 
     def _manage(self, reader: wire.Reader, peer_pid: int):
+        """(reply, what follows it): None, _STOP, or a relayed session to end when the connection closes."""
         if reader.byte() != wire.EXTENSION:
-            return _FAILURE, False
+            return _FAILURE, None
         name = reader.string()
         if name == wire.REGISTER.encode():
-            return self._register(reader, peer_pid), False
+            return self._register(reader, peer_pid)
         if name == wire.STATUS.encode():
             reader.end()
-            return self._status(), False
+            return self._status(), None
         if name == wire.STOP.encode():
             reader.end()
-            return _SUCCESS, True
-        return _FAILURE, False
+            return _SUCCESS, _STOP
+        return _FAILURE, None
 
-    def _register(self, reader: wire.Reader, peer_pid: int) -> bytes:
+    def _register(self, reader: wire.Reader, peer_pid: int):
         pid, host, host_key = reader.u32(), reader.text(), reader.text()
         private_key, lifetime = reader.view(), reader.u32()
         upstream = reader.text() if reader.more() else ""
+        relayed = bool(reader.u32() & wire.REGISTER_RELAYED) if reader.more() else False
         reader.end()
         try:
             check_host(host)
@@ -201,12 +212,13 @@ class Agent:
             if upstream and not os.path.isabs(upstream):
                 raise ValueError("the upstream agent must be given by an absolute path")
             key = keys.load_private_key(private_key)
-            self.registry.add(pid, token, host, host_key, key, lifetime, upstream or None)
+            session = self.registry.add(pid, token, host, host_key, key, lifetime, upstream or None, relayed)
         except (ValueError, OSError) as exc:
             log.warning("refused a session for pid %d: %s", pid, _reason(exc))
-            return _FAILURE
-        log.info("session for pid %d (%s): %s key for %d s", pid, host, key.key_type, lifetime)
-        return _SUCCESS
+            return _FAILURE, None
+        log.info("session for pid %d (%s): %s key for %d s%s", pid, host, key.key_type, lifetime,
+                 ", relayed" if relayed else "")
+        return _SUCCESS, session if relayed else None
 
     def _status(self) -> bytes:
         sessions, held = self.registry.counts()

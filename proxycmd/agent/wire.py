@@ -33,6 +33,9 @@ REGISTER = "register@condor-job-proxy"
 STATUS = "status@condor-job-proxy"
 STOP = "stop@condor-job-proxy"
 
+# Register flags (an optional u32 after the upstream agent).
+REGISTER_RELAYED = 1  # the proxy relays: the session lives while the registering connection stays open
+
 _U32 = struct.Struct(">I")
 
 
