@@ -16,7 +16,7 @@ import argparse
 import os
 import sys
 
-from .errors import ProxyError, SessionRefused, UsageError
+from .errors import ProxyError, SessionRefused, UsageError, one_line
 from .sessionkey import DEFAULT_KEYGEN_OPTIONS
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs milliseconds per connection
@@ -101,8 +101,12 @@ def build_parser() -> argparse.ArgumentParser:
                       "job's account")
     conn.add_argument("--port", type=int, default=22, help="ssh's %%p, for the known_hosts entry (default 22)")
     conn.add_argument("--relay", action="store_true", help="relay bytes instead of handing the connection to ssh")
-    conn.add_argument("--runtime-dir", metavar="DIR", help="private directory of the agent socket and known_hosts "
-                      "(default: ~/.ssh/cjp; it must pass the safe-chain check, see docs/security.md)")
+    conn.add_argument("--runtime-dir", metavar="DIR", help="private directory of ssh's shared connections, with the "
+                      "agent's sockets and known_hosts in DIR/host-<this host's name> (default: ~/.ssh/cjp; it must "
+                      "pass the safe-chain check, see docs/security.md)")
+    conn.add_argument("--shared-known-hosts", action="store_true",
+                      help="ssh reads one known_hosts file for every login node sharing this home (OpenSSH before "
+                      "8.4): the agent merges this host's lines into it")
     conn.add_argument("--forward-agent", action="store_true",
                       help="let the agent also offer your own ssh-agent's keys to this ssh (for ForwardAgent)")
     conn.add_argument("--from-socket", metavar="PATH", help="take an already opened session's connection from the "
@@ -220,7 +224,7 @@ def connect(args: argparse.Namespace) -> int:
         try:
             held = register(rundir, pid=parent, host=_known_hosts_name(args.host, args.port),
                             host_key=session.host_key, private_key=session.private_key, upstream=upstream,
-                            relayed=relayed)
+                            relayed=relayed, shared_known_hosts=args.shared_known_hosts)
         except ProxyError:
             if waiting.peer_gone(1, parent):  # the agent refused because ssh died meanwhile
                 return 1
@@ -279,14 +283,38 @@ def _reach_the_user() -> None:
     reach_ssh_stderr()
 
 
+def _closed_standard_fds() -> List[int]:
+    """Which of descriptors 0, 1 and 2 were closed, each now open on /dev/null: else the next socket we
+    open would take its number, and the relay would read and write the job's connection as if it were
+    ssh's (as ssh does in sanitise_stdfd)."""
+    closed = []
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            closed.append(fd)
+            null = os.open(os.devnull, os.O_RDWR)
+            if null != fd:
+                os.dup2(null, fd)
+                os.close(null)
+    if 2 in closed and sys.stderr is None:  # Python starts without sys.stderr then
+        sys.stderr = open(2, "w", closefd=False)
+    return closed
+
+
 def main(argv: Optional[List[str]] = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
+    closed = _closed_standard_fds()
     _reach_the_user()
     if argv[:1] == ["agent"]:
         from .agent.server import main as agent_main
 
         sys.exit(agent_main(argv[1:]))
     args = build_parser().parse_args(argv)
+    if 0 in closed or 1 in closed:
+        names = " and ".join(("standard input", "standard output")[fd] for fd in closed if fd < 2)
+        _fail(f"{names} {'are' if ' and ' in names else 'is'} closed, and condor-job-proxy talks to ssh on "
+              "them: run it as ssh's ProxyCommand (`condor-job-ssh setup` writes the block)", 2)
     where = dict(sim_root=args.sim, via=getattr(args, "via", None), schedd=args.schedd, pool=args.pool)
     try:
         code = take_over(args) if args.from_socket else connect(args)
@@ -316,7 +344,7 @@ def _running_jobs(args: argparse.Namespace) -> List[str]:
 def _fail(message: str, code: int, host: Optional[str] = None, where: Optional[dict] = None) -> None:
     """Say *message* once: as ssh's own `Received disconnect ...` line when ssh will print it, else on our
     stderr (a person running us by hand, `ssh -q`, a client other than OpenSSH)."""
-    message = " ".join(message.split())  # always exactly one line
+    message = one_line(message)  # always exactly one line, control characters escaped
     line = f"{PROG}: {message}"
     shown = False
     if code != 130:  # not when interrupted: ssh was interrupted too, or is gone

@@ -28,3 +28,19 @@ class SessionRefused(ProxyError):
 
 class Interrupted(ProxyError):
     exit_code = 130
+
+
+def shown(value) -> str:
+    """A path or name as a message prints it: its control characters escaped (``\\n``, ``\\r``, ``\\x0c``, as
+    Python writes them), so a hostile name can neither break the one line nor move the terminal's cursor."""
+    text = str(value)
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() or ch == " " else repr(ch)[1:-1] for ch in text)
+
+
+def one_line(message: str) -> str:
+    """*message* as exactly one line: every control character escaped (see ``shown``), line breaks and tabs
+    included (a path or name holding one shows it; other programs' output is made one line where it is
+    quoted), and runs of spaces made one."""
+    return " ".join(shown(message).split())

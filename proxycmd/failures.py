@@ -61,13 +61,7 @@ def _name(host: str, where: str) -> str:
 def _directory(create: bool) -> Path:
     from . import paths
 
-    where = paths.failures_dir()
-    if create:
-        os.makedirs(where.parent, mode=0o700, exist_ok=True)
-        paths.make_private_dir(where)
-    else:
-        paths.check_private_dir(where)
-    return where
+    return paths.state_subdir(paths.failures_dir().name, create=create)  # the safe-chain rule, as for locks
 
 
 def record(host: str, sentence: str, now: Optional[float] = None, directory: Optional[Path] = None,

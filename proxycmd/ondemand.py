@@ -21,7 +21,7 @@ import os
 import sys
 
 from . import paths, submitfile
-from .errors import ProxyError, SessionRefused, UsageError
+from .errors import ProxyError, SessionRefused, UsageError, shown
 from .submitfile import IDLE_TIMEOUT_ATTR, LIFETIME_ATTR, PROFILE_ATTR, ProfileError
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs milliseconds per connection
@@ -88,10 +88,11 @@ def profile_names() -> List[str]:
 
 def read_profile(name: str) -> Tuple[Path, str]:
     """(path, text) of profile *name*; UsageError naming the file when there is no such profile."""
+    from .ownfile import read_own_text
+
     path = paths.profile_file(name)
     try:
-        with open(path, encoding="utf-8") as f:
-            return path, f.read()
+        return path, read_own_text(path, "profile")
     except FileNotFoundError:
         known = profile_names()
         have = f" (profiles: {', '.join(known)})" if known else ""
@@ -105,8 +106,13 @@ def read_profile(name: str) -> Tuple[Path, str]:
 
 def load_profile(name: str) -> Tuple[Path, List[submitfile.Entry]]:
     path, text = read_profile(name)
+    return path, parse_profile(path, text)
+
+
+def parse_profile(path: Path, text: str) -> List[submitfile.Entry]:
+    """The profile's commands as HTCondor's submit parser reads them; ProxyError when it must not be used."""
     try:
-        return path, submitfile.parse(text, str(path))
+        return submitfile.parse(text, shown(path))
     except ProfileError as exc:
         raise ProxyError(str(exc)) from None
 
@@ -126,6 +132,7 @@ def job_description(name: str, entries: List[submitfile.Entry]) -> Dict[str, str
         f"MY.{IDLE_TIMEOUT_ATTR}": str(watchdog.DEFAULT_IDLE_TIMEOUT),
         f"MY.{LIFETIME_ATTR}": str(watchdog.DEFAULT_LIFETIME),
         "periodic_remove": PERIODIC_REMOVE,
+        "job_max_vacate_time": str(watchdog.VACATE_TIME),  # SIGKILL at the latest this long after kill_sig
     }
     theirs = submitfile.as_dict(entries)
     for key, value in theirs.items():
@@ -134,12 +141,19 @@ def job_description(name: str, entries: List[submitfile.Entry]) -> Dict[str, str
                 value = f"({PERIODIC_REMOVE}) || ({value})"
             del description[old]
         description[key] = value
-    description.update({
+    owned = {
         "executable": watchdog.argv()[0],
         "transfer_executable": "false",
         "arguments": condorargs.quote(watchdog.argv()[1:]),
+        # removal, hold and vacate send this; the SIGTERM every first session sends an interactive job's
+        # program is ignored (proxycmd/watchdog.py)
+        "kill_sig": watchdog.KILL_SIGNAL, "remove_kill_sig": watchdog.KILL_SIGNAL,
+        "hold_kill_sig": watchdog.KILL_SIGNAL,
         f"MY.{PROFILE_ATTR}": f'"{name}"',
-    })
+    }
+    for key in [k for k in description if k.lower() in {o.lower() for o in owned}]:
+        del description[key]
+    description.update(owned)
     return description
 
 
@@ -159,13 +173,14 @@ def find_or_submit(addr: JobAddress, jobs: ProfileJobs, rundir: Path, stream: Op
                    prog: str = "condor-job-proxy") -> JobAddress:
     """The address of the profile's live job, submitted now when there is none (under the profile's lock)."""
     name = addr.profile
-    path, entries = load_profile(name)
-    found = jobs.find_profile_job(name)
+    path, text = read_profile(name)  # refused unless it is the user's own file; parsed only to submit:
+    found = jobs.find_profile_job(name)  # the htcondor2 bindings take ~30 ms to import
     if found is None:
         fd = _lock(paths.profile_lock(rundir, name))
         try:
             found = jobs.find_profile_job(name)  # someone may have submitted while we waited for the lock
             if found is None:
+                entries = parse_profile(path, text)
                 found = jobs.submit_profile(name, job_description(name, entries))
                 stream = stream if stream is not None else sys.stderr
                 stream.write(f"{prog}: submitted job {found.job_id} from profile {name} ({path}); "

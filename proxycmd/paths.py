@@ -9,6 +9,14 @@ no other user can ever create or replace it, today or after a reboot.  Hence the
 nobody else.  A sticky world-writable directory such as /tmp fails it: after a reboot anyone may take the
 name again.
 
+Everything bound to one kernel lives in a per-host directory inside it, ``host-<name>`` (``HOST_DIR``):
+the agent's two sockets, its start lock and its log.  A home shared by several login nodes (NFS) has one
+runtime directory for all of them, but a unix socket only answers in the kernel that bound it, so each
+node's agent keeps to its own directory.  ssh names the same directory with ``%l`` (IdentityAgent,
+UserKnownHostsFile): ssh.c sets ``%l`` to gethostname(3) as it is, dots and all (``%L`` is the part before
+the first dot), and ``local_node`` reads the same call.  ControlPath's ``%C`` already hashes the local host
+name, so those sockets stay in the runtime directory itself.
+
 The default is ``<home>/.ssh/cjp``; where the home's file system cannot hold unix sockets (AFS) `setup`
 falls back to ``/run/user/<uid>/condor-job-proxy``, which only root can create.  Every socket path in it
 stays under 104 bytes (macOS's limit; Linux allows 108).  docs/security.md tells the whole story.
@@ -21,7 +29,7 @@ import stat
 import sys
 from pathlib import Path
 
-from .errors import ProxyError
+from .errors import ProxyError, shown
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs milliseconds per connection
 if TYPE_CHECKING:
@@ -37,9 +45,15 @@ _CONTROL_EXPANDED = 40 + 17
 HOME_RUNDIR = (".ssh", "cjp")  # the default runtime directory, under the user's home
 CLASSIC_FDPASS = "classic/0123456-012345678/fdpass"  # the longest socket path the classic shim makes (sshconfig/classic/dirs.py)
 
+HOST_DIR = "host-%l"  # the per-host directory as ssh_config writes it; ``host_dir`` expands it the same way
 AGENT_SOCKET = "agent.sock"
 CONTROL_SOCKET = "control.sock"
 KNOWN_HOSTS = "known_hosts"
+# OpenSSH before 8.4 expands no tokens in UserKnownHostsFile: then every node's ssh reads this one file in
+# the runtime directory, which each node's agent merges its lines into (agent/knownhosts.py).  Not named
+# known_hosts, which an agent of an earlier version may still be rewriting whole.
+SHARED_KNOWN_HOSTS = "known_hosts.shared"
+_NODE_NAME_MAX = 255
 AGENT_LOCK = "agent.lock"
 AGENT_LOG = "agent.log"
 _SYMLINK_DEPTH = 40  # as the kernel's ELOOP limit
@@ -69,24 +83,28 @@ def check_private_dir(path: Path) -> None:
         raise PathError(f"refusing to use {path}: mode {_mode(st)} lets others in (want 700)")
 
 
-def _check_ancestor(path: str, st, below: str) -> None:
+_RUNTIME_FIX = "(`condor-job-ssh setup --runtime-dir DIR`)"
+_STATE_FIX = "(set XDG_STATE_HOME to one, or leave it unset for ~/.local/state)"
+
+
+def _check_ancestor(path: str, st, below: str, fix: str = _RUNTIME_FIX) -> None:
     """One directory above *below*: it must belong to root or to us and be writable by nobody else."""
+    below, path = shown(below), shown(path)
     if st.st_uid not in (0, os.getuid()):
         raise PathError(f"refusing to use {below}: {path} belongs to uid {st.st_uid}, who could replace what is "
-                        "inside it; pick a directory that only you and root can write to, all the way up "
-                        "(`condor-job-ssh setup --runtime-dir DIR`)")
+                        f"inside it; pick a directory that only you and root can write to, all the way up {fix}")
     if st.st_mode & 0o022:
         if st.st_mode & 0o002:
             who, why = "other users", ", sticky or not: after a reboot anyone may create the name again"
         else:
             who, why = "its group", ""
-        fix = f"run `chmod go-w {path}`, or " if st.st_uid == os.getuid() and st.st_uid != 0 else ""
+        chmod = f"run `chmod go-w {path}`, or " if st.st_uid == os.getuid() and st.st_uid != 0 else ""
         raise PathError(f"refusing to use {below}: {path} is writable by {who} (mode {_mode(st)}{why}); "
-                        f"{fix}pick a directory that only you and root can write to, all the way up "
-                        "(`condor-job-ssh setup --runtime-dir DIR`)")
+                        f"{chmod}pick a directory that only you and root can write to, all the way up {fix}")
 
 
-def _check_ancestors(path: str, below: str, depth: int = 0, missing_ok: bool = False) -> None:
+def _check_ancestors(path: str, below: str, depth: int = 0, missing_ok: bool = False,
+                     fix: str = _RUNTIME_FIX) -> None:
     """Check every directory from / down to *path* itself (included), following symlinks step by step:
     the directory holding a symlink is checked, and so is the chain of its target.  With *missing_ok*, a
     missing directory ends the check (we would create it, privately)."""
@@ -106,11 +124,11 @@ def _check_ancestors(path: str, below: str, depth: int = 0, missing_ok: bool = F
             raise PathError(f"cannot use {below}: {current}: {exc.strerror}") from None
         if stat.S_ISLNK(st.st_mode):
             target = os.readlink(current)
-            _check_ancestors(os.path.join(os.path.dirname(current), target), below, depth + 1, missing_ok)
+            _check_ancestors(os.path.join(os.path.dirname(current), target), below, depth + 1, missing_ok, fix)
             continue
         if not stat.S_ISDIR(st.st_mode):
-            raise PathError(f"cannot use {below}: {current} is not a directory")
-        _check_ancestor(current, st, below)
+            raise PathError(f"cannot use {shown(below)}: {shown(current)} is not a directory")
+        _check_ancestor(current, st, below, fix)
 
 
 def check_safe_chain(path) -> None:
@@ -136,9 +154,12 @@ def check_runtime_dir(path) -> None:
         check_private_dir(Path(text))
 
 
-def check_socket_room(path) -> None:
-    """Raise PathError unless every socket we (or ssh) make in *path* fits in a unix socket address."""
-    longest = max(len(AGENT_SOCKET), len(CONTROL_SOCKET), _CONTROL_EXPANDED, len(CLASSIC_FDPASS))
+def check_socket_room(path, node: "Optional[str]" = None) -> None:
+    """Raise PathError unless every socket we (or ssh) make in *path* fits in a unix socket address: the
+    agent's in the per-host directory of *node* (this host when None), ssh's ControlPath, the classic shim's."""
+    node = local_node() if node is None else node
+    agent = len(os.fsencode(HOST_DIR.replace("%l", node))) + 1 + max(len(AGENT_SOCKET), len(CONTROL_SOCKET))
+    longest = max(agent, _CONTROL_EXPANDED, len(CLASSIC_FDPASS))
     size = len(os.fsencode(str(path))) + 1 + longest
     if size > SOCKET_PATH_MAX:
         raise PathError(f"runtime directory {path} is too long for unix socket paths ({size} bytes with ssh's "
@@ -146,14 +167,19 @@ def check_socket_room(path) -> None:
                         "with a short private directory under your home")
 
 
-def make_private_dir(path: Path) -> Path:
-    """Create *path* as a 0700 directory (its parent must exist) or verify the one that is there."""
+def _mkdir(path) -> None:
+    """Create the directory *path* with mode 0700 unless something is there already (checked by the caller)."""
     try:
         os.mkdir(path, 0o700)
     except FileExistsError:
         pass
     except OSError as exc:
-        raise PathError(f"cannot create {path}: {exc.strerror}") from None
+        raise PathError(f"cannot create {shown(path)}: {exc.strerror}") from None
+
+
+def make_private_dir(path: Path) -> Path:
+    """Create *path* as a 0700 directory (its parent must exist) or verify the one that is there."""
+    _mkdir(path)
     check_private_dir(path)
     return path
 
@@ -269,22 +295,62 @@ def pick_runtime_dir(env: "Optional[Mapping[str, str]]" = None, create: bool = T
                       "out, so connections from cron or after logout fail; `setup --runtime-dir DIR` picks another")
 
 
-def agent_socket(rundir: Path) -> Path:
-    return rundir / AGENT_SOCKET
+def check_node_name(name: str) -> str:
+    """*name* (a host name, as gethostname(3) returns it) if it can name a directory, else PathError."""
+    if not name or len(name) > _NODE_NAME_MAX or "/" in name or not name.isprintable() or " " in name:
+        raise PathError(f"this host's name {name!r} cannot name a directory (empty, or it holds '/', a blank or "
+                        "a control character): ask your admin to fix the host name")
+    return name
 
 
-def control_socket(rundir: Path) -> Path:
+def local_node() -> str:
+    """This host's name exactly as OpenSSH expands ``%l``: gethostname(3), not shortened, not resolved."""
+    import socket  # already loaded on every path that asks (the agent client), so this costs nothing
+
+    return check_node_name(socket.gethostname())
+
+
+def host_dir(rundir: Path, node: "Optional[str]" = None) -> Path:
+    """The per-host directory of *node* (this host when None) in *rundir*: ``HOST_DIR`` with ``%l``
+    expanded as ssh does.  Not created here (``make_private_dir``)."""
+    return rundir / HOST_DIR.replace("%l", check_node_name(node) if node is not None else local_node())
+
+
+def agent_socket(rundir: Path, node: "Optional[str]" = None) -> Path:
+    """The socket ssh's IdentityAgent names: in this host's directory, since a socket answers only in the
+    kernel that bound it."""
+    return host_dir(rundir, node) / AGENT_SOCKET
+
+
+def control_socket(rundir: Path, node: "Optional[str]" = None) -> Path:
     """The agent's management socket (register, status, stop): only our own client uses it, ssh never
     names it, so agent forwarding cannot carry it into a job."""
-    return rundir / CONTROL_SOCKET
+    return host_dir(rundir, node) / CONTROL_SOCKET
 
 
-def known_hosts(rundir: Path) -> Path:
-    return rundir / KNOWN_HOSTS
+def known_hosts(rundir: Path, shared: bool = False, node: "Optional[str]" = None) -> Path:
+    """The file ssh reads for job host keys: this host's own (OpenSSH 8.4+ expands ``%l`` in
+    UserKnownHostsFile), or with *shared* the one file all login nodes read and merge into."""
+    return rundir / SHARED_KNOWN_HOSTS if shared else host_dir(rundir, node) / KNOWN_HOSTS
+
+
+def shared_known_hosts_lock(rundir: Path) -> Path:
+    """The lock every node's agent takes (fcntl, which NFS carries to the server) to merge the shared file."""
+    return rundir / (SHARED_KNOWN_HOSTS + ".lock")
+
+
+def ensure_host_dir(rundir: Path) -> Path:
+    """Create (0700) or verify this host's directory in *rundir*, which must be a checked runtime directory:
+    only we can create anything in it, so the directory's own check is enough."""
+    return make_private_dir(host_dir(rundir))
 
 
 def agent_lock(rundir: Path) -> Path:
-    return rundir / AGENT_LOCK
+    return host_dir(rundir) / AGENT_LOCK
+
+
+def agent_log(rundir: Path) -> Path:
+    return host_dir(rundir) / AGENT_LOG
 
 
 def control_path(rundir: Path) -> str:
@@ -355,23 +421,42 @@ def state_dir() -> Path:
     return Path(user_state_dir(APP, appauthor=False))
 
 
+def check_state_dir() -> str:
+    """The state directory, after the safe-chain check of what exists of it (PathError when it fails)."""
+    state = os.path.normpath(str(state_dir()))
+    _check_ancestors(state, state, missing_ok=True, fix=_STATE_FIX)
+    return state
+
+
+def state_subdir(name: str, create: bool = True) -> Path:
+    """``<state dir>/<name>``, a private 0700 directory (made when *create*), in a state directory that
+    passes the runtime directory's safe-chain rule: it and every directory above it belong to root or to
+    us and nobody else can write to them, so no other user can delete, rename or plant what we keep there
+    (an ``XDG_STATE_HOME`` in a shared directory is refused).  Without *create* nothing is made and a
+    missing directory is a PathError."""
+    state = check_state_dir()
+    if create:
+        current = "/"
+        for part in [p for p in state.split("/") if p]:
+            current = os.path.join(current, part)
+            _mkdir(current)
+        _check_ancestors(state, state, fix=_STATE_FIX)  # what we made (and what raced us) passes too
+        return make_private_dir(Path(state) / name)
+    check_private_dir(Path(state) / name)
+    return Path(state) / name
+
+
 def config_lock(config: Path) -> Path:
     """The lock file that every run of ours writing the ssh config *config* (its real path) takes: in our
     private state directory, never beside the config (the directory it is in may be shared)."""
     import hashlib
 
-    locks = state_dir() / "locks"
-    try:
-        os.makedirs(locks.parent, mode=0o700, exist_ok=True)
-    except OSError as exc:
-        raise PathError(f"cannot create {locks.parent}: {exc.strerror}") from None
-    make_private_dir(locks)
     key = hashlib.sha256(os.fsencode(os.path.realpath(config))).hexdigest()[:32]
-    return locks / f"ssh-config-{key}.lock"
+    return state_subdir("locks") / f"ssh-config-{key}.lock"
 
 
 def failures_dir() -> Path:
-    """Where the proxy records the last failure per host (for `doctor`); not created here."""
+    """Where the proxy records the last failure per host (for `doctor`); see ``state_subdir``."""
     return state_dir() / "failures"
 
 

@@ -7,7 +7,8 @@
 # beside this clone. HTCondor runs no jobs as root, so as root this script runs the tier as an
 # unprivileged user ($CJP_REAL_USER, default cjp-ci; created with useradd when missing): it copies this
 # working tree (and the HTCondor release) into that user's home, makes a venv there with /usr/bin/python3,
-# installs the package with its test extras, and runs pytest as that user. As an ordinary user it runs
+# installs the package with its test extras, and runs pytest as that user (test homes under ~/t: unix
+# socket paths must stay short, and ssh's ControlPath is the longest). As an ordinary user it runs
 # pytest in place with ./.venv. CJP_REQUIRE_REAL_POOL=1 (what CI sets) makes a missing pool a failure,
 # not a skip.
 set -eu
@@ -53,5 +54,5 @@ chown -R "$user:" "$work" "$home/shared"
 as_user sh -c "cd '$work' && { [ -x .venv/bin/python ] || /usr/bin/python3 -m venv .venv; } &&
   .venv/bin/python -m pip install -q --upgrade pip >/dev/null 2>&1; .venv/bin/python -m pip install -q '.[test]'"
 cd "$work"
-as_user CJP_REQUIRE_REAL_POOL="${CJP_REQUIRE_REAL_POOL:-}" CJP_HTCONDOR="$home/shared/htcondor" \
+as_user CJP_REQUIRE_REAL_POOL="${CJP_REQUIRE_REAL_POOL:-}" CJP_HTCONDOR="$home/shared/htcondor" CJP_TEST_TMP="$home/t" \
   sh -c 'cd "$0" && exec .venv/bin/python -m pytest -q -m real "$@"' "$work" "$@"

@@ -69,11 +69,30 @@ def _path(value: Optional[str]) -> Optional[str]:
     return value
 
 
-def from_ssh_g(values: Dict[str, str], host: str) -> Resolved:
-    """Pure: the `ssh -G` output (keys lower-cased, first value of each) for *host*."""
+def expand_local_host(value: Optional[str], node: str) -> Optional[str]:
+    """*value* with ``%l`` expanded to *node* and ``%%`` to ``%``, as ssh does when it uses IdentityAgent:
+    `ssh -G` before 8.4 prints it unexpanded.  Other tokens stay."""
+    if value is None or "%" not in value:
+        return value
+    out, i = [], 0
+    while i < len(value):
+        pair = value[i:i + 2]
+        if pair in ("%%", "%l"):
+            out.append("%" if pair == "%%" else node)
+            i += 2
+        else:
+            out.append(value[i])
+            i += 1
+    return "".join(out)
+
+
+def from_ssh_g(values: Dict[str, str], host: str, node: str = "") -> Resolved:
+    """Pure: the `ssh -G` output (keys lower-cased, first value of each) for *host*; *node*: this host's
+    name, for the ``%l`` an older ssh prints unexpanded in IdentityAgent.  UserKnownHostsFile is taken as
+    printed: an ssh that does not expand it there (before 8.4) reads a literal ``%l``."""
     proxy = values.get("proxycommand", "")
     return Resolved(host=host, user=values.get("user", ""), proxy_command=proxy,
                     proxy_runtime_dir=proxy_runtime_dir(proxy),
-                    identity_agent=_path(values.get("identityagent")),
+                    identity_agent=expand_local_host(_path(values.get("identityagent")), node),
                     control_path=_path(values.get("controlpath")),
                     known_hosts=_path(values.get("userknownhostsfile")))  # the block names one file

@@ -53,6 +53,9 @@ def build_app() -> typer.Typer:
     from .profiles.commands import profile_app
 
     app.add_typer(profile_app, name="profile")
+    from .agentcmds import agent_app
+
+    app.add_typer(agent_app, name="agent")
     for info in app.registered_commands:
         if info.short_help is None and info.name in SHORT_HELP:
             info.short_help = SHORT_HELP[info.name]

@@ -19,10 +19,10 @@ from typing import Iterator, List, Optional, Tuple
 import typer
 
 from proxycmd import paths
-from proxycmd.errors import ProxyError
+from proxycmd.errors import ProxyError, one_line, shown
 from proxycmd.hostname import HostnameError
 
-from . import configfile, managed, render, settings as settings_mod
+from . import configfile, managed, render, settings as settings_mod, sshversion
 from .managed import ConfigFileError, ManagedBlockError
 from .render import RenderContext, RenderError
 from .settings import Route, Settings, SettingsError
@@ -42,12 +42,12 @@ class Failure(Exception):
 
 
 def _fail(message: str, code: int = 1) -> "typer.Exit":
-    typer.echo(f"condor-job-ssh: error: {message}", err=True)
+    typer.echo(f"condor-job-ssh: error: {one_line(message)}", err=True)
     return typer.Exit(code)
 
 
 def _warn(message: str) -> None:
-    typer.echo(f"condor-job-ssh: warning: {message}", err=True)
+    typer.echo(f"condor-job-ssh: warning: {one_line(message)}", err=True)
 
 
 def _stdin_is_terminal() -> bool:
@@ -111,17 +111,26 @@ def parse_route(text: str) -> Route:
     return Route(suffix.strip(), schedd or None, pool or None)
 
 
-def apply_options(current: Settings, given: dict, routes: Optional[List[str]], no_routes: bool) -> Settings:
-    """The saved settings with the options given on the command line (None: not given) put in."""
+def apply_options(current: Settings, given: dict, routes: Optional[List[str]], no_routes: bool,
+                  notes: Optional[List[str]] = None) -> Settings:
+    """The saved settings with the options given on the command line (None: not given) put in.  A given
+    option that cannot apply together with a saved one replaces it (a sentence for *notes* says so)."""
+    if routes and no_routes:
+        raise Failure("--route and --no-routes contradict each other: give one of them")
     changes = {key: value for key, value in given.items() if value is not None}
     if no_routes:
         changes["routes"] = []
     if routes:
         changes["routes"] = [parse_route(text) for text in routes]
-    for key in ("schedd", "pool", "user", "runtime_dir", "via"):  # an empty value ("--schedd ''"): the default
-        if changes.get(key) == "":
+    for key in ("schedd", "pool", "user", "runtime_dir", "via", "sim_root", "wait_timeout"):
+        if changes.get(key) == "":  # an empty value ("--schedd ''"): the default
             changes[key] = None
-    return settings_mod.validate(replace(current, **changes), "setup options")
+    chosen, said = settings_mod.settle(replace(current, **changes), set(changes))
+    for sentence in settings_mod.conflicts(chosen, str(paths.config_file())):
+        raise Failure(sentence)  # a hand-edited file, and this run chose neither
+    if notes is not None:
+        notes.extend(said)
+    return settings_mod.validate(chosen, "setup options")
 
 
 def _hop_config(config: Path) -> Optional[str]:
@@ -164,14 +173,16 @@ def _runtime_dir(chosen: Settings, dry_run: bool) -> str:
     return str(path)
 
 
-def _setup_transform(proxy: str, rundir: str, chosen: Settings, hop_config: Optional[str] = None):
-    """The file's text (None: no file) -> the text with the block written for *chosen*."""
+def _setup_transform(proxy: str, rundir: str, chosen: Settings, hop_config: Optional[str] = None,
+                     shared_known_hosts: bool = False):
+    """The file's text (None: no file) -> the text with the block written for *chosen*; with
+    *shared_known_hosts*, for an OpenSSH client before 8.4 (one known_hosts file for every login node)."""
 
     def transform(text: Optional[str]) -> str:
         old_block = managed.block_text(text) if text is not None else None
         created = text is None or (old_block is not None and managed.was_created(old_block))
         ctx = RenderContext(proxy=proxy, runtime_dir=rundir, settings=chosen, created_file=created,
-                            ssh_config=hop_config)
+                            ssh_config=hop_config, shared_known_hosts=shared_known_hosts)
         block = render.render_block(ctx, hosts=_kept_hosts(old_block, chosen.suffixes))
         return managed.splice(text if text is not None else "", block)
 
@@ -248,29 +259,35 @@ def setup_command(
                      keygen_options=keygen_options, include_idle=include_idle, runtime_dir=runtime_dir, via=via)
         if sim is not None:
             given["sim_root"] = os.path.abspath(os.path.expanduser(str(sim)))
+        if condor:
+            given["sim_root"] = ""
+        if wait_timeout is not None:
+            limit = settings_mod.parse_wait_timeout(wait_timeout)
+            given["wait_timeout"] = "" if limit is None else limit
+        notes: List[str] = []
+        chosen = apply_options(current, given, route, no_routes, notes)
+        for note in notes:
+            _warn(note)
+        if sim is not None:
             from .simcmds import pool_warning
 
             for problem in filter(None, [pool_warning(given["sim_root"])]):
                 _warn(problem)
-        chosen = apply_options(current, given, route, no_routes)
-        if condor:
-            chosen = replace(chosen, sim_root=None)
-        if wait_timeout is not None:
-            chosen = replace(chosen, wait_timeout=settings_mod.parse_wait_timeout(wait_timeout))
         config = _ssh_config_path(ssh_config)
         if not dry_run:
             configfile.check_writable(config)  # before anything is saved or created
         text, _ = _read(config)
+        shared_known_hosts = not sshversion.known_hosts_per_host(sshversion.client_version())
         transform = _setup_transform(find_proxy(), _runtime_dir(chosen, dry_run), chosen,
-                                     _hop_config(config))
+                                     _hop_config(config), shared_known_hosts)
         before = text if text is not None else ""
         after = transform(text)
         settings_changed = chosen != current
         if text is not None and after == before:
             if settings_changed and not dry_run:
                 settings_mod.save(chosen)
-                typer.echo(f"Saved the settings to {paths.config_file()}.")
-            typer.echo(f"{config}: no changes.")
+                typer.echo(f"Saved the settings to {shown(paths.config_file())}.")
+            typer.echo(f"{shown(config)}: no changes.")
             _warn_problems(config, chosen)
             return
         _echo_exact(managed.unified_diff(before, after, config))
@@ -281,7 +298,7 @@ def setup_command(
         if settings_changed:  # first: a config written with settings that failed to save would be undone
             settings_mod.save(chosen)  # by the next bare `setup`
         if configfile.update(config, transform) == configfile.UNCHANGED:
-            typer.echo(f"{config}: no changes.")
+            typer.echo(f"{shown(config)}: no changes.")
             return
         for line in managed.lines_before(after)[:1]:
             _warn(f"{config} sets {line!r} above the managed block; ssh keeps the first value it reads, so "
@@ -291,7 +308,7 @@ def setup_command(
 
         job = a_running_job(chosen, _hop_config(config))
         try_it = f"Try `ssh {job}`" if job else f"Try `ssh CLUSTER.PROC.{chosen.suffix}` with one of your job ids"
-        typer.echo(f"Updated {config}. {try_it}; "
+        typer.echo(f"Updated {shown(config)}. {try_it}; "
                    f"`{paths.command_word('condor-job-ssh')} sync` lists your jobs for VS Code.")
         if chosen.via and not chosen.sim_root:
             from .hopsetup import advice
@@ -314,6 +331,8 @@ def _listed(job, include_idle: bool) -> bool:
 def sync_once(config: Path, include_idle: Optional[bool], dry_run: bool) -> Tuple[bool, int]:
     """One listing written into the block: (whether the text changed, how many job hosts it has)."""
     chosen = settings_mod.load(warn=_warn)
+    for sentence in settings_mod.conflicts(chosen, str(paths.config_file())):
+        _warn(sentence)
     idle = chosen.include_idle if include_idle is None else include_idle
     text, block = _read(config)
     if text is None or block is None:
@@ -382,11 +401,11 @@ def sync_command(
         with _one_line_errors():
             changed, count = sync_once(config, include_idle, dry_run)
         if changed and not dry_run:
-            typer.echo(f"Updated {config}: {count} job host{'s' * (count != 1)}.")
+            typer.echo(f"Updated {shown(config)}: {count} job host{'s' * (count != 1)}.")
         elif changed:
             typer.echo("Dry run: nothing was written.")
         elif not quiet:
-            typer.echo(f"{config}: no changes ({count} job host{'s' * (count != 1)}).")
+            typer.echo(f"{shown(config)}: no changes ({count} job host{'s' * (count != 1)}).")
         return
     _watch(config, include_idle, watch)
 
@@ -398,7 +417,7 @@ def _watch(config: Path, include_idle: Optional[bool], every: float) -> None:
             try:
                 changed, count = sync_once(config, include_idle, dry_run=False)
                 if changed:
-                    typer.echo(f"{time.strftime('%H:%M:%S')} {config}: {count} job hosts")
+                    typer.echo(f"{time.strftime('%H:%M:%S')} {shown(config)}: {count} job hosts")
             except Failure as exc:  # no block: waiting will not help
                 raise _fail(str(exc)) from None
             except _ERRORS + (OSError,) as exc:  # the pool may come back: say so and go on
@@ -435,7 +454,7 @@ def remove_command(
         config = _ssh_config_path(ssh_config)
         text, block = _read(config)
         if text is None or block is None:
-            typer.echo(f"{config}: no managed block, nothing to remove.")
+            typer.echo(f"{shown(config)}: no managed block, nothing to remove.")
             return
         if not dry_run:
             configfile.check_writable(config)
@@ -443,18 +462,18 @@ def remove_command(
         delete = created and after == ""
         _echo_exact(managed.unified_diff(text, after, config))
         if delete:
-            typer.echo(f"(setup created {config} and nothing else is in it: it will be deleted)")
+            typer.echo(f"(setup created {shown(config)} and nothing else is in it: it will be deleted)")
         if dry_run:
             typer.echo("Dry run: nothing was written.")
             return
         _confirm(f"{'Delete' if delete else 'Change'} {config}?", yes)
         outcome = configfile.update(config, _remove_transform)
         if outcome == configfile.DELETED:
-            typer.echo(f"Deleted {config}.")
+            typer.echo(f"Deleted {shown(config)}.")
         elif outcome == configfile.WRITTEN:
-            typer.echo(f"Removed the managed block from {config}.")
+            typer.echo(f"Removed the managed block from {shown(config)}.")
         else:
-            typer.echo(f"{config}: no managed block, nothing to remove.")
+            typer.echo(f"{shown(config)}: no managed block, nothing to remove.")
 
 
 def _remove_transform(text: Optional[str]) -> object:
@@ -472,6 +491,8 @@ def _one_line_errors() -> Iterator[None]:
         yield
     except (Failure,) + _ERRORS as exc:
         raise _fail(str(exc)) from None
+    except BrokenPipeError:
+        raise  # the reader went away (`setup --dry-run | head`): click stops quietly, status 1
     except OSError as exc:
         raise _fail(f"{exc.filename or 'I/O error'}: {exc.strerror or exc}") from None
 

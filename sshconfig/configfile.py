@@ -79,7 +79,12 @@ def resolve(path: Union[str, os.PathLike]) -> Path:
 
 
 def check_writable(path: Union[str, os.PathLike]) -> None:
-    """ConfigFileError (one line) unless we may replace the file at *path* (a missing file is fine)."""
+    """ConfigFileError (one line) unless we may replace the file at *path* (a missing file is fine) and
+    take the lock of writers of ours (in the state directory, which must pass the safe-chain rule)."""
+    try:
+        paths.check_state_dir()
+    except paths.PathError as exc:
+        raise ConfigFileError(f"cannot lock {path}: {exc}; nothing was changed") from None
     target = resolve(path)
     try:
         st = os.stat(target)
@@ -289,8 +294,7 @@ def _carry_over(path, target: Path, snap: _Snapshot, rounds: int = 40) -> None:
             continue
         quiet = False
         if not now.startswith(carried):
-            rescued = target.with_name(f"{target.name}.rescued-{int(time.time())}")
-            atomic.write_atomic(rescued, now)
+            rescued = _rescue(target, now)
             raise ConfigFileError(f"{path} was rewritten by another program while we wrote it; that version is in "
                                   f"{rescued}: merge it by hand")
         fd = os.open(target, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
@@ -302,3 +306,26 @@ def _carry_over(path, target: Path, snap: _Snapshot, rounds: int = 40) -> None:
         finally:
             os.close(fd)
         carried = now
+
+
+def _rescue(target: Path, data: bytes, tries: int = 100) -> Path:
+    """Keep *data* in a new file beside *target*, ``NAME.rescued-TIME[-N]``: created with O_EXCL|O_NOFOLLOW,
+    so a name planted there (the directory may be shared), a symbolic link above all, is never written
+    through or replaced; the next free name is taken instead."""
+    stamp = int(time.time())
+    for n in range(tries):
+        rescued = target.with_name(f"{target.name}.rescued-{stamp}" + (f"-{n}" if n else ""))
+        try:
+            fd = os.open(rescued, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        except FileExistsError:
+            continue
+        except OSError as exc:
+            raise ConfigFileError(f"{target} was rewritten by another program while we wrote it, and its version "
+                                  f"cannot be kept in {rescued}: {exc.strerror}") from None
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        return rescued
+    raise ConfigFileError(f"{target} was rewritten by another program while we wrote it, and {tries} names for "
+                          f"its version beside it are taken already ({target.name}.rescued-{stamp}-N)")

@@ -24,7 +24,7 @@ import typer
 
 from proxycmd import paths
 
-from . import blockinfo
+from . import blockinfo, sshversion
 
 OK, WARN, FAIL = "ok", "warn", "fail"
 WIDTH = 80  # the table fits a terminal of this many columns
@@ -60,12 +60,10 @@ def check_ssh_version() -> Check:
         return Check(name, FAIL, "ssh is not installed (or not on PATH)",
                      "install the OpenSSH client, version 8.0 or newer")
     said = (done.stderr or done.stdout).strip().splitlines()
-    match = re.search(r"OpenSSH_(\d+)\.(\d+)(p\d+)?", said[0] if said else "")
-    if not match:
+    version, text = sshversion.parse(said[0] if said else "")
+    if version is None:
         return Check(name, FAIL, f"`ssh -V` said {said[0] if said else 'nothing'!r}: not OpenSSH",
                      "install the OpenSSH client, version 8.0 or newer")
-    version = (int(match.group(1)), int(match.group(2)))
-    text = match.group(0)
     if version < MIN_OPENSSH:
         return Check(name, FAIL, f"{text} is older than 8.0", "upgrade the OpenSSH client to 8.0 or newer")
     return Check(name, OK, text)
@@ -215,7 +213,11 @@ def resolve_block(config: Path, suffix: str) -> "Optional[blockinfo.Resolved]":
     values, _ = _ssh_g(["ssh", "-G", "-F", str(config), host])
     if values is None or "condor-job-proxy" not in values.get("proxycommand", ""):
         return None
-    return blockinfo.from_ssh_g(values, host)
+    try:
+        node = paths.local_node()
+    except paths.PathError:
+        node = ""
+    return blockinfo.from_ssh_g(values, host, node)
 
 
 def local_user() -> str:
@@ -278,6 +280,11 @@ def check_block_runtime_dirs(resolved: "blockinfo.Resolved") -> "tuple[Check, Op
     """Every directory the block's ProxyCommand, IdentityAgent, ControlPath and UserKnownHostsFile use;
     with them, the directory of the agent."""
     name = "runtime dir"
+    if resolved.known_hosts and "%l" in resolved.known_hosts:  # written by `setup` on a node with OpenSSH 8.4+
+        return Check(name, FAIL, f"this ssh (OpenSSH before 8.4) reads UserKnownHostsFile {resolved.known_hosts} "
+                                 "literally: it does not expand %l there, so no job's host key is found",
+                     f"run `{_cjs()} setup` on this host: it writes the one known_hosts file every login node "
+                     "reads"), None
     results = [(Path(directory),) + _check_dir(Path(directory)) for directory in resolved.runtime_dirs()]
     agent_dir = resolved.proxy_runtime_dir or (os.path.dirname(resolved.identity_agent)
                                                if resolved.identity_agent else None)
@@ -306,7 +313,9 @@ def check_runtime_dir(chosen: Optional[str]) -> "tuple[Check, Optional[Path]]":
     return Check(name, OK, f"{path} is private (700, yours)"), path
 
 
-def check_agent(rundir: Optional[Path]) -> Check:
+def check_agent(rundir: Optional[Path], identity_agent: Optional[str] = None) -> Check:
+    """The agent answers on control.sock, and *identity_agent* (the socket ssh really uses, as `ssh -G`
+    resolves IdentityAgent) is that agent's listening socket, not a removed or foreign one."""
     from proxycmd.agent import client
 
     name = "key agent"
@@ -320,8 +329,19 @@ def check_agent(rundir: Optional[Path]) -> Check:
                                            f"{shlex.quote(str(rundir))}`")
     if status is None:
         return Check(name, OK, "not running (it starts on the first connection)")
-    return Check(name, OK, f"pid {status.get('pid')} answers: {_count(status.get('sessions', 0), 'session')}, "
-                           f"{_count(status.get('keys', 0), 'key')}")
+    pid = status.get("pid")
+    if identity_agent:
+        fix = f"connect again (the agent then listens there anew), or run: `{_cjs()} agent stop`"
+        try:
+            st = os.stat(identity_agent)
+        except OSError as exc:
+            return Check(name, FAIL, f"pid {pid} answers, but ssh's IdentityAgent {identity_agent} is not there "
+                                     f"({exc.strerror}): ssh would find no key", fix)
+        if status.get("socket") is not None and [st.st_dev, st.st_ino] != status.get("socket"):
+            return Check(name, FAIL, f"ssh's IdentityAgent {identity_agent} is not the socket of the agent that "
+                                     f"answers (pid {pid}): ssh would find no key", fix)
+    return Check(name, OK, f"pid {pid} answers: {_count(status.get('sessions', 0), 'session')}, "
+                           f"{_count(status.get('keys', 0), 'key')}" + (f", on {identity_agent}" if identity_agent else ""))
 
 
 # ----- the command -------------------------------------------------------------------------------------------
@@ -349,7 +369,7 @@ def run_checks(config: Path) -> List[Check]:
     else:
         runtime, rundir = check_runtime_dir(chosen.runtime_dir)
         checks.append(runtime)
-    checks.append(check_agent(rundir))
+    checks.append(check_agent(rundir, resolved.identity_agent if resolved is not None else None))
     from .failures_check import check_recent_failures, job_times  # imports this module: so not at the top
 
     checks.append(check_recent_failures(settings=chosen, jobs=job_times(chosen)))

@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import List, Optional, Tuple, Union
 
+from proxycmd.errors import shown
+
 from . import atomic, configfile
 from .atomic import ConfigFileError
 
@@ -188,8 +190,8 @@ def unified_diff(old: str, new: str, path: Union[str, os.PathLike]) -> str:
     if old == new:
         return ""
     out = []
-    for line in difflib.unified_diff(_LINE.findall(old), _LINE.findall(new), f"{path} (now)",
-                                     f"{path} (after)", n=3):
+    for line in difflib.unified_diff(_LINE.findall(old), _LINE.findall(new), f"{shown(path)} (now)",
+                                     f"{shown(path)} (after)", n=3):
         out.append(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n")
     return "".join(out)
 

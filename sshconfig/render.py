@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 from proxycmd.hostname import DEFAULT_SUFFIX, MAX_HOSTNAME, MAX_ID
-from proxycmd.paths import AGENT_SOCKET, CONTROL_NAME, KNOWN_HOSTS
+from proxycmd.paths import AGENT_SOCKET, CONTROL_NAME, HOST_DIR, KNOWN_HOSTS, SHARED_KNOWN_HOSTS
 from proxycmd.session import JobInfo
 from proxycmd.sessionkey import DEFAULT_KEYGEN_OPTIONS
 
@@ -52,6 +52,8 @@ class RenderContext:
     now: Optional[float] = None  # when the job list was taken: later `since` values (clock skew) show as now
     created_file: bool = False  # `setup` created the file: the block says so, and `remove` deletes the file
     ssh_config: Optional[str] = None  # the file written, when not ~/.ssh/config: the hop (--via) reads it too
+    # OpenSSH before 8.4 expands no %l in UserKnownHostsFile: one file for all login nodes (paths.py)
+    shared_known_hosts: bool = False
 
 
 # ----- quoting ----------------------------------------------------------------------------------------------
@@ -183,10 +185,15 @@ def _proxy_command(ctx: RenderContext, suffix: str, schedd: Optional[str], pool:
         words.append("--no-wait")
     elif s.wait_timeout:
         words += ["--wait-timeout", _seconds(s.wait_timeout)]
+    if ctx.shared_known_hosts:
+        words.append("--shared-known-hosts")
     if s.forward_agent:
         words.append("--forward-agent")
     if s.keygen_options != DEFAULT_KEYGEN_OPTIONS:  # '' too: it turns the proxy's ECDSA default off
-        words += ["--keygen-options", shell_word(s.keygen_options, "keygen options")]
+        if s.keygen_options.startswith("-") and len(s.keygen_options.split()) == 1:  # argparse would take '-q'
+            words.append(shell_word(f"--keygen-options={s.keygen_options}", "keygen options"))  # for an option
+        else:
+            words += ["--keygen-options", shell_word(s.keygen_options, "keygen options")]
     if s.via and not s.sim_root:
         words += ["--via", shell_word(s.via, "via")]
         if ctx.ssh_config:
@@ -198,12 +205,15 @@ def _proxy_command(ctx: RenderContext, suffix: str, schedd: Optional[str], pool:
 def _options(ctx: RenderContext) -> List[str]:
     """The options shared by every suffix (everything but the ProxyCommand)."""
     s, rundir = ctx.settings, ctx.runtime_dir
+    # The agent's socket, and its known_hosts where ssh can name one per host, are in this login node's
+    # own directory (%l: the local host name): a home shared by several nodes has one runtime directory.
+    known_hosts = SHARED_KNOWN_HOSTS if ctx.shared_known_hosts else f"{HOST_DIR}/{KNOWN_HOSTS}"
     options = [
         "ProxyUseFdpass yes",
-        f"IdentityAgent {config_path(rundir, AGENT_SOCKET, 'runtime dir')}",
+        f"IdentityAgent {config_path(rundir, f'{HOST_DIR}/{AGENT_SOCKET}', 'runtime dir')}",
         "IdentityFile none",
         "IdentitiesOnly no",
-        f"UserKnownHostsFile {config_path(rundir, KNOWN_HOSTS, 'runtime dir')}",
+        f"UserKnownHostsFile {config_path(rundir, known_hosts, 'runtime dir')}",
         "StrictHostKeyChecking yes",
         "UpdateHostKeys no",
         "CheckHostIP no",

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Union
 
 from proxycmd import paths
+from proxycmd.errors import shown
 from proxycmd.hostname import DEFAULT_SUFFIX, HostnameError, parse
 from proxycmd.sessionkey import DEFAULT_KEYGEN_OPTIONS
 
@@ -98,6 +99,8 @@ def _check_suffix(where: str, key: str, value: str) -> str:
 def _check_name(where: str, key: str, value: Optional[str]) -> None:
     if value is not None and (not value or _NAME_BAD.search(value)):
         raise _bad(where, key, value, "use a plain name: no spaces, quotes, '$', '\\' or control characters")
+    if value is not None and value.startswith("-"):  # no host name starts so; the proxy would read an option
+        raise _bad(where, key, value, "a schedd or pool name cannot start with '-'")
 
 
 def _check_path(where: str, key: str, value: Optional[str]) -> None:
@@ -154,6 +157,51 @@ def _check_via(where: str, value: Optional[str]) -> None:
         check_dest(value)
     except ProxyError:
         raise _bad(where, "via", value, "give an ssh Host alias of yours or user@host") from None
+
+
+# Settings that cannot both apply: (name, the setup option that sets it, is it set?, the settings without it).
+_EXCLUSIVE = [
+    (("sim_root", "--sim DIR", lambda s: bool(s.sim_root), lambda s: replace(s, sim_root=None)),
+     ("via", "--via DEST", lambda s: bool(s.via), lambda s: replace(s, via=None))),
+    (("wait_timeout", "--wait-timeout SECONDS", lambda s: s.wait_timeout is not None,
+      lambda s: replace(s, wait_timeout=None)),
+     ("wait", "--no-wait", lambda s: not s.wait, lambda s: replace(s, wait=True))),
+]
+
+
+# Settings kept but not used while another one is on: (name, option, unused?, while what and how to use it).
+_IDLE_WHILE = [
+    (key, f"--{key}", lambda s, key=key: bool(s.sim_root and getattr(s, key)),
+     "while --sim is on (the simulated pool answers alone): `condor-job-ssh setup --condor` uses it")
+    for key in ("schedd", "pool", "routes")
+] + [("control_persist", "--control-persist", lambda s: not s.multiplex,
+      "with --no-multiplex (no shared connection to keep): `condor-job-ssh setup --multiplex` uses it")]
+
+
+def settle(chosen: Settings, given: set) -> "tuple[Settings, List[str]]":
+    """*chosen* with every contradictory pair settled: the setting given now (its name in *given*) wins over
+    the saved one, which is dropped, with a sentence saying so.  Both given at once: SettingsError."""
+    notes: List[str] = []
+    for first, second in _EXCLUSIVE:
+        if first[0] in given and second[0] in given and first[2](chosen) and second[2](chosen):
+            raise SettingsError(f"{first[1].split()[0]} and {second[1].split()[0]} contradict each other: give one "
+                                "of them")
+        for (new, new_option, new_set, _), (old, old_option, old_set, drop) in ((first, second), (second, first)):
+            if new in given and new_set(chosen) and old_set(chosen):
+                chosen = drop(chosen)
+                notes.append(f"{new_option.split()[0]} replaces the saved {old_option.split()[0]} setting (they "
+                             f"cannot both apply); give {old_option} again to go back")
+    for key, option, unused, why in _IDLE_WHILE:
+        if key in given and unused(chosen):
+            notes.append(f"{option} is saved but not used {why}")
+    return chosen, notes
+
+
+def conflicts(settings: Settings, where: str) -> List[str]:
+    """One sentence per pair of settings that cannot both apply (a hand-edited file), with the fix."""
+    return [f"{where}: {a!r} and {b!r} cannot both apply ({a_option} and {b_option}): run `condor-job-ssh setup "
+            f"{a_option}` or `condor-job-ssh setup {b_option}` to keep one of them"
+            for (a, a_option, a_set, _), (b, b_option, b_set, _) in _EXCLUSIVE if a_set(settings) and b_set(settings)]
 
 
 def validate(settings: Settings, where: str) -> Settings:
@@ -229,17 +277,23 @@ def from_dict(data: Dict[str, Any], where: str, warn: Optional[Callable[[str], N
 def load(path: Union[str, os.PathLike, None] = None, *,
          warn: Optional[Callable[[str], None]] = None) -> Settings:
     """The saved settings (defaults when the file does not exist)."""
+    from proxycmd.ownfile import NotOwnFile, read_own_text
+
     path = Path(path) if path is not None else paths.config_file()
     try:
-        raw = path.read_bytes()
+        text = read_own_text(path, "settings file")  # what it says runs as the user: ssh's rule for its config
     except FileNotFoundError:
         return Settings()
+    except NotOwnFile as exc:
+        raise SettingsError(str(exc)) from None
     except OSError as exc:
-        raise SettingsError(f"cannot read {path}: {exc.strerror}") from None
+        raise SettingsError(f"cannot read {shown(path)}: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise SettingsError(f"{shown(path)}: not valid TOML: {exc}") from None
     try:
-        data = tomllib.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise SettingsError(f"{path}: not valid TOML: {exc}") from None
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError(f"{shown(path)}: not valid TOML: {exc}") from None
     return from_dict(data, str(path), warn)
 
 

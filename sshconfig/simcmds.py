@@ -9,7 +9,7 @@ from typing import List, Optional
 import typer
 
 from proxycmd import paths
-from proxycmd.errors import ProxyError
+from proxycmd.errors import ProxyError, one_line, shown
 from proxycmd.hostname import HostnameError, parse_job_id
 from proxycmd.sim.client import SimPool
 
@@ -43,7 +43,7 @@ def _pool(root: Optional[Path]) -> SimPool:
 
 
 def _fail(message: str, code: int = 1) -> "typer.Exit":
-    typer.echo(f"condor-job-ssh: {message}", err=True)
+    typer.echo(f"condor-job-ssh: {one_line(message)}", err=True)
     return typer.Exit(code)
 
 
@@ -69,7 +69,7 @@ def start(root: Optional[Path] = typer.Option(None, "--root", metavar="DIR", hel
         started = pool.start(keygen_options=keygen_options, create_parents=is_default, idle_delay=idle_delay)
     except ProxyError as exc:
         raise _fail(str(exc))
-    typer.echo(f"simulated pool {'started' if started else 'already running'} in {pool.root}")
+    typer.echo(f"simulated pool {'started' if started else 'already running'} in {shown(pool.root)}")
     from proxycmd.sim.ptycheck import pty_problem
 
     problem = pty_problem()
@@ -86,9 +86,9 @@ def stop(root: Optional[Path] = typer.Option(None, "--root", metavar="DIR", help
     except ProxyError as exc:
         raise _fail(str(exc))
     if stopped:
-        typer.echo(f"simulated pool in {pool.root} stopped")
+        typer.echo(f"simulated pool in {shown(pool.root)} stopped")
     else:
-        typer.echo(f"no simulated pool runs in {pool.root}")
+        typer.echo(f"no simulated pool runs in {shown(pool.root)}")
 
 
 @sim_app.command(cls=PlainCommand, context_settings={"allow_interspersed_args": False})

@@ -169,7 +169,7 @@ def make_laptop(shell: str = "bash", keygen_options: str = "", pool=None):
     for name in ("SSH_AUTH_SOCK", FAKE_POOL_ENV, "TMP", "CONDOR_SSH_TO_JOB"):
         env.pop(name, None)
     laptop = Laptop(base=base, env=env, ssh_config=ssh_config, sim_root=sim_root, ap_tmp=ap_tmp,
-                    rundir=runtime / "condor-job-proxy", shell=shell, pool=pool)
+                    rundir=home / ".ssh" / "cjp", shell=shell, pool=pool)  # where setup puts it
     try:
         if pool is None:
             laptop.sim("start", *(["--keygen-options", keygen_options] if keygen_options else []))
@@ -208,3 +208,15 @@ def _listening(port: int) -> bool:
             return True
     except OSError:
         return False
+
+
+def set_up_laptop(shell: str = "bash", *setup_args: str, pool=None):
+    """make_laptop, then `setup --via ap` with *setup_args*: the body of the tests' `laptop` fixtures."""
+    gen = make_laptop(shell, pool=pool)
+    lap = next(gen)
+    lap.setup(*setup_args)
+    yield lap
+    try:
+        next(gen)
+    except StopIteration:
+        pass

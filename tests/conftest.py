@@ -90,7 +90,9 @@ class World:
         return self.run(self.ssh_argv(host, *command), check=check, **kw)
 
     def known_hosts_lines(self) -> List[str]:
-        path = self.rundir / "known_hosts"
+        from proxycmd import paths
+
+        path = paths.known_hosts(self.rundir)
         return [line for line in path.read_text().splitlines() if line.strip()] if path.exists() else []
 
     def agent_status(self):

@@ -357,7 +357,9 @@ def test_socket_and_known_hosts_are_private(agent):
     assert stat.S_IMODE(os.lstat(known).st_mode) == 0o600 and known.read_text() == ""
     assert stat.S_IMODE(os.lstat(paths.control_socket(agent)).st_mode) == 0o600
     info = client.status(agent)
-    assert info == {"pid": info["pid"], "sessions": 0, "keys": 0, "version": 1, "dumpable": False}
+    st = os.lstat(paths.agent_socket(agent))
+    assert info == {"pid": info["pid"], "sessions": 0, "keys": 0, "version": 1, "dumpable": False,
+                    "socket": [st.st_dev, st.st_ino]}
 
 
 def test_registered_process_lists_only_its_key(agent, keyring):
@@ -594,6 +596,7 @@ def test_register_starts_the_agent(rundir, keyring):
 
 
 def test_stale_socket_is_replaced(rundir, keyring):
+    paths.ensure_host_dir(rundir)
     stale = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     stale.bind(str(paths.agent_socket(rundir)))
     stale.close()
@@ -627,9 +630,9 @@ def test_second_agent_exits_quietly(agent):
 
 def test_agent_that_cannot_start_is_reported(rundir, monkeypatch):
     monkeypatch.setenv(client.AGENT_ARGS_ENV, "--no-such-option")
-    with pytest.raises(client.AgentError, match=f"did not start; see {rundir}/agent.log"):
+    with pytest.raises(client.AgentError, match=f"did not start; see {paths.agent_log(rundir)}"):
         client.ensure_agent(rundir, timeout=10)
-    assert "--no-such-option" in (rundir / paths.AGENT_LOG).read_text()
+    assert "--no-such-option" in paths.agent_log(rundir).read_text()
 
 
 def test_nothing_secret_in_the_log(agent, keyring):
@@ -638,7 +641,7 @@ def test_nothing_secret_in_the_log(agent, keyring):
     with pytest.raises(client.AgentError):
         register_self(agent, host="bad host", host_key=key.line, private_key=key.pem)
     client.stop(agent)
-    log = (agent / paths.AGENT_LOG).read_text()
+    log = paths.agent_log(agent).read_text()
     secret_lines = [line for line in key.pem.decode().splitlines() if "-----" not in line]
     assert not any(line in log for line in secret_lines)
 
@@ -905,7 +908,7 @@ def test_ssh_killed_before_the_hand_over_leaves_no_session(sim_world):
         assert b"Traceback" not in err and b"condor-job-proxy:" not in err, err.decode(errors="replace")
     wait_until(lambda: client.status(world.rundir)["sessions"] == 0, timeout=10, what="every session to end")
     assert world.known_hosts_lines() == []
-    log = (world.rundir / paths.AGENT_LOG).read_text()
+    log = paths.agent_log(world.rundir).read_text()
     assert "session for pid 1 " not in log
 
 
@@ -977,6 +980,7 @@ def test_a_forwarded_agent_cannot_manage_the_agent_or_use_the_session_key(sim_wo
 
 def test_client_waits_while_the_agents_queue_is_full(rundir):
     """A full listen queue (EAGAIN) is a burst, not an absent agent: the client tries again within its timeout."""
+    paths.ensure_host_dir(rundir)
     path = str(paths.control_socket(rundir))
     server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     server.bind(path)

@@ -215,11 +215,11 @@ c.load_host_keys(o["userknownhostsfile"])
 c.connect(sys.argv[2], sock=paramiko.ProxyCommand(o["proxycommand"]), look_for_keys=False)
 ''', ("not found in known_hosts", "No such file or directory")),
     "paramiko-without-the-agent": ('''
-import paramiko, sys
+import paramiko, socket, sys
 o = paramiko.SSHConfig.from_path(sys.argv[1]).lookup(sys.argv[2])
 class Checked(paramiko.MissingHostKeyPolicy):
     def missing_host_key(self, client, hostname, key):
-        assert paramiko.HostKeys(o["userknownhostsfile"]).check(hostname, key)
+        assert paramiko.HostKeys(o["userknownhostsfile"].replace("%l", socket.gethostname())).check(hostname, key)
 c = paramiko.SSHClient()
 c.set_missing_host_key_policy(Checked())
 c.connect(sys.argv[2], sock=paramiko.ProxyCommand(o["proxycommand"]), look_for_keys=False)
@@ -237,7 +237,7 @@ async def main():
     async with asyncssh.connect(sys.argv[2], config=[sys.argv[1]]) as c:
         await c.run("true")
 asyncio.run(main())
-''', ("Host key is not trusted",)),
+''', ("Host key is not trusted", "No such file or directory")),  # the latter: it reads %l in the path as is
 }
 
 

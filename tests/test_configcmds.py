@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import stat
 import subprocess
 import sys
@@ -296,7 +297,7 @@ def test_real_setup_beats_a_users_host_star(home):
     ours = ssh_g("32.0.job.condor")
     rundir = str(home.rundir)
     assert f"proxycommand '{configcmds.find_proxy()}' --runtime-dir '{rundir}' --login '%r' '%h'" in ours
-    for line in [f"identityagent {rundir}/agent.sock", "identityfile none", "user alice", "controlmaster auto",
+    for line in [f"identityagent {rundir}/host-{socket.gethostname()}/agent.sock", "identityfile none", "user alice", "controlmaster auto",
                  "identitiesonly no"]:
         assert line in ours
     theirs = ssh_g("example.org")
@@ -407,9 +408,9 @@ def test_setup_runtime_dir_option(home):
     rundir = home.base / "rt"
     run("setup", "--yes", "--runtime-dir", str(rundir))
     assert stat.S_IMODE(rundir.stat().st_mode) == 0o700
-    assert f"IdentityAgent {rundir}/agent.sock" in home.ssh_config.read_text()
+    assert f"IdentityAgent {rundir}/host-%l/agent.sock" in home.ssh_config.read_text()
     run("setup", "--yes", "--runtime-dir", "")
-    assert f"IdentityAgent {home.rundir}/agent.sock" in home.ssh_config.read_text()
+    assert f"IdentityAgent {home.rundir}/host-%l/agent.sock" in home.ssh_config.read_text()
 
 
 @pytest.mark.skipif(not Path(__file__).parent.parent.joinpath("proxycmd/backends/sim.py").exists(),
@@ -512,3 +513,100 @@ def test_setup_wait_timeout_is_saved_reset_and_checked(home):
     home.settings_file.write_text("wait_timeout = nan\n")
     with pytest.raises(SettingsError):
         settings.load()
+
+
+# ----- option values that start with '-' (issue 18, item 3) ----------------------------------------------------------
+def _proxy_args(config: Path, monkeypatch):
+    """The block's ProxyCommand as condor-job-proxy's own parser reads it (its one-line error raised here)."""
+    import shlex
+
+    from proxycmd import cli
+
+    def refuse(message, code, host=None):
+        raise AssertionError(f"condor-job-proxy refuses its ProxyCommand: {message}")
+
+    monkeypatch.setattr(cli, "_fail", refuse)
+    line = next(line for line in config.read_text().splitlines() if "condor-job-proxy' " in line)
+    words = shlex.split(line.strip()[len("ProxyCommand "):].replace("%%", "%").replace("'%h'", "1.0.job.condor"))
+    return cli.build_parser().parse_args(words[1:])
+
+
+@pytest.mark.parametrize("option", ["--schedd=-x", "--pool=-cm.example.org", "--route=cms.condor=-s@cm",
+                                    "--route=cms.condor=s@-cm"])
+def test_a_schedd_or_pool_starting_with_a_dash_is_refused_at_setup(home, option):
+    result = run("setup", "--yes", option, code=1)
+    assert "cannot start with '-'" in one_line_error(result)
+    assert not home.ssh_config.exists() and not home.settings_file.exists()
+
+
+def test_keygen_options_of_one_word_starting_with_a_dash_reach_the_proxy_as_a_value(home, monkeypatch):
+    run("setup", "--yes", "--keygen-options=-q")
+    assert _proxy_args(home.ssh_config, monkeypatch).keygen_options == "-q"
+    run("setup", "--yes", "--keygen-options=-t ed25519")
+    assert _proxy_args(home.ssh_config, monkeypatch).keygen_options == "-t ed25519"
+
+
+# ----- settings that cannot both apply (issue 18, item 7) ----------------------------------------------------------
+def test_via_after_sim_replaces_it_and_says_so(home, tmp_path):
+    sim = private_tmp("sv-")
+    try:
+        run("setup", "--yes", "--sim", str(sim))
+        result = run("setup", "--yes", "--via", "ap1")
+        assert "--via replaces the saved --sim setting" in result.stderr and "--sim DIR again" in result.stderr
+        saved = settings.load()
+        assert saved.via == "ap1" and saved.sim_root is None
+        block = home.ssh_config.read_text()
+        assert "--via 'ap1'" in block and "--sim" not in block
+        result = run("setup", "--yes", "--sim", str(sim))  # and back: the newer choice wins again
+        saved = settings.load()
+        assert saved.sim_root == str(sim) and saved.via is None and "--sim replaces the saved --via" in result.stderr
+    finally:
+        shutil.rmtree(sim, ignore_errors=True)
+
+
+@pytest.mark.parametrize("args, why", [
+    (["--sim", "/x", "--via", "ap1"], "--sim and --via contradict each other"),
+    (["--no-wait", "--wait-timeout", "60"], "--wait-timeout and --no-wait contradict each other"),
+    (["--route", "a.condor=s", "--no-routes"], "--route and --no-routes contradict each other"),
+])
+def test_contradictory_options_at_once_are_refused(home, args, why):
+    result = run("setup", "--yes", *args, code=1)
+    assert why in one_line_error(result)
+    assert not home.ssh_config.exists() and not home.settings_file.exists()
+
+
+def test_no_wait_after_a_wait_timeout_replaces_it(home):
+    run("setup", "--yes", "--wait-timeout", "60")
+    result = run("setup", "--yes", "--no-wait")
+    assert "--no-wait replaces the saved --wait-timeout setting" in result.stderr
+    saved = settings.load()
+    assert saved.wait is False and saved.wait_timeout is None
+    run("setup", "--yes", "--wait-timeout", "30")
+    saved = settings.load()
+    assert saved.wait is True and saved.wait_timeout == 30
+
+
+def test_a_hand_edited_file_with_both_is_refused_with_the_fix(home):
+    home.settings_file.parent.mkdir(parents=True, exist_ok=True)
+    home.settings_file.write_text('sim_root = "/x"\nvia = "ap1"\n')
+    result = run("setup", "--yes", code=1)
+    line = one_line_error(result)
+    assert "'sim_root' and 'via' cannot both apply" in line and "setup --via DEST" in line
+    run("setup", "--yes", "--via", "ap1")
+    assert settings.load().sim_root is None
+
+
+def test_a_setting_the_saved_ones_leave_unused_is_kept_and_said(home):
+    sim = private_tmp("su-")
+    try:
+        run("setup", "--yes", "--sim", str(sim))
+        result = run("setup", "--yes", "--schedd", "ap1.example.org")
+        assert "--schedd is saved but not used while --sim is on" in result.stderr
+        assert settings.load().schedd == "ap1.example.org"
+        result = run("setup", "--yes", "--condor")
+        assert "is saved but not used" not in result.stderr
+        assert "--schedd 'ap1.example.org'" in home.ssh_config.read_text()
+    finally:
+        shutil.rmtree(sim, ignore_errors=True)
+    result = run("setup", "--yes", "--no-multiplex", "--control-persist", "5m")
+    assert "--control-persist is saved but not used with --no-multiplex" in result.stderr

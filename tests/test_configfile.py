@@ -5,6 +5,7 @@ user's lost, odd files refused with one line, nothing left behind when we are ki
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import stat
@@ -126,11 +127,8 @@ def test_lines_appended_between_read_and_rename_are_carried_over(base):
     assert path.read_text() == "# ours\nHost a\nHost b1\n" and len(calls) == 1
 
 
-def test_a_write_into_the_old_file_after_the_last_check_is_carried_over(base, monkeypatch):
-    """The narrowest race: a program that opened the file before our rename writes after our check.  Its
-    line lands in the old file, which we read once more through our descriptor after the rename."""
-    path = base / "config"
-    path.write_text("Host a\n")
+def after_the_last_check(monkeypatch, path: Path, mode: str, text: str) -> None:
+    """Once, right after our last check that the file is unchanged, write *text* into it (open *mode*)."""
     check = configfile._require_unchanged
     late = []
 
@@ -138,12 +136,42 @@ def test_a_write_into_the_old_file_after_the_last_check_is_carried_over(base, mo
         check(target, snap, appends_ok)
         if not late:
             late.append(1)
-            with open(path, "a") as handle:
-                handle.write("Host late\n")
+            with open(path, mode) as handle:
+                handle.write(text)
 
     monkeypatch.setattr(configfile, "_require_unchanged", check_then_write)
+
+
+def test_a_write_into_the_old_file_after_the_last_check_is_carried_over(base, monkeypatch):
+    """The narrowest race: a program that opened the file before our rename writes after our check.  Its
+    line lands in the old file, which we read once more through our descriptor after the rename."""
+    path = base / "config"
+    path.write_text("Host a\n")
+    after_the_last_check(monkeypatch, path, "a", "Host late\n")
     configfile.update(path, lambda text: text if text.startswith("# ours\n") else "# ours\n" + text)
     assert path.read_text() == "# ours\nHost a\nHost late\n"
+
+
+def test_the_rescued_copy_is_never_written_through_a_planted_symlink(base, monkeypatch):
+    """A program rewrites the old file (not an append) after our last check: its version is kept beside the
+    config as NAME.rescued-TIME.  The directory may be shared: a symlink planted at that name, pointing at
+    another file of the user's, must be neither followed nor replaced (issue 18, item 5)."""
+    path = base / "config"
+    path.write_text("Host a\n")
+    victim = base / "victim"
+    victim.write_text("precious\n")
+    now = int(time.time())
+    planted = [base / f"config.rescued-{t}" for t in range(now, now + 30)]
+    for name in planted:
+        name.symlink_to(victim)
+    after_the_last_check(monkeypatch, path, "r+", "Host B\n")  # in place, into the old inode: no append
+    with pytest.raises(atomic.ConfigFileError, match=r"rewritten by another program .* in (\S+): merge it") as info:
+        configfile.update(path, lambda text: text if text.startswith("# ours\n") else "# ours\n" + text)
+    assert victim.read_text() == "precious\n"
+    assert all(name.is_symlink() for name in planted)
+    rescued = Path(re.search(r" in (\S+): merge it", str(info.value)).group(1))
+    assert rescued.parent == base and not rescued.is_symlink() and rescued.read_text() == "Host B\n"
+    assert stat.S_IMODE(rescued.stat().st_mode) == 0o600
 
 
 def test_a_file_that_keeps_changing_is_refused_with_nothing_written(base):

@@ -12,6 +12,7 @@ import time
 import pytest
 
 from conftest import BACKENDS, flat_table, make_world, tool, wait_for
+from proxycmd import paths
 
 pytestmark = pytest.mark.e2e
 
@@ -190,7 +191,7 @@ def test_paramiko_spawning_the_proxy_with_socketpairs_authenticates_and_runs_a_c
     host = HOST.format(job)
     user = pwd.getpwuid(os.getuid()).pw_name
     command = _proxy_command(world, host, user)
-    monkeypatch.setenv("SSH_AUTH_SOCK", str(world.rundir / "agent.sock"))
+    monkeypatch.setenv("SSH_AUTH_SOCK", str(paths.agent_socket(world.rundir)))
     transport_ready = None
     if layout == "three-socketpairs":  # Node/libuv: stdin, stdout and stderr each a socketpair of their own
         pairs = [socket.socketpair() for _ in range(3)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 
 import pytest
 
@@ -11,9 +12,13 @@ from proxycmd.paths import PathError
 
 
 @pytest.fixture
-def state(tmp_path, monkeypatch):
-    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
-    return tmp_path / "state"
+def state(monkeypatch):
+    from conftest import private_tmp
+
+    base = private_tmp("fl-")  # not under /tmp: the state directory must pass the safe-chain rule
+    monkeypatch.setenv("XDG_STATE_HOME", str(base / "state"))
+    yield base / "state"
+    shutil.rmtree(base, ignore_errors=True)
 
 
 def test_the_last_failure_per_host_is_kept_newest_first(state):

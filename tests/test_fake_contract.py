@@ -235,3 +235,63 @@ def test_proxy_mode_takes_a_descriptor_number(cworld):
         assert out == b"from the job\n"
         assert a.recv(100) == b"to the job\n"
         assert proc.returncode == 0
+
+
+# ----- condor_submit and condor_q -constraint (jobs on demand through the hop) --------------------------------
+# Pinned against a real 25.14 personal pool (/work/shared/htcondor/personal-pool.sh): the same inputs gave
+# these outputs, streams and exit statuses there.
+def tool_run(cworld, *argv, input=None):
+    return cworld.run(list(argv), check=False, input=input, stdin=None if input is not None else subprocess.DEVNULL)
+
+
+def test_condor_submit_output_and_errors_as_the_real_tool(cworld, tmp_path):
+    done = tool_run(cworld, "condor_submit", "-terse", "-",
+                    input='executable = /bin/sleep\narguments = 300\nMY.Foo = "Bar"\nqueue 1\n')
+    assert done.returncode == 0 and re.fullmatch(r"(\d+)\.0 - \1\.0\n", done.stdout), done
+    cluster = int(done.stdout.split(".")[0])
+    assert next(j for j in SimPool(cworld.sim_root).jobs() if j["cluster"] == cluster)["ad"]["Foo"] == '"Bar"'
+    sub = tmp_path / "t.sub"
+    sub.write_text("executable = /bin/true\ntransfer_executable = false\nqueue\n")
+    done = tool_run(cworld, "condor_submit", str(sub))
+    c = int(re.search(r"cluster (\d+)\.", done.stdout).group(1))
+    assert done.returncode == 0 and done.stdout == f"Submitting job(s).\n1 job(s) submitted to cluster {c}.\n"
+    assert done.stderr == f"To monitor your job(s), run: condor_watch_q -clusters {c}\n"
+    bad = tool_run(cworld, "condor_submit", "-terse", "-", input="executable = /bin/true\nbad line\nqueue\n")
+    assert (bad.returncode, bad.stdout) == (1, "")
+    assert bad.stderr == "\nERROR: on Line 2 of <stdin>: \n\nERROR: Failed to parse command file (line 2).\n"
+    missing = tool_run(cworld, "condor_submit", "-terse", "-", input="executable = /nonexistent\nqueue 1\n")
+    assert missing.returncode == 1
+    assert missing.stderr == "\nERROR: Can't access executable file /nonexistent: No such file or directory\n"
+    unknown = tool_run(cworld, "condor_submit", "-name", "nosuch", "-terse", "-", input="executable = /bin/true\nqueue\n")
+    assert (unknown.returncode, unknown.stderr) == (1, "condor_submit: unknown host nosuch\n")
+    usage = tool_run(cworld, "condor_submit", "-bogus")
+    assert usage.returncode == 1 and usage.stderr.startswith("Usage: condor_submit [options] [<attrib>=<value>]")
+    tool_run(cworld, "condor_rm", f"{cluster}.0")
+
+
+def test_condor_q_constraint_as_the_real_tool(cworld):
+    submitted = []
+    for value in ('"Bar"', '"bar"'):
+        out = tool_run(cworld, "condor_submit", "-terse", "-",
+                       input=f"executable = /bin/sleep\narguments = 300\nMY.Quux = {value}\nqueue\n").stdout
+        submitted.append(int(out.split(".")[0]))
+
+    def clusters(expr):
+        done = tool_run(cworld, "condor_q", "-json", "-attributes", "ClusterId,Quux", "-constraint", expr)
+        assert done.returncode == 0, done.stderr
+        return sorted(ad["ClusterId"] for ad in json.loads(done.stdout)) if done.stdout else []
+
+    assert clusters('Quux == "BAR" && (JobStatus == 1 || JobStatus == 2)') == submitted  # == ignores case
+    assert clusters('Quux =?= "bar"') == submitted[1:]  # =?= does not
+    assert clusters("Quux =!= undefined") == submitted
+    assert clusters("Quux == undefined") == [] and clusters("!(Quux == \"bar\")") == []  # undefined is not true
+    assert clusters("Nope =?= undefined && JobStatus == 99") == []
+    out = tool_run(cworld, "condor_q", "-json", "-attributes", "ClusterId,Quux", "-constraint", "Quux =!= undefined").stdout
+    assert out.startswith("[\n{\n  \"ClusterId\": ") and "\n}\n,\n{\n" in out and out.endswith("}\n]\n")
+    assert tool_run(cworld, "condor_q", "-json", "-constraint", "JobStatus == 99").stdout == ""
+    bad = tool_run(cworld, "condor_q", "-constraint", "foo ==")
+    assert (bad.returncode, bad.stdout) == (1, "") and bad.stderr.startswith("\n-- Failed to fetch ads from: ")
+    lone = tool_run(cworld, "condor_q", "-constraint")
+    assert (lone.returncode, lone.stderr) == (1, "Error: -constraint requires another parameter\n")
+    for cluster in submitted:
+        tool_run(cworld, "condor_rm", f"{cluster}.0")

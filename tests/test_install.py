@@ -81,4 +81,7 @@ def test_ci_runs_the_readme_test_command():
     readme = (REPO / "README.md").read_text()
     ci = (REPO / ".ci" / "run").read_text()
     command = "sh scripts/install.sh --test && .venv/bin/python -m pytest -q"
-    assert command in readme and ci.rstrip().endswith(command)
+    real_tier = "sh scripts/test-real-pool.sh"
+    assert command in readme and real_tier in readme
+    lines = [line for line in ci.splitlines() if line.strip() and not line.startswith("#")]
+    assert lines[-2:] == [command, f"CJP_REQUIRE_REAL_POOL=1 {real_tier}"]

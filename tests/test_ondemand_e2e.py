@@ -143,8 +143,9 @@ def test_profile_stop_removes_the_job(world):
 @pytest.mark.parametrize("text, expected", [
     ("request_cpus = 1\nexecutable = /bin/evil\n", ":2: a profile must not set executable"),
     ("request_cpus = 1\n\narguments = \"x\"\n", ":3: a profile must not set arguments"),
-    ("request_cpus 2\n", ":1: expected NAME = VALUE"),
-    ("queue 4\n", ":1: a profile must not use 'queue'"),
+    ("request_cpus 2\n", ":1: HTCondor's submit parser refuses the profile"),
+    ("queue 4\n", ":1: a profile must not have a queue statement"),
+    ("shell = sleep 1000\n", ":1: a profile must not set shell"),
 ])
 def test_bad_profiles_give_one_line_naming_file_and_line(world, text, expected):
     path = write_profile(world, "bad", text)

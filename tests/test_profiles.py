@@ -35,20 +35,35 @@ def test_parses_commands_attributes_comments_and_continuations():
     ("executable = /bin/evil", "must not set executable"),
     ("Executable=/bin/evil", "must not set executable"),
     ("arguments = \"-c x\"", "must not set arguments"),
-    ("args = x", "must not set arguments"),
+    ("args = x", "must not set args"),
     ("transfer_executable = true", "must not set transfer_executable"),
     ("+Cmd = \"/bin/evil\"", "must not set MY.Cmd"),
     ("MY.CondorJobProxyProfile = \"other\"", "must not set MY.CondorJobProxyProfile"),
-    ("queue", "must not use 'queue'"),
-    ("queue 10", "must not use 'queue'"),
+    ("queue", "must not have a queue statement"),
+    ("queue 10", "must not have a queue statement"),
     ("include : other.sub", "must not use 'include'"),
-    ("if defined X", "must not use 'if'"),
+    ("INCLUDE command : touch /tmp/x |", "must not use 'include'"),
+    ("  include ifexist : other.sub", "must not use 'include'"),
     ("request_cpus 4", "expected NAME = VALUE"),
     ("= 4", "expected NAME = VALUE"),
-    ("request-cpus = 4", "is not a submit command"),
+    ("request-cpus = 4", "expected NAME = VALUE"),
     ("MY.CondorJobProxyIdleTimeout = 10m", "whole number of seconds"),
     ("MY.CondorJobProxyLifetime = 0", "whole number of seconds"),
     ("request_cpus = 4\x07", "control character"),
+    # issue 18: what replaces our program or queues several jobs (HTCondor's submit_utils.cpp)
+    ("shell = /bin/evil", "must not set shell"),
+    ("arguments2 = evil", "must not set arguments2"),
+    ("allow_arguments_v1 = true", "must not set allow_arguments_v1"),
+    ("Cmd = /bin/evil", "must not set cmd"),
+    ("+PreCmd = \"/bin/evil\"", "must not set MY.PreCmd"),
+    ("MY.PostCmd = \"/bin/evil\"", "must not set MY.PostCmd"),
+    ("my.PreArguments = \"x\"", "must not set MY.PreArguments"),
+    ("+PostEnvironment = \"A=1\"", "must not set MY.PostEnvironment"),
+    ("interactive_executable = /bin/evil", "must not set interactive_executable"),
+    ("queue 5", "must not have a queue statement"),
+    ("iterate 5", "must not have a queue statement"),
+    ("iterate = 5", "must not set iterate"),
+    ("max_materialize = 5", "must not set max_materialize"),
 ])
 def test_refuses_with_one_line_naming_file_and_line(line, why):
     with pytest.raises(ProfileError) as info:
@@ -57,18 +72,38 @@ def test_refuses_with_one_line_naming_file_and_line(line, why):
     assert message.startswith("/p/gpu.sub:3: ") and why in message and "\n" not in message, message
 
 
+def test_htcondor_decides_what_the_profile_says():
+    """Conditionals, macros and repeated commands are read by HTCondor's parser, not a second one of ours: a
+    command hidden in a branch HTCondor takes is refused, one in a branch it skips is not there at all."""
+    text = "if true\n  shell = /bin/evil\nendif\n"
+    with pytest.raises(ProfileError, match=r"^p:2: a profile must not set shell"):
+        parse(text, "p")
+    entries = parse("if false\n  shell = /bin/evil\nelse\n  request_cpus = 2\nendif\nrequest_cpus = 3\n", "p")
+    assert [(e.key, e.value) for e in entries] == [("request_cpus", "3")]
+    with pytest.raises(ProfileError, match="must not have a queue statement"):
+        parse("request_cpus = 1\nqueue\nshell = /bin/evil\n", "p")  # HTCondor stops reading at the queue line
+    with pytest.raises(ProfileError, match="must not have a queue statement"):
+        parse(f"{submitfile._END} = 1\nqueue\nshell = /bin/evil\n", "p")  # our end mark cannot be faked
+    with pytest.raises(ProfileError, match=r"^p: a profile must not set shell"):
+        parse("x = shell\n$(x) = /bin/evil\n", "p")  # HTCondor expands macros in command names too
+    with pytest.raises(ProfileError, match=r"^p:2: a profile must not use 'include'"):
+        parse("# a comment \\\ninclude command : touch /tmp/x |\n", "p")  # a comment line does not continue
+    with pytest.raises(ProfileError, match=r"^p:3: a profile must not set shell"):
+        parse("# a comment \\\nrequest_cpus = 1\nshell = x\n", "p")
+    assert [(e.key, e.value.strip()) for e in parse("request_cpus = 1 \\\n", "p")] == [("request_cpus", "1")]
+
+
 def test_the_template_parses_here_and_with_htcondor():
     text = template.render("gpu")
     entries = parse(text, "gpu.sub")
     assert submitfile.attribute(entries, "CondorJobProxyIdleTimeout") == "600"
-    pytest.importorskip("htcondor2")
-    submitfile.check_with_htcondor(text, "gpu.sub")
 
 
 def test_htcondor_refuses_what_it_cannot_parse():
-    pytest.importorskip("htcondor2")
-    with pytest.raises(ProfileError, match=r"^bad.sub: HTCondor's submit parser refuses it"):
-        submitfile.check_with_htcondor("request_cpus 4\n", "bad.sub")
+    with pytest.raises(ProfileError, match=r"^bad.sub:1: HTCondor's submit parser refuses the profile"):
+        parse("request_cpus 4\n", "bad.sub")
+    with pytest.raises(ProfileError, match=r"^bad.sub: HTCondor's submit parser refuses the profile"):
+        parse("if defined X\nrequest_cpus = 4\n", "bad.sub")  # no endif
 
 
 # ----- HTCondor's argument syntax -------------------------------------------------------------------------------
@@ -101,7 +136,19 @@ def test_description_puts_the_profile_over_our_defaults_and_our_program_last():
     assert d["executable"] == "/bin/sh" and d["transfer_executable"] == "false"
     assert condorargs.split(d["arguments"]) == watchdog.argv()[1:]
     assert "$(" not in d["arguments"]  # condor_submit would expand it as a macro
-    assert list(d)[-4:] == ["executable", "transfer_executable", "arguments", "MY.CondorJobProxyProfile"]
+    assert list(d)[-7:] == ["executable", "transfer_executable", "arguments", "kill_sig", "remove_kill_sig",
+                            "hold_kill_sig", "MY.CondorJobProxyProfile"]
+
+
+def test_removal_signal_is_ours_and_the_vacate_time_a_default():
+    """The watchdog survives SIGTERM (every first session sends it) and exits on kill_sig: a profile cannot
+    change that signal; it may give itself a longer vacate time."""
+    d = ondemand.job_description("gpu", parse("Kill_Sig = SIGTERM\nhold_kill_sig = 9\njob_max_vacate_time = 60\n", "p"))
+    assert [k for k in d if k.lower().endswith("kill_sig")] == ["kill_sig", "remove_kill_sig", "hold_kill_sig"]
+    assert {d[k] for k in ("kill_sig", "remove_kill_sig", "hold_kill_sig")} == {watchdog.KILL_SIGNAL}
+    assert d["job_max_vacate_time"] == "60"
+    assert ondemand.job_description("gpu", [])["job_max_vacate_time"] == str(watchdog.VACATE_TIME)
+    assert f"trap 'kill $! 2>/dev/null; exit 0' {watchdog.KILL_SIGNAL[3:]};" in watchdog.SCRIPT
 
 
 def test_docker_universe_jobs_are_not_marked_interactive():

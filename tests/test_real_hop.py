@@ -11,6 +11,7 @@ import pytest
 
 from ap_fixture import make_laptop
 from conftest import proxy_said, tool, wait_for
+from proxycmd import paths
 from realworld import program_pid
 from test_e2e import _make_tree, sha256
 
@@ -50,7 +51,7 @@ def assert_nothing_left(lap) -> None:
     for path in (lap.base / "laptop").rglob("*"):
         if path.is_file() and not path.name.startswith("id_ap"):
             assert b"PRIVATE KEY" not in path.read_bytes(), f"a private key was written to {path}"
-    known = lap.rundir / "known_hosts"
+    known = paths.known_hosts(lap.rundir)
     assert wait_for(lambda: not known.exists() or not known.read_text().strip(), timeout=10)
 
 

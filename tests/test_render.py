@@ -9,6 +9,7 @@ import json
 import re
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -43,7 +44,9 @@ CASES = {
                                Route("osg", "s2@ap40.osg.org", "cm.osg.org")]),
     "jobs": Settings(),
     "starter-key": Settings(keygen_options=""),
+    "shared-known-hosts": Settings(),  # OpenSSH before 8.4: one known_hosts for every login node
 }
+SHARED_KNOWN_HOSTS_CASES = {"shared-known-hosts"}
 
 
 def context(settings: Settings, **kw) -> RenderContext:
@@ -52,7 +55,8 @@ def context(settings: Settings, **kw) -> RenderContext:
 
 
 def rendered(case: str) -> str:
-    return render_block(context(CASES[case]), JOBS if case == "jobs" else ())
+    return render_block(context(CASES[case], shared_known_hosts=case in SHARED_KNOWN_HOSTS_CASES),
+                        JOBS if case == "jobs" else ())
 
 
 def ssh_g(config: Path, host: str, *extra: str) -> dict:
@@ -88,11 +92,17 @@ def test_golden_parses_with_the_real_client(case, tmp_path):
     config = tmp_path / "config"
     config.write_text(rendered(case))
     options = ssh_g(config, "32.0.job.condor")
+    node = socket.gethostname()  # what ssh's %l is (ssh.c: gethostname, as it is)
     assert options["proxyusefdpass"] == ["yes"]
-    assert options["identityagent"] == [f"{RUNDIR}/agent.sock"]
+    assert options["identityagent"] == [f"{RUNDIR}/host-{node}/agent.sock"]
     assert options["identityfile"] == ["none"]
     assert options["stricthostkeychecking"] == ["true"]
-    assert options["userknownhostsfile"] == [f"{RUNDIR}/known_hosts"]
+    if case in SHARED_KNOWN_HOSTS_CASES:
+        assert options["userknownhostsfile"] == [f"{RUNDIR}/known_hosts.shared"]
+        assert "--shared-known-hosts" in options["proxycommand"][0]
+    else:
+        assert options["userknownhostsfile"] == [f"{RUNDIR}/host-{node}/known_hosts"]
+        assert "--shared-known-hosts" not in options["proxycommand"][0]
     assert options["proxycommand"][0].startswith(f"'{PROXY}' --runtime-dir '{RUNDIR}'")
     assert options["proxycommand"][0].endswith("--login '%r' '%h'")
     other = ssh_g(config, "example.org")  # Match all: nothing of ours leaks to other hosts
@@ -147,7 +157,7 @@ def test_our_options_beat_a_users_host_star(tmp_path):
     # IdentityFile adds up instead of keeping the first value: ours comes first, and ssh offers the agent's
     # keys (the job key) before any file's, so theirs is never tried while the job key works.
     assert ours["identityfile"][0] == "none"
-    assert ours["identityagent"] == [f"{RUNDIR}/agent.sock"]
+    assert ours["identityagent"] == [f"{RUNDIR}/host-{socket.gethostname()}/agent.sock"]
     assert ours["user"] == ["alice"]
     assert ours["controlmaster"] == ["auto"]
     assert re.fullmatch(f"{RUNDIR}/[0-9a-f]{{40}}", ours["controlpath"][0]), ours["controlpath"]
@@ -313,6 +323,20 @@ def test_socket_paths_fit_for_the_longest_runtime_dir_we_accept():
         control = paths.control_path(Path(rundir)).replace("%C", "f" * 40) + ".0123456789abcdef"  # ssh's temp name
         for sock in (control, str(paths.agent_socket(Path(rundir))), f"{rundir}/{paths.CLASSIC_FDPASS}"):
             assert len(sock.encode()) <= paths.SOCKET_PATH_MAX
+
+
+@needs_ssh
+def test_ssh_and_the_proxy_expand_the_host_directory_alike(tmp_path):
+    """IdentityAgent's %l (ssh's expansion) names the directory the proxy and agent use (ours)."""
+    from proxycmd import paths
+
+    config = tmp_path / "config"
+    config.write_text(render_block(context(Settings(), runtime_dir="/home/al 100%/.ssh/cjp")))
+    options = ssh_g(config, "32.0.job.condor")
+    rundir = Path("/home/al 100%/.ssh/cjp")
+    assert options["identityagent"] == [str(paths.agent_socket(rundir))]
+    assert options["userknownhostsfile"] == [str(paths.known_hosts(rundir))]
+    assert paths.agent_socket(rundir).parent == paths.control_socket(rundir).parent == paths.host_dir(rundir)
 
 
 def test_wait_timeout_reaches_the_proxy_command_as_one_plain_number():

@@ -95,13 +95,16 @@ def _exchange(rundir: Path, payload: bytes, *, timeout: float = REQUEST_TIMEOUT,
 
 
 def register(rundir: Path, *, pid: int, host: str, host_key: str, private_key: bytes, key_lifetime: int = 300,
-             upstream: Optional[str] = None, relayed: bool = False) -> Optional[socket.socket]:
+             upstream: Optional[str] = None, relayed: bool = False,
+             shared_known_hosts: bool = False) -> Optional[socket.socket]:
     """Give the agent a session's key for process *pid* and its host key for known_hosts.
 
     *host_key* is ``<type> <base64>``; a trailing comment or line end, as in a .pub file, is left out.
     *upstream* is the user's own agent socket: the agent then also offers its keys to *pid* (after the
     session key) and passes their sign requests on, so that `ForwardAgent` forwards the user's keys.
-    Starts the agent when none answers.  When this returns, known_hosts holds ``<host> <type> <base64>``.
+    Starts the agent when none answers (with *shared_known_hosts*: one that merges into the file all
+    login nodes share).  When this returns, known_hosts holds ``<host> <type> <base64>`` and agent.sock
+    is the socket of the agent that holds the key (it heals a removed or replaced one before replying).
 
     *relayed*: the proxy relays for a client that may make many connections from one process.  The call
     may wait for that process's (or host's) earlier handshakes, and returns the open connection to the
@@ -110,17 +113,19 @@ def register(rundir: Path, *, pid: int, host: str, host_key: str, private_key: b
     host_key = " ".join(host_key.split()[:2])
     fields = [wire.string(wire.REGISTER), wire.u32(pid), wire.string(host), wire.string(host_key),
               wire.string(private_key), wire.u32(key_lifetime)]
-    if upstream or relayed:
+    # SHARED_KNOWN_HOSTS: the file ssh reads, as the block says now; a running agent follows it
+    flags = (wire.REGISTER_RELAYED if relayed else 0) | (wire.SHARED_KNOWN_HOSTS if shared_known_hosts else 0)
+    if upstream or flags:
         fields.append(wire.string(upstream or ""))
-    if relayed:
-        fields.append(wire.u32(wire.REGISTER_RELAYED))
+    if flags:
+        fields.append(wire.u32(flags))
     payload = wire.message(wire.EXTENSION, *fields)
     keep = [] if relayed else None
     options = {"timeout": TURN_TIMEOUT, "keep": keep} if relayed else {}
     try:
         reply = _exchange(rundir, payload, **options)
     except _Unreachable:
-        ensure_agent(rundir)
+        ensure_agent(rundir, shared_known_hosts=shared_known_hosts)
         try:
             reply = _exchange(rundir, payload, **options)
         except _Unreachable:
@@ -128,7 +133,7 @@ def register(rundir: Path, *, pid: int, host: str, host_key: str, private_key: b
     if reply[:1] != bytes([wire.AGENT_SUCCESS]):
         for conn in keep or ():
             conn.close()
-        raise AgentError(f"the key agent refused the session key for {host} (see {rundir / paths.AGENT_LOG})")
+        raise AgentError(f"the key agent refused the session key for {host} (see {paths.agent_log(rundir)})")
     return keep[0] if keep else None
 
 
@@ -175,12 +180,16 @@ def _answers(rundir: Path) -> bool:
         return False
 
 
-def ensure_agent(rundir: Path, timeout: float = 5.0) -> None:
-    """Start the agent unless one answers; only one caller at a time starts it (a lock file decides)."""
+def ensure_agent(rundir: Path, timeout: float = 5.0, shared_known_hosts: bool = False) -> None:
+    """Start this host's agent unless one answers; only one caller at a time starts it (a lock file decides)."""
     import fcntl
 
     if _answers(rundir):
         return
+    try:
+        paths.ensure_host_dir(rundir)
+    except paths.PathError as exc:
+        raise AgentError(str(exc)) from None
     lock_path = paths.agent_lock(rundir)
     try:
         lock_fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
@@ -189,17 +198,19 @@ def ensure_agent(rundir: Path, timeout: float = 5.0) -> None:
     try:
         fcntl.flock(lock_fd, fcntl.LOCK_EX)
         if not _answers(rundir):
-            _spawn_and_wait(rundir, timeout)
+            _spawn_and_wait(rundir, timeout, shared_known_hosts)
     finally:
         os.close(lock_fd)  # releases the lock
 
 
-def _spawn_and_wait(rundir: Path, timeout: float) -> None:
+def _spawn_and_wait(rundir: Path, timeout: float, shared_known_hosts: bool) -> None:
     import shlex
     import subprocess
 
-    log_path = rundir / paths.AGENT_LOG
+    log_path = paths.agent_log(rundir)
     command = [sys.executable, "-m", "proxycmd.agent", "--runtime-dir", str(rundir)]
+    if shared_known_hosts:
+        command.append("--shared-known-hosts")
     command += shlex.split(os.environ.get(AGENT_ARGS_ENV, ""))
     env = dict(os.environ)
     package_root = str(Path(__file__).resolve().parents[2])

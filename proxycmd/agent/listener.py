@@ -105,29 +105,37 @@ class Listener:
         self._lock = threading.Lock()
         self._last_activity = time.monotonic()
         self._stop = threading.Event()
+        self._swaps: List[Tuple[socket.socket, socket.socket, str]] = []  # (old, new, kind) for the main loop
         self._wake_r, self._wake_w = os.pipe()
         for fd in (self._wake_r, self._wake_w):
             os.set_blocking(fd, False)
 
     # -- sockets --------------------------------------------------------------------------------------------
 
-    def listen(self, path: Path, kind: str, handler: Handler) -> None:
-        """Bind a 0600 socket at *path* (which must not exist) and serve it with *handler*."""
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        old_umask = os.umask(0o177)
-        try:
-            sock.bind(str(path))
-        except OSError:
-            sock.close()
-            raise
-        finally:
-            os.umask(old_umask)
-        os.chmod(path, 0o600)
-        st = os.lstat(path)
-        sock.listen(socket.SOMAXCONN)
-        sock.setblocking(False)
-        self._listeners.append((sock, kind, path, (st.st_dev, st.st_ino)))
+    def listen(self, path: Path, kind: str, handler: Handler, replace: bool = False) -> None:
+        """Bind a 0600 socket at *path* and serve it with *handler*.
+
+        The socket is bound under a temporary name and then linked into place (*path* must not exist, else
+        FileExistsError: two agents racing for it cannot both get it) or, with *replace*, renamed over
+        whatever is there.  Either way *path* never names a socket that is not listening yet."""
+        sock, inode = _bound(path, replace)
+        self._listeners.append((sock, kind, path, inode))
         self._handlers[kind] = handler
+
+    def replace(self, path: Path, exclusive: bool = False) -> None:
+        """Listen on a fresh socket at *path* (one of ours), renamed over whatever is there now, so a removed
+        or foreign socket file is healed with no moment at which *path* is missing (*exclusive*: linked,
+        FileExistsError when the path exists).  The main loop swaps the new socket in."""
+        with self._lock:
+            for index, (old, kind, ours, _inode) in enumerate(self._listeners):
+                if ours == path:
+                    sock, inode = _bound(path, not exclusive)
+                    self._listeners[index] = (sock, kind, path, inode)
+                    self._swaps.append((old, sock, kind))
+                    break
+            else:
+                raise ValueError(f"{path} is not one of our sockets")
+        self._wake()
 
     def remove_sockets(self) -> None:
         """Close the listening sockets and remove each path that is still ours (not replaced meanwhile)."""
@@ -142,6 +150,10 @@ class Listener:
                     os.unlink(path)
                 except OSError:
                     pass
+
+    def inode(self, path: Path) -> Optional[List[int]]:
+        """[st_dev, st_ino] of the socket we listen on at *path*."""
+        return next(([*inode] for _sock, _kind, ours, inode in self._listeners if ours == path), None)
 
     def socket_is_ours(self, path: Path) -> bool:
         for _sock, _kind, ours, inode in self._listeners:
@@ -158,6 +170,9 @@ class Listener:
     def request_stop(self) -> None:
         """Ask the main loop to finish (safe from signal handlers and other threads)."""
         self._stop.set()
+        self._wake()
+
+    def _wake(self) -> None:
         try:
             os.write(self._wake_w, b"x")
         except OSError:
@@ -175,6 +190,7 @@ class Listener:
                 for key, _ in selector.select(tick):
                     if key.data is None:
                         _drain(self._wake_r)
+                        self._swap_in(selector)
                     else:
                         self._accept_all(key.fileobj, key.data)
                 now = time.monotonic()
@@ -184,6 +200,17 @@ class Listener:
                         break
         finally:
             selector.close()
+
+    def _swap_in(self, selector) -> None:
+        with self._lock:
+            swaps, self._swaps = self._swaps, []
+        for old, new, kind in swaps:
+            try:
+                selector.unregister(old)
+            except (KeyError, ValueError):
+                pass
+            old.close()
+            selector.register(new, selectors.EVENT_READ, kind)
 
     def idle_for(self, now: float) -> float:
         """Seconds since the last connection ended or request arrived; 0 while any connection is open."""
@@ -240,6 +267,38 @@ class Listener:
     def touch(self) -> None:
         with self._lock:
             self._last_activity = time.monotonic()
+
+
+def _bound(path: Path, replace: bool) -> Tuple[socket.socket, Tuple[int, int]]:
+    """A listening 0600 socket bound at a temporary name beside *path*, then renamed to *path* (*replace*)
+    or hard-linked there (FileExistsError when *path* exists)."""
+    temp = str(path.with_name(f".{path.name[0]}{os.getpid()}"))  # no longer than the name: it must fit too
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        try:
+            os.unlink(temp)  # left by a crashed agent that had our pid
+        except FileNotFoundError:
+            pass
+        old_umask = os.umask(0o177)
+        try:
+            sock.bind(temp)
+        finally:
+            os.umask(old_umask)
+        try:
+            os.chmod(temp, 0o600)
+            sock.listen(socket.SOMAXCONN)
+            (os.replace if replace else os.link)(temp, path)
+        finally:
+            try:
+                os.unlink(temp)
+            except FileNotFoundError:
+                pass
+        st = os.lstat(path)
+    except BaseException:
+        sock.close()
+        raise
+    sock.setblocking(False)
+    return sock, (st.st_dev, st.st_ino)
 
 
 def _drain(fd: int) -> None:

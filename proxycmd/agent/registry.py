@@ -19,7 +19,6 @@ lines of the most recently registered sessions come first.
 from __future__ import annotations
 
 import logging
-import os
 import re
 import threading
 import time
@@ -28,6 +27,7 @@ from pathlib import Path
 from typing import List, Optional, Tuple
 
 from . import keys, peer
+from .knownhosts import PrivateFile, SharedFile
 
 log = logging.getLogger("proxycmd.agent")
 
@@ -71,46 +71,27 @@ def check_host(host: str) -> None:
         raise ValueError(f"host {host[:80]!r} is not a plain host name or [host]:port")
 
 
-def known_hosts_lines(sessions: List[Session]) -> List[str]:
-    """known_hosts in the order first-line clients need: sessions in handshake, then the newest first."""
+def known_hosts_lines(sessions: List[Session]) -> List[Tuple[str, float]]:
+    """known_hosts in the order first-line clients need: sessions in handshake, then the newest first; each
+    line with the time.monotonic() its session's host-key lifetime ends (for the shared file's tags)."""
     ordered = sorted(sessions, key=lambda s: (not s.in_handshake, -s.seq))
-    return [f"{s.host} {s.host_key}" for s in ordered]
-
-
-def write_known_hosts(path: Path, lines: List[str]) -> None:
-    """Replace *path* atomically with *lines*: a new 0600 file in the same directory, then rename."""
-    temp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
-    try:
-        fd = os.open(temp, flags, 0o600)
-    except FileExistsError:  # left by a crashed agent that had our pid
-        os.unlink(temp)
-        fd = os.open(temp, flags, 0o600)
-    try:
-        with os.fdopen(fd, "w", encoding="ascii") as handle:
-            handle.writelines(f"{line}\n" for line in lines)
-        os.replace(temp, path)
-    except BaseException:
-        try:
-            os.unlink(temp)
-        except OSError:
-            pass
-        raise
+    return [(f"{s.host} {s.host_key}", s.host_expires) for s in ordered]
 
 
 class Registry:
-    """The live sessions, guarded by one lock; known_hosts is rewritten under that lock on every change."""
+    """The live sessions, guarded by one lock; known_hosts is rewritten under that lock on every change,
+    through *known_hosts* (a knownhosts.PrivateFile or SharedFile, or a path: a PrivateFile there)."""
 
-    def __init__(self, known_hosts: Path, max_host_lifetime: float) -> None:
+    def __init__(self, known_hosts: "Path | PrivateFile | SharedFile", max_host_lifetime: float) -> None:
         self._lock = threading.Condition()  # notified when a turn passes or a session ends
         self._sessions: List[Session] = []
         self._seq = 0
-        self._known_hosts = known_hosts
+        self._known_hosts = PrivateFile(known_hosts) if isinstance(known_hosts, Path) else known_hosts
         self._max_host_lifetime = max_host_lifetime
         self._closed = False
 
     def _write(self) -> None:
-        write_known_hosts(self._known_hosts, known_hosts_lines(self._sessions))
+        self._known_hosts.write(known_hosts_lines(self._sessions))
 
     def start(self) -> None:
         """Make known_hosts empty (whatever an earlier agent left is stale)."""
@@ -169,7 +150,7 @@ class Registry:
         try:
             self._write()
         except OSError as exc:
-            log.warning("could not rewrite %s: %s", self._known_hosts, exc.strerror)
+            log.warning("could not rewrite %s: %s", self._known_hosts.path, exc.strerror)
 
     def end(self, session: Session) -> None:
         """A relayed session's connection ended: forget it, wipe its key, take its line out."""
@@ -240,6 +221,17 @@ class Registry:
                 self._lock.notify_all()
                 self._write()
 
+    def use_known_hosts(self, known_hosts: "PrivateFile | SharedFile") -> None:
+        """Write the live sessions' lines to *known_hosts* from now on (the block switched between a file per
+        login node and the shared one), and empty the old file of ours."""
+        with self._lock:
+            old, self._known_hosts = self._known_hosts, known_hosts
+            try:
+                old.write([])
+            except OSError as exc:
+                log.warning("could not empty %s: %s", old.path, exc.strerror)
+            self._write()
+
     def counts(self) -> Tuple[int, int]:
         """(sessions, keys still held)."""
         with self._lock:
@@ -257,4 +249,4 @@ class Registry:
                 try:
                     self._write()
                 except OSError as exc:
-                    log.warning("could not empty %s: %s", self._known_hosts, exc.strerror)
+                    log.warning("could not empty %s: %s", self._known_hosts.path, exc.strerror)

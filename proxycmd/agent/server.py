@@ -25,6 +25,7 @@ from typing import List, Optional
 
 from .. import paths
 from . import forward, harden, keys, listener, peer, wire
+from .knownhosts import PrivateFile, SharedFile
 from .registry import Registry, check_host
 
 log = logging.getLogger("proxycmd.agent")
@@ -41,36 +42,94 @@ _FAILURE = bytes([wire.AGENT_FAILURE])
 class Agent:
     """The two sockets, the registry, and what each request does."""
 
-    def __init__(self, rundir: Path, idle_exit: float, max_host_lifetime: float) -> None:
+    def __init__(self, rundir: Path, idle_exit: float, max_host_lifetime: float, shared_known_hosts: bool = False) -> None:
+        self.rundir = rundir
         self.socket_path = paths.agent_socket(rundir)
         self.control_path = paths.control_socket(rundir)
-        self.registry = Registry(paths.known_hosts(rundir), max_host_lifetime)
+        self._shared_known_hosts = shared_known_hosts
+        self.registry = Registry(self._known_hosts_file(shared_known_hosts), max_host_lifetime)
         self.protected = False
         self._idle_exit = idle_exit
         self._net = listener.Listener()
         self._cleaned = False
 
+    def _known_hosts_file(self, shared: bool) -> "PrivateFile | SharedFile":
+        if shared:
+            return SharedFile(paths.known_hosts(self.rundir, shared=True), paths.shared_known_hosts_lock(self.rundir),
+                              paths.local_node())
+        return PrivateFile(paths.known_hosts(self.rundir))
+
     # -- start-up and shutdown ------------------------------------------------------------------------------
 
     def bind(self) -> bool:
-        """Listen on both sockets; False when another agent already answers there."""
+        """Listen on both sockets, in this host's directory; False when another agent already answers there.
+
+        control.sock decides which agent is the one: it is linked into place, never replaced.  An agent that
+        answers on agent.sock but not on control.sock lost its control socket (`rm ~/.ssh/cjp/*`): its
+        agent.sock is taken over, and it exits when it sees control.sock is no longer its own."""
+        paths.ensure_host_dir(self.rundir)
         if listener.answers(self.control_path):
             return False
         if listener.answers(self.socket_path) and not _stop_old_agent(self.socket_path):
             return False
-        for path in (self.socket_path, self.control_path):
-            if os.path.lexists(path):
-                os.unlink(path)
+        if os.path.lexists(self.control_path):  # nobody answers there: stale
+            os.unlink(self.control_path)
         try:
-            self._net.listen(self.socket_path, AGENT, self._serve_agent)
             self._net.listen(self.control_path, CONTROL, self._serve_control)
+        except FileExistsError:  # another agent won the race
+            return False
+        try:
+            try:
+                self._net.listen(self.socket_path, AGENT, self._serve_agent)
+            except FileExistsError:  # a stale socket, or the one of an agent that lost control.sock
+                self._net.listen(self.socket_path, AGENT, self._serve_agent, replace=True)
         except OSError:
             self._net.remove_sockets()
-            if listener.answers(self.control_path):  # another agent won the race
-                return False
             raise
         self.registry.start()
         log.info("agent listening on %s (control: %s)", self.socket_path, self.control_path.name)
+        return True
+
+    def heal(self) -> bool:
+        """Put back a socket of ours that was removed or replaced; False when another agent has taken
+        control.sock (we are superseded and should exit).  Two lstat calls when all is well."""
+        if not self._net.socket_is_ours(self.control_path):
+            if listener.answers(self.control_path):
+                log.info("another agent took %s: exiting", self.control_path)
+                return False
+            if not self._rebuild_dir():
+                return True
+            try:
+                if os.path.lexists(self.control_path):
+                    os.unlink(self.control_path)
+                self._net.replace(self.control_path, exclusive=True)
+                log.info("%s was gone: listening there again", self.control_path)
+            except FileExistsError:
+                return not listener.answers(self.control_path)
+            except OSError as exc:
+                log.warning("cannot listen on %s again: %s", self.control_path, exc.strerror or exc)
+        self.heal_agent_socket()
+        return True
+
+    def heal_agent_socket(self) -> None:
+        """Make agent.sock, the path ssh's IdentityAgent names, this agent's again if it is gone or is
+        another program's socket (renamed over it: ssh never finds the path missing)."""
+        if self._net.socket_is_ours(self.socket_path) or not self._rebuild_dir():
+            return
+        try:
+            self._net.replace(self.socket_path)
+        except OSError as exc:
+            log.warning("cannot listen on %s again: %s", self.socket_path, exc.strerror or exc)
+            return
+        log.info("%s was gone or not ours: listening there again", self.socket_path)
+
+    def _rebuild_dir(self) -> bool:
+        try:
+            paths.ensure_runtime_dir(self.rundir)
+            paths.ensure_host_dir(self.rundir)
+        except paths.PathError as exc:
+            log.warning("%s", exc)
+            return False
         return True
 
     def serve(self) -> None:
@@ -83,7 +142,9 @@ class Agent:
         self._net.request_stop()
 
     def _housekeeping(self, now: float) -> bool:
-        """Expire sessions; True when the agent has been idle long enough to exit."""
+        """Heal the sockets, expire sessions; True when the agent is superseded or idle long enough to exit."""
+        if not self.heal():
+            return True
         self.registry.expire(now)
         if self._idle_exit > 0 and not self.registry.counts()[0] and self._net.idle_for(now) >= self._idle_exit:
             log.info("no sessions for %g s: exiting", self._idle_exit)
@@ -201,7 +262,8 @@ class Agent:
         pid, host, host_key = reader.u32(), reader.text(), reader.text()
         private_key, lifetime = reader.view(), reader.u32()
         upstream = reader.text() if reader.more() else ""
-        relayed = bool(reader.u32() & wire.REGISTER_RELAYED) if reader.more() else False
+        flags = reader.u32() if reader.more() else 0
+        relayed, shared = bool(flags & wire.REGISTER_RELAYED), bool(flags & wire.SHARED_KNOWN_HOSTS)
         reader.end()
         try:
             check_host(host)
@@ -212,10 +274,14 @@ class Agent:
             if upstream and not os.path.isabs(upstream):
                 raise ValueError("the upstream agent must be given by an absolute path")
             key = keys.load_private_key(private_key)
+            if shared != self._shared_known_hosts:  # `setup` changed the block since this agent started
+                self._shared_known_hosts = shared
+                self.registry.use_known_hosts(self._known_hosts_file(shared))
             session = self.registry.add(pid, token, host, host_key, key, lifetime, upstream or None, relayed)
         except (ValueError, OSError) as exc:
             log.warning("refused a session for pid %d: %s", pid, _reason(exc))
             return _FAILURE, None
+        self.heal_agent_socket()  # ssh asks agent.sock right after this reply: it must be ours
         log.info("session for pid %d (%s): %s key for %d s%s", pid, host, key.key_type, lifetime,
                  ", relayed" if relayed else "")
         return _SUCCESS, session if relayed else None
@@ -223,7 +289,7 @@ class Agent:
     def _status(self) -> bytes:
         sessions, held = self.registry.counts()
         text = json.dumps({"pid": os.getpid(), "sessions": sessions, "keys": held, "version": STATUS_VERSION,
-                           "dumpable": harden.dumpable(self.protected)})
+                           "dumpable": harden.dumpable(self.protected), "socket": self._net.inode(self.socket_path)})
         return wire.message(wire.AGENT_SUCCESS, wire.string(text))
 
 
@@ -257,11 +323,18 @@ def _wipe(body: bytearray) -> None:
 
 
 def _stop_old_agent(path: Path) -> bool:
-    """An agent of an earlier version (one socket, no control.sock) answers: ask it to stop; True when gone."""
+    """Something answers on agent.sock but not on control.sock; True when we may take agent.sock.
+
+    An agent of an earlier version (one socket) is asked to stop and waited for.  An agent of this version
+    refuses the request there (management is on control.sock only): it lost its control socket and is
+    taken over at once."""
     try:
-        forward.ask(str(path), wire.message(wire.EXTENSION, wire.string(wire.STOP)))
+        reply = forward.ask(str(path), wire.message(wire.EXTENSION, wire.string(wire.STOP)))
     except OSError:
-        pass
+        reply = None
+    if reply == _FAILURE:
+        log.info("the agent on %s lost its control socket: taking its place", path)
+        return True
     deadline = time.monotonic() + 5.0
     while time.monotonic() < deadline:
         if not listener.answers(path):
@@ -277,13 +350,22 @@ def _reason(exc: Exception) -> str:
     return str(exc)
 
 
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, not argparse's usage block
+        sys.stderr.write(f"condor-job-proxy agent: {message} (see condor-job-proxy agent --help)\n")
+        sys.exit(2)
+
+
 def _parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="condor-job-proxy agent",
-                                     description="Per-user ssh agent serving each ssh process its session key.")
+    parser = _Parser(prog="condor-job-proxy agent",
+                     description="Per-user ssh agent serving each ssh process its session key.")
     parser.add_argument("--runtime-dir", type=Path, default=None,
                         help="private runtime directory (default: the per-user one)")
     parser.add_argument("--idle-exit", type=float, default=300.0, metavar="SECONDS",
                         help="exit after this long with no sessions and no connections (0: never; default 300)")
+    parser.add_argument("--shared-known-hosts", action="store_true",
+                        help="merge this host's lines into the known_hosts file all login nodes share (for "
+                        "OpenSSH before 8.4, which cannot name a file per host)")
     parser.add_argument("--max-host-key-lifetime", type=float, default=86400.0, metavar="SECONDS",
                         help="drop a session's known_hosts line after this long even if ssh still runs")
     args = parser.parse_args(argv)
@@ -304,11 +386,18 @@ def main(argv: Optional[List[str]] = None) -> int:
     except paths.PathError as exc:
         log.error("%s", exc)
         return 1
-    agent = Agent(rundir, args.idle_exit, args.max_host_key_lifetime)
+    try:
+        agent = Agent(rundir, args.idle_exit, args.max_host_key_lifetime, args.shared_known_hosts)
+    except paths.PathError as exc:
+        log.error("%s", exc)
+        return 1
     agent.protected = protected
     try:
         if not agent.bind():
             return 0
+    except paths.PathError as exc:
+        log.error("%s", exc)
+        return 1
     except OSError as exc:
         log.error("cannot listen on %s: %s", agent.socket_path, exc.strerror or exc)
         return 1

@@ -35,6 +35,7 @@ STOP = "stop@condor-job-proxy"
 
 # Register flags (an optional u32 after the upstream agent).
 REGISTER_RELAYED = 1  # the proxy relays: the session lives while the registering connection stays open
+SHARED_KNOWN_HOSTS = 2  # ssh reads the known_hosts file all login nodes share (the block's --shared-known-hosts)
 
 _U32 = struct.Struct(">I")
 

@@ -30,6 +30,11 @@ POOL_SOCKET = "pool.sock"
 POOL_PID = "pool.pid"
 POOL_LOG = "pool.log"
 NEXT_CLUSTER = "next-cluster"  # cluster ids are never reused, as a schedd's job queue log keeps them
+# How long a removed, held or vacated job's program may take to exit after its soft-kill signal before it is
+# SIGKILLed: the smaller of the job's JobMaxVacateTime and the machine's MaxVacateTime, whose default is
+# 10 minutes (measured on a 25.14 starter: condor_rm sent SIGTERM at once, then SIGKILL after
+# job_max_vacate_time = 5 s; a program that ignored SIGTERM without it ran on for minutes).
+MACHINE_MAX_VACATE_TIME = 600.0
 
 
 @dataclass
@@ -54,7 +59,8 @@ class Job:
     exit_code: Optional[int] = None
     submitted: float = field(default_factory=time.time)
     started: Optional[float] = None
-    process: Optional[subprocess.Popen] = None
+    process: Optional[subprocess.Popen] = None  # the job's program while it runs
+    program_pid: Optional[int] = None  # its pid, kept after it ended (`describe`)
     sessions: List[SessionProc] = field(default_factory=list)
     ad: Dict[str, str] = field(default_factory=dict)  # extra job ad attributes (name -> ClassAd text)
     submit_lines: Dict[str, str] = field(default_factory=dict)  # a submit description's commands, as given
@@ -67,7 +73,8 @@ class Job:
         return {"id": self.job_id, "cluster": self.cluster, "proc": self.proc, "status": self.status,
                 "cmd": shlex.join(self.cmd), "owner": self.owner, "batch_name": self.batch_name,
                 "hold_reason": self.hold_reason, "exit_code": self.exit_code, "submitted": self.submitted,
-                "started": self.started, "pid": self.process.pid if self.process else None,
+                "started": self.started, "pid": self.program_pid,
+                "program_running": self.process is not None,
                 "sandbox": str(self.sandbox), "remote_host": "slot1@" + socket.gethostname(),
                 "ad": dict(self.ad), "submit": dict(self.submit_lines)}
 
@@ -159,7 +166,7 @@ class Pool:
     def _start(self, job: Job) -> None:
         rootdir.write_file(job.sandbox / ".job.ad", (
             f"ClusterId = {job.cluster}\nProcId = {job.proc}\nOwner = \"{job.owner}\"\n"
-            f"Cmd = \"{job.cmd[0]}\"\nJobStatus = 2\n" + "".join(f"{k} = {v}\n" for k, v in job.ad.items())).encode())
+            f"Cmd = \"{job.cmd[0]}\"\nJobStatus = 2\n" + "".join(f"{k} = {_ad_text(v)}\n" for k, v in job.ad.items())).encode())
         rootdir.write_file(job.sandbox / ".machine.ad", f"Name = \"slot1@{socket.gethostname()}\"\n".encode())
         with open(rootdir.open_append(job.sandbox / "_condor_stdout"), "ab") as out, \
                 open(rootdir.open_append(job.sandbox / "_condor_stderr"), "ab") as err:
@@ -170,20 +177,62 @@ class Pool:
                 job.status, job.hold_reason = "held", f"Error from starter: failed to execute {job.cmd[0]}: {exc.strerror}"
                 return
         job.process, job.status, job.started, job.hold_reason = process, "running", time.time(), ""
+        job.program_pid, job.exit_code = process.pid, None
         threading.Thread(target=self._watch, args=(job, process), daemon=True).start()
 
     def _watch(self, job: Job, process: subprocess.Popen) -> None:
+        """The program ended by itself.  As a starter does, the job stays running while ssh sessions live
+        (new ones are still accepted) and completes when the last one ends (`_reap_session`)."""
         code = process.wait()
         with self.lock:
             if job.process is process and job.status == "running":
-                job.status, job.exit_code, job.process = "completed", code, None
-                self._end_sessions(job)
+                job.exit_code, job.process = code, None
+                if not job.sessions:
+                    self._complete(job)
+
+    def _complete(self, job: Job) -> None:
+        job.status = "completed"
+        self._end_sessions(job)
 
     def _kill(self, job: Job) -> None:
+        """End the job at once (`sim stop`): SIGTERM, SIGKILL 3 s later."""
         process, job.process = job.process, None
         if process is not None:
             _kill_group(process)
         self._end_sessions(job)
+
+    def _vacate(self, job: Job, kill_sig_attr: str = "KillSig") -> None:
+        """What a starter does on condor_rm, condor_hold or a vacate: its ssh sessions end, the program gets
+        the job's soft-kill signal (RemoveKillSig on removal, HoldKillSig on hold, else KillSig; default
+        SIGTERM) and, if it is still there after the vacate time, SIGKILL; then every process the job or
+        its sessions started goes."""
+        process, job.process = job.process, None
+        for session in job.sessions:
+            _kill_group(session.sshd, wait=False)
+        if process is None:
+            tracking.end(tracking.of_job(tracking.marker_value(str(self.root), job.job_id)))
+            return
+        try:
+            os.kill(process.pid, _signal_number(job.ad.get(kill_sig_attr) or job.ad.get("KillSig", "")))
+        except ProcessLookupError:
+            pass
+        grace = min(MACHINE_MAX_VACATE_TIME, _seconds(job.ad.get("JobMaxVacateTime"), MACHINE_MAX_VACATE_TIME))
+        threading.Thread(target=self._hard_kill, args=(job, process, grace), daemon=True).start()
+
+    def _hard_kill(self, job: Job, process: subprocess.Popen, grace: float) -> None:
+        try:
+            process.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            pass
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        code = process.wait()
+        with self.lock:
+            if job.process is None:  # not started again meanwhile (released)
+                job.exit_code = code  # negative: the signal that ended it (-9: it outlived the vacate time)
+                self._end_sessions(job)
 
     def _end_sessions(self, job: Job) -> None:
         """The job has ended: end its sessions and every process it or they started (see `tracking`)."""
@@ -200,7 +249,7 @@ class Pool:
     def hold(self, job: Job, reason: str) -> None:
         if job.status in ("completed", "removed"):
             raise ValueError(f"job {job.job_id} has already {job.status}")
-        self._kill(job)
+        self._vacate(job, "HoldKillSig")
         job.status, job.hold_reason = "held", reason or "via condor-job-ssh sim hold"
 
     def release(self, job: Job) -> None:
@@ -209,7 +258,7 @@ class Pool:
         self._start(job)
 
     def remove(self, job: Job) -> None:
-        self._kill(job)
+        self._vacate(job, "RemoveKillSig")
         job.status = "removed"
 
     def session(self, job: Job, keygen_options: List[str], shells: List[str]) -> starter.StartedSession:
@@ -244,10 +293,14 @@ class Pool:
                            "connect to", False, "completed")
         if job.status == "removed":
             raise _Refused(f"job {job.job_id} was removed", False, "removed")
-        if self.stopping.is_set() or job.process is None:
+        if self.stopping.is_set():
             raise _Refused("the simulated pool is stopping", False, "stopping")
         env = self._job_env(job)
-        env["_CONDOR_JOB_PIDS"] = str(job.process.pid)
+        # the program (while it runs), then the sshd of every session that lives now, as a starter lists
+        # them (measured on 25.14: '7038' alone, then '7038 7719' while session 7719 lived; after the program
+        # ended, only the live sessions' sshd)
+        pids = ([job.process.pid] if job.process is not None else []) + [s.sshd.pid for s in job.sessions]
+        env["_CONDOR_JOB_PIDS"] = " ".join(str(pid) for pid in pids)
         found = (shutil.which(name, path=env["PATH"]) for name in shells)  # names or paths, in order of preference
         usable = next((path for path in found if path), None)
         if usable:
@@ -262,6 +315,8 @@ class Pool:
             if session in job.sessions:
                 job.sessions.remove(session)
             starter.remove_session_dir(session.directory)
+            if job.status == "running" and job.process is None and not job.sessions:
+                self._complete(job)  # the program ended earlier: the last session's end completes the job
 
     def shutdown(self) -> None:
         self.stopping.set()  # first: a session request from now on is refused, not set up in a dying sandbox
@@ -368,9 +423,36 @@ def _next_free_cluster(root: Path) -> int:
 
 _RESOURCE_ATTRIBUTES = {"request_cpus": "RequestCpus", "request_memory": "RequestMemory", "request_disk": "RequestDisk",
                         "request_gpus": "RequestGPUs", "container_image": "ContainerImage",
-                        "requirements": "Requirements", "accounting_group": "AcctGroup", "batch_name": "JobBatchName"}
+                        "requirements": "Requirements", "accounting_group": "AcctGroup", "batch_name": "JobBatchName",
+                        "kill_sig": "KillSig", "remove_kill_sig": "RemoveKillSig", "hold_kill_sig": "HoldKillSig",
+                        "job_max_vacate_time": "JobMaxVacateTime"}
 
-_STRING_COMMANDS = {"container_image", "accounting_group", "batch_name"}
+_STRING_COMMANDS = {"container_image", "accounting_group", "batch_name", "kill_sig", "remove_kill_sig",
+                    "hold_kill_sig"}
+
+
+def _ad_text(value: str) -> str:
+    """A value as the starter writes it into the job ad file: ClassAd's booleans in lower case (the
+    schedd parses `MY.InteractiveJob = True` into the literal `true`, which is what scripts grep for)."""
+    return value.lower() if value.strip().lower() in ("true", "false") else value
+
+
+def _signal_number(text: str) -> int:
+    """A KillSig value ("SIGUSR1", "USR1", 10; quoted as in the ad) as a number; SIGTERM when unset."""
+    name = _unquoted(text.strip()).upper()
+    if name.isdigit():
+        return int(name)
+    try:
+        return int(getattr(signal, name if name.startswith("SIG") else "SIG" + name))
+    except (AttributeError, TypeError):
+        return int(signal.SIGTERM)
+
+
+def _seconds(text: Optional[str], default: float) -> float:
+    try:
+        return max(0.0, float(text)) if text is not None else default
+    except ValueError:
+        return default
 
 
 def _unquoted(text: str) -> str:

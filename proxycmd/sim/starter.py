@@ -31,31 +31,33 @@ SFTP_SERVER_CANDIDATES = (
     "/usr/lib/misc/sftp-server",
 )
 
-# The forced command: restores the job's saved environment and working directory, then runs what the
-# client asked for, or a login shell.  Modelled on HTCondor's condor_ssh_to_job_shell_setup.
+# The forced command of every session, doing what HTCondor 25.x's condor_ssh_to_job_shell_setup does, in
+# the same order (DESIGN.md §14; order checked against the script a 25.14 release installs): restore the
+# job's saved environment; go to the job's working directory (else its scratch directory); in an interactive
+# job (the job ad file says `InteractiveJob = true`), signal the PID list as ONE word and clear it -- while
+# the list holds only the job's program (no other session lives) that SIGTERMs the program, afterwards the
+# word names no process and the kill fails quietly; then run the client's command with an unquoted eval, or
+# greet and exec the login shell.
 SHELL_SETUP = r"""#!/bin/bash
 # condor-job-proxy simulated pool: forced command of every ssh-to-job session.
 PATH=$PATH:/bin:/usr/bin
-if [ -n "$1" ]; then
-  . "$1"
-fi
+test -z "$1" || . "$1"
 for dir in "${_CONDOR_JOB_IWD}" "${_CONDOR_SCRATCH_DIR}"; do
-  if [ -n "$dir" ] && cd "$dir" 2>/dev/null; then
-    break
-  fi
+  cd "$dir" && break
 done
-if [ -n "${SSH_ORIGINAL_COMMAND}" ]; then
-  eval "${SSH_ORIGINAL_COMMAND}"
-  exit $?
+if grep -q '^InteractiveJob = true' "${_CONDOR_SCRATCH_DIR}/.job.ad" && test -n "${_CONDOR_JOB_PIDS}"; then
+  kill "${_CONDOR_JOB_PIDS}" 2>/dev/null
+  _CONDOR_JOB_PIDS=
 fi
-if [ -n "${_CONDOR_SLOT_NAME}" ]; then
-  echo "Welcome to ${_CONDOR_SLOT_NAME}!"
+if test -n "${SSH_ORIGINAL_COMMAND}"; then
+  eval ${SSH_ORIGINAL_COMMAND}
+  exit
 fi
-if [ -n "${_CONDOR_JOB_PIDS}" ]; then
-  echo "Your condor job is running with pid(s) ${_CONDOR_JOB_PIDS}."
-fi
-shell="${_CONDOR_SHELL:-${SHELL:-/bin/sh}}"
-exec -l "$shell"
+test -z "${_CONDOR_SLOT_NAME}" || echo "Welcome to ${_CONDOR_SLOT_NAME}!"
+test -z "${_CONDOR_JOB_PIDS}" || echo "Your condor job is running with pid(s) ${_CONDOR_JOB_PIDS}."
+test -z "${TMOUT}" || echo "You will be logged out after ${TMOUT} seconds of inactivity."
+test -z "${_CONDOR_SHELL}" || exec -l "${_CONDOR_SHELL}"
+exec -l "${SHELL:-/bin/sh}"
 """
 
 SSHD_CONFIG = """\

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Callable, List, Optional, Sequence
 
 from proxycmd import paths, waiting
-from proxycmd.errors import Interrupted, ProxyError, SessionRefused, UsageError
+from proxycmd.errors import Interrupted, ProxyError, SessionRefused, UsageError, one_line
 from proxycmd.session import Session
 
 from . import args as classic_args, dirs as classic_dirs
@@ -39,7 +39,7 @@ _PLAIN_PATH = re.compile(r"[A-Za-z0-9_./+,:@=-]+\Z")
 
 
 def _say(message: str) -> None:
-    sys.stderr.write(f"{PROG}: {' '.join(message.split())}\n")
+    sys.stderr.write(f"{PROG}: {one_line(message)}\n")
     sys.stderr.flush()
 
 

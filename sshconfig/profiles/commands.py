@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import List, Optional, Tuple
 
 import typer
 
 from proxycmd import ondemand, paths
-from proxycmd.errors import ProxyError
+from proxycmd.errors import ProxyError, one_line
 from proxycmd.hostname import is_profile_name
 
 from ..helpfmt import PlainCommand
@@ -24,7 +25,7 @@ profile_app = typer.Typer(
 
 
 def _fail(message: str, code: int = 1) -> "typer.Exit":
-    typer.echo(f"condor-job-ssh: error: {' '.join(message.split())}", err=True)
+    typer.echo(f"condor-job-ssh: error: {one_line(message)}", err=True)
     return typer.Exit(code)
 
 
@@ -45,11 +46,23 @@ def _settings():
         raise _fail(str(exc))
 
 
-def _jobs():
+# Through an access point (setup --via), the hop's ssh reads the file that holds the AP's Host alias: the
+# one `setup --ssh-config` wrote, as `sync --ssh-config` does.
+SSH_CONFIG = typer.Option(None, "--ssh-config", metavar="PATH",
+                          help="With setup --via: the ssh config file setup wrote (default: ~/.ssh/config).")
+
+
+def _jobs(ssh_config: Optional[Path] = None):
     chosen = _settings()
+    via = getattr(chosen, "via", None)
+    via_config = None
+    if via and ssh_config is not None:
+        from ..hopsetup import hop_config
+
+        via_config = hop_config(Path(os.path.expanduser(str(ssh_config))))
     try:
         return ondemand.open_jobs(sim_root=chosen.sim_root, schedd=chosen.schedd, pool=chosen.pool,
-                                  via=getattr(chosen, "via", None)), chosen  # via: setup --via (hop branch)
+                                  via=via, via_config=via_config), chosen
     except ImportError as exc:
         raise _fail(f"cannot ask HTCondor for your jobs: {exc} (install HTCondor's Python bindings)")
 
@@ -85,7 +98,7 @@ def new_command(name: str = typer.Argument(..., metavar="NAME", help="Profile na
 
 
 @profile_app.command("list", cls=PlainCommand)
-def list_command():
+def list_command(ssh_config: Optional[Path] = SSH_CONFIG):
     """Show your profiles and their live jobs.
 
     \b
@@ -93,7 +106,7 @@ def list_command():
       condor-job-ssh profile list
     """
     names = ondemand.profile_names()
-    jobs, chosen = _jobs()
+    jobs, chosen = _jobs(ssh_config)
     live: List[Tuple[str, object]] = []
     problem = ""
     try:
@@ -140,7 +153,8 @@ def show_command(name: str = typer.Argument(..., metavar="NAME", help="Profile n
 
 @profile_app.command("stop", cls=PlainCommand)
 def stop_command(name: str = typer.Argument(..., metavar="NAME", help="Profile name."),
-                 reason: Optional[str] = typer.Option(None, "--reason", metavar="TEXT", help="Why (recorded with the removal).")):
+                 reason: Optional[str] = typer.Option(None, "--reason", metavar="TEXT", help="Why (recorded with the removal)."),
+                 ssh_config: Optional[Path] = SSH_CONFIG):
     """Remove the profile's job (idle or running); its sessions end.
 
     \b
@@ -149,7 +163,7 @@ def stop_command(name: str = typer.Argument(..., metavar="NAME", help="Profile n
       condor-job-ssh profile stop gpu --reason 'done for today'
     """
     name = _name(name)
-    jobs, _ = _jobs()
+    jobs, _ = _jobs(ssh_config)
     try:
         mine = [job for n, job in jobs.live_profile_jobs() if n == name]
         for job in mine:

@@ -9,10 +9,12 @@ TEMPLATE = """\
 # file, waits until it runs and connects.  The job ends itself once no ssh session has existed for the
 # idle timeout below, so a laptop that sleeps or vanishes leaves nothing behind.
 #
-# This is an HTCondor submit description: every submit command works (see `man condor_submit`), except
-# executable, arguments and queue -- condor-job-proxy runs its own small program in the job and submits
-# exactly one.  `+Name = value` and `MY.Name = value` set job attributes.  `condor-job-ssh doctor` checks
-# this file; `condor-job-ssh profile show {name}` prints what would be submitted.
+# This is an HTCondor submit description, read by HTCondor's own parser: every submit command works (see
+# `man condor_submit`), except those that replace the job's program or submit more than one job
+# (executable, shell, arguments, queue, +PreCmd, ...) -- condor-job-proxy runs its own small program in
+# the job and submits exactly one.  `+Name = value` and `MY.Name = value` set job attributes.  Keep this
+# file yours alone (not writable by others).  `condor-job-ssh doctor` checks it; `condor-job-ssh profile
+# show {name}` prints what would be submitted.
 
 # What the job asks for
 request_cpus   = 1
