@@ -1,7 +1,8 @@
 """What the user can do about a refusal, added to its sentence in one backend-neutral place.
 
 The backends say what the pool said (the sim daemon, condor_jobs, condor_tool); here a held job's
-sentence gets the command that releases it.  Everything has to fit the 400 bytes of an SSH disconnect's
+sentence gets the command that releases it, and a job that is not in the queue names the user's running
+jobs and the command that lists them.  Everything has to fit the 400 bytes of an SSH disconnect's
 description that OpenSSH prints (proxycmd/disconnect.py), so a long hold reason is shortened, not the hint.
 """
 
@@ -11,9 +12,10 @@ from .errors import ProxyError, SessionRefused
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs milliseconds per connection
 if TYPE_CHECKING:
-    from typing import Optional
+    from typing import Callable, List, Optional
 
 ROOM = 370  # bytes for the sentence after "condor-job-proxy: ", inside OpenSSH's 400
+SHOWN_JOBS = 5  # running jobs named when the one asked for is not in the queue
 
 
 def release_command(job_id: str, *, sim_root: Optional[str] = None, schedd: Optional[str] = None,
@@ -25,6 +27,31 @@ def release_command(job_id: str, *, sim_root: Optional[str] = None, schedd: Opti
     where = (f" -pool {shlex.quote(pool)}" if pool else "") + (f" -name {shlex.quote(schedd)}" if schedd else "")
     on_ap = f"ssh {shlex.quote(via)} " if via else ""  # from a laptop: HTCondor's tools are on the AP
     return f"{on_ap}condor_release{where} {job_id}"
+
+
+def list_command(*, sim_root: Optional[str] = None, schedd: Optional[str] = None, pool: Optional[str] = None,
+                 via: Optional[str] = None) -> str:
+    """The command that lists the user's jobs where the proxy looks for them."""
+    import shlex
+
+    if sim_root:
+        return f"condor-job-ssh sim list --root {shlex.quote(sim_root)}"
+    where = (f" -pool {shlex.quote(pool)}" if pool else "") + (f" -name {shlex.quote(schedd)}" if schedd else "")
+    on_ap = f"ssh {shlex.quote(via)} " if via else ""
+    return f"{on_ap}condor_q{where}"
+
+
+def not_queued(exc: ProxyError, running: Optional[List[str]], command: str) -> SessionRefused:
+    """*exc* (a job that is not in the queue) with the user's running job ids (None: they could not be
+    listed) and the command that lists them."""
+    if running is None:
+        tail = f"; list your jobs with: {command}"
+    elif running:
+        shown = ", ".join(running[:SHOWN_JOBS]) + (", ..." if len(running) > SHOWN_JOBS else "")
+        tail = f"; your running job{'s' * (len(running) != 1)}: {shown} (list them with: {command})"
+    else:
+        tail = f"; you have no running jobs (list your jobs with: {command})"
+    return SessionRefused(_fit(" ".join(str(exc).split()), tail), retryable=False, status="unknown")
 
 
 def _fit(head: str, tail: str) -> str:
@@ -45,9 +72,10 @@ def advise(exc: ProxyError, job_id: str, *, sim_root: Optional[str] = None, sche
     return SessionRefused(sentence, retryable=False, status="held")
 
 
-def advise_for(exc: ProxyError, args) -> ProxyError:
-    """`advise` for the proxy's parsed options (cli.main's failure path): the job comes from the host name."""
-    if not isinstance(exc, SessionRefused) or exc.status != "held":
+def advise_for(exc: ProxyError, args, list_running: Optional[Callable[[], List[str]]] = None) -> ProxyError:
+    """`advise` for the proxy's parsed options (cli.main's failure path): the job comes from the host name.
+    *list_running* gives the user's running job ids for a job that is not in the queue (it may raise)."""
+    if not isinstance(exc, SessionRefused) or exc.status not in ("held", "unknown"):
         return exc
     from . import hostname
 
@@ -57,5 +85,13 @@ def advise_for(exc: ProxyError, args) -> ProxyError:
         return exc
     if addr.profile:  # the profile's job id is not in the host name; its sentence names the job already
         return exc
-    return advise(exc, addr.classic_id, sim_root=args.sim, schedd=args.schedd or addr.schedd, pool=args.pool,
-                  via=getattr(args, "via", None))
+    where = dict(sim_root=args.sim, schedd=args.schedd or addr.schedd, pool=args.pool, via=getattr(args, "via", None))
+    if exc.status == "unknown":
+        running = None
+        if list_running is not None:
+            try:
+                running = list_running()
+            except Exception:  # noqa: BLE001 -- a listing that fails must not hide the sentence itself
+                running = None
+        return not_queued(exc, running, list_command(**where))
+    return advise(exc, addr.classic_id, **where)

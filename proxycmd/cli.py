@@ -121,7 +121,8 @@ def build_parser() -> argparse.ArgumentParser:
     wait.add_argument("--no-wait", dest="wait", action="store_false",
                       help="fail at once when the job is not running yet (default: wait)")
     wait.add_argument("--wait-timeout", type=_seconds, metavar="SECONDS",
-                      help="give up waiting after SECONDS (default: no limit)")
+                      help="give up waiting after SECONDS; 0: no limit (default: no limit "
+                      "from a terminal, 2 hours without one)")
     wait.add_argument("--poll", type=_positive_seconds, metavar="SECONDS",
                       help="seconds between tries while waiting")
     p.add_argument("--timings", action="store_true", help="print where the start-up time went, on stderr")
@@ -136,28 +137,11 @@ def _version() -> str:
 
 
 def _reach_the_user() -> None:
-    """Make stderr reach the user's terminal when ssh sent it to /dev/null.
+    """With ControlPersist on, ssh gives us stderr on /dev/null: write to ssh's own stderr (or the terminal)
+    instead, so the progress while a job is idle reaches scripts and cron too (proxycmd/sshparent.py)."""
+    from .sshparent import reach_ssh_stderr
 
-    With ControlPersist on, ssh starts the ProxyCommand with stderr on /dev/null (so that a master left
-    in the background holds no terminal), and every message of ours -- the one-line error, the progress
-    while a job is idle -- would vanish, leaving only ssh's "proxy dialer did not pass back a connection".
-    When ssh was started from a terminal we write there instead; without one (VS Code), nothing changes.
-    """
-    import stat
-
-    try:
-        st = os.fstat(2)
-        null = os.stat(os.devnull)
-    except OSError:
-        return
-    if not (stat.S_ISCHR(st.st_mode) and st.st_rdev == null.st_rdev):
-        return
-    try:
-        tty = os.open("/dev/tty", os.O_WRONLY | os.O_NOCTTY)
-    except OSError:
-        return
-    os.dup2(tty, 2)
-    os.close(tty)
+    reach_ssh_stderr()
 
 
 def _closed_standard_fds() -> List[int]:
@@ -192,6 +176,7 @@ def main(argv: Optional[List[str]] = None) -> None:
         names = " and ".join(("standard input", "standard output")[fd] for fd in closed if fd < 2)
         _fail(f"{names} {'are' if ' and ' in names else 'is'} closed, and condor-job-proxy talks to ssh on "
               "them: run it as ssh's ProxyCommand (`condor-job-ssh setup` writes the block)", 2)
+    where = dict(sim_root=args.sim, via=getattr(args, "via", None), schedd=args.schedd, pool=args.pool)
     try:
         from . import connect
 
@@ -199,21 +184,43 @@ def main(argv: Optional[List[str]] = None) -> None:
     except SessionRefused as exc:
         from .advice import advise_for
 
-        _fail(str(advise_for(exc, args)), exc.exit_code, host=args.host)
+        _fail(str(advise_for(exc, args, lambda: _running_jobs(args))), exc.exit_code, host=args.host, where=where)
     except ProxyError as exc:
-        _fail(str(exc), exc.exit_code, host=args.host)
+        _fail(str(exc), exc.exit_code, host=args.host, where=where)
     except KeyboardInterrupt:
         _fail("interrupted", 130)
     sys.stderr.flush()
     os._exit(code)  # nothing left to clean up; ssh is waiting for us to exit
 
 
-def _fail(message: str, code: int, host: Optional[str] = None) -> None:
-    message = one_line(message)  # always exactly one line, control characters escaped
-    sys.stderr.write(f"{PROG}: {message}\n")
-    sys.stderr.flush()
-    if code != 130:  # not when interrupted: ssh was interrupted too, or is gone
-        from .failures import report
+def _running_jobs(args: argparse.Namespace) -> List[str]:
+    """The user's running job ids where the proxy looked (for a job that is not in the queue)."""
+    from . import hostname
+    from .backends import open_backend
 
-        report(f"{PROG}: {message}", host)  # through ssh itself, and for `doctor`
+    addr = hostname.parse(args.host, args.suffix or [hostname.DEFAULT_SUFFIX])
+    backend = open_backend(sim_root=args.sim, schedd=args.schedd or addr.schedd, pool=args.pool,
+                           via=getattr(args, "via", None), via_config=getattr(args, "via_config", None),
+                           pool_only=args.pool_only)
+    return [f"{job.cluster}.{job.proc}" for job in backend.list_jobs()]
+
+
+def _fail(message: str, code: int, host: Optional[str] = None, where: Optional[dict] = None) -> None:
+    """Say *message* once: as ssh's own `Received disconnect ...` line when ssh will print it, else on our
+    stderr (a person running us by hand, `ssh -q`, a client other than OpenSSH)."""
+    message = one_line(message)  # always exactly one line, control characters escaped
+    line = f"{PROG}: {message}"
+    shown = False
+    if code != 130:  # not when interrupted: ssh was interrupted too, or is gone
+        from .disconnect import DESCRIPTION_MAX
+        from .failures import report, where_key
+        from .handoff import parent_wants_fd
+        from .sshparent import prints_disconnect
+
+        fd_mode = parent_wants_fd(0, 1)
+        told = report(line, host, where_key(**(where or {})))  # through ssh itself, and for `doctor`
+        shown = told and len(line.encode("utf-8")) <= DESCRIPTION_MAX and prints_disconnect(os.getppid(), fd_mode)
+    if not shown:
+        sys.stderr.write(line + "\n")
+        sys.stderr.flush()
     os._exit(code)

@@ -38,11 +38,16 @@ def connect(args: argparse.Namespace) -> int:
     what = f"job {addr.classic_id}" + (f" (profile {addr.profile})" if addr.profile else "")
     parent = os.getppid()  # the ssh process we work for
     marks.append(("ready", time.monotonic()))
+    from .sshparent import has_terminal
+
+    limit = waiting.limit_for(args.wait_timeout, has_terminal())
     session = waiting.open_with_wait(                                                # -> session
-        attempt, what=what, wait=args.wait, interval=args.poll or backend.retry_interval, timeout=args.wait_timeout,
+        attempt, what=what, wait=args.wait, interval=args.poll or backend.retry_interval, timeout=limit,
         should_stop=lambda: waiting.peer_gone(1, parent),
-        progress=waiting.Progress(what, mirror=_log_to_ssh))
+        progress=waiting.Progress(what, mirror=_log_to_ssh, limit=limit))
     marks.append(("session", time.monotonic()))
+    if args.sim:  # the simulated pool runs here: can a shell get a terminal? (proxycmd/sim/ptycheck.py)
+        _say_if_no_terminal(parent)
     try:
         check_login(args, session, what)
         relayed = args.relay or not _parent_wants_fd()
@@ -182,6 +187,18 @@ def split_words(text: str, option: str) -> List[str]:
         return shlex.split(text)
     except ValueError as exc:
         raise UsageError(f"bad {option} {text!r}: {exc}") from None
+
+
+def _say_if_no_terminal(parent: int) -> None:
+    from .sshparent import wants_terminal
+
+    if wants_terminal(parent):
+        from .sim.ptycheck import pty_problem
+
+        problem = pty_problem()
+        if problem:
+            sys.stderr.write(f"condor-job-proxy: {problem}\n")
+            sys.stderr.flush()
 
 
 def _log_to_ssh(text: str) -> None:

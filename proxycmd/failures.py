@@ -1,8 +1,12 @@
 """The proxy's failures: said to ssh itself, and the last one per host kept for `condor-job-ssh doctor`.
 
-A record is a small JSON file (time, host, sentence) under the state directory, named by a hash of the
-host name, written atomically without following symbolic links; only the newest few, from the last week,
-are kept.  Keys never appear in a sentence, so none reach these files.
+A record is a small JSON file (time, where, host, sentence) under the state directory, named by a hash of
+where the job is and the host name, written atomically without following symbolic links; only the newest
+few, from the last week, are kept.  Keys never appear in a sentence, so none reach these files.
+
+*where* (`where_key`) names the pool the proxy asked: a simulated pool's root, the access point of the
+laptop path, or HTCondor with the schedd and pool it was told.  So a demo's job 1.0 and a real job 1.0 never
+share a record, and `doctor` shows only the records of the places its settings reach.
 """
 
 from __future__ import annotations
@@ -17,29 +21,41 @@ from .errors import ProxyError
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs milliseconds per connection
 if TYPE_CHECKING:
     from pathlib import Path
-    from typing import List, Optional
+    from typing import List, Optional, Set
 
 KEEP = 20  # records
 MAX_AGE = 7 * 24 * 3600.0  # seconds
 _SUFFIX = ".json"
 
 
-def report(sentence: str, host: Optional[str]) -> None:
-    """Record *sentence* for *host* (when known), then tell the SSH client on our stdio."""
+def where_key(*, sim_root: Optional[str] = None, via: Optional[str] = None, schedd: Optional[str] = None,
+              pool: Optional[str] = None) -> str:
+    """Where a job is looked for, as one string (the same for the proxy's options and for the settings
+    that wrote them)."""
+    if sim_root:
+        return "sim " + os.path.abspath(os.path.expanduser(sim_root))
+    head = f"via {via}" if via else "condor"
+    return head + (f" schedd {schedd}" if schedd else "") + (f" pool {pool}" if pool else "")
+
+
+def report(sentence: str, host: Optional[str], where: str = "") -> bool:
+    """Record *sentence* for *host* (when known) at *where*, then tell the SSH client on our stdio; whether
+    one was told."""
     if host:
         try:
-            record(host, sentence)
+            record(host, sentence, where=where)
         except (OSError, ValueError, ProxyError):
             pass  # a record for doctor must never stand between the user and the sentence
     from .disconnect import tell_ssh
 
-    tell_ssh(sentence)
+    return tell_ssh(sentence)
 
 
-def _name(host: str) -> str:
+def _name(host: str, where: str) -> str:
     import hashlib
 
-    return hashlib.sha256(host.encode("utf-8", "surrogateescape")).hexdigest()[:24] + _SUFFIX
+    key = f"{where}\0{host}".encode("utf-8", "surrogateescape")
+    return hashlib.sha256(key).hexdigest()[:24] + _SUFFIX
 
 
 def _directory(create: bool) -> Path:
@@ -48,11 +64,14 @@ def _directory(create: bool) -> Path:
     return paths.state_subdir(paths.failures_dir().name, create=create)  # the safe-chain rule, as for locks
 
 
-def record(host: str, sentence: str, now: Optional[float] = None, directory: Optional[Path] = None) -> None:
-    """Keep *sentence* as the last failure of *host* (atomically: a temporary file, then rename)."""
+def record(host: str, sentence: str, now: Optional[float] = None, directory: Optional[Path] = None,
+           where: str = "") -> None:
+    """Keep *sentence* as the last failure of *host* at *where* (atomically: a temporary file, then rename)."""
+    place = where
     where = directory if directory is not None else _directory(create=True)
-    data = json.dumps({"time": time.time() if now is None else now, "host": host, "sentence": sentence})
-    name = _name(host)
+    data = json.dumps({"time": time.time() if now is None else now, "where": place, "host": host,
+                       "sentence": sentence})
+    name = _name(host, place)
     tmp = where / f".{name}.{os.getpid()}.tmp"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0), 0o600)
     try:
@@ -113,12 +132,24 @@ def _prune(where: Path, now: float) -> None:
                 pass
 
 
-def recent(now: Optional[float] = None, directory: Optional[Path] = None, limit: int = 5) -> List[dict]:
-    """The newest failures of the last week, newest first (empty when none were recorded)."""
+def recent(now: Optional[float] = None, directory: Optional[Path] = None, limit: int = 5,
+           places: Optional[Set[str]] = None) -> List[dict]:
+    """The newest failures of the last week, newest first (empty when none were recorded); only those at
+    one of *places* (`where_key`) when given."""
     now = time.time() if now is None else now
     try:
         where = directory if directory is not None else _directory(create=False)
-        items = [item for when, _, item in _entries(where) if now - when <= MAX_AGE]
+        items = [item for when, _, item in _entries(where) if now - when <= MAX_AGE
+                 and (places is None or item.get("where") in places)]
     except (OSError, ValueError, ProxyError):
         return []
     return items[:limit]
+
+
+def forget(item: dict, directory: Optional[Path] = None) -> None:
+    """Remove the record *item* (one `recent` returned): the job it names is gone, a newer one has its id."""
+    try:
+        where = directory if directory is not None else _directory(create=False)
+        os.unlink(where / _name(str(item["host"]), str(item.get("where", ""))))
+    except (OSError, ValueError, ProxyError, KeyError):
+        pass

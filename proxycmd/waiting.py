@@ -19,6 +19,18 @@ if TYPE_CHECKING:
     T = TypeVar("T")
 
 
+NO_TERMINAL_LIMIT = 2 * 3600.0  # seconds: the default wait of a caller without a terminal (scripts, cron)
+
+
+def limit_for(given: Optional[float], terminal: bool) -> Optional[float]:
+    """How long to wait for an idle job: *given* (--wait-timeout; 0 means no limit), else no limit for a
+    person at a terminal (who sees the wait and can press Ctrl-C) and two hours for everyone else: a queued
+    GPU job can take an hour to start, but a script or cron job must not hang for ever."""
+    if given is not None:
+        return given or None
+    return None if terminal else NO_TERMINAL_LIMIT
+
+
 def _clock(seconds: float) -> str:
     seconds = int(seconds)
     hours, rest = divmod(seconds, 3600)
@@ -27,10 +39,13 @@ def _clock(seconds: float) -> str:
 
 
 class Progress:
-    """One line rewritten in place on a terminal; a line every `every` seconds otherwise."""
+    """One line rewritten in place on a terminal; otherwise one line when the wait starts (with its limit)
+    and one when it ends, so a script's log says why it waits without filling up."""
 
     def __init__(self, what: str, stream: Optional[TextIO] = None, every: float = 30.0,
-                 prog: str = "condor-job-proxy", mirror: Optional[Callable[[str], None]] = None) -> None:
+                 prog: str = "condor-job-proxy", mirror: Optional[Callable[[str], None]] = None,
+                 limit: Optional[float] = None) -> None:
+        self.limit = limit
         self.mirror = mirror  # also gets each line (ssh's log in pipe mode: proxycmd/disconnect.py)
         self.mirrored = -1e9
         self.what = what
@@ -38,7 +53,6 @@ class Progress:
         self.every = every
         self.prog = prog
         self.tty = _isatty(self.stream)
-        self.last_line = -1e9
         self.shown = False
 
     def update(self, status: str, waited: float, message: str) -> None:
@@ -47,18 +61,16 @@ class Progress:
             self.mirrored = now
             self.mirror(f"{self.prog}: {message}; waited {_clock(waited)} so far")
         if self.tty:
-            text = f"\r{self.prog}: {self.what} is {status or 'not ready'}; waiting {_clock(waited)} (Ctrl-C to stop)"
+            of = f" of {_clock(self.limit)}" if self.limit else ""
+            text = f"\r{self.prog}: {self.what} is {status or 'not ready'}; waiting {_clock(waited)}{of} (Ctrl-C to stop)"
             self.stream.write(text + "\x1b[K")
             self.stream.flush()
             self.shown = True
-        elif not self.shown or now - self.last_line >= self.every:
-            if not self.shown:
-                self.stream.write(f"{self.prog}: {message}; waiting for it to run (Ctrl-C to stop)\n")
-            else:
-                self.stream.write(f"{self.prog}: still waiting for {self.what} ({status}), {_clock(waited)} so far\n")
+        elif not self.shown:
+            how = f"up to {_clock(self.limit)}" if self.limit else "no time limit"
+            self.stream.write(f"{self.prog}: {message}; waiting for it to run ({how})\n")
             self.stream.flush()
             self.shown = True
-            self.last_line = now
 
     def done(self, waited: float, ok: bool) -> None:
         if not self.shown:

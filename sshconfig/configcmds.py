@@ -220,8 +220,8 @@ def setup_command(
              "approved, a few ms instead of RSA's 0.3-3 s per connection). '' leaves the starter's own default."),
     wait_timeout: Optional[str] = typer.Option(
         None, "--wait-timeout", metavar="SECONDS",
-        help="Give up waiting for an idle job after SECONDS (ssh then says so and exits 255). 0 or '' for no "
-             "limit, the default."),
+        help="Give up waiting for an idle job after SECONDS (ssh then says so and exits 255). Default: no "
+             "limit from a terminal, 2 hours without one (scripts, cron); 0 or '' returns to that."),
     include_idle: Optional[bool] = typer.Option(None, "--include-idle/--running-only",
                                                 help="Let `sync` list idle jobs too."),
     all_schedds: Optional[bool] = typer.Option(None, "--all-schedds/--block-schedds",
@@ -292,6 +292,7 @@ def setup_command(
                 settings_mod.save(chosen)
                 typer.echo(f"Saved the settings to {shown(paths.config_file())}.")
             typer.echo(f"{shown(config)}: no changes.")
+            _warn_problems(config, chosen)
             return
         _echo_exact(managed.unified_diff(before, after, config))
         if dry_run:
@@ -306,12 +307,24 @@ def setup_command(
         for line in managed.lines_before(after)[:1]:
             _warn(f"{config} sets {line!r} above the managed block; ssh keeps the first value it reads, so "
                   "options above the block win over ours: move them below it")
-        typer.echo(f"Updated {shown(config)}. Try `ssh CLUSTER.PROC.{chosen.suffix}` with one of your job ids; "
+        _warn_problems(config, chosen)
+        from .setupwarn import a_running_job
+
+        job = a_running_job(chosen, _hop_config(config))
+        try_it = f"Try `ssh {job}`" if job else f"Try `ssh CLUSTER.PROC.{chosen.suffix}` with one of your job ids"
+        typer.echo(f"Updated {shown(config)}. {try_it}; "
                    f"`{paths.command_word('condor-job-ssh')} sync` lists your jobs for VS Code.")
         if chosen.via and not chosen.sim_root:
             from .hopsetup import advice
 
             typer.echo(advice(chosen.via))
+
+
+def _warn_problems(config: Path, chosen) -> None:
+    from .setupwarn import problems
+
+    for problem in problems(config, chosen):
+        _warn(problem)
 
 
 # ----- sync -----------------------------------------------------------------------------------------------------
@@ -393,7 +406,7 @@ def sync_command(
     """
     config = _ssh_config_path(ssh_config)
     if watch is not None and not watch >= 1:  # also nan; checked here, not by typer's "x>=1.0"
-        raise _fail(f"--watch wants a number of seconds, at least 1, not {watch}", 2)
+        raise _fail(f"--watch wants a number of seconds, at least 1, not {watch:g}", 2)
     if watch is not None and dry_run:
         raise _fail("--watch with --dry-run would show the same diff again and again: use one of them")
     if watch is None:

@@ -63,7 +63,12 @@ class _Demo:
         the user's private runtime directory, since ssh's sockets need a path no other user can create
         (never under /tmp) and a short one (sun_path); its name is recorded in *base* for `--stop`."""
         record = base / "runtime-dir"
+        made = base / "made-dirs"  # ~/.ssh/cjp (and ~/.ssh) when the demo made them: removed again if empty
+        default = paths.runtime_dir(create=False)
+        missing = [str(p) for p in (default.parent, default) if not p.exists()]
         parent, _warning = paths.pick_runtime_dir()
+        if missing and not made.exists():
+            made.write_text("".join(f"{p}\n" for p in missing))
         try:
             name = record.read_text().strip()
         except FileNotFoundError:
@@ -109,6 +114,15 @@ class _Demo:
         except Exception:
             pass
         shutil.rmtree(self.rundir, ignore_errors=True)
+        try:
+            made = (self.base / "made-dirs").read_text().split("\n")
+        except OSError:
+            made = []
+        for directory in reversed([line for line in made if line]):
+            try:
+                os.rmdir(directory)  # only when empty: the user may have used it meanwhile
+            except OSError:
+                pass
         shutil.rmtree(self.base, ignore_errors=True)
 
 
@@ -119,6 +133,9 @@ def _sha(path: Path) -> str:
 def _stop(base: Path) -> None:
     """`demo --stop DIR`: end what `demo --keep` left in DIR, refusing any other directory."""
     base = Path(os.path.abspath(os.path.expanduser(str(base))))
+    if base.name.startswith(PREFIX) and not os.path.lexists(base):
+        typer.echo(f"no demo in {base}: it was stopped and removed already")
+        return
     if not base.name.startswith(PREFIX) or not (base / "pool").is_dir():
         raise _fail(f"{base} is not a directory `condor-job-ssh demo --keep` made", 2)
     try:
@@ -135,8 +152,9 @@ def _stop(base: Path) -> None:
 
 def demo(keep: bool = typer.Option(False, "--keep", help="Leave the pool and config up and print the ssh "
                                    "command to try."),
-         size_mib: int = typer.Option(16, "--size", metavar="MIB",
-                                      help=f"Size of the file copied with scp, in MiB (1 to {MAX_SIZE_MIB})."),
+         size_mib: int = typer.Option(16, "--size", metavar="MIB", show_default=False,
+                                      help=f"Size of the file copied with scp, in MiB (1 to {MAX_SIZE_MIB}; "
+                                           "default 16)."),
          stop: Optional[Path] = typer.Option(None, "--stop", metavar="DIR",
                                              help="End a demo that --keep left up in DIR, and remove DIR.")):
     """Show ssh, scp, rsync and sftp reaching a job of a simulated pool, with timings.
@@ -193,8 +211,15 @@ def demo(keep: bool = typer.Option(False, "--keep", help="Leave the pool and con
         batch.write_text("ls tree\nget tree/d0/f0.txt\n")
         d.run("sftp -b: ls and get", ["sftp", "-F", str(d.config), "-b", str(batch), host], cwd=base)
         if keep:
+            from proxycmd.sim.ptycheck import pty_problem
+
+            problem = pty_problem()
             typer.echo("\nThe pool is still up. Try:")
-            typer.echo(f"  ssh -F {shlex.quote(str(d.config))} {host}")
+            if problem:  # a shell would only say the connection closed: offer a command
+                typer.echo(f"  ssh -F {shlex.quote(str(d.config))} {host} 'pwd; ls -la'")
+                typer.echo(f"(not `ssh {host}` alone: {problem})")
+            else:
+                typer.echo(f"  ssh -F {shlex.quote(str(d.config))} {host}")
             typer.echo(f"Stop it with: {paths.command_word('condor-job-ssh')} demo --stop {shlex.quote(str(base))}")
             kept = True
     finally:

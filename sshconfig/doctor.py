@@ -1,8 +1,9 @@
 """`condor-job-ssh doctor`: check everything a connection relies on, and say how to fix what is broken.
 
 Each check gives ok, warn or fail, a detail and, unless ok, a fix.  The command prints a table within 80
-columns (the fix under its row) and exits 1 when any check fails; warnings (a schedd the bindings cannot reach, an agent not started yet, an
-option set above the managed block) leave the exit status at 0, because connections still work.
+columns (the fix under its row, each command on a line of its own: sshconfig/doctortable.py) and exits 1
+when any check fails; warnings (a schedd the bindings cannot reach, an option set above the managed block)
+leave the exit status at 0, because connections still work.
 
 Why the schedd is only a warning: a connection never needs the bindings to reach the schedd --
 condor_ssh_to_job finds the job itself.  Only `sync` (listing jobs) and the precise wording of some
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import subprocess
 from pathlib import Path
 from typing import List, Optional
@@ -134,8 +136,8 @@ def check_schedd(schedd: Optional[str], pool: Optional[str]) -> Check:
         return Check(name, WARN, f"{exc}",
                      "connections still work (condor_ssh_to_job asks the schedd itself), but `sync` cannot list "
                      "jobs and refusals are less precise: check that `condor_q` works here, or name the schedd "
-                     f"with `{_cjs()} setup --schedd NAME --pool HOST`")
-    return Check(name, OK, f"{where} answers: {total} job{'s' * (total != 1)} of yours, {running} running")
+                     f"with: `{_cjs()} setup --schedd NAME --pool HOST`")
+    return Check(name, OK, f"{where} answers: {_count(total, 'job')} of yours, {running} running")
 
 
 def check_sim(root: str) -> Check:
@@ -145,9 +147,16 @@ def check_sim(root: str) -> Check:
     try:
         jobs = SimPool(root).jobs()
     except PoolError as exc:
-        return Check(name, FAIL, str(exc), f"{_cjs()} sim start --root {root}")
+        return Check(name, FAIL, str(exc), f"start it: `{_cjs()} sim start --root {shlex.quote(root)}`")
     running = sum(1 for job in jobs if job.get("status") == "running")
-    return Check(name, OK, f"{root} answers: {len(jobs)} jobs, {running} running")
+    detail = f"{root} answers: {_count(len(jobs), 'job')}, {running} running"
+    from proxycmd.sim.ptycheck import pty_problem
+
+    problem = pty_problem()
+    if problem:
+        return Check(name, WARN, f"{detail}; but {problem}",
+                     "run commands instead of a shell, for example: `ssh 1.0.job.condor 'cd; ls'`")
+    return Check(name, OK, detail)
 
 
 # ----- the ssh config ----------------------------------------------------------------------------------------
@@ -157,7 +166,7 @@ def check_block(config: Path, suffix: str) -> Check:
     from . import managed
 
     name = "ssh config"
-    again = f"run `{_cjs()} setup`"
+    again = f"run: `{_cjs()} setup`"
     try:
         text = managed.read_text(config)
         span = managed.find_block(text) if text is not None else None
@@ -219,16 +228,16 @@ def check_login_user(resolved: "blockinfo.Resolved", wanted: Optional[str], me: 
     if wanted:
         if sent == wanted:
             return Check(name, OK, f"ssh logs in to job hosts as {sent} (setup --user)")
-        return Check(name, WARN, f"setup --user {wanted} is saved, but ssh logs in to {resolved.host} as "
-                                 f"{sent}: something above the managed block sets User",
+        return Check(name, FAIL, f"setup --user {wanted} is saved, but ssh logs in to {resolved.host} as "
+                                 f"{sent}: something above the managed block sets User, so every connection "
+                                 "fails",
                      f"move that User line below the line {_end_marker()!r}")
     if sent == me:
         return Check(name, OK, f"ssh logs in to job hosts as {sent}, your local user")
-    return Check(name, WARN, f"ssh logs in to {resolved.host} as {sent}, not as your local user {me} (a User "
-                             "line outside the managed block applies to job hosts): execute nodes that need "
-                             "the job's own account refuse that",
-                 f"run `{_cjs()} setup --user NAME` with the account your jobs run as "
-                 f"(usually `--user {me}`)")
+    return Check(name, FAIL, f"ssh logs in to {resolved.host} as {sent}, not as your local user {me}: a User "
+                             "line outside the managed block applies to job hosts, and a job that runs as "
+                             "another account refuses every connection",
+                 f"name the account your jobs run as (usually {me}): `{_cjs()} setup --user {shlex.quote(me)}`")
 
 
 def _end_marker() -> str:
@@ -244,13 +253,18 @@ def _check_dir(path: Path) -> "tuple[str, str, str]":
         if path.parent.is_dir():
             return OK, f"{path} (made on the first connection)", ""
         return FAIL, f"{path} and its parent {path.parent} do not exist", \
-            f"run `{_cjs()} setup` again to pick a runtime directory"
+            f"pick a runtime directory: `{_cjs()} setup`"
     try:
         paths.check_safe_chain(path)
     except paths.PathError as exc:
-        fix = f"chmod 700 {path}" if "lets others in" in str(exc) else f"remove {path}, then run `{_cjs()} setup`"
-        return FAIL, str(exc), fix
+        return FAIL, str(exc), _dir_fix(path, exc)
     return OK, f"{path} is private (700, yours)", ""
+
+
+def _dir_fix(path: Path, exc: Exception) -> str:
+    if "lets others in" in str(exc):
+        return f"make it private: `chmod 700 {shlex.quote(str(path))}`"
+    return f"remove {path}, then run: `{_cjs()} setup`"
 
 
 def check_block_runtime_dirs(resolved: "blockinfo.Resolved") -> "tuple[Check, Optional[Path]]":
@@ -282,12 +296,11 @@ def check_runtime_dir(chosen: Optional[str]) -> "tuple[Check, Optional[Path]]":
         if path.parent.is_dir():
             return Check(name, OK, f"{path} (made on the first connection)"), None
         return Check(name, FAIL, f"{path} and its parent {path.parent} do not exist",
-                     f"run `{_cjs()} setup` again to pick a runtime directory"), None
+                     f"pick a runtime directory: `{_cjs()} setup`"), None
     try:
         paths.check_safe_chain(path)
     except paths.PathError as exc:
-        fix = f"chmod 700 {path}" if "lets others in" in str(exc) else f"remove {path}, then run `{_cjs()} setup`"
-        return Check(name, FAIL, str(exc), fix), None
+        return Check(name, FAIL, str(exc), _dir_fix(path, exc)), None
     return Check(name, OK, f"{path} is private (700, yours)"), path
 
 
@@ -302,13 +315,14 @@ def check_agent(rundir: Optional[Path], identity_agent: Optional[str] = None) ->
     try:
         status = client.status(rundir)
     except client.AgentError as exc:
-        return Check(name, FAIL, str(exc), f"stop it (`condor-job-proxy agent --runtime-dir {rundir}` in a terminal "
-                                           f"shows why it fails) or remove {paths.agent_socket(rundir)}")
+        return Check(name, FAIL, str(exc), f"remove {paths.agent_socket(rundir)}, or see why it fails in a terminal: "
+                                           f"`{paths.command_word('condor-job-proxy')} agent --runtime-dir "
+                                           f"{shlex.quote(str(rundir))}`")
     if status is None:
         return Check(name, OK, "not running (it starts on the first connection)")
     pid = status.get("pid")
     if identity_agent:
-        fix = f"connect again (the agent then listens there anew), or run `{_cjs()} agent stop`"
+        fix = f"connect again (the agent then listens there anew), or run: `{_cjs()} agent stop`"
         try:
             st = os.stat(identity_agent)
         except OSError as exc:
@@ -317,8 +331,8 @@ def check_agent(rundir: Optional[Path], identity_agent: Optional[str] = None) ->
         if status.get("socket") is not None and [st.st_dev, st.st_ino] != status.get("socket"):
             return Check(name, FAIL, f"ssh's IdentityAgent {identity_agent} is not the socket of the agent that "
                                      f"answers (pid {pid}): ssh would find no key", fix)
-    return Check(name, OK, f"pid {pid} answers: {status.get('sessions', 0)} sessions, "
-                           f"{status.get('keys', 0)} keys" + (f", on {identity_agent}" if identity_agent else ""))
+    return Check(name, OK, f"pid {pid} answers: {_count(status.get('sessions', 0), 'session')}, "
+                           f"{_count(status.get('keys', 0), 'key')}" + (f", on {identity_agent}" if identity_agent else ""))
 
 
 # ----- the command -------------------------------------------------------------------------------------------
@@ -329,7 +343,7 @@ def run_checks(config: Path) -> List[Check]:
     try:
         chosen = settings_mod.load(warn=lambda message: None)
     except settings_mod.SettingsError as exc:
-        return checks + [Check("settings", FAIL, str(exc), f"fix or delete that file, then run `{_cjs()} setup`")]
+        return checks + [Check("settings", FAIL, str(exc), f"fix or delete that file, then run: `{_cjs()} setup`")]
     if chosen.sim_root:
         checks.append(check_sim(chosen.sim_root))
     elif chosen.via:
@@ -347,37 +361,29 @@ def run_checks(config: Path) -> List[Check]:
         runtime, rundir = check_runtime_dir(chosen.runtime_dir)
         checks.append(runtime)
     checks.append(check_agent(rundir, resolved.identity_agent if resolved is not None else None))
-    from .failures_check import check_recent_failures
+    from .failures_check import check_recent_failures, job_times
 
-    checks.append(check_recent_failures())
+    checks.append(check_recent_failures(settings=chosen, jobs=job_times(chosen)))
     from .profiles.check import check_profiles
 
     checks += check_profiles()
     return checks
 
 
-def render(checks: List[Check], width: int = WIDTH) -> str:
-    """The table: one row for each check, its details wrapped and its fix under it, within *width*
-    columns (a path longer than a line stays whole)."""
-    import textwrap
+def _count(n: int, word: str) -> str:
+    return f"{n} {word}{'s' * (n != 1)}"
 
-    names = max([len("CHECK")] + [len(check.name) for check in checks])
-    indent = " " * (names + 2 + 6 + 2)
-    wrap = textwrap.TextWrapper(width=max(width - len(indent), 20), break_long_words=False,
-                                break_on_hyphens=False)
-    lines = [f"{'CHECK'.ljust(names)}  RESULT  DETAILS"]
-    for check in checks:
-        detail = wrap.wrap(check.detail) or [""]
-        lines.append(f"{check.name.ljust(names)}  {check.state.upper().ljust(6)}  {detail[0]}".rstrip())
-        lines += [indent + line for line in detail[1:]]
-        if check.state != OK and check.fix:
-            fix = wrap.wrap(check.fix)
-            lines.append(f"{' ' * names}  {'fix:'.ljust(6)}  {fix[0]}")
-            lines += [indent + line for line in fix[1:]]
+
+def render(checks: List[Check], width: int = WIDTH) -> str:
+    """The table (sshconfig/doctortable.py): one row for each check, its details wrapped and its fix under
+    it, within *width* columns, every command on a line of its own."""
+    from .doctortable import render as table
+
+    rows = [(check.name, check.state, check.detail, check.fix if check.state != OK else "") for check in checks]
     failed = sum(1 for check in checks if check.state == FAIL)
     warned = sum(1 for check in checks if check.state == WARN)
-    lines += ["", f"{failed} failed, {warned} warning{'s' * (warned != 1)}, "
-                  f"{len(checks) - failed - warned} ok."]
+    lines = table(rows, width) + ["", f"{failed} failed, {_count(warned, 'warning')}, "
+                                      f"{len(checks) - failed - warned} ok."]
     return "\n".join(lines) + "\n"
 
 

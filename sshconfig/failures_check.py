@@ -1,19 +1,23 @@
 """The `doctor` line that shows the proxy's recent failures (recorded by proxycmd/failures.py).
 
 Without a terminal (VS Code, scripts, cron) the sentence reached only ssh's stderr; here the user finds it
-again, with the time and the host name.
+again, with the time and the host name, one failure per line.  Only the records of the places the settings
+reach are shown (a demo's pool is not the user's), and a record older than the job now holding its id
+(a pool that was stopped and started again, a new job 1.0) is dropped.
 """
 
 from __future__ import annotations
 
+import re
 import time
-from typing import Optional
+from typing import Callable, Dict, Optional, Set
 
 from proxycmd import failures
 
 from .checkresult import OK, WARN, Check
 
 RECENT = 24 * 3600.0  # failures of the last day make a warning; older ones of the week are only listed
+_COMMAND = re.compile(r"(?P<head>.*\bwith: )(?P<command>[^()`]+?)(?P<tail>\)?)$")
 
 
 def _ago(seconds: float) -> str:
@@ -28,18 +32,86 @@ def _ago(seconds: float) -> str:
 
 
 def _printable(value: object) -> str:
-    """A recorded field as one printable line (a malformed host name may hold anything)."""
-    text = str(value)
+    """A recorded field as one printable line without backticks (a malformed host name may hold anything)."""
+    text = str(value).replace("`", "'")
     return " ".join("".join(c if c.isprintable() else "?" for c in text).split())
 
 
-def check_recent_failures(now: Optional[float] = None) -> Check:
+def _with_command(sentence: str) -> str:
+    """The sentence with the command it ends in (`... with: condor_release 3.0`) marked, so that the table
+    prints it whole on a line of its own."""
+    found = _COMMAND.match(sentence)
+    if not found or " " not in found.group("command").strip():
+        return sentence
+    head = found.group("head")
+    if found.group("tail"):  # "... (list them with: CMD)": the command last, outside the parenthesis
+        opened = head.rfind(" (")
+        if opened >= 0:
+            head = f"{head[:opened]}; {head[opened + 2:]}"
+    return f"{head}`{found.group('command').strip()}`"
+
+
+def places(settings) -> Set[str]:
+    """Every `where_key` the managed block's ProxyCommands use: the main suffix and each route."""
+    if settings.sim_root:
+        return {failures.where_key(sim_root=settings.sim_root)}
+    via = settings.via
+    out = {failures.where_key(via=via, schedd=settings.schedd, pool=settings.pool)}
+    out |= {failures.where_key(via=via, schedd=route.schedd, pool=route.pool) for route in settings.routes}
+    return out
+
+
+def job_times(settings) -> Callable[[], Dict[str, float]]:
+    """A function giving the jobs now in the default place, id -> when each was submitted or started
+    (empty when they cannot be listed; the laptop path is not asked, it would mean one more ssh)."""
+    def listed() -> Dict[str, float]:
+        try:
+            if settings.sim_root:
+                from proxycmd.sim.client import SimPool
+
+                return {job["id"]: float(job.get("submitted") or 0) for job in SimPool(settings.sim_root).jobs()}
+            if settings.via:
+                return {}
+            from proxycmd.backends import condor_jobs
+
+            jobs = condor_jobs.Queue(settings.schedd, settings.pool).jobs(condor_jobs.current_user(),
+                                                                          include_idle=True)
+            return {f"{job.cluster}.{job.proc}": float(job.since or 0) for job in jobs}
+        except Exception:  # noqa: BLE001 -- no pool to ask: keep every record
+            return {}
+    return listed
+
+
+def _job_id(host: object, suffix: str) -> Optional[str]:
+    from proxycmd import hostname
+
+    try:
+        addr = hostname.parse(str(host), [suffix])
+    except hostname.HostnameError:
+        return None
+    return None if addr.profile or addr.schedd else f"{addr.cluster}.{addr.proc}"
+
+
+def check_recent_failures(now: Optional[float] = None, settings=None,
+                          jobs: Optional[Callable[[], Dict[str, float]]] = None) -> Check:
     now = time.time() if now is None else now
-    items = failures.recent(now=now, limit=3)
+    wanted = places(settings) if settings is not None else None
+    items = failures.recent(now=now, limit=failures.KEEP, places=wanted)
+    if items and jobs is not None:
+        current = jobs()
+        kept = []
+        for item in items:
+            job = _job_id(item["host"], settings.suffix if settings is not None else "job.condor")
+            if job in current and current[job] > float(item["time"]):
+                failures.forget(item)  # about an earlier job with this id
+            else:
+                kept.append(item)
+        items = kept
+    items = items[:3]
     if not items:
         return Check("recent failures", OK, "none recorded in the last week")
-    shown = "; ".join(f"{_printable(item['host'])} ({_ago(now - item['time'])}): {_printable(item['sentence'])}"
-                      for item in items)
+    shown = "\n".join(f"{_printable(item['host'])} ({_ago(now - item['time'])}): "
+                      f"{_with_command(_printable(item['sentence']))}" for item in items)
     state = WARN if now - items[0]["time"] <= RECENT else OK
     return Check("recent failures", state, shown,
                  "each line says what to do; connect again once it is done (these records go after a week)")

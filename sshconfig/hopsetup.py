@@ -59,4 +59,4 @@ def doctor_check(dest: str, config: Path):
 
     ok, line = check_hop(dest, hop_config(config))
     return Check("access point", OK if ok else FAIL, line,
-                 "" if ok else f"make `ssh -o BatchMode=yes {dest} condor_version` work (see docs/laptop.md)")
+                 "" if ok else f"make this work (see docs/laptop.md): `ssh -o BatchMode=yes {dest} condor_version`")

@@ -22,13 +22,25 @@ sim_app = typer.Typer(
     no_args_is_help=True,
 )
 
-ROOT_HELP = "Directory of the simulated pool (default: under your state directory)."
+ROOT_HELP = "Directory of the simulated pool (default: the one `setup --sim` saved, else under your state directory)."
 JOB_HELP = "The job's id: CLUSTER or CLUSTER.PROC, e.g. 1.0."
 SCHEDD_HELP = "A named schedd the pool serves (sim start --schedd NAME); default: its default schedd."
 
 
+def default_root() -> "tuple[Path, bool]":
+    """The pool's root when --root is not given: the one `setup --sim DIR` saved (so every sim command and
+    ssh see the same pool), else the default under the state directory; and whether it is that default."""
+    from . import settings as settings_mod
+
+    try:
+        saved = settings_mod.load(warn=lambda message: None).sim_root
+    except settings_mod.SettingsError as exc:
+        raise _fail(f"{exc} (or give --root DIR)")
+    return (Path(saved), False) if saved else (paths.default_sim_root(), True)
+
+
 def _pool(root: Optional[Path]) -> SimPool:
-    return SimPool(root if root is not None else paths.default_sim_root())
+    return SimPool(root if root is not None else default_root()[0])
 
 
 def _fail(message: str, code: int = 1) -> "typer.Exit":
@@ -59,8 +71,9 @@ def _job(job_id: str):
 @sim_app.command()
 def start(root: Optional[Path] = typer.Option(None, "--root", metavar="DIR", help=ROOT_HELP),
           keygen_options: str = typer.Option("", metavar="OPTS", help="Extra ssh-keygen options for every session key, e.g. '-t ed25519'."),
-          idle_delay: float = typer.Option(0.0, "--idle-delay", metavar="SECONDS",
-                                           help="Keep each new job idle this long before it runs (as matchmaking does)."),
+          idle_delay: float = typer.Option(0.0, "--idle-delay", metavar="SECONDS", show_default=False,
+                                           help="Keep each new job idle this long before it runs (as matchmaking "
+                                                "does; default: none)."),
           schedd: List[str] = typer.Option([], "--schedd", metavar="NAME",
                                            help="Serve a named schedd too, with its own queue (repeatable).")):
     """Start the pool's daemon (does nothing when it already runs).
@@ -68,17 +81,23 @@ def start(root: Optional[Path] = typer.Option(None, "--root", metavar="DIR", hel
     With --schedd NAME the pool also serves schedds by those names, each with its own queue and job ids
     (which repeat across schedds, as on a real pool): `ssh 1.0.NAME.job.condor` reaches job 1.0 there.
     """
-    pool = _pool(root)
+    where, is_default = (root, False) if root is not None else default_root()
+    pool = SimPool(where)
     try:
         if not (0 <= idle_delay < float("inf")):
-            raise ProxyError(f"--idle-delay {idle_delay!r} is not a number of seconds, 0 or more")
+            raise ProxyError(f"--idle-delay {idle_delay:g} is not a number of seconds, 0 or more")
         for name in schedd:
             _check_schedd(name)
-        started = pool.start(keygen_options=keygen_options, create_parents=root is None, idle_delay=idle_delay,
+        started = pool.start(keygen_options=keygen_options, create_parents=is_default, idle_delay=idle_delay,
                              schedds=schedd)
     except ProxyError as exc:
         raise _fail(str(exc))
     typer.echo(f"simulated pool {'started' if started else 'already running'} in {shown(pool.root)}")
+    from proxycmd.sim.ptycheck import pty_problem
+
+    problem = pty_problem()
+    if problem:
+        typer.echo(f"condor-job-ssh: note: {problem}", err=True)
 
 
 @sim_app.command()
@@ -149,7 +168,8 @@ def _change(op: str, job_id: str, root: Optional[Path], schedd: Optional[str] = 
 
 @sim_app.command(cls=PlainCommand)
 def hold(job_id: str = typer.Argument(..., metavar="JOB", help=JOB_HELP),
-         reason: str = typer.Option("via condor-job-ssh sim hold", "--reason", metavar="TEXT", help="The hold reason."),
+         reason: str = typer.Option("via condor-job-ssh sim hold", "--reason", metavar="TEXT", show_default=False,
+                                    help="The hold reason (default: 'via condor-job-ssh sim hold')."),
          schedd: Optional[str] = typer.Option(None, "--schedd", metavar="NAME", help=SCHEDD_HELP),
          root: Optional[Path] = typer.Option(None, "--root", metavar="DIR", help=ROOT_HELP)):
     """Hold a job: its processes are killed and sessions refused.

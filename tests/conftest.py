@@ -319,6 +319,26 @@ def make_world(multiplex: bool = False, keygen_options: str = "", backend: str =
         shutil.rmtree(base, ignore_errors=True)
 
 
+def flat_table(text: str) -> str:
+    """doctor's table as one line of words: its wrapped lines joined, a path broken after a '/' made whole
+    again (sshconfig/doctortable.py)."""
+    import re
+
+    return " ".join(re.sub(r"/\n +", "/", text).split())
+
+
+def proxy_said(stderr: str) -> List[str]:
+    """Our lines in ssh's stderr: progress and `condor-job-proxy: ...` lines, and a refusal, which ssh
+    itself prints as `Received disconnect from ...:11: condor-job-proxy: ...` (the proxy then stays quiet)."""
+    out = []
+    for line in stderr.splitlines():
+        if line.startswith("Received disconnect from ") and ":11: condor-job-proxy:" in line:
+            line = line.partition(":11: ")[2]
+        if line.startswith("condor-job-proxy:"):
+            out.append(line)
+    return out
+
+
 def wait_for(predicate, timeout: float = 10.0, interval: float = 0.1) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -25,7 +25,7 @@ from test_e2e import assert_no_private_key_on_disk, job_pid, sha256
 
 pytestmark = pytest.mark.e2e
 
-OPTIONS = ["-help", "-debug", "-name", "-pool", "-auto-retry", "-remove-on-interrupt", "-shells", "-ssh",
+OPTIONS = ["-help", "-version", "-debug", "-name", "-pool", "-auto-retry", "-remove-on-interrupt", "-shells", "-ssh",
            "-keygen-options", "-X", "-x", "-l", "--"]
 
 
@@ -351,6 +351,9 @@ def test_held_and_unknown_jobs_fail_with_one_line(world):
     done = classic(world, job, "true")
     assert done.returncode == 1
     assert "held" in one_line(done.stderr)
+    release = (f"condor-job-ssh sim release {job} --root {world.sim_root}" if world.backend == "sim"
+               else f"condor_release {job}")
+    assert one_line(done.stderr).endswith(f"release it with: {release}"), done.stderr  # as ssh's sentence does
     done = classic(world, "-auto-retry", job, "true")  # not retry-able: no waiting either
     assert done.returncode == 1
     assert "held" in one_line(done.stderr)

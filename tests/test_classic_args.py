@@ -150,8 +150,18 @@ def test_usage_errors(argv, message):
 def test_usage_lists_every_option():
     listed = [line.split()[0] for line in USAGE.splitlines() if line.startswith(" -")]
     assert sorted(listed) == sorted([f"-{name}" for name in OPTIONS] + ["-X", "-x", "-l", "--"])
-    assert USAGE.startswith("Usage: condor-ssh-to-job [OPTIONS] { cluster | cluster.proc | cluster.proc.node }")
+    assert " ".join(USAGE.split("\n\n")[0].split()) == \
+        "Usage: condor-ssh-to-job [OPTIONS] { cluster | cluster.proc | cluster.proc.node } [command]"
     assert "condor-job-proxy" in USAGE
+    assert not [line for line in USAGE.splitlines() if len(line) > 80]  # -help fits 80 columns
+
+
+@pytest.mark.parametrize("word", ["--version", "-version", "-vers"])
+def test_version_is_shown_not_refused(word):
+    from sshconfig.classic.args import ShowVersion
+
+    with pytest.raises(ShowVersion):
+        parse([word])
 
 
 # ----- HTCondor's argument syntax for -ssh ------------------------------------------------------------------

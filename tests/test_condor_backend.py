@@ -17,7 +17,7 @@ import classad2
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from conftest import FAKES, FAKE_POOL_ENV, make_world, tool, wait_for
+from conftest import FAKES, FAKE_POOL_ENV, flat_table, make_world, tool, wait_for
 from proxycmd.backends import condor_jobs, condor_tool
 from proxycmd.backends.condor import CondorBackend
 from proxycmd.dialer import NAME as DIALER_NAME, find as find_dialer
@@ -526,7 +526,7 @@ def rows(output: str) -> dict:
 
 def flat(text: str) -> str:
     """The table's words with its wrapping undone."""
-    return " ".join(text.split())
+    return flat_table(text)
 
 
 def test_doctor_passes_with_only_the_schedd_as_a_warning(cworld):
@@ -547,7 +547,7 @@ def test_doctor_fails_with_a_fix_for_what_is_broken(cworld, tmp_path):
     finally:
         cworld.rundir.chmod(0o700)
     assert done.returncode == 1
-    assert rows(done.stdout)["runtime dir"] == "FAIL" and f"fix: chmod 700 {cworld.rundir}" in flat(done.stdout)
+    assert rows(done.stdout)["runtime dir"] == "FAIL" and f"fix: make it private: chmod 700 {cworld.rundir}" in flat(done.stdout)
     shadowed = tmp_path / "config"
     shadowed.write_text("Host *.condor\n    ProxyCommand none\n\n" + cworld.ssh_config.read_text())
     done = doctor(cworld, shadowed)

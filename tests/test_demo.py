@@ -69,7 +69,9 @@ def test_keep_prints_commands_that_work_as_printed_without_our_bin_on_path():
         try_line = re.search(r"^  (ssh -F .*)$", done.stdout, re.M).group(1)
         stop_line = re.search(r"^Stop it with: (.*)$", done.stdout, re.M).group(1)
         # the ssh command to try reaches the kept pool's job
-        tried = subprocess.run(["sh", "-c", try_line + " 'echo $PWD'"], env=env, capture_output=True, text=True,
+        # where a shell cannot get a terminal (sim/ptycheck.py) the demo offers a command, not a shell
+        command = try_line if try_line.endswith("'") else try_line + " 'echo $PWD'"
+        tried = subprocess.run(["sh", "-c", command], env=env, capture_output=True, text=True,
                                stdin=subprocess.DEVNULL, timeout=60)
         assert tried.returncode == 0 and tried.stdout.startswith(str(base)), tried.stderr
         pool_pid = int((base / "pool" / "pool.pid").read_text())
@@ -83,6 +85,11 @@ def test_keep_prints_commands_that_work_as_printed_without_our_bin_on_path():
                                  stdin=subprocess.DEVNULL, timeout=60)
         assert stopped.returncode == 0, (stop_line, stopped.stderr)
         assert not base.exists() and not rundir.exists()
+        assert not (tmp_path / ".ssh").exists(), list((tmp_path / ".ssh").rglob("*"))  # no empty ~/.ssh/cjp left
+        again = subprocess.run(["sh", "-c", stop_line], env=env, capture_output=True, text=True,
+                               stdin=subprocess.DEVNULL, timeout=60)
+        assert (again.returncode, again.stderr) == (0, ""), again.stderr
+        assert again.stdout == f"no demo in {base}: it was stopped and removed already\n"
         from conftest import wait_for
 
         assert wait_for(lambda: not _alive(pool_pid) and not _alive(agent_pid))

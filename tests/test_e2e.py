@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import tool, wait_for
+from conftest import proxy_said, tool, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -300,7 +300,7 @@ def _proxies(world):
 
 
 def _proxy_line(stderr: str) -> str:
-    lines = [line for line in stderr.splitlines() if line.startswith("condor-job-proxy:")]
+    lines = proxy_said(stderr)
     assert len(lines) == 1, stderr
     return lines[0]
 

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from conftest import BACKENDS, make_world, tool, wait_for
+from conftest import BACKENDS, flat_table, make_world, tool, wait_for
 from proxycmd import paths
 
 pytestmark = pytest.mark.e2e
@@ -59,7 +59,7 @@ def test_failures_reach_ssh_stderr_with_controlpersist_and_no_terminal(mworld):
         assert said_by_ssh(done.stderr).startswith(sentence), done.stderr
         assert "mm_receive_fd" not in done.stderr and "did not pass back" not in done.stderr
     doctor = mworld.run([tool("condor-job-ssh"), "doctor", "--ssh-config", str(mworld.ssh_config)], check=False)
-    flat = " ".join(doctor.stdout.split())  # doctor wraps its table at 80 columns
+    flat = flat_table(doctor.stdout)  # doctor wraps its table at 80 columns
     assert "99999.0.job.condor" in flat and "is not in the queue" in flat, doctor.stdout
     assert f"release it with: {release}" in flat, doctor.stdout
 

@@ -119,3 +119,54 @@ def test_the_proxys_options_name_the_schedd_and_pool_to_release_on():
         "condor_release -pool cm.example.org -name ap2.example.org 5.0")
     args.host = "not a host"
     assert advice.advise_for(held, args) is held
+
+
+def test_records_are_kept_per_place_and_doctor_shows_only_its_own(state):
+    """A demo's job 1.0 and the user's real job 1.0 never share or show each other's records."""
+    from sshconfig.failures_check import check_recent_failures
+    from sshconfig.settings import Settings
+
+    demo = failures.where_key(sim_root="/tmp/cjp-demo-x/pool")
+    real = failures.where_key(schedd=None, pool=None)
+    failures.record("1.0.job.condor", "condor-job-proxy: job 1.0 is held: demo", now=100.0, where=demo)
+    failures.record("1.0.job.condor", "condor-job-proxy: job 1.0 is held: real", now=101.0, where=real)
+    assert len(failures.recent(now=102.0)) == 2  # two records: the second did not replace the first
+    detail = check_recent_failures(now=102.0, settings=Settings()).detail
+    assert "real" in detail and "demo" not in detail
+    detail = check_recent_failures(now=102.0, settings=Settings(sim_root="/tmp/cjp-demo-x/pool")).detail
+    assert "demo" in detail and "real" not in detail
+
+
+def test_a_record_older_than_the_job_now_holding_its_id_is_dropped(state):
+    from sshconfig.failures_check import check_recent_failures
+    from sshconfig.settings import Settings
+
+    root = "/srv/pool"
+    where = failures.where_key(sim_root=root)
+    failures.record("1.0.job.condor", "condor-job-proxy: job 1.0 is not in the queue", now=100.0, where=where)
+    failures.record("2.0.job.condor", "condor-job-proxy: job 2.0 is held: x", now=100.0, where=where)
+    check = check_recent_failures(now=200.0, settings=Settings(sim_root=root), jobs=lambda: {"1.0": 150.0, "2.0": 50.0})
+    assert "1.0.job.condor" not in check.detail and "2.0.job.condor" in check.detail
+    assert [item["host"] for item in failures.recent(now=200.0)] == ["2.0.job.condor"]  # the old record is gone
+
+
+def test_one_failure_per_line_and_the_command_of_each_marked_for_the_table(state):
+    from sshconfig.failures_check import check_recent_failures
+
+    failures.record("1.0.job.condor", "condor-job-proxy: job 1.0 is held: q; after fixing the cause, release it "
+                                      "with: condor_release 1.0", now=10.0)
+    failures.record("9.0.job.condor", "condor-job-proxy: job 9.0 is not in the queue; you have no running jobs "
+                                      "(list your jobs with: condor_q)", now=11.0)
+    lines = check_recent_failures(now=12.0).detail.split("\n")
+    assert len(lines) == 2
+    assert lines[0].endswith("(list your jobs with: condor_q)")  # one word: stays in the prose
+    assert lines[1].endswith("release it with: `condor_release 1.0`")
+
+
+def test_a_command_in_parentheses_is_moved_out_of_them_for_its_own_line(state):
+    from sshconfig.failures_check import check_recent_failures
+
+    failures.record("9.0.job.condor", "condor-job-proxy: job 9.0 is not in the queue; your running job: 2.0 "
+                                      "(list them with: condor-job-ssh sim list --root /p)", now=11.0)
+    assert check_recent_failures(now=12.0).detail.endswith(
+        "your running job: 2.0; list them with: `condor-job-ssh sim list --root /p`")

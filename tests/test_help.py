@@ -16,7 +16,7 @@ from sshconfig.cli import build_app
 # What typer and click print when a parameter has no metavar or help of ours.
 JARGON = [re.compile(p) for p in (r"<(str|int|float|path|bool|text|list\[\w+\])>", r"\{[A-Z][A-Z_ .\[\]-]*\}",
                                    r"\[x[<>]=?", r"x[<>]=?\d", r"\[required\]",
-                                   r"\w\.\.\.$")]
+                                   r"\w\.\.\.$", r"\[default:", r"\b0\.0\b")]
 WIDTH = 80
 
 
@@ -84,3 +84,29 @@ def test_sync_watch_below_one_second_is_one_line():
                           stdin=subprocess.DEVNULL, timeout=60)
     assert (done.returncode, done.stdout) == (2, "")
     assert done.stderr == "condor-job-ssh: error: --watch wants a number of seconds, at least 1, not 0.5\n"
+
+
+def test_the_agent_help_names_the_command_a_user_types():
+    text = help_of([tool("condor-job-proxy"), "agent", "--help"])
+    assert text.startswith("usage: condor-job-proxy agent ") and "python -m" not in text
+    assert not [line for line in text.splitlines() if len(line) > WIDTH]
+
+
+def test_the_classic_shim_help_fits_80_columns_and_it_has_a_version():
+    from proxycmd import __version__
+
+    text = help_of([tool("condor-ssh-to-job"), "-help"])
+    assert text.startswith("Usage: condor-ssh-to-job ") and not [l for l in text.splitlines() if len(l) > WIDTH]
+    assert help_of([tool("condor-ssh-to-job"), "--version"]) == f"condor-ssh-to-job {__version__}\n"
+
+
+@pytest.mark.parametrize("argv, line", [
+    (["bogus"], "condor-job-ssh: error: no such command 'bogus' (see condor-job-ssh --help)\n"),
+    (["sim", "bogus"], "condor-job-ssh: error: no such command 'bogus' (see condor-job-ssh sim --help)\n"),
+    (["sim", "hold"], "condor-job-ssh: error: missing argument 'JOB' (see condor-job-ssh sim hold --help)\n"),
+    (["sync", "--watch", "0"], "condor-job-ssh: error: --watch wants a number of seconds, at least 1, not 0\n"),
+])
+def test_unknown_commands_and_bad_arguments_are_one_line_in_one_style(argv, line):
+    done = subprocess.run([tool("condor-job-ssh"), *argv], capture_output=True, text=True,
+                          stdin=subprocess.DEVNULL, timeout=60)
+    assert (done.returncode, done.stdout, done.stderr) == (2, "", line)

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from ap_fixture import ALIAS, make_laptop, set_up_laptop
-from conftest import tool, wait_for
+from conftest import flat_table, proxy_said, tool, wait_for
 from proxycmd import paths
 from proxycmd.sim.client import SimPool
 from test_e2e import _free_port, _make_tree, _socks5_get, sha256
@@ -40,7 +40,7 @@ def sandbox(lap, job_id: str) -> Path:
 
 
 def proxy_line(stderr: str) -> str:
-    lines = [line for line in stderr.splitlines() if line.startswith("condor-job-proxy:")]
+    lines = proxy_said(stderr)
     assert len(lines) == 1, stderr
     return lines[0]
 
@@ -272,7 +272,7 @@ def test_a_tcsh_login_shell_on_the_ap():
 
 def test_doctor_command_checks_the_access_point(laptop):
     done = laptop.run([tool("condor-job-ssh"), "doctor", "--ssh-config", str(laptop.ssh_config)], check=False)
-    flat = " ".join(done.stdout.split())  # doctor wraps its table at 80 columns
+    flat = flat_table(done.stdout)  # doctor wraps its table at 80 columns
     row = flat[flat.index("access point "):flat.index(" ssh config ")]  # this check's row alone
     assert row.startswith(f"access point OK {ALIAS} is reachable"), done.stdout
     assert row.endswith("(CondorVersion: 25.14.1 2026-09-24 BuildID: condor-job-proxy-fake)"), done.stdout

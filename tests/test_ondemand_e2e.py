@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import make_world, tool, wait_for
+from conftest import flat_table, make_world, proxy_said, tool, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -60,7 +60,7 @@ def live(world, name: str = "gpu"):
 
 
 def proxy_lines(stderr: str):
-    return [line for line in stderr.splitlines() if line.startswith("condor-job-proxy:")]
+    return proxy_said(stderr)
 
 
 def test_first_ssh_submits_waits_and_connects_then_the_job_is_reused(world):
@@ -201,4 +201,4 @@ def test_doctor_fails_on_a_profile_that_sets_the_program(world):
     path = write_profile(world, "evil", "request_cpus = 1\n+Cmd = \"/bin/evil\"\n")
     bad = world.run([tool("condor-job-ssh"), "doctor", "--ssh-config", str(world.ssh_config)], check=False)
     assert bad.returncode == 1
-    assert f"{path}:2: a profile must not set MY.Cmd" in " ".join(bad.stdout.split()), bad.stdout
+    assert f"{path}:2: a profile must not set MY.Cmd" in flat_table(bad.stdout), bad.stdout

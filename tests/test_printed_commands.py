@@ -72,7 +72,7 @@ def test_doctor_and_sync_fixes_name_setup_by_its_absolute_path(user):
     config.write_text("Host example\n    User someone\n")
     done = run([tool("condor-job-ssh"), "doctor", "--ssh-config", str(config)], env)
     assert done.returncode == 1
-    assert f"run `{BIN}/condor-job-ssh setup`" in " ".join(done.stdout.split()), done.stdout
+    assert f"{BIN}/condor-job-ssh setup" in [line.strip() for line in done.stdout.splitlines()], done.stdout
     done = run([tool("condor-job-ssh"), "sync", "--ssh-config", str(config)], env)
     assert done.returncode == 1 and f"run `{BIN}/condor-job-ssh setup` first" in done.stderr
     # on PATH, the bare name is enough

@@ -10,7 +10,7 @@ import time
 import pytest
 
 from ap_fixture import make_laptop
-from conftest import tool, wait_for
+from conftest import proxy_said, tool, wait_for
 from proxycmd import paths
 from realworld import program_pid
 from test_e2e import _make_tree, sha256
@@ -40,7 +40,7 @@ def _remove_jobs_after_each_test(laptop):
 
 
 def proxy_line(stderr: str) -> str:
-    lines = [line for line in stderr.splitlines() if line.startswith("condor-job-proxy:")]
+    lines = proxy_said(stderr)
     assert len(lines) == 1, stderr
     return lines[0]
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import tool
+from conftest import flat_table, tool
 
 pytestmark = [pytest.mark.e2e, pytest.mark.real]
 
@@ -16,7 +16,7 @@ def test_doctor_passes_against_a_real_schedd_and_condor_ssh_to_job(real_world):
     job = real_world.submit("sleep", "600")
     done = real_world.run([tool("condor-job-ssh"), "doctor", "--ssh-config", str(real_world.ssh_config)],
                           check=False)
-    flat = " ".join(done.stdout.split())
+    flat = flat_table(done.stdout)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "condor_ssh_to_job" in flat and "25.14" in flat, flat  # the real tool, with its version
     assert "FAIL" not in done.stdout

@@ -2,7 +2,9 @@
 
 `condor-job-proxy-dialer` hands the ssh options condor_ssh_to_job built to the proxy (on its stdout) and
 waits until the proxy says "done" (on its stdin); see the script and proxycmd/backends/condor_tool.py.
-It ships in this package (editable installs) and as an installed script next to the interpreter.
+It ships inside this package (package data, kept executable by pip), not as a command on PATH: it is no
+user command, and the proxy gives condor_ssh_to_job its absolute path.  An older install may still have a
+copy next to the interpreter, which is used when the package's own is missing.
 """
 
 from __future__ import annotations

@@ -26,55 +26,70 @@ from proxycmd.sessionkey import DEFAULT_KEYGEN_OPTIONS
 PROG = "condor-ssh-to-job"
 
 # In the order HTCondor's tool tries them: an abbreviation means the first name it begins.
-OPTIONS = ("debug", "help", "name", "pool", "ssh", "keygen-options", "auto-retry", "remove-on-interrupt", "shells")
+OPTIONS = ("debug", "help", "name", "pool", "ssh", "keygen-options", "auto-retry", "remove-on-interrupt", "shells",
+           "version")  # version: ours (HTCondor's tools take -version), last so no abbreviation changes
 _WITH_VALUE = frozenset({"name", "pool", "ssh", "keygen-options", "shells"})
 
 USAGE = f"""\
-Usage: {PROG} [OPTIONS] {{ cluster | cluster.proc | cluster.proc.node }} [command]
+Usage: {PROG} [OPTIONS]
+         {{ cluster | cluster.proc | cluster.proc.node }} [command]
 
-Open an ssh session to a running HTCondor job, as HTCondor's condor_ssh_to_job does:
-an interactive shell in the job's directory and environment, or the command given.
+Open an ssh session to a running HTCondor job, as HTCondor's condor_ssh_to_job
+does: an interactive shell in the job's directory and environment, or the
+command given.
 
 OPTIONS:
- -help                        (print this text and exit)
- -debug                       (say on stderr what is run, and where the session's key lives)
- -name schedd-name            (the job's schedd; default: as `condor-job-ssh setup` saved it)
- -pool pool-name              (the collector to ask; default: as `condor-job-ssh setup` saved it)
- -auto-retry                  (if job not running yet: keep trying until it runs)
- -remove-on-interrupt         (rm job on ctrl-c, also on SIGTERM or SIGHUP)
- -shells shell1,shell2,...    (shells to try on the execute node; default: $SHELL)
- -ssh <alt ssh command>       (e.g. sftp or scp, or "ssh -v"; put words with spaces in '...')
- -keygen-options <keygen options>  (ssh-keygen options for the session key; default
-                              "{DEFAULT_KEYGEN_OPTIONS}", '' for the starter's own RSA key)
- -X                           (enable X11 forwarding)
- -x                           (disable X11 forwarding)
- -l user                      (accepted for rsync -e; the job's own account is always used)
- --                           (end of the options; the job id follows)
+ -help                     (print this text and exit)
+ -version                  (print the version and exit; --version works too)
+ -debug                    (say on stderr what is run, and where the key lives)
+ -name schedd-name         (the job's schedd; default: as `condor-job-ssh setup`
+                           saved it)
+ -pool pool-name           (the collector to ask; default: as setup saved it)
+ -auto-retry               (if job not running yet: keep trying until it runs)
+ -remove-on-interrupt      (rm job on ctrl-c, also on SIGTERM or SIGHUP)
+ -shells shell1,shell2,... (shells to try on the execute node; default: $SHELL)
+ -ssh <alt ssh command>    (e.g. sftp or scp, or "ssh -v"; put words with
+                           spaces in '...')
+ -keygen-options <keygen options>
+                           (ssh-keygen options for the session key; default
+                           "{DEFAULT_KEYGEN_OPTIONS}", '' for the starter's own RSA key)
+ -X                        (enable X11 forwarding)
+ -x                        (disable X11 forwarding)
+ -l user                   (accepted for rsync -e; the job's own account is
+                           always used)
+ --                        (end of the options; the job id follows)
 
-Options may be abbreviated (-a for -auto-retry).  The job's shell starts in the
-job's working directory with the job's environment; _CONDOR_JOB_PIDS lists its pids.
+Options may be abbreviated (-a for -auto-retry).  The job's shell starts in
+the job's working directory with the job's environment; _CONDOR_JOB_PIDS lists
+its pids.
 
 Examples:
- {PROG} 32.0                                   (interactive shell)
- {PROG} 32 'echo $_CONDOR_JOB_PIDS'            (one command; its exit status is ours)
- {PROG} -ssh sftp 32.0                         (sftp session)
- {PROG} -ssh scp 32 remote:outputfile.dat .    (any host name works before the colon)
- rsync -v -e {PROG} 32.0:outputfile.dat .
+ {PROG} 32.0                         (interactive shell)
+ {PROG} 32 'echo $_CONDOR_JOB_PIDS'  (one command; its exit status
+                                                 is ours)
+ {PROG} -ssh sftp 32.0               (sftp session)
+ {PROG} -ssh scp 32 remote:out.dat . (any host name before ':')
+ rsync -v -e {PROG} 32.0:out.dat .
 
-How it works: this {PROG} runs through condor-job-proxy.  It opens the session
-first (on HTCondor, or on the simulated pool `condor-job-ssh setup --sim` recorded),
-writes the session's key and host key into a private directory for this one run,
-runs ssh (or the -ssh program) with that key, and hands the connection to it through
-`condor-job-proxy --from-socket`.  The directory is removed when the program exits.
-With `condor-job-ssh setup` done, `ssh 32.0.job.condor` reaches the same job.
+How it works: this {PROG} runs through condor-job-proxy.  It opens
+the session first (on HTCondor, or on the simulated pool `condor-job-ssh setup
+--sim` recorded), writes the session's key and host key into a private
+directory for this one run, runs ssh (or the -ssh program) with that key, and
+hands the connection to it through `condor-job-proxy --from-socket`.  The
+directory is removed when the program exits.  With `condor-job-ssh setup`
+done, `ssh 32.0.job.condor` reaches the same job.
 
-Exit status: the program's (for ssh: the remote command's); 1 when no session could be
-made; 2 for a bad option or job id; 128+N when stopped by signal N.
+Exit status: the program's (for ssh: the remote command's); 1 when no session
+could be made; 2 for a bad option or job id; 128+N when stopped by signal N.
 """
 
 
 class ShowHelp(Exception):
     """-help was given: print USAGE and exit 0."""
+
+
+class ShowVersion(Exception):
+    """--version (or -version) was given: print the version and exit 0."""
 
 
 @dataclass(frozen=True)
@@ -168,6 +183,8 @@ def parse(argv: Sequence[str]) -> ClassicRequest:
                 raise UsageError(f"Unrecognized argument: {word} (see {PROG} -help)")
             if name == "help":
                 raise ShowHelp()
+            if name == "version":
+                raise ShowVersion()
             if name in _WITH_VALUE:
                 if i + 1 >= len(argv):
                     raise UsageError(f"-{name} requires an argument")

@@ -67,6 +67,23 @@ def _backend(request: ClassicRequest):
                          f"`{paths.command_word('condor-job-ssh')} setup --sim DIR` to use a simulated pool") from None
 
 
+def _advised(open_session, request: ClassicRequest) -> Session:
+    """*open_session*, with a held job's sentence naming the command that releases it, as ssh's does."""
+    from proxycmd.advice import advise
+
+    from .. import settings as settings_mod
+
+    try:
+        return open_session()
+    except SessionRefused as exc:
+        try:
+            saved = settings_mod.load(warn=lambda message: None)
+        except settings_mod.SettingsError:
+            raise exc from None
+        raise advise(exc, request.job.classic_id, sim_root=saved.sim_root, schedd=request.schedd or saved.schedd,
+                     pool=request.pool or saved.pool) from None
+
+
 def _check_program(word: str) -> str:
     found = shutil.which(word)
     if not found:
@@ -309,7 +326,7 @@ def run(request: ClassicRequest) -> int:
     code: Optional[int] = None
     with _Signals(remover.start) as signals:
         try:
-            session = _open(backend, request)
+            session = _advised(lambda: _open(backend, request), request)
             try:
                 code = _run_program(request, session, parent, proxy, signals)
             finally:
@@ -328,6 +345,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         request = classic_args.parse(argv)
     except classic_args.ShowHelp:
         sys.stdout.write(classic_args.USAGE)
+        return 0
+    except classic_args.ShowVersion:
+        from proxycmd import __version__
+
+        sys.stdout.write(f"{PROG} {__version__}\n")
         return 0
     except UsageError as exc:
         return _fail(str(exc), exc.exit_code)

@@ -27,6 +27,6 @@ def check_profiles() -> List[Check]:
     if problems:
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
         return [Check(NAME, FAIL, problems[0] + more,
-                      f"edit the profile in {paths.profiles_dir()}; `condor-job-ssh profile new NAME --force` "
-                      "writes a fresh template")]
+                      f"edit the profile in {paths.profiles_dir()}, or write a fresh template: "
+                      f"`{paths.command_word('condor-job-ssh')} profile new NAME --force`")]
     return [Check(NAME, OK, f"{', '.join(names)}: valid (HTCondor's submit parser)")]

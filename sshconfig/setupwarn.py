@@ -1,0 +1,50 @@
+"""What `setup` can see, once the block is written, that will make job hosts fail, and a job to try.
+
+- a `User NAME` that ssh applies to job hosts (a `Host *` below the block) when no `setup --user` says
+  otherwise: a job of another account refuses every connection (the same test as doctor's login row);
+- HTCondor chosen (`--condor`, the default) where no `condor_ssh_to_job` can be found;
+- one of the user's running jobs, for the success line (`ssh 1.0.job.condor`), when they can be listed.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Optional
+
+
+def problems(config: Path, chosen) -> List[str]:
+    """One line for each problem that will make connections fail (empty when none is seen)."""
+    from . import doctor
+
+    out = []
+    resolved = doctor.resolve_block(config, chosen.suffix)
+    if resolved is not None:
+        login = doctor.check_login_user(resolved, chosen.user, doctor.local_user())
+        if login.state == doctor.FAIL:
+            out.append(f"{login.detail}; fix: {login.fix.replace('`', '')}")
+    if not chosen.sim_root and not chosen.via:
+        from proxycmd.backends import condor_tool
+
+        try:
+            condor_tool.find_tool()
+        except condor_tool.ToolError as exc:
+            out.append(f"{exc}: ssh to job hosts fails until it is there (or use `setup --sim DIR` to try the "
+                       "simulated pool)")
+    return out
+
+
+def a_running_job(chosen, hop_config: Optional[str] = None) -> Optional[str]:
+    """The host name of one of the user's running jobs where the settings point, or None (none, or they
+    cannot be listed)."""
+    from proxycmd.backends import open_backend
+
+    try:
+        hop = dict(via=chosen.via, via_config=hop_config) if chosen.via else {}
+        backend = open_backend(sim_root=chosen.sim_root, schedd=chosen.schedd, pool=chosen.pool, **hop)
+        jobs = backend.list_jobs()
+    except Exception:  # noqa: BLE001 -- only a nicer success line is lost
+        return None
+    for job in sorted(jobs, key=lambda j: (j.cluster, j.proc)):
+        if job.status == "running":
+            return f"{job.cluster}.{job.proc}.{chosen.suffix}"
+    return None
