@@ -272,21 +272,23 @@ def install_fakes(directory: Path) -> Path:
     return directory
 
 
-def make_world(multiplex: bool = False, keygen_options: str = "", backend: str = "sim", schedds=()):
-    """*schedds*: named schedds the simulated pool serves besides its default one (sim start --schedd)."""
-    base = _short_tmp("w-")
+def user_env(base: Path):
+    """(HOME, environment) of an isolated test user under *base*: its own HOME, config and state dirs,
+    our commands first on PATH, no agent of the caller's and no runtime dir (setup picks ~/.ssh/cjp)."""
     home = base / "home"
     home.mkdir(mode=0o755)
     env = dict(os.environ)
-    env.pop("XDG_RUNTIME_DIR", None)  # not used by us; setup picks <HOME>/.ssh/cjp
-    env.update({
-        "HOME": str(home),
-        "XDG_CONFIG_HOME": str(base / "config"),
-        "XDG_STATE_HOME": str(base / "state"),
-        "PATH": f"{BIN}:{env.get('PATH', '')}",
-        "LC_ALL": "C.UTF-8",
-    })
-    env.pop("SSH_AUTH_SOCK", None)
+    for name in ("XDG_RUNTIME_DIR", "SSH_AUTH_SOCK", FAKE_POOL_ENV, "CONDOR_SSH_TO_JOB"):
+        env.pop(name, None)
+    env.update({"HOME": str(home), "XDG_CONFIG_HOME": str(base / "config"), "XDG_STATE_HOME": str(base / "state"),
+                "PATH": f"{BIN}:{env.get('PATH', '/usr/bin:/bin')}", "LC_ALL": "C.UTF-8"})
+    return home, env
+
+
+def make_world(multiplex: bool = False, keygen_options: str = "", backend: str = "sim", schedds=()):
+    """*schedds*: named schedds the simulated pool serves besides its default one (sim start --schedd)."""
+    base = _short_tmp("w-")
+    home, env = user_env(base)
     sim_root = base / "pool"
     if backend == "condor":
         tmp = base / "tmp"  # condor_ssh_to_job's session directories: checked for left-over keys

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional
 
-from conftest import BIN, FAKE_POOL_ENV, World, _short_tmp, tool, wait_for
+from conftest import World, _short_tmp, tool, user_env, wait_for
 from proxycmd import condorargs
 from realpool import RealPool
 
@@ -144,16 +144,10 @@ def submit_job(pool: RealPool, parent: Path, jobs: Dict[str, Path], *cmd: str, i
 
 def make_real_world(pool: RealPool, multiplex: bool = False):
     base = _short_tmp("rw-")
-    home = base / "home"
-    home.mkdir(mode=0o755)
+    home, env = user_env(base)
     tmp = base / "tmp"  # condor_ssh_to_job's session directories: checked for left-over keys
     tmp.mkdir(mode=0o700)
-    env = dict(os.environ)
-    for name in ("XDG_RUNTIME_DIR", "SSH_AUTH_SOCK", FAKE_POOL_ENV, "CONDOR_SSH_TO_JOB"):
-        env.pop(name, None)
-    env.update({"HOME": str(home), "XDG_CONFIG_HOME": str(base / "config"), "XDG_STATE_HOME": str(base / "state"),
-                "PATH": f"{BIN}:{env.get('PATH', '/usr/bin:/bin')}", "LC_ALL": "C.UTF-8", "TMP": str(tmp)})
-    env = pool.full_env(env)
+    env = pool.full_env(dict(env, TMP=str(tmp)))
     w = RealWorld(base=base, env=env, sim_root=base / "no-sim-pool", ssh_config=home / "ssh_config",
                   rundir=home / ".ssh" / "cjp", backend="real", pool=pool)
     try:

@@ -10,10 +10,10 @@ import time
 import pytest
 
 from ap_fixture import make_laptop
-from conftest import proxy_said, tool, wait_for
-from proxycmd import paths
+from conftest import tool
 from realworld import program_pid
 from test_e2e import _make_tree, sha256
+from test_hop_e2e import assert_nothing_left, proxy_line
 
 pytestmark = [pytest.mark.e2e, pytest.mark.real]
 
@@ -37,22 +37,6 @@ def _remove_jobs_after_each_test(laptop):
     yield
     for job in list(laptop.jobs):
         laptop.pool.condor("condor_rm", job, check=False)
-
-
-def proxy_line(stderr: str) -> str:
-    lines = proxy_said(stderr)
-    assert len(lines) == 1, stderr
-    return lines[0]
-
-
-def assert_nothing_left(lap) -> None:
-    """No condor_ssh_to_job session directory on the AP, no private key on the laptop, no key with the agent."""
-    assert wait_for(lambda: lap.session_dirs() == [], timeout=15), lap.session_dirs()
-    for path in (lap.base / "laptop").rglob("*"):
-        if path.is_file() and not path.name.startswith("id_ap"):
-            assert b"PRIVATE KEY" not in path.read_bytes(), f"a private key was written to {path}"
-    known = paths.known_hosts(lap.rundir)
-    assert wait_for(lambda: not known.exists() or not known.read_text().strip(), timeout=10)
 
 
 def test_remote_command_exit_status_and_job_environment(laptop):
