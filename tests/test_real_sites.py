@@ -16,12 +16,15 @@ pytestmark = pytest.mark.real
 def _same_job_id(first, second) -> str:
     """A running sleep job in each pool with one and the same id (each schedd numbers its own)."""
     a, b = first.submit_sleep(), second.submit_sleep()
-    for _ in range(50):
+    for _ in range(500):
         if a == b:
             break
+        # the one behind removes its filler at once (the id stays used), so fillers never hold slots
         if int(a.split(".")[0]) < int(b.split(".")[0]):
+            first.rm(a)
             a = first.submit_sleep()
         else:
+            second.rm(b)
             b = second.submit_sleep()
     assert a == b, (a, b)
     first.wait_status(a, "running")
