@@ -26,7 +26,7 @@ from typing import Dict, List
 
 import pytest
 
-from conftest import BIN, FAKE_POOL_ENV, _kill_pool_leftovers, _short_tmp, install_fakes, tool, wait_for
+from conftest import stop_agent, BIN, FAKE_POOL_ENV, _kill_pool_leftovers, _short_tmp, install_fakes, tool, wait_for
 
 ALIAS = "ap"
 
@@ -193,12 +193,7 @@ def make_laptop(shell: str = "bash", keygen_options: str = "", pool=None, schedd
             _kill_pool_leftovers(sim_root)
         for job in laptop.jobs:
             pool.condor("condor_rm", job, check=False)
-        try:
-            from proxycmd.agent import client
-
-            client.stop(laptop.rundir)
-        except Exception:
-            pass
+        stop_agent(laptop.rundir)
         time.sleep(0.2)
         shutil.rmtree(base, ignore_errors=True)
 

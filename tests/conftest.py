@@ -272,6 +272,16 @@ def install_fakes(directory: Path) -> Path:
     return directory
 
 
+def stop_agent(rundir: Path) -> None:
+    """Stop a test user's agent, if one runs (teardown: never raises)."""
+    try:
+        from proxycmd.agent import client
+
+        client.stop(rundir)
+    except Exception:
+        pass
+
+
 def user_env(base: Path):
     """(HOME, environment) of an isolated test user under *base*: its own HOME, config and state dirs,
     our commands first on PATH, no agent of the caller's and no runtime dir (setup picks ~/.ssh/cjp)."""
@@ -312,12 +322,7 @@ def make_world(multiplex: bool = False, keygen_options: str = "", backend: str =
             cleanup()
         w.sim("stop", check=False)
         _kill_pool_leftovers(sim_root)
-        try:
-            from proxycmd.agent import client
-
-            client.stop(w.rundir)
-        except Exception:
-            pass
+        stop_agent(w.rundir)
         shutil.rmtree(base, ignore_errors=True)
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional
 
-from conftest import World, _short_tmp, tool, user_env, wait_for
+from conftest import World, _short_tmp, stop_agent, tool, user_env, wait_for
 from proxycmd import condorargs
 from realpool import RealPool
 
@@ -161,10 +161,5 @@ def make_real_world(pool: RealPool, multiplex: bool = False):
             cleanup()
         for job in w.jobs:
             pool.condor("condor_rm", job, check=False)
-        try:
-            from proxycmd.agent import client
-
-            client.stop(w.rundir)
-        except Exception:
-            pass
+        stop_agent(w.rundir)
         shutil.rmtree(base, ignore_errors=True)
