@@ -365,14 +365,17 @@ def classic_session_dir(rundir: Path) -> Path:
 
 def console_script(name: str) -> "Optional[str]":
     """The absolute path of one of our console scripts: beside this Python first (a pyenv shim found on
-    PATH costs 100+ ms a start, on every connection), else the first on PATH; None when neither."""
+    PATH costs 100+ ms a start, on every connection), else the first in an absolute PATH directory (an empty
+    or relative entry is the working directory: `setup` would write a planted script's path into the block);
+    None when neither."""
     import shutil
 
     beside = Path(sys.executable).parent / name
     if beside.is_file() and os.access(beside, os.X_OK):
         return os.path.abspath(beside)
-    found = shutil.which(name)
-    return os.path.abspath(found) if found else None
+    absolute = [d for d in os.environ.get("PATH", os.defpath).split(os.pathsep) if os.path.isabs(d)]
+    found = shutil.which(name, path=os.pathsep.join(absolute)) if absolute else None
+    return found
 
 
 def command_word(name: str) -> str:

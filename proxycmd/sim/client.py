@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import os
 import socket
-import sys
 import time
 from pathlib import Path
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs milliseconds per connection
 
+from .. import pystart
 from ..errors import SessionRefused
 from . import protocol, rootdir
 
@@ -111,10 +111,11 @@ class SimPool:
         log_path = self.root / POOL_LOG
         with open(rootdir.open_append(log_path), "ab") as log:
             log_start = log.seek(0, os.SEEK_END)
-            daemon = subprocess.Popen([sys.executable, "-m", "proxycmd.sim.daemon", "--root", str(self.root),
-                                       "--keygen-options", keygen_options] + (["--created-root"] if created else [])
-                                      + (["--idle-delay", str(idle_delay)] if idle_delay else [])
-                                      + [word for name in schedds for word in ("--schedd", name)],
+            args = ["--root", str(self.root), "--keygen-options", keygen_options] \
+                + (["--created-root"] if created else []) + (["--idle-delay", str(idle_delay)] if idle_delay else []) \
+                + [word for name in schedds for word in ("--schedd", name)]
+            # isolated and in "/": never the caller's working directory on its path (pystart)
+            daemon = subprocess.Popen(pystart.module_argv("proxycmd.sim.daemon", *args), cwd=pystart.CWD,
                                       stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
                                       close_fds=True)
         deadline = time.monotonic() + timeout
