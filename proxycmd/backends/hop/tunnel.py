@@ -24,6 +24,7 @@ import socket
 import subprocess
 import time
 
+from ...bounded import Said
 from ...errors import ProxyError, SessionRefused
 from ...platform import stream_socketpair
 from ...session import Session
@@ -77,7 +78,7 @@ def _open_once(argv: List[str], dest: str, timeout: float):
         theirs.close()
         raise ProxyError(f"cannot run {argv[0]} to reach {dest}: {exc.strerror or exc}") from None
     theirs.close()
-    err = bytearray()  # what the hop said on stderr until the header came (or it ended)
+    err = Said()  # what the hop said on stderr until the header came (or it ended), within bounds
     try:
         got = _read_header(ours, proc, timeout, dest, err)
     except BaseException:
@@ -110,7 +111,7 @@ def _start_hop(argv: List[str], sock: socket.socket) -> subprocess.Popen:
             signal.signal(sig, handler)
 
 
-def _read_header(sock: socket.socket, proc: subprocess.Popen, timeout: float, dest: str, err: bytearray):
+def _read_header(sock: socket.socket, proc: subprocess.Popen, timeout: float, dest: str, err: Said):
     """(user, host key, key) once the header is complete; None when the hop closed first.  What the hop
     writes on stderr meanwhile is added to *err*."""
     deadline = time.monotonic() + timeout
@@ -128,7 +129,7 @@ def _read_header(sock: socket.socket, proc: subprocess.Popen, timeout: float, de
                 if key.fd == err_fd:
                     chunk = os.read(err_fd, 65536)
                     if chunk:
-                        err.extend(chunk)
+                        err.add(chunk)
                     else:
                         sel.unregister(err_fd)
                     continue
@@ -161,15 +162,28 @@ def _recv_exactly(sock: socket.socket, count: int) -> None:
         count -= len(chunk)
 
 
-def _drain(proc: subprocess.Popen, err: bytearray) -> str:
-    """Wait for the hop to end and return all it said on stderr (*err* and the rest)."""
+def _drain(proc: subprocess.Popen, err: Said, timeout: float = 30.0) -> str:
+    """Wait for the hop to end and return what it said on stderr (*err* and the rest, read to its end but
+    kept within bounds)."""
+    deadline = time.monotonic() + timeout
+    fd = proc.stderr.fileno()
+    with selectors.DefaultSelector() as sel:
+        sel.register(fd, selectors.EVENT_READ)
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            if sel.select(min(left, 1.0)):
+                chunk = os.read(fd, 65536)
+                if not chunk:
+                    break
+                err.add(chunk)
+    proc.stderr.close()
     try:
-        rest, _ = proc.communicate(timeout=30)
+        proc.wait(timeout=max(deadline - time.monotonic(), 0.1))
     except subprocess.TimeoutExpired:
         _stop(proc)
-        rest = b""
-    err.extend(rest or b"")
-    return err.decode("utf-8", "replace")
+    return err.text()
 
 
 def _stop(proc: subprocess.Popen) -> None:
@@ -188,9 +202,9 @@ def _refusal(returncode: int, stderr: str, addr: JobAddress, dest: str) -> Sessi
     if any(line.startswith(remote.NO_TOOL_MARK) for line in lines):
         return SessionRefused(f"the access point {dest} has no condor_ssh_to_job on PATH: HTCondor's tools must "
                               f"be installed there, on the PATH that `ssh {dest} command` gets", status="error")
-    if returncode == UNREACHABLE:
-        said = next((line for line in reversed(lines) if line), "no reason given")
-        return SessionRefused(f"cannot reach the access point {dest} with ssh: {said}", status="unreachable")
-    from ..condor_tool import explain
+    from ..condor_tool import explain, quote_said
 
+    if returncode == UNREACHABLE:
+        said = quote_said(next((line for line in reversed(lines) if line), "no reason given"))
+        return SessionRefused(f"cannot reach the access point {dest} with ssh: {said}", status="unreachable")
     return explain(returncode, stderr, addr)
