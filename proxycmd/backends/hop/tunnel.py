@@ -61,15 +61,15 @@ def open_session(argv: List[str], addr: JobAddress, dest: str, *, timeout: float
         got = _open_once(argv, dest, timeout)
         if isinstance(got, Session):
             return got
-        returncode, err = got
+        returncode, err, printed = got
         if attempt == attempts or not throttled(returncode, err):
-            raise _refusal(returncode, err, addr, dest)
+            raise _refusal(returncode, err, addr, dest, printed)
         time.sleep(random.uniform(0.2, 0.6) * attempt)
     raise AssertionError("unreachable")
 
 
 def _open_once(argv: List[str], dest: str, timeout: float):
-    """One hop: the Session, or (exit status, stderr) when the hop ended without a header."""
+    """One hop: the Session, or (exit status, stderr, what came on stdout) when it ended without a header."""
     ours, theirs = stream_socketpair()
     try:
         proc = _start_hop(argv, theirs)
@@ -85,10 +85,10 @@ def _open_once(argv: List[str], dest: str, timeout: float):
         ours.close()
         _stop(proc)
         raise
-    if got is None:
+    if isinstance(got, bytes):
         ours.close()
         said = _drain(proc, err)  # waits for the hop to end: its exit status is known after
-        return proc.returncode, said
+        return proc.returncode, said, got
     user, host_key, key = got
     proc.stderr.close()  # from now on the hop writes its messages nowhere: it must not hold anyone's stderr
     ours.setblocking(True)
@@ -112,8 +112,8 @@ def _start_hop(argv: List[str], sock: socket.socket) -> subprocess.Popen:
 
 
 def _read_header(sock: socket.socket, proc: subprocess.Popen, timeout: float, dest: str, err: Said):
-    """(user, host key, key) once the header is complete; None when the hop closed first.  What the hop
-    writes on stderr meanwhile is added to *err*."""
+    """(user, host key, key) once the header is complete; when the hop ended first, the bytes it sent
+    (a login script's or a ForceCommand's words).  What the hop writes on stderr meanwhile is added to *err*."""
     deadline = time.monotonic() + timeout
     err_fd = proc.stderr.fileno()
     sock.setblocking(False)
@@ -138,9 +138,12 @@ def _read_header(sock: socket.socket, proc: subprocess.Popen, timeout: float, de
                 except BlockingIOError:
                     continue
                 if not buf:
-                    return None
+                    return b""
                 if len(buf) <= need_more:
-                    time.sleep(0.005)  # the same bytes again: wait for more to arrive
+                    # the same bytes again (a peek never shows the end after them): the hop may have ended
+                    if proc.poll() is not None:
+                        return bytes(buf)
+                    time.sleep(0.005)  # else wait for more to arrive
                     continue
                 need_more = len(buf)
                 try:
@@ -196,8 +199,8 @@ def _stop(proc: subprocess.Popen) -> None:
             proc.wait()
 
 
-def _refusal(returncode: int, stderr: str, addr: JobAddress, dest: str) -> SessionRefused:
-    """One sentence for a hop that ended without a session."""
+def _refusal(returncode: int, stderr: str, addr: JobAddress, dest: str, printed: bytes = b"") -> SessionRefused:
+    """One sentence for a hop that ended without a session (*printed*: what came instead of the header)."""
     lines = [" ".join(line.split()) for line in stderr.splitlines() if line.strip()]
     if any(line.startswith(remote.NO_TOOL_MARK) for line in lines):
         return SessionRefused(f"the access point {dest} has no condor_ssh_to_job on PATH: HTCondor's tools must "
@@ -207,4 +210,8 @@ def _refusal(returncode: int, stderr: str, addr: JobAddress, dest: str) -> Sessi
     if returncode == UNREACHABLE:
         said = quote_said(next((line for line in reversed(lines) if line), "no reason given"))
         return SessionRefused(f"cannot reach the access point {dest} with ssh: {said}", status="unreachable")
+    words = [line for line in printed.decode("utf-8", "replace").splitlines() if line.strip()]
+    if words and not lines:  # the AP's own words on the channel (a ForceCommand, a login script), nothing else
+        return SessionRefused(f"the access point {dest} closed the connection before opening a session to job "
+                              f"{addr.classic_id}: {quote_said('; '.join(words[:3]))}", status="error")
     return explain(returncode, stderr, addr)
