@@ -98,7 +98,9 @@ def _check_ancestor(path: str, st, below: str, fix: str = _RUNTIME_FIX) -> None:
             who, why = "other users", ", sticky or not: after a reboot anyone may create the name again"
         else:
             who, why = "its group", ""
-        chmod = f"run `chmod go-w {path}`, or " if st.st_uid == os.getuid() and st.st_uid != 0 else ""
+        import shlex
+
+        chmod = f"run `chmod go-w {shlex.quote(str(path))}`, or " if st.st_uid == os.getuid() and st.st_uid != 0 else ""
         raise PathError(f"refusing to use {below}: {path} is writable by {who} (mode {_mode(st)}{why}); "
                         f"{chmod}pick a directory that only you and root can write to, all the way up {fix}")
 

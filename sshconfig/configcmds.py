@@ -8,6 +8,7 @@ it, and touches nothing outside the block's markers.
 from __future__ import annotations
 
 import os
+import shlex
 import signal
 import sys
 import time
@@ -311,7 +312,7 @@ def setup_command(
         from .setupwarn import a_running_job
 
         job = a_running_job(chosen, _hop_config(config))
-        try_it = f"Try `ssh {job}`" if job else f"Try `ssh CLUSTER.PROC.{chosen.suffix}` with one of your job ids"
+        try_it = f"Try `ssh {shlex.quote(job)}`" if job else f"Try `ssh CLUSTER.PROC.{chosen.suffix}` with one of your job ids"
         typer.echo(f"Updated {shown(config)}. {try_it}; "
                    f"`{paths.command_word('condor-job-ssh')} sync` lists your jobs for VS Code.")
         if chosen.via and not chosen.sim_root:

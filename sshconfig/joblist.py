@@ -9,6 +9,7 @@ when none answers is it an error.  `list_everywhere` does the asking through any
 
 from __future__ import annotations
 
+import shlex
 from collections import namedtuple
 from typing import Callable, List, Optional, Set, Tuple
 
@@ -88,7 +89,8 @@ def list_everywhere(settings: Settings, open_at: Callable[..., object],
                 continue
             if not _is_dns_name(name):
                 warn(f"the jobs of schedd {name} are not listed: a host name cannot hold that name; reach them "
-                     f"with `condor-job-ssh setup --route SUFFIX={name}" + (f"@{settings.pool}`" if settings.pool else "`"))
+                     f"with `condor-job-ssh setup --route "
+                     f"{shlex.quote(f'SUFFIX={name}' + (f'@{settings.pool}' if settings.pool else ''))}`")
                 continue
             asked += 1
             place = Place(settings.suffix, name, settings.pool)

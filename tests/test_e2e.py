@@ -383,6 +383,31 @@ def test_wrong_login_user_is_refused_with_the_command_to_use(world):
                                           f"not 'nobody'; connect with: ssh {user}@{HOST.format(job)}")
 
 
+def test_a_pools_odd_user_name_is_quoted_in_the_command_we_suggest(tmp_path):
+    """The account name comes from the pool (or the access point): pasting `connect with: ...` runs ssh with
+    that name and nothing else (issue 24, item 4)."""
+    import json
+    import shlex
+
+    from conftest import make_world
+
+    odd = "a;touch${IFS}pwned;b"
+    gen = make_world(backend="condor")
+    world = next(gen)
+    try:
+        (world.sim_root / "fake-faults.json").write_text(json.dumps({"remote_user": odd}))
+        job = world.submit("sleep", "600")
+        result = world.ssh(f"nobody@{HOST.format(job)}", "true", check=False)
+        line = _proxy_line(result.stderr)
+        command = line.split("connect with: ", 1)[1]
+        assert shlex.split(command) == ["ssh", f"{odd}@{HOST.format(job)}"], line
+        pasted = subprocess.run(["sh", "-c", "ssh() { printf '%s\\n' \"$@\"; }; " + command], cwd=tmp_path,
+                                capture_output=True, text=True)
+        assert pasted.stdout == f"{odd}@{HOST.format(job)}\n" and not (tmp_path / "pwned").exists(), pasted
+    finally:
+        gen.close()
+
+
 @pytest.mark.parametrize("keytype", ["ed25519", "ecdsa"])
 def test_other_session_key_types(world, keytype):
     job = world.submit("sleep", "600")

@@ -32,10 +32,12 @@ class SimPool:
 
     # ----- plumbing -------------------------------------------------------------------------------
     def _not_running(self) -> PoolError:
+        import shlex
+
         from ..paths import command_word
 
         return PoolError(f"no simulated pool runs in {self.root}; start one with "
-                         f"`{command_word('condor-job-ssh')} sim start --root {self.root}`")
+                         f"`{command_word('condor-job-ssh')} sim start --root {shlex.quote(str(self.root))}`")
 
     def _connect(self) -> socket.socket:
         # Trust pool.sock only in a root that is ours and private: after a reboot another user could
