@@ -65,7 +65,13 @@ def find_proxy() -> str:
 
 
 def _ssh_config_path(option: Optional[Path]) -> Path:
-    return Path(os.path.expanduser(str(option))) if option is not None else paths.default_ssh_config()
+    """The ssh config to change: the one named, else ~/.ssh/config, whose directories (it follows $HOME) must
+    pass the safe-chain rule (`paths.check_ssh_config_dir`) before anything is read or written there."""
+    if option is not None:
+        return Path(os.path.expanduser(str(option)))
+    config = paths.default_ssh_config()
+    paths.check_ssh_config_dir(config)
+    return config
 
 
 def _read(config: Path) -> Tuple[Optional[str], Optional[str]]:

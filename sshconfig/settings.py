@@ -280,6 +280,11 @@ def load(path: Union[str, os.PathLike, None] = None, *,
     """The saved settings (defaults when the file does not exist)."""
     from proxycmd.ownfile import NotOwnFile, read_own_text
 
+    if path is None:
+        try:  # a settings directory others could swap things in is refused, as the state directory is
+            paths.check_config_dir()
+        except paths.PathError as exc:
+            raise SettingsError(str(exc)) from None
     path = Path(path) if path is not None else paths.config_file()
     try:
         text = read_own_text(path, "settings file")  # what it says runs as the user: ssh's rule for its config
@@ -323,6 +328,9 @@ def dumps(settings: Settings) -> str:
 
 
 def save(settings: Settings, path: Union[str, os.PathLike, None] = None) -> Path:
-    """Write the settings (atomically, mode 0600; the directory is made 0700 when missing)."""
+    """Write the settings (atomically, mode 0600; the directory is made 0700 when missing, and must pass the
+    safe-chain rule: `paths.check_config_dir`)."""
+    if path is None:
+        paths.check_config_dir(create=True)
     path = Path(path) if path is not None else paths.config_file()
     return write_atomic(path, dumps(settings), mode=0o600)
