@@ -361,8 +361,25 @@ def receive_connection(path: str, timeout: float = 30.0) -> socket.socket:
     except OSError:
         os.close(fds[0])
         raise ToolError(f"{TOOL} sent something that is not a connection on {path}") from None
+    why = _not_a_connection(conn)
+    if why:  # ssh would only say "banner exchange: ... Broken pipe"
+        conn.close()
+        raise ToolError(f"{TOOL} sent {why} on {path}, not a connection to the job")
     conn.setblocking(True)
     return conn
+
+
+def _not_a_connection(conn: socket.socket) -> str:
+    """What *conn* is when it is no connected stream socket (a listening one, say), else ""."""
+    try:
+        if conn.getsockopt(socket.SOL_SOCKET, socket.SO_TYPE) != socket.SOCK_STREAM:
+            return "a socket that is not a stream"
+        if getattr(socket, "SO_ACCEPTCONN", None) and conn.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN):
+            return "a listening socket"
+        conn.getpeername()
+    except OSError:
+        return "a socket that is connected to nothing"
+    return ""
 
 
 def remove_session_dir(path: str) -> None:

@@ -73,7 +73,13 @@ class SimPool:
 
     def request(self, op: str, **args) -> Tuple[dict, List[int]]:
         with self._connect_once() as sock:
-            protocol.send(sock, {"op": op, **args})
+            try:
+                protocol.send(sock, {"op": op, **args})
+            except protocol.ProtocolError as exc:  # a profile with a 2 MB line, say
+                raise PoolError(f"cannot ask the simulated pool in {self.root}: {exc}") from None
+            except OSError as exc:
+                raise PoolError(f"the simulated pool in {self.root} closed the connection: "
+                                f"{exc.strerror or exc}") from None
             try:
                 return protocol.recv(sock)
             except protocol.ProtocolError as exc:
