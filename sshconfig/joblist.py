@@ -48,6 +48,16 @@ def _is_dns_name(name: str) -> bool:
         return False
 
 
+def newest(listed: List[Listed], limit: int) -> List[Listed]:
+    """At most *limit* of *listed*: the newest jobs (the highest job ids), so that a pool or access point
+    that lists a million jobs does not make a 143 MB ssh config that every ssh then reads."""
+    if len(listed) <= limit:
+        return listed
+    import heapq
+
+    return heapq.nlargest(limit, listed, key=lambda item: (item.job.cluster, item.job.proc))
+
+
 def list_everywhere(settings: Settings, open_at: Callable[..., object],
                     include_idle: bool, warn: Callable[[str], None], all_schedds: bool = False) -> List[Listed]:
     """Every job the block reaches.  *open_at(schedd, pool, pool_only)* opens the backend of one schedd."""

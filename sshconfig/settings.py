@@ -72,6 +72,7 @@ class Settings:
     wait_timeout: Optional[float] = None  # seconds the proxy waits for an idle job; None: no limit
     include_idle: bool = False
     all_schedds: bool = False  # `sync` lists the jobs of every schedd of the pool, not only the block's own
+    sync_limit: int = 1000  # `sync` writes at most this many job hosts (the newest); the others still work
     runtime_dir: Optional[str] = None  # None: paths.pick_runtime_dir() when `setup` runs (~/.ssh/cjp)
     via: Optional[str] = None  # set: reach the jobs through this access point with ssh (proxycmd.backends.hop)
     extra: Dict[str, Any] = field(default_factory=dict, compare=False, repr=False)  # unknown keys, kept
@@ -84,7 +85,8 @@ class Settings:
 _KEYS = {f.name: f for f in fields(Settings) if f.name != "extra"}
 _BOOLS = {"forward_agent", "multiplex", "wait", "include_idle", "all_schedds"}
 _NAMED_KEYS = 5  # unknown keys named in the one warning about them
-_INTS = {"server_alive_interval": 0, "server_alive_count_max": 1, "connect_timeout": 1}  # key: smallest value
+_INTS = {"server_alive_interval": 0, "server_alive_count_max": 1, "connect_timeout": 1,  # key: smallest value
+         "sync_limit": 1}
 # (largest: SSH_INT_MAX, as ssh reads ServerAliveInterval, ServerAliveCountMax and ConnectTimeout)
 
 
@@ -156,7 +158,8 @@ def _seconds(text: str) -> int:
 
 def _check_int(where: str, key: str, value: Any) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or not _INTS[key] <= value <= SSH_INT_MAX:
-        raise _bad(where, key, value, f"use a whole number from {_INTS[key]} to {SSH_INT_MAX} (the most ssh takes)")
+        why = "" if key == "sync_limit" else " (the most ssh takes)"
+        raise _bad(where, key, value, f"use a whole number from {_INTS[key]} to {SSH_INT_MAX}{why}")
 
 
 def parse_wait_timeout(text: str, where: str = "setup options") -> Optional[float]:
