@@ -85,6 +85,8 @@ class Settings:
 _KEYS = {f.name: f for f in fields(Settings) if f.name != "extra"}
 _BOOLS = {"forward_agent", "multiplex", "wait", "include_idle", "all_schedds"}
 _NAMED_KEYS = 5  # unknown keys named in the one warning about them
+_PATH_MAX = 4096  # bytes of a path (Linux's PATH_MAX): sim_root and runtime_dir go into every ProxyCommand
+_KEYGEN_MAX = 1000  # characters of keygen_options, which go into every ProxyCommand too
 _INTS = {"server_alive_interval": 0, "server_alive_count_max": 1, "connect_timeout": 1,  # key: smallest value
          "sync_limit": 1}
 # (largest: SSH_INT_MAX, as ssh reads ServerAliveInterval, ServerAliveCountMax and ConnectTimeout)
@@ -130,6 +132,8 @@ def _check_path(where: str, key: str, value: Optional[str]) -> None:
         return
     if not os.path.isabs(value):
         raise _bad(where, key, value, "use an absolute path")
+    if len(os.fsencode(value)) >= _PATH_MAX:  # it goes into the ProxyCommand, which the shell must still take
+        raise _bad(where, key, value, f"a path has fewer than {_PATH_MAX} bytes")
     if not value.isprintable() or '"' in value or "\\" in value or "${" in value:
         raise _bad(where, key, value, "the path holds a character ssh_config cannot carry (\", \\, ${ or control)")
 
@@ -137,8 +141,9 @@ def _check_path(where: str, key: str, value: Optional[str]) -> None:
 def _check_keygen(where: str, value: str) -> None:
     import shlex
 
-    if not isinstance(value, str) or not value.isprintable():
-        raise _bad(where, "keygen_options", value, "use ssh-keygen options on one line, such as -t ed25519")
+    if not isinstance(value, str) or not value.isprintable() or len(value) > _KEYGEN_MAX:
+        raise _bad(where, "keygen_options", value, f"use ssh-keygen options on one line of at most {_KEYGEN_MAX} "
+                   "characters, such as -t ed25519")
     try:
         words = shlex.split(value)
     except ValueError as exc:

@@ -153,6 +153,20 @@ def test_an_integer_too_large_for_ssh_is_refused_at_load(home, key):
     assert read.returncode == 0 and f"{key.replace('_', '')} 2147483647" in read.stdout, read.stderr
 
 
+@pytest.mark.parametrize("line, said", [('sim_root = "/' + "a" * 200000 + '"', "a path has fewer than 4096 bytes"),
+                                        ('keygen_options = "-t ' + "x" * 200000 + '"', "at most 1000 characters")])
+def test_a_value_too_long_for_the_proxycommand_is_refused_at_load(home, line, said):
+    """Paths and ssh-keygen options go into every ProxyCommand, one shell word each (at most 128 KiB)."""
+    base, env = home
+    _settings_file(base).write_text(line + "\n")
+    done = subprocess.run([tool("condor-job-ssh"), "setup", "--yes", "--ssh-config", str(base / "ssh_config"),
+                           "--runtime-dir", str(base / "run")], env=env, capture_output=True, text=True, timeout=120,
+                          stdin=subprocess.DEVNULL)
+    assert done.returncode == 1 and not (base / "ssh_config").exists(), done.stderr[-500:]
+    [line] = done.stderr.strip().splitlines()
+    assert said in line and len(line) < 300, line[:300]
+
+
 @pytest.mark.parametrize("persist", ["2147483648", "35791395m", "99999999999999999999999w"])
 def test_a_control_persist_too_long_for_ssh_is_refused_at_setup(home, persist):
     base, env = home
