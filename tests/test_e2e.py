@@ -542,3 +542,40 @@ def test_setup_keygen_options_reach_the_starter_and_are_kept(world):
     bad = world.run([cjs, "setup", "--ssh-config", str(world.ssh_config), "--keygen-options", "ed25519 -t",
                      "--yes"], check=False)
     assert bad.returncode != 0 and len(bad.stderr.strip().splitlines()) == 1 and "keygen_options" in bad.stderr
+
+
+# ----- issue 24, item 5: host names are case-insensitive, and a trailing dot names the same host -----------------
+@pytest.mark.also_real
+def test_any_case_and_a_trailing_dot_reach_the_job(world):
+    """`Host *.job.condor` matched neither (readconf.c compares Host patterns case-sensitively with the name
+    as typed): ssh then said "Could not resolve hostname"."""
+    job = world.submit("sleep", "600")
+    for spelling in ("{}.JOB.CONDOR", "{}.job.condor.", "{}.Job.Condor.", "{}.job.CONDOR"):
+        host = spelling.format(job)
+        done = world.ssh(host, "echo", "hi", check=False)
+        assert (done.returncode, done.stdout) == (0, "hi\n"), (host, done.stderr)
+    copied = world.run(["scp", "-F", str(world.ssh_config), f"{HOST.format(job)}.:/etc/hostname",
+                        str(world.base / "copied")], check=False)
+    assert copied.returncode == 0 and (world.base / "copied").exists(), copied.stderr
+
+
+def test_any_spelling_shares_or_keeps_its_own_master_connection():
+    """With ControlMaster, a host name in any case is the same %C (ssh lowercases %h): one master; the name
+    with a trailing dot is another name to ssh (its own master), and works the same."""
+    from conftest import make_world
+
+    gen = make_world(multiplex=True)
+    world = next(gen)
+    try:
+        job = world.submit("sleep", "600")
+        host = HOST.format(job)
+        world.ssh(host, "true")
+        for spelling in (host.upper(), host.title()):
+            check = world.run(world.ssh_argv("-O", "check", spelling), check=False)
+            assert check.returncode == 0, (spelling, check.stderr)
+        dotted = host + "."
+        assert world.ssh(dotted, "echo", "dot").stdout == "dot\n"
+        assert world.run(world.ssh_argv("-O", "check", dotted), check=False).returncode == 0
+        assert world.ssh(dotted.upper(), "echo", "again").stdout == "again\n"
+    finally:
+        gen.close()

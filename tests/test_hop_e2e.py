@@ -393,3 +393,11 @@ def test_no_wait_says_why_the_job_does_not_run(laptop):
     assert done.returncode == 1
     assert done.stderr.splitlines() == [f"condor-job-proxy: job {job} is idle: it has not started running yet "
                                         "(not waiting: --no-wait)"]
+
+
+def test_any_case_and_a_trailing_dot_reach_the_job_through_the_hop(laptop):
+    job = laptop.submit("sleep", "600")
+    for host in (HOST.format(job).upper(), HOST.format(job) + "."):
+        done = laptop.ssh(host, "echo", "hi", check=False)
+        assert (done.returncode, done.stdout) == (0, "hi\n"), (host, done.stderr)
+    assert_nothing_left(laptop)
