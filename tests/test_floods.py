@@ -72,14 +72,20 @@ FAULTS = {"then-words": ({"stderr_flood": FLOOD}, "job 9.0 is not in the queue")
           "alone": ({"stderr_flood": FLOOD, "stderr_flood_only": True}, "condor_ssh_to_job failed for job 9.0")}
 
 
+def _flood(where, fault: str, what: str) -> None:
+    """Ask the fake condor_ssh_to_job behind *where* (a world, a laptop's AP) for *fault*, run the ProxyCommand
+    for a job that is not there, and check its memory, its line and its record."""
+    faults, words = FAULTS[fault]
+    (where.sim_root / "fake-faults.json").write_text(json.dumps(faults))
+    command = _proxy_command(where.ssh_config, "9.0.job.condor", where.env)
+    err, rss, took = _run_measured(command, where.env)
+    print(f"{what} flood ({fault}): peak {rss >> 10} MiB, {took:.1f} s, said {len(err)} characters")
+    _check(err, rss, where.env, words)
+
+
 @pytest.mark.parametrize("fault", FAULTS)
 def test_a_stderr_flood_from_condor_ssh_to_job(condor_world, fault):
-    faults, words = FAULTS[fault]
-    (condor_world.sim_root / "fake-faults.json").write_text(json.dumps(faults))
-    command = _proxy_command(condor_world.ssh_config, "9.0.job.condor", condor_world.env)
-    err, rss, took = _run_measured(command, condor_world.env)
-    print(f"condor_ssh_to_job flood ({fault}): peak {rss >> 10} MiB, {took:.1f} s, said {len(err)} characters")
-    _check(err, rss, condor_world.env, words)
+    _flood(condor_world, fault, "condor_ssh_to_job")
     # through ssh too: one sentence
     done = condor_world.ssh("9.0.job.condor", "true", check=False)
     said = proxy_said(done.stderr)
@@ -96,12 +102,7 @@ def laptop():
 @pytest.mark.parametrize("fault", FAULTS)
 def test_a_stderr_flood_through_the_access_point(laptop, fault):
     """The AP's condor_ssh_to_job floods; the bytes come through a real sshd and the hop's ssh."""
-    faults, words = FAULTS[fault]
-    (laptop.sim_root / "fake-faults.json").write_text(json.dumps(faults))
-    command = _proxy_command(laptop.ssh_config, "9.0.job.condor", laptop.env)
-    err, rss, took = _run_measured(command, laptop.env)
-    print(f"access point flood ({fault}): peak {rss >> 10} MiB, {took:.1f} s, said {len(err)} characters")
-    _check(err, rss, laptop.env, words)
+    _flood(laptop, fault, "access point")
 
 
 def _peak_of(code: str) -> dict:

@@ -168,11 +168,17 @@ def test_setup_refuses_a_shared_state_dir_with_one_line_and_writes_nothing_there
     assert not paths.config_file().exists()  # refused before anything was saved
 
 
-@as_root
-def test_state_dir_owned_by_another_user_is_refused(home, monkeypatch):
+def _theirs(home: Path) -> Path:
+    """A directory of another user's (nobody's), that only they may write."""
     theirs = home / "theirs"
     theirs.mkdir(mode=0o755)
     os.chown(theirs, OTHER_UID, OTHER_UID)
+    return theirs
+
+
+@as_root
+def test_state_dir_owned_by_another_user_is_refused(home, monkeypatch):
+    theirs = _theirs(home)
     monkeypatch.setenv("XDG_STATE_HOME", str(theirs))
     with pytest.raises(paths.PathError, match="belongs to uid 65534"):
         paths.config_lock(home / "ssh_config")
@@ -210,9 +216,7 @@ def test_setup_refuses_a_settings_dir_others_can_write_and_writes_nothing_there(
 
 @as_root
 def test_a_settings_dir_in_a_directory_of_another_user_is_refused_everywhere(home, monkeypatch):
-    theirs = home / "theirs"
-    theirs.mkdir(mode=0o755)
-    os.chown(theirs, OTHER_UID, OTHER_UID)
+    theirs = _theirs(home)
     monkeypatch.setenv("XDG_CONFIG_HOME", str(theirs))
     from sshconfig import settings
 
