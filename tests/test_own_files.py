@@ -246,4 +246,4 @@ def test_setup_refuses_an_ssh_dir_others_can_write_under_home(home):
     shared.chmod(0o755)
     done = _setup(env, "--runtime-dir", str(rundir))
     assert done.returncode == 0, done.stderr
-    assert "Host *.job.condor" in (user_home / ".ssh" / "config").read_text()
+    assert "Match host \"*.job.condor,*.job.condor.\"" in (user_home / ".ssh" / "config").read_text()
