@@ -69,19 +69,18 @@ def _checkout_commit(checkout: Path) -> str:
     return done.stdout.strip() if done.returncode == 0 else "unknown (not a git checkout)"
 
 
-@pytest.fixture(scope="session")
-def ors():
-    """(checkout, transpiled dir): open-remote-ssh ready to drive, or a skip saying what is missing."""
+def build_open_remote_ssh():
+    """(checkout, transpiled dir) of open-remote-ssh ready to drive, or a one-line reason (str) why not."""
     checkout = find_checkout()
     if checkout is None:
-        pytest.skip(f"open-remote-ssh is not here: set {CHECKOUT_ENV} to a checkout of jeanp413/open-remote-ssh "
-                    f"at {OPEN_REMOTE_SSH_COMMIT} (MIT)")
+        return (f"open-remote-ssh is not here: set {CHECKOUT_ENV} to a checkout of jeanp413/open-remote-ssh "
+                f"at {OPEN_REMOTE_SSH_COMMIT} (MIT)")
     if not (shutil.which("node") and shutil.which("npm")):
-        pytest.skip(f"no node/npm here: open-remote-ssh ({OPEN_REMOTE_SSH_COMMIT}) is not driven")
+        return f"no node/npm here: open-remote-ssh ({OPEN_REMOTE_SSH_COMMIT}) is not driven"
     version = _node_version()
     if version is None or version < NODE_MIN:
-        pytest.skip(f"node {version} is older than {NODE_MIN[0]}.{NODE_MIN[1]}, which open-remote-ssh's "
-                    f"dependencies need: open-remote-ssh ({OPEN_REMOTE_SSH_COMMIT}) is not driven")
+        return (f"node {version} is older than {NODE_MIN[0]}.{NODE_MIN[1]}, which open-remote-ssh's dependencies "
+                f"need: open-remote-ssh ({OPEN_REMOTE_SSH_COMMIT}) is not driven")
     key = hashlib.sha256()
     for name in ("package.json", "build.js"):
         key.update((JS / name).read_bytes())
@@ -102,13 +101,22 @@ def ors():
                 npm = subprocess.run(["npm", "install", "--no-audit", "--no-fund", "--ignore-scripts", "--prefix",
                                       str(cache)], cwd=cache, capture_output=True, text=True, timeout=900)
                 if npm.returncode != 0:
-                    pytest.skip("npm could not install tests/js/package.json: "
-                                f"{(npm.stderr.strip().splitlines() or ['?'])[-1]}")
+                    return ("npm could not install tests/js/package.json: "
+                            f"{(npm.stderr.strip().splitlines() or ['?'])[-1]}")
                 build = subprocess.run(["node", str(JS / "build.js"), str(checkout), str(cache / "out")],
                                        capture_output=True, text=True, timeout=300)
                 assert build.returncode == 0, build.stderr
                 done_mark.write_text(_checkout_commit(checkout) + "\n")
     return checkout, cache / "out"
+
+
+@pytest.fixture(scope="session")
+def ors():
+    """(checkout, transpiled dir): open-remote-ssh ready to drive, or a skip saying what is missing."""
+    built = build_open_remote_ssh()
+    if isinstance(built, str):
+        pytest.skip(built)
+    return built
 
 
 # ----- the editor side: its config, its settings, the server it finds in the job ------------------------------
@@ -177,6 +185,16 @@ def drive(ors, world, groups: List[List[dict]], timeout: float = 240) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def submit(world) -> str:
+    """A job for a window.  XDG_RUNTIME_DIR is set in it because server-setup.sh takes its install lock in
+    ${XDG_RUNTIME_DIR:-/tmp}/server_install.lock: where /tmp is shared by every user of the execute node
+    (here, and on nodes without a per-job /tmp), the first user's lock file makes every other user's
+    install fail ("Permission denied", exit status 1) -- open-remote-ssh's limit, not ours."""
+    runtime = world.base / f"job-runtime-{len(list(world.base.glob('job-runtime-*')))}"
+    runtime.mkdir(mode=0o700)
+    return world.submit("sleep", "600", env={"XDG_RUNTIME_DIR": str(runtime)})
+
+
 def window(host: str) -> dict:
     return {"host": host, "command": "echo $PWD", "fetch": "/from-the-editor"}
 
@@ -222,7 +240,7 @@ def editor(world):
 # ----- the tests ----------------------------------------------------------------------------------------------
 @pytest.mark.also_real
 def test_a_window_runs_a_command_and_reaches_a_server_in_the_job_through_its_tunnel(ors, editor):
-    job = editor.submit("sleep", "600")
+    job = submit(editor)
     report = drive(ors, editor, [[window(HOST.format(job))]])
     (result,) = report["windows"]
     assert_worked(result, editor, job)
@@ -232,7 +250,7 @@ def test_a_window_runs_a_command_and_reaches_a_server_in_the_job_through_its_tun
 
 @pytest.mark.also_real
 def test_two_windows_at_once_to_two_jobs(ors, editor):
-    jobs = [editor.submit("sleep", "600") for _ in range(2)]
+    jobs = [submit(editor) for _ in range(2)]
     report = drive(ors, editor, [[window(HOST.format(job)) for job in jobs]])
     for result, job in zip(report["windows"], jobs):
         assert_worked(result, editor, job)
@@ -244,7 +262,7 @@ def test_two_windows_at_once_to_two_jobs(ors, editor):
 def test_a_second_window_to_a_job_that_has_one(ors, editor, when):
     """The second waits for the first one's key hand-over (one path per host, a lock), then both work
     and both reach the same server in the job."""
-    job = editor.submit("sleep", "600")
+    job = submit(editor)
     host = HOST.format(job)
     groups = [[window(host)], [window(host)]] if when == "after" else [[window(host), window(host)]]
     report = drive(ors, editor, groups)
