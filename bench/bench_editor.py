@@ -1,10 +1,10 @@
 """The editor path (open-remote-ssh's own code, --identity-fifo) against OpenSSH, on the same job.
 
-    python bench/bench_editor.py [--runs 11] [--fake]
+    python bench/bench_editor.py [--runs 11] [--fake | --sim]
 
 Where a real HTCondor can run (an ordinary user, personal-pool.sh from $CJP_HTCONDOR or ../shared/htcondor),
 on a real personal pool; otherwise (or with --fake) on the simulated pool through the fake
-condor_ssh_to_job.  open-remote-ssh comes from $CJP_OPEN_REMOTE_SSH as in tests/test_editors_e2e.py.
+condor_ssh_to_job; with --sim, on the simulated pool asked directly (--sim in the ProxyCommand).  open-remote-ssh comes from $CJP_OPEN_REMOTE_SSH as in tests/test_editors_e2e.py.
 Runs alternate between the two sides, each a new session to the same job:
 
 * editor connect: one window of open-remote-ssh (tests/js/drive.js) from the start of its resolve to its
@@ -37,12 +37,18 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--runs", type=int, default=11, help="connections per side (default 11)")
     ap.add_argument("--fake", action="store_true", help="use the simulated pool even where HTCondor runs")
+    ap.add_argument("--sim", action="store_true", help="the simulated pool without condor_ssh_to_job")
     args = ap.parse_args()
     ors = build_open_remote_ssh()
     if isinstance(ors, str):
         raise SystemExit(f"bench_editor: {ors}")
 
-    worlds, where = open_world(args.fake)
+    if args.sim:
+        from conftest import make_world
+
+        worlds, where = make_world(backend="sim"), "the simulated pool (--sim)"
+    else:
+        worlds, where = open_world(args.fake)
     world = next(worlds)
     world.env = as_installed(world.env)
     try:
