@@ -14,25 +14,31 @@ the session's key there, once, instead of registering it with the agent:
    ``<host dir>/editor`` (0700, in the runtime directory that passes the safe-chain rule of paths.py: no
    other user can create, replace or open anything in it);
 3. it relays (the client gave socketpairs, not OpenSSH's descriptor passing) while one thread waits, at
-   most ``WAIT`` seconds, for a reader: opening the FIFO for writing without blocking succeeds only once a
-   reader has it open; the descriptor must be our FIFO (same device and inode) and the path is removed
-   at once, so nobody can open it any more, and no other name may be left (link count 0);
-4. it checks the reader: we are still the child of the process that started us (so its pid is still that
-   process), that process holds the FIFO (``/proc/<ppid>/fd``), and no other process we can see does
-   (every ``/proc/<pid>/fd`` we may read, after a short grace for an open still finishing);
-5. only then it writes the private key (OpenSSH format, as the starter made it) and closes: the reader gets
-   EOF.  Anything else (no reader in time, another holder, a replaced file) writes nothing, leaves
-   nothing at the path, says one line and ends the session.
+   most ``WAIT`` seconds, for the reader.  On Linux the proxy holds the FIFO open for writing from the
+   start, so every open(2) of it returns at once (a reader's descriptor exists as soon as its open has
+   returned), and it watches ``/proc/<ppid>/fd`` until the process that started it holds the FIFO.
+   Elsewhere (no /proc) it opens the FIFO for writing without blocking, which fails with ENXIO until some
+   reader has it open.  Either way the descriptor must be our FIFO (same device and inode), and the path is
+   removed at once: nobody can open it any more;
+4. it checks: no other name is left (link count 0), we are still the child of the process that started us
+   (so that pid is still that process), and, on Linux, after a short grace for an open that looked the path
+   up before it went, no other process whose ``/proc/<pid>/fd`` we may read holds the FIFO;
+5. only then it writes the private key (as the starter made it: OpenSSH format) and closes: the reader gets
+   the key, then EOF.  Anything else (no reader in time, another holder, a replaced file) writes nothing,
+   leaves nothing at the path, says one line and ends the session.
 
 What a check can and cannot see (docs/security.md): another user cannot reach the directory at all.  A
-process of the same user that opens the FIFO in the moment it exists is seen and refused (the editor's
-connection then fails) unless it made itself undumpable (prctl(PR_SET_DUMPABLE, 0), which hides its
-/proc/PID/fd from its own user; ssh-agent and our agent are such processes, so they cannot simply be
-refused), opened it from a thread with a descriptor table of its own, or is root.  On macOS there is no
-/proc: the directory, the fresh FIFO, its identity, the single window (removed at the first reader, no
-other link) and the parent are checked, not which process reads.  Such a same-user reader gets a key that
-opens only this session's sshd, which serves nothing but the connection we relay: it cannot reach the
-job with it.
+process of the same user that opens the FIFO while it exists is seen and refused (the editor's connection
+then fails) unless it made itself undumpable (prctl(PR_SET_DUMPABLE, 0), which hides its /proc/PID/fd from
+its own user; ssh-agent and our agent are such processes, so they cannot simply be refused), opened it from
+a thread with a descriptor table of its own, was stopped for longer than the grace between looking the path
+up and getting its descriptor, or is root; and nothing stops it from opening the FIFO again after the check
+through /proc/<pid>/fd/<n> of the editor or of the proxy (the same user may open a dumpable process's
+descriptors there, removed path or not) and racing the editor's read.  On macOS there is no /proc: the
+directory, the fresh FIFO, its identity, the single window (removed at the first reader, no other link) and
+the parent are checked, not which process reads, so a same-user process that opens the FIFO before the
+editor gets the key.  Such a reader gets a key that opens only this session's sshd, which serves nothing but
+the connection we relay: it cannot reach the job with it.
 
 ``write_pub_files`` writes the ``.pub`` halves that must exist before any connection: open-remote-ssh reads
 a ``.pub`` only to decide that the key file is worth reading at authentication time (gatherIdentityFiles)
@@ -57,7 +63,8 @@ if TYPE_CHECKING:
     from typing import Callable, Iterable, List, Optional, Tuple
 
 EDITOR_DIR = "editor"
-WAIT = 30.0  # seconds the client has to read the key once the relay runs
+WAIT = 60.0  # seconds the client has to read the key once the relay runs: open-remote-ssh's own default limit
+# (remote.SSH.connectTimeout, its ssh2 readyTimeout), so the hand-over never gives up before the editor does
 LOCK_MARGIN = 5.0  # a second proxy for the host waits WAIT plus this for the first one's hand-over
 PARENT_GRACE = 2.0  # seconds for the reader's descriptor to show in /proc/<ppid>/fd once its open returned
 SETTLE = 0.01  # an open woken with the editor's gets this long to finish before everyone else is looked at
@@ -244,38 +251,43 @@ class Handover:
 
     def _wait_for_parent(self) -> Optional[str]:
         """("proc") Until /proc/<parent>/fd holds our FIFO; then the path is removed."""
-        deadline = time.monotonic() + self.wait
-        pause = 0.001
-        while True:
+
+        def attempt() -> Optional[str]:
             held = _holds(self.proc, self.parent, self._identity)
             if held is None:
                 return (f"refusing to hand over the session key: cannot see the descriptors of process "
                         f"{self.parent}, which started the proxy ({self.proc}/{self.parent}/fd)")
-            if held:
-                self._remove_ours()  # nobody can open it any more
-                return None
-            if time.monotonic() >= deadline:
-                return self._timed_out()
-            time.sleep(pause)
-            pause = min(pause * 2, 0.01)
+            return "" if held else None
+
+        return self._poll(attempt)
 
     def _wait_for_reader(self) -> Optional[str]:
         """("open") Until some process has the FIFO open for reading; then the path is removed."""
         import errno
 
-        deadline = time.monotonic() + self.wait
-        pause = 0.001
-        while True:
+        def attempt() -> Optional[str]:
             try:
                 self._fd = self._open(os.O_WRONLY)
             except OSError as exc:  # ENXIO: no reader yet; anything else (ENOENT: removed): give up
                 if exc.errno != errno.ENXIO:
                     return f"cannot hand over the session key at {shown(self.path)}: {exc.strerror}"
-            else:
-                if self._fd < 0:
-                    return f"refusing to hand over the session key: {shown(self.path)} was replaced"
-                self._remove_ours()  # nobody can open it any more
                 return None
+            return "" if self._fd >= 0 else f"refusing to hand over the session key: {shown(self.path)} was replaced"
+
+        return self._poll(attempt)
+
+    def _poll(self, attempt: Callable[[], Optional[str]]) -> Optional[str]:
+        """Call *attempt* until it answers, at most ``wait`` seconds: "" (the reader is there: the path is
+        removed, so nobody can open it any more, and None returned), or the problem."""
+        deadline = time.monotonic() + self.wait
+        pause = 0.001
+        while True:
+            outcome = attempt()
+            if outcome == "":
+                self._remove_ours()
+                return None
+            if outcome is not None:
+                return outcome
             if time.monotonic() >= deadline:
                 return self._timed_out()
             time.sleep(pause)

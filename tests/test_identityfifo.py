@@ -86,24 +86,16 @@ def place():
     shutil.rmtree(base, ignore_errors=True)
 
 
-def read_in_thread(path: Path, nonblocking: bool = False):
-    """Open *path* for reading (blocking until a writer comes, unless *nonblocking*) and read to EOF in a
-    thread of this process: the proxy's parent reading.  Returns a dict that gets "data" or "error"."""
+def read_in_thread(path: Path):
+    """Open *path* for reading and read to EOF in a thread of this process: the proxy's parent reading.
+    Returns a dict that gets "data" or "error"."""
     got: dict = {}
 
     def run():
         try:
-            fd = os.open(path, os.O_RDONLY | (os.O_NONBLOCK if nonblocking else 0))
-            if nonblocking:
-                os.set_blocking(fd, True)
-            data = b""
-            while True:
-                chunk = os.read(fd, 65536)
-                if not chunk:
-                    break
-                data += chunk
+            fd = os.open(path, os.O_RDONLY)
+            got["data"] = b"".join(iter(lambda: os.read(fd, 65536), b""))
             os.close(fd)
-            got["data"] = data
         except OSError as exc:
             got["error"] = exc.strerror
 
@@ -120,13 +112,7 @@ try:
 except OSError as exc:
     print("error", exc.strerror, flush=True)
     sys.exit(0)
-data = b""
-while True:
-    chunk = os.read(fd, 65536)
-    if not chunk:
-        break
-    data += chunk
-print("read", data.hex(), flush=True)
+print("read", b"".join(iter(lambda: os.read(fd, 65536), b"")).hex(), flush=True)
 """
 
 
@@ -135,16 +121,23 @@ def sibling(path: Path, **kw) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-c", SIBLING, str(path)], stdout=subprocess.PIPE, text=True, **kw)
 
 
+def started(place, **options) -> Proxy:
+    """A proxy child serving at the place's path, its FIFO made (it waits to be told to go)."""
+    path, children = place
+    proxy = Proxy(path, **options)
+    children.append(proxy)
+    assert proxy.ready() == "ready"
+    return proxy
+
+
 def left_in(directory: Path):
     return sorted(p.name for p in directory.iterdir())
 
 
 @pytest.mark.parametrize("watch", ["proc", "open"])
 def test_the_process_that_started_the_proxy_gets_the_key_once_then_the_fifo_is_gone(place, watch):
-    path, children = place
-    proxy = Proxy(path, watch=watch)
-    children.append(proxy)
-    assert proxy.ready() == "ready"
+    path, _ = place
+    proxy = started(place, watch=watch)
     st = path.lstat()
     assert stat.S_ISFIFO(st.st_mode) and stat.S_IMODE(st.st_mode) == 0o600 and st.st_uid == os.getuid()
     reader = read_in_thread(path)
@@ -156,10 +149,8 @@ def test_the_process_that_started_the_proxy_gets_the_key_once_then_the_fifo_is_g
 
 
 def test_a_same_user_process_that_is_not_the_parent_does_not_get_the_key(place):
-    path, children = place
-    proxy = Proxy(path, wait=1.0)
-    children.append(proxy)
-    assert proxy.ready() == "ready"
+    path, _ = place
+    proxy = started(place, wait=1.0)
     other = sibling(path)
     time.sleep(0.3)  # it has the FIFO open and waits in read()
     proxy.go()
@@ -171,10 +162,8 @@ def test_a_same_user_process_that_is_not_the_parent_does_not_get_the_key(place):
 
 
 def test_nobody_gets_the_key_when_another_process_opens_it_together_with_the_parent(place):
-    path, children = place
-    proxy = Proxy(path)
-    children.append(proxy)
-    assert proxy.ready() == "ready"
+    path, _ = place
+    proxy = started(place)
     mine = read_in_thread(path)
     other = sibling(path)
     time.sleep(0.3)  # both wait in open() for a writer
@@ -224,24 +213,18 @@ def test_another_user_cannot_open_it(place):
 
 @pytest.mark.parametrize("watch", ["proc", "open"])
 def test_nothing_read_in_time_leaves_nothing_and_frees_the_host(place, watch):
-    path, children = place
-    proxy = Proxy(path, wait=0.3, watch=watch)
-    children.append(proxy)
-    assert proxy.ready() == "ready"
+    path, _ = place
+    proxy = started(place, wait=0.3, watch=watch)
     proxy.go()
     result = proxy.result()
     assert "nothing read the session key" in result["problem"] and "within 0.3 seconds" in result["problem"]
     assert left_in(path.parent) == [path.name + ".lock"]
-    after = Proxy(path, wait=0.1, lock_wait=0)  # the lock is free at once
-    children.append(after)
-    assert after.ready() == "ready"
+    started(place, wait=0.1, lock_wait=0)  # the lock is free at once
 
 
 def test_a_second_proxy_for_the_host_waits_for_the_first_ones_hand_over(place):
     path, children = place
-    first = Proxy(path)
-    children.append(first)
-    assert first.ready() == "ready"
+    first = started(place)
     impatient = Proxy(path, lock_wait=0.2)
     children.append(impatient)
     assert "still handing over its key" in json.loads(impatient.ready())["prepare"]
@@ -268,10 +251,8 @@ def test_a_second_proxy_for_the_host_waits_for_the_first_ones_hand_over(place):
 
 @pytest.mark.parametrize("watch", ["proc", "open"])
 def test_a_replaced_fifo_gets_nothing(place, watch):
-    path, children = place
-    proxy = Proxy(path, wait=1.0, watch=watch)
-    children.append(proxy)
-    assert proxy.ready() == "ready"
+    path, _ = place
+    proxy = started(place, wait=1.0, watch=watch)
     planted = path.with_name("planted")
     os.mkfifo(planted, 0o600)
     os.rename(planted, path)  # a same-user process swaps in a FIFO of its own, and reads it
@@ -292,10 +273,8 @@ def test_a_replaced_fifo_gets_nothing(place, watch):
 
 @pytest.mark.parametrize("watch", ["proc", "open"])
 def test_a_hard_link_is_refused(place, watch):
-    path, children = place
-    proxy = Proxy(path, watch=watch)
-    children.append(proxy)
-    assert proxy.ready() == "ready"
+    path, _ = place
+    proxy = started(place, watch=watch)
     os.link(path, path.with_name("second-name"))
     reader = read_in_thread(path)
     time.sleep(0.2)
