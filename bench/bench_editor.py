@@ -10,6 +10,8 @@ Runs alternate between the two sides, each a new session to the same job:
 * editor connect: one window of open-remote-ssh (tests/js/drive.js) from the start of its resolve to its
   SSH connection's `ready` (config read, identity files, the ProxyCommand, the session, the handshake,
   the key through the FIFO, authentication);
+* editor connect + command: the same plus its first command (`echo $PWD`) over that connection, which
+  is what `ssh HOST true` also does (OpenSSH adds its own start and the session's close);
 * editor resolve: the whole resolve, which adds its server install script in the job and its tunnels;
 * tunnel, first and again: an HTTP request through the window's tunnel (its SOCKS forwarding, a new
   SSH channel each time) to the server running in the job;
@@ -57,13 +59,14 @@ def main() -> int:
         openssh = ["ssh", "-F", str(world.ssh_config), host, "true"]
         timed(openssh, world.env)  # warm: the agent starts, caches fill
         drive(ors, world, [[window(host)]])
-        rows = {"editor connect": [], "editor resolve": [], "tunnel, first": [], "tunnel, again": [],
+        rows = {"editor connect": [], "editor connect + command": [], "editor resolve": [], "tunnel, first": [], "tunnel, again": [],
                 "OpenSSH ssh HOST true": []}
         for _ in range(args.runs):
             (result,) = drive(ors, world, [[window(host)]])["windows"]
             if "error" in result:
                 raise SystemExit(f"bench_editor: the window failed: {result['error']['message']}")
             rows["editor connect"].append(result["connectMs"])
+            rows["editor connect + command"].append(result["connectMs"] + result["commandMs"])
             rows["editor resolve"].append(result["resolvedMs"])
             rows["tunnel, first"].append(result["fetchMs"])
             rows["tunnel, again"].append(result["fetchAgainMs"])
@@ -71,9 +74,9 @@ def main() -> int:
             time.sleep(0.2)
         print(f"{where}; job {job}; {args.runs} runs each, medians (min-max)")
         for name, values in rows.items():
-            print(f"  {name:24} {statistics.median(values):7.1f} ms   ({min(values):.1f}-{max(values):.1f})")
-        ratio = statistics.median(rows["editor connect"]) / statistics.median(rows["OpenSSH ssh HOST true"])
-        print(f"  editor connect / OpenSSH: {ratio:.2f}")
+            print(f"  {name:26} {statistics.median(values):7.1f} ms   ({min(values):.1f}-{max(values):.1f})")
+        ratio = statistics.median(rows["editor connect + command"]) / statistics.median(rows["OpenSSH ssh HOST true"])
+        print(f"  editor connect + command / OpenSSH: {ratio:.2f}")
     finally:
         stop_servers(world)
         worlds.close()
