@@ -130,6 +130,13 @@ def started(place, **options) -> Proxy:
     return proxy
 
 
+def wait_holding(pid: int, path: Path) -> None:
+    """Until process *pid* has the FIFO at *path* open (the proxy's FIFO, held open for writing from its
+    start, lets every open return at once)."""
+    st = path.stat()
+    assert wait_for(lambda: identityfifo._holds("/proc", pid, (st.st_dev, st.st_ino)), timeout=20)
+
+
 def left_in(directory: Path):
     return sorted(p.name for p in directory.iterdir())
 
@@ -152,7 +159,7 @@ def test_a_same_user_process_that_is_not_the_parent_does_not_get_the_key(place):
     path, _ = place
     proxy = started(place, wait=1.0)
     other = sibling(path)
-    time.sleep(0.3)  # it has the FIFO open and waits in read()
+    wait_holding(other.pid, path)  # it has the FIFO open and waits in read()
     proxy.go()
     result = proxy.result()
     assert "nothing read the session key" in (result["problem"] or ""), result  # the parent never came
@@ -166,7 +173,8 @@ def test_nobody_gets_the_key_when_another_process_opens_it_together_with_the_par
     proxy = started(place)
     mine = read_in_thread(path)
     other = sibling(path)
-    time.sleep(0.3)  # both wait in open() for a writer
+    wait_holding(os.getpid(), path)
+    wait_holding(other.pid, path)  # both have it open and wait in read()
     proxy.go()
     result = proxy.result()
     assert f"process {other.pid} also opened" in (result["problem"] or ""), result
@@ -252,7 +260,7 @@ def test_a_second_proxy_for_the_host_waits_for_the_first_ones_hand_over(place):
 @pytest.mark.parametrize("watch", ["proc", "open"])
 def test_a_replaced_fifo_gets_nothing(place, watch):
     path, _ = place
-    proxy = started(place, wait=1.0, watch=watch)
+    proxy = started(place, wait=1.0 if watch == "proc" else 5.0, watch=watch)  # "open": until the reader comes
     planted = path.with_name("planted")
     os.mkfifo(planted, 0o600)
     os.rename(planted, path)  # a same-user process swaps in a FIFO of its own, and reads it
