@@ -58,7 +58,7 @@ def connect(args: argparse.Namespace) -> int:
         if args.timings:
             print_timings(marks)
         try:
-            return hand_over(session.sock, relayed)                                  # -> hand-over
+            return hand_over(session.sock, relayed, relay_watch(held, session.host_key))  # -> hand-over
         finally:
             if held is not None:
                 held.close()  # the relay ended: so does its session (also when we are killed: the kernel closes it)
@@ -141,11 +141,23 @@ def register_key(args: argparse.Namespace, session: Session, rundir, parent: int
     return True, held
 
 
-def hand_over(sock, relay: bool) -> int:
+def relay_watch(held, host_key: str):
+    """What the relay must look for in the job sshd's key exchange: the signature that binds the session's
+    key to this connection (agent/exchange.py); None when nothing relays or the agent takes no binding."""
+    if held is None or not held.binds:
+        return None
+    import base64
+
+    from .agent.exchange import ExchangeWatch
+
+    return ExchangeWatch(base64.b64decode(host_key.split()[1]), held.bind)
+
+
+def hand_over(sock, relay: bool, watch=None) -> int:
     from . import handoff
 
     try:
-        return handoff.hand_over(sock, relay_wanted=relay)
+        return handoff.hand_over(sock, relay_wanted=relay, watch=watch)
     except handoff.SshGone:
         return 1
 

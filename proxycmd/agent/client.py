@@ -94,9 +94,30 @@ def _exchange(rundir: Path, payload: bytes, *, timeout: float = REQUEST_TIMEOUT,
             conn.close()
 
 
+class Held:
+    """A relayed session's open connection to the agent: the session lives until it is closed."""
+
+    def __init__(self, conn: socket.socket, binds: bool) -> None:
+        self.conn = conn
+        self.binds = binds  # the agent takes the job sshd's signature of the session id (wire.BIND)
+
+    def bind(self, signature: bytes) -> bool:
+        """Give the agent the job sshd's signature of the exchange hash (agent/exchange.py) and wait for its
+        answer: after this, the session's key signs only for that connection's session id."""
+        try:
+            self.conn.settimeout(REQUEST_TIMEOUT)
+            self.conn.sendall(wire.frame(wire.message(wire.EXTENSION, wire.string(wire.BIND), wire.string(signature))))
+            return wire.read_frame(self.conn) == bytes([wire.AGENT_SUCCESS])
+        except (OSError, wire.WireError):
+            return False
+
+    def close(self) -> None:
+        self.conn.close()
+
+
 def register(rundir: Path, *, pid: int, host: str, host_key: str, private_key: bytes, key_lifetime: int = 300,
              upstream: Optional[str] = None, relayed: bool = False,
-             shared_known_hosts: bool = False) -> Optional[socket.socket]:
+             shared_known_hosts: bool = False) -> Optional[Held]:
     """Give the agent a session's key for process *pid* and its host key for known_hosts.
 
     *host_key* is ``<type> <base64>``; a trailing comment or line end, as in a .pub file, is left out.
@@ -108,7 +129,8 @@ def register(rundir: Path, *, pid: int, host: str, host_key: str, private_key: b
 
     *relayed*: the proxy relays for a client that may make many connections from one process.  The call
     may wait for that process's (or host's) earlier handshakes, and returns the open connection to the
-    agent: the session lives, and its line stays, until it is closed (when the proxy exits, at the latest).
+    agent (`Held`): the session lives, and its line stays, until it is closed (when the proxy exits, at the
+    latest).  Over it the relay binds the key to the connection it carries (`Held.bind`).
     """
     host_key = " ".join(host_key.split()[:2])
     fields = [wire.string(wire.REGISTER), wire.u32(pid), wire.string(host), wire.string(host_key),
@@ -134,7 +156,10 @@ def register(rundir: Path, *, pid: int, host: str, host_key: str, private_key: b
         for conn in keep or ():
             conn.close()
         raise AgentError(f"the key agent refused the session key for {host} (see {paths.agent_log(rundir)})")
-    return keep[0] if keep else None
+    if not keep:
+        return None
+    flags = reply[1:5]  # an agent of this version says it takes the binding; an earlier one says nothing
+    return Held(keep[0], len(flags) == 4 and bool(int.from_bytes(flags, "big") & wire.REGISTER_BINDS))
 
 
 def _ask(rundir: Path, extension: str, **options) -> Optional[bytes]:

@@ -47,14 +47,15 @@ class Link:
     def _set(self, state: str) -> None:
         self.state, self.since = state, time.monotonic()
 
-    def read_request(self) -> Optional[bytearray]:
-        """The next request body, or None when the client hung up between requests.
+    def read_request(self, held: bool = False) -> Optional[bytearray]:
+        """The next request body, or None when the client hung up between requests.  *held*: the wait
+        for it has no idle limit and the connection is never evicted meanwhile (a relay holds it).
 
         Raises WireError for a bad frame and OSError (TimeoutError) when the client is too slow.
         """
-        self._set(_WAITING)
+        self._set(_HELD if held else _WAITING)
         head = bytearray(4)
-        self.sock.settimeout(IDLE_TIMEOUT)
+        self.sock.settimeout(None if held else IDLE_TIMEOUT)
         got = self.sock.recv_into(head)
         if got == 0:
             return None
@@ -84,12 +85,6 @@ class Link:
         self.sock.settimeout(REQUEST_DEADLINE)
         self.sock.sendall(wire.frame(payload))
         self._set(_WAITING)
-
-    def hold(self) -> None:
-        """Wait, with no idle limit and never evicted, until the client hangs up (or sends anything)."""
-        self._set(_HELD)
-        self.sock.settimeout(None)
-        self.sock.recv(1)
 
 
 Handler = Callable[[Link], None]

@@ -198,7 +198,7 @@ class Agent:
     def _sign(self, reader: wire.Reader, pid: int, token: Optional[str]) -> bytes:
         blob, data, flags = reader.string(), reader.string(), reader.u32()
         reader.end()
-        key = self.registry.take_key(pid, token, blob)
+        key = self.registry.take_key(pid, token, blob, data)
         if key is None:
             upstream = self.registry.upstream(pid, token)
             if upstream:
@@ -237,11 +237,30 @@ class Agent:
             if after is not None:  # a relayed session: it lives as long as the proxy holds this connection
                 try:
                     link.reply(reply)
-                    link.hold()
+                    self._hold(link, after)
                 finally:
                     self.registry.end(after)
                 return
             link.reply(reply)
+
+    def _hold(self, link: listener.Link, session) -> None:
+        """A relayed session's connection, until the relay closes it: it may bind the session's key to the
+        connection it carries (the job sshd's signature of the session id, agent/exchange.py)."""
+        while True:
+            body = link.read_request(held=True)
+            if body is None:
+                return
+            try:
+                reader = wire.Reader(body)
+                if reader.byte() != wire.EXTENSION or reader.string() != wire.BIND.encode():
+                    raise wire.WireError("not a binding")
+                signature = reader.string()
+                reader.end()
+            except wire.WireError:
+                link.reply(_FAILURE)
+                continue
+            self.registry.bind(session, signature)
+            link.reply(_SUCCESS)
 
     def _manage(self, reader: wire.Reader, peer_pid: int):
         """(reply, what follows it): None, _STOP, or a relayed session to end when the connection closes."""
@@ -284,7 +303,9 @@ class Agent:
         self.heal_agent_socket()  # ssh asks agent.sock right after this reply: it must be ours
         log.info("session for pid %d (%s): %s key for %d s%s", pid, host, key.key_type, lifetime,
                  ", relayed" if relayed else "")
-        return _SUCCESS, session if relayed else None
+        if relayed:  # the relay is to bind the key to its connection before it signs
+            return _SUCCESS + wire.u32(wire.REGISTER_BINDS), session
+        return _SUCCESS, None
 
     def _status(self) -> bytes:
         sessions, held = self.registry.counts()
