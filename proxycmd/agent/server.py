@@ -395,6 +395,19 @@ def _parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
     return args
 
 
+def _bound_the_log(rundir: Path) -> None:
+    """From here on, log through a handler that keeps agent.log (our stderr, when started by a client)
+    under its size limit (logfile.py)."""
+    from .logfile import BoundedLog
+
+    root = logging.getLogger()
+    handler = BoundedLog(paths.agent_log(rundir))
+    handler.setFormatter(root.handlers[0].formatter if root.handlers else None)
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     """Run the agent until stopped, signalled or idle; 0 also when another agent already serves."""
     args = _parse_args(argv)
@@ -407,6 +420,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     except paths.PathError as exc:
         log.error("%s", exc)
         return 1
+    _bound_the_log(rundir)
     try:
         agent = Agent(rundir, args.idle_exit, args.max_host_key_lifetime, args.shared_known_hosts)
     except paths.PathError as exc:
