@@ -216,6 +216,11 @@ class Registry:
                     found.setdefault(session.key.blob, session.host)
         return list(found.items())
 
+    def pending(self, pid: int, token: Optional[str]) -> bool:
+        """Does this process have a registered key it has not signed with yet?"""
+        with self._lock:
+            return any(s.key is not None and s.belongs_to(pid, token) for s in self._sessions)
+
     def upstream(self, pid: int, token: Optional[str]) -> Optional[str]:
         """The user's own agent that this process's sessions forward to, if any."""
         with self._lock:

@@ -51,6 +51,7 @@ class Agent:
         self.protected = False
         self._idle_exit = idle_exit
         self._net = listener.Listener()
+        self._net.keep = self._signature_pending
         self._cleaned = False
 
     def _known_hosts_file(self, shared: bool) -> "PrivateFile | SharedFile":
@@ -162,11 +163,17 @@ class Agent:
 
     # -- agent.sock: the standard protocol only ---------------------------------------------------------------
 
+    def _signature_pending(self, link: listener.Link) -> bool:
+        """Keep an agent.sock connection whose process has a registered key not used yet: ssh lists its key,
+        then waits, idle, for the server's answer before it asks for the signature."""
+        return link.kind == AGENT and link.peer is not None and self.registry.pending(*link.peer)
+
     def _serve_agent(self, link: listener.Link) -> None:
         who = _same_user(link)
         if who is None:
             return
         token = peer.start_token(who.pid)
+        link.peer = (who.pid, token)
         while True:
             body = link.read_request()
             if body is None:
