@@ -138,6 +138,10 @@ def register_key(args: argparse.Namespace, session: Session, rundir, parent: int
         if waiting.peer_gone(1, parent):  # the agent refused because ssh died meanwhile
             return False, None
         raise
+    if relayed:  # we hold the session key for as long as we relay: no core dump, no same-user ptrace
+        from .agent.harden import forbid_inspection
+
+        forbid_inspection()
     return True, held
 
 

@@ -9,9 +9,12 @@ from __future__ import annotations
 import base64
 import os
 import select
+import signal
 import subprocess
 import sys
 import threading
+import time
+from pathlib import Path
 
 import pytest
 
@@ -300,3 +303,67 @@ def test_relayed_openssh_logs_in_with_every_key_exchange(relay_world, kex, keyty
     done = world.ssh("-o", f"ProxyCommand={proxy}", "-o", "ProxyUseFdpass=no", "-o", f"KexAlgorithms={kex}",
                      f"{world.job}.job.condor", "echo $PWD", check=False)
     assert done.returncode == 0 and done.stdout.strip() == str(world.sandbox(world.job)), done.stderr
+
+
+def _children(pid: int) -> list:
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as listing:
+            return [int(child) for child in listing.read().split()]
+    except OSError:
+        return []
+
+
+def _allow_cores() -> None:
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_CORE, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+
+
+def dumps_core(argv, cwd: Path, env=None, ready=None) -> bool:
+    """Start *argv* in *cwd* with core dumps allowed, SIGSEGV the process *ready(proc)* names (default: the
+    one started) once it is ready, and tell whether a core file appeared in *cwd*."""
+    cwd.mkdir()
+    proc = subprocess.Popen(argv, cwd=cwd, env=env, preexec_fn=_allow_cores, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        target = ready(proc) if ready else proc.pid
+        os.kill(target, signal.SIGSEGV)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and peer_alive(target):
+            time.sleep(0.05)
+        time.sleep(0.5)  # the kernel writes the core as the process dies
+    finally:
+        proc.kill()
+        proc.communicate()
+    return any(path.name.startswith("core") for path in cwd.iterdir())
+
+
+def peer_alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except OSError:
+        return False
+
+
+@pytest.mark.e2e
+def test_a_relaying_proxy_holds_the_key_where_no_core_dump_or_debugger_reaches(relay_world, tmp_path):
+    """A relaying proxy holds the session key for the whole connection: like the agent it must be not
+    dumpable (no core file with the key in it, no same-user ptrace or /proc/PID/mem)."""
+    pattern = Path("/proc/sys/kernel/core_pattern").read_text().strip()
+    if pattern.startswith("|") or "/" in pattern or Path("/proc/sys/fs/suid_dumpable").read_text().strip() != "0":
+        pytest.skip(f"core files do not land in the working directory here (core_pattern {pattern!r})")
+    if not dumps_core(["sleep", "60"], tmp_path / "control"):
+        pytest.skip("this machine writes no core file even for an ordinary process")
+    world = relay_world
+    if not hasattr(world, "job"):
+        world.job = world.submit("sleep", "3600")
+
+    def relaying_proxy(ssh) -> int:
+        assert ssh.stdout.readline().strip() == "relaying", ssh.stderr.read() if ssh.poll() is not None else ""
+        proxies = [pid for pid in _children(ssh.pid) if b"condor-job-proxy" in Path(f"/proc/{pid}/cmdline").read_bytes()]
+        assert len(proxies) == 1, proxies
+        return proxies[0]
+
+    argv = world.ssh_argv("-o", "ProxyUseFdpass=no", f"{world.job}.job.condor", "echo relaying; sleep 60")
+    assert not dumps_core(argv, tmp_path / "proxy", env=world.env, ready=relaying_proxy)
