@@ -123,17 +123,21 @@ def register_key(args: argparse.Namespace, session: Session, rundir, parent: int
     from . import paths, waiting
     from .agent.client import register
 
-    upstream = None
+    upstream = master = None
     if args.forward_agent:
         from .upstream import user_agent_socket
 
         upstream = user_agent_socket(parent, ours=str(paths.agent_socket(rundir)))
+        if upstream and args.login:  # ssh may background a ControlMaster that forwards for it (ControlPersist)
+            from .agent.client import control_name
+
+            master = control_name(args.host, args.port, args.login)
     if parent <= 1 or waiting.peer_gone(1, parent):
         return False, None  # ssh is gone (killed before the hand-over): register nothing, nobody to tell
     try:
         held = register(rundir, pid=parent, host=known_hosts_name(args.host, args.port), host_key=session.host_key,
                         private_key=session.private_key, upstream=upstream, relayed=relayed,
-                        shared_known_hosts=args.shared_known_hosts)
+                        shared_known_hosts=args.shared_known_hosts, master=master)
     except ProxyError:
         if waiting.peer_gone(1, parent):  # the agent refused because ssh died meanwhile
             return False, None

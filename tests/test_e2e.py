@@ -411,6 +411,37 @@ def test_forward_agent_forwards_the_users_own_keys(world):
 
 
 @pytest.mark.also_real
+def test_forward_agent_works_through_the_backgrounded_controlmaster(world):
+    """The default block multiplexes (ControlMaster auto, ControlPersist): after the first ssh logs in, its
+    ControlMaster is a forked, backgrounded ssh that no proxy registered, and it serves the forwarded agent
+    channels of that session and of every later one.  `ssh-add -l` in the job lists the user's own key
+    there too, in the first session and in a later one over the master, and never a session key."""
+    job = world.submit("sleep", "600")
+    host = HOST.format(job)
+    key = world.base / "userkey"
+    world.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "my-own-key", "-f", str(key)])
+    sock = world.base / "user-agent.sock"
+    started = world.run(["ssh-agent", "-s", "-a", str(sock)]).stdout
+    agent_pid = int(started.split("SSH_AGENT_PID=")[1].split(";")[0])
+    world.extra_cleanup.append(lambda: os.kill(agent_pid, signal.SIGTERM))
+    env = dict(world.env, SSH_AUTH_SOCK=str(sock))
+    world.run(["ssh-add", "-q", str(key)], env=env)
+    world.run([tool("condor-job-ssh"), "setup", "--ssh-config", str(world.ssh_config), "--forward-agent",
+               "--multiplex", "--yes"])
+    own = world.run(["ssh-keygen", "-lf", str(key.with_suffix(".pub"))]).stdout.split()[1]
+    try:
+        first = world.run(world.ssh_argv(host, "sleep 1; ssh-add -l"), env=env)  # the master is backgrounded by now
+        assert world.run(world.ssh_argv("-O", "check", host), check=False).returncode == 0  # a live master
+        later = world.run(world.ssh_argv(host, "ssh-add -l"), env=env)  # over the master: no proxy runs
+        for listed in (first, later):
+            lines = listed.stdout.splitlines()
+            assert len(lines) == 1 and own in lines[0], listed.stdout + listed.stderr
+    finally:
+        world.run(world.ssh_argv("-O", "exit", host), check=False)
+    assert_clean(world)
+
+
+@pytest.mark.also_real
 def test_setup_sync_then_tools_by_name_and_remove_leaves_no_trace(world, tmp_path):
     """The generator's promise, end to end: a user's own config, setup (multiplexing on), sync, then ssh, scp
     and rsync by the synced name; remove gives back the file byte for byte."""

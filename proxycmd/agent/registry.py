@@ -30,7 +30,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import List, Optional, Tuple
+from typing import Dict, List, Optional, Tuple
 
 from . import keys, peer, wire
 from .knownhosts import PrivateFile, SharedFile
@@ -38,6 +38,7 @@ from .knownhosts import PrivateFile, SharedFile
 log = logging.getLogger("proxycmd.agent")
 
 HANDSHAKE_LIMIT = 10.0  # seconds a relayed session may hold its turn before its key is dropped
+MAX_MASTERS = 1024  # ControlPath names remembered (the oldest go first)
 USERAUTH_REQUEST = 50  # SSH_MSG_USERAUTH_REQUEST: what a client's authentication signature covers
 
 _HOST = re.compile(r"(?:[A-Za-z0-9_.:-]{1,253}|\[[A-Za-z0-9_.:-]{1,253}\]:[0-9]{1,5})")
@@ -119,6 +120,7 @@ class Registry:
         self._known_hosts = PrivateFile(known_hosts) if isinstance(known_hosts, Path) else known_hosts
         self._max_host_lifetime = max_host_lifetime
         self._closed = False
+        self._masters: Dict[str, Tuple[str, float]] = {}  # ControlPath name -> (upstream agent, until)
 
     def _write(self) -> None:
         self._known_hosts.write(known_hosts_lines(self._sessions))
@@ -221,6 +223,23 @@ class Registry:
         with self._lock:
             return any(s.key is not None and s.belongs_to(pid, token) for s in self._sessions)
 
+    def note_master(self, name: str, upstream: str) -> None:
+        """The ssh master that ControlPath *name* names forwards with *upstream* (server.Agent._upstream), for
+        as long as a session's host key line may live."""
+        with self._lock:
+            self._masters.pop(name, None)
+            self._masters[name] = (upstream, time.monotonic() + self._max_host_lifetime)
+            while len(self._masters) > MAX_MASTERS:
+                del self._masters[next(iter(self._masters))]
+
+    def masters(self) -> bool:
+        return bool(self._masters)
+
+    def master_upstream(self, name: str) -> Optional[str]:
+        with self._lock:
+            found = self._masters.get(name)
+            return found[0] if found and time.monotonic() < found[1] else None
+
     def upstream(self, pid: int, token: Optional[str]) -> Optional[str]:
         """The user's own agent that this process's sessions forward to, if any."""
         with self._lock:
@@ -265,6 +284,8 @@ class Registry:
                 if session.in_handshake and now >= session.turn_ends:
                     self._lapse(session)
                 kept.append(session)
+            for name in [name for name, (_, until) in self._masters.items() if now >= until]:
+                del self._masters[name]
             if len(kept) != len(self._sessions):
                 self._sessions = kept
                 self._lock.notify_all()

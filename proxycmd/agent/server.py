@@ -17,6 +17,7 @@ import argparse
 import json
 import logging
 import os
+import re
 import signal
 import sys
 import time
@@ -37,6 +38,8 @@ AGENT, CONTROL = "agent", "control"  # the two sockets' kinds
 _SUCCESS = bytes([wire.AGENT_SUCCESS])
 _STOP = object()  # what follows a stop request
 _FAILURE = bytes([wire.AGENT_FAILURE])
+_CONTROL_NAME = re.compile(r"[0-9a-f]{40}")  # ssh's %C
+_MASTER_TITLE = re.compile(r"ssh: (/.*)/([0-9a-f]{40}) \[mux\]")  # what a backgrounded master calls itself
 
 
 class Agent:
@@ -190,7 +193,7 @@ class Agent:
         if kind == wire.REQUEST_IDENTITIES:
             reader.end()
             found = [(blob, host.encode()) for blob, host in self.registry.identities(pid, token)]
-            upstream = self.registry.upstream(pid, token)
+            upstream = self._upstream(pid, token)
             if upstream:  # the session key first, so ssh authenticates with it on its first try
                 known = {blob for blob, _ in found}
                 found += [(blob, comment) for blob, comment in forward.identities(upstream) if blob not in known]
@@ -207,7 +210,7 @@ class Agent:
         reader.end()
         key = self.registry.take_key(pid, token, blob, data)
         if key is None:
-            upstream = self.registry.upstream(pid, token)
+            upstream = self._upstream(pid, token)
             if upstream:
                 return forward.ask(upstream, wire.message(wire.SIGN_REQUEST, wire.string(blob), wire.string(data),
                                                           wire.u32(flags))) or _FAILURE
@@ -276,6 +279,8 @@ class Agent:
         name = reader.string()
         if name == wire.REGISTER.encode():
             return self._register(reader, peer_pid)
+        if name == wire.MASTER.encode():
+            return self._note_master(reader, peer_pid), None
         if name == wire.STATUS.encode():
             reader.end()
             return self._status(), None
@@ -313,6 +318,35 @@ class Agent:
         if relayed:  # the relay is to bind the key to its connection before it signs
             return _SUCCESS + wire.u32(wire.REGISTER_BINDS), session
         return _SUCCESS, None
+
+    def _note_master(self, reader: wire.Reader, peer_pid: int) -> bytes:
+        """A registered ssh (the registering proxy's parent) may become a ControlMaster under this ControlPath
+        name: its backgrounded master forwards with the session's upstream agent (see `_upstream`)."""
+        pid, name = reader.u32(), reader.text()
+        reader.end()
+        try:
+            token = check_owner(pid, peer_pid)
+        except ValueError as exc:
+            log.warning("refused a master name for pid %d: %s", pid, exc)
+            return _FAILURE
+        upstream = self.registry.upstream(pid, token)
+        if not _CONTROL_NAME.fullmatch(name) or not upstream:
+            return _FAILURE
+        self.registry.note_master(name, upstream)
+        return _SUCCESS
+
+    def _upstream(self, pid: int, token: Optional[str]) -> Optional[str]:
+        """The user's own agent that *pid* may use: its session's (`--forward-agent`), or, for the ControlMaster
+        ssh backgrounded after a registered session logged in (ControlPersist: a forked, re-parented child
+        that no proxy registered, titled "ssh: <ControlPath> [mux]"), the one its session was registered
+        with.  Only ever the user's own agent, which any process of the user can reach anyway: never a key."""
+        found = self.registry.upstream(pid, token)
+        if found is None and self.registry.masters():
+            title = peer.command_line(pid)
+            named = _MASTER_TITLE.fullmatch(title or "")
+            if named and os.path.realpath(named.group(1)) == os.path.realpath(self.rundir):
+                found = self.registry.master_upstream(named.group(2))
+        return found
 
     def _status(self) -> bytes:
         sessions, held = self.registry.counts()

@@ -32,6 +32,7 @@ SESSION_BIND = "session-bind@openssh.com"
 REGISTER = "register@condor-job-proxy"
 STATUS = "status@condor-job-proxy"
 STOP = "stop@condor-job-proxy"
+MASTER = "master@condor-job-proxy"  # after a registration: the ControlPath name of the ssh's master to be
 BIND = "bind@condor-job-proxy"  # on a relayed session's held connection: the sshd's signature of the session id
 
 # Register flags (an optional u32 after the upstream agent).
