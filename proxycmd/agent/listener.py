@@ -45,6 +45,8 @@ class Link:
         self.state = _WAITING
         self.since = time.monotonic()
         self.peer = None  # set by the handler: whatever its `keep` test needs (the agent: pid and start token)
+        self.opened = self.since
+        self.asked = False  # has a request begun on it yet?
 
     def _set(self, state: str) -> None:
         self.state, self.since = state, time.monotonic()
@@ -61,6 +63,7 @@ class Link:
         got = self.sock.recv_into(head)
         if got == 0:
             return None
+        self.asked = True
         self._set(_READING)
         deadline = time.monotonic() + REQUEST_DEADLINE
         self._fill(memoryview(head)[got:], deadline)

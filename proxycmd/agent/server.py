@@ -54,7 +54,7 @@ class Agent:
         self.protected = False
         self._idle_exit = idle_exit
         self._net = listener.Listener()
-        self._net.keep = self._signature_pending
+        self._net.keep = self._keep
         self._cleaned = False
 
     def _known_hosts_file(self, shared: bool) -> "PrivateFile | SharedFile":
@@ -166,10 +166,14 @@ class Agent:
 
     # -- agent.sock: the standard protocol only ---------------------------------------------------------------
 
-    def _signature_pending(self, link: listener.Link) -> bool:
-        """Keep an agent.sock connection whose process has a registered key not used yet: ssh lists its key,
-        then waits, idle, for the server's answer before it asks for the signature."""
-        return link.kind == AGENT and link.peer is not None and self.registry.pending(*link.peer)
+    def _keep(self, link: listener.Link) -> bool:
+        """Connections a flood must not take a slot from (listener._evict_one): on agent.sock, one whose
+        process has a registered key not used yet (ssh lists its key, then waits, idle, for the server's
+        answer before it asks for the signature); on control.sock, one just opened whose first request (a
+        proxy's registration) has not begun yet, for REQUEST_DEADLINE."""
+        if link.kind == CONTROL:
+            return not link.asked and time.monotonic() - link.opened < listener.REQUEST_DEADLINE
+        return link.peer is not None and self.registry.pending(*link.peer)
 
     def _serve_agent(self, link: listener.Link) -> None:
         who = _same_user(link)
