@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -22,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO, make_world, safe_tmp_root, wait_for
+from test_e2e import own_agent
 
 pytestmark = pytest.mark.e2e
 
@@ -337,19 +336,12 @@ def test_a_job_the_library_forwards_its_agent_to_never_gets_the_next_connections
     path.write_text(recipe("paramiko_job.py"))
     thief = pool.sandbox(job_a) / "thief.py"
     thief.write_text(THIEF)
-    own_key = tmp_path / "own_key"
-    pool.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "my-own-key", "-f", str(own_key)])
-    sock = safe_tmp_root() / f"own-agent-{os.getpid()}.sock"
-    started = pool.run(["ssh-agent", "-s", "-a", str(sock)]).stdout
-    agent_pid = int(started.split("SSH_AGENT_PID=")[1].split(";")[0])
-    try:
-        env = dict(pool.env, SSH_AUTH_SOCK=str(sock))
-        pool.run(["ssh-add", "-q", str(own_key)], env=env)
-        done = pool.run([sys.executable, "-c", FORWARDER, str(path), str(pool.ssh_config), HOST.format(job_a),
-                         HOST.format(job_b), "10", str(thief), "yes" if whole_process else "no"],
-                        check=False, timeout=300, env=env)
-    finally:
-        os.kill(agent_pid, signal.SIGTERM)
+    if not hasattr(pool, "own_agent"):  # one for the module's pool, stopped with it
+        pool.own_agent = own_agent(pool)
+    env, own_key = pool.own_agent
+    done = pool.run([sys.executable, "-c", FORWARDER, str(path), str(pool.ssh_config), HOST.format(job_a),
+                     HOST.format(job_b), "10", str(thief), "yes" if whole_process else "no"],
+                    check=False, timeout=300, env=env)
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout.splitlines()[-1])
     own = base64.b64decode(own_key.with_suffix(".pub").read_text().split()[1]).hex()

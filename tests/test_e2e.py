@@ -393,9 +393,9 @@ def test_other_session_key_types(world, keytype):
     assert done.stdout.startswith("ssh-ed25519" if keytype == "ed25519" else "ecdsa-sha2")
 
 
-def test_forward_agent_forwards_the_users_own_keys(world):
-    job = world.submit("sleep", "600")
-    assert world.ssh(HOST.format(job), "echo ${SSH_AUTH_SOCK:-none}").stdout.strip() == "none"
+def own_agent(world):
+    """The test user's own ssh-agent (stopped with the world) holding a fresh key of theirs: (an environment
+    whose SSH_AUTH_SOCK names it, the key's private file)."""
     key = world.base / "userkey"
     world.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "my-own-key", "-f", str(key)])
     sock = world.base / "user-agent.sock"
@@ -404,6 +404,13 @@ def test_forward_agent_forwards_the_users_own_keys(world):
     world.extra_cleanup.append(lambda: os.kill(agent_pid, signal.SIGTERM))
     env = dict(world.env, SSH_AUTH_SOCK=str(sock))
     world.run(["ssh-add", "-q", str(key)], env=env)
+    return env, key
+
+
+def test_forward_agent_forwards_the_users_own_keys(world):
+    job = world.submit("sleep", "600")
+    assert world.ssh(HOST.format(job), "echo ${SSH_AUTH_SOCK:-none}").stdout.strip() == "none"
+    env, key = own_agent(world)
     world.run([tool("condor-job-ssh"), "setup", "--ssh-config", str(world.ssh_config), "--forward-agent", "--yes"])
     listed = world.run(world.ssh_argv(HOST.format(job), "ssh-add -L"), env=env).stdout
     assert key.with_suffix(".pub").read_text().split()[1] in listed  # the user's key, inside the job
@@ -418,14 +425,7 @@ def test_forward_agent_works_through_the_backgrounded_controlmaster(world):
     there too, in the first session and in a later one over the master, and never a session key."""
     job = world.submit("sleep", "600")
     host = HOST.format(job)
-    key = world.base / "userkey"
-    world.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "my-own-key", "-f", str(key)])
-    sock = world.base / "user-agent.sock"
-    started = world.run(["ssh-agent", "-s", "-a", str(sock)]).stdout
-    agent_pid = int(started.split("SSH_AGENT_PID=")[1].split(";")[0])
-    world.extra_cleanup.append(lambda: os.kill(agent_pid, signal.SIGTERM))
-    env = dict(world.env, SSH_AUTH_SOCK=str(sock))
-    world.run(["ssh-add", "-q", str(key)], env=env)
+    env, key = own_agent(world)
     world.run([tool("condor-job-ssh"), "setup", "--ssh-config", str(world.ssh_config), "--forward-agent",
                "--multiplex", "--yes"])
     own = world.run(["ssh-keygen", "-lf", str(key.with_suffix(".pub"))]).stdout.split()[1]
