@@ -219,9 +219,11 @@ class Registry:
         return list(found.items())
 
     def pending(self, pid: int, token: Optional[str]) -> bool:
-        """Does this process have a registered key it has not signed with yet?"""
-        with self._lock:
-            return any(s.key is not None and s.belongs_to(pid, token) for s in self._sessions)
+        """Does this process have a registered key it has not signed with yet?  Without the lock: the accept
+        loop asks this (listener._evict_one), and the lock may be held while a shared known_hosts file waits
+        for another node's writer.  list() copies the list whole (one step under the GIL); a session's key
+        only ever goes from a key to None, so at worst a connection is kept a moment too long."""
+        return any(s.key is not None and s.belongs_to(pid, token) for s in list(self._sessions))
 
     def note_master(self, name: str, upstream: str) -> None:
         """The ssh master that ControlPath *name* names forwards with *upstream* (server.Agent._upstream), for
