@@ -10,7 +10,8 @@
 # installs the package with its test extras, and runs pytest as that user (test homes under ~/t: unix
 # socket paths must stay short, and ssh's ControlPath is the longest). As an ordinary user it runs
 # pytest in place with ./.venv. CJP_REQUIRE_REAL_POOL=1 (what CI sets) makes a missing pool a failure,
-# not a skip.
+# not a skip; CJP_REQUIRE_CONTAINERS=1 does the same for Docker (scripts/test-containers.sh runs the
+# container tier through this script, with `-m containers`: the last -m wins).
 set -eu
 cd "$(dirname "$0")/.."
 repo=$(pwd)
@@ -54,5 +55,6 @@ chown -R "$user:" "$work" "$home/shared"
 as_user sh -c "cd '$work' && { [ -x .venv/bin/python ] || /usr/bin/python3 -m venv .venv; } &&
   .venv/bin/python -m pip install -q --upgrade pip >/dev/null 2>&1; .venv/bin/python -m pip install -q '.[test]'"
 cd "$work"
-as_user CJP_REQUIRE_REAL_POOL="${CJP_REQUIRE_REAL_POOL:-}" CJP_HTCONDOR="$home/shared/htcondor" CJP_TEST_TMP="$home/t" \
+as_user CJP_REQUIRE_REAL_POOL="${CJP_REQUIRE_REAL_POOL:-}" CJP_REQUIRE_CONTAINERS="${CJP_REQUIRE_CONTAINERS:-}" \
+  CJP_HTCONDOR="$home/shared/htcondor" CJP_TEST_TMP="$home/t" \
   sh -c 'cd "$0" && exec .venv/bin/python -m pytest -q -m real "$@"' "$work" "$@"
