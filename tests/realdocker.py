@@ -141,7 +141,16 @@ def has_image(tag: str) -> bool:
 
 
 def why_unavailable() -> Optional[str]:
-    """One line saying why the container tier cannot run here, or None when it can."""
+    """One line saying why the container tier cannot run here (no real pool, no Docker, no images), or None
+    when it can."""
+    import realpool
+
+    if os.geteuid() == 0:
+        return ("container tier: HTCondor runs no jobs as root; `sh scripts/test-containers.sh` runs it as an "
+                "unprivileged user")
+    no_pool = realpool.why_unavailable()
+    if no_pool:
+        return no_pool.replace("real HTCondor tier", "container tier")
     how = "`sudo sh scripts/test-containers.sh` installs Debian's docker.io, starts dockerd and builds them"
     if not os.access(DOCKER, os.X_OK):
         return f"container tier: Debian's docker.io is not installed ({DOCKER}); {how}"

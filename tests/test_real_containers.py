@@ -43,7 +43,7 @@ MB = 4 << 20
 
 @pytest.fixture(scope="module")
 def docker_pool():
-    reason = realpool.why_unavailable() or realdocker.why_unavailable()
+    reason = realdocker.why_unavailable()
     if reason:
         if os.environ.get(realdocker.REQUIRE_ENV):
             pytest.fail(f"{reason} ({realdocker.REQUIRE_ENV} is set)", pytrace=False)
