@@ -69,6 +69,19 @@ def interleaved(variants: dict, runs: int, env: dict) -> dict:
     return {name: statistics.median(values) for name, values in times.items()}
 
 
+def transfer_times(transfers: dict, rounds: int, env: dict, after=None) -> dict:
+    """Seconds of every run, keyed (label, variant): *rounds* rounds, each label's variants taking turns;
+    *after(label, variant)* runs after each (a check, a clean-up)."""
+    times = {(label, name): [] for label in transfers for name in transfers[label]}
+    for _ in range(rounds):
+        for label, variants in transfers.items():
+            for name, argv in variants.items():
+                times[(label, name)].append(timed(argv, env))
+                if after is not None:
+                    after(label, name)
+    return times
+
+
 def session_key_type(argv, env) -> str:
     """The host key type ssh saw (the session's one key: host key and client key alike)."""
     done = subprocess.run(argv, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True)
@@ -149,13 +162,8 @@ def main() -> int:
             "download": {"ours": ["scp", "-F", str(world.ssh_config), f"{host}:up.bin", str(back)],
                          "classic": [*classic, "-ssh", "scp", job, "remote:up.bin", str(back)]},
         }
-        times = {(label, name): [] for label in transfers for name in ("ours", "classic")}
-        for _ in range(args.transfers):
-            for label, variants in transfers.items():
-                for name, argv in variants.items():
-                    times[(label, name)].append(timed(argv, env))
-                    if label == "download":
-                        back.unlink()
+        times = transfer_times(transfers, args.transfers, env, after=lambda label, name: label == "download"
+                               and back.unlink())
 
         mib = args.size_mib
         ms = lambda seconds: f"{1000 * seconds:7.1f} ms"  # noqa: E731

@@ -28,7 +28,7 @@ sys.path.insert(0, str(REPO / "tests"))
 sys.path.insert(0, str(REPO / "bench"))
 sys.path.insert(0, str(REPO))
 
-from bench_condor import interleaved, timed  # noqa: E402  (the same timing as the condor bench)
+from bench_condor import interleaved, transfer_times  # noqa: E402  (the same timing as the condor bench)
 
 
 def main() -> int:
@@ -71,17 +71,15 @@ def main() -> int:
             "down": {"ours": ["scp", "-F", str(world.ssh_config), f"{host}:up.bin", str(back)],
                      "classic": ["condor_ssh_to_job", "-ssh", "scp", job, "remote:up.bin", str(back)]},
         }
-        times = {(d, name): [] for d in transfers for name in ("ours", "classic")}
-        for _ in range(args.transfers):
-            for direction, variants in transfers.items():
-                for name, argv in variants.items():
-                    times[(direction, name)].append(timed(argv, env))
-                    if direction == "up":
-                        inside = world.ssh(host, "sha256sum up.bin; grep -c VARIANT_ID=cjp-test /etc/os-release")
-                        assert inside.stdout.split() == [digest, "up.bin", "1"], inside.stdout
-                    else:
-                        assert hashlib.sha256(back.read_bytes()).hexdigest() == digest
-                        back.unlink()
+        def check(direction: str, name: str) -> None:
+            if direction == "up":  # the upload is inside the container, whole
+                inside = world.ssh(host, "sha256sum up.bin; grep -c VARIANT_ID=cjp-test /etc/os-release")
+                assert inside.stdout.split() == [digest, "up.bin", "1"], inside.stdout
+            else:
+                assert hashlib.sha256(back.read_bytes()).hexdigest() == digest
+                back.unlink()
+
+        times = transfer_times(transfers, args.transfers, env, after=check)
         mib = args.size_mib
         print(f"docker-universe job {job} (image {realdocker.tags()['good']}), HTCondor 25.14, Docker "
               f"{realdocker.docker('version', '--format', '{{.Server.Version}}').stdout.strip()}: medians of "

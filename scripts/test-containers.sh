@@ -31,14 +31,7 @@ started=$(date +%s)
 user=${CJP_REAL_USER:-cjp-ci}
 docker=/usr/bin/docker  # Debian's client, the one HTCondor runs (its DOCKER knob's default)
 
-need=""
-for pkg in docker.io debootstrap; do
-  dpkg -s "$pkg" >/dev/null 2>&1 || need="$need $pkg"
-done
-if [ -n "$need" ]; then
-  echo "installing:$need"
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $need >/dev/null
-fi
+sh scripts/apt-missing.sh docker.io debootstrap
 
 id "$user" >/dev/null 2>&1 || useradd --create-home --shell /bin/bash "$user"
 usermod -a -G docker "$user"

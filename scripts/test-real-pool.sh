@@ -27,14 +27,7 @@ htcondor=${CJP_HTCONDOR:-$repo/../shared/htcondor}
   echo "test-real-pool.sh: no HTCondor: $htcondor/personal-pool.sh is missing; set CJP_HTCONDOR" >&2; exit 2; }
 
 # HTCondor's own libraries (personal-pool.sh's header) and a Python that an ordinary user can run
-need=""
-for pkg in libgomp1 libpcre2-8-0 libsqlite3-0 libssl3 libuuid1 python3-venv; do
-  dpkg -s "$pkg" >/dev/null 2>&1 || need="$need $pkg"
-done
-if [ -n "$need" ]; then
-  echo "installing:$need"
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $need >/dev/null
-fi
+sh scripts/apt-missing.sh libgomp1 libpcre2-8-0 libsqlite3-0 libssl3 libuuid1 python3-venv
 
 id "$user" >/dev/null 2>&1 || useradd --create-home --shell /bin/bash "$user"
 home=$(getent passwd "$user" | cut -d: -f6)

@@ -9,7 +9,7 @@ What the rows rest on (HTCondor 25.x source, measured on 25.14 with Docker 20.10
 * sshd always runs on the execute host.  In a container job the starter listens on `.docker_sock` in the
   scratch directory, and the session's forced command hands the connection to it (condor_docker_enter):
   Docker runs `docker exec -i CONTAINER /bin/sh -c CMD` (`-ti /bin/bash -i` for a shell), Apptainer
-  `condor_nsenter` into the job's mount, pid and ipc namespaces (not its network: untested here).
+  `condor_nsenter` into the job's user, uts, pid and mount namespaces (not its network: untested here).
 * condor_docker_enter exits 0 whatever the command did: exit statuses are lost; `-t` gives a command no
   terminal inside.
 * sftp and scp run sftp-server inside, at the path the execute node's sshd_config names (fixed when

@@ -225,15 +225,19 @@ def world(request):
         yield from make_world(multiplex=False, backend=request.param)
 
 
-def _real_pool(name: str, schedd_name: Optional[str] = None):
+def _real_pool(name: str, schedd_name: Optional[str] = None, config: Optional[Dict[str, str]] = None,
+               why_unavailable=None, require_env: Optional[str] = None):
+    """A real pool (with *config*) for a fixture; skipped, or failed when *require_env* is set, where
+    *why_unavailable()* (default: realpool's) says it cannot run."""
     import realpool
 
-    reason = realpool.why_unavailable()
+    reason = (why_unavailable or realpool.why_unavailable)()
+    require_env = require_env or realpool.REQUIRE_ENV
     if reason:
-        if os.environ.get(realpool.REQUIRE_ENV):
-            pytest.fail(f"{reason} ({realpool.REQUIRE_ENV} is set)", pytrace=False)
+        if os.environ.get(require_env):
+            pytest.fail(f"{reason} ({require_env} is set)", pytrace=False)
         pytest.skip(reason)
-    pool = realpool.start_pool(safe_tmp_root(), name, schedd_name)
+    pool = realpool.start_pool(safe_tmp_root(), name, schedd_name, config)
     try:
         yield pool
     finally:

@@ -14,20 +14,17 @@ real tier (`-m real`) leaves them to this one (`-m containers`).
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import re
 import subprocess
-import time
 import urllib.request
 from pathlib import Path
 
 import pytest
 
 import realdocker
-import realpool
-from ap_fixture import set_up_laptop
-from conftest import flat_table, proxy_said, safe_tmp_root, tool, wait_for
+from ap_fixture import _listening, set_up_laptop
+from conftest import _real_pool, flat_table, proxy_said, tool, wait_for
 from realworld import make_real_world, wait_reachable
 from test_e2e import _free_port, _make_tree
 
@@ -43,18 +40,8 @@ MB = 4 << 20
 
 @pytest.fixture(scope="module")
 def docker_pool():
-    reason = realdocker.why_unavailable()
-    if reason:
-        if os.environ.get(realdocker.REQUIRE_ENV):
-            pytest.fail(f"{reason} ({realdocker.REQUIRE_ENV} is set)", pytrace=False)
-        pytest.skip(reason)
-    pool = realpool.start_pool(safe_tmp_root(), "dp", config=POOL_CONFIG)
-    try:
-        yield pool
-    finally:
-        pool.remove_all()
-        pool.stop()
-        realpool.remove_pool_dir(pool)
+    yield from _real_pool("dp", config=POOL_CONFIG, why_unavailable=realdocker.why_unavailable,
+                          require_env=realdocker.REQUIRE_ENV)
 
 
 @pytest.fixture(scope="module")
@@ -257,16 +244,6 @@ def test_ssh_L_reaches_a_server_inside_with_host_networking_and_not_without(cwor
     assert rows(doctor(cworld, jobs.host("host-net")).stdout)["ssh -L/-D/-R"] == "OK"
     done = doctor(cworld, jobs.host("container"))
     assert rows(done.stdout)["ssh -L/-D/-R"] == "FAIL" and "docker_network_type = host" in flat_table(done.stdout)
-
-
-def _listening(port: int) -> bool:
-    import socket
-
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=1):
-            return True
-    except OSError:
-        return False
 
 
 # ----- doctor on each job, on the AP and through the hop -------------------------------------------------
