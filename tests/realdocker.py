@@ -151,7 +151,8 @@ def why_unavailable() -> Optional[str]:
     no_pool = realpool.why_unavailable()
     if no_pool:
         return no_pool.replace("real HTCondor tier", "container tier")
-    how = "`sudo sh scripts/test-containers.sh` installs Debian's docker.io, starts dockerd and builds them"
+    how = (f"`sudo CJP_REAL_USER={identity()[0]} sh scripts/test-containers.sh` sets it all up (Debian's "
+           "docker.io, dockerd, the docker group, the images) and runs the tier")
     if not os.access(DOCKER, os.X_OK):
         return f"container tier: Debian's docker.io is not installed ({DOCKER}); {how}"
     try:

@@ -60,9 +60,10 @@ def test_a_held_job_says_why_and_how_to_release_it(world):
 def test_a_job_that_is_not_in_the_queue_and_a_job_that_is_no_job(world):
     done = doctor(world, "4242.0")
     assert done.returncode == 1 and "job 4242.0 is not in the queue" in flat_table(done.stdout)
-    bad = doctor(world, "rm -rf /")
-    assert bad.returncode == 2 and bad.stdout == ""
-    assert bad.stderr.count("\n") == 1 and bad.stderr.startswith("condor-job-ssh: error: 'rm -rf /' is not a job")
+    for text in ("rm -rf /", "", "0.0", "99999999999", "1.0.elsewhere.example", "x" * 5000):
+        bad = doctor(world, text)
+        assert bad.returncode == 2 and bad.stdout == "", text
+        assert bad.stderr.count("\n") == 1 and bad.stderr.startswith(f"condor-job-ssh: error: {text[:80]!r} is not a job")
 
 
 @pytest.fixture(scope="module")
