@@ -108,7 +108,8 @@ def _profile_job(backend, addr: JobAddress, render) -> Optional[JobAddress]:
     except ProxyError as exc:
         raise _fail(f"cannot look up the job of profile {addr.profile}: {exc}", 1)
     if not found:
-        row = Check("job", WARN, f"no job of profile {addr.profile} is idle or running", f"start one: `ssh {addr.hostname}`")
+        row = Check("job", WARN, f"no job of profile {addr.profile} is idle or running",
+                    f"start one: `ssh {addr.hostname}`")
         typer.echo(render([row]), nl=False)
         return None
     job = next((job for job in found if job.status == "running"), found[0])

@@ -29,7 +29,8 @@ INSIDE = jobprobe.Probe(complete=True, status_reported=False, sock=True, dockere
                         passwd=True,
                         sftp="/usr/lib/openssh/sftp-server", sftp_ok=True, scp=True, rsync=True, bash=True,
                         version="25.14.0", os="Debian GNU/Linux 12 (bookworm)")
-ON_HOST = jobprobe.Probe(complete=True, status_reported=True, uid="1001", passwd=True, sftp="/usr/lib/openssh/sftp-server",
+ON_HOST = jobprobe.Probe(complete=True, status_reported=True, uid="1001", passwd=True,
+                         sftp="/usr/lib/openssh/sftp-server",
                          sftp_ok=True, scp=True, rsync=True, bash=True, version="25.14.0")
 
 

@@ -35,7 +35,8 @@ def test_a_job_on_the_host_gets_one_row_that_says_all_is_fine(world):
     assert done.returncode == 0, done.stdout + done.stderr
     rows = table_rows(done.stdout)
     if world.backend == "condor":  # the fake condor_ssh_to_job has no schedd behind it for the bindings
-        assert rows[0] == ("job", "WARN") and "what follows comes from a session in the job alone" in flat_table(done.stdout)
+        assert rows[0] == ("job", "WARN")
+        assert "what follows comes from a session in the job alone" in flat_table(done.stdout)
         rows = rows[1:]
     assert rows == [("sessions", "OK")], done.stdout
     where = "the simulated pool's host" if world.backend == "sim" else "the execute host"
@@ -63,7 +64,8 @@ def test_a_job_that_is_not_in_the_queue_and_a_job_that_is_no_job(world):
     for text in ("rm -rf /", "", "0.0", "99999999999", "1.0.elsewhere.example", "x" * 5000):
         bad = doctor(world, text)
         assert bad.returncode == 2 and bad.stdout == "", text
-        assert bad.stderr.count("\n") == 1 and bad.stderr.startswith(f"condor-job-ssh: error: {text[:80]!r} is not a job")
+        assert bad.stderr.count("\n") == 1
+        assert bad.stderr.startswith(f"condor-job-ssh: error: {text[:80]!r} is not a job")
 
 
 @pytest.fixture(scope="module")

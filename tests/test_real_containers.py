@@ -58,7 +58,8 @@ class Jobs:
         self.port_host_net = _free_port()  # the server in the host-network container listens on the host
         self.port_own_net = _free_port()  # a port nothing on the host listens on (checked in the test)
         self.missing = realdocker.missing_tag()
-        server = "executable = /bin/busybox\narguments = httpd -f -p 127.0.0.1:{} -h " + str(Path(realdocker.PAGE).parent)
+        pages = Path(realdocker.PAGE).parent
+        server = f"executable = /bin/busybox\narguments = httpd -f -p 127.0.0.1:{{}} -h {pages}"
         sleeper = "executable = /bin/sleep\narguments = 3600"
         self.ids = {
             "host-net": self.submit("host-net", "universe = docker", f"docker_image = {self.images['good']}",
