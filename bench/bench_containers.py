@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import os
-import statistics
 import sys
 from pathlib import Path
 
@@ -28,7 +27,7 @@ sys.path.insert(0, str(REPO / "tests"))
 sys.path.insert(0, str(REPO / "bench"))
 sys.path.insert(0, str(REPO))
 
-from bench_condor import interleaved, transfer_times  # noqa: E402  (the same timing as the condor bench)
+from bench_condor import interleaved, scp_lines, transfer_times  # noqa: E402  (the same timing as the condor bench)
 
 
 def main() -> int:
@@ -86,11 +85,8 @@ def main() -> int:
               f"{args.runs} connections and {args.transfers} x {mib} MiB per variant, interleaved")
         print(f"  cold connect   ssh {host} true {1000 * cold['ours']:7.1f} ms   condor_ssh_to_job {job} true "
               f"{1000 * cold['classic']:7.1f} ms   ours/classic {cold['ours'] / cold['classic']:.2f}")
-        for direction in transfers:
-            o = statistics.median(times[(direction, "ours")])
-            c = statistics.median(times[(direction, "classic")])
-            print(f"  scp {direction:<4} {mib} MiB  ours {o:6.2f} s ({mib / o:6.1f} MiB/s)   -ssh scp {c:6.2f} s "
-                  f"({mib / c:6.1f} MiB/s)   classic/ours {c / o:.2f}x")
+        for line in scp_lines(times, transfers, mib, width=4):
+            print(line)
         return 0
     finally:
         worlds.close()
