@@ -33,12 +33,12 @@ then fails) unless it made itself undumpable (prctl(PR_SET_DUMPABLE, 0), which h
 its own user; ssh-agent and our agent are such processes, so they cannot simply be refused), opened it from
 a thread with a descriptor table of its own, was stopped for longer than the grace between looking the path
 up and getting its descriptor, or is root; and nothing stops it from opening the FIFO again after the check
-through /proc/<pid>/fd/<n> of the editor or of the proxy (the same user may open a dumpable process's
-descriptors there, removed path or not) and racing the editor's read.  On macOS there is no /proc: the
-directory, the fresh FIFO, its identity, the single window (removed at the first reader, no other link) and
-the parent are checked, not which process reads, so a same-user process that opens the FIFO before the
-editor gets the key.  Such a reader gets a key that opens only this session's sshd, which serves nothing but
-the connection we relay: it cannot reach the job with it.
+through the editor's /proc/<pid>/fd/<n> (the same user may open a dumpable process's descriptors there,
+removed path or not; the proxy itself is made undumpable, as a relay holding a key is) and racing the
+editor's read.  On macOS there is no /proc: the directory, the fresh FIFO, its identity, the single window
+(removed at the first reader, no other link) and the parent are checked, not which process reads, so a
+same-user process that opens the FIFO before the editor gets the key.  Such a reader gets a key that opens
+only this session's sshd, which serves nothing but the connection we relay: it cannot reach the job with it.
 
 ``write_pub_files`` writes the ``.pub`` halves that must exist before any connection: open-remote-ssh reads
 a ``.pub`` only to decide that the key file is worth reading at authentication time (gatherIdentityFiles)
@@ -380,6 +380,8 @@ def _holds(proc: str, pid: int, identity: Tuple[int, int]) -> Optional[bool]:
 # ----- the proxy's side --------------------------------------------------------------------------------------
 class Serving:
     """What connect.py holds while it relays: the hand-over thread; ``close`` ends what is left of it."""
+
+    binds = False  # nothing for the relay to bind to the connection (connect.relay_watch): no agent here
 
     def __init__(self, handover: Handover, thread) -> None:
         self.handover = handover

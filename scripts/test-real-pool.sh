@@ -11,7 +11,8 @@
 # installs the package with its test extras, and runs pytest as that user (test homes under ~/t: unix
 # socket paths must stay short, and ssh's ControlPath is the longest). As an ordinary user it runs
 # pytest in place with ./.venv. CJP_REQUIRE_REAL_POOL=1 (what CI sets) makes a missing pool a failure,
-# not a skip.
+# not a skip; CJP_REQUIRE_CONTAINERS=1 does the same for Docker (scripts/test-containers.sh runs the
+# container tier through this script, with `-m containers`: the last -m wins).
 set -eu
 cd "$(dirname "$0")/.."
 repo=$(pwd)
@@ -27,14 +28,7 @@ htcondor=${CJP_HTCONDOR:-$repo/../shared/htcondor}
   echo "test-real-pool.sh: no HTCondor: $htcondor/personal-pool.sh is missing; set CJP_HTCONDOR" >&2; exit 2; }
 
 # HTCondor's own libraries (personal-pool.sh's header) and a Python that an ordinary user can run
-need=""
-for pkg in libgomp1 libpcre2-8-0 libsqlite3-0 libssl3 libuuid1 python3-venv; do
-  dpkg -s "$pkg" >/dev/null 2>&1 || need="$need $pkg"
-done
-if [ -n "$need" ]; then
-  echo "installing:$need"
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $need >/dev/null
-fi
+sh scripts/apt-missing.sh libgomp1 libpcre2-8-0 libsqlite3-0 libssl3 libuuid1 python3-venv
 
 id "$user" >/dev/null 2>&1 || useradd --create-home --shell /bin/bash "$user"
 home=$(getent passwd "$user" | cut -d: -f6)
@@ -64,5 +58,6 @@ chown -R "$user:" "$work" "$home/shared"
 as_user sh -c "cd '$work' && { [ -x .venv/bin/python ] || /usr/bin/python3 -m venv .venv; } &&
   .venv/bin/python -m pip install -q --upgrade pip >/dev/null 2>&1; .venv/bin/python -m pip install -q '.[test]'"
 cd "$work"
-as_user CJP_REQUIRE_REAL_POOL="${CJP_REQUIRE_REAL_POOL:-}" CJP_HTCONDOR="$home/shared/htcondor" CJP_TEST_TMP="$home/t" \
+as_user CJP_REQUIRE_REAL_POOL="${CJP_REQUIRE_REAL_POOL:-}" CJP_REQUIRE_CONTAINERS="${CJP_REQUIRE_CONTAINERS:-}" \
+  CJP_HTCONDOR="$home/shared/htcondor" CJP_TEST_TMP="$home/t" \
   sh -c 'cd "$0" && exec .venv/bin/python -m pytest -q -m real "$@"' "$work" "$@"
