@@ -330,12 +330,15 @@ class Handover:
             self._fd = -1
 
     def _remove_ours(self, any_fifo: bool = False) -> None:
-        """Remove the path when it is our FIFO (or, with *any_fifo*, any FIFO of ours: a killed proxy's)."""
+        """Remove the path when it is our FIFO (or, with *any_fifo*, any FIFO of ours: a killed proxy's).
+        Afterwards our FIFO is off the path for good, so its identity is forgotten: once freed, its inode
+        number may be the next proxy's FIFO's, which a later look must not take for ours."""
+        identity, self._identity = self._identity, None
         try:
             st = os.lstat(self.path)
         except OSError:
             return
-        ours = (st.st_dev, st.st_ino) == self._identity
+        ours = identity is not None and (st.st_dev, st.st_ino) == identity
         if ours or (any_fifo and stat.S_ISFIFO(st.st_mode) and st.st_uid == os.getuid()):
             try:
                 os.unlink(self.path)

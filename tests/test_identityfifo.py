@@ -362,3 +362,20 @@ def test_key_names_fit_a_file_name_and_refuse_what_is_not_a_host_name():
     for bad in ["", "../x", "a/b", ".hidden", "-x", "a b", "x\n"]:
         with pytest.raises(identityfifo.HandoverError):
             identityfifo.key_name(bad)
+
+
+def test_a_finished_hand_over_never_removes_the_next_ones_fifo(place):
+    """A freed inode number is often the next FIFO's (ext4 reuses it at once): the first proxy's late
+    clean-up (its SIGTERM, the end of its relay) must not take the second proxy's FIFO for its own."""
+    path, _ = place
+    first = identityfifo.Handover(path, os.getppid(), watch="open")
+    first.prepare(KEY)
+    first.close()  # its hand-over is over: the path is free, so is the lock
+    second = identityfifo.Handover(path, os.getppid(), watch="open", lock_wait=0)
+    second.prepare(KEY)
+    try:
+        first.close()  # again, later
+        assert stat.S_ISFIFO(path.lstat().st_mode)
+    finally:
+        second.close()
+    assert not os.path.lexists(path)
