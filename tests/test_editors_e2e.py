@@ -10,6 +10,10 @@ tests/js/drive.js, which opens editor windows with its RemoteSSHResolver: the ss
 remote.SSH.configFile, its ProxyCommand splitter and spawn, ssh2 over the proxy's stdio, its server install
 script in the job, its SOCKS tunnel.  Without a checkout, node 20.19+ or npm, each test skips with one line.
 
+A window whose first resolve fails only on a race in open-remote-ssh's own server-setup.sh ("server log
+file not found": it tests for the log file before the background shell has made it) is retried once, as
+the editor's "Retry" would (tests/js/drive.js, `retriedFor` in its result); nothing else is retried.
+
 The editor config is written here the way issue 26's config side will write it (argv-safe ProxyCommand
 with --identity-fifo, literal paths, one IdentityFile per job host with its .pub present before any
 connection, the user's config included at the end); the server the script starts in the job is

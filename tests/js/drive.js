@@ -79,7 +79,28 @@ function describe(error) {
 
 let windowCount = 0;
 
+// A race in open-remote-ssh's own server-setup.sh: it starts the server in the background with its output
+// redirected to the log file and at once tests that the file exists, which the background shell may not
+// have created yet ("Error: server log file not found").  Seen here about once in twenty windows on a
+// loaded machine; the editor then offers "Retry", which reloads the window.  The harness does that once,
+// for this message only, and says so in the window's result (`retriedFor`).
+const UPSTREAM_RACE = 'Error: server log file not found';
+
 async function openWindow(window) {
+    const first = await attemptWindow(window);
+    const log = vscode.state.logs[first.result.name] || [];
+    if (!first.result.error || !log.some((line) => line.includes(UPSTREAM_RACE))) {
+        return { result: first.result, resolvers: [first.resolver] };
+    }
+    first.resolver.dispose(); // the window reloads
+    const again = await attemptWindow(window);
+    again.result.retriedFor = UPSTREAM_RACE;
+    again.result.firstAttempt = { error: first.result.error, log };
+    again.result.proxyPids = [...first.result.proxyPids, ...again.result.proxyPids];
+    return { result: again.result, resolvers: [first.resolver, again.resolver] };
+}
+
+async function attemptWindow(window) {
     const name = `Remote - SSH #${++windowCount}`;
     const context = {
         extensionPath: spec.extensionPath,
@@ -96,7 +117,6 @@ async function openWindow(window) {
         const connection = resolver.sshConnection;
         await connection.cjpReady;
         result.connectMs = connection.cjpReadyAt - start;
-        result.proxyPid = resolver.proxyCommandProcess ? resolver.proxyCommandProcess.pid : null;
         result.port = resolved.port;
         if (window.command) {
             const begin = now();
@@ -113,8 +133,8 @@ async function openWindow(window) {
         }
     } catch (error) {
         result.error = describe(error);
-        result.proxyPid = resolver.proxyCommandProcess ? resolver.proxyCommandProcess.pid : null;
     }
+    result.proxyPids = resolver.proxyCommandProcess ? [resolver.proxyCommandProcess.pid] : [];
     return { result, resolver };
 }
 
@@ -132,10 +152,12 @@ async function main() {
     for (const group of spec.groups) {
         open.push(...await Promise.all(group.map(openWindow)));
     }
-    for (const { resolver } of open) {
-        resolver.dispose(); // as when the window closes: the connection ends, the ProxyCommand gets SIGTERM
+    for (const { resolvers } of open) {
+        for (const resolver of resolvers) {
+            resolver.dispose(); // as when the window closes: the connection ends, the ProxyCommand gets SIGTERM
+        }
     }
-    const pids = open.map(({ result }) => result.proxyPid).filter(Boolean);
+    const pids = open.flatMap(({ result }) => result.proxyPids);
     const deadline = now() + 10000;
     while (pids.some(alive) && now() < deadline) {
         await new Promise((resolve) => setTimeout(resolve, 50));
