@@ -50,8 +50,11 @@ def connect(args: argparse.Namespace) -> int:
         _say_if_no_terminal(parent)
     try:
         check_login(args, session, what)
-        relayed = args.relay or not _parent_wants_fd()
-        registered, held = register_key(args, session, rundir, parent, relayed)      # -> agent
+        relayed = args.relay or args.identity_fifo or not _parent_wants_fd()
+        if args.identity_fifo:  # a client that reads the key file itself (an editor config): no agent
+            registered, held = True, serve_key_fifo(args, session, rundir, parent)   # -> FIFO, once
+        else:
+            registered, held = register_key(args, session, rundir, parent, relayed)  # -> agent
         if not registered:
             return 1
         marks.append(("register", time.monotonic()))
@@ -147,6 +150,40 @@ def register_key(args: argparse.Namespace, session: Session, rundir, parent: int
 
         forbid_inspection()
     return True, held
+
+
+def serve_key_fifo(args: argparse.Namespace, session: Session, rundir, parent: int):
+    """--identity-fifo: serve the key once through a FIFO at the host's IdentityFile (identityfifo.py); a
+    failure is said in one line and ends the session (the client cannot authenticate without the key)."""
+    import socket
+
+    from . import identityfifo
+
+    def failed(problem: str) -> None:
+        line = f"condor-job-proxy: {problem}"
+        sys.stderr.write(line + "\n")
+        sys.stderr.flush()
+        try:
+            from .failures import record
+
+            record(args.host, line, where=_where(args))
+        except (OSError, ValueError, ProxyError):
+            pass
+        try:
+            session.sock.shutdown(socket.SHUT_RDWR)  # the relay ends
+        except OSError:
+            pass
+
+    from .agent.harden import forbid_inspection
+
+    forbid_inspection()  # as a relay holding a key: no core dump, no same-user look at our /proc/PID/fd
+    return identityfifo.serve_key(rundir, args.host, parent, session.private_key, failed)
+
+
+def _where(args: argparse.Namespace) -> str:
+    from .failures import where_key
+
+    return where_key(sim_root=args.sim, via=args.via, schedd=args.schedd, pool=args.pool)
 
 
 def relay_watch(held, host_key: str):

@@ -345,11 +345,11 @@ def flat_table(text: str) -> str:
 
 def proxy_said(stderr: str) -> List[str]:
     """Our lines in ssh's stderr: progress and `condor-job-proxy: ...` lines, and a refusal, which ssh
-    itself prints as `Received disconnect from ...:11: condor-job-proxy: ...` (the proxy then stays quiet)."""
+    itself prints as `Received disconnect from ...:7: condor-job-proxy: ...` (the proxy then stays quiet)."""
     out = []
     for line in stderr.splitlines():
-        if line.startswith("Received disconnect from ") and ":11: condor-job-proxy:" in line:
-            line = line.partition(":11: ")[2]
+        if line.startswith("Received disconnect from ") and ":7: condor-job-proxy:" in line:
+            line = line.partition(":7: ")[2]
         if line.startswith("condor-job-proxy:"):
             out.append(line)
     return out
