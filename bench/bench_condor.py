@@ -69,6 +69,30 @@ def interleaved(variants: dict, runs: int, env: dict) -> dict:
     return {name: statistics.median(values) for name, values in times.items()}
 
 
+def transfer_times(transfers: dict, rounds: int, env: dict, after=None) -> dict:
+    """Seconds of every run, keyed (label, variant): *rounds* rounds, each label's variants taking turns;
+    *after(label, variant)* runs after each (a check, a clean-up)."""
+    times = {(label, name): [] for label in transfers for name in transfers[label]}
+    for _ in range(rounds):
+        for label, variants in transfers.items():
+            for name, argv in variants.items():
+                times[(label, name)].append(timed(argv, env))
+                if after is not None:
+                    after(label, name)
+    return times
+
+
+def scp_lines(times: dict, transfers: dict, mib: int, width: int = 8) -> list:
+    """One line per direction: our scp against `-ssh scp`, medians and the speed-up."""
+    lines = []
+    for label in transfers:
+        o = statistics.median(times[(label, "ours")])
+        c = statistics.median(times[(label, "classic")])
+        lines.append(f"  scp {label:<{width}} {mib} MiB   ours {o:6.2f} s ({mib / o:6.1f} MiB/s)   -ssh scp {c:6.2f} s "
+                     f"({mib / c:6.1f} MiB/s)   classic/ours {c / o:.2f}x")
+    return lines
+
+
 def session_key_type(argv, env) -> str:
     """The host key type ssh saw (the session's one key: host key and client key alike)."""
     done = subprocess.run(argv, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True)
@@ -149,13 +173,8 @@ def main() -> int:
             "download": {"ours": ["scp", "-F", str(world.ssh_config), f"{host}:up.bin", str(back)],
                          "classic": [*classic, "-ssh", "scp", job, "remote:up.bin", str(back)]},
         }
-        times = {(label, name): [] for label in transfers for name in ("ours", "classic")}
-        for _ in range(args.transfers):
-            for label, variants in transfers.items():
-                for name, argv in variants.items():
-                    times[(label, name)].append(timed(argv, env))
-                    if label == "download":
-                        back.unlink()
+        times = transfer_times(transfers, args.transfers, env, after=lambda label, name: label == "download"
+                               and back.unlink())
 
         mib = args.size_mib
         ms = lambda seconds: f"{1000 * seconds:7.1f} ms"  # noqa: E731
@@ -173,11 +192,8 @@ def main() -> int:
         print(f"  warm (ControlMaster)      ssh {host} true {ms(warm['ours-warm'])}   vs classic default "
               f"{ms(cold['classic'])}: {warm['ours-warm'] / cold['classic']:.3f}, vs classic ECDSA "
               f"{warm['ours-warm'] / cold['classic-ecdsa']:.3f}")
-        for label in transfers:
-            o = statistics.median(times[(label, "ours")])
-            c = statistics.median(times[(label, "classic")])
-            print(f"  scp {label:<8} {mib} MiB   ours {o:6.2f} s ({mib / o:6.1f} MiB/s)   -ssh scp {c:6.2f} s "
-                  f"({mib / c:6.1f} MiB/s)   classic/ours {c / o:.2f}x")
+        for line in scp_lines(times, transfers, mib):
+            print(line)
         if fake_proxy:
             print(f"  the fake's cost: `condor_ssh_to_job -proxy 0` start and exit {median_ms(fake_proxy)} (the "
                   f"classic side pays it once more per connection; the real tool is C), `python -c pass` "

@@ -111,6 +111,10 @@ def build_parser() -> argparse.ArgumentParser:
                       "8.4): the agent merges this host's lines into it")
     conn.add_argument("--forward-agent", action="store_true",
                       help="let the agent also offer your own ssh-agent's keys to this ssh (for ForwardAgent)")
+    conn.add_argument("--identity-fifo", action="store_true",
+                      help="for a client that reads its IdentityFile itself (an editor config): hand the session key "
+                      "over once through a FIFO at <runtime dir>/host-<this host>/editor/HOST, to the process that "
+                      "started the proxy only, instead of registering it with the agent")
     conn.add_argument("--from-socket", metavar="PATH", help="take an already opened session's connection from the "
                       "unix socket PATH (one SCM_RIGHTS message) instead of opening one; HOST is then only a label")
     conn.add_argument("--keygen-options", metavar="OPTS", default=DEFAULT_KEYGEN_OPTIONS,

@@ -50,15 +50,18 @@ def connect(args: argparse.Namespace) -> int:
         _say_if_no_terminal(parent)
     try:
         check_login(args, session, what)
-        relayed = args.relay or not _parent_wants_fd()
-        registered, held = register_key(args, session, rundir, parent, relayed)      # -> agent
+        relayed = args.relay or args.identity_fifo or not _parent_wants_fd()
+        if args.identity_fifo:  # a client that reads the key file itself (an editor config): no agent
+            registered, held = True, serve_key_fifo(args, session, rundir, parent)   # -> FIFO, once
+        else:
+            registered, held = register_key(args, session, rundir, parent, relayed)  # -> agent
         if not registered:
             return 1
         marks.append(("register", time.monotonic()))
         if args.timings:
             print_timings(marks)
         try:
-            return hand_over(session.sock, relayed)                                  # -> hand-over
+            return hand_over(session.sock, relayed, relay_watch(held, session.host_key))  # -> hand-over
         finally:
             if held is not None:
                 held.close()  # the relay ended: so does its session (also when we are killed: the kernel closes it)
@@ -125,29 +128,83 @@ def register_key(args: argparse.Namespace, session: Session, rundir, parent: int
     from . import paths, waiting
     from .agent.client import register
 
-    upstream = None
+    upstream = master = None
     if args.forward_agent:
         from .upstream import user_agent_socket
 
         upstream = user_agent_socket(parent, ours=str(paths.agent_socket(rundir)))
+        if upstream and args.login:  # ssh may background a ControlMaster that forwards for it (ControlPersist)
+            from .agent.client import control_name
+
+            master = control_name(args.host, args.port, args.login)
     if parent <= 1 or waiting.peer_gone(1, parent):
         return False, None  # ssh is gone (killed before the hand-over): register nothing, nobody to tell
     try:
         held = register(rundir, pid=parent, host=known_hosts_name(args.host, args.port), host_key=session.host_key,
                         private_key=session.private_key, upstream=upstream, relayed=relayed,
-                        shared_known_hosts=args.shared_known_hosts)
+                        shared_known_hosts=args.shared_known_hosts, master=master)
     except ProxyError:
         if waiting.peer_gone(1, parent):  # the agent refused because ssh died meanwhile
             return False, None
         raise
+    if relayed:  # we hold the session key for as long as we relay: no core dump, no same-user ptrace
+        from .agent.harden import forbid_inspection
+
+        forbid_inspection()
     return True, held
 
 
-def hand_over(sock, relay: bool) -> int:
+def serve_key_fifo(args: argparse.Namespace, session: Session, rundir, parent: int):
+    """--identity-fifo: serve the key once through a FIFO at the host's IdentityFile (identityfifo.py); a
+    failure is said in one line and ends the session (the client cannot authenticate without the key)."""
+    import socket
+
+    from . import identityfifo
+
+    def failed(problem: str) -> None:
+        line = f"condor-job-proxy: {problem}"
+        sys.stderr.write(line + "\n")
+        sys.stderr.flush()
+        try:
+            from .failures import record
+
+            record(args.host, line, where=_where(args))
+        except (OSError, ValueError, ProxyError):
+            pass
+        try:
+            session.sock.shutdown(socket.SHUT_RDWR)  # the relay ends
+        except OSError:
+            pass
+
+    from .agent.harden import forbid_inspection
+
+    forbid_inspection()  # as a relay holding a key: no core dump, no same-user look at our /proc/PID/fd
+    return identityfifo.serve_key(rundir, args.host, parent, session.private_key, failed)
+
+
+def _where(args: argparse.Namespace) -> str:
+    from .failures import where_key
+
+    return where_key(sim_root=args.sim, via=args.via, schedd=args.schedd, pool=args.pool)
+
+
+def relay_watch(held, host_key: str):
+    """What the relay must look for in the job sshd's key exchange: the signature that binds the session's
+    key to this connection (agent/exchange.py); None when nothing relays or the agent takes no binding."""
+    if held is None or not held.binds:
+        return None
+    import base64
+
+    from .agent.exchange import ExchangeWatch
+
+    return ExchangeWatch(base64.b64decode(host_key.split()[1]), held.bind)
+
+
+def hand_over(sock, relay: bool, watch=None) -> int:
     from . import handoff
 
     try:
-        return handoff.hand_over(sock, relay_wanted=relay)
+        return handoff.hand_over(sock, relay_wanted=relay, watch=watch)
     except handoff.SshGone:
         return 1
 

@@ -4,8 +4,10 @@ With ControlPersist on, ssh starts the ProxyCommand with its stderr on /dev/null
 cron have no terminal either: our one line would vanish and ssh would only say "proxy dialer did not pass
 back a connection".  So when we fail we also give ssh a stream on which a minimal SSH server sends its
 version line and then an unencrypted SSH_MSG_DISCONNECT whose description is our sentence.  OpenSSH prints
-it on its own stderr (``Received disconnect from UNKNOWN port 65535:11: <sentence>``) and exits 255
-(DESIGN §7).
+it on its own stderr (``Received disconnect from UNKNOWN port 65535:7: <sentence>``) and exits 255
+(DESIGN §7).  The reason is SERVICE_NOT_AVAILABLE (7), not BY_APPLICATION (11): the ssh2 library (Node: the
+editors built on open-remote-ssh) drops a disconnect with reason 11 silently, as a normal close, and turns
+every other reason into an error whose message is the description; OpenSSH prints every reason the same way.
 
 Two ways to deliver, picked by `handoff.parent_wants_fd` (the one place that decides):
 
@@ -26,7 +28,7 @@ import struct
 
 VERSION = b"SSH-2.0-condor-job-proxy\r\n"
 MSG_DISCONNECT = 1
-BY_APPLICATION = 11  # SSH_DISCONNECT_BY_APPLICATION
+SERVICE_NOT_AVAILABLE = 7  # SSH_DISCONNECT_SERVICE_NOT_AVAILABLE: the job's ssh service cannot be had
 DESCRIPTION_MAX = 400  # OpenSSH prints at most 400 bytes of the description
 LINGER = 5.0  # seconds the server end waits for ssh to hang up
 MAX_BANNER_LINES = 500  # OpenSSH gives up after 1024 lines before the version line
@@ -44,7 +46,7 @@ def _shorten(text: str, limit: int = DESCRIPTION_MAX) -> bytes:
     return data[: limit - 3].decode("utf-8", "ignore").encode("utf-8") + b"..."
 
 
-def disconnect_packet(description: str, reason: int = BY_APPLICATION) -> bytes:
+def disconnect_packet(description: str, reason: int = SERVICE_NOT_AVAILABLE) -> bytes:
     """One unencrypted SSH binary packet (RFC 4253 §6) holding SSH_MSG_DISCONNECT (RFC 4253 §11.1).
 
     Before key exchange there is no cipher and no MAC: the whole packet (length field included) must be a

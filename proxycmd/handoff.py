@@ -58,10 +58,11 @@ def parent_wants_fd(fd_in: int = 0, fd_out: int = 1) -> bool:
     return False  # bytes waiting (a client's banner) or EOF: not ssh's fd-pass socket
 
 
-def hand_over(conn: socket.socket, *, relay_wanted: bool = False) -> int:
-    """Give *conn* to ssh (fdpass) when OpenSSH asked for a descriptor, else relay; return the exit status."""
+def hand_over(conn: socket.socket, *, relay_wanted: bool = False, watch=None) -> int:
+    """Give *conn* to ssh (fdpass) when OpenSSH asked for a descriptor, else relay; return the exit status.
+    *watch*: fed what the job's sshd sends, before it is passed on (relay only; agent/exchange.py)."""
     if relay_wanted or not parent_wants_fd(0, 1):
-        return relay(conn)
+        return relay(conn, watch=watch)
     give(conn)
     return 0
 
@@ -94,14 +95,19 @@ def give(conn: socket.socket, fd: int = 1) -> None:
         channel.close()
 
 
-def _pump(src: int, dst: int) -> None:
-    """Copy src to dst until EOF with 1 MiB reads and writes."""
+def _pump(src: int, dst: int, watch=None) -> None:
+    """Copy src to dst until EOF with 1 MiB reads and writes; *watch* (while not done) sees each chunk
+    before it is written."""
     buf = bytearray(CHUNK)
     view = memoryview(buf)
     while True:
         n = os.readv(src, [buf])
         if n <= 0:
             return
+        if watch is not None:
+            watch.feed(bytes(view[:n]))
+            if watch.done:
+                watch = None
         sent = 0
         while sent < n:
             sent += os.write(dst, view[sent:n])
@@ -122,8 +128,9 @@ def _end_output(fd: int) -> None:
         pass
 
 
-def relay(conn: socket.socket, fd_in: int = 0, fd_out: int = 1) -> int:
-    """Relay stdin -> conn and conn -> stdout until the remote side closes; return an exit status."""
+def relay(conn: socket.socket, fd_in: int = 0, fd_out: int = 1, watch=None) -> int:
+    """Relay stdin -> conn and conn -> stdout until the remote side closes; return an exit status.
+    *watch* sees what comes from conn before it is passed on (see `_pump`)."""
     import threading  # only the relay needs it
 
     sock_fd = conn.fileno()
@@ -141,7 +148,7 @@ def relay(conn: socket.socket, fd_in: int = 0, fd_out: int = 1) -> int:
     up = threading.Thread(target=upstream, daemon=True)
     up.start()
     try:
-        _pump(sock_fd, fd_out)
+        _pump(sock_fd, fd_out, watch)
     except OSError:
         return 1
     finally:

@@ -388,6 +388,8 @@ def render(checks: List[Check], width: int = WIDTH) -> str:
 
 
 def doctor_command(
+    job: Optional[str] = typer.Argument(None, metavar="JOB",
+                                        help="A job (32.0, or a job host name): what its sessions can and cannot do."),
     ssh_config: Optional[Path] = typer.Option(None, "--ssh-config", metavar="PATH",
                                               help="The ssh client config file to check (default: ~/.ssh/config)."),
 ) -> None:
@@ -396,7 +398,14 @@ def doctor_command(
     Prints a line for each check (ok, warn or fail), with how to fix each problem under it.
     Exits 1 when a check fails; warnings (such as a schedd the Python bindings cannot reach)
     leave connections working.
+
+    With JOB: where that job's sessions land (the execute host, or inside its container) and, for a
+    container job, whether scp, sftp, rsync, ssh -L and exit statuses work there (docs/containers.md).
     """
+    if job is not None:
+        from .jobdoctorcmd import diagnose
+
+        raise typer.Exit(diagnose(job, Path(os.path.expanduser(str(ssh_config))) if ssh_config else None, render))
     config = Path(os.path.expanduser(str(ssh_config))) if ssh_config else paths.default_ssh_config()
     checks = run_checks(config)
     typer.echo(render(checks), nl=False)
@@ -405,5 +414,7 @@ def doctor_command(
 
 
 def register(app: typer.Typer) -> None:
-    app.command("doctor")(doctor_command)
+    from .helpfmt import PlainCommand
+
+    app.command("doctor", cls=PlainCommand)(doctor_command)
 

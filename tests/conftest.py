@@ -189,24 +189,29 @@ def pytest_collection_modifyitems(config, items):
 @pytest.hookimpl(trylast=True)  # after -k and -m have chosen
 def pytest_collection_finish(session):
     """Where no real pool can run (and CJP_REQUIRE_REAL_POOL is not set), leave the real tests out and say
-    so in one line at the end (pytest_terminal_summary)."""
+    so in one line at the end (pytest_terminal_summary); the same for the container tier (tests marked
+    `containers`: a real pool with Docker, CJP_REQUIRE_CONTAINERS)."""
+    import realdocker
     import realpool
 
-    reason = realpool.why_unavailable()
-    if reason and not os.environ.get(realpool.REQUIRE_ENV):
-        real = [item for item in session.items if item.get_closest_marker("real")]
-        if real:
-            session.items[:] = [item for item in session.items if not item.get_closest_marker("real")]
-            session.config.hook.pytest_deselected(items=real)
-            session.config.stash[_REAL_NOTE] = f"{len(real)} real-pool tests not run: {reason}"
+    notes = []
+    for marker, what, require, why in (
+            ("real", "real-pool", realpool.REQUIRE_ENV, realpool.why_unavailable),
+            ("containers", "container", realdocker.REQUIRE_ENV, realdocker.why_unavailable)):
+        tests = [item for item in session.items if item.get_closest_marker(marker)]
+        reason = why() if tests and not os.environ.get(require) else None
+        if reason:
+            session.items[:] = [item for item in session.items if not item.get_closest_marker(marker)]
+            session.config.hook.pytest_deselected(items=tests)
+            notes.append(f"{len(tests)} {what} tests not run: {reason}")
+    session.config.stash[_REAL_NOTE] = notes
 
 
-_REAL_NOTE = pytest.StashKey[str]()
+_REAL_NOTE = pytest.StashKey[list]()
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
-    note = config.stash.get(_REAL_NOTE, None)
-    if note:
+    for note in config.stash.get(_REAL_NOTE, []):
         terminalreporter.write_line(note)
 
 
@@ -220,15 +225,19 @@ def world(request):
         yield from make_world(multiplex=False, backend=request.param)
 
 
-def _real_pool(name: str, schedd_name: Optional[str] = None):
+def _real_pool(name: str, schedd_name: Optional[str] = None, config: Optional[Dict[str, str]] = None,
+               why_unavailable=None, require_env: Optional[str] = None):
+    """A real pool (with *config*) for a fixture; skipped, or failed when *require_env* is set, where
+    *why_unavailable()* (default: realpool's) says it cannot run."""
     import realpool
 
-    reason = realpool.why_unavailable()
+    reason = (why_unavailable or realpool.why_unavailable)()
+    require_env = require_env or realpool.REQUIRE_ENV
     if reason:
-        if os.environ.get(realpool.REQUIRE_ENV):
-            pytest.fail(f"{reason} ({realpool.REQUIRE_ENV} is set)", pytrace=False)
+        if os.environ.get(require_env):
+            pytest.fail(f"{reason} ({require_env} is set)", pytrace=False)
         pytest.skip(reason)
-    pool = realpool.start_pool(safe_tmp_root(), name, schedd_name)
+    pool = realpool.start_pool(safe_tmp_root(), name, schedd_name, config)
     try:
         yield pool
     finally:
@@ -336,11 +345,11 @@ def flat_table(text: str) -> str:
 
 def proxy_said(stderr: str) -> List[str]:
     """Our lines in ssh's stderr: progress and `condor-job-proxy: ...` lines, and a refusal, which ssh
-    itself prints as `Received disconnect from ...:11: condor-job-proxy: ...` (the proxy then stays quiet)."""
+    itself prints as `Received disconnect from ...:7: condor-job-proxy: ...` (the proxy then stays quiet)."""
     out = []
     for line in stderr.splitlines():
-        if line.startswith("Received disconnect from ") and ":11: condor-job-proxy:" in line:
-            line = line.partition(":11: ")[2]
+        if line.startswith("Received disconnect from ") and ":7: condor-job-proxy:" in line:
+            line = line.partition(":7: ")[2]
         if line.startswith("condor-job-proxy:"):
             out.append(line)
     return out

@@ -48,8 +48,9 @@ def why_unavailable() -> Optional[str]:
 class RealPool:
     """One running personal pool: its directory, the environment that reaches it, and small job helpers."""
 
-    def __init__(self, directory: Path, schedd_name: Optional[str] = None):
+    def __init__(self, directory: Path, schedd_name: Optional[str] = None, config: Optional[Dict[str, str]] = None):
         self.dir = directory
+        self.config = dict(config or {})  # extra configuration (KNOB: value), as _CONDOR_KNOB variables
         self.script = pool_script()
         self.env: Dict[str, str] = {}
         self.schedd = ""
@@ -66,6 +67,7 @@ class RealPool:
         env.update({"_CONDOR_NUM_CPUS": "24", "_CONDOR_MEMORY": "24576"})
         if self._schedd_name:
             env["SCHEDD_NAME"] = self._schedd_name
+        env.update({f"_CONDOR_{knob}": value for knob, value in self.config.items()})
         done = subprocess.run(["sh", str(self.script), "start", str(self.dir)], env=env, capture_output=True,
                               text=True, timeout=180, stdin=subprocess.DEVNULL)
         if done.returncode != 0:
@@ -173,10 +175,11 @@ def _pids_under(directory: Path) -> List[int]:
     return found
 
 
-def start_pool(root: Path, name: str, schedd_name: Optional[str] = None) -> RealPool:
+def start_pool(root: Path, name: str, schedd_name: Optional[str] = None,
+               config: Optional[Dict[str, str]] = None) -> RealPool:
     directory = Path(tempfile.mkdtemp(prefix=f"{name}-", dir=root))
     directory.chmod(0o700)
-    return RealPool(directory, schedd_name).start()
+    return RealPool(directory, schedd_name, config).start()
 
 
 def remove_pool_dir(pool: RealPool) -> None:

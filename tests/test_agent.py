@@ -646,6 +646,34 @@ def test_nothing_secret_in_the_log(agent, keyring):
     assert not any(line in log for line in secret_lines)
 
 
+def test_the_log_stays_bounded_under_a_flood(agent, keyring):
+    """A job looping on a forwarded agent makes a log line per request: agent.log is rotated at its limit
+    (into agent.log.1) instead of growing without bound, and the agent goes on answering."""
+    key = keyring["ed25519"]
+    log, old = paths.agent_log(agent), paths.agent_log(agent).with_name("agent.log.1")
+    refused = bytes([wire.AGENT_FAILURE])
+
+    def flood(_index: int) -> None:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
+            conn.settimeout(30)
+            conn.connect(str(paths.agent_socket(agent)))
+            for _ in range(7000):  # each refused: "refused a signature for pid ...", about 110 bytes a line
+                conn.sendall(wire.frame(sign_request(key, b"data")))
+                assert wire.read_frame(conn) == refused
+
+    at_once(4, flood)
+    assert old.exists(), f"2.8 MB of lines must have filled agent.log at least once ({log.stat().st_size} bytes)"
+    from proxycmd.agent import logfile
+
+    slack = 4096  # the line that crossed the limit
+    assert log.stat().st_size <= logfile.LIMIT + slack and old.stat().st_size <= logfile.LIMIT + slack
+    assert stat.S_IMODE(log.stat().st_mode) == 0o600
+    assert client.status(agent)["pid"]  # still answering
+    client.stop(agent)
+    wait_until(lambda: log.read_text().endswith("agent stopped\n"), timeout=10,
+               what="the agent's last line, in the new agent.log")
+
+
 # -- real ssh against sshd -i ---------------------------------------------------------------------------------
 
 SSHD = shutil.which("sshd") or "/usr/sbin/sshd"

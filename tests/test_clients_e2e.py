@@ -9,6 +9,7 @@ command in its own job's sandbox.
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import shutil
@@ -19,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO, make_world, safe_tmp_root, wait_for
+from test_e2e import own_agent
 
 pytestmark = pytest.mark.e2e
 
@@ -250,3 +252,102 @@ def test_the_naive_way_fails_as_the_doc_says(pool, naive):
     assert done.returncode != 0
     last = done.stderr.strip().splitlines()[-1]
     assert any(text in last for text in says), done.stderr
+
+
+# ----- a library that forwards its agent into one job while it connects to others ----------------------------
+# The thief runs in job A with the agent paramiko forwards there: until its stdin closes it lists the keys
+# it is offered and asks each for a signature of its own choosing; then it prints what it saw.
+THIEF = r'''
+import json, os, select, socket, struct, sys
+def ask(payload):
+    with socket.socket(socket.AF_UNIX) as s:
+        s.settimeout(5)
+        s.connect(os.environ["SSH_AUTH_SOCK"])
+        s.sendall(struct.pack(">I", len(payload)) + payload)
+        data = b""
+        while len(data) < 4 or len(data) < 4 + struct.unpack(">I", data[:4])[0]:
+            got = s.recv(65536)
+            if not got:
+                break
+            data += got
+        return data[4:]
+def string(b):
+    return struct.pack(">I", len(b)) + b
+offered, signed, asked = set(), set(), 0
+print("ready", flush=True)
+while not select.select([sys.stdin], [], [], 0.005)[0]:
+    try:
+        reply = ask(bytes([11]))
+        asked += 1
+        count, at = struct.unpack(">I", reply[1:5])[0], 5
+        for _ in range(count):
+            n = struct.unpack(">I", reply[at:at + 4])[0]; blob = reply[at + 4:at + 4 + n]; at += 4 + n
+            n = struct.unpack(">I", reply[at:at + 4])[0]; at += 4 + n
+            offered.add(blob.hex())
+            data = string(b"x" * 32) + bytes([50]) + string(b"data of the thief's choosing")
+            if ask(bytes([13]) + string(blob) + string(data) + struct.pack(">I", 0))[:1] == bytes([14]):
+                signed.add(blob.hex())
+    except (OSError, struct.error, KeyError):
+        pass
+print(json.dumps({"asked": asked, "offered": sorted(offered), "signed": sorted(signed)}), flush=True)
+'''
+
+FORWARDER = r'''
+import importlib.util, json, os, socket, sys, paramiko, paramiko.agent
+path, ssh_config, job_a, job_b, rounds, thief, whole_process = sys.argv[1:]
+spec = importlib.util.spec_from_file_location("recipe", path)
+recipe = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(recipe)
+if whole_process == "yes":  # as earlier versions of docs/clients.md did: our agent for every use in the process
+    options = paramiko.SSHConfig.from_path(ssh_config).lookup(job_a)
+    os.environ["SSH_AUTH_SOCK"] = options["identityagent"].replace("%l", socket.gethostname())
+a = recipe.connect_to_job(job_a, ssh_config, timeout=60)
+chan = a.get_transport().open_session()
+paramiko.agent.AgentRequestHandler(chan)  # job A gets this process's agent: what SSH_AUTH_SOCK names
+chan.exec_command(f"{sys.executable} {thief}")
+out = chan.makefile("r")
+assert out.readline().strip() == "ready"
+logins = []
+for _ in range(int(rounds)):
+    try:
+        with recipe.connect_to_job(job_b, ssh_config, timeout=60) as b:
+            _, o, _ = b.exec_command("echo $PWD")
+            logins.append(o.read().decode().strip())
+    except Exception as exc:
+        logins.append(f"error: {type(exc).__name__}: {exc}")
+chan.shutdown_write()
+seen = json.loads(out.readline())
+a.close()
+print(json.dumps({"logins": logins, "thief": seen}))
+'''
+
+
+@pytest.mark.parametrize("whole_process", [False, True], ids=["as-the-recipe-says", "our-agent-for-the-whole-process"])
+def test_a_job_the_library_forwards_its_agent_to_never_gets_the_next_connections_keys(pool, tmp_path, whole_process):
+    """paramiko forwards its agent into job A, where a thief keeps listing keys and asking for signatures of
+    its choosing, while the process logs in to job B ten times.  As the recipe says (SSH_AUTH_SOCK stays the
+    user's own agent), A sees the user's own key and no session key.  With our agent in SSH_AUTH_SOCK for
+    the whole process (as earlier versions of the recipe said), what A is forwarded is our agent: it still
+    gets no signature of any session key (each is bound to the connection its relay carries).  Every login
+    to B must work either way."""
+    pytest.importorskip("paramiko")
+    job_a, job_b = pool.jobs[0], pool.jobs[1]
+    path = tmp_path / "paramiko_job.py"
+    path.write_text(recipe("paramiko_job.py"))
+    thief = pool.sandbox(job_a) / "thief.py"
+    thief.write_text(THIEF)
+    if not hasattr(pool, "own_agent"):  # one for the module's pool, stopped with it
+        pool.own_agent = own_agent(pool)
+    env, own_key = pool.own_agent
+    done = pool.run([sys.executable, "-c", FORWARDER, str(path), str(pool.ssh_config), HOST.format(job_a),
+                     HOST.format(job_b), "10", str(thief), "yes" if whole_process else "no"],
+                    check=False, timeout=300, env=env)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout.splitlines()[-1])
+    own = base64.b64decode(own_key.with_suffix(".pub").read_text().split()[1]).hex()
+    thief_saw = result["thief"]
+    assert thief_saw["asked"] > 10, result  # the thief was at work all along
+    assert [blob for blob in thief_saw["signed"] if blob != own] == [], result
+    if not whole_process:
+        assert thief_saw["offered"] == thief_saw["signed"] == [own], result  # forwarding works, with your keys
+    assert result["logins"] == [str(pool.sandbox(job_b))] * 10, result

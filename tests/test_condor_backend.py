@@ -442,7 +442,7 @@ import sys
 sys.path.insert(0, {str(Path(__file__).resolve().parent.parent)!r})
 from proxycmd import cli, handoff
 
-def hand_over(conn, relay_wanted=False):
+def hand_over(conn, relay_wanted=False, watch=None):
     print(" ".join(sorted(sys.modules)), flush=True)
     return 0
 

@@ -418,9 +418,9 @@ def test_other_session_key_types(world, keytype):
     assert done.stdout.startswith("ssh-ed25519" if keytype == "ed25519" else "ecdsa-sha2")
 
 
-def test_forward_agent_forwards_the_users_own_keys(world):
-    job = world.submit("sleep", "600")
-    assert world.ssh(HOST.format(job), "echo ${SSH_AUTH_SOCK:-none}").stdout.strip() == "none"
+def own_agent(world):
+    """The test user's own ssh-agent (stopped with the world) holding a fresh key of theirs: (an environment
+    whose SSH_AUTH_SOCK names it, the key's private file)."""
     key = world.base / "userkey"
     world.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "my-own-key", "-f", str(key)])
     sock = world.base / "user-agent.sock"
@@ -429,9 +429,40 @@ def test_forward_agent_forwards_the_users_own_keys(world):
     world.extra_cleanup.append(lambda: os.kill(agent_pid, signal.SIGTERM))
     env = dict(world.env, SSH_AUTH_SOCK=str(sock))
     world.run(["ssh-add", "-q", str(key)], env=env)
+    return env, key
+
+
+def test_forward_agent_forwards_the_users_own_keys(world):
+    job = world.submit("sleep", "600")
+    assert world.ssh(HOST.format(job), "echo ${SSH_AUTH_SOCK:-none}").stdout.strip() == "none"
+    env, key = own_agent(world)
     world.run([tool("condor-job-ssh"), "setup", "--ssh-config", str(world.ssh_config), "--forward-agent", "--yes"])
     listed = world.run(world.ssh_argv(HOST.format(job), "ssh-add -L"), env=env).stdout
     assert key.with_suffix(".pub").read_text().split()[1] in listed  # the user's key, inside the job
+    assert_clean(world)
+
+
+@pytest.mark.also_real
+def test_forward_agent_works_through_the_backgrounded_controlmaster(world):
+    """The default block multiplexes (ControlMaster auto, ControlPersist): after the first ssh logs in, its
+    ControlMaster is a forked, backgrounded ssh that no proxy registered, and it serves the forwarded agent
+    channels of that session and of every later one.  `ssh-add -l` in the job lists the user's own key
+    there too, in the first session and in a later one over the master, and never a session key."""
+    job = world.submit("sleep", "600")
+    host = HOST.format(job)
+    env, key = own_agent(world)
+    world.run([tool("condor-job-ssh"), "setup", "--ssh-config", str(world.ssh_config), "--forward-agent",
+               "--multiplex", "--yes"])
+    own = world.run(["ssh-keygen", "-lf", str(key.with_suffix(".pub"))]).stdout.split()[1]
+    try:
+        first = world.run(world.ssh_argv(host, "sleep 1; ssh-add -l"), env=env)  # the master is backgrounded by now
+        assert world.run(world.ssh_argv("-O", "check", host), check=False).returncode == 0  # a live master
+        later = world.run(world.ssh_argv(host, "ssh-add -l"), env=env)  # over the master: no proxy runs
+        for listed in (first, later):
+            lines = listed.stdout.splitlines()
+            assert len(lines) == 1 and own in lines[0], listed.stdout + listed.stderr
+    finally:
+        world.run(world.ssh_argv("-O", "exit", host), check=False)
     assert_clean(world)
 
 

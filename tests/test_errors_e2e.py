@@ -36,7 +36,7 @@ def said_by_ssh(stderr: str) -> str:
     """The sentence ssh itself printed from our SSH_MSG_DISCONNECT."""
     lines = [line for line in stderr.splitlines() if line.startswith("Received disconnect from ")]
     assert len(lines) == 1, stderr
-    head, _, sentence = lines[0].partition(":11: ")
+    head, _, sentence = lines[0].partition(":7: ")  # SERVICE_NOT_AVAILABLE (proxycmd/disconnect.py)
     assert sentence, lines[0]
     return sentence
 

@@ -59,10 +59,12 @@ def _connect(conn: socket.socket, path: str, deadline: float) -> None:
 
 
 def _exchange(rundir: Path, payload: bytes, *, timeout: float = REQUEST_TIMEOUT, until_closed: bool = False,
-              keep: Optional[list] = None) -> bytes:
+              keep: Optional[list] = None, then: Optional[bytes] = None) -> bytes:
     """Send one request and return the reply body; with *until_closed*, also wait for the agent to hang up.
 
     With *keep*, the connection is left open and appended to it (a relayed session lives while it is).
+    *then*: a second request sent after a successful reply, whose own reply is not waited for in vain:
+    an agent of an earlier version refuses it, and that changes nothing.
     """
     path = paths.control_socket(rundir)
     conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -74,6 +76,12 @@ def _exchange(rundir: Path, payload: bytes, *, timeout: float = REQUEST_TIMEOUT,
         reply = wire.read_frame(conn)
         if reply is None:
             raise _Unreachable()
+        if then is not None and reply[:1] == bytes([wire.AGENT_SUCCESS]):
+            try:
+                conn.sendall(wire.frame(then))
+                wire.read_frame(conn)
+            except (OSError, wire.WireError):
+                pass
         if until_closed:
             while conn.recv(4096):
                 pass
@@ -94,9 +102,30 @@ def _exchange(rundir: Path, payload: bytes, *, timeout: float = REQUEST_TIMEOUT,
             conn.close()
 
 
+class Held:
+    """A relayed session's open connection to the agent: the session lives until it is closed."""
+
+    def __init__(self, conn: socket.socket, binds: bool) -> None:
+        self.conn = conn
+        self.binds = binds  # the agent takes the job sshd's signature of the session id (wire.BIND)
+
+    def bind(self, signature: bytes) -> bool:
+        """Give the agent the job sshd's signature of the exchange hash (agent/exchange.py) and wait for its
+        answer: after this, the session's key signs only for that connection's session id."""
+        try:
+            self.conn.settimeout(REQUEST_TIMEOUT)
+            self.conn.sendall(wire.frame(wire.message(wire.EXTENSION, wire.string(wire.BIND), wire.string(signature))))
+            return wire.read_frame(self.conn) == bytes([wire.AGENT_SUCCESS])
+        except (OSError, wire.WireError):
+            return False
+
+    def close(self) -> None:
+        self.conn.close()
+
+
 def register(rundir: Path, *, pid: int, host: str, host_key: str, private_key: bytes, key_lifetime: int = 300,
              upstream: Optional[str] = None, relayed: bool = False,
-             shared_known_hosts: bool = False) -> Optional[socket.socket]:
+             shared_known_hosts: bool = False, master: Optional[str] = None) -> Optional[Held]:
     """Give the agent a session's key for process *pid* and its host key for known_hosts.
 
     *host_key* is ``<type> <base64>``; a trailing comment or line end, as in a .pub file, is left out.
@@ -108,7 +137,12 @@ def register(rundir: Path, *, pid: int, host: str, host_key: str, private_key: b
 
     *relayed*: the proxy relays for a client that may make many connections from one process.  The call
     may wait for that process's (or host's) earlier handshakes, and returns the open connection to the
-    agent: the session lives, and its line stays, until it is closed (when the proxy exits, at the latest).
+    agent (`Held`): the session lives, and its line stays, until it is closed (when the proxy exits, at the
+    latest).  Over it the relay binds the key to the connection it carries (`Held.bind`).
+
+    *master*: the name ssh gives its ControlPath (%C, see `control_name`) when it may become a ControlMaster
+    with *upstream*: its backgrounded master, a process the agent never saw registered, serves the
+    forwarded agent channels of this and later sessions, and the agent then knows it by that name.
     """
     host_key = " ".join(host_key.split()[:2])
     fields = [wire.string(wire.REGISTER), wire.u32(pid), wire.string(host), wire.string(host_key),
@@ -122,6 +156,8 @@ def register(rundir: Path, *, pid: int, host: str, host_key: str, private_key: b
     payload = wire.message(wire.EXTENSION, *fields)
     keep = [] if relayed else None
     options = {"timeout": TURN_TIMEOUT, "keep": keep} if relayed else {}
+    if master and upstream and not relayed:
+        options["then"] = wire.message(wire.EXTENSION, wire.string(wire.MASTER), wire.u32(pid), wire.string(master))
     try:
         reply = _exchange(rundir, payload, **options)
     except _Unreachable:
@@ -134,7 +170,18 @@ def register(rundir: Path, *, pid: int, host: str, host_key: str, private_key: b
         for conn in keep or ():
             conn.close()
         raise AgentError(f"the key agent refused the session key for {host} (see {paths.agent_log(rundir)})")
-    return keep[0] if keep else None
+    if not keep:
+        return None
+    flags = reply[1:5]  # an agent of this version says it takes the binding; an earlier one says nothing
+    return Held(keep[0], len(flags) == 4 and bool(int.from_bytes(flags, "big") & wire.REGISTER_BINDS))
+
+
+def control_name(host: str, port: int, login: str) -> str:
+    """ssh's %C for a connection from this machine: SHA-1 of local host name, host, port and user (and
+    ProxyJump, empty here), the name of the block's ControlPath in the runtime directory."""
+    import hashlib
+
+    return hashlib.sha1(f"{socket.gethostname()}{host}{port}{login}".encode()).hexdigest()
 
 
 def _ask(rundir: Path, extension: str, **options) -> Optional[bytes]:

@@ -1,4 +1,5 @@
-"""Keep other processes of the same user out of the agent's memory, and give it room for many connections.
+"""Keep other processes of the same user out of the memory of the agent (and of a relaying proxy, which holds
+a session key), and give the agent room for many connections.
 
 Like ssh-agent: on Linux prctl(PR_SET_DUMPABLE, 0) makes /proc/PID/mem, ptrace and core dumps unavailable
 to anyone but root; on macOS ptrace(PT_DENY_ATTACH) refuses debuggers.  Elsewhere nothing is done.
@@ -6,11 +7,11 @@ to anyone but root; on macOS ptrace(PT_DENY_ATTACH) refuses debuggers.  Elsewher
 
 from __future__ import annotations
 
-import logging
 import sys
-from typing import Optional
 
-log = logging.getLogger("proxycmd.agent")
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: a relaying proxy imports this too, and typing costs ms
+if TYPE_CHECKING:
+    from typing import Optional
 
 _PR_GET_DUMPABLE = 3  # <linux/prctl.h>
 _PR_SET_DUMPABLE = 4
@@ -43,7 +44,9 @@ def forbid_inspection() -> bool:
         if how == "ptrace":
             return _libc().ptrace(_PT_DENY_ATTACH, 0, None, 0) == 0
     except (OSError, AttributeError) as exc:
-        log.warning("could not protect the agent's memory: %s", exc)
+        import logging  # only now: the relaying proxy calls this too, and logging costs it 10-25 ms
+
+        logging.getLogger("proxycmd.agent").warning("could not protect this process's memory: %s", exc)
     return False
 
 

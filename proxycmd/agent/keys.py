@@ -12,10 +12,10 @@ import binascii
 import re
 from typing import Tuple, Union
 
-from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
-from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature, encode_dss_signature
 
 from . import wire
 
@@ -28,6 +28,7 @@ _RSA_ALGORITHMS = (  # checked in this order, as OpenSSH's agent does
     (wire.RSA_SHA2_256, "rsa-sha2-256", hashes.SHA256),
     (wire.RSA_SHA2_512, "rsa-sha2-512", hashes.SHA512),
 )
+_RSA_VERIFY = {"ssh-rsa": hashes.SHA1, "rsa-sha2-256": hashes.SHA256, "rsa-sha2-512": hashes.SHA512}
 _KEY_TYPE = re.compile(r"[a-z0-9][a-z0-9@.-]{0,63}")
 _OPENSSH_PEM = re.compile(rb"-----BEGIN OPENSSH PRIVATE KEY-----")  # searched in place: no copy of the text
 
@@ -39,12 +40,13 @@ class KeyFormatError(ValueError):
 class SigningKey:
     """A loaded private key: ``key_type`` ("ssh-ed25519", ...), ``blob`` (public key blob) and sign()."""
 
-    __slots__ = ("_key", "key_type", "blob")
+    __slots__ = ("_key", "_public", "key_type", "blob")
 
     def __init__(self, key, key_type: str) -> None:
         self._key = key
+        self._public = key.public_key()
         self.key_type = key_type
-        openssh = key.public_key().public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
+        openssh = self._public.public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
         self.blob = base64.b64decode(openssh.split()[1])
 
     def __repr__(self) -> str:
@@ -71,6 +73,34 @@ class SigningKey:
         _, digest = _ECDSA[key.curve.name]
         r, s = decode_dss_signature(key.sign(data, ec.ECDSA(digest())))
         return wire.string(self.key_type) + wire.string(wire.mpint(r) + wire.mpint(s))
+
+
+    def made(self, signature: bytes, data: bytes) -> bool:
+        """Is *signature* (an SSH signature blob: string algorithm, string signature) this key's over *data*?
+
+        The job's sshd signs each key exchange's hash with its host key, which is this same key pair
+        (DESIGN §1.3): so a relay that saw the signature can show which connection a session id belongs to."""
+        try:
+            reader = wire.Reader(signature)
+            algorithm, raw = reader.text(), reader.string()
+            reader.end()
+            public = self._public
+            if isinstance(public, rsa.RSAPublicKey):
+                if algorithm not in _RSA_VERIFY:
+                    return False
+                public.verify(raw, data, padding.PKCS1v15(), _RSA_VERIFY[algorithm]())
+            elif algorithm != self.key_type:
+                return False
+            elif isinstance(public, ed25519.Ed25519PublicKey):
+                public.verify(raw, data)
+            else:
+                numbers = wire.Reader(raw)
+                r, s = int.from_bytes(numbers.string(), "big"), int.from_bytes(numbers.string(), "big")
+                numbers.end()
+                public.verify(encode_dss_signature(r, s), data, ec.ECDSA(_ECDSA[public.curve.name][1]()))
+        except (InvalidSignature, ValueError):  # WireError is a ValueError
+            return False
+        return True
 
 
 def _key_type(key) -> str:

@@ -7,8 +7,9 @@ client from blocking the rest:
 - the listen backlog is SOMAXCONN, so a burst of connections waits in the kernel instead of failing;
 - a connection may idle between requests (ssh keeps its agent connection open), but once a request has
   started it must be complete within REQUEST_DEADLINE seconds;
-- at MAX_CONNECTIONS, a newcomer is taken and the connection idle the longest (not one being answered)
-  is closed to make room;
+- at MAX_CONNECTIONS, a newcomer is taken and the connection idle the longest (not one being answered,
+  nor one the handler asks to keep: ssh's own connection while its session's signature is pending) is
+  closed to make room;
 - a held connection (a relayed session lives as long as it) has no idle limit and is never evicted.
 """
 
@@ -43,21 +44,26 @@ class Link:
         self.kind = kind
         self.state = _WAITING
         self.since = time.monotonic()
+        self.peer = None  # set by the handler: whatever its `keep` test needs (the agent: pid and start token)
+        self.opened = self.since
+        self.asked = False  # has a request begun on it yet?
 
     def _set(self, state: str) -> None:
         self.state, self.since = state, time.monotonic()
 
-    def read_request(self) -> Optional[bytearray]:
-        """The next request body, or None when the client hung up between requests.
+    def read_request(self, held: bool = False) -> Optional[bytearray]:
+        """The next request body, or None when the client hung up between requests.  *held*: the wait
+        for it has no idle limit and the connection is never evicted meanwhile (a relay holds it).
 
         Raises WireError for a bad frame and OSError (TimeoutError) when the client is too slow.
         """
-        self._set(_WAITING)
+        self._set(_HELD if held else _WAITING)
         head = bytearray(4)
-        self.sock.settimeout(IDLE_TIMEOUT)
+        self.sock.settimeout(None if held else IDLE_TIMEOUT)
         got = self.sock.recv_into(head)
         if got == 0:
             return None
+        self.asked = True
         self._set(_READING)
         deadline = time.monotonic() + REQUEST_DEADLINE
         self._fill(memoryview(head)[got:], deadline)
@@ -85,12 +91,6 @@ class Link:
         self.sock.sendall(wire.frame(payload))
         self._set(_WAITING)
 
-    def hold(self) -> None:
-        """Wait, with no idle limit and never evicted, until the client hangs up (or sends anything)."""
-        self._set(_HELD)
-        self.sock.settimeout(None)
-        self.sock.recv(1)
-
 
 Handler = Callable[[Link], None]
 
@@ -102,6 +102,7 @@ class Listener:
         self._listeners: List[Tuple[socket.socket, str, Path, Tuple[int, int]]] = []
         self._handlers: Dict[str, Handler] = {}
         self._links: Dict[int, Link] = {}
+        self.keep: Callable[[Link], bool] = lambda link: False  # never evicted while this says so
         self._lock = threading.Lock()
         self._last_activity = time.monotonic()
         self._stop = threading.Event()
@@ -241,11 +242,13 @@ class Listener:
                 sock.close()
 
     def _evict_one(self) -> bool:
-        """Close the connection idle the longest that is not being answered; called with the lock held."""
-        candidates = [link for link in self._links.values() if link.state not in (_ANSWERING, _HELD)]
-        if not candidates:
+        """Close the connection idle the longest that is not being answered and that `keep` does not hold;
+        called with the lock held."""
+        candidates = sorted((link for link in self._links.values() if link.state not in (_ANSWERING, _HELD)),
+                            key=lambda link: link.since)
+        oldest = next((link for link in candidates if not self.keep(link)), None)
+        if oldest is None:
             return False
-        oldest = min(candidates, key=lambda link: link.since)
         del self._links[id(oldest)]
         try:
             oldest.sock.shutdown(socket.SHUT_RDWR)  # its thread wakes up and ends

@@ -142,3 +142,22 @@ def _ps_parent(pid: int) -> Optional[int]:
         return None
     text = done.stdout.strip()
     return int(text) if done.returncode == 0 and text.isdigit() else None
+
+
+def command_line(pid: int) -> Optional[str]:
+    """*pid*'s command line as one line (its words joined by blanks), or None when it cannot be read.  A
+    process may rewrite it (ssh's ControlMaster titles itself "ssh: <ControlPath> [mux]")."""
+    if sys.platform.startswith("linux"):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as handle:
+                raw = handle.read(8192)
+        except OSError:
+            return None
+        return " ".join(word.decode("utf-8", "replace") for word in raw.split(b"\0") if word)
+    import subprocess
+
+    try:
+        done = subprocess.run(["ps", "-ww", "-o", "args=", "-p", str(pid)], capture_output=True, text=True, timeout=5)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return done.stdout.strip() or None if done.returncode == 0 else None

@@ -14,6 +14,12 @@ session "in handshake" for its process and for its host.  During its turn its li
 host and its key is the only one offered to its process; another relayed registration for the same process
 or host waits for the turn to pass (the signature, the relay's end, or HANDSHAKE_LIMIT).  Outside turns,
 lines of the most recently registered sessions come first.
+
+Such a process may also forward its agent connections into jobs (paramiko forwards what SSH_AUTH_SOCK
+names), and every connection of it has its pid.  So a relayed session's key is *bound* to the connection
+its relay carries: the relay hands over the job sshd's signature of that connection's session id
+(agent/exchange.py), and the key is listed only once bound and signs only a userauth request for that
+session id, which nothing but the connection's own two ends can know.
 """
 
 from __future__ import annotations
@@ -24,14 +30,16 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import List, Optional, Tuple
+from typing import Dict, List, Optional, Tuple
 
-from . import keys, peer
+from . import keys, peer, wire
 from .knownhosts import PrivateFile, SharedFile
 
 log = logging.getLogger("proxycmd.agent")
 
 HANDSHAKE_LIMIT = 10.0  # seconds a relayed session may hold its turn before its key is dropped
+MAX_MASTERS = 1024  # ControlPath names remembered (the oldest go first)
+USERAUTH_REQUEST = 50  # SSH_MSG_USERAUTH_REQUEST: what a client's authentication signature covers
 
 _HOST = re.compile(r"(?:[A-Za-z0-9_.:-]{1,253}|\[[A-Za-z0-9_.:-]{1,253}\]:[0-9]{1,5})")
 _NAME_START = re.compile(r"[A-Za-z0-9\[]")
@@ -51,6 +59,29 @@ class Session:
     upstream: Optional[str] = None  # the user's own agent, offered too (ssh -A, `setup --forward-agent`)
     seq: int = 0  # registration order: later sessions' lines come first
     turn_ends: Optional[float] = None  # a relayed session in handshake: when its turn lapses
+    relayed: bool = False
+    proof: Optional[bytes] = field(default=None, repr=False)  # relayed: the sshd's signature of the session id
+
+    @property
+    def usable(self) -> bool:
+        """Holds a key that may be listed: an fd-pass session's, or a relayed one's once bound."""
+        return self.key is not None and (not self.relayed or self.proof is not None)
+
+    def signs_for(self, data: bytes) -> bool:
+        """May this session's key sign *data*?  A relayed key: only a userauth request (RFC 4252 §7) whose
+        session id the job's sshd signed with this key pair, i.e. the one of the connection the relay carries."""
+        if not self.relayed:
+            return True
+        if self.proof is None or self.key is None:
+            return False
+        try:
+            reader = wire.Reader(data)
+            session_id = reader.string()
+            if reader.byte() != USERAUTH_REQUEST:
+                return False
+        except wire.WireError:
+            return False
+        return self.key.made(self.proof, session_id)
 
     @property
     def in_handshake(self) -> bool:
@@ -89,6 +120,7 @@ class Registry:
         self._known_hosts = PrivateFile(known_hosts) if isinstance(known_hosts, Path) else known_hosts
         self._max_host_lifetime = max_host_lifetime
         self._closed = False
+        self._masters: Dict[str, Tuple[str, float]] = {}  # ControlPath name -> (upstream agent, until)
 
     def _write(self) -> None:
         self._known_hosts.write(known_hosts_lines(self._sessions))
@@ -113,7 +145,7 @@ class Registry:
             self._seq += 1
             session = Session(pid, token, host, host_key, key, now + min(key_lifetime, self._max_host_lifetime),
                               now + self._max_host_lifetime, upstream, self._seq,
-                              now + HANDSHAKE_LIMIT if relayed else None)
+                              now + HANDSHAKE_LIMIT if relayed else None, relayed)
             self._sessions.append(session)
             try:
                 self._write()
@@ -164,33 +196,71 @@ class Registry:
             session.turn_ends = None
             self._pass_turn(session)
 
+    def bind(self, session: Session, proof: bytes) -> None:
+        """The relay saw the job sshd sign its connection's session id with *proof* (agent/exchange.py)."""
+        with self._lock:
+            if session.proof is None:
+                session.proof = bytes(proof)
+
     def identities(self, pid: int, token: Optional[str]) -> List[Tuple[bytes, str]]:
         """(public key blob, host) of each unused key registered for this process, without repeats.
 
-        While one of its relayed sessions is in handshake, only that one: a client that signs with every
-        offered key (paramiko) cannot use up a key another of its connections is about to need.
+        While one of its relayed sessions is in handshake, only that one, and only once its relay bound it:
+        a client that signs with every offered key (paramiko) cannot use up a key another of its
+        connections is about to need.
         """
         found = {}
         with self._lock:
             mine = [s for s in self._sessions if s.key is not None and s.belongs_to(pid, token)]
             turn = [s for s in mine if s.in_handshake]
             for session in turn or mine:
-                found.setdefault(session.key.blob, session.host)
+                if session.usable:
+                    found.setdefault(session.key.blob, session.host)
         return list(found.items())
+
+    def pending(self, pid: int, token: Optional[str]) -> bool:
+        """Does this process have a registered key it has not signed with yet?  Without the lock: the accept
+        loop asks this (listener._evict_one), and the lock may be held while a shared known_hosts file waits
+        for another node's writer.  list() copies the list whole (one step under the GIL); a session's key
+        only ever goes from a key to None, so at worst a connection is kept a moment too long."""
+        return any(s.key is not None and s.belongs_to(pid, token) for s in list(self._sessions))
+
+    def note_master(self, name: str, upstream: str) -> None:
+        """The ssh master that ControlPath *name* names forwards with *upstream* (server.Agent._upstream), for
+        as long as a session's host key line may live."""
+        with self._lock:
+            self._masters.pop(name, None)
+            self._masters[name] = (upstream, time.monotonic() + self._max_host_lifetime)
+            while len(self._masters) > MAX_MASTERS:
+                del self._masters[next(iter(self._masters))]
+
+    def masters(self) -> bool:
+        return bool(self._masters)
+
+    def master_upstream(self, name: str) -> Optional[str]:
+        with self._lock:
+            found = self._masters.get(name)
+            return found[0] if found and time.monotonic() < found[1] else None
 
     def upstream(self, pid: int, token: Optional[str]) -> Optional[str]:
         """The user's own agent that this process's sessions forward to, if any."""
         with self._lock:
             return next((s.upstream for s in self._sessions if s.upstream and s.belongs_to(pid, token)), None)
 
-    def take_key(self, pid: int, token: Optional[str], blob: bytes) -> Optional[keys.SigningKey]:
-        """Hand out this process's key with *blob* for one signature and forget it (single use).
+    def take_key(self, pid: int, token: Optional[str], blob: bytes, data: bytes) -> Optional[keys.SigningKey]:
+        """Hand out this process's key with *blob* to sign *data* once, and forget it (single use).
 
-        The caller signs and then wipes it; None when no such unused key is registered for the process.
+        The caller signs and then wipes it; None when no such unused key is registered for the process, or
+        when it is a relayed key and *data* is not the authentication of the connection its relay carries
+        (the key then stays for that one).
         """
         with self._lock:
             for session in self._sessions:
                 if session.key is not None and session.belongs_to(pid, token) and session.key.blob == blob:
+                    if not session.signs_for(data):
+                        log.info("refused a signature for pid %d (%s): not for the connection its relay carries",
+                                 pid, session.host)
+                        continue
                     key, session.key = session.key, None
                     if session.in_handshake:  # authenticated: the next connection's turn
                         self._pass_turn(session)
@@ -216,6 +286,8 @@ class Registry:
                 if session.in_handshake and now >= session.turn_ends:
                     self._lapse(session)
                 kept.append(session)
+            for name in [name for name, (_, until) in self._masters.items() if now >= until]:
+                del self._masters[name]
             if len(kept) != len(self._sessions):
                 self._sessions = kept
                 self._lock.notify_all()

@@ -17,6 +17,7 @@ import argparse
 import json
 import logging
 import os
+import re
 import signal
 import sys
 import time
@@ -37,6 +38,8 @@ AGENT, CONTROL = "agent", "control"  # the two sockets' kinds
 _SUCCESS = bytes([wire.AGENT_SUCCESS])
 _STOP = object()  # what follows a stop request
 _FAILURE = bytes([wire.AGENT_FAILURE])
+_CONTROL_NAME = re.compile(r"[0-9a-f]{40}")  # ssh's %C
+_MASTER_TITLE = re.compile(r"ssh: (/.*)/([0-9a-f]{40}) \[mux\]")  # what a backgrounded master calls itself
 
 
 class Agent:
@@ -51,6 +54,7 @@ class Agent:
         self.protected = False
         self._idle_exit = idle_exit
         self._net = listener.Listener()
+        self._net.keep = self._keep
         self._cleaned = False
 
     def _known_hosts_file(self, shared: bool) -> "PrivateFile | SharedFile":
@@ -162,11 +166,21 @@ class Agent:
 
     # -- agent.sock: the standard protocol only ---------------------------------------------------------------
 
+    def _keep(self, link: listener.Link) -> bool:
+        """Connections a flood must not take a slot from (listener._evict_one): on agent.sock, one whose
+        process has a registered key not used yet (ssh lists its key, then waits, idle, for the server's
+        answer before it asks for the signature); on control.sock, one just opened whose first request (a
+        proxy's registration) has not begun yet, for REQUEST_DEADLINE."""
+        if link.kind == CONTROL:
+            return not link.asked and time.monotonic() - link.opened < listener.REQUEST_DEADLINE
+        return link.peer is not None and self.registry.pending(*link.peer)
+
     def _serve_agent(self, link: listener.Link) -> None:
         who = _same_user(link)
         if who is None:
             return
         token = peer.start_token(who.pid)
+        link.peer = (who.pid, token)
         while True:
             body = link.read_request()
             if body is None:
@@ -183,7 +197,7 @@ class Agent:
         if kind == wire.REQUEST_IDENTITIES:
             reader.end()
             found = [(blob, host.encode()) for blob, host in self.registry.identities(pid, token)]
-            upstream = self.registry.upstream(pid, token)
+            upstream = self._upstream(pid, token)
             if upstream:  # the session key first, so ssh authenticates with it on its first try
                 known = {blob for blob, _ in found}
                 found += [(blob, comment) for blob, comment in forward.identities(upstream) if blob not in known]
@@ -198,9 +212,9 @@ class Agent:
     def _sign(self, reader: wire.Reader, pid: int, token: Optional[str]) -> bytes:
         blob, data, flags = reader.string(), reader.string(), reader.u32()
         reader.end()
-        key = self.registry.take_key(pid, token, blob)
+        key = self.registry.take_key(pid, token, blob, data)
         if key is None:
-            upstream = self.registry.upstream(pid, token)
+            upstream = self._upstream(pid, token)
             if upstream:
                 return forward.ask(upstream, wire.message(wire.SIGN_REQUEST, wire.string(blob), wire.string(data),
                                                           wire.u32(flags))) or _FAILURE
@@ -237,11 +251,30 @@ class Agent:
             if after is not None:  # a relayed session: it lives as long as the proxy holds this connection
                 try:
                     link.reply(reply)
-                    link.hold()
+                    self._hold(link, after)
                 finally:
                     self.registry.end(after)
                 return
             link.reply(reply)
+
+    def _hold(self, link: listener.Link, session) -> None:
+        """A relayed session's connection, until the relay closes it: it may bind the session's key to the
+        connection it carries (the job sshd's signature of the session id, agent/exchange.py)."""
+        while True:
+            body = link.read_request(held=True)
+            if body is None:
+                return
+            try:
+                reader = wire.Reader(body)
+                if reader.byte() != wire.EXTENSION or reader.string() != wire.BIND.encode():
+                    raise wire.WireError("not a binding")
+                signature = reader.string()
+                reader.end()
+            except wire.WireError:
+                link.reply(_FAILURE)
+                continue
+            self.registry.bind(session, signature)
+            link.reply(_SUCCESS)
 
     def _manage(self, reader: wire.Reader, peer_pid: int):
         """(reply, what follows it): None, _STOP, or a relayed session to end when the connection closes."""
@@ -250,6 +283,8 @@ class Agent:
         name = reader.string()
         if name == wire.REGISTER.encode():
             return self._register(reader, peer_pid)
+        if name == wire.MASTER.encode():
+            return self._note_master(reader, peer_pid), None
         if name == wire.STATUS.encode():
             reader.end()
             return self._status(), None
@@ -284,7 +319,38 @@ class Agent:
         self.heal_agent_socket()  # ssh asks agent.sock right after this reply: it must be ours
         log.info("session for pid %d (%s): %s key for %d s%s", pid, host, key.key_type, lifetime,
                  ", relayed" if relayed else "")
-        return _SUCCESS, session if relayed else None
+        if relayed:  # the relay is to bind the key to its connection before it signs
+            return _SUCCESS + wire.u32(wire.REGISTER_BINDS), session
+        return _SUCCESS, None
+
+    def _note_master(self, reader: wire.Reader, peer_pid: int) -> bytes:
+        """A registered ssh (the registering proxy's parent) may become a ControlMaster under this ControlPath
+        name: its backgrounded master forwards with the session's upstream agent (see `_upstream`)."""
+        pid, name = reader.u32(), reader.text()
+        reader.end()
+        try:
+            token = check_owner(pid, peer_pid)
+        except ValueError as exc:
+            log.warning("refused a master name for pid %d: %s", pid, exc)
+            return _FAILURE
+        upstream = self.registry.upstream(pid, token)
+        if not _CONTROL_NAME.fullmatch(name) or not upstream:
+            return _FAILURE
+        self.registry.note_master(name, upstream)
+        return _SUCCESS
+
+    def _upstream(self, pid: int, token: Optional[str]) -> Optional[str]:
+        """The user's own agent that *pid* may use: its session's (`--forward-agent`), or, for the ControlMaster
+        ssh backgrounded after a registered session logged in (ControlPersist: a forked, re-parented child
+        that no proxy registered, titled "ssh: <ControlPath> [mux]"), the one its session was registered
+        with.  Only ever the user's own agent, which any process of the user can reach anyway: never a key."""
+        found = self.registry.upstream(pid, token)
+        if found is None and self.registry.masters():
+            title = peer.command_line(pid)
+            named = _MASTER_TITLE.fullmatch(title or "")
+            if named and os.path.realpath(named.group(1)) == os.path.realpath(self.rundir):
+                found = self.registry.master_upstream(named.group(2))
+        return found
 
     def _status(self) -> bytes:
         sessions, held = self.registry.counts()
@@ -374,6 +440,19 @@ def _parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
     return args
 
 
+def _bound_the_log(rundir: Path) -> None:
+    """From here on, log through a handler that keeps agent.log (our stderr, when started by a client)
+    under its size limit (logfile.py)."""
+    from .logfile import BoundedLog
+
+    root = logging.getLogger()
+    handler = BoundedLog(paths.agent_log(rundir))
+    handler.setFormatter(root.handlers[0].formatter if root.handlers else None)
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     """Run the agent until stopped, signalled or idle; 0 also when another agent already serves."""
     args = _parse_args(argv)
@@ -386,6 +465,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     except paths.PathError as exc:
         log.error("%s", exc)
         return 1
+    _bound_the_log(rundir)
     try:
         agent = Agent(rundir, args.idle_exit, args.max_host_key_lifetime, args.shared_known_hosts)
     except paths.PathError as exc:

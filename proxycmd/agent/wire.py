@@ -32,10 +32,14 @@ SESSION_BIND = "session-bind@openssh.com"
 REGISTER = "register@condor-job-proxy"
 STATUS = "status@condor-job-proxy"
 STOP = "stop@condor-job-proxy"
+MASTER = "master@condor-job-proxy"  # after a registration: the ControlPath name of the ssh's master to be
+BIND = "bind@condor-job-proxy"  # on a relayed session's held connection: the sshd's signature of the session id
 
 # Register flags (an optional u32 after the upstream agent).
 REGISTER_RELAYED = 1  # the proxy relays: the session lives while the registering connection stays open
 SHARED_KNOWN_HOSTS = 2  # ssh reads the known_hosts file all login nodes share (the block's --shared-known-hosts)
+# The agent's answer to a relayed registration: SUCCESS, then a u32 of these (an earlier agent sends none).
+REGISTER_BINDS = 1  # the relay must bind the key to its connection (BIND) before the key signs
 
 _U32 = struct.Struct(">I")
 

@@ -6,10 +6,11 @@
     hop/       through an access point with the user's ssh, from a machine without HTCondor
 
 Each opens ssh sessions to a job (`open_session`), lists the user's jobs (`list_jobs`, for `sync`;
-each job with the name of its schedd) and the pool's schedds (`schedds`), removes a job (`remove_job`), and finds and submits profile jobs (`live_profile_jobs`, `submit_profile`,
-used by proxycmd/ondemand.py without knowing which backend it talks to).  Waiting for an idle job lives
-beside the backends, in `proxycmd.waiting`, so every backend shares it.  `open_backend` imports only the
-one backend it returns.
+each job with the name of its schedd) and the pool's schedds (`schedds`), removes a job (`remove_job`),
+finds and submits profile jobs (`live_profile_jobs`, `submit_profile`, used by proxycmd/ondemand.py
+without knowing which backend it talks to), and tells what the pool says of one job (`job_facts`, for
+`condor-job-ssh doctor JOB`).  Waiting for an idle job lives beside the backends, in `proxycmd.waiting`,
+so every backend shares it.  `open_backend` imports only the one backend it returns.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
     from typing import Dict, List, Optional, Protocol, Sequence, Tuple
 
     from ..hostname import JobAddress
+    from .jobfacts import JobFacts
     from ..session import JobInfo, Session
 else:
     Protocol = object
@@ -48,6 +50,11 @@ class Backend(Protocol):
 
     def submit_profile(self, profile: str, description: Dict[str, str]) -> JobInfo:
         """Submit one job from *description* (submit commands); ProxyError when the pool refuses."""
+
+    def job_facts(self, addr: JobAddress) -> Optional[JobFacts]:
+        """What the pool says about one job, for `condor-job-ssh doctor JOB` (proxycmd/backends/jobfacts.py): its ad
+        and the execute node's HTCondor version where the pool tells it; None when it is not in the queue;
+        ProxyError when the pool cannot be asked."""
 
 
 def open_backend(*, sim_root: Optional[str] = None, schedd: Optional[str] = None,

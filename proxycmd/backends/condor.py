@@ -166,6 +166,14 @@ class CondorBackend:
         return JobInfo(cluster=cluster, proc=0, status="idle", cmd="condor-job-proxy-watchdog",
                        batch_name=f"{profile}.job.condor", schedd=self.queue().name)
 
+    # ----- one job, for `condor-job-ssh doctor JOB` --------------------------------------------------------
+    def job_facts(self, addr: JobAddress):
+        """The job's facts (proxycmd/backends/jobfacts.py), None when it is not in the queue (condor_facts.py)."""
+        from .condor_facts import job_facts
+
+        self._pool_schedd()
+        return job_facts(self.queue(), self.pool, addr)
+
 
 def profile_constraint(user: str, profile: Optional[str] = None) -> str:
     """The user's idle or running jobs from *profile* (from any profile when None)."""

@@ -75,3 +75,10 @@ class SimBackend:
 
     def submit_profile(self, profile: str, description: Dict[str, str]) -> JobInfo:
         return _info(self.pool.submit_description(description, schedd=self.schedd))
+
+    # ----- one job, for `condor-job-ssh doctor JOB` --------------------------------------------------------
+    def job_facts(self, addr: JobAddress):
+        """The job's facts (proxycmd/backends/jobfacts.py): a simulated job runs on this host, never in a container."""
+        from .jobfacts import sim_facts
+
+        return sim_facts(self.pool.jobs(self._schedd(addr) or ""), addr)

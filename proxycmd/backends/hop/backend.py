@@ -140,3 +140,26 @@ class HopBackend:
             raise ProxyError(f"condor_submit on {self.dest} did not say which job it submitted: {out.strip()[:80]!r}")
         return JobInfo(cluster=cluster, proc=0, status="idle", cmd="condor-job-proxy-watchdog",
                        batch_name=f"{profile}.job.condor", schedd=self.schedd)
+
+    # ----- one job, for `condor-job-ssh doctor JOB` --------------------------------------------------------
+    def job_facts(self, addr: JobAddress):
+        """The job's facts (proxycmd/backends/jobfacts.py) from condor_q on the AP, and the execute node's HTCondor
+        version from condor_status there when the pool tells it; None when the job is not in the queue."""
+        from ..jobfacts import ATTRIBUTES, VERSION_ATTRIBUTE, classad_string, from_ad
+        from .jobs import where
+
+        self._pool_schedd()
+        ads = self._ads(["condor_q", *where(self.schedd, self.pool), "-json", "-attributes", ",".join(ATTRIBUTES),
+                         addr.job_id], f"look up job {addr.job_id}")
+        ad = next((ad for ad in ads if ad.get("ClusterId") == addr.cluster and ad.get("ProcId") == addr.proc), None)
+        if ad is None:
+            return None
+        version, slot = None, ad.get("RemoteHost")
+        if isinstance(slot, str) and slot:
+            argv = ["condor_status", *where(None, self.pool), "-json", "-attributes", f"Name,{VERSION_ATTRIBUTE}",
+                    "-constraint", f"Name == {classad_string(slot)}"]
+            try:
+                version = next((a.get(VERSION_ATTRIBUTE) for a in self._ads(argv, "ask for the slot's version")), None)
+            except ProxyError:
+                pass  # a hint only: the probe in the job reads the version too
+        return from_ad(ad, addr.job_id, version)

@@ -1,0 +1,116 @@
+"""`condor-job-ssh doctor JOB`: gather one job's facts and print what its sessions can and cannot do.
+
+JOB is a job id (`32.0`, `32`) or a job host name (`32.0.job.condor`, `32.0.SCHEDD.job.condor`, a route's
+`32.0.ap2.condor`, a profile's `gpu.job.condor`: its live job).  The backend the settings choose (the
+simulated pool, HTCondor here, or the access point with `setup --via`) tells the job's ad
+(`Backend.job_facts`); when the job runs, a probe runs in it through a real ssh session over the user's
+own config (sshconfig/jobprobe.py).  The judging is sshconfig/jobdoctor.py's; the table doctor's.
+Exit status: 0 when nothing fails, 1 when something will not work, 2 for a JOB that names no job.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+from pathlib import Path
+from typing import Callable, List, Optional, Tuple
+
+import typer
+
+from proxycmd import advice, paths
+from proxycmd.errors import ProxyError
+from proxycmd.hostname import HostnameError, JobAddress, parse, parse_job_id
+from proxycmd.backends.jobfacts import JobFacts
+
+from . import jobdoctor, jobprobe
+from .checkresult import WARN, Check
+
+
+def _fail(message: str, code: int) -> typer.Exit:
+    typer.echo(f"condor-job-ssh: error: {' '.join(message.split())}", err=True)
+    return typer.Exit(code)
+
+
+def resolve(text: str, settings) -> Tuple[JobAddress, Optional[str], Optional[str], bool]:
+    """(the job's address, its schedd, its pool, whether that pool names no schedd) for JOB as given:
+    a job id goes to the default schedd, a host name where the block sends it (its suffix's route, the
+    schedd it names); HostnameError when it is neither."""
+    if text[:1].isdigit() and all(part.isdigit() for part in text.split(".")):
+        addr = parse_job_id(text)
+        return addr._replace(suffix=settings.suffix), settings.schedd, settings.pool, False
+    addr = parse(text, settings.suffixes)
+    route = next((r for r in settings.routes if r.suffix == addr.suffix), None)
+    if route is None:
+        return addr, addr.schedd or settings.schedd, settings.pool, False
+    return addr, addr.schedd or route.schedd, route.pool, bool(route.pool and not route.schedd and not addr.schedd)
+
+
+def diagnose(text: str, ssh_config: Optional[Path], render: Callable[[List[Check]], str]) -> int:
+    """Print the findings on the job JOB names with *render* (doctor's table) and return the exit status."""
+    from . import settings as settings_mod
+
+    try:
+        chosen = settings_mod.load(warn=lambda message: None)
+    except settings_mod.SettingsError as exc:
+        raise _fail(str(exc), 1)
+    try:
+        addr, schedd, pool, pool_only = resolve(text, chosen)
+    except HostnameError:
+        raise _fail(f"{text[:80]!r} is not a job: give a job id (32.0) or a job host name "
+                    f"(32.0.{chosen.suffix}, PROFILE.{chosen.suffix})", 2)
+    where = dict(sim_root=chosen.sim_root, schedd=schedd, pool=pool, via=chosen.via)
+    backend = _backend(chosen, schedd, pool, pool_only, ssh_config)
+    cjs = paths.command_word("condor-job-ssh")
+    config_opt = f" --ssh-config {shlex.quote(str(ssh_config))}" if ssh_config else ""
+    if addr.profile:
+        addr = _profile_job(backend, addr, render)
+        if addr is None:
+            return 0
+    job_id = addr.job_id
+    rows: List[Check] = []
+    try:
+        facts = backend.job_facts(addr)
+    except ProxyError as exc:  # a session may still work: condor_ssh_to_job asks the schedd itself
+        rows.append(Check("job", WARN, f"cannot read job {job_id}'s ad ({exc}); what follows comes from a "
+                                       "session in the job alone", ""))
+        facts = JobFacts(job_id=job_id, status="running", ad_known=False)
+    host = addr.hostname
+    ctx = jobdoctor.Context(host=host, release=advice.release_command(job_id, **where),
+                            list_jobs=advice.list_command(**where), doctor=f"{cjs} doctor{config_opt}",
+                            again=f"{cjs} doctor {host}{config_opt}", forward_agent=chosen.forward_agent)
+    probe = None
+    if facts is not None and facts.status == "running":
+        probe = jobprobe.run(str(ssh_config) if ssh_config else None, host)
+    rows += jobdoctor.findings(job_id, facts, probe, ctx)
+    typer.echo(render(rows), nl=False)
+    return jobdoctor.exit_status(rows)
+
+
+def _backend(chosen, schedd, pool, pool_only, ssh_config: Optional[Path]):
+    via_config = None
+    if chosen.via and ssh_config is not None:
+        from .hopsetup import hop_config
+
+        via_config = hop_config(Path(os.path.expanduser(str(ssh_config))))
+    try:
+        from proxycmd.backends import open_backend
+
+        return open_backend(sim_root=chosen.sim_root, schedd=schedd, pool=pool, via=chosen.via,
+                            via_config=via_config, pool_only=pool_only)
+    except ImportError as exc:
+        raise _fail(f"cannot ask HTCondor about the job: {exc} (install HTCondor's Python bindings)", 1)
+
+
+def _profile_job(backend, addr: JobAddress, render) -> Optional[JobAddress]:
+    """The address of the profile's live job (a running one first); None, said in a row, when it has none."""
+    try:
+        found = [job for _, job in backend.live_profile_jobs(addr.profile)]
+    except ProxyError as exc:
+        raise _fail(f"cannot look up the job of profile {addr.profile}: {exc}", 1)
+    if not found:
+        row = Check("job", WARN, f"no job of profile {addr.profile} is idle or running",
+                    f"start one: `ssh {addr.hostname}`")
+        typer.echo(render([row]), nl=False)
+        return None
+    job = next((job for job in found if job.status == "running"), found[0])
+    return addr._replace(cluster=job.cluster, proc=job.proc, profile=None)
