@@ -15,7 +15,7 @@ import time
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs milliseconds per connection
 if TYPE_CHECKING:
-    from typing import Optional, Sequence
+    from typing import Mapping, Optional, Sequence
 
 KEEP = 64 * 1024  # bytes of a program's messages kept: the first and the last half of it
 MAX_OUTPUT = 64 * 1024 * 1024  # bytes of a program's standard output we take (condor_q's JSON for many jobs)
@@ -59,15 +59,15 @@ class TooMuchOutput(Exception):
 
 
 def run(argv: Sequence[str], *, input: Optional[bytes] = None, timeout: float = 120.0,
-        max_output: int = MAX_OUTPUT, keep: int = KEEP):
-    """Run *argv* with *input* on its stdin (else /dev/null): (exit status, stdout bytes, stderr text),
-    stderr kept as `Said` keeps it.  subprocess.TimeoutExpired after *timeout* and TooMuchOutput past
+        max_output: int = MAX_OUTPUT, keep: int = KEEP, env: Optional[Mapping[str, str]] = None):
+    """Run *argv* (in *env*, else ours) with *input* on its stdin (else /dev/null): (exit status, stdout
+    bytes, stderr text), stderr kept as `Said` keeps it.  subprocess.TimeoutExpired after *timeout* and TooMuchOutput past
     *max_output* bytes of stdout (the program is killed in both cases); OSError when it cannot start."""
     import selectors
     import subprocess
 
     proc = subprocess.Popen(argv, stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, close_fds=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, close_fds=True, env=env)
     out, err = bytearray(), Said(keep)
     deadline = time.monotonic() + timeout
     pending = memoryview(input or b"")
