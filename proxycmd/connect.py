@@ -108,8 +108,10 @@ def session_opener(args: argparse.Namespace, addr: JobAddress, backend: Backend,
 def check_login(args: argparse.Namespace, session: Session, what: str) -> None:
     """ssh's user (%r) must be the job's account, unless the execute node maps any name (condor-user)."""
     if args.login and session.user != "condor-user" and args.login != session.user:
+        import shlex  # the name comes from the pool or the access point: pasting the command runs nothing else
+
         raise ProxyError(f"{what} runs as user {session.user!r} on the execute node, not {args.login!r}; "
-                         f"connect with: ssh {session.user}@{args.host}")
+                         f"connect with: ssh {shlex.quote(f'{session.user}@{args.host}')}")
 
 
 def _parent_wants_fd() -> bool:

@@ -39,8 +39,15 @@ def shown(value) -> str:
     return "".join(ch if ch.isprintable() or ch == " " else repr(ch)[1:-1] for ch in text)
 
 
-def one_line(message: str) -> str:
+MAX_LINE = 1000  # characters of one message: what another program said, quoted in it, may be a flood
+
+
+def one_line(message: str, limit: int = MAX_LINE) -> str:
     """*message* as exactly one line: every control character escaped (see ``shown``), line breaks and tabs
     included (a path or name holding one shows it; other programs' output is made one line where it is
-    quoted), and runs of spaces made one."""
-    return " ".join(shown(message).split())
+    quoted), runs of spaces made one, and at most *limit* characters (cut with "...")."""
+    text = str(message)
+    if len(text) > 4 * limit:  # never escape and split a flood: only what can be shown
+        text = text[:4 * limit]
+    line = " ".join(shown(text).split())
+    return line if len(line) <= limit else line[:limit - 4].rstrip() + " ..."

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
 KEEP = 20  # records
 MAX_AGE = 7 * 24 * 3600.0  # seconds
+MAX_RECORD = 64 * 1024  # bytes of one record at most: its sentence, host and place are cut to fit (`_fields`)
 _SUFFIX = ".json"
 
 
@@ -69,9 +70,9 @@ def record(host: str, sentence: str, now: Optional[float] = None, directory: Opt
     """Keep *sentence* as the last failure of *host* at *where* (atomically: a temporary file, then rename)."""
     place = where
     where = directory if directory is not None else _directory(create=True)
-    data = json.dumps({"time": time.time() if now is None else now, "where": place, "host": host,
-                       "sentence": sentence})
-    name = _name(host, place)
+    fields = _fields(place, host, sentence)
+    name = _name(fields["host"], fields["where"])  # as `forget` finds it from what the record holds
+    data = json.dumps({"time": time.time() if now is None else now, **fields})
     tmp = where / f".{name}.{os.getpid()}.tmp"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0), 0o600)
     try:
@@ -87,6 +88,12 @@ def record(host: str, sentence: str, now: Optional[float] = None, directory: Opt
     _prune(where, time.time() if now is None else now)
 
 
+def _fields(place: str, host: str, sentence: str) -> dict:
+    """The record's texts, cut so that the record stays below MAX_RECORD bytes whatever they hold (json
+    writes one character as at most 12 bytes: a surrogate pair of \\uXXXX)."""
+    return {"where": place[:1024], "host": host[:1024], "sentence": sentence[:2048]}
+
+
 def _read(path: Path) -> Optional[dict]:
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_NONBLOCK", 0))
@@ -94,9 +101,9 @@ def _read(path: Path) -> Optional[dict]:
         return None
     try:
         st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode) or st.st_uid != os.getuid() or st.st_size > 65536:
+        if not stat.S_ISREG(st.st_mode) or st.st_uid != os.getuid() or st.st_size > MAX_RECORD:
             return None
-        raw = os.read(fd, 65536)
+        raw = os.read(fd, MAX_RECORD)
     finally:
         os.close(fd)
     try:
@@ -106,23 +113,30 @@ def _read(path: Path) -> Optional[dict]:
         return None
 
 
-def _entries(where: Path) -> List[tuple]:
+def _entries(where: Path, unusable: Optional[List[str]] = None) -> List[tuple]:
+    """The records in *where*, newest first; the names of files there that are no record of ours (too big,
+    not JSON, a link...) are added to *unusable*."""
     out = []
     for entry in os.scandir(where):
         if entry.name.endswith(_SUFFIX):
             item = _read(where / entry.name)
             if item is not None and isinstance(item["time"], (int, float)):
                 out.append((float(item["time"]), entry.name, item))
+            elif unusable is not None:
+                unusable.append(entry.name)
     return sorted(out, reverse=True)
 
 
 def _prune(where: Path, now: float) -> None:
-    for i, (when, name, _) in enumerate(_entries(where)):
-        if i >= KEEP or now - when > MAX_AGE:
-            try:
-                os.unlink(where / name)
-            except OSError:
-                pass
+    """Keep the KEEP newest records of the last week; remove every other file named as a record, a record
+    no one can read included (records are renamed into place whole, so none is half-written)."""
+    unusable: List[str] = []
+    old = [name for i, (when, name, _) in enumerate(_entries(where, unusable)) if i >= KEEP or now - when > MAX_AGE]
+    for name in old + unusable:
+        try:
+            os.unlink(where / name)
+        except OSError:
+            pass
     for entry in os.scandir(where):  # temporary files a killed proxy left
         if entry.name.endswith(".tmp"):
             try:

@@ -96,6 +96,8 @@ def parse(text: str, suffixes: Iterable[str] = (DEFAULT_SUFFIX,)) -> JobAddress:
     main = wanted[-1] if DEFAULT_SUFFIX not in wanted else DEFAULT_SUFFIX
     if not isinstance(text, str) or not text:
         raise _refuse(str(text or ""), "it is empty", main)
+    if text.endswith(".") and text != ".":  # a fully qualified name: the same host (ssh keeps the dot in %h)
+        text = text[:-1]
     if len(text) > MAX_HOSTNAME:
         raise _refuse(text, f"it is longer than {MAX_HOSTNAME} characters", main)
     bad = next((c for c in text if c not in _ALLOWED), None)

@@ -56,6 +56,7 @@ def read_profile(name: str) -> Tuple[Path, str]:
     from .ownfile import read_own_text
 
     path = paths.profile_file(name)
+    paths.check_config_dir()  # the settings directory's safe-chain rule (PathError, one line)
     try:
         return path, read_own_text(path, "profile")
     except FileNotFoundError:

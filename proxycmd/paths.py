@@ -85,6 +85,8 @@ def check_private_dir(path: Path) -> None:
 
 _RUNTIME_FIX = "(`condor-job-ssh setup --runtime-dir DIR`)"
 _STATE_FIX = "(set XDG_STATE_HOME to one, or leave it unset for ~/.local/state)"
+_CONFIG_FIX = "(set XDG_CONFIG_HOME to one, or leave it unset for ~/.config)"
+_SSH_CONFIG_FIX = "(or name another file with --ssh-config PATH)"
 
 
 def _check_ancestor(path: str, st, below: str, fix: str = _RUNTIME_FIX) -> None:
@@ -98,7 +100,9 @@ def _check_ancestor(path: str, st, below: str, fix: str = _RUNTIME_FIX) -> None:
             who, why = "other users", ", sticky or not: after a reboot anyone may create the name again"
         else:
             who, why = "its group", ""
-        chmod = f"run `chmod go-w {path}`, or " if st.st_uid == os.getuid() and st.st_uid != 0 else ""
+        import shlex
+
+        chmod = f"run `chmod go-w {shlex.quote(str(path))}`, or " if st.st_uid == os.getuid() and st.st_uid != 0 else ""
         raise PathError(f"refusing to use {below}: {path} is writable by {who} (mode {_mode(st)}{why}); "
                         f"{chmod}pick a directory that only you and root can write to, all the way up {fix}")
 
@@ -365,14 +369,17 @@ def classic_session_dir(rundir: Path) -> Path:
 
 def console_script(name: str) -> "Optional[str]":
     """The absolute path of one of our console scripts: beside this Python first (a pyenv shim found on
-    PATH costs 100+ ms a start, on every connection), else the first on PATH; None when neither."""
+    PATH costs 100+ ms a start, on every connection), else the first in an absolute PATH directory (an empty
+    or relative entry is the working directory: `setup` would write a planted script's path into the block);
+    None when neither."""
     import shutil
 
     beside = Path(sys.executable).parent / name
     if beside.is_file() and os.access(beside, os.X_OK):
         return os.path.abspath(beside)
-    found = shutil.which(name)
-    return os.path.abspath(found) if found else None
+    absolute = [d for d in os.environ.get("PATH", os.defpath).split(os.pathsep) if os.path.isabs(d)]
+    found = shutil.which(name, path=os.pathsep.join(absolute)) if absolute else None
+    return found
 
 
 def command_word(name: str) -> str:
@@ -394,6 +401,38 @@ def config_dir() -> Path:
     from platformdirs import user_config_dir
 
     return Path(user_config_dir(APP, appauthor=False))
+
+
+def _safe_dir(path: str, fix: str, create: bool) -> str:
+    """*path* (normalised) after the safe-chain rule for what exists of it and above it; with *create* the
+    missing directories are made 0700 first and everything is checked after (what raced us included)."""
+    path = os.path.abspath(path)
+    _check_ancestors(path, path, missing_ok=True, fix=fix)
+    if create:
+        current = "/"
+        for part in [p for p in path.split("/") if p]:
+            current = os.path.join(current, part)
+            _mkdir(current)
+        _check_ancestors(path, path, fix=fix)
+    return path
+
+
+def check_config_dir(create: bool = False) -> Path:
+    """The settings directory (config.toml, profiles/), after the state directory's safe-chain rule: it and
+    every directory above it belong to root or to us and nobody else can write to them, so nobody can swap a
+    link into it while `setup` writes there (an ``XDG_CONFIG_HOME`` in a shared directory is refused).  With
+    *create* the missing directories are made 0700."""
+    return Path(_safe_dir(str(config_dir()), _CONFIG_FIX, create))
+
+
+def check_ssh_config_dir(config: Path, create: bool = False) -> None:
+    """The same rule for the directories of the ssh config that follows $HOME (~/.ssh/config): the one named,
+    and the one it really is in when it is a symbolic link.  *create*: make a missing ~/.ssh (0700)."""
+    where = os.path.dirname(os.path.abspath(config))
+    _safe_dir(where, _SSH_CONFIG_FIX, create)
+    real = os.path.dirname(os.path.realpath(config))
+    if real != where:
+        _safe_dir(real, _SSH_CONFIG_FIX, False)
 
 
 def config_file() -> Path:
@@ -423,9 +462,7 @@ def state_dir() -> Path:
 
 def check_state_dir() -> str:
     """The state directory, after the safe-chain check of what exists of it (PathError when it fails)."""
-    state = os.path.normpath(str(state_dir()))
-    _check_ancestors(state, state, missing_ok=True, fix=_STATE_FIX)
-    return state
+    return _safe_dir(str(state_dir()), _STATE_FIX, False)
 
 
 def state_subdir(name: str, create: bool = True) -> Path:
@@ -434,13 +471,8 @@ def state_subdir(name: str, create: bool = True) -> Path:
     us and nobody else can write to them, so no other user can delete, rename or plant what we keep there
     (an ``XDG_STATE_HOME`` in a shared directory is refused).  Without *create* nothing is made and a
     missing directory is a PathError."""
-    state = check_state_dir()
+    state = _safe_dir(str(state_dir()), _STATE_FIX, create)
     if create:
-        current = "/"
-        for part in [p for p in state.split("/") if p]:
-            current = os.path.join(current, part)
-            _mkdir(current)
-        _check_ancestors(state, state, fix=_STATE_FIX)  # what we made (and what raced us) passes too
         return make_private_dir(Path(state) / name)
     check_private_dir(Path(state) / name)
     return Path(state) / name

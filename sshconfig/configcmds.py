@@ -8,6 +8,7 @@ it, and touches nothing outside the block's markers.
 from __future__ import annotations
 
 import os
+import shlex
 import signal
 import sys
 import time
@@ -64,7 +65,13 @@ def find_proxy() -> str:
 
 
 def _ssh_config_path(option: Optional[Path]) -> Path:
-    return Path(os.path.expanduser(str(option))) if option is not None else paths.default_ssh_config()
+    """The ssh config to change: the one named, else ~/.ssh/config, whose directories (it follows $HOME) must
+    pass the safe-chain rule (`paths.check_ssh_config_dir`) before anything is read or written there."""
+    if option is not None:
+        return Path(os.path.expanduser(str(option)))
+    config = paths.default_ssh_config()
+    paths.check_ssh_config_dir(config)
+    return config
 
 
 def _read(config: Path) -> Tuple[Optional[str], Optional[str]]:
@@ -227,6 +234,9 @@ def setup_command(
     all_schedds: Optional[bool] = typer.Option(None, "--all-schedds/--block-schedds",
                                                help="Let `sync` list the jobs of every schedd of the pool (as "
                                                     "`condor_q -global`), not only of the schedds the block names."),
+    sync_limit: Optional[int] = typer.Option(None, "--sync-limit", metavar="N",
+                                             help="The most job hosts `sync` writes, the newest jobs (default "
+                                                  "1000); every other job is still reached by its host name."),
     runtime_dir: Optional[str] = typer.Option(None, "--runtime-dir", metavar="DIR",
                                               help="Private directory for the agent and shared connections (default "
                                                    "~/.ssh/cjp; '' resets). Refused under a directory others "
@@ -260,6 +270,7 @@ def setup_command(
         given = dict(user=user, forward_agent=forward_agent, multiplex=multiplex,
                      control_persist=control_persist, suffix=suffix, schedd=schedd, pool=pool, wait=wait,
                      keygen_options=keygen_options, include_idle=include_idle, all_schedds=all_schedds,
+                     sync_limit=sync_limit,
                      runtime_dir=runtime_dir, via=via)
         if sim is not None:
             given["sim_root"] = os.path.abspath(os.path.expanduser(str(sim)))
@@ -311,7 +322,7 @@ def setup_command(
         from .setupwarn import a_running_job
 
         job = a_running_job(chosen, _hop_config(config))
-        try_it = f"Try `ssh {job}`" if job else f"Try `ssh CLUSTER.PROC.{chosen.suffix}` with one of your job ids"
+        try_it = f"Try `ssh {shlex.quote(job)}`" if job else f"Try `ssh CLUSTER.PROC.{chosen.suffix}` with one of your job ids"
         typer.echo(f"Updated {shown(config)}. {try_it}; "
                    f"`{paths.command_word('condor-job-ssh')} sync` lists your jobs for VS Code.")
         if chosen.via and not chosen.sim_root:
@@ -361,8 +372,16 @@ def sync_once(config: Path, include_idle: Optional[bool], dry_run: bool) -> Tupl
                       "or use `setup --sim DIR` to try the simulated pool)") from None
     from proxycmd.ondemand import profile_names
 
-    hosts = render.render_listed([item for item in listed if _listed(item.job, idle)], chosen, taken) + \
-        render.render_profile_hosts(profile_names(), chosen)
+    from .joblist import newest
+
+    wanted = [item for item in listed if _listed(item.job, idle)]
+    if len(wanted) > chosen.sync_limit:
+        _warn(f"{len(wanted)} jobs are listed, more than the {chosen.sync_limit} job hosts sync writes: the ssh "
+              f"config names the newest {chosen.sync_limit}; every job is still reached by its host name without "
+              f"an entry (ssh CLUSTER.PROC.{chosen.suffix}), and "
+              f"`{paths.command_word('condor-job-ssh')} setup --sync-limit N` changes the bound")
+        wanted = newest(wanted, chosen.sync_limit)
+    hosts = render.render_listed(wanted, chosen, taken) + render.render_profile_hosts(profile_names(), chosen)
 
     def transform(now: Optional[str]) -> str:
         now_block = managed.block_text(now) if now is not None else None

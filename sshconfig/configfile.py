@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import shlex
 import stat
 import time
 from contextlib import contextmanager
@@ -100,7 +101,7 @@ def _check_stat(path, st: os.stat_result) -> None:
         raise _refuse_kind(path, st.st_mode)
     if not st.st_mode & stat.S_IWUSR:
         raise ConfigFileError(f"{path} is read-only (mode {stat.S_IMODE(st.st_mode):o}): to let condor-job-ssh "
-                              f"change it, run `chmod u+w {path}` and then the command again; nothing was changed")
+                              f"change it, run `chmod u+w {shlex.quote(str(path))}` and then the command again; nothing was changed")
     if st.st_nlink > 1:
         raise ConfigFileError(f"{path} has {st.st_nlink} hard links, and writing it would split them (the other "
                               "names would keep the old text): make it one file, or a symbolic link, and run the "

@@ -49,11 +49,11 @@ class _Demo:
         self.root = base / "pool"
         self.config = base / "ssh_config"
         self.rundir = self._runtime_dir(base)
-        # settings (config.toml) under base and state in the demo's runtime directory (the state directory
-        # must pass the safe-chain rule, which /tmp fails), never the user's: XDG_* on Linux, HOME where
-        # platformdirs ignores XDG (macOS).  ssh takes ~/.ssh from the password database, not from HOME.
+        # settings (config.toml) and state in the demo's runtime directory (both directories must pass the
+        # safe-chain rule, which /tmp fails), never the user's: XDG_* on Linux, HOME where platformdirs
+        # ignores XDG (macOS).  ssh takes ~/.ssh from the password database, not from HOME.
         (base / "home").mkdir(mode=0o700, exist_ok=True)
-        self.env = dict(os.environ, HOME=str(base / "home"), XDG_CONFIG_HOME=str(base / "settings"),
+        self.env = dict(os.environ, HOME=str(base / "home"), XDG_CONFIG_HOME=str(self.rundir / "settings"),
                         XDG_STATE_HOME=str(self.rundir / "state"))
         self.failed = False
 

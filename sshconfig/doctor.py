@@ -228,7 +228,7 @@ def check_login_user(resolved: "blockinfo.Resolved", wanted: Optional[str], me: 
     if wanted:
         if sent == wanted:
             return Check(name, OK, f"ssh logs in to job hosts as {sent} (setup --user)")
-        return Check(name, FAIL, f"setup --user {wanted} is saved, but ssh logs in to {resolved.host} as "
+        return Check(name, FAIL, f"setup --user {shlex.quote(wanted)} is saved, but ssh logs in to {resolved.host} as "
                                  f"{sent}: something above the managed block sets User, so every connection "
                                  "fails",
                      f"move that User line below the line {_end_marker()!r}")

@@ -9,6 +9,7 @@ when none answers is it an error.  `list_everywhere` does the asking through any
 
 from __future__ import annotations
 
+import shlex
 from collections import namedtuple
 from typing import Callable, List, Optional, Set, Tuple
 
@@ -45,6 +46,16 @@ def _is_dns_name(name: str) -> bool:
         return parse(f"1.0.{name}.job.condor").schedd == name.lower()
     except HostnameError:
         return False
+
+
+def newest(listed: List[Listed], limit: int) -> List[Listed]:
+    """At most *limit* of *listed*: the newest jobs (the highest job ids), so that a pool or access point
+    that lists a million jobs does not make a 143 MB ssh config that every ssh then reads."""
+    if len(listed) <= limit:
+        return listed
+    import heapq
+
+    return heapq.nlargest(limit, listed, key=lambda item: (item.job.cluster, item.job.proc))
 
 
 def list_everywhere(settings: Settings, open_at: Callable[..., object],
@@ -88,7 +99,8 @@ def list_everywhere(settings: Settings, open_at: Callable[..., object],
                 continue
             if not _is_dns_name(name):
                 warn(f"the jobs of schedd {name} are not listed: a host name cannot hold that name; reach them "
-                     f"with `condor-job-ssh setup --route SUFFIX={name}" + (f"@{settings.pool}`" if settings.pool else "`"))
+                     f"with `condor-job-ssh setup --route "
+                     f"{shlex.quote(f'SUFFIX={name}' + (f'@{settings.pool}' if settings.pool else ''))}`")
                 continue
             asked += 1
             place = Place(settings.suffix, name, settings.pool)

@@ -155,11 +155,16 @@ def ssh_argv(ssh_config: Optional[str], host: str) -> List[str]:
 
 
 def run(ssh_config: Optional[str], host: str, timeout: float = TIMEOUT, env: Optional[dict] = None) -> Probe:
-    try:
-        done = subprocess.run(ssh_argv(ssh_config, host), input=SCRIPT, capture_output=True, text=True,
-                              errors="replace", timeout=timeout, env=env)
+    from proxycmd import bounded
+
+    try:  # what the job prints is read within bounds: a job's flood costs neither memory nor a screenful
+        code, out, err = bounded.run(ssh_argv(ssh_config, host), input=SCRIPT.encode(), timeout=timeout, env=env,
+                                     max_output=MAX_OUTPUT)
     except subprocess.TimeoutExpired:
         return Probe(error=f"the session to {host} did not finish within {timeout:g} s")
+    except bounded.TooMuchOutput:
+        return Probe(error=f"the session to {host} printed more than {MAX_OUTPUT >> 10} KiB instead of the probe's "
+                           "report")
     except OSError as exc:
         return Probe(error=f"cannot run ssh: {exc.strerror or exc}")
-    return parse(done.stdout, done.returncode, done.stderr)
+    return parse(out.decode("utf-8", "replace"), code, err)

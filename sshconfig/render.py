@@ -6,13 +6,20 @@ ours beat a later ``Host *``.  Its shape (see DESIGN §2 for the quoting)::
     BEGIN marker
     Host 32.0.job.condor                      one per synced job, so VS Code lists it
         # batch: ... | cmd: ... | on: ... | running since ...
-    Match host "*.job.condor" user "*'*"      a user name with a quote gets no proxy at all
+    Match host "*.job.condor,*.job.condor." user "*'*"    a user name with a quote gets no proxy at all
         ProxyCommand none
-    Host *.job.condor !"*'*"                  a host name with a quote is not ours
+    Match host "*.job.condor,*.job.condor." !host "*'*"   a host name with a quote is not ours
         ProxyCommand '/abs/condor-job-proxy' ... --login '%r' '%h'
         ...
     Match all                                 what follows in the user's file is global again
     END marker
+
+Host names are case-insensitive, and a trailing dot names the same host: `ssh 1.0.JOB.CONDOR` and
+`ssh 1.0.job.condor.` must reach job 1.0 too.  A `Host` line cannot say so: readconf.c compares its patterns
+with match_pattern(), case-sensitively, against the name as typed (ssh lowercases it only after reading the
+config).  `Match host` goes through match_hostname(), which lowercases both, so the block's rules are `Match`
+lines, and each lists the suffix with and without the trailing dot (the dot stays in %h: the proxy's grammar
+drops it, and the agent names the known_hosts entry as ssh looks it up, dot and all).
 """
 
 from __future__ import annotations
@@ -259,8 +266,9 @@ def render_rules(ctx: RenderContext) -> str:
     shared = "".join(f"{INDENT}{option}\n" for option in _options(ctx))
     out = []
     for suffix, schedd, pool in _routes(ctx.settings):
-        out.append(f'Match host "*.{suffix}" user "*\'*"\n{INDENT}ProxyCommand none\n')
-        out.append(f"Host *.{suffix} !\"*'*\"\n{INDENT}ProxyCommand {_proxy_command(ctx, suffix, schedd, pool)}\n")
+        hosts = f'"*.{suffix},*.{suffix}."'  # any case (match_hostname), with or without the trailing dot
+        out.append(f'Match host {hosts} user "*\'*"\n{INDENT}ProxyCommand none\n')
+        out.append(f'Match host {hosts} !host "*\'*"\n{INDENT}ProxyCommand {_proxy_command(ctx, suffix, schedd, pool)}\n')
         out.append(shared)
     out.append("Match all\n")
     return "".join(out)

@@ -31,6 +31,12 @@ HEADER = ("# condor-job-ssh settings: written by `condor-job-ssh setup`, read by
 
 _USER = re.compile(r"[A-Za-z0-9_.][A-Za-z0-9_.@-]{0,63}\Z")
 _PERSIST = re.compile(r"(yes|no|[0-9]+|([0-9]+[smhdwSMHDW])+)\Z")
+_TIME_PART = re.compile(r"([0-9]+)([smhdwSMHDW]?)")
+_UNIT = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+# The largest number or time ssh_config takes (readconf.c parse_int: atoi_err's strtonum(0, INT_MAX); parse_time
+# and ControlPersist: misc.c convtime, whose total must stay <= INT_MAX).  A larger one made every ssh command on
+# the machine fail on the config ("invalid time value").
+SSH_INT_MAX = 2 ** 31 - 1
 _NAME_BAD = re.compile(r"[\s'\"`$\\]|[^\x20-\x7e]")
 
 
@@ -66,6 +72,7 @@ class Settings:
     wait_timeout: Optional[float] = None  # seconds the proxy waits for an idle job; None: no limit
     include_idle: bool = False
     all_schedds: bool = False  # `sync` lists the jobs of every schedd of the pool, not only the block's own
+    sync_limit: int = 1000  # `sync` writes at most this many job hosts (the newest); the others still work
     runtime_dir: Optional[str] = None  # None: paths.pick_runtime_dir() when `setup` runs (~/.ssh/cjp)
     via: Optional[str] = None  # set: reach the jobs through this access point with ssh (proxycmd.backends.hop)
     extra: Dict[str, Any] = field(default_factory=dict, compare=False, repr=False)  # unknown keys, kept
@@ -77,15 +84,31 @@ class Settings:
 
 _KEYS = {f.name: f for f in fields(Settings) if f.name != "extra"}
 _BOOLS = {"forward_agent", "multiplex", "wait", "include_idle", "all_schedds"}
-_INTS = {"server_alive_interval": 0, "server_alive_count_max": 1, "connect_timeout": 1}  # key: smallest value
+_NAMED_KEYS = 5  # unknown keys named in the one warning about them
+_PATH_MAX = 4096  # bytes of a path (Linux's PATH_MAX): sim_root and runtime_dir go into every ProxyCommand
+_KEYGEN_MAX = 1000  # characters of keygen_options, which go into every ProxyCommand too
+_INTS = {"server_alive_interval": 0, "server_alive_count_max": 1, "connect_timeout": 1,  # key: smallest value
+         "sync_limit": 1}
+# (largest: SSH_INT_MAX, as ssh reads ServerAliveInterval, ServerAliveCountMax and ConnectTimeout)
 
 
 def _warn_stderr(message: str) -> None:
     print(f"condor-job-ssh: warning: {message}", file=sys.stderr)
 
 
+def _short_repr(value: Any, limit: int = 60) -> str:
+    """repr(value), cut to *limit* characters: a hand-edited key or value may be a flood (reprlib never
+    renders all of a huge one first)."""
+    import reprlib
+
+    short = reprlib.Repr()
+    short.maxstring = short.maxother = 2 * limit
+    text = short.repr(value)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
 def _bad(where: str, key: str, value: Any, why: str) -> SettingsError:
-    return SettingsError(f"{where}: bad value for {key!r} ({value!r}): {why}")
+    return SettingsError(f"{where}: bad value for {_short_repr(key)} ({_short_repr(value)}): {why}")
 
 
 # ----- checking ---------------------------------------------------------------------------------------
@@ -109,6 +132,8 @@ def _check_path(where: str, key: str, value: Optional[str]) -> None:
         return
     if not os.path.isabs(value):
         raise _bad(where, key, value, "use an absolute path")
+    if len(os.fsencode(value)) >= _PATH_MAX:  # it goes into the ProxyCommand, which the shell must still take
+        raise _bad(where, key, value, f"a path has fewer than {_PATH_MAX} bytes")
     if not value.isprintable() or '"' in value or "\\" in value or "${" in value:
         raise _bad(where, key, value, "the path holds a character ssh_config cannot carry (\", \\, ${ or control)")
 
@@ -116,14 +141,30 @@ def _check_path(where: str, key: str, value: Optional[str]) -> None:
 def _check_keygen(where: str, value: str) -> None:
     import shlex
 
-    if not isinstance(value, str) or not value.isprintable():
-        raise _bad(where, "keygen_options", value, "use ssh-keygen options on one line, such as -t ed25519")
+    if not isinstance(value, str) or not value.isprintable() or len(value) > _KEYGEN_MAX:
+        raise _bad(where, "keygen_options", value, f"use ssh-keygen options on one line of at most {_KEYGEN_MAX} "
+                   "characters, such as -t ed25519")
     try:
         words = shlex.split(value)
     except ValueError as exc:
         raise _bad(where, "keygen_options", value, f"unbalanced quotes ({exc})") from None
     if words and not words[0].startswith("-"):
         raise _bad(where, "keygen_options", value, "start with an option, such as -t ed25519")
+
+
+def _seconds(text: str) -> int:
+    """A time as ssh_config writes it (`_PERSIST`'s form: 90, 10m, 1h30m) in seconds (any number of more
+    than 10 digits counts as too many: int() of a flood of digits is refused by Python itself)."""
+    parts = _TIME_PART.findall(text)
+    if any(len(number.lstrip("0")) > 10 for number, _ in parts):
+        return SSH_INT_MAX + 1
+    return sum(int(number) * _UNIT[unit.lower()] for number, unit in parts)
+
+
+def _check_int(where: str, key: str, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not _INTS[key] <= value <= SSH_INT_MAX:
+        why = "" if key == "sync_limit" else " (the most ssh takes)"
+        raise _bad(where, key, value, f"use a whole number from {_INTS[key]} to {SSH_INT_MAX}{why}")
 
 
 def parse_wait_timeout(text: str, where: str = "setup options") -> Optional[float]:
@@ -229,6 +270,11 @@ def validate(settings: Settings, where: str) -> Settings:
     _check_via(where, settings.via)
     if not _PERSIST.match(settings.control_persist):
         raise _bad(where, "control_persist", settings.control_persist, "use yes, no, seconds or a time like 10m")
+    if settings.control_persist not in ("yes", "no") and _seconds(settings.control_persist) > SSH_INT_MAX:
+        raise _bad(where, "control_persist", settings.control_persist,
+                   f"ssh takes at most {SSH_INT_MAX} seconds in all (about 68 years)")
+    for key in _INTS:
+        _check_int(where, key, getattr(settings, key))
     return replace(settings, suffix=suffix, routes=routes)
 
 
@@ -238,8 +284,7 @@ def _value(where: str, key: str, value: Any) -> Any:
         if not isinstance(value, bool):
             raise _bad(where, key, value, "use true or false")
     elif key in _INTS:
-        if isinstance(value, bool) or not isinstance(value, int) or value < _INTS[key]:
-            raise _bad(where, key, value, f"use a whole number, at least {_INTS[key]}")
+        _check_int(where, key, value)
     elif key == "wait_timeout":
         _check_wait_timeout(where, value)
     elif key == "routes":
@@ -268,10 +313,13 @@ def from_dict(data: Dict[str, Any], where: str, warn: Optional[Callable[[str], N
     extra: Dict[str, Any] = {}
     for key, value in data.items():
         if key not in _KEYS:
-            warn(f"{where}: ignoring unknown key {key!r}")
             extra[key] = value
         else:
             known[key] = _value(where, key, value)
+    if extra:  # one warning however many there are (a file with 200,000 of them once printed 200,000 lines)
+        names = ", ".join(_short_repr(key) for key in list(extra)[:_NAMED_KEYS])
+        more = f" and {len(extra) - _NAMED_KEYS} more" if len(extra) > _NAMED_KEYS else ""
+        warn(f"{where}: ignoring unknown key{'s' * (len(extra) > 1)} {names}{more}")
     return validate(Settings(**known, extra=extra), where)
 
 
@@ -280,6 +328,11 @@ def load(path: Union[str, os.PathLike, None] = None, *,
     """The saved settings (defaults when the file does not exist)."""
     from proxycmd.ownfile import NotOwnFile, read_own_text
 
+    if path is None:
+        try:  # a settings directory others could swap things in is refused, as the state directory is
+            paths.check_config_dir()
+        except paths.PathError as exc:
+            raise SettingsError(str(exc)) from None
     path = Path(path) if path is not None else paths.config_file()
     try:
         text = read_own_text(path, "settings file")  # what it says runs as the user: ssh's rule for its config
@@ -294,6 +347,10 @@ def load(path: Union[str, os.PathLike, None] = None, *,
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
+        raise SettingsError(f"{shown(path)}: not valid TOML: {exc}") from None
+    except RecursionError:  # arrays or tables nested thousands deep
+        raise SettingsError(f"{shown(path)}: not valid TOML for condor-job-ssh: nested too deeply") from None
+    except ValueError as exc:  # what tomllib lets through, such as an integer of more than 4300 digits
         raise SettingsError(f"{shown(path)}: not valid TOML: {exc}") from None
     return from_dict(data, str(path), warn)
 
@@ -323,6 +380,9 @@ def dumps(settings: Settings) -> str:
 
 
 def save(settings: Settings, path: Union[str, os.PathLike, None] = None) -> Path:
-    """Write the settings (atomically, mode 0600; the directory is made 0700 when missing)."""
+    """Write the settings (atomically, mode 0600; the directory is made 0700 when missing, and must pass the
+    safe-chain rule: `paths.check_config_dir`)."""
+    if path is None:
+        paths.check_config_dir(create=True)
     path = Path(path) if path is not None else paths.config_file()
     return write_atomic(path, dumps(settings), mode=0o600)

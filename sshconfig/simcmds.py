@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import shlex
 from pathlib import Path
 from typing import List, Optional
 
@@ -204,4 +205,4 @@ def pool_warning(root: str) -> Optional[str]:
     why = "no such directory" if not pool.root.exists() else (
         "not a directory" if not pool.root.is_dir() else "nothing answers there")
     return (f"--sim {pool.root}: no simulated pool runs there ({why}); ssh to job hosts fails until you "
-            f"start one with `{paths.command_word('condor-job-ssh')} sim start --root {pool.root}`")
+            f"start one with `{paths.command_word('condor-job-ssh')} sim start --root {shlex.quote(str(pool.root))}`")

@@ -131,6 +131,7 @@ def make_laptop(shell: str = "bash", keygen_options: str = "", pool=None, schedd
         "LC_ALL=C.UTF-8; export LC_ALL\n"
         'if test -n "$CJP_AP_BARE"; then PATH=/usr/bin:/bin; fi\n'  # an AP without HTCondor's tools
         'if test -n "$CJP_AP_MOTD"; then echo "Welcome to the AP"; fi\n'  # a login script that talks
+        'if test -n "$CJP_AP_SAYS"; then echo "$CJP_AP_SAYS"; exit 1; fi\n'  # a ForceCommand that only talks
         f"exec {shutil.which(shell) or '/bin/' + shell} -c \"$SSH_ORIGINAL_COMMAND\"\n")
     login.chmod(0o755)
     config = ap / "sshd_config"
@@ -139,7 +140,7 @@ def make_laptop(shell: str = "bash", keygen_options: str = "", pool=None, schedd
         f"AuthorizedKeysFile {ap / 'authorized_keys'}\nPidFile {ap / 'sshd.pid'}\n"
         "StrictModes no\nUsePAM no\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n"
         f"PermitRootLogin {'yes' if os.geteuid() == 0 else 'no'}\nAllowTcpForwarding yes\n"
-        f"AcceptEnv CJP_AP_BARE CJP_AP_MOTD\nForceCommand {login}\nLogLevel ERROR\n"
+        f"AcceptEnv CJP_AP_BARE CJP_AP_MOTD CJP_AP_SAYS\nForceCommand {login}\nLogLevel ERROR\n"
         f"Subsystem sftp {_sftp_server()}\n")
     if os.geteuid() == 0:
         Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)  # privilege separation directory (DESIGN §6)
@@ -160,6 +161,10 @@ def make_laptop(shell: str = "bash", keygen_options: str = "", pool=None, schedd
         "    SetEnv CJP_AP_MOTD=1\n"
         "    PermitLocalCommand yes\n    LocalCommand echo local-noise\n    RemoteCommand echo remote-noise\n"
         "    LocalForward 127.0.0.1:1 127.0.0.1:1\n"
+        f"Host {ALIAS}-says\n    HostName 127.0.0.1\n    Port {port}\n    User {me}\n"
+        f"    HostKeyAlias [127.0.0.1]:{port}\n    IdentityFile {home / '.ssh' / 'id_ap'}\n    IdentitiesOnly yes\n"
+        f"    UserKnownHostsFile {home / '.ssh' / 'known_hosts'}\n    BatchMode yes\n    LogLevel ERROR\n"
+        '    SetEnv CJP_AP_SAYS="This account is locked: see https://help.example/locked"\n'
         f"Host {ALIAS}-dead\n    HostName 127.0.0.1\n    Port {_free_port()}\n    BatchMode yes\n")
 
     env = dict(os.environ)

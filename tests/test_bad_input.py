@@ -92,3 +92,143 @@ def test_dry_run_into_a_pipe_its_reader_closed_stops_quietly(home):
     err = proc.stderr.read().decode()
     assert proc.wait(timeout=60) != 0
     assert err == "", err  # before: "condor-job-ssh: error: I/O error: Broken pipe"
+
+
+# ----- issue 24, item 4: tracebacks and floods instead of one line, values ssh cannot take ---------------------
+def _settings_file(base) -> "os.PathLike":
+    path = base / "config" / "condor-job-proxy" / "config.toml"
+    path.parent.mkdir(parents=True, mode=0o700, exist_ok=True)
+    return path
+
+
+def _setup(env, base, *args) -> subprocess.CompletedProcess:
+    return subprocess.run([tool("condor-job-ssh"), "setup", "--yes", "--ssh-config", str(base / "ssh_config"),
+                           "--runtime-dir", str(base / "run"), "--sim", str(base / "pool"), *args], env=env,
+                          capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+
+
+@pytest.mark.parametrize("text, said", [
+    ("a = " + "[" * 5000 + "]" * 5000 + "\n", "nested too deeply"),
+    ("a = " + "{b = " * 5000 + "1" + "}" * 5000 + "\n", "nested too deeply"),
+    ("server_alive_interval = " + "9" * 5000 + "\n", "not valid TOML"),
+])
+def test_a_config_toml_python_cannot_read_is_one_line(home, text, said):
+    base, env = home
+    _settings_file(base).write_text(text)
+    done = _setup(env, base)
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr[-2000:]
+    [line] = done.stderr.strip().splitlines()
+    assert said in line and len(line) < 1100, line[:300]
+
+
+def test_200000_unknown_keys_are_one_warning_said_once(home, sim_world):
+    base, env = home
+    _settings_file(base).write_text("".join(f"k{i} = {i}\n" for i in range(200000)))
+    done = _setup(env, base)
+    warnings = [line for line in done.stderr.splitlines() if "unknown key" in line]
+    assert done.returncode == 0 and len(warnings) == 1, done.stderr[-2000:]
+    assert "'k0', 'k1', 'k2', 'k3', 'k4' and 199995 more" in warnings[0]
+    # the classic shim reads the settings in three places: it says the warning once too
+    job = sim_world.submit("sleep", "600")
+    shim_env = dict(sim_world.env, XDG_CONFIG_HOME=env["XDG_CONFIG_HOME"])
+    _settings_file(base).write_text(f'sim_root = "{sim_world.sim_root}"\nnot_a_key = 1\n')
+    shim = subprocess.run([tool("condor-ssh-to-job"), job, "echo", "hi"], env=shim_env, capture_output=True,
+                          text=True, timeout=120, stdin=subprocess.DEVNULL)
+    assert shim.stdout.endswith("hi\n") and shim.stderr.count("unknown key") == 1, shim.stderr
+
+
+@pytest.mark.parametrize("key", ["server_alive_interval", "server_alive_count_max", "connect_timeout"])
+def test_an_integer_too_large_for_ssh_is_refused_at_load(home, key):
+    """ssh takes at most INT_MAX (readconf.c); 99999999999 once made every ssh on the machine fail."""
+    base, env = home
+    _settings_file(base).write_text(f"{key} = 99999999999\n")
+    done = _setup(env, base)
+    assert done.returncode == 1 and not (base / "ssh_config").exists(), done.stderr
+    [line] = done.stderr.strip().splitlines()
+    assert key in line and "2147483647" in line, line
+    _settings_file(base).write_text(f"{key} = 2147483647\n")  # the largest ssh takes: written, and ssh reads it
+    assert _setup(env, base).returncode == 0
+    read = subprocess.run(["ssh", "-G", "-F", str(base / "ssh_config"), "1.0.job.condor"], capture_output=True,
+                          text=True, env=env)
+    assert read.returncode == 0 and f"{key.replace('_', '')} 2147483647" in read.stdout, read.stderr
+
+
+@pytest.mark.parametrize("line, said", [('sim_root = "/' + "a" * 200000 + '"', "a path has fewer than 4096 bytes"),
+                                        ('keygen_options = "-t ' + "x" * 200000 + '"', "at most 1000 characters")])
+def test_a_value_too_long_for_the_proxycommand_is_refused_at_load(home, line, said):
+    """Paths and ssh-keygen options go into every ProxyCommand, one shell word each (at most 128 KiB)."""
+    base, env = home
+    _settings_file(base).write_text(line + "\n")
+    done = subprocess.run([tool("condor-job-ssh"), "setup", "--yes", "--ssh-config", str(base / "ssh_config"),
+                           "--runtime-dir", str(base / "run")], env=env, capture_output=True, text=True, timeout=120,
+                          stdin=subprocess.DEVNULL)
+    assert done.returncode == 1 and not (base / "ssh_config").exists(), done.stderr[-500:]
+    [line] = done.stderr.strip().splitlines()
+    assert said in line and len(line) < 300, line[:300]
+
+
+@pytest.mark.parametrize("persist", ["2147483648", "35791395m", "99999999999999999999999w"])
+def test_a_control_persist_too_long_for_ssh_is_refused_at_setup(home, persist):
+    base, env = home
+    done = _setup(env, base, "--control-persist", persist)
+    assert done.returncode == 1 and not (base / "ssh_config").exists(), done.stderr
+    [line] = done.stderr.strip().splitlines()
+    assert "control_persist" in line and "2147483647" in line, line
+    assert _setup(env, base, "--control-persist", "35791394m").returncode == 0  # 2147483640 s: ssh takes it
+    read = subprocess.run(["ssh", "-G", "-F", str(base / "ssh_config"), "1.0.job.condor"], capture_output=True,
+                          text=True, env=env)
+    assert read.returncode == 0 and "controlpersist 2147483640" in read.stdout, read.stderr
+
+
+def test_a_profile_with_a_2_mb_line_is_one_line_on_the_simulated_pool(sim_world):
+    from pathlib import Path
+
+    profiles = Path(sim_world.env["XDG_CONFIG_HOME"]) / "condor-job-proxy" / "profiles"
+    profiles.mkdir(parents=True, exist_ok=True, mode=0o700)
+    (profiles / "big.sub").write_text('request_cpus = 1\n+Junk = "' + "x" * (2 << 20) + '"\n')
+    done = sim_world.ssh("big.job.condor", "true", check=False)
+    assert done.returncode == 255 and "Traceback" not in done.stderr, done.stderr[-2000:]
+    from conftest import proxy_said
+
+    [line] = proxy_said(done.stderr)
+    assert "more than the 1048576 the pool takes" in line, line
+
+
+@pytest.fixture
+def condor_world():
+    made = make_world(backend="condor")
+    yield next(made)
+    next(made, None)
+
+
+def test_a_listening_socket_passed_by_condor_ssh_to_job_is_one_sentence(condor_world):
+    import json
+
+    from conftest import proxy_said
+
+    (condor_world.sim_root / "fake-faults.json").write_text(json.dumps({"pass_listening": True}))
+    job = condor_world.submit("sleep", "600")
+    done = condor_world.ssh(f"{job}.job.condor", "true", check=False)
+    assert done.returncode == 255 and "banner exchange" not in done.stderr, done.stderr
+    [line] = proxy_said(done.stderr)
+    assert "condor_ssh_to_job sent a listening socket on" in line and "not a connection to the job" in line, line
+
+
+@pytest.mark.skipif(os.getuid() != 0, reason="mounts a small tmpfs (root only)")
+def test_the_classic_shim_on_a_full_disk_is_one_line(sim_world):
+    job = sim_world.submit("sleep", "600")
+    classic = sim_world.rundir / "classic"
+    classic.mkdir(mode=0o700, exist_ok=True)
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16k,mode=0700", "tmpfs", str(classic)],
+                             capture_output=True, text=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.strip()}")
+    try:
+        subprocess.run(["dd", "if=/dev/zero", f"of={classic}/fill", "bs=1k", "count=64"], capture_output=True)
+        done = sim_world.run([tool("condor-ssh-to-job"), job, "true"], check=False)
+        assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+        [line] = done.stderr.strip().splitlines()
+        assert line.startswith("condor-ssh-to-job: cannot write ") and "No space left on device" in line, line
+        assert [p.name for p in classic.iterdir()] == ["fill"]  # its key directory went, key and all
+    finally:
+        subprocess.run(["umount", str(classic)])

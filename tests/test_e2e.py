@@ -383,6 +383,31 @@ def test_wrong_login_user_is_refused_with_the_command_to_use(world):
                                           f"not 'nobody'; connect with: ssh {user}@{HOST.format(job)}")
 
 
+def test_a_pools_odd_user_name_is_quoted_in_the_command_we_suggest(tmp_path):
+    """The account name comes from the pool (or the access point): pasting `connect with: ...` runs ssh with
+    that name and nothing else (issue 24, item 4)."""
+    import json
+    import shlex
+
+    from conftest import make_world
+
+    odd = "a;touch${IFS}pwned;b"
+    gen = make_world(backend="condor")
+    world = next(gen)
+    try:
+        (world.sim_root / "fake-faults.json").write_text(json.dumps({"remote_user": odd}))
+        job = world.submit("sleep", "600")
+        result = world.ssh(f"nobody@{HOST.format(job)}", "true", check=False)
+        line = _proxy_line(result.stderr)
+        command = line.split("connect with: ", 1)[1]
+        assert shlex.split(command) == ["ssh", f"{odd}@{HOST.format(job)}"], line
+        pasted = subprocess.run(["sh", "-c", "ssh() { printf '%s\\n' \"$@\"; }; " + command], cwd=tmp_path,
+                                capture_output=True, text=True)
+        assert pasted.stdout == f"{odd}@{HOST.format(job)}\n" and not (tmp_path / "pwned").exists(), pasted
+    finally:
+        gen.close()
+
+
 @pytest.mark.parametrize("keytype", ["ed25519", "ecdsa"])
 def test_other_session_key_types(world, keytype):
     job = world.submit("sleep", "600")
@@ -548,3 +573,40 @@ def test_setup_keygen_options_reach_the_starter_and_are_kept(world):
     bad = world.run([cjs, "setup", "--ssh-config", str(world.ssh_config), "--keygen-options", "ed25519 -t",
                      "--yes"], check=False)
     assert bad.returncode != 0 and len(bad.stderr.strip().splitlines()) == 1 and "keygen_options" in bad.stderr
+
+
+# ----- issue 24, item 5: host names are case-insensitive, and a trailing dot names the same host -----------------
+@pytest.mark.also_real
+def test_any_case_and_a_trailing_dot_reach_the_job(world):
+    """`Host *.job.condor` matched neither (readconf.c compares Host patterns case-sensitively with the name
+    as typed): ssh then said "Could not resolve hostname"."""
+    job = world.submit("sleep", "600")
+    for spelling in ("{}.JOB.CONDOR", "{}.job.condor.", "{}.Job.Condor.", "{}.job.CONDOR"):
+        host = spelling.format(job)
+        done = world.ssh(host, "echo", "hi", check=False)
+        assert (done.returncode, done.stdout) == (0, "hi\n"), (host, done.stderr)
+    copied = world.run(["scp", "-F", str(world.ssh_config), f"{HOST.format(job)}.:/etc/hostname",
+                        str(world.base / "copied")], check=False)
+    assert copied.returncode == 0 and (world.base / "copied").exists(), copied.stderr
+
+
+def test_any_spelling_shares_or_keeps_its_own_master_connection():
+    """With ControlMaster, a host name in any case is the same %C (ssh lowercases %h): one master; the name
+    with a trailing dot is another name to ssh (its own master), and works the same."""
+    from conftest import make_world
+
+    gen = make_world(multiplex=True)
+    world = next(gen)
+    try:
+        job = world.submit("sleep", "600")
+        host = HOST.format(job)
+        world.ssh(host, "true")
+        for spelling in (host.upper(), host.title()):
+            check = world.run(world.ssh_argv("-O", "check", spelling), check=False)
+            assert check.returncode == 0, (spelling, check.stderr)
+        dotted = host + "."
+        assert world.ssh(dotted, "echo", "dot").stdout == "dot\n"
+        assert world.run(world.ssh_argv("-O", "check", dotted), check=False).returncode == 0
+        assert world.ssh(dotted.upper(), "echo", "again").stdout == "again\n"
+    finally:
+        gen.close()

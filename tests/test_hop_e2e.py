@@ -205,10 +205,15 @@ def test_held_unknown_and_not_yours_are_refused_with_one_sentence(laptop):
     (f"{ALIAS}-dead", "condor-job-proxy: cannot reach the access point ap-dead with ssh: ssh: connect to host "
                       "127.0.0.1 port"),
     (f"{ALIAS}-bare", "condor-job-proxy: the access point ap-bare has no condor_ssh_to_job on PATH"),
+    (f"{ALIAS}-says", "condor-job-proxy: the access point ap-says closed the connection before opening a session "
+                      "to job 1.0: This account is locked: see https://help.example/locked"),
 ])
 def test_an_unreachable_ap_or_one_without_htcondor_is_one_sentence(laptop, dest, line):
+    """At once: an AP that prints a line and closes (issue 24, item 4) once made ssh wait 330 s."""
+    start = time.monotonic()
     done = laptop.run([tool("condor-job-proxy"), "--via", dest, "--via-config", str(laptop.ssh_config),
-                       "--relay", "1.0.job.condor"], check=False)
+                       "--relay", "1.0.job.condor"], check=False, timeout=60)
+    assert time.monotonic() - start < 20
     assert done.returncode == 1
     assert done.stderr.startswith(line) and len(done.stderr.splitlines()) == 1, done.stderr
 
@@ -388,3 +393,11 @@ def test_no_wait_says_why_the_job_does_not_run(laptop):
     assert done.returncode == 1
     assert done.stderr.splitlines() == [f"condor-job-proxy: job {job} is idle: it has not started running yet "
                                         "(not waiting: --no-wait)"]
+
+
+def test_any_case_and_a_trailing_dot_reach_the_job_through_the_hop(laptop):
+    job = laptop.submit("sleep", "600")
+    for host in (HOST.format(job).upper(), HOST.format(job) + "."):
+        done = laptop.ssh(host, "echo", "hi", check=False)
+        assert (done.returncode, done.stdout) == (0, "hi\n"), (host, done.stderr)
+    assert_nothing_left(laptop)

@@ -62,6 +62,19 @@ def test_case_does_not_matter(addr):
     assert parse(addr.hostname.upper(), SUFFIXES) == addr
 
 
+@settings(max_examples=100)
+@given(addresses())
+def test_a_trailing_dot_names_the_same_host(addr):
+    """A fully qualified name ends in a dot: the same host, and ssh keeps the dot in %h (issue 24, item 5)."""
+    assert parse(addr.hostname + ".", SUFFIXES) == addr
+    assert parse(addr.hostname.upper() + ".", SUFFIXES) == addr
+
+
+@pytest.mark.parametrize("text", ["1.0.job.condor..", ".", "..", "1.0.job.condor. "])
+def test_only_one_trailing_dot(text):
+    refused(text)
+
+
 @given(clusters, st.sampled_from(SUFFIXES))
 def test_short_forms(cluster, suffix):
     assert parse(f"{cluster}.{suffix}", SUFFIXES) == JobAddress(cluster, 0, suffix=suffix)

@@ -168,11 +168,17 @@ def test_setup_refuses_a_shared_state_dir_with_one_line_and_writes_nothing_there
     assert not paths.config_file().exists()  # refused before anything was saved
 
 
-@as_root
-def test_state_dir_owned_by_another_user_is_refused(home, monkeypatch):
+def _theirs(home: Path) -> Path:
+    """A directory of another user's (nobody's), that only they may write."""
     theirs = home / "theirs"
     theirs.mkdir(mode=0o755)
     os.chown(theirs, OTHER_UID, OTHER_UID)
+    return theirs
+
+
+@as_root
+def test_state_dir_owned_by_another_user_is_refused(home, monkeypatch):
+    theirs = _theirs(home)
     monkeypatch.setenv("XDG_STATE_HOME", str(theirs))
     with pytest.raises(paths.PathError, match="belongs to uid 65534"):
         paths.config_lock(home / "ssh_config")
@@ -185,3 +191,59 @@ def test_a_premade_locks_directory_of_ours_with_loose_mode_is_refused(home):
     locks.chmod(0o777)
     with pytest.raises(paths.PathError, match="lets others in"):
         paths.config_lock(home / "ssh_config")
+
+
+# ----- issue 24, item 4: the settings directory and ~/.ssh follow XDG_CONFIG_HOME and HOME -------------------
+def _setup(env: dict, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([tool("condor-job-ssh"), "setup", "--yes", "--user", "bob", *args], env=env,
+                          capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+
+
+@pytest.mark.parametrize("mode", [0o1777, 0o777, 0o775], ids=["sticky", "world", "group"])
+def test_setup_refuses_a_settings_dir_others_can_write_and_writes_nothing_there(home, mode):
+    """With XDG_CONFIG_HOME in a directory another user can write, a link swapped in while setup wrote
+    config.toml made it overwrite a file of the attacker's choosing: refused, with one line."""
+    shared = _shared_dir(home)
+    shared.chmod(mode)
+    env = dict(_env(home), XDG_CONFIG_HOME=str(shared / "config"))
+    config = home / "ssh_config"
+    done = _setup(env, "--ssh-config", str(config))
+    assert done.returncode == 1, done
+    [line] = done.stderr.strip().splitlines()
+    assert str(shared) in line and "writable by" in line and "XDG_CONFIG_HOME" in line, line
+    assert list(shared.iterdir()) == [] and not config.exists()
+
+
+@as_root
+def test_a_settings_dir_in_a_directory_of_another_user_is_refused_everywhere(home, monkeypatch):
+    theirs = _theirs(home)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(theirs))
+    from sshconfig import settings
+
+    for action in (settings.load, lambda: settings.save(settings.Settings()), lambda: ondemand.read_profile("gpu")):
+        with pytest.raises((ProxyError, settings.SettingsError), match="belongs to uid 65534"):
+            action()
+    done = subprocess.run([tool("condor-job-ssh"), "profile", "new", "gpu"], capture_output=True, text=True,
+                          env=dict(_env(home), XDG_CONFIG_HOME=str(theirs)), timeout=60, stdin=subprocess.DEVNULL)
+    assert done.returncode == 1 and len(done.stderr.strip().splitlines()) == 1 and "belongs to uid" in done.stderr
+    assert list(theirs.iterdir()) == []
+
+
+def test_setup_refuses_an_ssh_dir_others_can_write_under_home(home):
+    """~/.ssh/config follows $HOME: a home in a shared directory is refused before anything is written."""
+    shared = _shared_dir(home)
+    shared.chmod(0o777)
+    user_home = shared / "me"
+    user_home.mkdir(mode=0o755)
+    env = dict(_env(home), HOME=str(user_home))
+    rundir = home / "run"
+    done = _setup(env, "--runtime-dir", str(rundir))
+    assert done.returncode == 1, done
+    [line] = done.stderr.strip().splitlines()
+    assert str(shared) in line and "writable by other users" in line and "--ssh-config" in line, line
+    assert list(user_home.iterdir()) == []
+    # the same home made safe: setup writes ~/.ssh/config there
+    shared.chmod(0o755)
+    done = _setup(env, "--runtime-dir", str(rundir))
+    assert done.returncode == 0, done.stderr
+    assert "Match host \"*.job.condor,*.job.condor.\"" in (user_home / ".ssh" / "config").read_text()

@@ -79,3 +79,19 @@ def test_doctor_and_sync_fixes_name_setup_by_its_absolute_path(user):
     on_path = dict(env, PATH=f"{BIN}:{BARE_PATH}")
     done = run([tool("condor-job-ssh"), "sync", "--ssh-config", str(config)], on_path)
     assert "run `condor-job-ssh setup` first" in done.stderr
+
+
+def test_names_from_a_pool_are_quoted_in_the_commands_we_suggest(tmp_path):
+    """A schedd or pool name from a collector goes into `setup --route ...` as one word (issue 24, item 4)."""
+    import shlex
+
+    from proxycmd.backends.poolschedd import the_schedd
+    from proxycmd.errors import ProxyError
+
+    odd = "s1;touch pwned"
+    for names in ([odd, "s2"], []):
+        with pytest.raises(ProxyError) as refused:
+            the_schedd("cm;id", names)
+        words = shlex.split(quoted_command(str(refused.value)))
+        assert words[:3] == ["condor-job-ssh", "setup", "--route"] and len(words) == 4, words
+        assert words[3] in (f"SUFFIX={odd}@cm;id", "SUFFIX=SCHEDD@cm;id")

@@ -18,7 +18,7 @@ from sshconfig.profiles import template
 from sshconfig.render import render_profile_hosts
 from sshconfig.settings import Settings
 
-from conftest import wait_for
+from conftest import private_tmp, wait_for
 
 
 # ----- the parser ----------------------------------------------------------------------------------------------
@@ -262,7 +262,17 @@ def test_sync_entries_for_profiles():
                     "Host gpu.x.condor\n    # profile: gpu | a job on demand from profiles/gpu.sub\n")
 
 
-def test_doctor_check(monkeypatch, tmp_path):
+@pytest.fixture
+def safe_tmp():
+    """A private directory the settings directory may live in (not under /tmp: the product refuses a settings
+    directory in a directory others can write, paths.check_config_dir)."""
+    path = private_tmp("pf-")
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def test_doctor_check(monkeypatch, safe_tmp):
+    tmp_path = safe_tmp
     from sshconfig.profiles.check import check_profiles
 
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
@@ -303,7 +313,8 @@ class FakeJobs:
 
 
 @pytest.fixture
-def profile_home(monkeypatch, tmp_path):
+def profile_home(monkeypatch, safe_tmp):
+    tmp_path = safe_tmp
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
     profiles = tmp_path / "config" / "condor-job-proxy" / "profiles"
     profiles.mkdir(parents=True)
@@ -441,7 +452,8 @@ def test_profile_commands_have_help_with_examples():
         assert done.exit_code == 0 and "Examples:" in done.output and f"condor-job-ssh profile {command}" in done.output
 
 
-def test_profile_new_refuses_a_bad_name_and_an_existing_file(monkeypatch, tmp_path):
+def test_profile_new_refuses_a_bad_name_and_an_existing_file(monkeypatch, safe_tmp):
+    tmp_path = safe_tmp
     from typer.testing import CliRunner
 
     from sshconfig.cli import build_app

@@ -32,7 +32,8 @@ import sys
 import time
 from collections import namedtuple
 
-from ..errors import ProxyError, SessionRefused
+from ..bounded import Said
+from ..errors import ProxyError, SessionRefused, one_line
 from ..session import Session
 
 # This module is on every connection's path: no typing, dataclasses, re or shutil at module level (each
@@ -54,6 +55,7 @@ _HEX = frozenset("0123456789abcdef")
 _KEY_TYPE_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789@._+-")
 _BASE64_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=")
 MAX_FILE = 64 * 1024
+MAX_STDOUT = 1024 * 1024  # what the tool may print on stdout before the dialer's message has come
 try:  # the C module: `signal` builds its enums on import
     from _signal import SIGKILL as _SIGKILL, SIGPIPE, SIGTERM as _SIGTERM, SIGXFSZ
 except ImportError:  # pragma: no cover - not CPython
@@ -156,14 +158,16 @@ def condor_rm(job_id: str, *, schedd: Optional[str] = None, pool: Optional[str] 
         raise ProxyError(f"cannot remove job {job_id}: HTCondor's condor_rm is not on PATH")
     import subprocess
 
+    from .. import bounded
+
     argv = [program] + (["-name", schedd] if schedd else []) + (["-pool", pool] if pool else [])
     argv += (["-reason", reason] if reason else []) + [job_id]
     try:
-        done = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout)
-    except (OSError, subprocess.TimeoutExpired) as exc:
+        code, out, err = bounded.run(argv, timeout=timeout, max_output=bounded.KEEP)
+    except (OSError, subprocess.TimeoutExpired, bounded.TooMuchOutput) as exc:
         raise ProxyError(f"cannot remove job {job_id}: condor_rm failed ({exc})") from None
-    if done.returncode != 0:
-        said = " ".join((done.stderr or done.stdout).split()) or f"exit status {done.returncode}"
+    if code != 0:
+        said = " ".join((err or out.decode("utf-8", "replace")).split()) or f"exit status {code}"
         raise ProxyError(f"cannot remove job {job_id}: {said}")
 
 
@@ -357,8 +361,25 @@ def receive_connection(path: str, timeout: float = 30.0) -> socket.socket:
     except OSError:
         os.close(fds[0])
         raise ToolError(f"{TOOL} sent something that is not a connection on {path}") from None
+    why = _not_a_connection(conn)
+    if why:  # ssh would only say "banner exchange: ... Broken pipe"
+        conn.close()
+        raise ToolError(f"{TOOL} sent {why} on {path}, not a connection to the job")
     conn.setblocking(True)
     return conn
+
+
+def _not_a_connection(conn: socket.socket) -> str:
+    """What *conn* is when it is no connected stream socket (a listening one, say), else ""."""
+    try:
+        if conn.getsockopt(socket.SOL_SOCKET, socket.SO_TYPE) != socket.SOCK_STREAM:
+            return "a socket that is not a stream"
+        if getattr(socket, "SO_ACCEPTCONN", None) and conn.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN):
+            return "a listening socket"
+        conn.getpeername()
+    except OSError:
+        return "a socket that is connected to nothing"
+    return ""
 
 
 def remove_session_dir(path: str) -> None:
@@ -401,7 +422,7 @@ class _Run:
     SIGXFSZ back to their defaults."""
 
     def __init__(self, argv: List[str], env: Optional[Mapping[str, str]], timeout: float) -> None:
-        self.err = bytearray()
+        self.err = Said()  # what the tool says on stderr: a flood is read to its end, but not kept
         self.timeout = timeout
         self.session_dir: Optional[str] = None
         self.result: Optional[Tuple[int, str]] = None  # (exit status, stderr) once finished
@@ -444,9 +465,12 @@ class _Run:
                     poller.unregister(fd)
                     open_fds.discard(fd)
                 elif fd == self.err_fd:
-                    self.err.extend(chunk)
+                    self.err.add(chunk)
                 else:
                     out.extend(chunk)
+                    if len(out) > MAX_STDOUT:
+                        raise ToolError(f"{TOOL} printed more than {MAX_STDOUT >> 10} KiB on its standard output "
+                                        "without the dialer's message; giving up")
                     words = parse_message(bytes(out))
                     if words is not None:
                         return words
@@ -484,11 +508,11 @@ class _Run:
         if self.session_dir:
             remove_session_dir(self.session_dir)
         code = self.returncode if self.returncode is not None else -9
-        self.result = (code, self.err.decode("utf-8", "replace"))
+        self.result = (code, self.err.text())
         return self.result
 
     def _drain(self, deadline: float) -> None:
-        """Read stdout (dropped) and stderr (kept) until both end or *deadline* passes."""
+        """Read stdout (dropped) and stderr (kept, within bounds) until both end or *deadline* passes."""
         poller = select.poll()
         open_fds = {fd for fd in (self.out_fd, self.err_fd) if fd is not None}
         for fd in open_fds:
@@ -503,7 +527,7 @@ class _Run:
                     poller.unregister(fd)
                     open_fds.discard(fd)
                 elif fd == self.err_fd:
-                    self.err.extend(chunk)
+                    self.err.add(chunk)
 
     def _wait(self, deadline: float) -> bool:
         """Reap the tool; False when it is still running at *deadline*."""
@@ -615,6 +639,14 @@ _STARTER_RETRY = (
 )
 
 
+QUOTE_MAX = 240  # characters of the tool's own words quoted in a sentence: it stays one line ssh shows whole
+
+
+def quote_said(text: str) -> str:
+    """The tool's words as a sentence quotes them: one line, at most QUOTE_MAX characters."""
+    return one_line(text, QUOTE_MAX)
+
+
 def _host(slot: str) -> str:
     return slot.rpartition("@")[2] or slot
 
@@ -626,7 +658,7 @@ def _starter_line(line: str, job: str) -> Optional[SessionRefused]:
     match = re.match(_SLOT_LINE, line)
     if not match:
         return None
-    host, msg = _host(match.group("slot")), match.group("msg").strip()
+    host, msg = quote_said(_host(match.group("slot"))), quote_said(match.group("msg").strip())
     if "ENABLE_SSH_TO_JOB=false" in msg:
         return SessionRefused(f"{job} may not be reached with ssh: its execute node {host} refuses it "
                               "(ENABLE_SSH_TO_JOB = false); ask the pool's admins", status="disabled")
@@ -650,7 +682,7 @@ def _line_refusal(line: str, job: str, addr: JobAddress) -> Optional[SessionRefu
 
     held = re.match(r'(?:The job is on hold|Job is held): "(.*)"\.?\Z', line)
     if held:
-        reason = " ".join(held.group(1).split())
+        reason = quote_said(held.group(1))
         return SessionRefused(f"{job} is held: {reason}" if reason else f"{job} is held (no reason given)",
                               status="held")
     if line.startswith("The job is on hold for an unknown reason"):
@@ -659,7 +691,7 @@ def _line_refusal(line: str, job: str, addr: JobAddress) -> Optional[SessionRefu
         return SessionRefused(f"{job} is not in the queue (it may have finished or been removed)", status="unknown")
     who = re.match(r"(\S+) is not authorized for access to the starter for job", line)
     if who:
-        return SessionRefused(f"{job} belongs to another user, not to you ({who.group(1)} may not reach it)",
+        return SessionRefused(f"{job} belongs to another user, not to you ({quote_said(who.group(1))} may not reach it)",
                               status="not-yours")
     if "is denied by SCHEDD_ENABLE_SSH_TO_JOB" in line:
         return SessionRefused(f"{job} may not be reached with ssh: its schedd refuses it (SCHEDD_ENABLE_SSH_TO_JOB "
@@ -677,17 +709,17 @@ def _line_refusal(line: str, job: str, addr: JobAddress) -> Optional[SessionRefu
                               "is down (name one: condor-job-ssh setup --schedd NAME --pool HOST)", status="error")
     schedd = re.match(r"No such schedd named (\S+) in (local pool|pool (\S+))", line)
     if schedd:
-        where = f"pool {schedd.group(3)}" if schedd.group(3) else "the local pool"
-        return SessionRefused(f"there is no schedd named {schedd.group(1)} in {where}", status="error")
+        where = f"pool {quote_said(schedd.group(3))}" if schedd.group(3) else "the local pool"
+        return SessionRefused(f"there is no schedd named {quote_said(schedd.group(1))} in {where}", status="error")
     if re.match(r"(Can't connect to schedd|Failed to connect to schedd|Failed to authenticate|Failed to get "
                 r"response from schedd|Failed to send GET_JOB_CONNECT_INFO)", line):
-        return SessionRefused(f"cannot talk to the schedd about {job}: {line.rstrip('.')}", status="error")
+        return SessionRefused(f"cannot talk to the schedd about {job}: {quote_said(line.rstrip('.'))}", status="error")
     if re.match(r"(Failed to connect to starter|Can't connect to starter|Failed to (send|read).*START_SSHD|"
                 r"Failed to create security session)", line):
-        return SessionRefused(f"cannot reach the starter of {job}: {line.rstrip('.')}", status="error")
+        return SessionRefused(f"cannot reach the starter of {job}: {quote_said(line.rstrip('.'))}", status="error")
     run = re.match(r"Error executing (.+?): (.+)", line)
     if run:
-        return SessionRefused(f"{TOOL} could not run {run.group(1)}: {run.group(2)}", status="error")
+        return SessionRefused(f"{TOOL} could not run {quote_said(run.group(1))}: {quote_said(run.group(2))}", status="error")
     return _starter_line(line, job)
 
 
@@ -701,7 +733,7 @@ def explain(returncode: int, stderr: str, addr: JobAddress) -> SessionRefused:
         return SessionRefused(f"{TOOL} was killed by signal {-returncode} while opening a session to {job}",
                               status="error")
     if returncode == 2:
-        said = lines[0] if lines else "no reason given"
+        said = quote_said(lines[0]) if lines else "no reason given"
         return SessionRefused(f"{TOOL} did not accept the arguments condor-job-proxy gave it: {said}",
                               status="error")
     for line in lines:
@@ -713,7 +745,7 @@ def explain(returncode: int, stderr: str, addr: JobAddress) -> SessionRefused:
     if retry:
         return SessionRefused(f"{job} is not running yet", retryable=True, status="not running")
     if lines:
-        said = "; ".join(lines[:3])
+        said = quote_said("; ".join(lines[:3]))
         return SessionRefused(f"{TOOL} failed for {job} (exit status {returncode}): {said}", status="error")
     return SessionRefused(f"{TOOL} ended (exit status {returncode}) without opening a session to {job} and "
                           "without saying why", status="error")

@@ -20,8 +20,10 @@ def the_schedd(pool: str, names: Sequence[str]) -> str:
     names = sorted(set(names))
     if len(names) == 1:
         return names[0]
+    import shlex  # the pool's own names go into the command we suggest: quoted, they run nothing else
+
     if not names:
         raise ProxyError(f"the collector of pool {pool} knows no schedd; name the schedd with "
-                         f"`condor-job-ssh setup --route SUFFIX=SCHEDD@{pool}`")
+                         f"`condor-job-ssh setup --route {shlex.quote(f'SUFFIX=SCHEDD@{pool}')}`")
     raise ProxyError(f"pool {pool} has {len(names)} schedds ({', '.join(names)}) and the route names none; "
-                     f"pick one with `condor-job-ssh setup --route SUFFIX={names[0]}@{pool}`")
+                     f"pick one with `condor-job-ssh setup --route {shlex.quote(f'SUFFIX={names[0]}@{pool}')}`")

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import os
 import socket
-import sys
 import time
 from pathlib import Path
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs milliseconds per connection
 
+from .. import pystart
 from ..errors import SessionRefused
 from . import protocol, rootdir
 
@@ -32,10 +32,12 @@ class SimPool:
 
     # ----- plumbing -------------------------------------------------------------------------------
     def _not_running(self) -> PoolError:
+        import shlex
+
         from ..paths import command_word
 
         return PoolError(f"no simulated pool runs in {self.root}; start one with "
-                         f"`{command_word('condor-job-ssh')} sim start --root {self.root}`")
+                         f"`{command_word('condor-job-ssh')} sim start --root {shlex.quote(str(self.root))}`")
 
     def _connect(self) -> socket.socket:
         # Trust pool.sock only in a root that is ours and private: after a reboot another user could
@@ -71,7 +73,13 @@ class SimPool:
 
     def request(self, op: str, **args) -> Tuple[dict, List[int]]:
         with self._connect_once() as sock:
-            protocol.send(sock, {"op": op, **args})
+            try:
+                protocol.send(sock, {"op": op, **args})
+            except protocol.ProtocolError as exc:  # a profile with a 2 MB line, say
+                raise PoolError(f"cannot ask the simulated pool in {self.root}: {exc}") from None
+            except OSError as exc:
+                raise PoolError(f"the simulated pool in {self.root} closed the connection: "
+                                f"{exc.strerror or exc}") from None
             try:
                 return protocol.recv(sock)
             except protocol.ProtocolError as exc:
@@ -111,10 +119,11 @@ class SimPool:
         log_path = self.root / POOL_LOG
         with open(rootdir.open_append(log_path), "ab") as log:
             log_start = log.seek(0, os.SEEK_END)
-            daemon = subprocess.Popen([sys.executable, "-m", "proxycmd.sim.daemon", "--root", str(self.root),
-                                       "--keygen-options", keygen_options] + (["--created-root"] if created else [])
-                                      + (["--idle-delay", str(idle_delay)] if idle_delay else [])
-                                      + [word for name in schedds for word in ("--schedd", name)],
+            args = ["--root", str(self.root), "--keygen-options", keygen_options] \
+                + (["--created-root"] if created else []) + (["--idle-delay", str(idle_delay)] if idle_delay else []) \
+                + [word for name in schedds for word in ("--schedd", name)]
+            # isolated and in "/": never the caller's working directory on its path (pystart)
+            daemon = subprocess.Popen(pystart.module_argv("proxycmd.sim.daemon", *args), cwd=pystart.CWD,
                                       stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
                                       close_fds=True)
         deadline = time.monotonic() + timeout

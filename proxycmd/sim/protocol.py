@@ -18,7 +18,10 @@ class ProtocolError(Exception):
 
 
 def send(sock: socket.socket, message: dict, fds: List[int] = ()) -> None:
+    """Send one message; ProtocolError, before anything is sent, when it is longer than the other end takes."""
     data = json.dumps(message, separators=(",", ":")).encode() + b"\n"
+    if len(data) > MAX_MESSAGE:
+        raise ProtocolError(f"a message of {len(data)} bytes is more than the {MAX_MESSAGE} the pool takes")
     if fds:
         sent = socket.send_fds(sock, [data], list(fds))
         data = data[sent:]

@@ -49,16 +49,26 @@ def _fail(message: str, code: int) -> int:
 
 
 # ----- before the session ------------------------------------------------------------------------------------
+_SAVED: list = []  # the settings, read once: their warnings are said once
+
+
+def _saved_settings():
+    """The settings `condor-job-ssh setup` saved (ProxyError, one line, when they cannot be used)."""
+    from .. import settings as settings_mod
+
+    if not _SAVED:
+        try:
+            _SAVED.append(settings_mod.load())
+        except settings_mod.SettingsError as exc:
+            raise ProxyError(str(exc)) from None
+    return _SAVED[0]
+
+
 def _backend(request: ClassicRequest):
     """The backend `condor-job-ssh setup` recorded: the simulated pool, else HTCondor (-name/-pool win)."""
     from proxycmd.backends import open_backend
 
-    from .. import settings as settings_mod
-
-    try:
-        saved = settings_mod.load()
-    except settings_mod.SettingsError as exc:
-        raise ProxyError(str(exc)) from None
+    saved = _saved_settings()
     try:
         return open_backend(sim_root=saved.sim_root, schedd=request.schedd or saved.schedd,
                             pool=request.pool or saved.pool)
@@ -71,14 +81,12 @@ def _advised(open_session, request: ClassicRequest) -> Session:
     """*open_session*, with a held job's sentence naming the command that releases it, as ssh's does."""
     from proxycmd.advice import advise
 
-    from .. import settings as settings_mod
-
     try:
         return open_session()
     except SessionRefused as exc:
         try:
-            saved = settings_mod.load(warn=lambda message: None)
-        except settings_mod.SettingsError:
+            saved = _saved_settings()
+        except ProxyError:
             raise exc from None
         raise advise(exc, request.job.classic_id, sim_root=saved.sim_root, schedd=request.schedd or saved.schedd,
                      pool=request.pool or saved.pool) from None
@@ -102,12 +110,7 @@ def _proxy() -> str:
 def _sessions_dir() -> Path:
     """classic/ in the runtime directory `setup` chose (saved, or the default one), checked as the proxy
     checks it: no other user can create or replace it."""
-    from .. import settings as settings_mod
-
-    try:
-        chosen = settings_mod.load().runtime_dir
-    except settings_mod.SettingsError as exc:
-        raise ProxyError(str(exc)) from None
+    chosen = _saved_settings().runtime_dir
     rundir = paths.ensure_runtime_dir(Path(chosen)) if chosen else paths.runtime_dir()
     parent = paths.classic_session_dir(rundir)
     if not _PLAIN_PATH.match(str(parent)):
@@ -227,8 +230,11 @@ def _make_dir(parent: Path) -> Path:
 
 def _write_new(path: Path, data: bytes) -> None:
     flags = os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
-    with open(os.open(path, flags, 0o600), "wb") as handle:
-        handle.write(data)
+    try:
+        with open(os.open(path, flags, 0o600), "wb") as handle:
+            handle.write(data)
+    except OSError as exc:  # a full disk, a quota: one line (the directory goes, with what was written)
+        raise ProxyError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
 def _remove_dir(path: Path) -> None:
@@ -250,9 +256,9 @@ class _HandOver:
             self.listener.bind(str(path))
             os.chmod(path, 0o600)
             self.listener.listen(4)
-        except OSError:
+        except OSError as exc:
             self.listener.close()
-            raise
+            raise ProxyError(f"cannot make the socket {path}: {exc.strerror or exc}") from None
         self.listener.settimeout(0.25)  # so that close() is seen soon
         self.thread = threading.Thread(target=self._serve, daemon=True)
         self.thread.start()

@@ -86,9 +86,13 @@ def new_command(name: str = typer.Argument(..., metavar="NAME", help="Profile na
     name = _name(name)
     path = paths.profile_file(name)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        paths.check_config_dir(create=True)  # nobody else may swap a link into it while we write
+        path.parent.mkdir(exist_ok=True, mode=0o700)
+        paths.check_config_dir()
         flags = os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | (os.O_TRUNC if force else os.O_EXCL)
         fd = os.open(path, flags, 0o600)
+    except paths.PathError as exc:
+        raise _fail(str(exc))
     except FileExistsError:
         raise _fail(f"{path} exists already: edit it, or add --force to start again from the template")
     except OSError as exc:

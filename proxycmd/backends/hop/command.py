@@ -58,15 +58,19 @@ def run(dest: str, argv: Sequence[str], *, config: Optional[str] = None, batch: 
         timeout: float = 120.0, input: Optional[str] = None) -> subprocess.CompletedProcess:
     import subprocess
 
+    from ... import bounded
+
     line = remote.login_line(remote.command_script(argv))
     full = ssh_argv(check_dest(dest), line, config=config, batch=batch)
-    try:
-        return subprocess.run(full, input=input, stdin=None if input is not None else subprocess.DEVNULL,
-                              capture_output=True, text=True, timeout=timeout)
+    try:  # what the AP prints is read within bounds (a flood costs neither memory nor a screenful)
+        code, out, err = bounded.run(full, input=None if input is None else input.encode(), timeout=timeout)
     except subprocess.TimeoutExpired:
         raise ProxyError(f"{argv[0]} on {dest} did not finish within {timeout:g} s") from None
+    except bounded.TooMuchOutput:
+        raise ProxyError(f"{argv[0]} on {dest} printed more than {bounded.MAX_OUTPUT >> 20} MiB; giving up") from None
     except OSError as exc:
         raise ProxyError(f"cannot run {full[0]} to reach {dest}: {exc.strerror or exc}") from None
+    return subprocess.CompletedProcess(full, code, out.decode("utf-8", "replace"), err)
 
 
 def output(dest: str, argv: Sequence[str], what: str, *, config: Optional[str] = None, input: Optional[str] = None,

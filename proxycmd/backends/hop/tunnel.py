@@ -24,6 +24,7 @@ import socket
 import subprocess
 import time
 
+from ...bounded import Said
 from ...errors import ProxyError, SessionRefused
 from ...platform import stream_socketpair
 from ...session import Session
@@ -60,15 +61,15 @@ def open_session(argv: List[str], addr: JobAddress, dest: str, *, timeout: float
         got = _open_once(argv, dest, timeout)
         if isinstance(got, Session):
             return got
-        returncode, err = got
+        returncode, err, printed = got
         if attempt == attempts or not throttled(returncode, err):
-            raise _refusal(returncode, err, addr, dest)
+            raise _refusal(returncode, err, addr, dest, printed)
         time.sleep(random.uniform(0.2, 0.6) * attempt)
     raise AssertionError("unreachable")
 
 
 def _open_once(argv: List[str], dest: str, timeout: float):
-    """One hop: the Session, or (exit status, stderr) when the hop ended without a header."""
+    """One hop: the Session, or (exit status, stderr, what came on stdout) when it ended without a header."""
     ours, theirs = stream_socketpair()
     try:
         proc = _start_hop(argv, theirs)
@@ -77,17 +78,17 @@ def _open_once(argv: List[str], dest: str, timeout: float):
         theirs.close()
         raise ProxyError(f"cannot run {argv[0]} to reach {dest}: {exc.strerror or exc}") from None
     theirs.close()
-    err = bytearray()  # what the hop said on stderr until the header came (or it ended)
+    err = Said()  # what the hop said on stderr until the header came (or it ended), within bounds
     try:
         got = _read_header(ours, proc, timeout, dest, err)
     except BaseException:
         ours.close()
         _stop(proc)
         raise
-    if got is None:
+    if isinstance(got, bytes):
         ours.close()
         said = _drain(proc, err)  # waits for the hop to end: its exit status is known after
-        return proc.returncode, said
+        return proc.returncode, said, got
     user, host_key, key = got
     proc.stderr.close()  # from now on the hop writes its messages nowhere: it must not hold anyone's stderr
     ours.setblocking(True)
@@ -110,9 +111,9 @@ def _start_hop(argv: List[str], sock: socket.socket) -> subprocess.Popen:
             signal.signal(sig, handler)
 
 
-def _read_header(sock: socket.socket, proc: subprocess.Popen, timeout: float, dest: str, err: bytearray):
-    """(user, host key, key) once the header is complete; None when the hop closed first.  What the hop
-    writes on stderr meanwhile is added to *err*."""
+def _read_header(sock: socket.socket, proc: subprocess.Popen, timeout: float, dest: str, err: Said):
+    """(user, host key, key) once the header is complete; when the hop ended first, the bytes it sent
+    (a login script's or a ForceCommand's words).  What the hop writes on stderr meanwhile is added to *err*."""
     deadline = time.monotonic() + timeout
     err_fd = proc.stderr.fileno()
     sock.setblocking(False)
@@ -128,7 +129,7 @@ def _read_header(sock: socket.socket, proc: subprocess.Popen, timeout: float, de
                 if key.fd == err_fd:
                     chunk = os.read(err_fd, 65536)
                     if chunk:
-                        err.extend(chunk)
+                        err.add(chunk)
                     else:
                         sel.unregister(err_fd)
                     continue
@@ -137,9 +138,12 @@ def _read_header(sock: socket.socket, proc: subprocess.Popen, timeout: float, de
                 except BlockingIOError:
                     continue
                 if not buf:
-                    return None
+                    return b""
                 if len(buf) <= need_more:
-                    time.sleep(0.005)  # the same bytes again: wait for more to arrive
+                    # the same bytes again (a peek never shows the end after them): the hop may have ended
+                    if proc.poll() is not None:
+                        return bytes(buf)
+                    time.sleep(0.005)  # else wait for more to arrive
                     continue
                 need_more = len(buf)
                 try:
@@ -161,15 +165,28 @@ def _recv_exactly(sock: socket.socket, count: int) -> None:
         count -= len(chunk)
 
 
-def _drain(proc: subprocess.Popen, err: bytearray) -> str:
-    """Wait for the hop to end and return all it said on stderr (*err* and the rest)."""
+def _drain(proc: subprocess.Popen, err: Said, timeout: float = 30.0) -> str:
+    """Wait for the hop to end and return what it said on stderr (*err* and the rest, read to its end but
+    kept within bounds)."""
+    deadline = time.monotonic() + timeout
+    fd = proc.stderr.fileno()
+    with selectors.DefaultSelector() as sel:
+        sel.register(fd, selectors.EVENT_READ)
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            if sel.select(min(left, 1.0)):
+                chunk = os.read(fd, 65536)
+                if not chunk:
+                    break
+                err.add(chunk)
+    proc.stderr.close()
     try:
-        rest, _ = proc.communicate(timeout=30)
+        proc.wait(timeout=max(deadline - time.monotonic(), 0.1))
     except subprocess.TimeoutExpired:
         _stop(proc)
-        rest = b""
-    err.extend(rest or b"")
-    return err.decode("utf-8", "replace")
+    return err.text()
 
 
 def _stop(proc: subprocess.Popen) -> None:
@@ -182,15 +199,19 @@ def _stop(proc: subprocess.Popen) -> None:
             proc.wait()
 
 
-def _refusal(returncode: int, stderr: str, addr: JobAddress, dest: str) -> SessionRefused:
-    """One sentence for a hop that ended without a session."""
+def _refusal(returncode: int, stderr: str, addr: JobAddress, dest: str, printed: bytes = b"") -> SessionRefused:
+    """One sentence for a hop that ended without a session (*printed*: what came instead of the header)."""
     lines = [" ".join(line.split()) for line in stderr.splitlines() if line.strip()]
     if any(line.startswith(remote.NO_TOOL_MARK) for line in lines):
         return SessionRefused(f"the access point {dest} has no condor_ssh_to_job on PATH: HTCondor's tools must "
                               f"be installed there, on the PATH that `ssh {dest} command` gets", status="error")
-    if returncode == UNREACHABLE:
-        said = next((line for line in reversed(lines) if line), "no reason given")
-        return SessionRefused(f"cannot reach the access point {dest} with ssh: {said}", status="unreachable")
-    from ..condor_tool import explain
+    from ..condor_tool import explain, quote_said
 
+    if returncode == UNREACHABLE:
+        said = quote_said(next((line for line in reversed(lines) if line), "no reason given"))
+        return SessionRefused(f"cannot reach the access point {dest} with ssh: {said}", status="unreachable")
+    words = [line for line in printed.decode("utf-8", "replace").splitlines() if line.strip()]
+    if words and not lines:  # the AP's own words on the channel (a ForceCommand, a login script), nothing else
+        return SessionRefused(f"the access point {dest} closed the connection before opening a session to job "
+                              f"{addr.classic_id}: {quote_said('; '.join(words[:3]))}", status="error")
     return explain(returncode, stderr, addr)
