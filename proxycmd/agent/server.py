@@ -55,6 +55,7 @@ class Agent:
         self._idle_exit = idle_exit
         self._net = listener.Listener()
         self._net.keep = self._keep
+        self._net.admit = lambda link: link.kind != CONTROL and self._keep(link)
         self._cleaned = False
 
     def _known_hosts_file(self, shared: bool) -> "PrivateFile | SharedFile":
@@ -173,7 +174,15 @@ class Agent:
         proxy's registration) has not begun yet, for REQUEST_DEADLINE."""
         if link.kind == CONTROL:
             return not link.asked and time.monotonic() - link.opened < listener.REQUEST_DEADLINE
-        return link.peer is not None and self.registry.pending(*link.peer)
+        if link.peer is None:  # its thread has not run yet (a flood keeps the CPU busy): ask the kernel now
+            try:
+                who = peer.peer_credentials(link.sock)
+            except OSError:
+                return False
+            if who.uid != os.getuid():
+                return False
+            link.peer = (who.pid, peer.start_token(who.pid))
+        return self.registry.pending(*link.peer)
 
     def _serve_agent(self, link: listener.Link) -> None:
         who = _same_user(link)
