@@ -198,7 +198,7 @@ class Agent:
             try:
                 reply = self._standard(wire.Reader(body), who.pid, token)
             finally:
-                _wipe(body)
+                keys.wipe(body)
             link.reply(reply)
 
     def _standard(self, reader: wire.Reader, pid: int, token: Optional[str]) -> bytes:
@@ -250,7 +250,7 @@ class Agent:
             try:
                 reply, after = self._manage(wire.Reader(body), who.pid)
             finally:
-                _wipe(body)  # the registration's private key was read in place
+                keys.wipe(body)  # the registration's private key was read in place
             if after is _STOP:
                 link.reply(reply)
                 log.info("stop requested by pid %d", who.pid)
@@ -391,10 +391,6 @@ def _same_user(link: listener.Link) -> Optional[peer.Peer]:
         log.warning("refused a connection from uid %d (pid %d)", who.uid, who.pid)
         return None
     return who
-
-
-def _wipe(body: bytearray) -> None:
-    body[:] = bytes(len(body))
 
 
 def _stop_old_agent(path: Path) -> bool:
