@@ -3,64 +3,27 @@
 The new content goes into a temporary file beside the target, named ``.<name>.cjp-<pid>-<random>.tmp``,
 which is then renamed over the target.  SIGTERM, SIGINT and SIGHUP during the write remove the
 temporary file before the signal takes its usual course; a SIGKILL cannot be caught, so the next run
-(``sweep_stale``, under the config lock) removes temporary files of ours whose process is gone.  Shared by
+(``safefs.sweep_temps``, under the config lock) removes temporary files of ours whose process is gone.  Shared by
 the ssh config and settings.toml.
 """
 
 from __future__ import annotations
 
 import os
-import re
-import secrets
 import signal
 import stat
 import threading
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Iterator, List, Optional, Union
+from typing import Callable, Iterator, Optional, Union
+
+from proxycmd import safefs
 
 _SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
-_TEMP = re.compile(r"\.(?P<name>.+)\.cjp-(?P<pid>[0-9]+)-[0-9a-f]+\.tmp\Z")
 
 
 class ConfigFileError(Exception):
     """Reading or writing a file of the user's failed; str() is one line and says nothing was changed."""
-
-
-def temp_name(target: Path) -> str:
-    return f".{target.name}.cjp-{os.getpid()}-{secrets.token_hex(4)}.tmp"
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def sweep_stale(target: Path) -> List[Path]:
-    """Remove our temporary files for *target* whose writer is gone; returns what was removed."""
-    removed: List[Path] = []
-    try:
-        names = os.listdir(target.parent)
-    except OSError:
-        return removed
-    for name in names:
-        match = _TEMP.match(name)
-        if not match or match.group("name") != target.name or _alive(int(match.group("pid"))):
-            continue
-        path = target.parent / name
-        try:
-            st = os.lstat(path)
-            if stat.S_ISREG(st.st_mode) and st.st_uid == os.getuid():
-                os.unlink(path)
-                removed.append(path)
-        except OSError:
-            pass
-    return removed
 
 
 @contextmanager
@@ -117,7 +80,7 @@ def write_atomic(path: Union[str, os.PathLike], content: Union[str, bytes], *, m
             os.makedirs(target.parent, mode=0o700)
     except OSError as exc:
         raise ConfigFileError(f"cannot write {path}: {exc.strerror} (in {target.parent}); nothing was changed") from None
-    temp = target.parent / temp_name(target)
+    temp = target.parent / safefs.temp_name(target)
     with _removed_on_signals(temp):
         try:
             fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)

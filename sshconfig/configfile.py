@@ -25,7 +25,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Iterator, Optional, Tuple, Union
 
-from proxycmd import paths
+from proxycmd import paths, safefs
 
 from . import atomic
 from .atomic import ConfigFileError
@@ -242,7 +242,7 @@ def update(path: Union[str, os.PathLike], transform: Transform, attempts: int = 
     the file), without losing what anyone else writes meanwhile.  Returns UNCHANGED, WRITTEN or DELETED."""
     target = resolve(path)
     with locked(target):
-        atomic.sweep_stale(target)
+        safefs.sweep_temps(target)
         return _update_locked(path, target, transform, attempts)
 
 

@@ -24,7 +24,7 @@ from typing import List, Optional
 
 import typer
 
-from proxycmd import paths
+from proxycmd import paths, safefs
 
 PREFIX = "cjp-demo-"
 MAX_SIZE_MIB = 4096
@@ -139,7 +139,7 @@ def _stop(base: Path) -> None:
     if not base.name.startswith(PREFIX) or not (base / "pool").is_dir():
         raise _fail(f"{base} is not a directory `condor-job-ssh demo --keep` made", 2)
     try:
-        paths.check_private_dir(base)
+        safefs.check_own_dir(base)
     except paths.PathError as exc:
         raise _fail(str(exc), 2)
     try:

@@ -92,12 +92,12 @@ def test_the_pool_daemon_started_in_process_ignores_the_working_directory(hostil
 
 @pytest.mark.parametrize("pythonpath", [None, ":"])
 def test_the_agent_started_in_process_ignores_the_working_directory(hostile, monkeypatch, pythonpath):
-    from proxycmd import paths
+    from proxycmd import safefs
     from proxycmd.agent import client
 
     plant, marks = hostile
     base = private_tmp("ca-")
-    rundir = paths.make_private_dir(base / "run")
+    rundir = safefs.make_private_dir(base / "run")
     monkeypatch.chdir(plant)
     if pythonpath is not None:
         monkeypatch.setenv("PYTHONPATH", pythonpath)

@@ -19,6 +19,7 @@ from typing import List
 import pytest
 
 from conftest import wait_for
+from proxycmd import safefs
 from proxycmd.sim.client import SimPool
 from sshconfig import atomic, configfile
 from test_paths_safety import User, base, one_line_error  # noqa: F401  (base is a fixture)
@@ -371,5 +372,5 @@ def test_a_temporary_file_left_by_a_kill_is_swept_by_the_next_run(base):
 
 
 def test_temp_names_carry_our_pid():
-    name = atomic.temp_name(Path("/x/config"))
+    name = safefs.temp_name(Path("/x/config"))
     assert name.startswith(f".config.cjp-{os.getpid()}-") and name.endswith(".tmp")

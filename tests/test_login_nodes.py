@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from conftest import make_world, private_tmp, tool, wait_for
-from proxycmd import paths
+from proxycmd import paths, safefs
 from proxycmd.agent import knownhosts, peer
 
 NODES = ("login01.example.org", "login02")  # one long name with dots (ssh's %l keeps them), one short
@@ -86,7 +86,7 @@ def test_the_host_directory_must_be_private():
     host = paths.host_dir(rundir, node)
     host.mkdir(mode=0o755)
     with pytest.raises(paths.PathError, match="lets others in"):
-        paths.make_private_dir(host)
+        safefs.make_private_dir(host)
     values = {"proxycommand": f"/x/condor-job-proxy --runtime-dir '{rundir}' --login '%r' '%h'",
               "identityagent": f"{rundir}/host-%l/agent.sock", "userknownhostsfile": f"{rundir}/host-%l/known_hosts",
               "controlpath": f"{rundir}/0123"}

@@ -14,6 +14,7 @@ import os
 import stat
 from pathlib import Path
 
+from .. import safefs
 from ..errors import ProxyError
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs milliseconds per connection
@@ -40,15 +41,7 @@ def _lstat(path: Path) -> os.stat_result:
 
 def check_ours(path: Path, what: str = "the simulated pool's root") -> None:
     """Raise RootError unless *path* is a directory (not a symlink) of ours that group and others cannot write."""
-    st = _lstat(path)
-    if stat.S_ISLNK(st.st_mode):
-        raise RootError(f"refusing {path} as {what}: it is a symbolic link")
-    if not stat.S_ISDIR(st.st_mode):
-        raise RootError(f"refusing {path} as {what}: it is not a directory")
-    if st.st_uid != os.getuid():
-        raise RootError(f"refusing {path} as {what}: it belongs to uid {st.st_uid}, not to you")
-    if st.st_mode & 0o022:
-        raise RootError(f"refusing {path} as {what}: mode {stat.S_IMODE(st.st_mode):o} lets others write in it")
+    safefs.check_own_dir(path, others=0o022, what=what, error=RootError, st=_lstat(path))
 
 
 def check_parent(parent: Path, child: Path) -> None:

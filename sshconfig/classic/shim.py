@@ -24,7 +24,7 @@ import threading
 from pathlib import Path
 from typing import Callable, List, Optional, Sequence
 
-from proxycmd import paths, waiting
+from proxycmd import paths, safefs, waiting
 from proxycmd.errors import Interrupted, ProxyError, SessionRefused, UsageError, one_line
 from proxycmd.session import Session
 
@@ -221,7 +221,7 @@ def _make_dir(parent: Path) -> Path:
     except OSError as exc:
         raise paths.PathError(f"cannot create {path}: {exc.strerror}") from None
     try:
-        paths.check_private_dir(path)
+        safefs.check_own_dir(path)
     except paths.PathError:
         os.rmdir(path)
         raise
