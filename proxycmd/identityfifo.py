@@ -131,13 +131,7 @@ def write_pub_files(rundir: Path, hosts: Iterable[str], prune: bool = False) -> 
                 continue
         except (OSError, UnicodeDecodeError):
             pass
-        tmp = directory / f".{name}.{os.getpid()}.tmp"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
-        try:
-            os.write(fd, PLACEHOLDER_PUB.encode())
-        finally:
-            os.close(fd)
-        os.replace(tmp, target)
+        safefs.write_atomic(target, PLACEHOLDER_PUB.encode())
         changed.append(target)
     if prune:
         for entry in os.scandir(directory):

@@ -216,3 +216,170 @@ def sweep_temps(target) -> "List[str]":
         except OSError:
             pass
     return removed
+
+
+# ----- writing files -----------------------------------------------------------------------------------------
+_NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+
+
+class SafeWriteError(OSError):
+    """A write that changed nothing: the OSError, with the *step* that failed ("stat", "not-regular", "mkdir",
+    "create" or "write") so that a caller can word it (the ssh config's messages say where)."""
+
+    def __init__(self, step: str, exc: "Optional[OSError]" = None, filename=None) -> None:
+        if exc is not None:
+            super().__init__(exc.errno, exc.strerror, filename if filename is not None else exc.filename)
+        else:
+            super().__init__(filename)
+        self.step = step
+
+
+def _unlink_quietly(path) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
+def _sync_dir(directory) -> None:
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+class _Unguarded:
+    """The context of a write that signals need not clean up after (contextlib stays off the hot path)."""
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc) -> None:
+        return None
+
+
+def _removed_on_signals(temp):
+    """A context in which SIGTERM/SIGINT/SIGHUP first remove *temp*, then act as they would have."""
+    import contextlib  # the ssh config and settings only: never on a connection's path
+    import signal
+    import threading
+
+    @contextlib.contextmanager
+    def guarded():
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        previous = {}
+
+        def handler(signum, frame):
+            _unlink_quietly(temp)
+            before = previous.get(signum, signal.SIG_DFL)
+            signal.signal(signum, before if before is not None else signal.SIG_DFL)
+            if callable(before):
+                before(signum, frame)  # Python's SIGINT handler raises KeyboardInterrupt, sync --watch's too
+            else:
+                os.kill(os.getpid(), signum)  # the default action: end the process with this signal
+
+        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            current = signal.getsignal(signum)
+            if current is signal.SIG_IGN:
+                continue  # ignored before: keep ignoring, and the write goes on
+            previous[signum] = current
+            signal.signal(signum, handler)
+        try:
+            yield
+        finally:
+            for signum, before in previous.items():
+                signal.signal(signum, before if before is not None else signal.SIG_DFL)
+
+    return guarded()
+
+
+def write_atomic(path, data: bytes, *, mode: int = 0o600, follow_symlink: bool = False,
+                 keep_mode_and_owner: bool = False, make_parent: bool = False, durable: bool = False,
+                 remove_on_signals: bool = False, before_rename=None) -> str:
+    """Replace the file's content at once: a fresh temporary file beside it (``temp_name``, O_EXCL|O_NOFOLLOW,
+    so a symlink planted at either name is never written through), then a rename over it.  Returns the path
+    written.  SafeWriteError (an OSError with its *step*) when nothing was changed.
+
+    *follow_symlink*: a symlink at *path* is followed and its target written, so the link stays (else the
+    link is replaced).  *keep_mode_and_owner*: an existing file keeps its mode and owner (and must be a
+    regular file); a new one gets *mode*.  *make_parent*: a missing parent is made 0700.  *durable*: the
+    file and its directory are fsynced.  *remove_on_signals*: SIGTERM/INT/HUP during the write remove the
+    temporary file first (a SIGKILL cannot be caught: ``sweep_temps``).  *before_rename* runs when the new
+    content is safely written, just before the rename; whatever it raises aborts the write."""
+    target = os.path.realpath(path) if follow_symlink else os.fspath(path)
+    parent = os.path.dirname(target) or "."
+    old = None
+    if keep_mode_and_owner:
+        try:
+            old = os.stat(target)
+        except FileNotFoundError:
+            old = None
+        except OSError as exc:
+            raise SafeWriteError("stat", exc) from None
+        if old is not None and not stat.S_ISREG(old.st_mode):
+            raise SafeWriteError("not-regular", filename=target)
+    if make_parent:
+        try:
+            if not os.path.isdir(parent):
+                os.makedirs(parent, mode=0o700)
+        except OSError as exc:
+            raise SafeWriteError("mkdir", exc) from None
+    temp = os.path.join(parent, temp_name(target))
+    with _removed_on_signals(temp) if remove_on_signals else _Unguarded():
+        _write_temp(temp, target, data, mode if old is None else stat.S_IMODE(old.st_mode), old, durable,
+                    before_rename)
+    if durable:
+        _sync_dir(parent)
+    return target
+
+
+def _write_temp(temp: str, target: str, data: bytes, mode: int, old, durable: bool, before_rename) -> None:
+    try:
+        fd = os.open(temp, _NEW_FILE, 0o600)
+    except OSError as exc:
+        raise SafeWriteError("create", exc) from None
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fchmod(handle.fileno(), mode)
+            if old is not None:
+                now = os.fstat(handle.fileno())
+                if (now.st_uid, now.st_gid) != (old.st_uid, old.st_gid):
+                    os.fchown(handle.fileno(), old.st_uid, old.st_gid)
+            if durable:
+                os.fsync(handle.fileno())
+        if before_rename is not None:
+            before_rename()
+        os.replace(temp, target)
+    except OSError as exc:
+        _unlink_quietly(temp)
+        raise SafeWriteError("write", exc) from None
+    except BaseException:
+        _unlink_quietly(temp)
+        raise
+
+
+def write_new(path, data: bytes, mode: int = 0o600, *, truncate: bool = False, durable: bool = False) -> None:
+    """Write *data* to a file that did not exist (O_EXCL: FileExistsError when something is there), never
+    through a symlink (O_NOFOLLOW); with *truncate*, an existing regular file of that name is overwritten
+    instead.  *durable*: fsynced.  OSError as it comes."""
+    flags = (_NEW_FILE & ~os.O_EXCL) | os.O_TRUNC if truncate else _NEW_FILE
+    with os.fdopen(os.open(path, flags, mode), "wb") as out:
+        out.write(data)
+        if durable:
+            out.flush()
+            os.fsync(out.fileno())
+
+
+def open_append(path, mode: int = 0o600) -> int:
+    """An O_APPEND descriptor on *path* (created *mode* when missing), refusing to follow a symlink there."""
+    return os.open(path, os.O_CREAT | os.O_APPEND | os.O_WRONLY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0), mode)

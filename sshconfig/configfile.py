@@ -317,16 +317,12 @@ def _rescue(target: Path, data: bytes, tries: int = 100) -> Path:
     for n in range(tries):
         rescued = target.with_name(f"{target.name}.rescued-{stamp}" + (f"-{n}" if n else ""))
         try:
-            fd = os.open(rescued, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+            safefs.write_new(rescued, data, durable=True)
         except FileExistsError:
             continue
         except OSError as exc:
             raise ConfigFileError(f"{target} was rewritten by another program while we wrote it, and its version "
                                   f"cannot be kept in {rescued}: {exc.strerror}") from None
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
         return rescued
     raise ConfigFileError(f"{target} was rewritten by another program while we wrote it, and {tries} names for "
                           f"its version beside it are taken already ({target.name}.rescued-{stamp}-N)")

@@ -229,10 +229,8 @@ def _make_dir(parent: Path) -> Path:
 
 
 def _write_new(path: Path, data: bytes) -> None:
-    flags = os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
     try:
-        with open(os.open(path, flags, 0o600), "wb") as handle:
-            handle.write(data)
+        safefs.write_new(path, data)
     except OSError as exc:  # a full disk, a quota: one line (the directory goes, with what was written)
         raise ProxyError(f"cannot write {path}: {exc.strerror or exc}") from None
 

@@ -8,7 +8,7 @@ from typing import List, Optional, Tuple
 
 import typer
 
-from proxycmd import ondemand, paths
+from proxycmd import ondemand, paths, safefs
 from proxycmd.errors import ProxyError, one_line
 from proxycmd.hostname import is_profile_name
 
@@ -89,16 +89,13 @@ def new_command(name: str = typer.Argument(..., metavar="NAME", help="Profile na
         paths.check_config_dir(create=True)  # nobody else may swap a link into it while we write
         path.parent.mkdir(exist_ok=True, mode=0o700)
         paths.check_config_dir()
-        flags = os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | (os.O_TRUNC if force else os.O_EXCL)
-        fd = os.open(path, flags, 0o600)
+        safefs.write_new(path, template.render(name).encode("utf-8"), truncate=force)
     except paths.PathError as exc:
         raise _fail(str(exc))
     except FileExistsError:
         raise _fail(f"{path} exists already: edit it, or add --force to start again from the template")
     except OSError as exc:
         raise _fail(f"cannot write {path}: {exc.strerror or exc}")
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(template.render(name))
     typer.echo(f"Wrote {path}.")
     typer.echo(f"Edit it, then `ssh {name}.{_settings().suffix}` (`condor-job-ssh sync` adds it to VS Code's list).")
 
