@@ -24,7 +24,7 @@ import typer
 from proxycmd import paths
 
 from . import blockinfo, sshversion
-from .checkresult import FAIL, OK, WARN, Check
+from proxycmd.checkresult import FAIL, OK, WARN, Check
 
 WIDTH = 80  # the table fits a terminal of this many columns
 MIN_OPENSSH = (8, 0)

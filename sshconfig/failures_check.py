@@ -14,7 +14,7 @@ from typing import Callable, Dict, Optional, Set
 
 from proxycmd import failures
 
-from .checkresult import OK, WARN, Check
+from proxycmd.checkresult import OK, WARN, Check
 
 RECENT = 24 * 3600.0  # failures of the last day make a warning; older ones of the week are only listed
 _COMMAND = re.compile(r"(?P<head>.*\bwith: )(?P<command>[^()`]+?)(?P<tail>\)?)$")

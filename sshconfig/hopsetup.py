@@ -55,7 +55,7 @@ def check_hop(dest: str, config: Optional[str] = None, timeout: float = 30.0):
 
 def doctor_check(dest: str, config: Path):
     """`condor-job-ssh doctor`'s line for the hop."""
-    from .checkresult import FAIL, OK, Check
+    from proxycmd.checkresult import FAIL, OK, Check
 
     ok, line = check_hop(dest, hop_config(config))
     return Check("access point", OK if ok else FAIL, line,

@@ -23,7 +23,7 @@ from proxycmd.hostname import HostnameError, JobAddress, parse, parse_job_id
 from proxycmd.backends.jobfacts import JobFacts
 
 from . import jobdoctor, jobprobe
-from .checkresult import WARN, Check
+from proxycmd.checkresult import WARN, Check
 
 
 def _fail(message: str, code: int) -> typer.Exit:
