@@ -30,7 +30,6 @@ import sys
 from pathlib import Path
 
 from . import safefs
-from .errors import shown
 from .safefs import PathError  # noqa: F401 -- where callers have always found it
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs milliseconds per connection

@@ -113,7 +113,7 @@ def condor_version(tool: str) -> str:
 
 
 def check_tool() -> Check:
-    from proxycmd.backends import condor_tool
+    from proxycmd.backends.condor import tool as condor_tool
 
     name = "condor_ssh_to_job"
     try:
@@ -126,7 +126,7 @@ def check_tool() -> Check:
 
 
 def check_schedd(schedd: Optional[str], pool: Optional[str]) -> Check:
-    from proxycmd.backends import condor_jobs
+    from proxycmd.backends.condor import queue as condor_jobs
 
     where = (f"schedd {schedd}" if schedd else "the local schedd") + (f" in pool {pool}" if pool else "")
     name = "schedd"

@@ -72,7 +72,7 @@ def job_times(settings) -> Callable[[], Dict[str, float]]:
                 return {job["id"]: float(job.get("submitted") or 0) for job in SimPool(settings.sim_root).jobs()}
             if settings.via:
                 return {}
-            from proxycmd.backends import condor_jobs
+            from proxycmd.backends.condor import queue as condor_jobs
 
             jobs = condor_jobs.Queue(settings.schedd, settings.pool).jobs(condor_jobs.current_user(),
                                                                           include_idle=True)

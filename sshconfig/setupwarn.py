@@ -23,7 +23,7 @@ def problems(config: Path, chosen) -> List[str]:
         if login.state == doctor.FAIL:
             out.append(f"{login.detail}; fix: {login.fix.replace('`', '')}")
     if not chosen.sim_root and not chosen.via:
-        from proxycmd.backends import condor_tool
+        from proxycmd.backends.condor import tool as condor_tool
 
         try:
             condor_tool.find_tool()

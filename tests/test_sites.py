@@ -191,8 +191,8 @@ def test_a_pool_with_several_schedds_is_refused_naming_them():
 def test_only_a_routes_pool_alone_picks_that_pools_schedd(monkeypatch):
     """`--pool P` of the block keeps HTCondor's meaning (the local schedd, in pool P); a route naming only
     a pool (--pool-only) asks P's collector and never uses the local schedd."""
-    from proxycmd.backends import condor_jobs
-    from proxycmd.backends.condor import CondorBackend
+    from proxycmd.backends.condor import queue as condor_jobs
+    from proxycmd.backends.condor.backend import CondorBackend
     from proxycmd.errors import ProxyError
 
     asked = []

@@ -1,8 +1,8 @@
 """Where jobs are: one backend per place, behind one small interface.
 
     sim.py     the simulated pool (proxycmd/sim/)
-    condor.py  HTCondor on this machine: condor_ssh_to_job with our dialer (condor_tool.py), the
-               htcondor2 bindings for ads, listings and profile jobs (condor_jobs.py)
+    condor/    HTCondor on this machine: condor_ssh_to_job with our dialer (tool.py, run.py,
+               dialer_handoff.py), the htcondor2 bindings for ads, listings and profile jobs (queue.py)
     hop/       through an access point with the user's ssh, from a machine without HTCondor
 
 Each opens ssh sessions to a job (`open_session`), lists the user's jobs (`list_jobs`, for `sync`;
@@ -72,6 +72,6 @@ def open_backend(*, sim_root: Optional[str] = None, schedd: Optional[str] = None
         from .sim import SimBackend
 
         return SimBackend(sim_root, schedd=schedd)
-    from .condor import CondorBackend
+    from .condor.backend import CondorBackend
 
     return CondorBackend(schedd=schedd, pool=pool, pool_only=pool_only)

@@ -53,7 +53,7 @@ class HopBackend:
     def _queue_says(self, addr: JobAddress) -> Optional[SessionRefused]:
         """Why the job does not run, from its ad (condor_q on the AP): "is idle", "input files are still
         being transferred"...; None when the queue cannot tell."""
-        from ..condor_jobs import decide
+        from ..condor.ads import decide
         from .jobs import condor_q_argv
 
         try:
@@ -94,7 +94,7 @@ class HopBackend:
                 from None
 
     def _infos(self, ads: List[dict]) -> List[JobInfo]:
-        from ..condor_jobs import job_info
+        from ..condor.ads import job_info
 
         return [info for info in (job_info(ad, self.schedd) for ad in ads) if info is not None]
 
@@ -117,7 +117,7 @@ class HopBackend:
     # ----- profile jobs ------------------------------------------------------------------------------
     def live_profile_jobs(self, profile: Optional[str] = None) -> List[Tuple[str, JobInfo]]:
         from ...submitfile import PROFILE_ATTR
-        from ..condor_jobs import job_info
+        from ..condor.ads import job_info
         from .jobs import profile_q_argv
 
         self._pool_schedd()
