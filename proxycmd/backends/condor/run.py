@@ -83,30 +83,44 @@ class _Run:
         """Read until the dialer's message is complete (its words) or stdout ends (None), draining stderr."""
         deadline = time.monotonic() + self.timeout
         out = bytearray()
-        poller = select.poll()
-        open_fds = {self.out_fd, self.err_fd}
-        for fd in open_fds:
-            poller.register(fd, select.POLLIN)
+        poller, open_fds = self._poller()
         while self.out_fd in open_fds:
             left = deadline - time.monotonic()
             if left <= 0:
                 raise ToolError(f"{TOOL} did not open a session within {self.timeout:.0f} s; giving up")
-            for fd, _ in poller.poll(1000 * min(left, 1.0)):
-                chunk = os.read(fd, 65536)
-                if not chunk:
-                    poller.unregister(fd)
-                    open_fds.discard(fd)
-                elif fd == self.err_fd:
-                    self.err.add(chunk)
-                else:
-                    out.extend(chunk)
-                    if len(out) > MAX_STDOUT:
-                        raise ToolError(f"{TOOL} printed more than {MAX_STDOUT >> 10} KiB on its standard output "
-                                        "without the dialer's message; giving up")
-                    words = parse_message(bytes(out))
-                    if words is not None:
-                        return words
+            chunk = self._read_ready(poller, open_fds, 1000 * min(left, 1.0))
+            if chunk:
+                out.extend(chunk)
+                if len(out) > MAX_STDOUT:
+                    raise ToolError(f"{TOOL} printed more than {MAX_STDOUT >> 10} KiB on its standard output "
+                                    "without the dialer's message; giving up")
+                words = parse_message(bytes(out))
+                if words is not None:
+                    return words
         return None
+
+    def _poller(self) -> "Tuple[select.poll, set]":
+        """A poll object on the pipes still open (stdout and stderr), and their set."""
+        poller = select.poll()
+        open_fds = {fd for fd in (self.out_fd, self.err_fd) if fd is not None}
+        for fd in open_fds:
+            poller.register(fd, select.POLLIN)
+        return poller, open_fds
+
+    def _read_ready(self, poller, open_fds: set, timeout_ms: float) -> bytes:
+        """One poll: what stdout gave (stderr's part goes to self.err, within its bounds); a pipe that ended
+        leaves *open_fds*."""
+        out = b""
+        for fd, _ in poller.poll(timeout_ms):
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                poller.unregister(fd)
+                open_fds.discard(fd)
+            elif fd == self.err_fd:
+                self.err.add(chunk)
+            else:
+                out += chunk
+        return out
 
     def answer(self, answer: bytes) -> None:
         """Answer the dialer (b"done\\n"; b"" lets it go empty-handed) and close its stdin: it exits, and
@@ -145,21 +159,12 @@ class _Run:
 
     def _drain(self, deadline: float) -> None:
         """Read stdout (dropped) and stderr (kept, within bounds) until both end or *deadline* passes."""
-        poller = select.poll()
-        open_fds = {fd for fd in (self.out_fd, self.err_fd) if fd is not None}
-        for fd in open_fds:
-            poller.register(fd, select.POLLIN)
+        poller, open_fds = self._poller()
         while open_fds:
             left = deadline - time.monotonic()
             if left <= 0:
                 return
-            for fd, _ in poller.poll(1000 * left):
-                chunk = os.read(fd, 65536)
-                if not chunk:
-                    poller.unregister(fd)
-                    open_fds.discard(fd)
-                elif fd == self.err_fd:
-                    self.err.add(chunk)
+            self._read_ready(poller, open_fds, 1000 * left)
 
     def _wait(self, deadline: float) -> bool:
         """Reap the tool; False when it is still running at *deadline*."""
