@@ -321,7 +321,7 @@ def setup_command(
         _warn_problems(config, chosen)
         from .setupwarn import a_running_job
 
-        job = a_running_job(chosen, _hop_config(config))
+        job = a_running_job(chosen, config)
         try_it = f"Try `ssh {shlex.quote(job)}`" if job else f"Try `ssh CLUSTER.PROC.{chosen.suffix}` with one of your job ids"
         typer.echo(f"Updated {shown(config)}. {try_it}; "
                    f"`{paths.command_word('condor-job-ssh')} sync` lists your jobs for VS Code.")
@@ -355,14 +355,11 @@ def sync_once(config: Path, include_idle: Optional[bool], dry_run: bool) -> Tupl
     managed.split_block(block)  # a hand-edited block stops us here, before the pool is asked
     if not dry_run:
         configfile.check_writable(config)
-    from proxycmd.backends import open_backend
-
     from .joblist import list_everywhere
-
-    hop = dict(via=chosen.via, via_config=_hop_config(config)) if chosen.via else {}
+    from .places import backend_for
 
     def open_at(schedd: Optional[str], pool: Optional[str], pool_only: bool):
-        return open_backend(sim_root=chosen.sim_root, schedd=schedd, pool=pool, pool_only=pool_only, **hop)
+        return backend_for(chosen, config, (schedd, pool, pool_only))
 
     taken = time.time()
     try:

@@ -5,15 +5,13 @@ columns (the fix under its row, each command on a line of its own: sshconfig/doc
 when any check fails; warnings (a schedd the bindings cannot reach, an option set above the managed block)
 leave the exit status at 0, because connections still work.
 
-Why the schedd is only a warning: a connection never needs the bindings to reach the schedd --
-condor_ssh_to_job finds the job itself.  Only `sync` (listing jobs) and the precise wording of some
-refusals ("idle", "has completed") need it.
+The rows about the place where jobs are (HTCondor's tools and schedd, the simulated pool, the access point)
+are the backend's own (`Backend.checks`); doctor never asks which backend it has.
 """
 
 from __future__ import annotations
 
 import os
-import re
 import shlex
 import subprocess
 from pathlib import Path
@@ -92,71 +90,6 @@ def check_ssh_options() -> Check:
     if wrong:
         return Check(name, FAIL, f"ssh ignores {', '.join(wrong)}", "upgrade the OpenSSH client to 8.0 or newer")
     return Check(name, OK, "accepts " + ", ".join(_OPTIONS))
-
-
-# ----- the pool ----------------------------------------------------------------------------------------------
-def condor_version(tool: str) -> str:
-    """The HTCondor version of *tool*: its embedded $CondorVersion$ string, else `condor_version` beside it."""
-    pattern = re.compile(rb"\$CondorVersion: (\S+)")
-    try:
-        with open(tool, "rb") as f:
-            data = f.read(64 << 20)
-        found = pattern.search(data)
-        if found:
-            return found.group(1).decode("ascii", "replace")
-    except OSError:
-        pass
-    beside = os.path.join(os.path.dirname(tool), "condor_version")
-    done = _run([beside], timeout=10.0) if os.access(beside, os.X_OK) else None
-    found = re.search(r"\$CondorVersion: (\S+)", done.stdout) if done is not None else None
-    return found.group(1) if found else "version unknown"
-
-
-def check_tool() -> Check:
-    from proxycmd.backends.condor import tool as condor_tool
-
-    name = "condor_ssh_to_job"
-    try:
-        tool = condor_tool.find_tool()
-        dialer = condor_tool.find_dialer()
-    except condor_tool.ToolError as exc:
-        return Check(name, FAIL, str(exc), "install HTCondor's tools and put them on PATH, or set "
-                                           f"{condor_tool.TOOL_ENV} to condor_ssh_to_job's path")
-    return Check(name, OK, f"{tool} (HTCondor {condor_version(tool)}); dialer {dialer}")
-
-
-def check_schedd(schedd: Optional[str], pool: Optional[str]) -> Check:
-    from proxycmd.backends.condor import queue as condor_jobs
-
-    where = (f"schedd {schedd}" if schedd else "the local schedd") + (f" in pool {pool}" if pool else "")
-    name = "schedd"
-    try:
-        total, running = condor_jobs.Queue(schedd, pool).count(condor_jobs.current_user())
-    except condor_jobs.LookupUnavailable as exc:
-        return Check(name, WARN, f"{exc}",
-                     "connections still work (condor_ssh_to_job asks the schedd itself), but `sync` cannot list "
-                     "jobs and refusals are less precise: check that `condor_q` works here, or name the schedd "
-                     f"with: `{_cjs()} setup --schedd NAME --pool HOST`")
-    return Check(name, OK, f"{where} answers: {_count(total, 'job')} of yours, {running} running")
-
-
-def check_sim(root: str) -> Check:
-    from proxycmd.sim.client import PoolError, SimPool
-
-    name = "simulated pool"
-    try:
-        jobs = SimPool(root).jobs()
-    except PoolError as exc:
-        return Check(name, FAIL, str(exc), f"start it: `{_cjs()} sim start --root {shlex.quote(root)}`")
-    running = sum(1 for job in jobs if job.get("status") == "running")
-    detail = f"{root} answers: {_count(len(jobs), 'job')}, {running} running"
-    from proxycmd.sim.ptycheck import pty_problem
-
-    problem = pty_problem()
-    if problem:
-        return Check(name, WARN, f"{detail}; but {problem}",
-                     "run commands instead of a shell, for example: `ssh 1.0.job.condor 'cd; ls'`")
-    return Check(name, OK, detail)
 
 
 # ----- the ssh config ----------------------------------------------------------------------------------------
@@ -344,14 +277,10 @@ def run_checks(config: Path) -> List[Check]:
         chosen = settings_mod.load(warn=lambda message: None)
     except settings_mod.SettingsError as exc:
         return checks + [Check("settings", FAIL, str(exc), f"fix or delete that file, then run: `{_cjs()} setup`")]
-    if chosen.sim_root:
-        checks.append(check_sim(chosen.sim_root))
-    elif chosen.via:
-        from .hopsetup import doctor_check
+    from .places import backend_for
 
-        checks.append(doctor_check(chosen.via, config))
-    else:
-        checks += [check_tool(), check_schedd(chosen.schedd, chosen.pool)]
+    backend = backend_for(chosen, config)  # the simulated pool, the access point or HTCondor: its own rows
+    checks += backend.checks()
     checks.append(check_block(config, chosen.suffix))
     resolved = resolve_block(config, chosen.suffix)  # what ssh really uses: the block's paths, not ours
     if resolved is not None:
@@ -361,9 +290,9 @@ def run_checks(config: Path) -> List[Check]:
         runtime, rundir = check_runtime_dir(chosen.runtime_dir)
         checks.append(runtime)
     checks.append(check_agent(rundir, resolved.identity_agent if resolved is not None else None))
-    from .failures_check import check_recent_failures, job_times
+    from .failures_check import check_recent_failures
 
-    checks.append(check_recent_failures(settings=chosen, jobs=job_times(chosen)))
+    checks.append(check_recent_failures(settings=chosen, jobs=backend.queue_times))
     from .profiles.check import check_profiles
 
     checks += check_profiles()

@@ -87,16 +87,11 @@ def diagnose(text: str, ssh_config: Optional[Path], render: Callable[[List[Check
 
 
 def _backend(chosen, schedd, pool, pool_only, ssh_config: Optional[Path]):
-    via_config = None
-    if chosen.via and ssh_config is not None:
-        from .hopsetup import hop_config
+    from .places import backend_for
 
-        via_config = hop_config(Path(os.path.expanduser(str(ssh_config))))
+    config = Path(os.path.expanduser(str(ssh_config))) if ssh_config is not None else None
     try:
-        from proxycmd.backends import open_backend
-
-        return open_backend(sim_root=chosen.sim_root, schedd=schedd, pool=pool, via=chosen.via,
-                            via_config=via_config, pool_only=pool_only)
+        return backend_for(chosen, config, (schedd, pool, pool_only))
     except ImportError as exc:
         raise _fail(f"cannot ask HTCondor about the job: {exc} (install HTCondor's Python bindings)", 1)
 

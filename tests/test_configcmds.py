@@ -323,6 +323,9 @@ class FakeBackend:
             raise self.jobs
         return list(self.jobs)
 
+    def checks(self, *, quick: bool = False) -> list:  # the Backend interface's doctor rows: none here
+        return []
+
 
 def fake_pool(monkeypatch, jobs) -> list:
     """Make open_backend hand out FakeBackend(jobs); returns the list of (open arguments, include_idle)."""

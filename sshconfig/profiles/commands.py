@@ -54,17 +54,11 @@ SSH_CONFIG = typer.Option(None, "--ssh-config", metavar="PATH",
 
 def _jobs(ssh_config: Optional[Path] = None):
     chosen = _settings()
-    via = getattr(chosen, "via", None)
-    via_config = None
-    if via and ssh_config is not None:
-        from ..hopsetup import hop_config
-
-        via_config = hop_config(Path(os.path.expanduser(str(ssh_config))))
+    config = Path(os.path.expanduser(str(ssh_config))) if ssh_config is not None else None
     try:
-        from proxycmd.backends import open_backend
+        from ..places import backend_for
 
-        return open_backend(sim_root=chosen.sim_root, schedd=chosen.schedd, pool=chosen.pool,
-                            via=via, via_config=via_config), chosen
+        return backend_for(chosen, config), chosen
     except ImportError as exc:
         raise _fail(f"cannot ask HTCondor for your jobs: {exc} (install HTCondor's Python bindings)")
 

@@ -26,6 +26,7 @@ TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs millis
 if TYPE_CHECKING:
     from typing import Dict, List, Optional, Sequence, Tuple
 
+    from ...checkresult import Check
     from ...hostname import JobAddress
     from ...session import Session
     from .queue import Queue
@@ -180,6 +181,23 @@ class CondorBackend:
             raise ProxyError(f"the schedd refused the job of profile {profile!r}: {_one_line(exc)}") from None
         return JobInfo(cluster=cluster, proc=0, status="idle", cmd="condor-job-proxy-watchdog",
                        batch_name=f"{profile}.job.condor", schedd=self.queue().name)
+
+    # ----- doctor ----------------------------------------------------------------------------------------
+    def checks(self, *, quick: bool = False) -> List[Check]:
+        from . import checks  # doctor and setup only: never on a connection's path
+
+        if quick:
+            return checks.quick_checks()
+        return [checks.tool_check(), checks.schedd_check(self.schedd, self.pool)]
+
+    def queue_times(self) -> Dict[str, float]:
+        from . import queue
+
+        try:
+            jobs = self.queue().jobs(queue.current_user(), include_idle=True)
+        except Exception:  # noqa: BLE001 -- no schedd to ask: doctor keeps every record
+            return {}
+        return {f"{job.cluster}.{job.proc}": float(job.since or 0) for job in jobs}
 
     # ----- one job, for `condor-job-ssh doctor JOB` --------------------------------------------------------
     def job_facts(self, addr: JobAddress):

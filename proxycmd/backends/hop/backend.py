@@ -13,6 +13,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
+    from ...checkresult import Check
     from ...hostname import JobAddress
     from ...session import JobInfo, Session
 
@@ -140,6 +141,17 @@ class HopBackend:
             raise ProxyError(f"condor_submit on {self.dest} did not say which job it submitted: {out.strip()[:80]!r}")
         return JobInfo(cluster=cluster, proc=0, status="idle", cmd="condor-job-proxy-watchdog",
                        batch_name=f"{profile}.job.condor", schedd=self.schedd)
+
+    # ----- doctor ----------------------------------------------------------------------------------------
+    def checks(self, *, quick: bool = False) -> List[Check]:
+        if quick:
+            return []
+        from .checks import access_point_check  # doctor only: never on a connection's path
+
+        return [access_point_check(self.dest, self.config)]
+
+    def queue_times(self) -> Dict[str, float]:
+        return {}  # asking would mean one more ssh to the access point
 
     # ----- one job, for `condor-job-ssh doctor JOB` --------------------------------------------------------
     def job_facts(self, addr: JobAddress):
