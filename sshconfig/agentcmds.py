@@ -9,6 +9,8 @@ import typer
 
 from proxycmd import paths
 
+from . import ui
+
 agent_app = typer.Typer(help="Stop the key agent of this host. It starts by itself on the first connection.",
                         short_help="Stop the key agent of this host.", no_args_is_help=True)
 
@@ -45,8 +47,7 @@ def stop_command(ssh_config: Optional[Path] = typer.Option(None, "--ssh-config",
         status = client.status(rundir)
         stopped = client.stop(rundir)
     except (ProxyError, SettingsError) as exc:
-        typer.echo(f"condor-job-ssh: {' '.join(str(exc).split())}", err=True)
-        raise typer.Exit(1)
+        raise ui.fail(str(exc))
     if stopped:
         pid = f" (pid {status.get('pid')})" if status else ""
         typer.echo(f"Stopped the key agent{pid} at {paths.control_socket(rundir)}.")

@@ -1,7 +1,7 @@
 """`condor-job-ssh doctor`: check everything a connection relies on, and say how to fix what is broken.
 
 Each check gives ok, warn or fail, a detail and, unless ok, a fix.  The command prints a table within 80
-columns (the fix under its row, each command on a line of its own: sshconfig/doctortable.py) and exits 1
+columns (the fix under its row, each command on a line of its own: sshconfig/ui.py) and exits 1
 when any check fails; warnings (a schedd the bindings cannot reach, an option set above the managed block)
 leave the exit status at 0, because connections still work.
 
@@ -21,17 +21,12 @@ import typer
 
 from proxycmd import paths
 
-from . import blockinfo, sshversion
+from . import blockinfo, sshversion, ui
 from proxycmd.checkresult import FAIL, OK, WARN, Check
 
-WIDTH = 80  # the table fits a terminal of this many columns
+WIDTH = ui.WIDTH
 MIN_OPENSSH = (8, 0)
 SSH_TIMEOUT = 20.0
-
-
-def _cjs() -> str:
-    """condor-job-ssh as a fix must spell it to work as printed (its absolute path when not on PATH)."""
-    return paths.command_word("condor-job-ssh")
 
 
 def _run(argv: List[str], timeout: float = SSH_TIMEOUT) -> Optional[subprocess.CompletedProcess]:
@@ -99,7 +94,7 @@ def check_block(config: Path, suffix: str) -> Check:
     from . import managed
 
     name = "ssh config"
-    again = f"run: `{_cjs()} setup`"
+    again = f"run: `{ui.cjs()} setup`"
     try:
         text = managed.read_text(config)
         span = managed.find_block(text) if text is not None else None
@@ -170,7 +165,7 @@ def check_login_user(resolved: "blockinfo.Resolved", wanted: Optional[str], me: 
     return Check(name, FAIL, f"ssh logs in to {resolved.host} as {sent}, not as your local user {me}: a User "
                              "line outside the managed block applies to job hosts, and a job that runs as "
                              "another account refuses every connection",
-                 f"name the account your jobs run as (usually {me}): `{_cjs()} setup --user {shlex.quote(me)}`")
+                 f"name the account your jobs run as (usually {me}): `{ui.cjs()} setup --user {shlex.quote(me)}`")
 
 
 def _end_marker() -> str:
@@ -186,7 +181,7 @@ def _check_dir(path: Path) -> "tuple[str, str, str]":
         if path.parent.is_dir():
             return OK, f"{path} (made on the first connection)", ""
         return FAIL, f"{path} and its parent {path.parent} do not exist", \
-            f"pick a runtime directory: `{_cjs()} setup`"
+            f"pick a runtime directory: `{ui.cjs()} setup`"
     try:
         paths.check_safe_chain(path)
     except paths.PathError as exc:
@@ -197,7 +192,7 @@ def _check_dir(path: Path) -> "tuple[str, str, str]":
 def _dir_fix(path: Path, exc: Exception) -> str:
     if "lets others in" in str(exc):
         return f"make it private: `chmod 700 {shlex.quote(str(path))}`"
-    return f"remove {path}, then run: `{_cjs()} setup`"
+    return f"remove {path}, then run: `{ui.cjs()} setup`"
 
 
 def check_block_runtime_dirs(resolved: "blockinfo.Resolved") -> "tuple[Check, Optional[Path]]":
@@ -207,7 +202,7 @@ def check_block_runtime_dirs(resolved: "blockinfo.Resolved") -> "tuple[Check, Op
     if resolved.known_hosts and "%l" in resolved.known_hosts:  # written by `setup` on a node with OpenSSH 8.4+
         return Check(name, FAIL, f"this ssh (OpenSSH before 8.4) reads UserKnownHostsFile {resolved.known_hosts} "
                                  "literally: it does not expand %l there, so no job's host key is found",
-                     f"run `{_cjs()} setup` on this host: it writes the one known_hosts file every login node "
+                     f"run `{ui.cjs()} setup` on this host: it writes the one known_hosts file every login node "
                      "reads"), None
     results = [(Path(directory),) + _check_dir(Path(directory)) for directory in resolved.runtime_dirs()]
     agent_dir = resolved.proxy_runtime_dir or (os.path.dirname(resolved.identity_agent)
@@ -229,7 +224,7 @@ def check_runtime_dir(chosen: Optional[str]) -> "tuple[Check, Optional[Path]]":
         if path.parent.is_dir():
             return Check(name, OK, f"{path} (made on the first connection)"), None
         return Check(name, FAIL, f"{path} and its parent {path.parent} do not exist",
-                     f"pick a runtime directory: `{_cjs()} setup`"), None
+                     f"pick a runtime directory: `{ui.cjs()} setup`"), None
     try:
         paths.check_safe_chain(path)
     except paths.PathError as exc:
@@ -255,7 +250,7 @@ def check_agent(rundir: Optional[Path], identity_agent: Optional[str] = None) ->
         return Check(name, OK, "not running (it starts on the first connection)")
     pid = status.get("pid")
     if identity_agent:
-        fix = f"connect again (the agent then listens there anew), or run: `{_cjs()} agent stop`"
+        fix = f"connect again (the agent then listens there anew), or run: `{ui.cjs()} agent stop`"
         try:
             st = os.stat(identity_agent)
         except OSError as exc:
@@ -264,8 +259,8 @@ def check_agent(rundir: Optional[Path], identity_agent: Optional[str] = None) ->
         if status.get("socket") is not None and [st.st_dev, st.st_ino] != status.get("socket"):
             return Check(name, FAIL, f"ssh's IdentityAgent {identity_agent} is not the socket of the agent that "
                                      f"answers (pid {pid}): ssh would find no key", fix)
-    return Check(name, OK, f"pid {pid} answers: {_count(status.get('sessions', 0), 'session')}, "
-                           f"{_count(status.get('keys', 0), 'key')}" + (f", on {identity_agent}" if identity_agent else ""))
+    return Check(name, OK, f"pid {pid} answers: {ui.plural(status.get('sessions', 0), 'session')}, "
+                           f"{ui.plural(status.get('keys', 0), 'key')}" + (f", on {identity_agent}" if identity_agent else ""))
 
 
 # ----- the command -------------------------------------------------------------------------------------------
@@ -276,7 +271,7 @@ def run_checks(config: Path) -> List[Check]:
     try:
         chosen = settings_mod.load(warn=lambda message: None)
     except settings_mod.SettingsError as exc:
-        return checks + [Check("settings", FAIL, str(exc), f"fix or delete that file, then run: `{_cjs()} setup`")]
+        return checks + [Check("settings", FAIL, str(exc), f"fix or delete that file, then run: `{ui.cjs()} setup`")]
     from .places import backend_for
 
     backend = backend_for(chosen, config)  # the simulated pool, the access point or HTCondor: its own rows
@@ -299,19 +294,13 @@ def run_checks(config: Path) -> List[Check]:
     return checks
 
 
-def _count(n: int, word: str) -> str:
-    return f"{n} {word}{'s' * (n != 1)}"
-
-
 def render(checks: List[Check], width: int = WIDTH) -> str:
-    """The table (sshconfig/doctortable.py): one row for each check, its details wrapped and its fix under
+    """The table (sshconfig/ui.py): one row for each check, its details wrapped and its fix under
     it, within *width* columns, every command on a line of its own."""
-    from .doctortable import render as table
-
     rows = [(check.name, check.state, check.detail, check.fix if check.state != OK else "") for check in checks]
     failed = sum(1 for check in checks if check.state == FAIL)
     warned = sum(1 for check in checks if check.state == WARN)
-    lines = table(rows, width) + ["", f"{failed} failed, {_count(warned, 'warning')}, "
+    lines = ui.table(rows, width) + ["", f"{failed} failed, {ui.plural(warned, 'warning')}, "
                                       f"{len(checks) - failed - warned} ok."]
     return "\n".join(lines) + "\n"
 
@@ -343,7 +332,5 @@ def doctor_command(
 
 
 def register(app: typer.Typer) -> None:
-    from .helpfmt import PlainCommand
-
-    app.command("doctor", cls=PlainCommand)(doctor_command)
+    app.command("doctor", cls=ui.PlainCommand)(doctor_command)
 

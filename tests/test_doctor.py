@@ -119,7 +119,7 @@ def test_a_command_word_longer_than_any_line_is_never_cut():
 
 
 def test_layout_breaks_paths_only_after_a_slash():
-    from sshconfig.doctortable import wrap
+    from sshconfig.ui import wrap
 
     lines = wrap(f"goes through {VENV}", 40)
     assert all(len(line) <= 40 for line in lines)

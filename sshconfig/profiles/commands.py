@@ -9,10 +9,11 @@ from typing import List, Optional, Tuple
 import typer
 
 from proxycmd import ondemand, paths, safefs
-from proxycmd.errors import ProxyError, one_line
+from proxycmd.errors import ProxyError
 from proxycmd.hostname import is_profile_name
 
-from ..helpfmt import PlainCommand
+from .. import ui
+from ..ui import PlainCommand
 from . import template
 
 profile_app = typer.Typer(
@@ -24,15 +25,10 @@ profile_app = typer.Typer(
 )
 
 
-def _fail(message: str, code: int = 1) -> "typer.Exit":
-    typer.echo(f"condor-job-ssh: error: {one_line(message)}", err=True)
-    return typer.Exit(code)
-
-
 def _name(text: str) -> str:
     name = text.lower()
     if not is_profile_name(name):
-        raise _fail(f"{text!r} is not a profile name: start with a letter, then letters, digits and inner '-' "
+        raise ui.fail(f"{text!r} is not a profile name: start with a letter, then letters, digits and inner '-' "
                     "(it becomes the host name NAME.job.condor)", 2)
     return name
 
@@ -43,7 +39,7 @@ def _settings():
     try:
         return settings_mod.load(warn=lambda message: None)
     except settings_mod.SettingsError as exc:
-        raise _fail(str(exc))
+        raise ui.fail(str(exc))
 
 
 # Through an access point (setup --via), the hop's ssh reads the file that holds the AP's Host alias: the
@@ -60,7 +56,7 @@ def _jobs(ssh_config: Optional[Path] = None):
 
         return backend_for(chosen, config), chosen
     except ImportError as exc:
-        raise _fail(f"cannot ask HTCondor for your jobs: {exc} (install HTCondor's Python bindings)")
+        raise ui.fail(f"cannot ask HTCondor for your jobs: {exc} (install HTCondor's Python bindings)")
 
 
 @profile_app.command("new", cls=PlainCommand, short_help="Write a commented profile template to edit.")
@@ -85,11 +81,11 @@ def new_command(name: str = typer.Argument(..., metavar="NAME", help="Profile na
         paths.check_config_dir()
         safefs.write_new(path, template.render(name).encode("utf-8"), truncate=force)
     except paths.PathError as exc:
-        raise _fail(str(exc))
+        raise ui.fail(str(exc))
     except FileExistsError:
-        raise _fail(f"{path} exists already: edit it, or add --force to start again from the template")
+        raise ui.fail(f"{path} exists already: edit it, or add --force to start again from the template")
     except OSError as exc:
-        raise _fail(f"cannot write {path}: {exc.strerror or exc}")
+        raise ui.fail(f"cannot write {path}: {exc.strerror or exc}")
     typer.echo(f"Wrote {path}.")
     typer.echo(f"Edit it, then `ssh {name}.{_settings().suffix}` (`condor-job-ssh sync` adds it to VS Code's list).")
 
@@ -127,7 +123,7 @@ def list_command(ssh_config: Optional[Path] = SSH_CONFIG):
         for name, host, job_id, status, note in rows:
             typer.echo(f"{host.ljust(width)}  {job_id:<10} {status}{note}")
     if problem:
-        raise _fail(f"cannot list the profiles' jobs: {problem}")
+        raise ui.fail(f"cannot list the profiles' jobs: {problem}")
 
 
 @profile_app.command("show", cls=PlainCommand)
@@ -142,7 +138,7 @@ def show_command(name: str = typer.Argument(..., metavar="NAME", help="Profile n
     try:
         _, entries = ondemand.load_profile(name)
     except ProxyError as exc:
-        raise _fail(str(exc), getattr(exc, "exit_code", 1))
+        raise ui.fail(str(exc), getattr(exc, "exit_code", 1))
     for key, value in ondemand.job_description(name, entries).items():
         typer.echo(f"{key} = {value}")
     typer.echo("queue")
@@ -167,6 +163,6 @@ def stop_command(name: str = typer.Argument(..., metavar="NAME", help="Profile n
             jobs.remove_job(job, reason or f"condor-job-ssh profile stop {name}")
             typer.echo(f"Removed job {job.job_id} (profile {name}).")
     except ProxyError as exc:
-        raise _fail(str(exc))
+        raise ui.fail(str(exc))
     if not mine:
         typer.echo(f"No job of profile {name} is idle or running.")
