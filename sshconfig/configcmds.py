@@ -21,10 +21,11 @@ import typer
 from proxycmd import paths
 from proxycmd.errors import shown
 
-from . import configfile, managed, render, settings as settings_mod, sshversion, ui
-from .managed import ManagedBlockError
-from .render import RenderContext
-from .settings import Route, Settings
+from . import sshclient, ui
+from .block import render, settings as settings_mod, splice, write
+from .block.render import RenderContext
+from .block.settings import Route, Settings
+from .block.splice import ManagedBlockError
 
 PROXY = "condor-job-proxy"
 
@@ -56,9 +57,9 @@ def _ssh_config_path(option: Optional[Path]) -> Path:
 
 def _read(config: Path) -> Tuple[Optional[str], Optional[str]]:
     """The file's text (None when missing) and its managed block (LF line ends, None when absent)."""
-    configfile.resolve(config)  # a symlink to nothing is refused here, before anything is shown or made
-    text = managed.read_text(config)
-    block = managed.block_text(text) if text is not None else None
+    write.resolve(config)  # a symlink to nothing is refused here, before anything is shown or made
+    text = write.read_text(config)
+    block = splice.block_text(text) if text is not None else None
     return text, block
 
 
@@ -96,9 +97,7 @@ def apply_options(current: Settings, given: dict, routes: Optional[List[str]], n
 
 
 def _hop_config(config: Path) -> Optional[str]:
-    from .hopsetup import hop_config
-
-    return hop_config(config)
+    return sshclient.hop_config(config)
 
 
 def _kept_hosts(block: Optional[str], suffixes: List[str]) -> str:
@@ -106,7 +105,7 @@ def _kept_hosts(block: Optional[str], suffixes: List[str]) -> str:
     if block is None:
         return ""
     try:
-        entries = managed.host_entries(block)
+        entries = splice.host_entries(block)
     except ManagedBlockError:
         return ""  # a hand-edited block: setup writes it fresh, the next sync lists the jobs again
     return "".join(entry for name, entry in entries if any(name.endswith("." + s) for s in suffixes))
@@ -141,12 +140,12 @@ def _setup_transform(proxy: str, rundir: str, chosen: Settings, hop_config: Opti
     *shared_known_hosts*, for an OpenSSH client before 8.4 (one known_hosts file for every login node)."""
 
     def transform(text: Optional[str]) -> str:
-        old_block = managed.block_text(text) if text is not None else None
-        created = text is None or (old_block is not None and managed.was_created(old_block))
+        old_block = splice.block_text(text) if text is not None else None
+        created = text is None or (old_block is not None and splice.was_created(old_block))
         ctx = RenderContext(proxy=proxy, runtime_dir=rundir, settings=chosen, created_file=created,
                             ssh_config=hop_config, shared_known_hosts=shared_known_hosts)
         block = render.render_block(ctx, hosts=_kept_hosts(old_block, chosen.suffixes))
-        return managed.splice(text if text is not None else "", block)
+        return splice.splice(text if text is not None else "", block)
 
     return transform
 
@@ -245,9 +244,9 @@ def setup_command(
                 ui.warn(problem)
         config = _ssh_config_path(ssh_config)
         if not dry_run:
-            configfile.check_writable(config)  # before anything is saved or created
+            write.check_writable(config)  # before anything is saved or created
         text, _ = _read(config)
-        shared_known_hosts = not sshversion.known_hosts_per_host(sshversion.client_version())
+        shared_known_hosts = not sshclient.known_hosts_per_host(sshclient.client_version())
         transform = _setup_transform(find_proxy(), _runtime_dir(chosen, dry_run), chosen,
                                      _hop_config(config), shared_known_hosts)
         before = text if text is not None else ""
@@ -260,17 +259,17 @@ def setup_command(
             typer.echo(f"{shown(config)}: no changes.")
             _warn_problems(config, chosen)
             return
-        ui.echo_exact(managed.unified_diff(before, after, config))
+        ui.echo_exact(splice.unified_diff(before, after, config))
         if dry_run:
             typer.echo("Dry run: nothing was written.")
             return
         ui.confirm(f"Write these changes to {config}?", yes)
         if settings_changed:  # first: a config written with settings that failed to save would be undone
             settings_mod.save(chosen)  # by the next bare `setup`
-        if configfile.update(config, transform) == configfile.UNCHANGED:
+        if write.update(config, transform) == write.UNCHANGED:
             typer.echo(f"{shown(config)}: no changes.")
             return
-        for line in managed.lines_before(after)[:1]:
+        for line in splice.lines_before(after)[:1]:
             ui.warn(f"{config} sets {line!r} above the managed block; ssh keeps the first value it reads, so "
                   "options above the block win over ours: move them below it")
         _warn_problems(config, chosen)
@@ -307,9 +306,9 @@ def sync_once(config: Path, include_idle: Optional[bool], dry_run: bool) -> Tupl
     text, block = _read(config)
     if text is None or block is None:
         raise ui.Failure(f"{config} has no managed block: run `{paths.command_word('condor-job-ssh')} setup` first")
-    managed.split_block(block)  # a hand-edited block stops us here, before the pool is asked
+    splice.split_block(block)  # a hand-edited block stops us here, before the pool is asked
     if not dry_run:
-        configfile.check_writable(config)
+        write.check_writable(config)
     from .joblist import list_everywhere
     from .places import backend_for
 
@@ -336,19 +335,19 @@ def sync_once(config: Path, include_idle: Optional[bool], dry_run: bool) -> Tupl
     hosts = render.render_listed(wanted, chosen, taken) + render.render_profile_hosts(profile_names(), chosen)
 
     def transform(now: Optional[str]) -> str:
-        now_block = managed.block_text(now) if now is not None else None
+        now_block = splice.block_text(now) if now is not None else None
         if now is None or now_block is None:
             raise ui.Failure(f"{config} has no managed block any more: run `condor-job-ssh setup` first")
-        return managed.splice(now, managed.replace_hosts(now_block, hosts))
+        return splice.splice(now, splice.replace_hosts(now_block, hosts))
 
     after = transform(text)
     count = sum(1 for line in hosts.split("\n") if line.startswith("Host "))
     if after == text:
         return False, count
     if dry_run:
-        ui.echo_exact(managed.unified_diff(text, after, config))
+        ui.echo_exact(splice.unified_diff(text, after, config))
         return True, count
-    return configfile.update(config, transform) != configfile.UNCHANGED, count
+    return write.update(config, transform) != write.UNCHANGED, count
 
 
 def sync_command(
@@ -440,30 +439,30 @@ def remove_command(
             typer.echo(f"{shown(config)}: no managed block, nothing to remove.")
             return
         if not dry_run:
-            configfile.check_writable(config)
-        after, created = managed.remove(text)
+            write.check_writable(config)
+        after, created = splice.remove(text)
         delete = created and after == ""
-        ui.echo_exact(managed.unified_diff(text, after, config))
+        ui.echo_exact(splice.unified_diff(text, after, config))
         if delete:
             typer.echo(f"(setup created {shown(config)} and nothing else is in it: it will be deleted)")
         if dry_run:
             typer.echo("Dry run: nothing was written.")
             return
         ui.confirm(f"{'Delete' if delete else 'Change'} {config}?", yes)
-        outcome = configfile.update(config, _remove_transform)
-        if outcome == configfile.DELETED:
+        outcome = write.update(config, _remove_transform)
+        if outcome == write.DELETED:
             typer.echo(f"Deleted {shown(config)}.")
-        elif outcome == configfile.WRITTEN:
+        elif outcome == write.WRITTEN:
             typer.echo(f"Removed the managed block from {shown(config)}.")
         else:
             typer.echo(f"{shown(config)}: no managed block, nothing to remove.")
 
 
 def _remove_transform(text: Optional[str]) -> object:
-    if text is None or managed.find_block(text) is None:
+    if text is None or splice.find_block(text) is None:
         return text
-    after, created = managed.remove(text)
-    return configfile.DELETE if created and after == "" else after
+    after, created = splice.remove(text)
+    return write.DELETE if created and after == "" else after
 
 
 def register(app: typer.Typer) -> None:

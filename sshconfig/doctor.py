@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import shlex
-import subprocess
 from pathlib import Path
 from typing import List, Optional
 
@@ -21,30 +20,23 @@ import typer
 
 from proxycmd import paths
 
-from . import blockinfo, sshversion, ui
+from . import sshclient, ui
+from .block import resolved as resolved_mod
 from proxycmd.checkresult import FAIL, OK, WARN, Check
 
 WIDTH = ui.WIDTH
 MIN_OPENSSH = (8, 0)
-SSH_TIMEOUT = 20.0
-
-
-def _run(argv: List[str], timeout: float = SSH_TIMEOUT) -> Optional[subprocess.CompletedProcess]:
-    try:
-        return subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout)
-    except (OSError, subprocess.TimeoutExpired):
-        return None
 
 
 # ----- OpenSSH -----------------------------------------------------------------------------------------------
 def check_ssh_version() -> Check:
     name = "OpenSSH client"
-    done = _run(["ssh", "-V"])
+    done = sshclient.run(["ssh", "-V"])
     if done is None:
         return Check(name, FAIL, "ssh is not installed (or not on PATH)",
                      "install the OpenSSH client, version 8.0 or newer")
     said = (done.stderr or done.stdout).strip().splitlines()
-    version, text = sshversion.parse(said[0] if said else "")
+    version, text = sshclient.parse(said[0] if said else "")
     if version is None:
         return Check(name, FAIL, f"`ssh -V` said {said[0] if said else 'nothing'!r}: not OpenSSH",
                      "install the OpenSSH client, version 8.0 or newer")
@@ -60,24 +52,10 @@ _OPTIONS = {"ProxyUseFdpass": ("yes", "yes"), "IdentityAgent": ("/nonexistent/ag
             "ControlMaster": ("no", "false")}
 
 
-def _ssh_g(argv: List[str]) -> "tuple[Optional[dict], str]":
-    done = _run(argv)
-    if done is None:
-        return None, "ssh -G did not run"
-    if done.returncode != 0:
-        lines = done.stderr.strip().splitlines()
-        return None, lines[0] if lines else f"ssh -G exited with status {done.returncode}"
-    values: dict = {}
-    for line in done.stdout.splitlines():
-        key, _, val = line.partition(" ")
-        values.setdefault(key.lower(), val)
-    return values, ""
-
-
 def check_ssh_options() -> Check:
     name = "ssh options"
     argv = ["ssh", "-G", "-F", "/dev/null"] + [f"-o{key}={given}" for key, (given, _) in _OPTIONS.items()]
-    values, why = _ssh_g(argv + ["1.0.job.condor"])
+    values, why = sshclient.ssh_g(argv + ["1.0.job.condor"])
     if values is None:
         return Check(name, FAIL, f"ssh does not accept the options condor-job-proxy relies on: {why}",
                      "upgrade the OpenSSH client to 8.0 or newer")
@@ -91,23 +69,23 @@ def check_ssh_options() -> Check:
 def check_block(config: Path, suffix: str) -> Check:
     """The managed block is there, nothing that can win over it comes first, and ssh resolves a job host
     to our ProxyCommand."""
-    from . import managed
+    from .block import splice, write
 
     name = "ssh config"
     again = f"run: `{ui.cjs()} setup`"
     try:
-        text = managed.read_text(config)
-        span = managed.find_block(text) if text is not None else None
-    except (managed.ConfigFileError, managed.ManagedBlockError) as exc:
+        text = write.read_text(config)
+        span = splice.find_block(text) if text is not None else None
+    except (write.ConfigFileError, splice.ManagedBlockError) as exc:
         return Check(name, FAIL, str(exc), "repair the file by hand, then " + again)
     if span is None:
         return Check(name, FAIL, f"{config} has no condor-job-ssh managed block", again)
-    before = managed.lines_before(text)
+    before = splice.lines_before(text)
     first = [line for line in before if line.split()[0].lower() in ("host", "match")]
     if first:
         return Check(name, FAIL, f"{config} has {first[0]!r} above the managed block, so ssh may never reach it",
-                     f"move that section below the line {managed.END!r}")
-    values, why = _ssh_g(["ssh", "-G", "-F", str(config), f"1.0.{suffix}"])
+                     f"move that section below the line {splice.END!r}")
+    values, why = sshclient.ssh_g(["ssh", "-G", "-F", str(config), f"1.0.{suffix}"])
     if values is None:
         return Check(name, FAIL, f"ssh cannot read {config}: {why}", "fix the line ssh names, then " + again)
     proxy = values.get("proxycommand", "")
@@ -122,21 +100,8 @@ def check_block(config: Path, suffix: str) -> Check:
     if includes or before:
         shown = (includes or before)[0]
         return Check(name, WARN, f"{shown!r} comes before the managed block; ssh keeps the first value it reads",
-                     f"move it below the line {managed.END!r}")
+                     f"move it below the line {splice.END!r}")
     return Check(name, OK, f"{config}: the block comes first and 1.0.{suffix} goes through {executable}")
-
-
-def resolve_block(config: Path, suffix: str) -> "Optional[blockinfo.Resolved]":
-    """What ssh uses for a job host under *config* (`ssh -G`), or None when our block does not apply."""
-    host = f"1.0.{suffix}"
-    values, _ = _ssh_g(["ssh", "-G", "-F", str(config), host])
-    if values is None or "condor-job-proxy" not in values.get("proxycommand", ""):
-        return None
-    try:
-        node = paths.local_node()
-    except paths.PathError:
-        node = ""
-    return blockinfo.from_ssh_g(values, host, node)
 
 
 def local_user() -> str:
@@ -148,7 +113,7 @@ def local_user() -> str:
         return str(os.getuid())
 
 
-def check_login_user(resolved: "blockinfo.Resolved", wanted: Optional[str], me: str) -> Check:
+def check_login_user(resolved: "resolved_mod.Resolved", wanted: Optional[str], me: str) -> Check:
     """The user ssh sends for job hosts.  A starter without HTCondor's getpwnam shim accepts only the
     job's own account; a `Host *` `User alice` below the block then breaks every job host."""
     name = "login user"
@@ -169,9 +134,9 @@ def check_login_user(resolved: "blockinfo.Resolved", wanted: Optional[str], me: 
 
 
 def _end_marker() -> str:
-    from . import managed
+    from .block import splice
 
-    return managed.END
+    return splice.END
 
 
 # ----- local state -------------------------------------------------------------------------------------------
@@ -195,7 +160,7 @@ def _dir_fix(path: Path, exc: Exception) -> str:
     return f"remove {path}, then run: `{ui.cjs()} setup`"
 
 
-def check_block_runtime_dirs(resolved: "blockinfo.Resolved") -> "tuple[Check, Optional[Path]]":
+def check_block_runtime_dirs(resolved: "resolved_mod.Resolved") -> "tuple[Check, Optional[Path]]":
     """Every directory the block's ProxyCommand, IdentityAgent, ControlPath and UserKnownHostsFile use;
     with them, the directory of the agent."""
     name = "runtime dir"
@@ -265,7 +230,7 @@ def check_agent(rundir: Optional[Path], identity_agent: Optional[str] = None) ->
 
 # ----- the command -------------------------------------------------------------------------------------------
 def run_checks(config: Path) -> List[Check]:
-    from . import settings as settings_mod
+    from .block import settings as settings_mod
 
     checks: List[Check] = [check_ssh_version(), check_ssh_options()]
     try:
@@ -277,7 +242,7 @@ def run_checks(config: Path) -> List[Check]:
     backend = backend_for(chosen, config)  # the simulated pool, the access point or HTCondor: its own rows
     checks += backend.checks()
     checks.append(check_block(config, chosen.suffix))
-    resolved = resolve_block(config, chosen.suffix)  # what ssh really uses: the block's paths, not ours
+    resolved = resolved_mod.resolve_block(config, chosen.suffix)  # what ssh really uses: the block's paths, not ours
     if resolved is not None:
         runtime, rundir = check_block_runtime_dirs(resolved)
         checks += [check_login_user(resolved, chosen.user, local_user()), runtime]

@@ -2,20 +2,6 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-from typing import Optional
-
-
-def hop_config(config: Path) -> Optional[str]:
-    """The ssh config file the hop (--via) must read: the one we write, when it is not the one ssh reads by
-    default.  ssh finds ~/.ssh/config through the password database, not $HOME; and -F would also make it
-    skip /etc/ssh/ssh_config, so the default file is never named."""
-    import pwd
-
-    ssh_default = Path(pwd.getpwuid(os.geteuid()).pw_dir) / ".ssh" / "config"
-    return None if config.absolute() == ssh_default else str(config.absolute())
-
 
 def advice(dest: str) -> str:
     """The suggestion printed by `setup --via`: share one connection to DEST among job connections."""

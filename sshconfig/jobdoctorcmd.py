@@ -42,7 +42,7 @@ def resolve(text: str, settings) -> Tuple[JobAddress, Optional[str], Optional[st
 
 def diagnose(text: str, ssh_config: Optional[Path], render: Callable[[List[Check]], str]) -> int:
     """Print the findings on the job JOB names with *render* (doctor's table) and return the exit status."""
-    from . import settings as settings_mod
+    from .block import settings as settings_mod
 
     try:
         chosen = settings_mod.load(warn=lambda message: None)

@@ -15,9 +15,10 @@ from typing import List, Optional
 def problems(config: Path, chosen) -> List[str]:
     """One line for each problem that will make connections fail (empty when none is seen)."""
     from . import doctor
+    from .block.resolved import resolve_block
 
     out = []
-    resolved = doctor.resolve_block(config, chosen.suffix)
+    resolved = resolve_block(config, chosen.suffix)
     if resolved is not None:
         login = doctor.check_login_user(resolved, chosen.user, doctor.local_user())
         if login.state == doctor.FAIL:

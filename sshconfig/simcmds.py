@@ -32,7 +32,7 @@ SCHEDD_HELP = "A named schedd the pool serves (sim start --schedd NAME); default
 def default_root() -> "tuple[Path, bool]":
     """The pool's root when --root is not given: the one `setup --sim DIR` saved (so every sim command and
     ssh see the same pool), else the default under the state directory; and whether it is that default."""
-    from . import settings as settings_mod
+    from .block import settings as settings_mod
 
     try:
         saved = settings_mod.load(warn=lambda message: None).sim_root

@@ -29,10 +29,10 @@ from proxycmd import paths
 from proxycmd.errors import ProxyError, one_line
 from proxycmd.hostname import HostnameError
 
-from .atomic import ConfigFileError
-from .managed import ManagedBlockError
-from .render import RenderError
-from .settings import SettingsError
+from .block.quoting import RenderError
+from .block.settings import SettingsError
+from .block.splice import ManagedBlockError
+from .block.write import ConfigFileError
 
 PROG = "condor-job-ssh"
 WIDTH = 80  # doctor's table fits a terminal of this many columns

@@ -19,9 +19,10 @@ from typer.testing import CliRunner
 
 from conftest import private_tmp
 from proxycmd.session import JobInfo
-from sshconfig import configcmds, settings, ui
-from sshconfig.managed import BEGIN, END
-from sshconfig.settings import Route, Settings, SettingsError
+from sshconfig import configcmds, ui
+from sshconfig.block import settings
+from sshconfig.block.splice import BEGIN, END
+from sshconfig.block.settings import Route, Settings, SettingsError
 
 SCRIPT = Path(sys.executable).parent / "condor-job-ssh"
 

@@ -15,8 +15,8 @@ from hypothesis import given, settings, strategies as st
 from proxycmd import condorargs, ondemand, submitfile, watchdog
 from proxycmd.submitfile import ProfileError, parse
 from sshconfig.profiles import template
-from sshconfig.render import render_profile_hosts
-from sshconfig.settings import Settings
+from sshconfig.block.render import render_profile_hosts
+from sshconfig.block.settings import Settings
 
 from conftest import private_tmp, wait_for
 

@@ -155,8 +155,8 @@ def _job(cluster, schedd):
 
 def test_listing_rules():
     from sshconfig.joblist import list_everywhere
-    from sshconfig.render import render_listed
-    from sshconfig.settings import Route, Settings
+    from sshconfig.block.render import render_listed
+    from sshconfig.block.settings import Route, Settings
 
     settings = Settings(routes=[Route("r.condor", "s2", None)], all_schedds=True)
     pools = {None: _Backend([_job(1, "local")], ["local", "s2", "s3", "odd@host"]),

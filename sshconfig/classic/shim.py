@@ -54,7 +54,7 @@ _SAVED: list = []  # the settings, read once: their warnings are said once
 
 def _saved_settings():
     """The settings `condor-job-ssh setup` saved (ProxyError, one line, when they cannot be used)."""
-    from .. import settings as settings_mod
+    from ..block import settings as settings_mod
 
     if not _SAVED:
         try:

@@ -34,7 +34,7 @@ def _name(text: str) -> str:
 
 
 def _settings():
-    from .. import settings as settings_mod
+    from ..block import settings as settings_mod
 
     try:
         return settings_mod.load(warn=lambda message: None)
