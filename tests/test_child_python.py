@@ -94,12 +94,12 @@ def test_the_pool_daemon_started_in_process_ignores_the_working_directory(hostil
 def test_the_agent_started_in_process_ignores_the_working_directory(hostile, monkeypatch, pythonpath):
     """Also with PYTHONPATH naming the planted directory itself, as a directory someone else controls:
     the agent runs isolated (pystart), so it reads no PYTHONPATH at all."""
-    from proxycmd import paths
+    from proxycmd import safefs
     from proxycmd.agent import client
 
     plant, marks = hostile
     base = private_tmp("ca-")
-    rundir = paths.make_private_dir(base / "run")
+    rundir = safefs.make_private_dir(base / "run")
     monkeypatch.chdir(plant)
     if pythonpath is not None:
         monkeypatch.setenv("PYTHONPATH", str(plant) if pythonpath == "the planted directory" else pythonpath)

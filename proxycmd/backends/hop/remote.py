@@ -29,6 +29,8 @@ and right after it the job sshd's own bytes.
 
 from __future__ import annotations
 
+from ...condorargs import ssh_to_job_words
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import List, Optional, Sequence, Tuple
@@ -85,16 +87,8 @@ def sh_quote(word: str) -> str:
 def tool_words(job_id: str, *, schedd: Optional[str] = None, pool: Optional[str] = None,
                keygen_options: Sequence[str] = (), shells: Sequence[str] = ()) -> List[str]:
     """condor_ssh_to_job's argument list on the AP (without the program name)."""
-    words = ["-ssh", ssh_program()]
-    if schedd:
-        words += ["-name", schedd]
-    if pool:
-        words += ["-pool", pool]
-    if keygen_options:
-        words += ["-keygen-options", " ".join(v2_word(w) for w in keygen_options)]
-    if shells:
-        words += ["-shells", ",".join(shells)]
-    return words + ["--", job_id]
+    return ssh_to_job_words(ssh_program(), job_id, schedd=schedd, pool=pool, keygen_options=keygen_options,
+                            shells=shells)
 
 
 def session_script(job_id: str, **options) -> str:
