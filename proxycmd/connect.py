@@ -46,8 +46,9 @@ def connect(args: argparse.Namespace) -> int:
         should_stop=lambda: waiting.peer_gone(1, parent),
         progress=waiting.Progress(what, mirror=_log_to_ssh, limit=limit))
     marks.append(("session", time.monotonic()))
-    if args.sim:  # the simulated pool runs here: can a shell get a terminal? (proxycmd/sim/ptycheck.py)
-        _say_if_no_terminal(parent)
+    from .terminal import say_if_no_terminal  # can a shell get a terminal? (proxycmd/terminal.py)
+
+    say_if_no_terminal(parent, session.sock, bool(args.sim))
     try:
         check_login(args, session, what)
         relayed = args.relay or args.identity_fifo or not _parent_wants_fd()
@@ -246,18 +247,6 @@ def split_words(text: str, option: str) -> List[str]:
         return shlex.split(text)
     except ValueError as exc:
         raise UsageError(f"bad {option} {text!r}: {exc}") from None
-
-
-def _say_if_no_terminal(parent: int) -> None:
-    from .sshparent import wants_terminal
-
-    if wants_terminal(parent):
-        from .sim.ptycheck import pty_problem
-
-        problem = pty_problem()
-        if problem:
-            sys.stderr.write(f"condor-job-proxy: {problem}\n")
-            sys.stderr.flush()
 
 
 def _log_to_ssh(text: str) -> None:

@@ -225,7 +225,9 @@ def _options(ctx: RenderContext) -> List[str]:
         f"ServerAliveInterval {s.server_alive_interval}",
         f"ServerAliveCountMax {s.server_alive_count_max}",
         f"ConnectTimeout {s.connect_timeout}",
-        "LogLevel ERROR",
+        # INFO, ssh's own default: ERROR hid the only line a shell that dies over a shared connection gets
+        # ("Shared connection to HOST closed.") and why a -L connection failed ("channel N: open failed").
+        "LogLevel INFO",
     ]
     if s.user:
         options.append(f"User {s.user}")
