@@ -17,7 +17,7 @@ import argparse
 import os
 import sys
 
-from .errors import ProxyError, SessionRefused, one_line
+from .errors import ProxyError, SessionRefused
 from .sessionkey import DEFAULT_KEYGEN_OPTIONS
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs milliseconds per connection
@@ -212,8 +212,10 @@ def _running_jobs(args: argparse.Namespace) -> List[str]:
 def _fail(message: str, code: int, host: Optional[str] = None, where: Optional[dict] = None) -> None:
     """Say *message* once: as ssh's own `Received disconnect ...` line when ssh will print it, else on our
     stderr (a person running us by hand, `ssh -q`, a client other than OpenSSH)."""
-    message = one_line(message)  # always exactly one line, control characters escaped
-    line = f"{PROG}: {message}"
+    from .said import flat, lines as said_lines
+
+    lines = said_lines(message)  # each one printable line; several only where another program's words are kept
+    line = f"{PROG}: {flat(message)}"  # ssh's disconnect and doctor's record: one line, as the sentence reads
     shown = False
     if code != 130:  # not when interrupted: ssh was interrupted too, or is gone
         from .disconnect import DESCRIPTION_MAX
@@ -224,7 +226,7 @@ def _fail(message: str, code: int, host: Optional[str] = None, where: Optional[d
         fd_mode = parent_wants_fd(0, 1)
         told = report(line, host, where_key(**(where or {})))  # through ssh itself, and for `doctor`
         shown = told and len(line.encode("utf-8")) <= DESCRIPTION_MAX and prints_disconnect(os.getppid(), fd_mode)
-    if not shown:
-        sys.stderr.write(line + "\n")
+    if not shown:  # on stderr, another program's line breaks are kept
+        sys.stderr.write(f"{PROG}: {lines[0]}\n" + "".join(f"  {more}\n" for more in lines[1:]))
         sys.stderr.flush()
     os._exit(code)

@@ -71,13 +71,31 @@ def findings(job_id: str, facts: Optional[JobFacts], probe: Optional[Probe], ctx
                       f"check the set-up: `{ctx.doctor}`; then try: `ssh {ctx.host} true`")] \
             + _expected(facts, ctx)
     if not probe.sock:
-        return [_on_host(facts, probe)]
+        return [_on_host(facts, probe)] + _terminal(probe, ctx)
     runtime = _runtime(facts, probe)
     if not probe.in_container:
-        return [_outside(facts, probe, runtime, ctx)] + _network(facts, runtime, ctx) + _agent(ctx)
+        return [_outside(facts, probe, runtime, ctx)] + _terminal(probe, ctx) + _network(facts, runtime, ctx) \
+            + _agent(ctx)
     rows = [_inside(facts, probe, runtime), _commands(probe, ctx)]
-    rows += _copies(probe, ctx) + _shell(probe, runtime, ctx) + _network(facts, runtime, ctx) + _agent(ctx)
+    rows += _copies(probe, ctx) + _shell(probe, runtime, ctx) + _terminal(probe, ctx) + _network(facts, runtime, ctx) \
+        + _agent(ctx)
     return [row for row in rows if row is not None]
+
+
+def _terminal(probe: Probe, ctx: Context) -> List[Check]:
+    """A row only when a session with a terminal did not start (sshconfig/jobprobe.py `terminal`)."""
+    if probe.terminal is not False:
+        return []
+    why = "the job's sshd could not give it a terminal"
+    if probe.devpts and "gid=" not in probe.devpts and probe.uid != "0":
+        why += (f": /dev/pts there is mounted without gid=5 ({probe.devpts}), so an sshd running as uid "
+                f"{probe.uid or '?'} cannot make a new terminal its own")
+    elif probe.terminal_said:
+        why += f" (ssh said: {probe.terminal_said})"
+    return [Check("shell", FAIL, f"a shell (ssh {ctx.host}) cannot start: {why}; commands, scp, sftp and rsync "
+                                 "need no terminal and work",
+                  f"you: run commands instead, e.g. `ssh {ctx.host} 'ls -l'`\n"
+                  "admins: mount devpts with gid=5,mode=620 on the execute node")]
 
 
 # ----- the job's state ----------------------------------------------------------------------------------

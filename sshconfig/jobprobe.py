@@ -25,6 +25,10 @@ What it reports (one `key=value` line each, between two marks):
   version     the execute node's HTCondor version, from the machine ad the starter writes to the scratch
               directory
   os          PRETTY_NAME of this root's /etc/os-release
+  devpts      the mount options of /dev/pts: without gid=5 a job's sshd that is not root cannot give a
+              session a terminal (proxycmd/sim/ptycheck.py)
+Then `terminal` tries a shell's first step for real: a session with a terminal (`ssh -tt`), on a connection of
+its own (a job's sshd that cannot give one dies, and takes every session on its connection with it).
 It ends with `exit 3`: the status ssh returns tells whether the job's sessions report exit statuses.
 """
 
@@ -81,6 +85,11 @@ if test -r /etc/os-release; then
   while IFS== read -r k w; do if test "$k" = PRETTY_NAME; then o=$w; fi; done < /etc/os-release
 fi
 echo "os=$o"
+d=
+if test -r /proc/mounts; then
+  while read -r x m t w rest; do if test "$t" = devpts && test "$m" = /dev/pts; then d=$w; fi; done < /proc/mounts
+fi
+echo "devpts=$d"
 echo {END}
 exit {EXIT_STATUS}
 """
@@ -89,12 +98,13 @@ _YES_NO = ("sock", "dockerenv", "apptainer", "passwd", "sftp_ok", "scp", "rsync"
 
 
 class Probe(namedtuple("Probe", "complete status_reported sock dockerenv apptainer starter uid passwd sftp sftp_ok "
-                                "scp rsync bash version os error",
+                                "scp rsync bash version os error devpts terminal terminal_said",
                        defaults=(False, False, False, False, False, "", "", False, "", None, False, False, False, "",
-                                 "", ""))):
+                                 "", "", "", None, ""))):
     """What the probe saw.  complete: its end mark came (else *error* says why not); status_reported: ssh
     returned the probe's own exit status; starter: "yes", "no" or "" (unknown); sftp_ok None: no
-    sshd_config told the sftp-server's path; the other flags as the module's docstring says."""
+    sshd_config told the sftp-server's path; terminal: whether a session with a terminal started (None: not
+    tried), terminal_said: ssh's last line when it did not; the other flags as the module's docstring says."""
 
     __slots__ = ()
 
@@ -143,7 +153,7 @@ def parse(stdout: str, returncode: int, stderr: str = "") -> Probe:
     return Probe(complete=True, status_reported=returncode == EXIT_STATUS, uid=_clean(values.get("uid", ""), 12),
                  starter=starter if starter in ("yes", "no") else "",
                  sftp=_clean(values.get("sftp", "")), version=_clean(values.get("version", ""), 40),
-                 os=_clean(values.get("os", ""), 80), **flags)
+                 os=_clean(values.get("os", ""), 80), devpts=_clean(values.get("devpts", ""), 120), **flags)
 
 
 def ssh_argv(ssh_config: Optional[str], host: str) -> List[str]:
@@ -167,4 +177,36 @@ def run(ssh_config: Optional[str], host: str, timeout: float = TIMEOUT, env: Opt
                            "report")
     except OSError as exc:
         return Probe(error=f"cannot run ssh: {exc.strerror or exc}")
-    return parse(out.decode("utf-8", "replace"), code, err)
+    probe = parse(out.decode("utf-8", "replace"), code, err)
+    if probe.complete:
+        started, said = terminal(ssh_config, host, timeout, env)
+        probe = probe._replace(terminal=started, terminal_said=said)
+    return probe
+
+
+TERMINAL_MARK = "cjp-terminal-ok"
+
+
+def terminal_argv(ssh_config: Optional[str], host: str) -> List[str]:
+    """ssh asking the job's sshd for a terminal (-tt), on a connection of its own: ControlPath=none, so a sshd
+    that dies at the pty request never takes the user's shared connection down with it."""
+    config = ["-F", ssh_config] if ssh_config else []
+    return ["ssh", *config, "-o", "BatchMode=yes", "-o", "ControlMaster=no", "-o", "ControlPath=none", "-tt",
+            "--", host, f"echo {TERMINAL_MARK}"]
+
+
+def terminal(ssh_config: Optional[str], host: str, timeout: float = TIMEOUT, env: Optional[dict] = None):
+    """(whether a session with a terminal started, ssh's last line on stderr when it did not)."""
+    from proxycmd import bounded
+
+    try:
+        code, out, err = bounded.run(terminal_argv(ssh_config, host), timeout=timeout, env=env,
+                                     max_output=MAX_OUTPUT)
+    except subprocess.TimeoutExpired:
+        return False, f"a session with a terminal did not finish within {timeout:g} s"
+    except (bounded.TooMuchOutput, OSError) as exc:
+        return False, _clean(str(exc), 300)
+    if TERMINAL_MARK.encode() in out:
+        return True, ""
+    said = [" ".join(line.split()) for line in str(err).splitlines() if line.strip()]
+    return False, _clean(said[-1] if said else f"ssh exited with status {code}", 300)

@@ -177,8 +177,8 @@ ADDR = parse_job_id("7.0")
     (2, "Unrecognized argument: -shells\n", "condor_ssh_to_job did not accept the arguments condor-job-proxy gave it: "
      "Unrecognized argument: -shells", False, "error"),
     (-9, "", "condor_ssh_to_job was killed by signal 9 while opening a session to job 7.0", False, "error"),
-    (1, "Something new\nand more\n", "condor_ssh_to_job failed for job 7.0 (exit status 1): Something new; and more",
-     False, "error"),
+    (1, "Something new\nand more\n", "condor_ssh_to_job failed for job 7.0 (exit status 1):\x1eSomething new\x1eand "
+     "more", False, "error"),  # its lines kept (proxycmd/said.py; issue 28, item 3)
     (1, "", "condor_ssh_to_job ended (exit status 1) without opening a session to job 7.0 and without saying why",
      False, "error"),
 ])

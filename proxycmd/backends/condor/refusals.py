@@ -30,7 +30,8 @@ _STARTER_RETRY = (
 )
 
 
-QUOTE_MAX = 240  # characters of the tool's own words quoted in a sentence: it stays one line ssh shows whole
+QUOTE_MAX = 1000  # characters of one line of the tool's words quoted in a sentence (errors.MAX_LINE): a
+# flood is cut, a normal HTCondor line never (it was 240, which cut HTCondor's own sentences)
 
 
 def quote_said(text: str) -> str:
@@ -131,8 +132,11 @@ def explain(returncode: int, stderr: str, addr: JobAddress) -> SessionRefused:
             return refusal
     if retry:
         return SessionRefused(f"{job} is not running yet", retryable=True, status="not running")
-    if lines:
-        said = quote_said("; ".join(lines[:3]))
-        return SessionRefused(f"{TOOL} failed for {job} (exit status {returncode}): {said}", status="error")
+    if lines:  # HTCondor's words whole, its line breaks kept (proxycmd/said.py)
+        from ...said import BREAK, words
+
+        said = words(lines)
+        return SessionRefused(f"{TOOL} failed for {job} (exit status {returncode}):"
+                              f"{BREAK if BREAK in said else ' '}{said}", status="error")
     return SessionRefused(f"{TOOL} ended (exit status {returncode}) without opening a session to {job} and "
                           "without saying why", status="error")
