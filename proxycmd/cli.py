@@ -188,13 +188,21 @@ def main(argv: Optional[List[str]] = None) -> None:
     except SessionRefused as exc:
         from .advice import advise_for
 
-        _fail(str(advise_for(exc, args, lambda: _running_jobs(args))), exc.exit_code, host=args.host, where=where)
+        _fail(_near_miss(str(advise_for(exc, args, lambda: _running_jobs(args))), args), exc.exit_code,
+              host=args.host, where=where)
     except ProxyError as exc:
-        _fail(str(exc), exc.exit_code, host=args.host, where=where)
+        _fail(_near_miss(str(exc), args), exc.exit_code, host=args.host, where=where)
     except KeyboardInterrupt:
         _fail("interrupted", 130)
     sys.stderr.flush()
     os._exit(code)  # nothing left to clean up; ssh is waiting for us to exit
+
+
+def _near_miss(message: str, args: argparse.Namespace) -> str:
+    """*message*, with the job host name a near miss probably meant (proxycmd/nearmiss.py)."""
+    from .nearmiss import hint
+
+    return hint(message, args.host, args.suffix or ())
 
 
 def _running_jobs(args: argparse.Namespace) -> List[str]:

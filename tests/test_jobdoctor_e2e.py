@@ -46,7 +46,7 @@ def test_a_job_on_the_host_gets_one_row_that_says_all_is_fine(world):
     assert f"land on {where}" in flat_table(done.stdout)
     assert "exit statuses all work" in flat_table(done.stdout)
     again = doctor(world, f"{job}.job.condor")
-    assert again.returncode == 0 and table_rows(again.stdout) == table_rows(done.stdout)
+    assert again.returncode == done.returncode and table_rows(again.stdout) == table_rows(done.stdout)
 
 
 def test_a_held_job_says_why_and_how_to_release_it(world):
