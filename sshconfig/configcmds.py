@@ -449,6 +449,9 @@ def remove_command(
             typer.echo("Dry run: nothing was written.")
             return
         ui.confirm(f"{'Delete' if delete else 'Change'} {config}?", yes)
+        from .agentcmds import _runtime_dir
+
+        rundir = _runtime_dir(config)  # the block names it: read before the block goes
         outcome = write.update(config, _remove_transform)
         if outcome == write.DELETED:
             typer.echo(f"Deleted {shown(config)}.")
@@ -456,6 +459,11 @@ def remove_command(
             typer.echo(f"Removed the managed block from {shown(config)}.")
         else:
             typer.echo(f"{shown(config)}: no managed block, nothing to remove.")
+            return
+        from .stopconns import stop_all  # its shared connections and this host's agent (issue 28, item 5)
+
+        for line in stop_all(rundir):
+            typer.echo(line)
 
 
 def _remove_transform(text: Optional[str]) -> object:
