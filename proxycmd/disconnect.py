@@ -5,7 +5,7 @@ cron have no terminal either: our one line would vanish and ssh would only say "
 back a connection".  So when we fail we also give ssh a stream on which a minimal SSH server sends its
 version line and then an unencrypted SSH_MSG_DISCONNECT whose description is our sentence.  OpenSSH prints
 it on its own stderr (``Received disconnect from UNKNOWN port 65535:7: <sentence>``) and exits 255
-(DESIGN §7).  The reason is SERVICE_NOT_AVAILABLE (7), not BY_APPLICATION (11): the ssh2 library (Node: the
+(docs/design-facts.md: "Errors that reach the user through ssh").  The reason is SERVICE_NOT_AVAILABLE (7), not BY_APPLICATION (11): the ssh2 library (Node: the
 editors built on open-remote-ssh) drops a disconnect with reason 11 silently, as a normal close, and turns
 every other reason into an error whose message is the description; OpenSSH prints every reason the same way.
 

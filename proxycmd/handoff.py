@@ -28,7 +28,7 @@ def stdout_is_socket(fd: int = 1) -> bool:
 
 
 def parent_wants_fd(fd_in: int = 0, fd_out: int = 1) -> bool:
-    """True only when the process that runs us is OpenSSH in ProxyUseFdpass mode (DESIGN §8).
+    """True only when the process that runs us is OpenSSH in ProxyUseFdpass mode (docs/design-facts.md: "Which client expects a passed descriptor").
 
     OpenSSH makes ONE socketpair, puts the same socket on our fd 0 and fd 1, and only waits in recvmsg: it
     never writes to it.  Other parents also give sockets: Node/libuv (VS Code forks built on ssh2) three

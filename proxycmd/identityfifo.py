@@ -3,7 +3,7 @@
 open-remote-ssh (VSCodium's Remote-SSH, and the forks in Windsurf, Antigravity and Positron) speaks SSH with
 the ssh2 library, not with OpenSSH: it asks an agent for keys once, BEFORE it starts the ProxyCommand (so
 the per-user agent has nothing for it yet), and reads an IdentityFile's private half itself at
-authentication time, when a ``.pub`` beside it parses (DESIGN §15).  So its config (the editor config)
+authentication time, when a ``.pub`` beside it parses (docs/design-facts.md: "Clients that read ssh_config themselves").  So its config (the editor config)
 names one IdentityFile per job host, ``key_path``, and the proxy started with ``--identity-fifo`` serves
 the session's key there, once, instead of registering it with the agent:
 

@@ -93,7 +93,7 @@ def job_description(name: str, entries: List[submitfile.Entry]) -> Dict[str, str
     description = {
         "batch_name": f"{name}.job.condor",
         # what `condor_submit -interactive` sets and site policies key on; not for the docker universe, where
-        # the starter ends an interactive job when its first ssh session ends (DESIGN.md §12)
+        # the starter ends an interactive job when its first ssh session ends (docs/design-facts.md: "Interactive jobs and session directories")
         "MY.InteractiveJob": "False" if docker else "True",
         f"MY.{IDLE_TIMEOUT_ATTR}": str(watchdog.DEFAULT_IDLE_TIMEOUT),
         f"MY.{LIFETIME_ATTR}": str(watchdog.DEFAULT_LIFETIME),

@@ -1,7 +1,7 @@
 """The ssh process that runs us: where its own stderr goes, whether it prints our disconnect, and
 whether a person at a terminal is waiting.
 
-With ControlPersist on, ssh starts the ProxyCommand with stderr on /dev/null (DESIGN §7), yet ssh's own
+With ControlPersist on, ssh starts the ProxyCommand with stderr on /dev/null (docs/design-facts.md: "Errors that reach the user through ssh"), yet ssh's own
 stderr still reaches the user: a terminal, the pipe a script or cron reads, a log file opened for
 appending.  `reach_ssh_stderr` writes there instead (on Linux through /proc/PID/fd/2 of our parent, which
 is ours), else to the controlling terminal.

@@ -1,4 +1,4 @@
-"""The program of an on-demand job: a small POSIX sh watchdog (DESIGN.md §12).
+"""The program of an on-demand job: a small POSIX sh watchdog (docs/design-facts.md: "Interactive jobs and session directories").
 
 HTCondor's own interactive jobs (`condor_submit -interactive`, src/condor_examples/interactive.sub) run
 `sleep 180 && while test -d $_CONDOR_SCRATCH_DIR/.condor_ssh_to_job_1; do sleep 3; done`.  Ours is the same
@@ -16,7 +16,7 @@ Read from the job ad (`$_CONDOR_JOB_AD`, a file of `Name = value` lines the star
 Before the first session the job waits at least GRACE seconds, so that the ssh that submitted it has time
 to connect even with a very short idle timeout.
 
-Signals (DESIGN.md §14, measured on a 25.14 starter).  The job is an interactive one (`InteractiveJob =
+Signals (docs/design-facts.md: "What a starter does in every session", measured on a 25.14 starter).  The job is an interactive one (`InteractiveJob =
 true`, which site policies key on), so every ssh session that starts while no other session lives runs
 `kill "$_CONDOR_JOB_PIDS"` (SIGTERM) at the program: the first one, and every reconnect after the last
 session ended.  The watchdog survives SIGTERM and takes it as what it is: a session has just started

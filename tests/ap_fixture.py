@@ -143,7 +143,7 @@ def make_laptop(shell: str = "bash", keygen_options: str = "", pool=None, schedd
         f"AcceptEnv CJP_AP_BARE CJP_AP_MOTD CJP_AP_SAYS\nForceCommand {login}\nLogLevel ERROR\n"
         f"Subsystem sftp {_sftp_server()}\n")
     if os.geteuid() == 0:
-        Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)  # privilege separation directory (DESIGN §6)
+        Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)  # privilege separation directory (docs/design-facts.md: "Running as root (CI, fresh machines)")
     host_pub = (ap / "host_key.pub").read_text().split()
     (home / ".ssh" / "known_hosts").write_text(f"[127.0.0.1]:{port} {host_pub[0]} {host_pub[1]}\n")
     ssh_config = home / ".ssh" / "config"

@@ -226,7 +226,7 @@ def test_twelve_sessions_at_once_to_one_job(world):
     for i, (code, out, err) in enumerate(results):
         assert code == 0, err
         assert out.split()[:2] == [f"ok-{i}", str(job_pid(world, job))]
-    # a starter removes each session's directory when its sshd exits (DESIGN.md §12)
+    # a starter removes each session's directory when its sshd exits (docs/design-facts.md: "Interactive jobs and session directories")
     assert wait_for(lambda: not world.session_dirs(job), timeout=20)
     assert_no_private_key_on_disk(world)
     assert_clean(world)
@@ -372,7 +372,7 @@ def test_wrong_login_user_is_refused_with_the_command_to_use(world):
     job = world.submit("sleep", "600")
     if world.backend == "real":
         # A real 25.x starter preloads HTCondor's getpwnam library into the session's sshd and reports the
-        # user as condor-user: any name that is no local account logs in as the job's owner (DESIGN §1.4).
+        # user as condor-user: any name that is no local account logs in as the job's owner (docs/design-facts.md: "How condor_ssh_to_job opens a session, step by step").
         assert world.ssh(f"anybody-at-all@{HOST.format(job)}", "id -un").stdout.strip() == \
             world.run(["id", "-un"]).stdout.strip()
         return

@@ -64,7 +64,7 @@ def test_relay_moves_bytes_both_ways_and_passes_half_close_on():
     os.close(stdin_r)
 
 
-# ----- which parent gets a descriptor (DESIGN §8) --------------------------------------------------------------
+# ----- which parent gets a descriptor (docs/design-facts.md: "Which client expects a passed descriptor") --------------------------------------------------------------
 def test_openssh_fdpass_layout_gets_a_descriptor():
     ssh_end, ours = socket.socketpair()  # OpenSSH: one socketpair, the same socket on fd 0 and fd 1
     fd0, fd1 = os.dup(ours.fileno()), os.dup(ours.fileno())

@@ -65,7 +65,7 @@ def test_session_script_reports_a_missing_condor_ssh_to_job(shell, tmp_path):
 
 
 def test_relay_sends_the_header_then_execs_the_proxy_command(tmp_path):
-    """RELAY with the arguments condor_ssh_to_job gives its ssh program (DESIGN §5), with a stand-in for
+    """RELAY with the arguments condor_ssh_to_job gives its ssh program (docs/design-facts.md: "Measured: the hand-over against the classic tool (real HTCondor 25.14 pool)"), with a stand-in for
     `condor_ssh_to_job -proxy` that prints its arguments."""
     session = tmp_path / "root.condor_ssh_to_job_1f"
     session.mkdir(mode=0o700)

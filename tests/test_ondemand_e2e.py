@@ -174,7 +174,7 @@ def _free_port() -> int:
 
 def test_sync_lists_profiles_and_vscode_flow_reaches_the_profile_job(world, tmp_path):
     """VS Code lists the Host entry `sync` wrote, then opens `ssh -T -D PORT -o ConnectTimeout=15 HOST bash`
-    and, at the same time, copies its server with scp (DESIGN.md §9): one job serves both."""
+    and, at the same time, copies its server with scp (docs/design-facts.md: "VS Code's ssh invocations"): one job serves both."""
     write_profile(world, "gpu", PROFILE)
     world.run([tool("condor-job-ssh"), "sync", "--ssh-config", str(world.ssh_config)])
     assert "Host gpu.job.condor\n    # profile: gpu" in world.ssh_config.read_text()

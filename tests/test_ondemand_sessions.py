@@ -1,4 +1,4 @@
-"""What a real starter does in every ssh session (DESIGN.md §14), on the simulated pool, and how a profile
+"""What a real starter does in every ssh session (docs/design-facts.md: "What a starter does in every session"), on the simulated pool, and how a profile
 job lives through it: the first session of an interactive job SIGTERMs the job's program; the watchdog
 survives that, is reused by a reconnect within its idle timeout, ends after it, and ends at once on
 removal.  The same scenario through a laptop's hop is in tests/test_ondemand_hop.py."""
@@ -190,7 +190,7 @@ def _free_port() -> int:
 
 
 def vscode_window(side, host: str, payload: bytes) -> bytes:
-    """One VS Code window (DESIGN.md §9): `ssh -T -D PORT HOST bash` with a script on its stdin and, while
+    """One VS Code window (docs/design-facts.md: "VS Code's ssh invocations"): `ssh -T -D PORT HOST bash` with a script on its stdin and, while
     that runs, the server copied with scp beside it; the window closes when the script ends.  *side* is a
     World (the AP) or a Laptop.  Returns what the script printed."""
     source = side.base / "vscode-server.tar.gz"

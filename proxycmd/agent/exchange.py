@@ -5,7 +5,7 @@ forwards into other jobs: the agent cannot tell the library's own request from a
 process.  The signature request itself can tell: its data starts with the session identifier, the hash
 of the connection's first key exchange (RFC 4253 §7.2, RFC 4252 §7), which only the two ends of that
 connection know.  The job's sshd signs that hash with its host key, which is the session's key pair
-(DESIGN §1.3), in its key-exchange reply, and that reply crosses the relay in the clear.  The relay hands
+(docs/design-facts.md: "How condor_ssh_to_job opens a session, step by step"), in its key-exchange reply, and that reply crosses the relay in the clear.  The relay hands
 the signature to the agent before it passes the reply on; the agent then lets the session's key sign
 only for a session id that this signature verifies (agent/registry.py).
 

@@ -109,7 +109,7 @@ class SigningKey:
         """Is *signature* (an SSH signature blob: string algorithm, string signature) this key's over *data*?
 
         The job's sshd signs each key exchange's hash with its host key, which is this same key pair
-        (DESIGN §1.3): so a relay that saw the signature can show which connection a session id belongs to."""
+        (docs/design-facts.md: "How condor_ssh_to_job opens a session, step by step"): so a relay that saw the signature can show which connection a session id belongs to."""
         try:
             reader = wire.Reader(signature)
             algorithm, raw = reader.text(), reader.string()

@@ -332,7 +332,7 @@ class Pool:
 
     def _reap_session(self, job: Job, session: SessionProc) -> None:
         """A starter's JobReaper for a session's sshd: when it exits, its `.condor_ssh_to_job_N` directory
-        goes (DESIGN.md §12).  What the session started keeps running, as the job's, until the job ends."""
+        goes (docs/design-facts.md: "Interactive jobs and session directories").  What the session started keeps running, as the job's, until the job ends."""
         session.sshd.wait()
         with self.lock:
             if session in job.sessions:

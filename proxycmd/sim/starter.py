@@ -1,4 +1,4 @@
-"""What a condor_starter does for each ssh-to-job request (DESIGN.md §1, items 3 to 5), for the sim.
+"""What a condor_starter does for each ssh-to-job request (docs/design-facts.md: "How condor_ssh_to_job opens a session, step by step"), for the sim.
 
 `open_session` makes a new `.condor_ssh_to_job_N` directory in the job's sandbox, generates one key pair
 there with ssh-keygen (host key and authorized key at once), saves the job's environment for the forced
@@ -32,7 +32,7 @@ SFTP_SERVER_CANDIDATES = (
 )
 
 # The forced command of every session, doing what HTCondor 25.x's condor_ssh_to_job_shell_setup does, in
-# the same order (DESIGN.md §14; order checked against the script a 25.14 release installs): restore the
+# the same order (docs/design-facts.md: "What a starter does in every session"; order checked against the script a 25.14 release installs): restore the
 # job's saved environment; go to the job's working directory (else its scratch directory); in an interactive
 # job (the job ad file says `InteractiveJob = true`), signal the PID list as ONE word and clear it -- while
 # the list holds only the job's program (no other session lives) that SIGTERMs the program, afterwards the
@@ -126,7 +126,7 @@ def install_shell_setup(libexec: Path) -> Path:
 
 
 def remove_session_dir(directory: Path) -> None:
-    """What a starter does when a session's sshd exits: its directory and key go (DESIGN.md §12)."""
+    """What a starter does when a session's sshd exits: its directory and key go (docs/design-facts.md: "Interactive jobs and session directories")."""
     try:
         shutil.rmtree(directory)  # refuses a symlinked top; on Linux never follows a symlink inside
     except FileNotFoundError:
@@ -174,7 +174,7 @@ def _loopback_pair() -> "tuple[socket.socket, socket.socket]":
 
 
 def _ensure_privsep_dir() -> None:
-    # sshd started as root insists on its privilege separation directory (DESIGN.md §6).
+    # sshd started as root insists on its privilege separation directory (docs/design-facts.md: "Running as root (CI, fresh machines)").
     if os.geteuid() == 0 and not os.path.isdir("/run/sshd"):
         os.makedirs("/run/sshd", mode=0o755, exist_ok=True)
 
@@ -207,7 +207,7 @@ def _start_in(directory: Path, *, sandbox: Path, job_env: Mapping[str, str], she
     forced = f"{shell_setup} {env_file}"
     rootdir.write_file(directory / "authorized_keys", f'command="{forced}" {host_key}\n'.encode())
     config = directory / "sshd_config"
-    permit_root = "forced-commands-only" if os.geteuid() == 0 else "no"  # root only in CI (DESIGN.md §6)
+    permit_root = "forced-commands-only" if os.geteuid() == 0 else "no"  # root only in CI (docs/design-facts.md: "Running as root (CI, fresh machines)")
     text = SSHD_CONFIG.format(dir=directory, sftp_server=find_sftp_server(), permit_root=permit_root)
     if log_level:
         text = text.replace("LogLevel DEBUG", f"LogLevel {log_level}")

@@ -1,7 +1,7 @@
 """Settings and jobs -> the managed ssh_config block.  Pure: no I/O, no clock, no environment.
 
 The block comes first in the user's file because ssh keeps the first value it finds for each option, so
-ours beat a later ``Host *``.  Its shape (see DESIGN §2 for the quoting)::
+ours beat a later ``Host *``.  Its shape (see docs/design-facts.md: "OpenSSH" for the quoting)::
 
     BEGIN marker
     Host 32.0.job.condor                      one per synced job, so VS Code lists it

@@ -2,7 +2,7 @@
 
     condor-ssh-to-job [OPTIONS] JOB [COMMAND...]
 
-It works as HTCondor's own tool does (DESIGN.md §1.6-§1.8), so it needs no agent and suits every OpenSSH
+It works as HTCondor's own tool does (docs/design-facts.md: "How condor_ssh_to_job opens a session, step by step"), so it needs no agent and suits every OpenSSH
 version: it opens the session first (waiting with -auto-retry), writes the session's key and host key into
 a fresh private directory for this one run, serves the connection once on a unix socket there, and runs ssh
 (or the -ssh program) with options that use that key and take the connection through

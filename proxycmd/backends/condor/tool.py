@@ -1,7 +1,7 @@
 """Finding HTCondor's condor_ssh_to_job and our dialer, the tool's command line, and condor_rm.
 
 condor_ssh_to_job does the pool's part (schedd, claim session, starter, key exchange), then runs an "ssh
-program" with the session's options (DESIGN.md §1.7).  We give it our dialer as that program::
+program" with the session's options (docs/design-facts.md: "How condor_ssh_to_job opens a session, step by step").  We give it our dialer as that program::
 
     condor_ssh_to_job -ssh <dialer> [-name S] [-pool P] [-keygen-options O] [-shells A,B] JOB
 

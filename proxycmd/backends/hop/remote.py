@@ -14,7 +14,7 @@ The script that `session_script` builds checks that condor_ssh_to_job is on PATH
 condor_ssh_to_job splits the -ssh value with HTCondor's V2 argument syntax (single quotes group, '' is a
 quote) and expands every ``%`` in its words (``%%`` is one), then runs the program with the session's
 options (``-oUser=``, ``-oIdentityFile=``, ``-oUserKnownHostsFile=``, ``-oProxyCommand=condor_ssh_to_job
--proxy <dir>/fdpass``...; DESIGN.md §1.7, §11).  RELAY picks those out, writes the header below on its
+-proxy <dir>/fdpass``...; docs/design-facts.md: "How condor_ssh_to_job opens a session, step by step" and "What condor_ssh_to_job hands its ssh program").  RELAY picks those out, writes the header below on its
 stdout -- the hop's channel back to the laptop -- and execs the ProxyCommand, condor_ssh_to_job's own
 relay to the starter connection: from then on the job's sshd speaks on the same channel.
 
