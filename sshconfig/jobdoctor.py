@@ -94,7 +94,8 @@ def _terminal(probe: Probe, ctx: Context) -> List[Check]:
         why += f" (ssh said: {probe.terminal_said})"
     return [Check("shell", FAIL, f"a shell (ssh {ctx.host}) cannot start: {why}; commands, scp, sftp and rsync "
                                  "need no terminal and work",
-                  f"you: run commands instead, e.g. `ssh {ctx.host} 'ls -l'`\n"
+                  f"you: run commands instead, e.g. `ssh {ctx.host} 'ls -l'`, or a shell without a terminal: "
+                  f"`ssh -T {ctx.host}`\n"
                   "admins: mount devpts with gid=5,mode=620 on the execute node")]
 
 

@@ -1,0 +1,63 @@
+"""What docs/troubleshooting.md says of shared connections, checked with the real OpenSSH client on the
+simulated pool (issue 28, item 6): a -L port outlives its command under ControlPersist, `-o ControlMaster=no`
+does not stop that while a master exists, `-S none` and `ssh -O cancel` do; `ssh -f` stays in the foreground
+over a master and goes to the background with `-S none`."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import time
+
+import pytest
+
+from conftest import make_world
+
+pytestmark = pytest.mark.e2e
+
+@pytest.fixture
+def shared():
+    yield from make_world(multiplex=True)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def test_a_forwarded_port_outlives_its_command_over_a_shared_connection(shared):
+    job, other = shared.submit("sleep", "600"), shared.submit("sleep", "600")
+    host, port = f"{job}.job.condor", _free_port()
+    forward = f"{port}:127.0.0.1:9"
+    shared.ssh("-L", forward, host, "true")  # starts the master: the port is the master's
+    assert _listening(port)
+    second = shared.run(shared.ssh_argv("-L", forward, f"{other}.job.condor", "true"), check=False)
+    assert second.returncode == 0 and "Address already in use" in second.stderr, second.stderr
+    shared.ssh("-O", "cancel", "-L", forward, host)
+    assert not _listening(port)
+    shared.ssh("-o", "ControlMaster=no", "-L", forward, host, "true")  # joins the master all the same
+    assert _listening(port)
+    shared.ssh("-O", "cancel", "-L", forward, host)
+    shared.ssh("-S", "none", "-L", forward, host, "true")  # a connection of its own: the port goes with it
+    assert not _listening(port)
+
+
+def _returns_after(world, *args: str) -> float:
+    start = time.monotonic()
+    subprocess.run(world.ssh_argv(*args), env=world.env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL, timeout=60, check=True)
+    return time.monotonic() - start
+
+
+def test_ssh_f_stays_in_the_foreground_over_a_master(shared):
+    job = shared.submit("sleep", "600")
+    host = f"{job}.job.condor"
+    shared.ssh(host, "true")  # the master
+    assert _returns_after(shared, "-f", host, "sleep 6") >= 6
+    assert _returns_after(shared, "-S", "none", "-f", host, "sleep 6") < 5
