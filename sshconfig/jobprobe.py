@@ -132,11 +132,18 @@ def _clean(text: str, limit: int = 200) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+def ssh_said(stderr: str) -> List[str]:
+    """ssh's lines on stderr, blanks made single, without the trailer ssh prints at LogLevel INFO after a
+    refusal it already printed (`Disconnected from ...`): the last line left says why."""
+    said = [" ".join(line.split()) for line in stderr.splitlines() if line.strip()]
+    return [line for line in said if not line.startswith("Disconnected from ")] or said
+
+
 def parse(stdout: str, returncode: int, stderr: str = "") -> Probe:
     """The probe's output and ssh's exit status -> a Probe."""
     lines = stdout[:MAX_OUTPUT].splitlines()
     if BEGIN not in lines or END not in lines[lines.index(BEGIN):]:
-        said = [" ".join(line.split()) for line in stderr.splitlines() if line.strip()]
+        said = ssh_said(stderr)
         why = said[-1] if said else f"ssh exited with status {returncode} and the probe did not finish"
         return Probe(error=_clean(why, 300))
     body = lines[lines.index(BEGIN) + 1:]
@@ -208,5 +215,5 @@ def terminal(ssh_config: Optional[str], host: str, timeout: float = TIMEOUT, env
         return False, _clean(str(exc), 300)
     if TERMINAL_MARK.encode() in out:
         return True, ""
-    said = [" ".join(line.split()) for line in str(err).splitlines() if line.strip()]
+    said = ssh_said(str(err))
     return False, _clean(said[-1] if said else f"ssh exited with status {code}", 300)
