@@ -12,9 +12,10 @@ they add is their own command lines, copied here from their sources (docs/editor
   per command (``-o ConnectTimeout=N -F CONFIG -T HOST CMD``) and per tunnel (``-N -T -o
   ExitOnForwardFailure=yes -D 127.0.0.1:PORT``), at one commit with ``--`` before the host.
 
-The job's environment sets HOME to a directory of the test's (as a job that sets HOME does: HTCondor's
-forced command restores the job's environment), so ``cd`` never touches the home of the user running the
-tests.  Zed's upload path is shown failing where its `cd` (to $HOME) and sftp's start directory (the job's
+The job's environment sets HOME to a directory of the test's: the simulated pool's sessions take it (so
+``cd`` never touches the home of root running the tests); a real HTCondor 25.14 session does not (its HOME
+is the account's, /home/cjp-NAME in the real tier), so the tests read the session's HOME with ``cd; pwd``
+and remove what they put there.  Zed's upload path is shown failing where its `cd` (to $HOME) and sftp's start directory (the job's
 working directory, where HTCondor's forced command starts every session) differ: docs/editors.md.
 """
 
@@ -65,6 +66,25 @@ def job_with_home(world, *command: str):
     home = world.base / f"job-home-{len(list(world.base.glob('job-home-*')))}"
     home.mkdir(mode=0o700)
     return world.submit(*command, env={"HOME": str(home)}), home
+
+
+def session_home(zed, made: list) -> Path:
+    """The session's $HOME (where Zed's `cd` goes); what the test makes in .zed_server is removed after."""
+    home = Path(zed.run("cd; pwd", after=["-T"]).stdout.strip())
+    made.append(home / ".zed_server")
+    return home
+
+
+def clean_zed_server(directory: Path) -> None:
+    for name in (ZED_SERVER, f"{ZED_SERVER}-download-{os.getpid()}.gz", f"{ZED_SERVER}-download-{os.getpid()}"):
+        try:
+            (directory / name).unlink()
+        except OSError:
+            pass
+    try:
+        directory.rmdir()  # only when nothing else is in it
+    except OSError:
+        pass
 
 
 def http_job(world):
@@ -124,9 +144,12 @@ def zed_world(world):
         made.append(Zed(world, host))
         return made[-1]
 
+    world.zed_made = []
     yield world, connect
     for zed in made:
         zed.stop()
+    for directory in world.zed_made:
+        clean_zed_server(directory)
 
 
 def fake_zed_server(where: Path) -> Path:
@@ -140,9 +163,10 @@ def fake_zed_server(where: Path) -> Path:
 @pytest.mark.also_real
 def test_zed_master_commands_install_by_download_terminal_and_forward(zed_world):
     world, connect = zed_world
-    job, home, port = http_job(world)
+    job, _, port = http_job(world)
     zed = connect(HOST.format(job))
     zed.start_master()
+    home = session_home(zed, world.zed_made)
     probe = zed.run("cmd.exe /c ver", after=["-T"], check=False)  # Zed's Windows probe: must fail, not hang
     assert probe.returncode != 0
     assert zed.run("cd; sh -c 'echo $SHELL'", after=["-T"]).stdout.strip().startswith("/")
@@ -187,11 +211,11 @@ def test_zed_upload_lands_in_the_working_directory_not_home(zed_world):
     made .zed_server in $HOME.  So the put fails -- the limit docs/editors.md describes; nothing on the
     proxy's side changes either directory (the session's HOME is the job's or the account's)."""
     world, connect = zed_world
-    job, home = job_with_home(world, "sleep", "600")
+    job, _ = job_with_home(world, "sleep", "600")
     zed = connect(HOST.format(job))
     zed.start_master()
-    assert zed.run("cd; pwd", after=["-T"]).stdout.strip() == str(home)
-    assert zed.run("pwd", after=["-T"]).stdout.strip() == str(world.sandbox(job))
+    home = session_home(zed, world.zed_made)
+    assert zed.run("pwd", after=["-T"]).stdout.strip() == str(world.sandbox(job)) != str(home)
     zed.run("cd; mkdir -p .zed_server")
     gz = fake_zed_server(world.base)
     target = f".zed_server/{ZED_SERVER}-download-{os.getpid()}.gz"
