@@ -24,7 +24,6 @@ from __future__ import annotations
 import gzip
 import os
 import socket
-import struct
 import subprocess
 import sys
 import tempfile
@@ -34,6 +33,7 @@ from pathlib import Path
 import pytest
 
 from conftest import wait_for
+from test_e2e import _free_port, _socks5_get
 
 pytestmark = pytest.mark.e2e
 
@@ -41,24 +41,16 @@ HOST = "{}.job.condor"
 ZED_SERVER = "zed-remote-server-stable-0.999.0"  # <channel>-<version>, as Zed names it
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def fetched(port: int, path: str = "/hello.txt", timeout: float = 60) -> bool:
+    """Whether http://127.0.0.1:PORT/PATH (a local forward to the job's server) answers its text in time."""
+    import urllib.request
 
-
-def _socks5_get(proxy_port: int, port: int, path: str) -> bytes:
-    with socket.create_connection(("127.0.0.1", proxy_port), timeout=10) as s:
-        s.sendall(b"\x05\x01\x00")
-        assert s.recv(2) == b"\x05\x00"
-        s.sendall(b"\x05\x01\x00\x01" + socket.inet_aton("127.0.0.1") + struct.pack(">H", port))
-        reply = s.recv(10)
-        assert reply[:2] == b"\x05\x00", reply
-        s.sendall(f"GET {path} HTTP/1.0\r\nHost: x\r\n\r\n".encode())
-        data = b""
-        while chunk := s.recv(65536):
-            data += chunk
-    return data
+    def fetch():
+        try:
+            return urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5).read()
+        except OSError:
+            return None
+    return wait_for(lambda: fetch() == b"job-says-hi\n", timeout=timeout)
 
 
 def job_with_home(world, *command: str):
@@ -191,14 +183,7 @@ def test_zed_master_commands_install_by_download_terminal_and_forward(zed_world)
                             f"{local}:127.0.0.1:{port}", zed.host], env=world.env, stdin=subprocess.DEVNULL,
                            stderr=subprocess.PIPE)
     try:
-        import urllib.request
-
-        def fetch():
-            try:
-                return urllib.request.urlopen(f"http://127.0.0.1:{local}/hello.txt", timeout=5).read()
-            except OSError:
-                return None
-        assert wait_for(lambda: fetch() == b"job-says-hi\n", timeout=30)
+        assert fetched(local, timeout=30)
     finally:
         fwd.terminate()
         fwd.wait(10)
@@ -258,14 +243,7 @@ def test_positron_native_command_and_tunnel(world, dashdash):
                                f"127.0.0.1:{local}:127.0.0.1:{port}", *host],
                               env=world.env, stdin=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
-        import urllib.request
-
-        def fetch():
-            try:
-                return urllib.request.urlopen(f"http://127.0.0.1:{local}/hello.txt", timeout=5).read()
-            except OSError:
-                return None
-        assert wait_for(lambda: fetch() == b"job-says-hi\n", timeout=60), tunnel.poll()
+        assert fetched(local, timeout=60), tunnel.poll()
     finally:
         tunnel.terminate()
         tunnel.wait(10)
