@@ -362,3 +362,15 @@ def wait_for(predicate, timeout: float = 10.0, interval: float = 0.1) -> bool:
             return True
         time.sleep(interval)
     return predicate()
+
+
+@pytest.fixture(params=[*BACKENDS, pytest.param("real", marks=pytest.mark.real)])
+def shared_world(request):
+    """A world whose block shares one connection per job (ControlMaster auto, ControlPersist), on the simulated
+    pool through both backends and on a real pool."""
+    if request.param == "real":
+        from realworld import make_real_world
+
+        yield from make_real_world(request.getfixturevalue("real_pool"), multiplex=True)
+    else:
+        yield from make_world(multiplex=True, backend=request.param)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import BACKENDS, make_world
 
 pytestmark = pytest.mark.e2e
 
@@ -23,17 +22,6 @@ def _needs_broken_terminals() -> None:
 
     if pty_problem() is None:
         pytest.skip("terminals work for this user here (root, or devpts with gid=5): nothing to say")
-
-
-@pytest.fixture(params=[*BACKENDS, pytest.param("real", marks=pytest.mark.real)])
-def shared_world(request):
-    """A world whose block shares one connection per job (ControlMaster auto, ControlPersist)."""
-    if request.param == "real":
-        from realworld import make_real_world
-
-        yield from make_real_world(request.getfixturevalue("real_pool"), multiplex=True)
-    else:
-        yield from make_world(multiplex=True, backend=request.param)
 
 
 @pytest.mark.also_real

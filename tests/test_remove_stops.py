@@ -10,19 +10,9 @@ import time
 
 import pytest
 
-from conftest import BACKENDS, make_world, tool, wait_for
+from conftest import tool, wait_for
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture(params=[*BACKENDS, pytest.param("real", marks=pytest.mark.real)])
-def shared_world(request):
-    if request.param == "real":
-        from realworld import make_real_world
-
-        yield from make_real_world(request.getfixturevalue("real_pool"), multiplex=True)
-    else:
-        yield from make_world(multiplex=True, backend=request.param)
 
 
 def _alive(pid: int) -> bool:
