@@ -8,7 +8,7 @@ ours beat a later ``Host *``.  Its shape (see DESIGN §2 for the quoting)::
         # batch: ... | cmd: ... | on: ... | running since ...
     Match host "*.job.condor,*.job.condor." user "*'*"    a user name with a quote gets no proxy at all
         ProxyCommand none
-    Match host "*.job.condor,*.job.condor." !host "*'*"   a host name with a quote is not ours
+    Match host "*.job.condor,*.job.condor.,!*'*"   a host name with a quote is not ours
         ProxyCommand '/abs/condor-job-proxy' ... --login '%r' '%h'
         ...
     Match all                                 what follows in the user's file is global again
@@ -20,6 +20,11 @@ with match_pattern(), case-sensitively, against the name as typed (ssh lowercase
 config).  `Match host` goes through match_hostname(), which lowercases both, so the block's rules are `Match`
 lines, and each lists the suffix with and without the trailing dot (the dot stays in %h: the proxy's grammar
 drops it, and the agent names the known_hosts entry as ssh looks it up, dot and all).
+
+The quote is excluded by a negated pattern in the same pattern-list, not by a second `!host` criterion: the
+two mean the same to OpenSSH (match_hostname takes negated patterns; the list is double-quoted because a bare
+`!*'*` is a quoting error), but Node's `ssh-config` parser (what ssh2 scripts and open-remote-ssh use) knows
+no negated criterion and skipped the whole rule; paramiko and asyncssh read both forms.
 """
 
 from __future__ import annotations
@@ -247,8 +252,9 @@ def render_rules(ctx: RenderContext) -> str:
     out = []
     for suffix, schedd, pool in _routes(ctx.settings):
         hosts = f'"*.{suffix},*.{suffix}."'  # any case (match_hostname), with or without the trailing dot
+        ours = f'"*.{suffix},*.{suffix}.,!*\'*"'  # the same, but never a name with a quote in it
         out.append(f'Match host {hosts} user "*\'*"\n{INDENT}ProxyCommand none\n')
-        out.append(f'Match host {hosts} !host "*\'*"\n{INDENT}ProxyCommand {_proxy_command(ctx, suffix, schedd, pool)}\n')
+        out.append(f'Match host {ours}\n{INDENT}ProxyCommand {_proxy_command(ctx, suffix, schedd, pool)}\n')
         out.append(shared)
     out.append("Match all\n")
     return "".join(out)
