@@ -21,7 +21,7 @@ import typer
 from proxycmd import paths
 from proxycmd.errors import shown
 
-from . import pernode, sshclient, ui
+from . import editorconfig as editor_hook, pernode, sshclient, ui
 from .block import render, settings as settings_mod, splice, write
 from .block.render import RenderContext
 from .block.settings import Route, Settings
@@ -85,7 +85,7 @@ def apply_options(current: Settings, given: dict, routes: Optional[List[str]], n
         changes["routes"] = []
     if routes:
         changes["routes"] = [parse_route(text) for text in routes]
-    for key in ("schedd", "pool", "user", "runtime_dir", "via", "sim_root", "wait_timeout"):
+    for key in ("schedd", "pool", "user", "runtime_dir", "via", "sim_root", "wait_timeout", "editor_config"):
         if changes.get(key) == "":  # an empty value ("--schedd ''"): the default
             changes[key] = None
     chosen, said = settings_mod.settle(replace(current, **changes), set(changes))
@@ -204,6 +204,11 @@ def setup_command(
         help="Name the agent and known_hosts with one directory per login node (host-%l), for a home that "
              "several machines share; no: literal paths, which SSH libraries and editors read too. Default "
              "auto: from the runtime directory's file system type (literal with --via)."),
+    editor_config: Optional[str] = typer.Option(
+        None, "--editor-config", metavar="PATH",
+        help="Also write a separate ssh config at PATH for editors that read ssh_config themselves (VSCodium, "
+             "Windsurf, Antigravity, Positron: point remote.SSH.configFile at it); sync keeps it up to date, "
+             "remove deletes it; '' stops. See docs/editors.md."),
     dry_run: bool = DRY_RUN,
     yes: bool = YES,
 ) -> None:
@@ -231,6 +236,8 @@ def setup_command(
                      keygen_options=keygen_options, include_idle=include_idle, all_schedds=all_schedds,
                      sync_limit=sync_limit,
                      runtime_dir=runtime_dir, via=via, per_node_paths=per_node_paths)
+        if editor_config is not None:
+            given["editor_config"] = editor_hook.normalise(editor_config)
         if sim is not None:
             given["sim_root"] = os.path.abspath(os.path.expanduser(str(sim)))
         if condor:
@@ -248,6 +255,8 @@ def setup_command(
             for problem in filter(None, [pool_warning(given["sim_root"])]):
                 ui.warn(problem)
         config = _ssh_config_path(ssh_config)
+        if chosen.editor_config:  # a bad path or a file not ours: one line, before anything is written
+            editor_hook.check_target(chosen.editor_config, config)
         if not dry_run:
             write.check_writable(config)  # before anything is saved or created
         text, _ = _read(config)
@@ -267,10 +276,12 @@ def setup_command(
             if not dry_run:
                 paths.set_one_host(Path(rundir), not per_node)
             typer.echo(f"{shown(config)}: no changes.")
+            editor_hook.after_setup(chosen, current, config, after, dry_run)
             _warn_problems(config, chosen)
             return
         ui.echo_exact(splice.unified_diff(before, after, config))
         if dry_run:
+            editor_hook.after_setup(chosen, current, config, after, dry_run)
             typer.echo("Dry run: nothing was written.")
             return
         ui.confirm(f"Write these changes to {config}?", yes)
@@ -280,7 +291,9 @@ def setup_command(
         paths.set_one_host(Path(rundir), not per_node)  # the proxy and the agent find what the block names
         if written == write.UNCHANGED:
             typer.echo(f"{shown(config)}: no changes.")
+            editor_hook.after_setup(chosen, current, config, None, dry_run)
             return
+        editor_hook.after_setup(chosen, current, config, None, dry_run)
         for line in splice.lines_before(after)[:1]:
             ui.warn(f"{config} sets {line!r} above the managed block; ssh keeps the first value it reads, so "
                   "options above the block win over ours: move them below it")
@@ -355,11 +368,15 @@ def sync_once(config: Path, include_idle: Optional[bool], dry_run: bool) -> Tupl
     after = transform(text)
     count = sum(1 for line in hosts.split("\n") if line.startswith("Host "))
     if after == text:
+        editor_hook.after_sync(chosen, config, after, hosts, dry_run)
         return False, count
     if dry_run:
         ui.echo_exact(splice.unified_diff(text, after, config))
+        editor_hook.after_sync(chosen, config, after, hosts, dry_run)
         return True, count
-    return write.update(config, transform) != write.UNCHANGED, count
+    changed = write.update(config, transform) != write.UNCHANGED
+    editor_hook.after_sync(chosen, config, None, hosts, dry_run)
+    return changed, count
 
 
 def sync_command(
@@ -449,6 +466,7 @@ def remove_command(
         text, block = _read(config)
         if text is None or block is None:
             typer.echo(f"{shown(config)}: no managed block, nothing to remove.")
+            editor_hook.after_remove(block, dry_run)
             return
         if not dry_run:
             write.check_writable(config)
@@ -458,10 +476,12 @@ def remove_command(
         if delete:
             typer.echo(f"(setup created {shown(config)} and nothing else is in it: it will be deleted)")
         if dry_run:
+            editor_hook.after_remove(block, dry_run)
             typer.echo("Dry run: nothing was written.")
             return
         ui.confirm(f"{'Delete' if delete else 'Change'} {config}?", yes)
         outcome = write.update(config, _remove_transform)
+        editor_hook.after_remove(block, dry_run)
         if outcome == write.DELETED:
             typer.echo(f"Deleted {shown(config)}.")
         elif outcome == write.WRITTEN:

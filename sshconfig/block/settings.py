@@ -77,6 +77,7 @@ class Settings:
     runtime_dir: Optional[str] = None  # None: paths.pick_runtime_dir() when `setup` runs (~/.ssh/cjp)
     via: Optional[str] = None  # set: reach the jobs through this access point with ssh (proxycmd.backends.hop)
     per_node_paths: str = "auto"  # yes: host-%l directories; no: literal paths; auto: sshconfig/pernode.py
+    editor_config: Optional[str] = None  # set: setup/sync also write this editor config (sshconfig/editorconfig.py)
     extra: Dict[str, Any] = field(default_factory=dict, compare=False, repr=False)  # unknown keys, kept
 
     @property
@@ -267,6 +268,7 @@ def validate(settings: Settings, where: str) -> Settings:
         raise _bad(where, "user", settings.user, "a user name is letters, digits, '_', '.', '@' and '-'")
     _check_path(where, "sim_root", settings.sim_root)
     _check_path(where, "runtime_dir", settings.runtime_dir)
+    _check_path(where, "editor_config", settings.editor_config)
     _check_keygen(where, settings.keygen_options)
     _check_wait_timeout(where, settings.wait_timeout)
     _check_via(where, settings.via)
