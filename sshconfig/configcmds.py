@@ -7,12 +7,10 @@ it, and touches nothing outside the block's markers.
 
 from __future__ import annotations
 
-import os
 import shlex
 import signal
 import sys
 import time
-from dataclasses import replace
 from pathlib import Path
 from typing import List, Optional, Tuple
 
@@ -23,17 +21,14 @@ from proxycmd.errors import shown
 
 from . import sshclient, ui
 from .block import render, settings as settings_mod, splice, write
+from .block.options import BY_KEY
+from .commands import params
 from .block.render import RenderContext
-from .block.settings import Route, Settings
+from .block.settings import Settings
 from .block.splice import ManagedBlockError
 
 PROXY = "condor-job-proxy"
 
-# Options shared by the three commands.
-SSH_CONFIG = typer.Option(None, "--ssh-config", metavar="PATH",
-                          help="The ssh client config file to change (default: ~/.ssh/config).")
-DRY_RUN = typer.Option(False, "--dry-run", help="Show the change as a diff; write nothing.")
-YES = typer.Option(False, "--yes", "-y", help="Apply without asking.")
 
 
 def find_proxy() -> str:
@@ -45,16 +40,6 @@ def find_proxy() -> str:
                   "reinstall condor-job-proxy (pip install condor-job-proxy) and run setup again")
 
 
-def _ssh_config_path(option: Optional[Path]) -> Path:
-    """The ssh config to change: the one named, else ~/.ssh/config, whose directories (it follows $HOME) must
-    pass the safe-chain rule (`paths.check_ssh_config_dir`) before anything is read or written there."""
-    if option is not None:
-        return Path(os.path.expanduser(str(option)))
-    config = paths.default_ssh_config()
-    paths.check_ssh_config_dir(config)
-    return config
-
-
 def _read(config: Path) -> Tuple[Optional[str], Optional[str]]:
     """The file's text (None when missing) and its managed block (LF line ends, None when absent)."""
     write.resolve(config)  # a symlink to nothing is refused here, before anything is shown or made
@@ -64,42 +49,6 @@ def _read(config: Path) -> Tuple[Optional[str], Optional[str]]:
 
 
 # ----- setup --------------------------------------------------------------------------------------------------
-def parse_route(text: str) -> Route:
-    """``SUFFIX=SCHEDD[@POOL]``; the last '@' starts the pool, so ``s2@ap1@`` is schedd s2@ap1 on the
-    default pool and ``SUFFIX=@POOL`` is the pool's default schedd."""
-    suffix, sep, target = text.partition("=")
-    if not sep or not suffix:
-        raise ui.Failure(f"--route {text!r}: expected SUFFIX=SCHEDD[@POOL], e.g. ap2.condor=ap2.example.org")
-    schedd, _, pool = target.rpartition("@") if "@" in target else (target, "", "")
-    return Route(suffix.strip(), schedd or None, pool or None)
-
-
-def apply_options(current: Settings, given: dict, routes: Optional[List[str]], no_routes: bool,
-                  notes: Optional[List[str]] = None) -> Settings:
-    """The saved settings with the options given on the command line (None: not given) put in.  A given
-    option that cannot apply together with a saved one replaces it (a sentence for *notes* says so)."""
-    if routes and no_routes:
-        raise ui.Failure("--route and --no-routes contradict each other: give one of them")
-    changes = {key: value for key, value in given.items() if value is not None}
-    if no_routes:
-        changes["routes"] = []
-    if routes:
-        changes["routes"] = [parse_route(text) for text in routes]
-    for key in ("schedd", "pool", "user", "runtime_dir", "via", "sim_root", "wait_timeout"):
-        if changes.get(key) == "":  # an empty value ("--schedd ''"): the default
-            changes[key] = None
-    chosen, said = settings_mod.settle(replace(current, **changes), set(changes))
-    for sentence in settings_mod.conflicts(chosen, str(paths.config_file())):
-        raise ui.Failure(sentence)  # a hand-edited file, and this run chose neither
-    if notes is not None:
-        notes.extend(said)
-    return settings_mod.validate(chosen, "setup options")
-
-
-def _hop_config(config: Path) -> Optional[str]:
-    return sshclient.hop_config(config)
-
-
 def _kept_hosts(block: Optional[str], suffixes: List[str]) -> str:
     """The synced job entries of the old block whose names still end in a configured suffix."""
     if block is None:
@@ -150,58 +99,8 @@ def _setup_transform(proxy: str, rundir: str, chosen: Settings, hop_config: Opti
     return transform
 
 
-def setup_command(
-    ssh_config: Optional[Path] = SSH_CONFIG,
-    sim: Optional[Path] = typer.Option(None, "--sim", metavar="DIR",
-                                       help="Use the simulated pool under DIR instead of HTCondor."),
-    condor: bool = typer.Option(False, "--condor", help="Use HTCondor again (undoes --sim)."),
-    user: Optional[str] = typer.Option(None, "--user", metavar="NAME",
-                                       help="Log in as NAME on the execute side ('' to stop setting it)."),
-    forward_agent: Optional[bool] = typer.Option(None, "--forward-agent/--no-forward-agent",
-                                                 help="Forward your ssh agent to the job."),
-    multiplex: Optional[bool] = typer.Option(None, "--multiplex/--no-multiplex",
-                                             help="Share one connection among sessions to a job (ControlMaster)."),
-    control_persist: Optional[str] = typer.Option(None, "--control-persist", metavar="TIME",
-                                                  help="How long a shared connection outlives its last session."),
-    suffix: Optional[str] = typer.Option(None, "--suffix", metavar="SUFFIX",
-                                         help="Host name suffix for jobs (default job.condor)."),
-    schedd: Optional[str] = typer.Option(None, "--schedd", metavar="NAME",
-                                         help="Schedd to ask for jobs (default: the local one)."),
-    pool: Optional[str] = typer.Option(None, "--pool", metavar="HOST",
-                                       help="Central manager of the pool (default: HTCondor's own setting)."),
-    route: Optional[List[str]] = typer.Option(None, "--route", metavar="SUFFIX=SCHEDD[@POOL]",
-                                              help="Extra suffix reaching another schedd or pool; repeat for "
-                                                   "more. Replaces the saved routes."),
-    no_routes: bool = typer.Option(False, "--no-routes", help="Forget all saved extra suffixes."),
-    wait: Optional[bool] = typer.Option(None, "--wait/--no-wait",
-                                        help="Wait for an idle job to start, or fail at once."),
-    keygen_options: Optional[str] = typer.Option(
-        None, "--keygen-options", metavar="OPTS",
-        help="ssh-keygen options for each session key the starter makes (default '-t ecdsa -b 256': FIPS-"
-             "approved, a few ms instead of RSA's 0.3-3 s per connection). '' leaves the starter's own default."),
-    wait_timeout: Optional[str] = typer.Option(
-        None, "--wait-timeout", metavar="SECONDS",
-        help="Give up waiting for an idle job after SECONDS (ssh then says so and exits 255). Default: no "
-             "limit from a terminal, 2 hours without one (scripts, cron); 0 or '' returns to that."),
-    include_idle: Optional[bool] = typer.Option(None, "--include-idle/--running-only",
-                                                help="Let `sync` list idle jobs too."),
-    all_schedds: Optional[bool] = typer.Option(None, "--all-schedds/--block-schedds",
-                                               help="Let `sync` list the jobs of every schedd of the pool (as "
-                                                    "`condor_q -global`), not only of the schedds the block names."),
-    sync_limit: Optional[int] = typer.Option(None, "--sync-limit", metavar="N",
-                                             help="The most job hosts `sync` writes, the newest jobs (default "
-                                                  "1000); every other job is still reached by its host name."),
-    runtime_dir: Optional[str] = typer.Option(None, "--runtime-dir", metavar="DIR",
-                                              help="Private directory for the agent and shared connections (default "
-                                                   "~/.ssh/cjp; '' resets). Refused under a directory others "
-                                                   "can write, such as /tmp: see docs/security.md."),
-    via: Optional[str] = typer.Option(None, "--via", metavar="DEST",
-                                      help="Reach the jobs through the access point DEST with ssh (your Host alias "
-                                           "or user@host), from a machine without HTCondor ('' resets). See "
-                                           "docs/laptop.md."),
-    dry_run: bool = DRY_RUN,
-    yes: bool = YES,
-) -> None:
+@params.with_options([params.SSH_CONFIG_PARAM], [params.DRY_RUN_PARAM, params.YES_PARAM])
+def setup_command(ssh_config: Optional[Path] = None, dry_run: bool = False, yes: bool = False, **values) -> None:
     """Write the block that makes ssh reach *.job.condor.
 
     Puts a block at the top of your ssh config that sends every host ending in .job.condor through
@@ -218,71 +117,78 @@ def setup_command(
       condor-job-ssh setup --dry-run           # only show the diff
     """
     with ui.one_line_errors():
-        if sim is not None and condor:
-            raise ui.Failure("--sim and --condor contradict each other: give one of them")
+        changes = settings_mod.given(values)  # what the command line says, first: its contradictions too
         current = settings_mod.load(warn=ui.warn)
-        given = dict(user=user, forward_agent=forward_agent, multiplex=multiplex,
-                     control_persist=control_persist, suffix=suffix, schedd=schedd, pool=pool, wait=wait,
-                     keygen_options=keygen_options, include_idle=include_idle, all_schedds=all_schedds,
-                     sync_limit=sync_limit,
-                     runtime_dir=runtime_dir, via=via)
-        if sim is not None:
-            given["sim_root"] = os.path.abspath(os.path.expanduser(str(sim)))
-        if condor:
-            given["sim_root"] = ""
-        if wait_timeout is not None:
-            limit = settings_mod.parse_wait_timeout(wait_timeout)
-            given["wait_timeout"] = "" if limit is None else limit
-        notes: List[str] = []
-        chosen = apply_options(current, given, route, no_routes, notes)
-        for note in notes:
-            ui.warn(note)
-        if sim is not None:
-            from .simcmds import pool_warning
-
-            for problem in filter(None, [pool_warning(given["sim_root"])]):
-                ui.warn(problem)
-        config = _ssh_config_path(ssh_config)
+        chosen = _choose(current, changes, sim_given=values.get("sim_root") is not None)
+        config = params.ssh_config_path(ssh_config)
         if not dry_run:
             write.check_writable(config)  # before anything is saved or created
         text, _ = _read(config)
         shared_known_hosts = not sshclient.known_hosts_per_host(sshclient.client_version())
         transform = _setup_transform(find_proxy(), _runtime_dir(chosen, dry_run), chosen,
-                                     _hop_config(config), shared_known_hosts)
-        before = text if text is not None else ""
+                                     sshclient.hop_config(config), shared_known_hosts)
         after = transform(text)
-        settings_changed = chosen != current
-        if text is not None and after == before:
-            if settings_changed and not dry_run:
-                settings_mod.save(chosen)
-                typer.echo(f"Saved the settings to {shown(paths.config_file())}.")
-            typer.echo(f"{shown(config)}: no changes.")
-            _warn_problems(config, chosen)
-            return
-        ui.echo_exact(splice.unified_diff(before, after, config))
-        if dry_run:
-            typer.echo("Dry run: nothing was written.")
-            return
-        ui.confirm(f"Write these changes to {config}?", yes)
-        if settings_changed:  # first: a config written with settings that failed to save would be undone
-            settings_mod.save(chosen)  # by the next bare `setup`
-        if write.update(config, transform) == write.UNCHANGED:
-            typer.echo(f"{shown(config)}: no changes.")
-            return
-        for line in splice.lines_before(after)[:1]:
-            ui.warn(f"{config} sets {line!r} above the managed block; ssh keeps the first value it reads, so "
-                  "options above the block win over ours: move them below it")
-        _warn_problems(config, chosen)
-        from .setupwarn import a_running_job
+        if text is not None and after == text:
+            return _unchanged(config, current, chosen, dry_run)
+        if _shown_and_confirmed(config, text, after, dry_run, yes):
+            _write(config, transform, current, chosen, after)
 
-        job = a_running_job(chosen, config)
-        try_it = f"Try `ssh {shlex.quote(job)}`" if job else f"Try `ssh CLUSTER.PROC.{chosen.suffix}` with one of your job ids"
-        typer.echo(f"Updated {shown(config)}. {try_it}; "
-                   f"`{paths.command_word('condor-job-ssh')} sync` lists your jobs for VS Code.")
-        if chosen.via and not chosen.sim_root:
-            from .hopsetup import advice
 
-            typer.echo(advice(chosen.via))
+def _choose(current: Settings, changes: dict, sim_given: bool) -> Settings:
+    """The saved settings with the command line's put in; what was replaced or is unused said, and with
+    --sim, whether a pool answers there."""
+    notes: List[str] = []
+    chosen = settings_mod.apply(current, changes, notes)
+    for note in notes:
+        ui.warn(note)
+    if sim_given:
+        from .simcmds import pool_warning
+
+        for problem in filter(None, [pool_warning(changes["sim_root"])]):
+            ui.warn(problem)
+    return chosen
+
+
+def _unchanged(config: Path, current: Settings, chosen: Settings, dry_run: bool) -> None:
+    """The block is as it would be written: save changed settings (unless a dry run), and say so."""
+    if chosen != current and not dry_run:
+        settings_mod.save(chosen)
+        typer.echo(f"Saved the settings to {shown(paths.config_file())}.")
+    typer.echo(f"{shown(config)}: no changes.")
+    _warn_problems(config, chosen)
+
+
+def _shown_and_confirmed(config: Path, text: Optional[str], after: str, dry_run: bool, yes: bool) -> bool:
+    """Show the change as a diff; True to write it (not a dry run, and --yes or the user said so)."""
+    ui.echo_exact(splice.unified_diff(text if text is not None else "", after, config))
+    if dry_run:
+        typer.echo("Dry run: nothing was written.")
+        return False
+    ui.confirm(f"Write these changes to {config}?", yes)
+    return True
+
+
+def _write(config: Path, transform, current: Settings, chosen: Settings, after: str) -> None:
+    """Save the settings, then write the block (no edit of the user's lost), and say what to try."""
+    if chosen != current:  # first: a config written with settings that failed to save would be undone
+        settings_mod.save(chosen)  # by the next bare `setup`
+    if write.update(config, transform) == write.UNCHANGED:
+        typer.echo(f"{shown(config)}: no changes.")
+        return
+    for line in splice.lines_before(after)[:1]:
+        ui.warn(f"{config} sets {line!r} above the managed block; ssh keeps the first value it reads, so "
+                "options above the block win over ours: move them below it")
+    _warn_problems(config, chosen)
+    from .setupwarn import a_running_job
+
+    job = a_running_job(chosen, config)
+    try_it = f"Try `ssh {shlex.quote(job)}`" if job else f"Try `ssh CLUSTER.PROC.{chosen.suffix}` with one of your job ids"
+    typer.echo(f"Updated {shown(config)}. {try_it}; "
+               f"`{paths.command_word('condor-job-ssh')} sync` lists your jobs for VS Code.")
+    if chosen.via and not chosen.sim_root:
+        from .hopsetup import advice
+
+        typer.echo(advice(chosen.via))
 
 
 def _warn_problems(config: Path, chosen) -> None:
@@ -350,15 +256,17 @@ def sync_once(config: Path, include_idle: Optional[bool], dry_run: bool) -> Tupl
     return write.update(config, transform) != write.UNCHANGED, count
 
 
-def sync_command(
-    ssh_config: Optional[Path] = SSH_CONFIG,
-    include_idle: Optional[bool] = typer.Option(None, "--include-idle/--running-only",
-                                                help="List idle jobs too (default: as saved by setup)."),
-    watch: Optional[float] = typer.Option(None, "--watch", metavar="SECONDS",
-                                          help="Keep syncing every SECONDS (1 or more) until interrupted."),
-    dry_run: bool = DRY_RUN,
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="Say nothing unless something changed."),
-) -> None:
+_WATCH = params.parameter("watch", typer.Option(None, "--watch", metavar="SECONDS",
+                                                 help="Keep syncing every SECONDS (1 or more) until interrupted."),
+                          Optional[float])
+_QUIET = params.parameter("quiet", typer.Option(False, "--quiet", "-q", help="Say nothing unless something changed."),
+                          bool)
+
+
+@params.with_options([params.SSH_CONFIG_PARAM], [_WATCH, params.DRY_RUN_PARAM, _QUIET], keys=["include_idle"],
+                     help_for={"include_idle": BY_KEY["include_idle"].sync_help})
+def sync_command(ssh_config: Optional[Path] = None, include_idle: Optional[bool] = None,
+                 watch: Optional[float] = None, dry_run: bool = False, quiet: bool = False) -> None:
     """List your running jobs as ssh hosts, for VS Code.
 
     Asks every schedd the block reaches for your jobs (the default one, each route's, and with
@@ -374,7 +282,7 @@ def sync_command(
       condor-job-ssh sync --include-idle --dry-run
       condor-job-ssh sync --watch 60          # until Ctrl-C
     """
-    config = _ssh_config_path(ssh_config)
+    config = params.ssh_config_path(ssh_config)
     if watch is not None and not watch >= 1:  # also nan; checked here, not by typer's "x>=1.0"
         raise ui.fail(f"--watch wants a number of seconds, at least 1, not {watch:g}", 2)
     if watch is not None and dry_run:
@@ -417,9 +325,9 @@ def _raise_interrupt(signum, frame) -> None:
 
 # ----- remove -----------------------------------------------------------------------------------------------
 def remove_command(
-    ssh_config: Optional[Path] = SSH_CONFIG,
-    dry_run: bool = DRY_RUN,
-    yes: bool = YES,
+    ssh_config: Optional[Path] = params.SSH_CONFIG,
+    dry_run: bool = params.DRY_RUN,
+    yes: bool = params.YES,
 ) -> None:
     """Take the managed block out of your ssh config.
 
@@ -433,7 +341,7 @@ def remove_command(
       condor-job-ssh remove --yes
     """
     with ui.one_line_errors():
-        config = _ssh_config_path(ssh_config)
+        config = params.ssh_config_path(ssh_config)
         text, block = _read(config)
         if text is None or block is None:
             typer.echo(f"{shown(config)}: no managed block, nothing to remove.")

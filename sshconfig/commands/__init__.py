@@ -1,0 +1,1 @@
+"""condor-job-ssh's commands, one module per verb (cli.py registers them in this order)."""
