@@ -44,20 +44,14 @@ def _options(version: Optional[bool] = typer.Option(None, "--version", callback=
 def build_app() -> typer.Typer:
     app = typer.Typer(name="condor-job-ssh", help=HELP, no_args_is_help=True, add_completion=True,
                       pretty_exceptions_enable=False, rich_markup_mode=None)
-    from . import configcmds, demo, doctor
-    from .simcmds import sim_app
+    from .commands import agent, demo, doctor, profile, remove, setup, sim, sync
 
     app.callback()(_options)
-    configcmds.register(app)
-    doctor.register(app)
-    demo.register(app)
-    app.add_typer(sim_app, name="sim")
-    from .profiles.commands import profile_app
-
-    app.add_typer(profile_app, name="profile")
-    from .agentcmds import agent_app
-
-    app.add_typer(agent_app, name="agent")
+    for command in (setup, sync, remove, doctor, demo):  # the order `condor-job-ssh --help` lists them in
+        command.register(app)
+    app.add_typer(sim.sim_app, name="sim")
+    app.add_typer(profile.profile_app, name="profile")
+    app.add_typer(agent.agent_app, name="agent")
     for info in app.registered_commands:
         if info.short_help is None and info.name in SHORT_HELP:
             info.short_help = SHORT_HELP[info.name]

@@ -14,7 +14,7 @@ from typing import List, Optional
 
 def problems(config: Path, chosen) -> List[str]:
     """One line for each problem that will make connections fail (empty when none is seen)."""
-    from . import doctor
+    from .commands import doctor
     from .block.resolved import resolve_block
 
     out = []
@@ -50,3 +50,20 @@ def a_running_job(chosen, config: Optional[Path] = None) -> Optional[str]:
         if job.status == "running":
             return f"{job.cluster}.{job.proc}.{chosen.suffix}"
     return None
+
+
+def pool_warning(root: str) -> Optional[str]:
+    """For `setup --sim ROOT`: one line when no simulated pool answers there (None when one does).
+    Only a warning: the pool may be started after setup, and ssh then works."""
+    import shlex
+
+    from proxycmd import paths
+    from proxycmd.sim.client import SimPool
+
+    pool = SimPool(root)
+    if pool.running():
+        return None
+    why = "no such directory" if not pool.root.exists() else (
+        "not a directory" if not pool.root.is_dir() else "nothing answers there")
+    return (f"--sim {pool.root}: no simulated pool runs there ({why}); ssh to job hosts fails until you "
+            f"start one with `{paths.command_word('condor-job-ssh')} sim start --root {shlex.quote(str(pool.root))}`")

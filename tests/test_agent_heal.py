@@ -14,7 +14,7 @@ import subprocess
 
 from conftest import tool  # `world`: conftest's, on the simulated pool through both backends
 from proxycmd import paths
-from sshconfig import doctor
+from sshconfig.commands import doctor
 from sshconfig.block.resolved import resolve_block
 
 HOST = "{}.job.condor"

@@ -19,7 +19,8 @@ from typer.testing import CliRunner
 
 from conftest import private_tmp
 from proxycmd.session import JobInfo
-from sshconfig import configcmds, ui
+from sshconfig import ui
+from sshconfig.commands import remove as remove_cmd, setup as setup_cmd, sync as sync_cmd
 from sshconfig.block import settings
 from sshconfig.block.splice import BEGIN, END
 from sshconfig.block.settings import Route, Settings, SettingsError
@@ -65,7 +66,8 @@ def home(monkeypatch):
 
 def app() -> typer.Typer:
     built = typer.Typer()
-    configcmds.register(built)
+    for command in (setup_cmd, sync_cmd, remove_cmd):
+        command.register(built)
     return built
 
 
@@ -297,7 +299,7 @@ def test_real_setup_beats_a_users_host_star(home):
 
     ours = ssh_g("32.0.job.condor")
     rundir = str(home.rundir)
-    assert f"proxycommand '{configcmds.find_proxy()}' --runtime-dir '{rundir}' --login '%r' '%h'" in ours
+    assert f"proxycommand '{setup_cmd.find_proxy()}' --runtime-dir '{rundir}' --login '%r' '%h'" in ours
     for line in [f"identityagent {rundir}/host-{socket.gethostname()}/agent.sock", "identityfile none", "user alice", "controlmaster auto",
                  "identitiesonly no"]:
         assert line in ours
@@ -418,7 +420,7 @@ def test_sync_watch_stops_cleanly_on_ctrl_c(home, monkeypatch):
         if len(sleeps) == 3:
             raise KeyboardInterrupt
 
-    monkeypatch.setattr(configcmds.time, "sleep", sleep)
+    monkeypatch.setattr(sync_cmd.time, "sleep", sleep)
     result = run("sync", "--watch", "5")
     assert sleeps == [5, 5, 5] and "Stopped" in result.stderr and hosts(home) == ["1.0.job.condor"]
 
@@ -505,12 +507,12 @@ def test_find_proxy_prefers_the_one_beside_python(monkeypatch, tmp_path):
         (where / "condor-job-proxy").chmod(0o755)
     monkeypatch.setattr(sys, "executable", str(beside / "python"))
     monkeypatch.setenv("PATH", str(on_path))
-    assert configcmds.find_proxy() == str(beside / "condor-job-proxy")
+    assert setup_cmd.find_proxy() == str(beside / "condor-job-proxy")
     (beside / "condor-job-proxy").unlink()
-    assert configcmds.find_proxy() == str(on_path / "condor-job-proxy")
+    assert setup_cmd.find_proxy() == str(on_path / "condor-job-proxy")
     (on_path / "condor-job-proxy").unlink()
     with pytest.raises(ui.Failure, match="cannot find condor-job-proxy"):
-        configcmds.find_proxy()
+        setup_cmd.find_proxy()
 
 
 def test_parse_route():

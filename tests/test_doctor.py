@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from conftest import flat_table, make_world, tool
-from sshconfig import doctor as doctor_mod
+from sshconfig.commands import doctor as doctor_mod
 from sshconfig.block.resolved import from_ssh_g
 
 pytestmark = pytest.mark.e2e

@@ -70,7 +70,7 @@ def test_a_failures_directory_that_is_a_symlink_is_refused(state, tmp_path):
 
 
 def test_doctor_shows_recent_failures(state):
-    from sshconfig.doctor import OK, WARN
+    from sshconfig.commands.doctor import OK, WARN
     from sshconfig.failures_check import check_recent_failures
 
     assert check_recent_failures(now=5000.0).state == OK

@@ -77,7 +77,7 @@ def test_a_host_name_that_cannot_name_a_directory_is_refused_in_one_line():
 def test_the_host_directory_must_be_private():
     """The per-host directory is checked like the runtime directory itself: by the proxy and agent
     (ensure_host_dir) and by doctor (the IdentityAgent directory as ssh -G resolves it)."""
-    from sshconfig import doctor
+    from sshconfig.commands import doctor
     from sshconfig.block.resolved import from_ssh_g
 
     base = private_tmp("n-")  # not under /tmp: the safe chain refuses that before it reaches our directory

@@ -14,7 +14,7 @@ from proxycmd.hostname import is_profile_name
 
 from .. import ui
 from ..ui import PlainCommand
-from . import template
+from ..profiles import template
 
 profile_app = typer.Typer(
     name="profile",

@@ -14,8 +14,8 @@ from proxycmd.errors import ProxyError, shown
 from proxycmd.hostname import HostnameError, parse_job_id
 from proxycmd.sim.client import SimPool
 
-from . import ui
-from .ui import PlainCommand
+from .. import ui
+from ..ui import PlainCommand
 
 sim_app = typer.Typer(
     name="sim",
@@ -32,7 +32,7 @@ SCHEDD_HELP = "A named schedd the pool serves (sim start --schedd NAME); default
 def default_root() -> "tuple[Path, bool]":
     """The pool's root when --root is not given: the one `setup --sim DIR` saved (so every sim command and
     ssh see the same pool), else the default under the state directory; and whether it is that default."""
-    from .block import settings as settings_mod
+    from ..block import settings as settings_mod
 
     try:
         saved = settings_mod.load(warn=lambda message: None).sim_root
@@ -191,14 +191,3 @@ def remove_job(job_id: str = typer.Argument(..., metavar="JOB", help=JOB_HELP),
     """Remove a job from the queue (its processes are killed)."""
     _change("rm", job_id, root, schedd)
 
-
-def pool_warning(root: str) -> Optional[str]:
-    """For `setup --sim ROOT`: one line when no simulated pool answers there (None when one does).
-    Only a warning: the pool may be started after setup, and ssh then works."""
-    pool = SimPool(root)
-    if pool.running():
-        return None
-    why = "no such directory" if not pool.root.exists() else (
-        "not a directory" if not pool.root.is_dir() else "nothing answers there")
-    return (f"--sim {pool.root}: no simulated pool runs there ({why}); ssh to job hosts fails until you "
-            f"start one with `{paths.command_word('condor-job-ssh')} sim start --root {shlex.quote(str(pool.root))}`")

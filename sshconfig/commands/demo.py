@@ -26,7 +26,7 @@ import typer
 
 from proxycmd import paths, safefs
 
-from . import ui
+from .. import ui
 
 PREFIX = "cjp-demo-"
 MAX_SIZE_MIB = 4096

@@ -9,7 +9,7 @@ import typer
 
 from proxycmd import paths
 
-from . import ui
+from .. import ui
 
 agent_app = typer.Typer(help="Stop the key agent of this host. It starts by itself on the first connection.",
                         short_help="Stop the key agent of this host.", no_args_is_help=True)
@@ -17,7 +17,7 @@ agent_app = typer.Typer(help="Stop the key agent of this host. It starts by itse
 
 def _runtime_dir(config: Path) -> Path:
     """The runtime directory the block's ProxyCommand names (what connections use), else the chosen one."""
-    from .block import resolved, settings as settings_mod
+    from ..block import resolved, settings as settings_mod
 
     chosen = settings_mod.load(warn=lambda message: None)
     found = resolved.resolve_block(config, chosen.suffix)
@@ -40,7 +40,7 @@ def stop_command(ssh_config: Optional[Path] = typer.Option(None, "--ssh-config",
     from proxycmd.agent import client
     from proxycmd.errors import ProxyError
 
-    from .block.settings import SettingsError
+    from ..block.settings import SettingsError
 
     try:
         rundir = _runtime_dir(ssh_config or paths.default_ssh_config())
