@@ -1,7 +1,7 @@
 """Two real HTCondor pools (issue 19): the same job id in both, reached by host name and by route, `sync`
 listing both, and a route that names only a pool reaching that pool's job, never the local one.
 
-Run with `sh scripts/test-real-pool.sh tests/test_real_sites.py` (as root it runs as an unprivileged user).
+Run with `sh scripts/test-real-pool.sh tests/real/test_real_sites.py` (as root it runs as an unprivileged user).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""tests/fakes/condor_ssh_to_job keeps HTCondor's condor_ssh_to_job contract (ssh_to_job.cpp, 25.x).
+"""tests/support/fakes/condor_ssh_to_job keeps HTCondor's condor_ssh_to_job contract (ssh_to_job.cpp, 25.x).
 
 The condor backend is tested through this fake, so its options, messages, exit statuses, session
 directory and the argument list it hands the ssh program are pinned here, as DESIGN.md §1.6-§1.8 and §5

@@ -1,6 +1,6 @@
 """The rendered block: golden files, quoting checked with the real ssh client, speed.
 
-Rewrite the golden files with ``UPDATE_GOLDEN=1 python -m pytest tests/test_render.py``.
+Rewrite the golden files with ``UPDATE_GOLDEN=1 python -m pytest tests/unit/test_render.py``.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from sshconfig.block.quoting import RenderError
 from sshconfig.block.render import RenderContext, job_hostname, render_block, render_hosts
 from sshconfig.block.settings import Route, Settings
 
-GOLDEN = Path(__file__).parent / "golden"
+GOLDEN = Path(__file__).resolve().parents[1] / "golden"
 PROXY = "/opt/condor-job-proxy/bin/condor-job-proxy"
 RUNDIR = "/home/alice/.ssh/cjp"
 T0 = 1795000000.0  # 2026-11-18 11:06:40 UTC

@@ -1,6 +1,6 @@
 """End to end from a "laptop": no HTCondor tool on its PATH, `condor-job-ssh setup --via ap`, then the real
 ssh, scp, rsync and sftp reach jobs of the simulated pool behind an access point that is a real sshd
-daemon (tests/ap_fixture.py), where only the fake condor_ssh_to_job and condor_q run."""
+daemon (tests/support/ap_fixture.py), where only the fake condor_ssh_to_job and condor_q run."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """The HTCondor backend: the job ad -> decision mapping, condor_ssh_to_job's messages, the dialer hand-off
-(through tests/fakes/condor_ssh_to_job on a simulated pool), the htcondor2 queries, and `doctor`."""
+(through tests/support/fakes/condor_ssh_to_job on a simulated pool), the htcondor2 queries, and `doctor`."""
 
 from __future__ import annotations
 
@@ -445,7 +445,7 @@ def test_a_connection_on_the_condor_path_imports_nothing_heavy(condor_env):
     job = world.submit("sleep", "600")
     script = f"""
 import sys
-sys.path.insert(0, {str(Path(__file__).resolve().parent.parent)!r})
+sys.path.insert(0, {str(Path(__file__).resolve().parents[2])!r})
 from proxycmd import cli, handoff
 
 def hand_over(conn, relay_wanted=False, watch=None):

@@ -71,7 +71,7 @@ def test_the_dialer_ships_inside_the_package_and_not_as_a_command_on_path():
         import tomli as tomllib
     from proxycmd import dialer
 
-    project = tomllib.loads((Path(__file__).resolve().parent.parent / "pyproject.toml").read_text())
+    project = tomllib.loads((Path(__file__).resolve().parents[2] / "pyproject.toml").read_text())
     assert "script-files" not in project.get("tool", {}).get("setuptools", {})
     assert dialer.NAME in project["tool"]["setuptools"]["package-data"]["proxycmd.dialer"]
     packaged = Path(dialer.__file__).resolve().parent / dialer.NAME
@@ -96,7 +96,7 @@ def _as_user_cmd(user: str):
     import shutil
     from pathlib import Path
 
-    here = str(Path(__file__).resolve().parent.parent)
+    here = str(Path(__file__).resolve().parents[2])
     if os.getuid() != 0:
         return ["/usr/bin/env", f"PYTHONPATH={here}", "/usr/bin/python3", "-c", PROBE]
     if not shutil.which("runuser"):

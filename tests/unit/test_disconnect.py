@@ -33,7 +33,7 @@ def parse_packet(data: bytes):
 
 def test_stream_is_a_version_line_then_one_disconnect_service_not_available():
     """Reason 7 (SERVICE_NOT_AVAILABLE), never 11 (BY_APPLICATION), which Node's ssh2 drops without an
-    error (tests/test_editors_e2e.py shows the sentence reaching open-remote-ssh's error)."""
+    error (tests/sim/test_editors_e2e.py shows the sentence reaching open-remote-ssh's error)."""
     data = disconnect.refusal_stream("condor-job-proxy: job 5.0 is held: over quota")
     line, rest = data.split(b"\r\n", 1)
     assert line == b"SSH-2.0-condor-job-proxy"

@@ -1,7 +1,7 @@
 """`condor-job-ssh doctor JOB` end to end on jobs whose sessions land on the host: the simulated pool through
 both backends and a real pool (also_real), and from a laptop through an access point (`setup --via`).  A job
 with no trap gets one row that says so and exit status 0; a held job, a job not in the queue and a JOB that
-is no job say so.  Container jobs: tests/test_real_containers.py."""
+is no job say so.  Container jobs: tests/real/test_real_containers.py."""
 
 from __future__ import annotations
 

@@ -10,7 +10,7 @@ from typing import Dict, List, Set
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _module_name(path: Path, root: Path = ROOT) -> str:

@@ -44,7 +44,7 @@ pytestmark = pytest.mark.e2e
 
 OPEN_REMOTE_SSH_COMMIT = "41e50958631e8bb127d4786b65ba8e35e3fb1245"
 CHECKOUT_ENV = "CJP_OPEN_REMOTE_SSH"
-JS = Path(__file__).resolve().parent / "js"
+JS = Path(__file__).resolve().parents[1] / "js"
 NODE_MIN = (20, 19)  # simple-socks is an ES module only: require() of one needs node 20.19 or newer
 SERVER_COMMIT = "cafe0000000000000000000000000000000000d1"  # product.json's commit: names the server's directory
 SERVER_APP = "codium-server"

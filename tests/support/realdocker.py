@@ -1,4 +1,4 @@
-"""Docker for the container tier (tests/test_real_containers.py): the test images, built once and cached.
+"""Docker for the container tier (tests/real/test_real_containers.py): the test images, built once and cached.
 
 No container registry is reachable where the tier runs, so images come from Debian's own package registry:
 `debootstrap --variant=minbase` of the machine's Debian suite from the mirror its apt sources name
@@ -17,7 +17,7 @@ and `VARIANT_ID=cjp-test` in its /etc/os-release, so a command that ran inside t
 ran on the host.  Tags carry the recipe's hash (with the user's name, uid and gid), so a changed recipe
 builds anew and an unchanged one costs nothing; a fresh machine simply builds them all (about a minute).
 
-Building needs root (debootstrap): `python3 tests/realdocker.py build --user NAME`, which
+Building needs root (debootstrap): `python3 tests/support/realdocker.py build --user NAME`, which
 scripts/test-containers.sh runs before it starts the tier as that user.  The tier itself only checks that
 Docker answers and the images are there (`why_unavailable`).
 """

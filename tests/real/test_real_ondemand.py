@@ -1,6 +1,6 @@
-"""Jobs on demand on a real HTCondor pool (tests/realpool.py): the starter's first session of an interactive
+"""Jobs on demand on a real HTCondor pool (tests/support/realpool.py): the starter's first session of an interactive
 job SIGTERMs the job's program (DESIGN.md §14), so this is where the watchdog must prove it survives.  On
-the AP (`setup --condor`) and from a laptop through a real sshd AP (tests/ap_fixture.py): the first ssh
+the AP (`setup --condor`) and from a laptop through a real sshd AP (tests/support/ap_fixture.py): the first ssh
 submits, the watchdog's pid is the same after three sessions, a reconnect within the idle timeout finds
 the same job, the job leaves the queue after the timeout, and `profile stop` removes it at once."""
 

@@ -1,5 +1,5 @@
 """The laptop path on a real pool: a laptop with no HTCondor tool, `setup --via ap`, and an access point that
-is a real sshd on a loopback port whose sessions find a real HTCondor personal pool (tests/realpool.py)."""
+is a real sshd on a loopback port whose sessions find a real HTCondor personal pool (tests/support/realpool.py)."""
 
 from __future__ import annotations
 

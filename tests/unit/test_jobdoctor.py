@@ -1,8 +1,8 @@
 """`condor-job-ssh doctor JOB`, the pure parts: job ads -> facts (proxycmd/backends/jobfacts.py), the probe's script
 and its output (sshconfig/jobprobe.py), facts -> findings (sshconfig/jobdoctor.py).  The probe script runs
 here for real under /bin/sh in a scratch directory laid out as a starter lays it out.  What a real pool
-and real containers make of it: tests/test_real_containers.py; on the simulated pool and through the hop:
-tests/test_jobdoctor_e2e.py."""
+and real containers make of it: tests/real/test_real_containers.py; on the simulated pool and through the hop:
+tests/sim/test_jobdoctor_e2e.py."""
 
 from __future__ import annotations
 

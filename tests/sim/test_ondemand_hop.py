@@ -1,5 +1,5 @@
 """Jobs on demand from a laptop (`setup --via ap`): the profile's job is looked up with condor_q -constraint
-and submitted with condor_submit on the access point, a real sshd (tests/ap_fixture.py) in front of the
+and submitted with condor_submit on the access point, a real sshd (tests/support/ap_fixture.py) in front of the
 simulated pool, whose starter SIGTERMs an interactive job's program in its first session as a real one does.
 The job survives its sessions, a reconnect within the idle timeout reuses it, it ends after the timeout and
 at once on `profile stop`; `sync` and `profile list` see it; VS Code's sequence finds the same job."""

@@ -1,5 +1,5 @@
 """The container tier: docker- and container-universe jobs on a real HTCondor pool with Debian's Docker
-(tests/realdocker.py builds the images; scripts/test-containers.sh installs Docker, starts dockerd, builds
+(tests/support/realdocker.py builds the images; scripts/test-containers.sh installs Docker, starts dockerd, builds
 them and runs this tier as an unprivileged user; CI sets CJP_REQUIRE_CONTAINERS=1, so it cannot skip).
 
 sshd runs on the execute host and every session's commands enter the container (`docker exec`): the

@@ -438,7 +438,7 @@ def test_setup_runtime_dir_option(home):
     assert f"IdentityAgent {home.rundir}/host-%l/agent.sock" in home.ssh_config.read_text()
 
 
-@pytest.mark.skipif(not Path(__file__).parent.parent.joinpath("proxycmd/backends/sim.py").exists(),
+@pytest.mark.skipif(not Path(__file__).resolve().parents[2].joinpath("proxycmd/backends/sim.py").exists(),
                     reason="needs the simulated pool")
 def test_sync_with_the_simulated_pool(home):
     from proxycmd.sim.client import SimPool

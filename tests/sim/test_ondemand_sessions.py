@@ -1,7 +1,7 @@
 """What a real starter does in every ssh session (DESIGN.md §14), on the simulated pool, and how a profile
 job lives through it: the first session of an interactive job SIGTERMs the job's program; the watchdog
 survives that, is reused by a reconnect within its idle timeout, ends after it, and ends at once on
-removal.  The same scenario through a laptop's hop is in tests/test_ondemand_hop.py."""
+removal.  The same scenario through a laptop's hop is in tests/sim/test_ondemand_hop.py."""
 
 from __future__ import annotations
 

@@ -99,7 +99,7 @@ def _sftp_server() -> str:
 
 def make_laptop(shell: str = "bash", keygen_options: str = "", pool=None, schedds=()):
     """A laptop and an AP; behind the AP the simulated pool (serving *schedds* besides its default one), or
-    with *pool* a real HTCondor pool (tests/realpool.py), whose tools the AP's sessions then find on PATH."""
+    with *pool* a real HTCondor pool (tests/support/realpool.py), whose tools the AP's sessions then find on PATH."""
     if shell != "bash" and not shutil.which(shell):
         pytest.skip(f"{shell} is not installed (apt-get install -y {shell})")
     base = _short_tmp("cjph-")

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import Dict, List, Optional
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 REQUIRE_ENV = "CJP_REQUIRE_REAL_POOL"  # set by CI: a missing pool fails the tier instead of skipping it
 HTCONDOR_ENV = "CJP_HTCONDOR"
 
