@@ -12,7 +12,6 @@ import shutil
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -287,14 +286,14 @@ def test_created_note():
     assert CREATED_NOTE not in rendered("defaults")
 
 
-def test_ten_thousand_jobs_well_under_a_second():
+def test_ten_thousand_jobs_each_get_their_host_entry():
+    """Every one of 10,000 jobs gets its own entry, in order (how long it takes: bench/bench_render.py)."""
     jobs = [JobInfo(1000 + i, i % 7, "running" if i % 3 else "idle", cmd=f"/bin/job --n {i}", batch_name="b",
                     remote_host=f"slot{i % 32}@exec{i % 500}", since=T0 + i) for i in range(10_000)]
-    start = time.perf_counter()
     text = render_block(context(Settings()), jobs, )
-    took = time.perf_counter() - start
     assert text.count("\nHost ") == 10_000
-    assert took < 0.5, f"rendering 10,000 jobs took {took:.3f} s"
+    hosts = [line.split()[1] for line in text.splitlines() if line.startswith("Host ") and "*" not in line]
+    assert hosts == [f"{1000 + i}.{i % 7}.job.condor" for i in range(10_000)]
 
 
 @needs_ssh
