@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 from typing import Optional
+import sys
 
 import typer
+from typer.exceptions import Abort, TyperException
+
+from proxycmd import __version__
 
 from . import ui
+from .commands import agent, demo, doctor, profile, remove, setup, sim, sync
 
 HELP = """\
 Reach running HTCondor jobs with plain ssh, scp, rsync, sftp and VS Code.
@@ -30,8 +35,6 @@ SHORT_HELP = {
 
 def _version(show: Optional[bool]) -> None:
     if show:
-        from proxycmd import __version__
-
         typer.echo(f"condor-job-ssh {__version__}")
         raise typer.Exit()
 
@@ -44,7 +47,6 @@ def _options(version: Optional[bool] = typer.Option(None, "--version", callback=
 def build_app() -> typer.Typer:
     app = typer.Typer(name="condor-job-ssh", help=HELP, no_args_is_help=True, add_completion=True,
                       pretty_exceptions_enable=False, rich_markup_mode=None)
-    from .commands import agent, demo, doctor, profile, remove, setup, sim, sync
 
     app.callback()(_options)
     for command in (setup, sync, remove, doctor, demo):  # the order `condor-job-ssh --help` lists them in
@@ -59,10 +61,6 @@ def build_app() -> typer.Typer:
 
 
 def main() -> None:
-    import sys
-
-    from typer.exceptions import Abort, TyperException
-
     try:
         code = build_app()(standalone_mode=False)
     except TyperException as exc:  # click's usage errors and bad parameters

@@ -10,22 +10,25 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import List, Optional
+import shlex
+
+from proxycmd import paths
+from proxycmd.errors import ProxyError
+from proxycmd.sim.client import SimPool
+
+from .block.resolved import resolve_block
+from .commands import doctor
+from .places import backend_for
 
 
 def problems(config: Path, chosen) -> List[str]:
     """One line for each problem that will make connections fail (empty when none is seen)."""
-    from .commands import doctor
-    from .block.resolved import resolve_block
-
     out = []
     resolved = resolve_block(config, chosen.suffix)
     if resolved is not None:
         login = doctor.check_login_user(resolved, chosen.user, doctor.local_user())
         if login.state == doctor.FAIL:
             out.append(f"{login.detail}; fix: {login.fix.replace('`', '')}")
-    from proxycmd.errors import ProxyError
-
-    from .places import backend_for
 
     try:
         rows = backend_for(chosen, config).checks(quick=True)  # HTCondor's: is condor_ssh_to_job there?
@@ -40,8 +43,6 @@ def problems(config: Path, chosen) -> List[str]:
 def a_running_job(chosen, config: Optional[Path] = None) -> Optional[str]:
     """The host name of one of the user's running jobs where the settings point, or None (none, or they
     cannot be listed)."""
-    from .places import backend_for
-
     try:
         jobs = backend_for(chosen, config).list_jobs()
     except Exception:  # noqa: BLE001 -- only a nicer success line is lost
@@ -55,11 +56,6 @@ def a_running_job(chosen, config: Optional[Path] = None) -> Optional[str]:
 def pool_warning(root: str) -> Optional[str]:
     """For `setup --sim ROOT`: one line when no simulated pool answers there (None when one does).
     Only a warning: the pool may be started after setup, and ssh then works."""
-    import shlex
-
-    from proxycmd import paths
-    from proxycmd.sim.client import SimPool
-
     pool = SimPool(root)
     if pool.running():
         return None

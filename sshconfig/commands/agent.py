@@ -8,8 +8,12 @@ from typing import Optional
 import typer
 
 from proxycmd import paths
+from proxycmd.agent import client
+from proxycmd.errors import ProxyError
 
 from .. import ui
+from ..block import resolved, settings as settings_mod
+from ..block.settings import SettingsError
 
 agent_app = typer.Typer(help="Stop the key agent of this host. It starts by itself on the first connection.",
                         short_help="Stop the key agent of this host.", no_args_is_help=True)
@@ -17,8 +21,6 @@ agent_app = typer.Typer(help="Stop the key agent of this host. It starts by itse
 
 def _runtime_dir(config: Path) -> Path:
     """The runtime directory the block's ProxyCommand names (what connections use), else the chosen one."""
-    from ..block import resolved, settings as settings_mod
-
     chosen = settings_mod.load(warn=lambda message: None)
     found = resolved.resolve_block(config, chosen.suffix)
     if found is not None and found.proxy_runtime_dir:
@@ -37,11 +39,6 @@ def stop_command(ssh_config: Optional[Path] = typer.Option(None, "--ssh-config",
     Sessions already logged in go on; the next connection starts a fresh agent. Agents of other login
     nodes sharing your home are not touched.
     """
-    from proxycmd.agent import client
-    from proxycmd.errors import ProxyError
-
-    from ..block.settings import SettingsError
-
     try:
         rundir = _runtime_dir(ssh_config or paths.default_ssh_config())
         status = client.status(rundir)

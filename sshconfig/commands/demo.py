@@ -21,10 +21,14 @@ import tempfile
 import time
 from pathlib import Path
 from typing import List, Optional
+import secrets
 
 import typer
 
 from proxycmd import paths, safefs
+from proxycmd.agent import client
+from proxycmd.sim.client import SimPool
+from proxycmd.sim.ptycheck import pty_problem
 
 from .. import ui
 
@@ -69,8 +73,6 @@ class _Demo:
         try:
             name = record.read_text().strip()
         except FileNotFoundError:
-            import secrets
-
             name = f"demo-{secrets.token_hex(3)}"
             record.write_text(name + "\n")
         if not (name.startswith("demo-") and name[5:].isalnum()):
@@ -98,15 +100,12 @@ class _Demo:
         quiet = dict(env=self.env, capture_output=True, stdin=subprocess.DEVNULL)
         if self.config.exists():
             subprocess.run(["ssh", "-F", str(self.config), "-O", "exit", HOST], **quiet)
-        from proxycmd.sim.client import SimPool
 
         try:
             SimPool(self.root).stop()
         except Exception:  # a pool already gone is what we want
             pass
         try:
-            from proxycmd.agent import client
-
             client.stop(self.rundir)
         except Exception:
             pass
@@ -208,8 +207,6 @@ def demo(keep: bool = typer.Option(False, "--keep", help="Leave the pool and con
         batch.write_text("ls tree\nget tree/d0/f0.txt\n")
         d.run("sftp -b: ls and get", ["sftp", "-F", str(d.config), "-b", str(batch), host], cwd=base)
         if keep:
-            from proxycmd.sim.ptycheck import pty_problem
-
             problem = pty_problem()
             typer.echo("\nThe pool is still up. Try:")
             if problem:  # a shell would only say the connection closed: offer a command

@@ -15,6 +15,7 @@ import os
 import shlex
 from pathlib import Path
 from typing import List, Optional
+import pwd
 
 import typer
 
@@ -22,6 +23,13 @@ from proxycmd import paths
 
 from .. import sshclient, ui
 from ..block import resolved as resolved_mod
+from ..block import settings as settings_mod
+from proxycmd.agent import client
+from ..block import splice, write
+from ..failures_check import check_recent_failures
+from ..jobdoctorcmd import diagnose
+from ..places import backend_for
+from ..profiles.check import check_profiles
 from proxycmd.checkresult import FAIL, OK, WARN, Check
 
 WIDTH = ui.WIDTH
@@ -69,8 +77,6 @@ def check_ssh_options() -> Check:
 def check_block(config: Path, suffix: str) -> Check:
     """The managed block is there, nothing that can win over it comes first, and ssh resolves a job host
     to our ProxyCommand."""
-    from ..block import splice, write
-
     name = "ssh config"
     again = f"run: `{ui.cjs()} setup`"
     try:
@@ -105,8 +111,6 @@ def check_block(config: Path, suffix: str) -> Check:
 
 
 def local_user() -> str:
-    import pwd
-
     try:
         return pwd.getpwuid(os.getuid()).pw_name
     except KeyError:
@@ -134,8 +138,6 @@ def check_login_user(resolved: "resolved_mod.Resolved", wanted: Optional[str], m
 
 
 def _end_marker() -> str:
-    from ..block import splice
-
     return splice.END
 
 
@@ -200,8 +202,6 @@ def check_runtime_dir(chosen: Optional[str]) -> "tuple[Check, Optional[Path]]":
 def check_agent(rundir: Optional[Path], identity_agent: Optional[str] = None) -> Check:
     """The agent answers on control.sock, and *identity_agent* (the socket ssh really uses, as `ssh -G`
     resolves IdentityAgent) is that agent's listening socket, not a removed or foreign one."""
-    from proxycmd.agent import client
-
     name = "key agent"
     if rundir is None:
         return Check(name, OK, "not running (it starts on the first connection)")
@@ -230,14 +230,11 @@ def check_agent(rundir: Optional[Path], identity_agent: Optional[str] = None) ->
 
 # ----- the command -------------------------------------------------------------------------------------------
 def run_checks(config: Path) -> List[Check]:
-    from ..block import settings as settings_mod
-
     checks: List[Check] = [check_ssh_version(), check_ssh_options()]
     try:
         chosen = settings_mod.load(warn=lambda message: None)
     except settings_mod.SettingsError as exc:
         return checks + [Check("settings", FAIL, str(exc), f"fix or delete that file, then run: `{ui.cjs()} setup`")]
-    from ..places import backend_for
 
     backend = backend_for(chosen, config)  # the simulated pool, the access point or HTCondor: its own rows
     checks += backend.checks()
@@ -250,10 +247,8 @@ def run_checks(config: Path) -> List[Check]:
         runtime, rundir = check_runtime_dir(chosen.runtime_dir)
         checks.append(runtime)
     checks.append(check_agent(rundir, resolved.identity_agent if resolved is not None else None))
-    from ..failures_check import check_recent_failures
 
     checks.append(check_recent_failures(settings=chosen, jobs=backend.queue_times))
-    from ..profiles.check import check_profiles
 
     checks += check_profiles()
     return checks
@@ -286,8 +281,6 @@ def doctor_command(
     container job, whether scp, sftp, rsync, ssh -L and exit statuses work there (docs/containers.md).
     """
     if job is not None:
-        from ..jobdoctorcmd import diagnose
-
         raise typer.Exit(diagnose(job, Path(os.path.expanduser(str(ssh_config))) if ssh_config else None, render))
     config = Path(os.path.expanduser(str(ssh_config))) if ssh_config else paths.default_ssh_config()
     checks = run_checks(config)

@@ -15,6 +15,8 @@ from proxycmd.hostname import is_profile_name
 from .. import ui
 from ..ui import PlainCommand
 from ..profiles import template
+from ..block import settings as settings_mod
+from ..places import backend_for
 
 profile_app = typer.Typer(
     name="profile",
@@ -34,8 +36,6 @@ def _name(text: str) -> str:
 
 
 def _settings():
-    from ..block import settings as settings_mod
-
     try:
         return settings_mod.load(warn=lambda message: None)
     except settings_mod.SettingsError as exc:
@@ -52,8 +52,6 @@ def _jobs(ssh_config: Optional[Path] = None):
     chosen = _settings()
     config = Path(os.path.expanduser(str(ssh_config))) if ssh_config is not None else None
     try:
-        from ..places import backend_for
-
         return backend_for(chosen, config), chosen
     except ImportError as exc:
         raise ui.fail(f"cannot ask HTCondor for your jobs: {exc} (install HTCondor's Python bindings)")

@@ -21,6 +21,10 @@ from ..block.render import RenderContext
 from ..block.settings import Settings
 from ..block.splice import ManagedBlockError
 from . import params
+from ..hopsetup import advice
+from ..setupwarn import a_running_job
+from ..setupwarn import pool_warning
+from ..setupwarn import problems
 
 PROXY = "condor-job-proxy"
 
@@ -128,8 +132,6 @@ def _choose(current: Settings, changes: dict, sim_given: bool) -> Settings:
     for note in notes:
         ui.warn(note)
     if sim_given:
-        from ..setupwarn import pool_warning
-
         for problem in filter(None, [pool_warning(changes["sim_root"])]):
             ui.warn(problem)
     return chosen
@@ -165,21 +167,16 @@ def _write(config: Path, transform, current: Settings, chosen: Settings, after: 
         ui.warn(f"{config} sets {line!r} above the managed block; ssh keeps the first value it reads, so "
                 "options above the block win over ours: move them below it")
     _warn_problems(config, chosen)
-    from ..setupwarn import a_running_job
 
     job = a_running_job(chosen, config)
     try_it = f"Try `ssh {shlex.quote(job)}`" if job else f"Try `ssh CLUSTER.PROC.{chosen.suffix}` with one of your job ids"
     typer.echo(f"Updated {shown(config)}. {try_it}; "
                f"`{paths.command_word('condor-job-ssh')} sync` lists your jobs for VS Code.")
     if chosen.via and not chosen.sim_root:
-        from ..hopsetup import advice
-
         typer.echo(advice(chosen.via))
 
 
 def _warn_problems(config: Path, chosen) -> None:
-    from ..setupwarn import problems
-
     for problem in problems(config, chosen):
         ui.warn(problem)
 

@@ -13,9 +13,12 @@ from proxycmd import paths
 from proxycmd.errors import ProxyError, shown
 from proxycmd.hostname import HostnameError, parse_job_id
 from proxycmd.sim.client import SimPool
+from proxycmd.hostname import parse
+from proxycmd.sim.ptycheck import pty_problem
 
 from .. import ui
 from ..ui import PlainCommand
+from ..block import settings as settings_mod
 
 sim_app = typer.Typer(
     name="sim",
@@ -32,8 +35,6 @@ SCHEDD_HELP = "A named schedd the pool serves (sim start --schedd NAME); default
 def default_root() -> "tuple[Path, bool]":
     """The pool's root when --root is not given: the one `setup --sim DIR` saved (so every sim command and
     ssh see the same pool), else the default under the state directory; and whether it is that default."""
-    from ..block import settings as settings_mod
-
     try:
         saved = settings_mod.load(warn=lambda message: None).sim_root
     except settings_mod.SettingsError as exc:
@@ -47,8 +48,6 @@ def _pool(root: Optional[Path]) -> SimPool:
 
 def _check_schedd(name: str) -> None:
     """A schedd name the host name grammar can carry (1.0.NAME.job.condor): DNS labels, the first not all digits."""
-    from proxycmd.hostname import parse
-
     try:
         ok = parse(f"1.0.{name}.job.condor").schedd == name.lower() and name == name.lower()
     except HostnameError:
@@ -90,7 +89,6 @@ def start(root: Optional[Path] = typer.Option(None, "--root", metavar="DIR", hel
     except ProxyError as exc:
         raise ui.fail(str(exc))
     typer.echo(f"simulated pool {'started' if started else 'already running'} in {shown(pool.root)}")
-    from proxycmd.sim.ptycheck import pty_problem
 
     problem = pty_problem()
     if problem:

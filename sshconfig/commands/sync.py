@@ -12,11 +12,15 @@ import typer
 
 from proxycmd import paths
 from proxycmd.errors import shown
+from proxycmd.ondemand import profile_names
 
 from .. import ui
 from ..block import render, settings as settings_mod, splice, write
 from ..block.options import BY_KEY
 from . import params
+from ..joblist import list_everywhere
+from ..joblist import newest
+from ..places import backend_for
 
 
 def _listed(job, include_idle: bool) -> bool:
@@ -35,8 +39,6 @@ def sync_once(config: Path, include_idle: Optional[bool], dry_run: bool) -> Tupl
     splice.split_block(block)  # a hand-edited block stops us here, before the pool is asked
     if not dry_run:
         write.check_writable(config)
-    from ..joblist import list_everywhere
-    from ..places import backend_for
 
     def open_at(schedd: Optional[str], pool: Optional[str], pool_only: bool):
         return backend_for(chosen, config, (schedd, pool, pool_only))
@@ -47,9 +49,6 @@ def sync_once(config: Path, include_idle: Optional[bool], dry_run: bool) -> Tupl
     except ImportError as exc:
         raise ui.Failure(f"cannot ask HTCondor for your jobs: {exc} (install HTCondor's Python bindings, "
                       "or use `setup --sim DIR` to try the simulated pool)") from None
-    from proxycmd.ondemand import profile_names
-
-    from ..joblist import newest
 
     wanted = [item for item in listed if _listed(item.job, idle)]
     if len(wanted) > chosen.sync_limit:
