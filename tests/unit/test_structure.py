@@ -214,3 +214,13 @@ def test_tests_sit_in_tiers_with_one_basename_each():
     names = [p.name for p in modules] + top
     # pytest imports each test module by its basename (no __init__.py): two of one name cannot both load
     assert sorted(n for n in set(names) if names.count(n) > 1) == []
+
+
+def test_a_command_imports_no_other_command():
+    """condor-job-ssh's verbs (sshconfig/commands/) share only params.py; what two verbs need lives outside."""
+    graph = _graph("sshconfig")
+    verbs = [m for m in graph if m.startswith("sshconfig.commands.") and m != "sshconfig.commands.params"]
+    assert len(verbs) >= 8
+    for verb in verbs:
+        assert [m for m in graph[verb] if m.startswith("sshconfig.commands.") and m != "sshconfig.commands.params"] \
+            == [], verb
