@@ -249,6 +249,11 @@ class Option(Part):
         return self.reset_flag[0].lstrip("-").replace("-", "_") if self.reset_flag else None
 
 
+def absolute(text: str) -> str:
+    """A path given on the command line as saved: absolute, ~ expanded ('' stays '': the default again)."""
+    return "" if str(text) == "" else os.path.abspath(os.path.expanduser(str(text)))
+
+
 def _seconds(value: float) -> str:
     """A number of seconds as one plain word: 600, not 600.0 or 6e+02."""
     return str(int(value)) if float(value).is_integer() else repr(float(value))
@@ -383,6 +388,12 @@ OPTIONS: List[Part] = [
     Option("sync_limit", kind=int, default=1000, flags=("--sync-limit",), metavar="N", bounds=(1, SSH_INT_MAX),
            help="The most job hosts `sync` writes, the newest jobs (default 1000); every other job is still "
                 "reached by its host name."),
+    # setup, sync and remove write, keep and delete the file (sshconfig/editorconfig.py); the block names it not
+    Option("editor_config", flags=("--editor-config",), metavar="PATH", empty_resets=True, parse=absolute,
+           help="Also write a separate ssh config at PATH for editors that read ssh_config themselves (VSCodium, "
+                "Windsurf, Antigravity, Positron: point remote.SSH.configFile at it); sync keeps it up to date, "
+                "remove deletes it; '' stops. See docs/editors.md.",
+           check=_check_path),
 ]
 SETTINGS: List[Option] = [part for part in OPTIONS if isinstance(part, Option)]
 BY_KEY = {option.key: option for option in SETTINGS}

@@ -9,7 +9,7 @@ import typer
 
 from proxycmd.errors import shown
 
-from .. import ui
+from .. import editorconfig as editor_hook, ui
 from ..block import splice, write
 from . import params
 
@@ -35,6 +35,7 @@ def remove_command(
         text, block = write.read_block(config)
         if text is None or block is None:
             typer.echo(f"{shown(config)}: no managed block, nothing to remove.")
+            editor_hook.after_remove(block, dry_run)
             return
         if not dry_run:
             write.check_writable(config)
@@ -44,10 +45,12 @@ def remove_command(
         if delete:
             typer.echo(f"(setup created {shown(config)} and nothing else is in it: it will be deleted)")
         if dry_run:
+            editor_hook.after_remove(block, dry_run)
             typer.echo("Dry run: nothing was written.")
             return
         ui.confirm(f"{'Delete' if delete else 'Change'} {config}?", yes)
         outcome = write.update(config, _remove_transform)
+        editor_hook.after_remove(block, dry_run)
         if outcome == write.DELETED:
             typer.echo(f"Deleted {shown(config)}.")
         elif outcome == write.WRITTEN:

@@ -15,7 +15,7 @@ import typer
 from proxycmd import paths
 from proxycmd.errors import shown
 
-from .. import sshclient, ui
+from .. import editorconfig as editor_hook, sshclient, ui
 from ..block import render, settings as settings_mod, splice, write
 from ..block.render import RenderContext
 from ..block.settings import Settings
@@ -111,6 +111,8 @@ def setup_command(ssh_config: Optional[Path] = None, dry_run: bool = False, yes:
         current = settings_mod.load(warn=ui.warn)
         chosen = _choose(current, changes, sim_given=values.get("sim_root") is not None)
         config = params.ssh_config_path(ssh_config)
+        if chosen.editor_config:  # a bad path or a file not ours: one line, before anything is written
+            editor_hook.check_target(chosen.editor_config, config)
         if not dry_run:
             write.check_writable(config)  # before anything is saved or created
         text, _ = write.read_block(config)
@@ -119,8 +121,9 @@ def setup_command(ssh_config: Optional[Path] = None, dry_run: bool = False, yes:
                                      sshclient.hop_config(config), shared_known_hosts)
         after = transform(text)
         if text is not None and after == text:
-            return _unchanged(config, current, chosen, dry_run)
-        if _shown_and_confirmed(config, text, after, dry_run, yes):
+            return _unchanged(config, current, chosen, after, dry_run)
+        if _shown_and_confirmed(config, text, after, dry_run, yes, lambda: editor_hook.after_setup(
+                chosen, current, config, after, dry_run)):
             _write(config, transform, current, chosen, after)
 
 
@@ -137,19 +140,22 @@ def _choose(current: Settings, changes: dict, sim_given: bool) -> Settings:
     return chosen
 
 
-def _unchanged(config: Path, current: Settings, chosen: Settings, dry_run: bool) -> None:
+def _unchanged(config: Path, current: Settings, chosen: Settings, after: str, dry_run: bool) -> None:
     """The block is as it would be written: save changed settings (unless a dry run), and say so."""
     if chosen != current and not dry_run:
         settings_mod.save(chosen)
         typer.echo(f"Saved the settings to {shown(paths.config_file())}.")
     typer.echo(f"{shown(config)}: no changes.")
+    editor_hook.after_setup(chosen, current, config, after, dry_run)
     _warn_problems(config, chosen)
 
 
-def _shown_and_confirmed(config: Path, text: Optional[str], after: str, dry_run: bool, yes: bool) -> bool:
+def _shown_and_confirmed(config: Path, text: Optional[str], after: str, dry_run: bool, yes: bool,
+                         dry_run_editor) -> bool:
     """Show the change as a diff; True to write it (not a dry run, and --yes or the user said so)."""
     ui.echo_exact(splice.unified_diff(text if text is not None else "", after, config))
     if dry_run:
+        dry_run_editor()  # the editor config's diff too
         typer.echo("Dry run: nothing was written.")
         return False
     ui.confirm(f"Write these changes to {config}?", yes)
@@ -162,7 +168,9 @@ def _write(config: Path, transform, current: Settings, chosen: Settings, after: 
         settings_mod.save(chosen)  # by the next bare `setup`
     if write.update(config, transform) == write.UNCHANGED:
         typer.echo(f"{shown(config)}: no changes.")
+        editor_hook.after_setup(chosen, current, config, None, False)
         return
+    editor_hook.after_setup(chosen, current, config, None, False)
     for line in splice.lines_before(after)[:1]:
         ui.warn(f"{config} sets {line!r} above the managed block; ssh keeps the first value it reads, so "
                 "options above the block win over ours: move them below it")

@@ -14,7 +14,7 @@ from proxycmd import paths
 from proxycmd.errors import shown
 from proxycmd.ondemand import profile_names
 
-from .. import ui
+from .. import editorconfig as editor_hook, ui
 from ..block import render, settings as settings_mod, splice, write
 from ..block.options import BY_KEY
 from . import params
@@ -68,11 +68,15 @@ def sync_once(config: Path, include_idle: Optional[bool], dry_run: bool) -> Tupl
     after = transform(text)
     count = sum(1 for line in hosts.split("\n") if line.startswith("Host "))
     if after == text:
+        editor_hook.after_sync(chosen, config, after, hosts, dry_run)
         return False, count
     if dry_run:
         ui.echo_exact(splice.unified_diff(text, after, config))
+        editor_hook.after_sync(chosen, config, after, hosts, dry_run)
         return True, count
-    return write.update(config, transform) != write.UNCHANGED, count
+    changed = write.update(config, transform) != write.UNCHANGED
+    editor_hook.after_sync(chosen, config, None, hosts, dry_run)
+    return changed, count
 
 
 _WATCH = params.parameter("watch", typer.Option(None, "--watch", metavar="SECONDS",
