@@ -2,6 +2,7 @@
 
     options.py   what the block can say: each setup option declared once (its flag, type, check, help and
                  what it writes into the block)
+    values.py    the values' checks and parsers (routes, seconds, names, paths), and SettingsError
     settings.py  the saved settings (config.toml): load, validate, settle, save
     quoting.py   values written into ssh_config safely (shell words, path option values)
     render.py    pure: settings (and jobs) -> the block's text (golden files: tests/golden/)

@@ -16,185 +16,18 @@ come out in declaration order, and `setup --help` lists the options in that orde
 from __future__ import annotations
 
 import os
-import re
-import reprlib
-import shlex
 import sys
 from dataclasses import dataclass
 from typing import Any, Callable, List, Optional, Tuple
 
-from proxycmd.backends.hop.command import check_dest
-from proxycmd.errors import ProxyError
-from proxycmd.hostname import DEFAULT_SUFFIX, HostnameError, parse
-from proxycmd.paths import AGENT_SOCKET, CONTROL_NAME, HOST_DIR, KNOWN_HOSTS, SHARED_KNOWN_HOSTS
+from proxycmd.hostname import DEFAULT_SUFFIX
+from proxycmd.paths import AGENT_SOCKET, CONTROL_NAME, HOST_DIR, KNOWN_HOSTS, ONE_HOST_DIR, SHARED_KNOWN_HOSTS
 from proxycmd.sessionkey import DEFAULT_KEYGEN_OPTIONS
 
 from .quoting import config_path, shell_word
-
-# The largest number or time ssh_config takes (readconf.c parse_int: atoi_err's strtonum(0, INT_MAX); parse_time
-# and ControlPersist: misc.c convtime, whose total must stay <= INT_MAX).  A larger one made every ssh command on
-# the machine fail on the config ("invalid time value").
-SSH_INT_MAX = 2 ** 31 - 1
-_USER = re.compile(r"[A-Za-z0-9_.][A-Za-z0-9_.@-]{0,63}\Z")
-_PERSIST = re.compile(r"(yes|no|[0-9]+|([0-9]+[smhdwSMHDW])+)\Z")
-_TIME_PART = re.compile(r"([0-9]+)([smhdwSMHDW]?)")
-_UNIT = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-_NAME_BAD = re.compile(r"[\s'\"`$\\]|[^\x20-\x7e]")
-_PATH_MAX = 4096  # bytes of a path (Linux's PATH_MAX): sim_root and runtime_dir go into every ProxyCommand
-_KEYGEN_MAX = 1000  # characters of keygen_options, which go into every ProxyCommand too
-_SIM_ONLY = "while --sim is on (the simulated pool answers alone): `condor-job-ssh setup --condor` uses it"
-
-
-class SettingsError(ValueError):
-    """A setting that cannot be used; str() is one line naming where it came from and the key."""
-
-
-@dataclass(frozen=True)
-class Route:
-    """An extra host name suffix that reaches another schedd and/or pool."""
-
-    suffix: str
-    schedd: Optional[str] = None
-    pool: Optional[str] = None
-
-
-def _short_repr(value: Any, limit: int = 60) -> str:
-    """repr(value), cut to *limit* characters: a hand-edited key or value may be a flood (reprlib never
-    renders all of a huge one first)."""
-    short = reprlib.Repr()
-    short.maxstring = short.maxother = 2 * limit
-    text = short.repr(value)
-    return text if len(text) <= limit else text[:limit - 3] + "..."
-
-
-def bad(where: str, key: str, value: Any, why: str) -> SettingsError:
-    return SettingsError(f"{where}: bad value for {_short_repr(key)} ({_short_repr(value)}): {why}")
-
-
-# ----- the value checks: (where, key, value) -> the value (normalised) or SettingsError -----------------
-def check_suffix(where: str, key: str, value: str) -> str:
-    try:
-        parse(f"1.0.{value}", (value,))
-    except HostnameError:
-        raise bad(where, key, value, "a suffix is one or more DNS labels, such as job.condor") from None
-    return value.strip(".").lower()
-
-
-def check_name(where: str, key: str, value: Optional[str]) -> Optional[str]:
-    if value is not None and (not value or _NAME_BAD.search(value)):
-        raise bad(where, key, value, "use a plain name: no spaces, quotes, '$', '\\' or control characters")
-    if value is not None and value.startswith("-"):  # no host name starts so; the proxy would read an option
-        raise bad(where, key, value, "a schedd or pool name cannot start with '-'")
-    return value
-
-
-def _check_path(where: str, key: str, value: Optional[str]) -> Optional[str]:
-    if value is None:
-        return value
-    if not os.path.isabs(value):
-        raise bad(where, key, value, "use an absolute path")
-    if len(os.fsencode(value)) >= _PATH_MAX:  # it goes into the ProxyCommand, which the shell must still take
-        raise bad(where, key, value, f"a path has fewer than {_PATH_MAX} bytes")
-    if not value.isprintable() or '"' in value or "\\" in value or "${" in value:
-        raise bad(where, key, value, "the path holds a character ssh_config cannot carry (\", \\, ${ or control)")
-    return value
-
-
-def _check_user(where: str, key: str, value: Optional[str]) -> Optional[str]:
-    if value is not None and not _USER.match(value):
-        raise bad(where, key, value, "a user name is letters, digits, '_', '.', '@' and '-'")
-    return value
-
-
-def _check_keygen(where: str, key: str, value: str) -> str:
-    if not isinstance(value, str) or not value.isprintable() or len(value) > _KEYGEN_MAX:
-        raise bad(where, key, value, f"use ssh-keygen options on one line of at most {_KEYGEN_MAX} "
-                  "characters, such as -t ed25519")
-    try:
-        words = shlex.split(value)
-    except ValueError as exc:
-        raise bad(where, key, value, f"unbalanced quotes ({exc})") from None
-    if words and not words[0].startswith("-"):
-        raise bad(where, key, value, "start with an option, such as -t ed25519")
-    return value
-
-
-def _time_seconds(text: str) -> int:
-    """A time as ssh_config writes it (`_PERSIST`'s form: 90, 10m, 1h30m) in seconds (any number of more
-    than 10 digits counts as too many: int() of a flood of digits is refused by Python itself)."""
-    parts = _TIME_PART.findall(text)
-    if any(len(number.lstrip("0")) > 10 for number, _ in parts):
-        return SSH_INT_MAX + 1
-    return sum(int(number) * _UNIT[unit.lower()] for number, unit in parts)
-
-
-def _check_persist(where: str, key: str, value: str) -> str:
-    if not _PERSIST.match(value):
-        raise bad(where, key, value, "use yes, no, seconds or a time like 10m")
-    if value not in ("yes", "no") and _time_seconds(value) > SSH_INT_MAX:
-        raise bad(where, key, value, f"ssh takes at most {SSH_INT_MAX} seconds in all (about 68 years)")
-    return value
-
-
-def check_wait_timeout(where: str, key: str, value: Optional[float]) -> Optional[float]:
-    if value is None:
-        return value
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not (0 < value < float("inf")):
-        raise bad(where, key, value, "use a number of seconds above 0 (leave it out for no limit)")
-    return value
-
-
-def parse_wait_timeout(text: str, where: str = "setup options") -> Optional[float]:
-    """`--wait-timeout SECONDS`: a positive number of seconds; 0 or '' for no limit (None)."""
-    text = text.strip()
-    if text in ("", "0"):
-        return None
-    try:
-        value = float(text)
-    except ValueError:
-        raise bad(where, "wait_timeout", text, "use a number of seconds (0 or '' for no limit)") from None
-    if value == 0:
-        return None
-    return check_wait_timeout(where, "wait_timeout", value)
-
-
-def _check_via(where: str, key: str, value: Optional[str]) -> Optional[str]:
-    if value is None:
-        return value
-    try:
-        check_dest(value)
-    except ProxyError:
-        raise bad(where, key, value, "give an ssh Host alias of yours or user@host") from None
-    return value
-
-
-def parse_route(text: str) -> Route:
-    """``SUFFIX=SCHEDD[@POOL]``; the last '@' starts the pool, so ``s2@ap1@`` is schedd s2@ap1 on the
-    default pool and ``SUFFIX=@POOL`` is the pool's default schedd."""
-    suffix, sep, target = text.partition("=")
-    if not sep or not suffix:
-        raise SettingsError(f"--route {text!r}: expected SUFFIX=SCHEDD[@POOL], e.g. ap2.condor=ap2.example.org")
-    schedd, _, pool = target.rpartition("@") if "@" in target else (target, "", "")
-    return Route(suffix.strip(), schedd or None, pool or None)
-
-
-def read_routes(where: str, value: Any) -> List[Route]:
-    """config.toml's [[routes]] tables."""
-    if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
-        raise bad(where, "routes", value, "use [[routes]] tables with suffix, schedd and pool")
-    return [_read_route(where, table) for table in value]
-
-
-def _read_route(where: str, table: dict) -> Route:
-    for key in table:
-        if key not in ("suffix", "schedd", "pool"):
-            raise bad(where, f"routes.{key}", table[key], "a route has only suffix, schedd and pool")
-        if not isinstance(table[key], str):
-            raise bad(where, f"routes.{key}", table[key], "use a string")
-    if "suffix" not in table:
-        raise bad(where, "routes", table, "a route needs a suffix")
-    return Route(table["suffix"], table.get("schedd"), table.get("pool"))
-
+from .values import (Route, SSH_INT_MAX, _SIM_ONLY, _check_keygen, _check_path, _check_per_node,
+                     _check_persist, _check_user, _check_via, bad, check_name,
+                     check_suffix, check_wait_timeout, parse_route, parse_wait_timeout)
 
 # ----- the declarations -------------------------------------------------------------------------------
 ProxyHook = Callable[[Any, Any, Route], List[str]]  # (RenderContext, Settings, route) -> words of its ProxyCommand
@@ -281,10 +114,17 @@ def _via_words(ctx, s, route) -> List[str]:
     return words + (["--via-config", shell_word(ctx.ssh_config, "ssh config path")] if ctx.ssh_config else [])
 
 
+def _host_dir(ctx) -> str:
+    """The agent's socket, and its known_hosts where ssh can name one per host, are in this login node's own
+    directory (%l: the local host name): a home shared by several nodes has one runtime directory.  Where one
+    machine owns it, that directory is named literally (every path in the block is then absolute and free of
+    tokens but ControlPath's %C, which only OpenSSH uses)."""
+    return HOST_DIR if ctx.per_node else ONE_HOST_DIR
+
+
 def _known_hosts_lines(ctx, s) -> List[str]:
-    # The agent's known_hosts, where ssh can name one per host, is in this login node's own directory (%l:
-    # the local host name): a home shared by several nodes has one runtime directory.
-    known_hosts = SHARED_KNOWN_HOSTS if ctx.shared_known_hosts else f"{HOST_DIR}/{KNOWN_HOSTS}"
+    shared = ctx.shared_known_hosts and ctx.per_node
+    known_hosts = SHARED_KNOWN_HOSTS if shared else f"{_host_dir(ctx)}/{KNOWN_HOSTS}"
     return [f"UserKnownHostsFile {config_path(ctx.runtime_dir, known_hosts, 'runtime dir')}",
             "StrictHostKeyChecking yes", "UpdateHostKeys no", "CheckHostIP no"]
 
@@ -311,7 +151,7 @@ OPTIONS: List[Part] = [
            check=_check_path,
            proxy=lambda ctx, s, route: ["--runtime-dir", shell_word(ctx.runtime_dir, "runtime dir")],
            # the agent's socket is in this login node's own directory (%l): a socket answers only in its kernel
-           ssh=lambda ctx, s: [f"IdentityAgent {config_path(ctx.runtime_dir, f'{HOST_DIR}/{AGENT_SOCKET}', 'runtime dir')}",
+           ssh=lambda ctx, s: [f"IdentityAgent {config_path(ctx.runtime_dir, f'{_host_dir(ctx)}/{AGENT_SOCKET}', 'runtime dir')}",
                                "IdentityFile none", "IdentitiesOnly no"]),
     Option("sim_root", flags=("--sim",), metavar="DIR", empty_resets=True,
            help="Use the simulated pool under DIR instead of HTCondor.",
@@ -346,7 +186,8 @@ OPTIONS: List[Part] = [
            proxy=lambda ctx, s, route: ["--wait-timeout", _seconds(s.wait_timeout)] if s.wait and s.wait_timeout
            else []),
     # OpenSSH before 8.4 expands no %l in UserKnownHostsFile: one file for all login nodes (ctx, from ssh -V)
-    Part("known_hosts", proxy=lambda ctx, s, route: ["--shared-known-hosts"] if ctx.shared_known_hosts else [],
+    Part("known_hosts", proxy=lambda ctx, s, route: ["--shared-known-hosts"] if ctx.shared_known_hosts and ctx.per_node
+         else [],
          ssh=_known_hosts_lines),
     Option("multiplex", kind=bool, default=True, flags=("--multiplex/--no-multiplex",),
            help="Share one connection among sessions to a job (ControlMaster).", ssh=_multiplex_lines),
@@ -388,6 +229,12 @@ OPTIONS: List[Part] = [
     Option("sync_limit", kind=int, default=1000, flags=("--sync-limit",), metavar="N", bounds=(1, SSH_INT_MAX),
            help="The most job hosts `sync` writes, the newest jobs (default 1000); every other job is still "
                 "reached by its host name."),
+    # the render context's per_node (sshconfig/pernode.py decides "auto") places the host directory: _host_dir
+    Option("per_node_paths", default="auto", flags=("--per-node-paths",), metavar="auto|yes|no",
+           help="Name the agent and known_hosts with one directory per login node (host-%l), for a home that "
+                "several machines share; no: literal paths, which SSH libraries and editors read too. Default "
+                "auto: from the runtime directory's file system type (literal with --via).",
+           check=_check_per_node),
     # setup, sync and remove write, keep and delete the file (sshconfig/editorconfig.py); the block names it not
     Option("editor_config", flags=("--editor-config",), metavar="PATH", empty_resets=True, parse=absolute,
            help="Also write a separate ssh config at PATH for editors that read ssh_config themselves (VSCodium, "

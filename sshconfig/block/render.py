@@ -8,7 +8,7 @@ ours beat a later ``Host *``.  Its shape (see DESIGN §2 for the quoting)::
         # batch: ... | cmd: ... | on: ... | running since ...
     Match host "*.job.condor,*.job.condor." user "*'*"    a user name with a quote gets no proxy at all
         ProxyCommand none
-    Match host "*.job.condor,*.job.condor." !host "*'*"   a host name with a quote is not ours
+    Match host "*.job.condor,*.job.condor.,!*'*"   a host name with a quote is not ours
         ProxyCommand '/abs/condor-job-proxy' ... --login '%r' '%h'
         ...
     Match all                                 what follows in the user's file is global again
@@ -20,6 +20,11 @@ with match_pattern(), case-sensitively, against the name as typed (ssh lowercase
 config).  `Match host` goes through match_hostname(), which lowercases both, so the block's rules are `Match`
 lines, and each lists the suffix with and without the trailing dot (the dot stays in %h: the proxy's grammar
 drops it, and the agent names the known_hosts entry as ssh looks it up, dot and all).
+
+The quote is excluded by a negated pattern in the same pattern-list, not by a second `!host` criterion: the
+two mean the same to OpenSSH (match_hostname takes negated patterns; the list is double-quoted because a bare
+`!*'*` is a quoting error), but Node's `ssh-config` parser (what ssh2 scripts and open-remote-ssh use) knows
+no negated criterion and skipped the whole rule; paramiko and asyncssh read both forms.
 """
 
 from __future__ import annotations
@@ -31,7 +36,8 @@ from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 from proxycmd.hostname import MAX_HOSTNAME, MAX_ID, is_profile_name
 from proxycmd.session import JobInfo
 
-from .options import OPTIONS, Route
+from .options import OPTIONS
+from .values import Route
 from .quoting import shell_word
 from .settings import Settings
 from .splice import BEGIN, CREATED_NOTE, END
@@ -51,6 +57,9 @@ class RenderContext:
     ssh_config: Optional[str] = None  # the file written, when not ~/.ssh/config: the hop (--via) reads it too
     # OpenSSH before 8.4 expands no %l in UserKnownHostsFile: one file for all login nodes (paths.py)
     shared_known_hosts: bool = False
+    # False: one machine owns the runtime directory, and the block names its host directory literally
+    # (paths.ONE_HOST_DIR), for the libraries and editors that expand no %l (sshconfig/pernode.py decides)
+    per_node: bool = True
 
 
 # ----- job entries --------------------------------------------------------------------------------------------
@@ -160,9 +169,10 @@ def render_rules(ctx: RenderContext) -> str:
         words = [shell_word(ctx.proxy, "proxy path")]
         words += [word for part in OPTIONS if part.proxy for word in part.proxy(ctx, s, route)]
         words += ["--login", "'%r'", "'%h'"]
-        hosts = f'"*.{route.suffix},*.{route.suffix}."'
+        hosts = f'"*.{route.suffix},*.{route.suffix}."'  # any case (match_hostname), with or without the trailing dot
+        ours = f'"*.{route.suffix},*.{route.suffix}.,!*\'*"'  # the same, but never a name with a quote in it
         out.append(f'Match host {hosts} user "*\'*"\n{INDENT}ProxyCommand none\n')
-        out.append(f'Match host {hosts} !host "*\'*"\n{INDENT}ProxyCommand {" ".join(words)}\n')
+        out.append(f'Match host {ours}\n{INDENT}ProxyCommand {" ".join(words)}\n')
         out.append(shared)
     out.append("Match all\n")
     return "".join(out)

@@ -21,8 +21,8 @@ from proxycmd import paths
 from proxycmd.errors import shown
 from proxycmd.ownfile import NotOwnFile, read_own_text
 
-from .options import (BY_KEY, SETTINGS, Option, Route, SettingsError, _short_repr, bad, check_bounds, check_name,
-                      check_suffix, read_routes)
+from .options import BY_KEY, SETTINGS, Option, check_bounds
+from .values import Route, SettingsError, _short_repr, bad, check_name, check_suffix, read_routes
 from .write import write_file
 
 if sys.version_info >= (3, 11):

@@ -15,7 +15,7 @@ import typer
 from proxycmd import paths
 from proxycmd.errors import shown
 
-from .. import editorconfig as editor_hook, sshclient, ui
+from .. import editorconfig as editor_hook, pernode, sshclient, ui
 from ..block import render, settings as settings_mod, splice, write
 from ..block.render import RenderContext
 from ..block.settings import Settings
@@ -74,7 +74,7 @@ def _runtime_dir(chosen: Settings, dry_run: bool) -> str:
 
 
 def _setup_transform(proxy: str, rundir: str, chosen: Settings, hop_config: Optional[str] = None,
-                     shared_known_hosts: bool = False):
+                     shared_known_hosts: bool = False, per_node: bool = True):
     """The file's text (None: no file) -> the text with the block written for *chosen*; with
     *shared_known_hosts*, for an OpenSSH client before 8.4 (one known_hosts file for every login node)."""
 
@@ -82,7 +82,7 @@ def _setup_transform(proxy: str, rundir: str, chosen: Settings, hop_config: Opti
         old_block = splice.block_text(text) if text is not None else None
         created = text is None or (old_block is not None and splice.was_created(old_block))
         ctx = RenderContext(proxy=proxy, runtime_dir=rundir, settings=chosen, created_file=created,
-                            ssh_config=hop_config, shared_known_hosts=shared_known_hosts)
+                            ssh_config=hop_config, shared_known_hosts=shared_known_hosts, per_node=per_node)
         block = render.render_block(ctx, hosts=_kept_hosts(old_block, chosen.suffixes))
         return splice.splice(text if text is not None else "", block)
 
@@ -117,14 +117,21 @@ def setup_command(ssh_config: Optional[Path] = None, dry_run: bool = False, yes:
             write.check_writable(config)  # before anything is saved or created
         text, _ = write.read_block(config)
         shared_known_hosts = not sshclient.known_hosts_per_host(sshclient.client_version())
-        transform = _setup_transform(find_proxy(), _runtime_dir(chosen, dry_run), chosen,
-                                     sshclient.hop_config(config), shared_known_hosts)
+        rundir = _runtime_dir(chosen, dry_run)
+        per_node, why = pernode.decide(chosen.per_node_paths, rundir, bool(chosen.via and not chosen.sim_root))
+        typer.echo(why)
+        transform = _setup_transform(find_proxy(), rundir, chosen, sshclient.hop_config(config), shared_known_hosts,
+                                     per_node)
+
+        def mark_one_host() -> None:  # the proxy and the agent find what the block names
+            paths.set_one_host(Path(rundir), not per_node)
+
         after = transform(text)
         if text is not None and after == text:
-            return _unchanged(config, current, chosen, after, dry_run)
+            return _unchanged(config, current, chosen, after, dry_run, mark_one_host)
         if _shown_and_confirmed(config, text, after, dry_run, yes, lambda: editor_hook.after_setup(
                 chosen, current, config, after, dry_run)):
-            _write(config, transform, current, chosen, after)
+            _write(config, transform, current, chosen, after, mark_one_host)
 
 
 def _choose(current: Settings, changes: dict, sim_given: bool) -> Settings:
@@ -140,11 +147,14 @@ def _choose(current: Settings, changes: dict, sim_given: bool) -> Settings:
     return chosen
 
 
-def _unchanged(config: Path, current: Settings, chosen: Settings, after: str, dry_run: bool) -> None:
+def _unchanged(config: Path, current: Settings, chosen: Settings, after: str, dry_run: bool,
+               mark_one_host) -> None:
     """The block is as it would be written: save changed settings (unless a dry run), and say so."""
     if chosen != current and not dry_run:
         settings_mod.save(chosen)
         typer.echo(f"Saved the settings to {shown(paths.config_file())}.")
+    if not dry_run:
+        mark_one_host()
     typer.echo(f"{shown(config)}: no changes.")
     editor_hook.after_setup(chosen, current, config, after, dry_run)
     _warn_problems(config, chosen)
@@ -162,11 +172,13 @@ def _shown_and_confirmed(config: Path, text: Optional[str], after: str, dry_run:
     return True
 
 
-def _write(config: Path, transform, current: Settings, chosen: Settings, after: str) -> None:
+def _write(config: Path, transform, current: Settings, chosen: Settings, after: str, mark_one_host) -> None:
     """Save the settings, then write the block (no edit of the user's lost), and say what to try."""
     if chosen != current:  # first: a config written with settings that failed to save would be undone
         settings_mod.save(chosen)  # by the next bare `setup`
-    if write.update(config, transform) == write.UNCHANGED:
+    written = write.update(config, transform)
+    mark_one_host()
+    if written == write.UNCHANGED:
         typer.echo(f"{shown(config)}: no changes.")
         editor_hook.after_setup(chosen, current, config, None, False)
         return
