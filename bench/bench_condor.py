@@ -3,9 +3,9 @@
     python bench/bench_condor.py [--runs 11] [--size-mib 256] [--transfers 3] [--fake]
 
 Where a real HTCondor can run (an ordinary user, and personal-pool.sh from $CJP_HTCONDOR or
-../shared/htcondor: tests/realpool.py), this starts a real personal pool and measures against the real
+../shared/htcondor: tests/support/realpool.py), this starts a real personal pool and measures against the real
 condor_ssh_to_job and starter; as root, `sh scripts/test-real-pool.sh` style: run it as an unprivileged
-user.  Otherwise (or with --fake) condor_ssh_to_job is tests/fakes/condor_ssh_to_job on a simulated pool.
+user.  Otherwise (or with --fake) condor_ssh_to_job is tests/support/fakes/condor_ssh_to_job on a simulated pool.
 Either starter makes session keys as HTCondor's does: `ssh-keygen -t rsa` (RSA-3072) unless the client's
 -keygen-options say otherwise.  Both sides pay the same tool run and the same starter session; what
 differs is what follows:
@@ -42,6 +42,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))
+sys.path[:0] = [str(REPO / "tests" / tier) for tier in ("support", "sim")]  # helpers, and the tests' own
 sys.path.insert(0, str(REPO))
 
 from bench_proxy import as_installed, median_ms  # noqa: E402  (the same helpers as the sim bench)

@@ -2,7 +2,7 @@
 
     python bench/bench_containers.py [--runs 11] [--size-mib 64] [--transfers 5]
 
-Needs what the container tier needs (tests/realdocker.py): an ordinary user in the docker group, a Docker
+Needs what the container tier needs (tests/support/realdocker.py): an ordinary user in the docker group, a Docker
 daemon and the test images (`sudo sh scripts/test-containers.sh` makes them), and HTCondor's
 personal-pool.sh.  It starts a personal pool with DOCKER_TRUST_LOCAL_IMAGES, submits one docker-universe
 job on the `good` image, and times, the variants taking turns (medians):
@@ -24,6 +24,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))
+sys.path[:0] = [str(REPO / "tests" / tier) for tier in ("support", "sim")]  # helpers, and the tests' own
 sys.path.insert(0, str(REPO / "bench"))
 sys.path.insert(0, str(REPO))
 

@@ -4,7 +4,7 @@
 
 Where a real HTCondor can run (an ordinary user, personal-pool.sh from $CJP_HTCONDOR or ../shared/htcondor),
 on a real personal pool; otherwise (or with --fake) on the simulated pool through the fake
-condor_ssh_to_job; with --sim, on the simulated pool asked directly (--sim in the ProxyCommand).  open-remote-ssh comes from $CJP_OPEN_REMOTE_SSH as in tests/test_editors_e2e.py.
+condor_ssh_to_job; with --sim, on the simulated pool asked directly (--sim in the ProxyCommand).  open-remote-ssh comes from $CJP_OPEN_REMOTE_SSH as in tests/sim/test_editors_e2e.py.
 Runs alternate between the two sides, each a new session to the same job:
 
 * editor connect: one window of open-remote-ssh (tests/js/drive.js) from the start of its resolve to its
@@ -28,6 +28,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))
+sys.path[:0] = [str(REPO / "tests" / tier) for tier in ("support", "sim")]  # helpers, and the tests' own
 sys.path.insert(0, str(REPO))
 
 from bench_condor import open_world, timed  # noqa: E402  (a real pool's test user, else the fake on the sim)

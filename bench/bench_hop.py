@@ -2,8 +2,8 @@
 
     python bench/bench_hop.py [--runs 11] [--size-mib 256] [--transfers 3]
 
-The access point is the tests' own (tests/ap_fixture.py): a real sshd on a loopback port whose sessions
-find tests/fakes/condor_ssh_to_job on a simulated pool; the "laptop" has no HTCondor tool.  Everything is
+The access point is the tests' own (tests/support/ap_fixture.py): a real sshd on a loopback port whose sessions
+find tests/support/fakes/condor_ssh_to_job on a simulated pool; the "laptop" has no HTCondor tool.  Everything is
 cold: no ControlMaster for the AP and none for the jobs (setup --no-multiplex), so every connection logs
 in to the AP and opens a new job session.
 
@@ -33,6 +33,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))
+sys.path[:0] = [str(REPO / "tests" / tier) for tier in ("support", "sim")]  # helpers, and the tests' own
 sys.path.insert(0, str(REPO))
 
 from ap_fixture import ALIAS, make_laptop  # noqa: E402

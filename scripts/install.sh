@@ -39,7 +39,7 @@ if [ -n "$test_mode" ]; then
   have sshd || need openssh-server "sshd -i serves each session of the simulated pool (demo and tests; real pools run the job's sshd on the execute node)"
   have rsync || need rsync "the demo and the tests copy with rsync -a"
   have tcsh || need tcsh "a test logs in with a tcsh login shell"
-  have node || need nodejs "the editor tests run open-remote-ssh's own code in node (tests/test_editors_e2e.py)"
+  have node || need nodejs "the editor tests run open-remote-ssh's own code in node (tests/sim/test_editors_e2e.py)"
   have npm || need npm "installs the editor tests' node packages into a cache beside the test homes"
   if have javac; then  # a JDK is there: the JSch recipe of docs/clients.md is tested with Debian's JSch
     [ -f /usr/share/java/jsch.jar ] || need libjsch-java "the JSch recipe's test (docs/clients.md) compiles against it"

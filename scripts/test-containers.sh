@@ -1,6 +1,6 @@
 #!/bin/sh
 # The container tier: docker- and container-universe jobs on a real HTCondor pool with Debian's Docker
-# (tests/test_real_containers.py, marked `containers`).
+# (tests/real/test_real_containers.py, marked `containers`).
 #
 #   sh scripts/test-containers.sh [PYTEST ARGS]
 #
@@ -13,7 +13,7 @@
 #      --bridge=none` for the run and stops it at the end (containers then get their own network with only
 #      a loopback, or the host's with docker_network_type = host: what the tier needs, and no firewall
 #      rules on the machine);
-#   4. builds the test images once (tests/realdocker.py: debootstrap from Debian's registry, `docker
+#   4. builds the test images once (tests/support/realdocker.py: debootstrap from Debian's registry, `docker
 #      import`, small `docker build` layers), cached under $CJP_IMAGE_CACHE (default
 #      /var/cache/condor-job-proxy-tests) and in Docker's own store, keyed by a hash of their recipe;
 #   5. runs `pytest -m containers` as that user, and says how long the whole tier took.
@@ -64,7 +64,7 @@ if ! $docker version >/dev/null 2>&1; then
   done
 fi
 
-/usr/bin/python3 tests/realdocker.py build --user "$user"
+/usr/bin/python3 tests/support/realdocker.py build --user "$user"
 
 status=0
 CJP_REQUIRE_CONTAINERS="${CJP_REQUIRE_CONTAINERS:-}" sh scripts/test-real-pool.sh -m containers "$@" || status=$?

@@ -45,7 +45,7 @@ mkdir -p "$work.new"
 tar -C "$repo" --exclude=./.venv --exclude=./.git --exclude='*.pyc' --exclude=__pycache__ -cf - . | tar -C "$work.new" -xf -
 mkdir -p "$home/shared/htcondor"
 cp "$htcondor/personal-pool.sh" "$htcondor"/htcondor-*.tar.xz "$home/shared/htcondor/"
-# open-remote-ssh's checkout, when there is one, where tests/test_editors_e2e.py looks beside the copy
+# open-remote-ssh's checkout, when there is one, where tests/sim/test_editors_e2e.py looks beside the copy
 ors=${CJP_OPEN_REMOTE_SSH:-$repo/../shared/clients/open-remote-ssh}
 rm -rf "$home/shared/clients"
 if [ -f "$ors/src/authResolver.ts" ]; then

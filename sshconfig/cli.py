@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 from typing import Optional
+import sys
 
 import typer
+from typer.exceptions import Abort, TyperException
+
+from proxycmd import __version__
 
 from . import ui
+from .commands import agent, demo, doctor, profile, remove, setup, sim, sync
 
 HELP = """\
 Reach running HTCondor jobs with plain ssh, scp, rsync, sftp and VS Code.
@@ -30,8 +35,6 @@ SHORT_HELP = {
 
 def _version(show: Optional[bool]) -> None:
     if show:
-        from proxycmd import __version__
-
         typer.echo(f"condor-job-ssh {__version__}")
         raise typer.Exit()
 
@@ -44,20 +47,13 @@ def _options(version: Optional[bool] = typer.Option(None, "--version", callback=
 def build_app() -> typer.Typer:
     app = typer.Typer(name="condor-job-ssh", help=HELP, no_args_is_help=True, add_completion=True,
                       pretty_exceptions_enable=False, rich_markup_mode=None)
-    from . import configcmds, demo, doctor
-    from .simcmds import sim_app
 
     app.callback()(_options)
-    configcmds.register(app)
-    doctor.register(app)
-    demo.register(app)
-    app.add_typer(sim_app, name="sim")
-    from .profiles.commands import profile_app
-
-    app.add_typer(profile_app, name="profile")
-    from .agentcmds import agent_app
-
-    app.add_typer(agent_app, name="agent")
+    for command in (setup, sync, remove, doctor, demo):  # the order `condor-job-ssh --help` lists them in
+        command.register(app)
+    app.add_typer(sim.sim_app, name="sim")
+    app.add_typer(profile.profile_app, name="profile")
+    app.add_typer(agent.agent_app, name="agent")
     for info in app.registered_commands:
         if info.short_help is None and info.name in SHORT_HELP:
             info.short_help = SHORT_HELP[info.name]
@@ -65,10 +61,6 @@ def build_app() -> typer.Typer:
 
 
 def main() -> None:
-    import sys
-
-    from typer.exceptions import Abort, TyperException
-
     try:
         code = build_app()(standalone_mode=False)
     except TyperException as exc:  # click's usage errors and bad parameters

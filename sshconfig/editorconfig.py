@@ -64,11 +64,6 @@ class EditorConfigError(ui.Failure):
 
 
 # ----- the path the user gives ------------------------------------------------------------------------------
-def normalise(value: str) -> str:
-    """The option's value as saved: '' (stop writing one) or an absolute path (~ expanded)."""
-    return "" if value == "" else os.path.abspath(os.path.expanduser(value))
-
-
 def check_target(path: str, ssh_config: Path) -> Path:
     """*path* if setup may write the editor config there: its directory passes the safe-chain rule (nobody
     else can swap a file in), it is not the ssh config itself, and what is there is ours or nothing."""

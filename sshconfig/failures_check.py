@@ -15,6 +15,7 @@ from typing import Callable, Dict, Optional, Set
 from proxycmd import failures
 
 from proxycmd.checkresult import OK, WARN, Check
+from proxycmd import hostname
 
 RECENT = 24 * 3600.0  # failures of the last day make a warning; older ones of the week are only listed
 _COMMAND = re.compile(r"(?P<head>.*\bwith: )(?P<command>[^()`]+?)(?P<tail>\)?)$")
@@ -62,8 +63,6 @@ def places(settings) -> Set[str]:
 
 
 def _job_id(host: object, suffix: str) -> Optional[str]:
-    from proxycmd import hostname
-
     try:
         addr = hostname.parse(str(host), [suffix])
     except hostname.HostnameError:

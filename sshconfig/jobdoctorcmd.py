@@ -23,6 +23,8 @@ from proxycmd.hostname import HostnameError, JobAddress, parse, parse_job_id
 from proxycmd.backends.jobfacts import JobFacts
 
 from . import jobdoctor, jobprobe, ui
+from .block import settings as settings_mod
+from .places import backend_for
 from proxycmd.checkresult import WARN, Check
 
 
@@ -42,8 +44,6 @@ def resolve(text: str, settings) -> Tuple[JobAddress, Optional[str], Optional[st
 
 def diagnose(text: str, ssh_config: Optional[Path], render: Callable[[List[Check]], str]) -> int:
     """Print the findings on the job JOB names with *render* (doctor's table) and return the exit status."""
-    from .block import settings as settings_mod
-
     try:
         chosen = settings_mod.load(warn=lambda message: None)
     except settings_mod.SettingsError as exc:
@@ -82,8 +82,6 @@ def diagnose(text: str, ssh_config: Optional[Path], render: Callable[[List[Check
 
 
 def _backend(chosen, schedd, pool, pool_only, ssh_config: Optional[Path]):
-    from .places import backend_for
-
     config = Path(os.path.expanduser(str(ssh_config))) if ssh_config is not None else None
     try:
         return backend_for(chosen, config, (schedd, pool, pool_only))

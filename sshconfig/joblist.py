@@ -12,8 +12,10 @@ from __future__ import annotations
 import shlex
 from collections import namedtuple
 from typing import Callable, List, Optional, Set, Tuple
+import heapq
 
 from proxycmd.errors import ProxyError
+from proxycmd.hostname import HostnameError, parse
 
 from .block.settings import Settings
 
@@ -40,8 +42,6 @@ def describe(place: Place, settings: Settings) -> str:
 
 
 def _is_dns_name(name: str) -> bool:
-    from proxycmd.hostname import HostnameError, parse
-
     try:
         return parse(f"1.0.{name}.job.condor").schedd == name.lower()
     except HostnameError:
@@ -53,7 +53,6 @@ def newest(listed: List[Listed], limit: int) -> List[Listed]:
     that lists a million jobs does not make a 143 MB ssh config that every ssh then reads."""
     if len(listed) <= limit:
         return listed
-    import heapq
 
     return heapq.nlargest(limit, listed, key=lambda item: (item.job.cluster, item.job.proc))
 

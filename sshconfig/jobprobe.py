@@ -38,6 +38,8 @@ import subprocess
 from collections import namedtuple
 from typing import List, Optional
 
+from proxycmd import bounded
+
 BEGIN, END = "cjp-probe-begin", "cjp-probe-end"
 EXIT_STATUS = 3  # what the probe exits with; ssh returns it only where exit statuses are reported
 MAX_OUTPUT = 64 * 1024
@@ -172,8 +174,6 @@ def ssh_argv(ssh_config: Optional[str], host: str) -> List[str]:
 
 
 def run(ssh_config: Optional[str], host: str, timeout: float = TIMEOUT, env: Optional[dict] = None) -> Probe:
-    from proxycmd import bounded
-
     try:  # what the job prints is read within bounds: a job's flood costs neither memory nor a screenful
         code, out, err = bounded.run(ssh_argv(ssh_config, host), input=SCRIPT.encode(), timeout=timeout, env=env,
                                      max_output=MAX_OUTPUT)

@@ -10,22 +10,25 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import List, Optional
+import shlex
+
+from proxycmd import paths
+from proxycmd.errors import ProxyError
+from proxycmd.sim.client import SimPool
+
+from .block.resolved import resolve_block
+from .commands import doctor
+from .places import backend_for
 
 
 def problems(config: Path, chosen) -> List[str]:
     """One line for each problem that will make connections fail (empty when none is seen)."""
-    from . import doctor
-    from .block.resolved import resolve_block
-
     out = []
     resolved = resolve_block(config, chosen.suffix)
     if resolved is not None:
         login = doctor.check_login_user(resolved, chosen.user, doctor.local_user())
         if login.state == doctor.FAIL:
             out.append(f"{login.detail}; fix: {login.fix.replace('`', '')}")
-    from proxycmd.errors import ProxyError
-
-    from .places import backend_for
 
     try:
         rows = backend_for(chosen, config).checks(quick=True)  # HTCondor's: is condor_ssh_to_job there?
@@ -40,8 +43,6 @@ def problems(config: Path, chosen) -> List[str]:
 def a_running_job(chosen, config: Optional[Path] = None) -> Optional[str]:
     """The host name of one of the user's running jobs where the settings point, or None (none, or they
     cannot be listed)."""
-    from .places import backend_for
-
     try:
         jobs = backend_for(chosen, config).list_jobs()
     except Exception:  # noqa: BLE001 -- only a nicer success line is lost
@@ -50,3 +51,15 @@ def a_running_job(chosen, config: Optional[Path] = None) -> Optional[str]:
         if job.status == "running":
             return f"{job.cluster}.{job.proc}.{chosen.suffix}"
     return None
+
+
+def pool_warning(root: str) -> Optional[str]:
+    """For `setup --sim ROOT`: one line when no simulated pool answers there (None when one does).
+    Only a warning: the pool may be started after setup, and ssh then works."""
+    pool = SimPool(root)
+    if pool.running():
+        return None
+    why = "no such directory" if not pool.root.exists() else (
+        "not a directory" if not pool.root.is_dir() else "nothing answers there")
+    return (f"--sim {pool.root}: no simulated pool runs there ({why}); ssh to job hosts fails until you "
+            f"start one with `{paths.command_word('condor-job-ssh')} sim start --root {shlex.quote(str(pool.root))}`")

@@ -8,6 +8,7 @@ import re
 import subprocess
 from pathlib import Path
 from typing import List, Optional, Tuple
+import pwd
 
 _VERSION = re.compile(r"OpenSSH_(\d+)\.(\d+)(p\d+)?")
 # UserKnownHostsFile expands %-tokens from OpenSSH 8.4 on (ssh.c, the user_hostfiles loop); 8.0 expands them
@@ -66,7 +67,5 @@ def hop_config(config: Path) -> Optional[str]:
     """The ssh config file the hop (--via) must read: the one we write, when it is not the one ssh reads by
     default.  ssh finds ~/.ssh/config through the password database, not $HOME; and -F would also make it
     skip /etc/ssh/ssh_config, so the default file is never named."""
-    import pwd
-
     ssh_default = Path(pwd.getpwuid(os.geteuid()).pw_dir) / ".ssh" / "config"
     return None if config.absolute() == ssh_default else str(config.absolute())

@@ -18,8 +18,14 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
-FAKES = Path(__file__).resolve().parent / "fakes"
-FAKE_POOL_ENV = "CONDOR_JOB_PROXY_FAKE_POOL"  # where tests/fakes/condor_ssh_to_job finds its pool
+# Tests sit by tier (unit/, sim/, real/) and their helpers in support/; each is put on sys.path here, so a
+# helper (`import realpool`) or another module's test helpers (`from test_e2e import sha256`) import by name
+# from any tier, whichever tier pytest collects first.  Basenames are unique across tiers (test_structure).
+for _dir in ("support", "unit", "sim", "real"):
+    if str(REPO / "tests" / _dir) not in sys.path:
+        sys.path.insert(0, str(REPO / "tests" / _dir))
+FAKES = Path(__file__).resolve().parent / "support" / "fakes"
+FAKE_POOL_ENV = "CONDOR_JOB_PROXY_FAKE_POOL"  # where tests/support/fakes/condor_ssh_to_job finds its pool
 BACKENDS = ["sim", "condor"]
 
 
@@ -39,7 +45,7 @@ class World:
     """One isolated user with one simulated pool and an ssh config that reaches it.
 
     backend "sim": the proxy asks the pool itself (--sim).  backend "condor": the proxy runs
-    condor_ssh_to_job, which is tests/fakes/condor_ssh_to_job playing HTCondor's tool on the same pool.
+    condor_ssh_to_job, which is tests/support/fakes/condor_ssh_to_job playing HTCondor's tool on the same pool.
     """
 
     base: Path
@@ -169,7 +175,7 @@ def _kill_pool_leftovers(sim_root: Path) -> None:
 
 def pytest_generate_tests(metafunc):
     """`world` runs every test on the simulated pool through both backends; a test marked `also_real` runs
-    on a real HTCondor pool too (the real tier: tests/realpool.py), so a difference shows as one passing
+    on a real HTCondor pool too (the real tier: tests/support/realpool.py), so a difference shows as one passing
     and one failing."""
     if "world" in metafunc.fixturenames:
         params = list(BACKENDS)
@@ -266,7 +272,7 @@ def real_world(real_pool):
 
 
 def install_fakes(directory: Path) -> Path:
-    """Copy tests/fakes into *directory*, each run by this interpreter (no pyenv shim, no other Python)."""
+    """Copy tests/support/fakes into *directory*, each run by this interpreter (no pyenv shim, no other Python)."""
     directory.mkdir(parents=True, exist_ok=True)
     for fake in FAKES.iterdir():
         if fake.is_file() and os.access(fake, os.X_OK):

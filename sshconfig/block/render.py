@@ -33,22 +33,16 @@ import time
 from dataclasses import dataclass
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
-from proxycmd.hostname import DEFAULT_SUFFIX, MAX_HOSTNAME, MAX_ID
-from proxycmd.paths import AGENT_SOCKET, CONTROL_NAME, HOST_DIR, KNOWN_HOSTS, ONE_HOST_DIR, SHARED_KNOWN_HOSTS
+from proxycmd.hostname import MAX_HOSTNAME, MAX_ID, is_profile_name
 from proxycmd.session import JobInfo
-from proxycmd.sessionkey import DEFAULT_KEYGEN_OPTIONS
 
-from .quoting import config_path, shell_word
+from .options import OPTIONS
+from .values import Route
+from .quoting import shell_word
 from .settings import Settings
 from .splice import BEGIN, CREATED_NOTE, END
 
 INDENT = "    "
-# IdentityAgent makes ssh set SSH_AUTH_SOCK to our agent before it forwards, so `ForwardAgent yes` forwards
-# our agent: the ProxyCommand's --forward-agent tells it where the user's own agent is, and it passes the
-# user's keys on (proxycmd/upstream.py).  `ForwardAgent ${SSH_AUTH_SOCK}` is no way out: ssh rejects the
-# whole file, for every host, when the variable is unset (checked at parse time even in unmatched blocks).
-FORWARD_AGENT = "ForwardAgent yes"
-NO_FORWARD_AGENT = "ForwardAgent no"
 COMMENT_FIELD_MAX = 80
 ON_A_HOST = ("running", "transferring", "suspended")  # the statuses whose execute host is worth showing
 
@@ -148,115 +142,37 @@ def render_listed(listed: Iterable[Tuple[JobInfo, str, Optional[str]]], settings
 
 def render_profile_hosts(names: Iterable[str], settings: Settings) -> str:
     """One ``Host`` entry per profile (``gpu.job.condor``), so VS Code lists it before any job of it exists."""
-    from proxycmd.hostname import is_profile_name
-
     return "".join(f"Host {name}.{settings.suffix}\n{INDENT}# profile: {name} | a job on demand from profiles/{name}.sub\n"
                    for name in sorted(set(names)) if is_profile_name(name))
 
 
-# ----- rules -----------------------------------------------------------------------------------------------------
-def _routes(settings: Settings) -> List[Tuple[str, Optional[str], Optional[str]]]:
-    """(suffix, schedd, pool) for the main suffix and every extra one; a suffix that lies under another
-    (ap2.job.condor under job.condor) comes first, since ssh keeps the first ProxyCommand that matches."""
-    routes = [(settings.suffix, settings.schedd, settings.pool)]
-    routes += [(r.suffix, r.schedd, r.pool) for r in settings.routes]
-    suffixes = [route[0] for route in routes]
+# ----- rules: one loop over the declarations (options.py), in their order ------------------------------------
+def _routes(settings: Settings) -> List[Route]:
+    """The main suffix's route and every extra one; a suffix that lies under another (ap2.job.condor under
+    job.condor) comes first, since ssh keeps the first ProxyCommand that matches."""
+    routes = [Route(settings.suffix, settings.schedd, settings.pool)] + list(settings.routes)
+    suffixes = [route.suffix for route in routes]
 
     def depth(suffix: str) -> int:
         return sum(1 for other in suffixes if suffix.endswith("." + other))
 
-    return sorted(routes, key=lambda route: -depth(route[0]))
-
-
-def _seconds(value: float) -> str:
-    """A number of seconds as one plain word: 600, not 600.0 or 6e+02."""
-    return str(int(value)) if float(value).is_integer() else repr(float(value))
-
-
-def _proxy_command(ctx: RenderContext, suffix: str, schedd: Optional[str], pool: Optional[str]) -> str:
-    s = ctx.settings
-    words = [shell_word(ctx.proxy, "proxy path"), "--runtime-dir", shell_word(ctx.runtime_dir, "runtime dir")]
-    if s.sim_root:
-        words += ["--sim", shell_word(s.sim_root, "sim root")]
-    if schedd:
-        words += ["--schedd", shell_word(schedd, "schedd")]
-    if pool:
-        words += ["--pool", shell_word(pool, "pool")]
-    if pool and not schedd and suffix != s.suffix:  # a route naming only a pool: never the local schedd
-        words.append("--pool-only")
-    if suffix != DEFAULT_SUFFIX:
-        words += ["--suffix", shell_word(suffix, "suffix")]
-    if not s.wait:
-        words.append("--no-wait")
-    elif s.wait_timeout:
-        words += ["--wait-timeout", _seconds(s.wait_timeout)]
-    if ctx.shared_known_hosts and ctx.per_node:
-        words.append("--shared-known-hosts")
-    if s.forward_agent:
-        words.append("--forward-agent")
-    if s.keygen_options != DEFAULT_KEYGEN_OPTIONS:  # '' too: it turns the proxy's ECDSA default off
-        if s.keygen_options.startswith("-") and len(s.keygen_options.split()) == 1:  # argparse would take '-q'
-            words.append(shell_word(f"--keygen-options={s.keygen_options}", "keygen options"))  # for an option
-        else:
-            words += ["--keygen-options", shell_word(s.keygen_options, "keygen options")]
-    if s.via and not s.sim_root:
-        words += ["--via", shell_word(s.via, "via")]
-        if ctx.ssh_config:
-            words += ["--via-config", shell_word(ctx.ssh_config, "ssh config path")]
-    words += ["--login", "'%r'", "'%h'"]
-    return " ".join(words)
-
-
-def _options(ctx: RenderContext) -> List[str]:
-    """The options shared by every suffix (everything but the ProxyCommand)."""
-    s, rundir = ctx.settings, ctx.runtime_dir
-    # The agent's socket, and its known_hosts where ssh can name one per host, are in this login node's
-    # own directory (%l: the local host name): a home shared by several nodes has one runtime directory.
-    # Where one machine owns it, that directory is named literally (every path here is then absolute and
-    # free of tokens but ControlPath's %C, which only OpenSSH uses).
-    host = HOST_DIR if ctx.per_node else ONE_HOST_DIR
-    known_hosts = SHARED_KNOWN_HOSTS if ctx.shared_known_hosts and ctx.per_node else f"{host}/{KNOWN_HOSTS}"
-    options = [
-        "ProxyUseFdpass yes",
-        f"IdentityAgent {config_path(rundir, f'{host}/{AGENT_SOCKET}', 'runtime dir')}",
-        "IdentityFile none",
-        "IdentitiesOnly no",
-        f"UserKnownHostsFile {config_path(rundir, known_hosts, 'runtime dir')}",
-        "StrictHostKeyChecking yes",
-        "UpdateHostKeys no",
-        "CheckHostIP no",
-    ]
-    if s.multiplex:
-        control = config_path(rundir, CONTROL_NAME, "runtime dir")
-        options += ["ControlMaster auto", f"ControlPath {control}", f"ControlPersist {s.control_persist}"]
-    else:
-        # ControlPath none too: with only `ControlMaster no`, ssh still joins a master a later Host * names.
-        options += ["ControlMaster no", "ControlPath none"]
-    options += [
-        f"ServerAliveInterval {s.server_alive_interval}",
-        f"ServerAliveCountMax {s.server_alive_count_max}",
-        f"ConnectTimeout {s.connect_timeout}",
-        # INFO, ssh's own default: ERROR hid the only line a shell that dies over a shared connection gets
-        # ("Shared connection to HOST closed.") and why a -L connection failed ("channel N: open failed").
-        "LogLevel INFO",
-    ]
-    if s.user:
-        options.append(f"User {s.user}")
-    # Always say it: without `ForwardAgent no` a user's own `Host *` `ForwardAgent yes` further down would
-    # forward our agent (IdentityAgent) into the job.
-    options.append(FORWARD_AGENT if s.forward_agent else NO_FORWARD_AGENT)
-    return options
+    return sorted(routes, key=lambda route: -depth(route.suffix))
 
 
 def render_rules(ctx: RenderContext) -> str:
-    """The Match/Host pairs for every suffix, then ``Match all``: everything in the block but the jobs."""
-    shared = "".join(f"{INDENT}{option}\n" for option in _options(ctx))
+    """The Match pairs for every suffix, then ``Match all``: everything in the block but the jobs.  Each
+    part of options.py adds its ProxyCommand words and its lines of every section, in declaration order."""
+    s = ctx.settings
+    shared = "".join(f"{INDENT}{line}\n" for part in OPTIONS if part.ssh for line in part.ssh(ctx, s))
     out = []
-    for suffix, schedd, pool in _routes(ctx.settings):
-        hosts = f'"*.{suffix},*.{suffix}."'  # any case (match_hostname), with or without the trailing dot
-        ours = f'"*.{suffix},*.{suffix}.,!*\'*"'  # the same, but never a name with a quote in it
+    for route in _routes(s):
+        words = [shell_word(ctx.proxy, "proxy path")]
+        words += [word for part in OPTIONS if part.proxy for word in part.proxy(ctx, s, route)]
+        words += ["--login", "'%r'", "'%h'"]
+        hosts = f'"*.{route.suffix},*.{route.suffix}."'  # any case (match_hostname), with or without the trailing dot
+        ours = f'"*.{route.suffix},*.{route.suffix}.,!*\'*"'  # the same, but never a name with a quote in it
         out.append(f'Match host {hosts} user "*\'*"\n{INDENT}ProxyCommand none\n')
-        out.append(f'Match host {ours}\n{INDENT}ProxyCommand {_proxy_command(ctx, suffix, schedd, pool)}\n')
+        out.append(f'Match host {ours}\n{INDENT}ProxyCommand {" ".join(words)}\n')
         out.append(shared)
     out.append("Match all\n")
     return "".join(out)

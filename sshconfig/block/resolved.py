@@ -114,3 +114,15 @@ def resolve_block(config: Path, suffix: str) -> "Optional[Resolved]":
     except paths.PathError:
         node = ""
     return from_ssh_g(values, host, node)
+
+
+def runtime_dir_of(config: Path) -> Path:
+    """The runtime directory the block's ProxyCommand in *config* names (what connections use), else the one
+    the saved settings choose."""
+    from . import settings as settings_mod  # settings imports the block's parts; this module stays below it
+
+    chosen = settings_mod.load(warn=lambda message: None)
+    found = resolve_block(config, chosen.suffix)
+    if found is not None and found.proxy_runtime_dir:
+        return Path(found.proxy_runtime_dir)
+    return Path(chosen.runtime_dir) if chosen.runtime_dir else paths.default_runtime_dir()

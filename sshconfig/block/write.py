@@ -27,6 +27,8 @@ from typing import Callable, Iterator, Optional, Tuple, Union
 
 from proxycmd import paths, safefs
 
+from .splice import block_text
+
 
 LOCK_WAIT = 30.0  # seconds to wait for another run of ours to finish writing
 ATTEMPTS = 5  # read-render-write rounds before we give up on a file that keeps changing
@@ -184,6 +186,14 @@ def read_text(path: Union[str, os.PathLike]) -> Optional[str]:
 
 
 # ----- the lock ----------------------------------------------------------------------------------------------
+def read_block(config: Union[str, os.PathLike]) -> Tuple[Optional[str], Optional[str]]:
+    """The file's text (None when missing) and its managed block (LF line ends, None when absent)."""
+    resolve(config)  # a symlink to nothing is refused here, before anything is shown or made
+    text = read_text(config)
+    block = block_text(text) if text is not None else None
+    return text, block
+
+
 @contextmanager
 def locked(target: Path, wait: float = LOCK_WAIT) -> Iterator[Path]:
     """Hold the lock of the ssh config *target* (its real path) while the block runs."""

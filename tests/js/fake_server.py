@@ -1,4 +1,4 @@
-"""Stands in for the editor's remote server in a job (tests/test_editors_e2e.py installs it where
+"""Stands in for the editor's remote server in a job (tests/sim/test_editors_e2e.py installs it where
 open-remote-ssh's server-setup.sh looks for the server, so the script starts it instead of downloading one).
 
 It takes the server's options, listens on 127.0.0.1 (``--port=0``: a free port), prints the line the setup

@@ -1,0 +1,403 @@
+"""End to end from a "laptop": no HTCondor tool on its PATH, `condor-job-ssh setup --via ap`, then the real
+ssh, scp, rsync and sftp reach jobs of the simulated pool behind an access point that is a real sshd
+daemon (tests/support/ap_fixture.py), where only the fake condor_ssh_to_job and condor_q run."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from ap_fixture import ALIAS, make_laptop, set_up_laptop
+from conftest import flat_table, proxy_said, tool, wait_for
+from proxycmd import paths
+from proxycmd.sim.client import SimPool
+from test_e2e import _free_port, _make_tree, _socks5_get, sha256
+
+pytestmark = pytest.mark.e2e
+
+HOST = "{}.job.condor"
+
+
+@pytest.fixture(scope="module")
+def laptop():
+    yield from set_up_laptop("bash", "--no-multiplex")
+
+
+def job_pid(lap, job_id: str) -> int:
+    return next(j["pid"] for j in SimPool(lap.sim_root).jobs() if j["id"] == job_id)
+
+
+def sandbox(lap, job_id: str) -> Path:
+    return lap.sim_root / "execute" / f"dir_{job_id}"
+
+
+def proxy_line(stderr: str) -> str:
+    lines = proxy_said(stderr)
+    assert len(lines) == 1, stderr
+    return lines[0]
+
+
+def assert_nothing_left(lap) -> None:
+    """No session directory on the AP, no private key anywhere on the laptop, no key with the agent."""
+    assert wait_for(lambda: lap.session_dirs() == [], timeout=15), lap.session_dirs()
+    for path in lap.base.rglob("*"):
+        if lap.sim_root in path.parents or path.name.startswith("id_ap") or path.name == "host_key" \
+                or not path.is_file():
+            continue
+        assert b"PRIVATE KEY" not in path.read_bytes(), f"a private key was written to {path}"
+    known = paths.known_hosts(lap.rundir)
+    assert wait_for(lambda: not known.exists() or not known.read_text().strip(), timeout=10)
+
+
+def test_the_laptop_has_no_htcondor_tool(laptop):
+    for name in ("condor_ssh_to_job", "condor_q"):
+        assert shutil.which(name, path=laptop.env["PATH"]) is None
+    block = laptop.ssh_config.read_text()
+    assert f"--via '{ALIAS}' --via-config '{laptop.ssh_config}'" in block
+
+
+def test_remote_command_exit_status_and_job_environment(laptop):
+    job = laptop.submit("sleep", "600")
+    done = laptop.ssh(HOST.format(job), "echo", "$_CONDOR_JOB_PIDS", "$(pwd)", check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == [str(job_pid(laptop, job)), str(sandbox(laptop, job))]
+    assert laptop.ssh(HOST.format(job), "exit 7", check=False).returncode == 7
+    assert_nothing_left(laptop)
+
+
+def test_the_proxy_leaves_only_the_hops_ssh_in_the_data_path(laptop):
+    job = laptop.submit("sleep", "600")
+    ssh = subprocess.Popen(laptop.ssh_argv(HOST.format(job), "echo started; sleep 30"), env=laptop.env,
+                           stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        assert ssh.stdout.readline() == b"started\n"
+        mine = str(laptop.base).encode()
+        cmds = []
+        for pid in os.listdir("/proc"):
+            try:
+                cmds.append(Path(f"/proc/{pid}/cmdline").read_bytes())
+            except OSError:
+                continue
+        ours = [c for c in cmds if mine in c]
+        assert not any(b"condor-job-proxy\0" in c or b"bin/condor-job-proxy" in c for c in ours
+                       if b"agent" not in c), ours
+        assert any(c.startswith(b"ssh\0-F\0") and b"\0ap\0" in c for c in ours), ours  # the hop itself
+    finally:
+        ssh.kill()
+        ssh.wait()
+
+
+def test_scp_both_ways(laptop, tmp_path):
+    job = laptop.submit("sleep", "600")
+    src = tmp_path / "random.bin"
+    src.write_bytes(os.urandom(16 << 20))
+    laptop.run(["scp", "-F", str(laptop.ssh_config), str(src), f"{HOST.format(job)}:uploaded.bin"])
+    assert sha256(sandbox(laptop, job) / "uploaded.bin") == sha256(src)
+    back = tmp_path / "back.bin"
+    laptop.run(["scp", "-F", str(laptop.ssh_config), f"{HOST.format(job)}:uploaded.bin", str(back)])
+    assert sha256(back) == sha256(src)
+    assert_nothing_left(laptop)
+
+
+def test_rsync_tree_both_ways(laptop, tmp_path):
+    job = laptop.submit("sleep", "600")
+    src = tmp_path / "tree"
+    files = _make_tree(src)
+    rsh = f"ssh -F {laptop.ssh_config}"
+    laptop.run(["rsync", "-a", "-e", rsh, f"{src}/", f"{HOST.format(job)}:tree/"])
+    remote = sandbox(laptop, job) / "tree"
+    for rel, data in files.items():
+        assert (remote / rel).read_bytes() == data
+    assert (remote / "d1" / "exec.sh").stat().st_mode & 0o777 == 0o750
+    back = tmp_path / "back"
+    laptop.run(["rsync", "-a", "-e", rsh, f"{HOST.format(job)}:tree/", f"{back}/"])
+    for rel, data in files.items():
+        assert (back / rel).read_bytes() == data
+    assert os.readlink(back / "link") == "d0"
+
+
+def test_sftp_put_and_get(laptop, tmp_path):
+    job = laptop.submit("sleep", "600")
+    local = tmp_path / "put.bin"
+    local.write_bytes(os.urandom(3 << 20))
+    batch = tmp_path / "batch"
+    batch.write_text(f"put {local} put.bin\nget put.bin {tmp_path / 'got.bin'}\n")
+    laptop.run(["sftp", "-F", str(laptop.ssh_config), "-b", str(batch), HOST.format(job)])
+    assert (sandbox(laptop, job) / "put.bin").read_bytes() == local.read_bytes()
+    assert (tmp_path / "got.bin").read_bytes() == local.read_bytes()
+
+
+def test_local_and_dynamic_forwarding_to_a_server_in_the_job(laptop):
+    port = _free_port()
+    job = laptop.submit("sh", "-c", f"echo job-says-hi > hello.txt; exec {sys.executable} -m http.server "
+                        f"--bind 127.0.0.1 {port}")
+    assert wait_for(lambda: (sandbox(laptop, job) / "hello.txt").exists())
+    local, socks = _free_port(), _free_port()
+    fwd = subprocess.Popen(laptop.ssh_argv("-N", "-o", "ExitOnForwardFailure=yes", "-L", f"{local}:127.0.0.1:{port}",
+                                           "-D", f"127.0.0.1:{socks}", HOST.format(job)),
+                           env=laptop.env, stdin=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        def fetch():
+            try:
+                return urllib.request.urlopen(f"http://127.0.0.1:{local}/hello.txt", timeout=5).read()
+            except OSError:
+                return None
+        assert wait_for(lambda: fetch() == b"job-says-hi\n", timeout=30)
+        assert _socks5_get(socks, port, "/hello.txt").endswith(b"\r\n\r\njob-says-hi\n")
+    finally:
+        fwd.terminate()
+        fwd.wait(10)
+
+
+def test_twelve_sessions_at_once(laptop):
+    jobs = [laptop.submit("sleep", "600") for _ in range(3)]
+    procs = [subprocess.Popen(laptop.ssh_argv(HOST.format(jobs[i % 3]), "echo", f"ok-{i}", "$_CONDOR_JOB_PIDS"),
+                              env=laptop.env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for i in range(12)]
+    results = [(p.wait(180), *p.communicate()) for p in procs]
+    for i, (code, out, err) in enumerate(results):
+        assert code == 0, err
+        assert out.split()[:2] == [f"ok-{i}", str(job_pid(laptop, jobs[i % 3]))]  # then live sessions' sshd
+    assert_nothing_left(laptop)
+
+
+def test_idle_job_is_waited_for_then_reached(laptop):
+    job = laptop.submit("sleep", "600", idle=True)
+    (laptop.sim_root / "fake-faults.json").write_text('{"retry_delay": 1}')
+    ssh = subprocess.Popen(laptop.ssh_argv(HOST.format(job), "echo", "connected"), env=laptop.env,
+                           stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        time.sleep(3)
+        assert ssh.poll() is None, "ssh should still be waiting for the idle job"
+        laptop.sim("release", job)
+        out, err = ssh.communicate(timeout=60)
+    finally:
+        (laptop.sim_root / "fake-faults.json").unlink()
+    assert ssh.returncode == 0, err
+    assert out.strip() == "connected"
+    assert f"condor-job-proxy: job {job} is idle: it has not started running yet; waiting for it to run" in err
+
+
+def test_held_unknown_and_not_yours_are_refused_with_one_sentence(laptop):
+    held = laptop.submit("sleep", "600")
+    laptop.sim("hold", held, "--reason", "exceeded its memory request")
+    theirs = laptop.run([tool("condor-job-ssh"), "sim", "submit", "--owner", "alice", "--root",
+                         str(laptop.sim_root), "--", "sleep", "600"]).stdout.strip()
+    expected = {held: f"condor-job-proxy: job {held} is held: exceeded its memory request",
+                "99.0": "condor-job-proxy: job 99.0 is not in the queue (it may have finished or been removed)",
+                theirs: f"condor-job-proxy: job {theirs} belongs to another user, not to you"}
+    for job, line in expected.items():
+        done = laptop.ssh(HOST.format(job), "true", check=False)
+        assert done.returncode == 255
+        assert proxy_line(done.stderr).startswith(line), done.stderr
+    assert_nothing_left(laptop)
+
+
+@pytest.mark.parametrize("dest, line", [
+    (f"{ALIAS}-dead", "condor-job-proxy: cannot reach the access point ap-dead with ssh: ssh: connect to host "
+                      "127.0.0.1 port"),
+    (f"{ALIAS}-bare", "condor-job-proxy: the access point ap-bare has no condor_ssh_to_job on PATH"),
+    (f"{ALIAS}-says", "condor-job-proxy: the access point ap-says closed the connection before opening a session "
+                      "to job 1.0: This account is locked: see https://help.example/locked"),
+])
+def test_an_unreachable_ap_or_one_without_htcondor_is_one_sentence(laptop, dest, line):
+    """At once: an AP that prints a line and closes (issue 24, item 4) once made ssh wait 330 s."""
+    start = time.monotonic()
+    done = laptop.run([tool("condor-job-proxy"), "--via", dest, "--via-config", str(laptop.ssh_config),
+                       "--relay", "1.0.job.condor"], check=False, timeout=60)
+    assert time.monotonic() - start < 20
+    assert done.returncode == 1
+    assert done.stderr.startswith(line) and len(done.stderr.splitlines()) == 1, done.stderr
+
+
+def test_sync_lists_the_users_jobs_through_the_hop(laptop):
+    job = laptop.submit("sleep", "600")
+    laptop.run([tool("condor-job-ssh"), "sim", "submit", "--owner", "alice", "--root", str(laptop.sim_root), "--",
+                "sleep", "600"])
+    done = laptop.run([tool("condor-job-ssh"), "sync", "--ssh-config", str(laptop.ssh_config)])
+    block = laptop.ssh_config.read_text()
+    assert f"Host {HOST.format(job)}\n    # cmd: sleep 600 | on: slot" in block, done.stdout
+    listed = [line for line in block.splitlines() if line.startswith("Host ") and line.endswith(".job.condor")]
+    mine = {f"Host {HOST.format(j['id'])}" for j in SimPool(laptop.sim_root).jobs()
+            if j["owner"] != "alice" and j["status"] == "running"}
+    assert set(listed) == mine
+    assert laptop.ssh(HOST.format(job), "true", check=False).returncode == 0  # the synced name reaches the job
+
+
+def test_doctor_checks_the_hop(laptop):
+    from proxycmd.backends.hop.checks import check_hop
+
+    env = dict(os.environ)
+    os.environ.update({"HOME": laptop.env["HOME"]})
+    try:
+        ok, line = check_hop(ALIAS, str(laptop.ssh_config))
+        assert ok, line
+        assert line.startswith(f"{ALIAS} is reachable without a prompt and has HTCondor's tools"), line
+        ok, line = check_hop(f"{ALIAS}-bare", str(laptop.ssh_config))
+        assert not ok and "has no condor_ssh_to_job or condor_q on PATH" in line
+        ok, line = check_hop(f"{ALIAS}-dead", str(laptop.ssh_config))
+        assert not ok and line.startswith(f"cannot reach the access point {ALIAS}-dead without a prompt")
+    finally:
+        os.environ.clear()
+        os.environ.update(env)
+
+
+def test_a_tcsh_login_shell_on_the_ap():
+    gen = make_laptop("tcsh")
+    lap = next(gen)
+    try:
+        lap.setup("--no-multiplex")
+        job = lap.submit("sleep", "600")
+        done = lap.ssh(HOST.format(job), "echo", "$_CONDOR_JOB_PIDS", check=False)
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.split() == [str(job_pid(lap, job))]
+        assert lap.ssh(HOST.format(job), "exit 3", check=False).returncode == 3
+        held = lap.submit("sleep", "600")
+        lap.sim("hold", held, "--reason", "it's over quota!")
+        done = lap.ssh(HOST.format(held), "true", check=False)
+        assert proxy_line(done.stderr) == (f"condor-job-proxy: job {held} is held: it's over quota!; after fixing "
+                                           f"the cause, release it with: ssh ap condor_release {held}")
+        lap.run([tool("condor-job-ssh"), "sync", "--ssh-config", str(lap.ssh_config)])
+        assert f"Host {HOST.format(job)}\n" in lap.ssh_config.read_text()
+        assert_nothing_left(lap)
+    finally:
+        try:
+            next(gen)
+        except StopIteration:
+            pass
+
+
+def test_doctor_command_checks_the_access_point(laptop):
+    done = laptop.run([tool("condor-job-ssh"), "doctor", "--ssh-config", str(laptop.ssh_config)], check=False)
+    flat = flat_table(done.stdout)  # doctor wraps its table at 80 columns
+    row = flat[flat.index("access point "):flat.index(" ssh config ")]  # this check's row alone
+    assert row.startswith(f"access point OK {ALIAS} is reachable"), done.stdout
+    assert row.endswith("(CondorVersion: 25.14.1 2026-09-24 BuildID: condor-job-proxy-fake)"), done.stdout
+    assert "condor_ssh_to_job" not in row.replace("has HTCondor's tools", ""), done.stdout
+
+
+def _hops(lap):
+    found = []
+    for pid in os.listdir("/proc"):
+        try:
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if cmd[:3] == [b"ssh", b"-F", str(lap.ssh_config).encode()] and ALIAS.encode() in cmd:
+            found.append(int(pid))
+    return found
+
+
+def test_the_hop_survives_a_hangup_or_ctrl_c_meant_for_the_terminal(laptop):
+    job = laptop.submit("sleep", "600")
+    ssh = subprocess.Popen(laptop.ssh_argv(HOST.format(job), "echo started; sleep 3; echo finished"),
+                           env=laptop.env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        assert ssh.stdout.readline() == b"started\n"
+        hops = _hops(laptop)
+        assert len(hops) == 1
+        os.kill(hops[0], signal.SIGHUP)
+        os.kill(hops[0], signal.SIGINT)
+        out, err = ssh.communicate(timeout=30)
+        assert (ssh.returncode, out) == (0, b"finished\n"), err
+    finally:
+        if ssh.poll() is None:
+            ssh.kill()
+    assert wait_for(lambda: not _hops(laptop), timeout=10)  # and it ends with the session
+
+
+def test_with_multiplexing_and_a_control_master_for_the_ap():
+    """The setup docs/laptop.md recommends: job connections shared (setup's default) and one master
+    connection to the AP that every hop rides on."""
+    gen = make_laptop("bash")
+    lap = next(gen)
+    try:
+        text = lap.ssh_config.read_text().replace(
+            f"Host {ALIAS}\n", f"Host {ALIAS}\n    ControlMaster auto\n    ControlPath {lap.base}/ap-cm-%C\n"
+                               "    ControlPersist 60\n", 1)
+        lap.ssh_config.write_text(text)
+        lap.setup()
+        jobs = [lap.submit("sleep", "600") for _ in range(2)]
+        for job in jobs + jobs:
+            done = lap.ssh(HOST.format(job), "echo", "$_CONDOR_JOB_PIDS", check=False)
+            assert (done.returncode, done.stdout.split()) == (0, [str(job_pid(lap, job))]), done.stderr
+        assert lap.run(lap.ssh_argv("-O", "check", ALIAS), check=False).returncode == 0  # the AP's master runs
+        # 12 job connections at once, none shared, each held open a while: 12 hops on the AP's master, more
+        # than the AP's MaxSessions (10) lets one connection carry
+        procs = [subprocess.Popen(lap.ssh_argv("-o", "ControlMaster=no", "-o", "ControlPath=none",
+                                               HOST.format(jobs[i % 2]), f"echo ok-{i}; sleep 4"), env=lap.env,
+                                  stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                 for i in range(12)]
+        for i, p in enumerate(procs):
+            out, err = p.communicate(timeout=120)
+            assert (p.returncode, out) == (0, f"ok-{i}\n"), err
+        for host in [HOST.format(job) for job in jobs] + [ALIAS]:
+            lap.run(lap.ssh_argv("-O", "exit", host), check=False)
+        assert_nothing_left(lap)
+    finally:
+        try:
+            next(gen)
+        except StopIteration:
+            pass
+
+
+def test_the_users_own_options_for_the_ap_cannot_break_the_hop(laptop):
+    """A RemoteCommand, a LocalCommand, a forced terminal, agent and port forwarding set for the AP in the
+    user's config, and a login script there that prints a greeting: the hop still carries the job's sshd
+    and nothing else."""
+    job = laptop.submit("sleep", "600")
+    done = laptop.run([tool("condor-job-proxy"), "--via", f"{ALIAS}-noisy", "--via-config", str(laptop.ssh_config),
+                       "--relay", HOST.format(job)], check=False, text=False)
+    assert done.stdout.startswith(b"SSH-2.0-OpenSSH"), (done.stdout[:200], done.stderr)
+
+
+def test_ssh_to_job_disabled_by_the_pool_is_one_sentence(laptop):
+    job = laptop.submit("sleep", "600")
+    faults = laptop.sim_root / "fake-faults.json"
+    faults.write_text('{"starter_disabled": true}')
+    try:
+        done = laptop.ssh(HOST.format(job), "true", check=False)
+    finally:
+        faults.unlink()
+    assert done.returncode == 255
+    assert proxy_line(done.stderr).startswith(f"condor-job-proxy: job {job} may not be reached with ssh: its "
+                                              "execute node"), done.stderr
+    assert "ENABLE_SSH_TO_JOB = false" in done.stderr
+
+
+def test_the_backend_lists_and_removes_jobs_through_the_hop(laptop):
+    from proxycmd.backends.hop.backend import HopBackend
+    from proxycmd.hostname import parse_job_id
+
+    job = laptop.submit("sleep", "600")
+    backend = HopBackend(ALIAS, config=str(laptop.ssh_config))
+    assert job in [j.job_id for j in backend.list_jobs()]
+    backend.remove_job(parse_job_id(job), reason="done with it")
+    assert wait_for(lambda: next(j["status"] for j in SimPool(laptop.sim_root).jobs() if j["id"] == job)
+                    == "removed", timeout=20)
+    assert job not in [j.job_id for j in backend.list_jobs(include_idle=True)]
+
+
+def test_no_wait_says_why_the_job_does_not_run(laptop):
+    job = laptop.submit("sleep", "600", idle=True)
+    done = laptop.run([tool("condor-job-proxy"), "--via", ALIAS, "--via-config", str(laptop.ssh_config), "--no-wait",
+                       "--relay", HOST.format(job)], check=False)
+    assert done.returncode == 1
+    assert done.stderr.splitlines() == [f"condor-job-proxy: job {job} is idle: it has not started running yet "
+                                        "(not waiting: --no-wait)"]
+
+
+def test_any_case_and_a_trailing_dot_reach_the_job_through_the_hop(laptop):
+    job = laptop.submit("sleep", "600")
+    for host in (HOST.format(job).upper(), HOST.format(job) + "."):
+        done = laptop.ssh(host, "echo", "hi", check=False)
+        assert (done.returncode, done.stdout) == (0, "hi\n"), (host, done.stderr)
+    assert_nothing_left(laptop)
