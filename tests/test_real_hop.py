@@ -11,9 +11,10 @@ import pytest
 
 from ap_fixture import make_laptop
 from conftest import tool
+from proxycmd.backends.hop import remote
 from realworld import program_pid
 from test_e2e import _make_tree, sha256
-from test_hop_e2e import assert_nothing_left, proxy_line
+from test_hop_e2e import _ap_relays, assert_nothing_left, proxy_line
 
 pytestmark = [pytest.mark.e2e, pytest.mark.real]
 
@@ -66,6 +67,39 @@ def test_scp_and_rsync_both_ways(laptop, tmp_path):
     laptop.run(["rsync", "-a", "-e", rsh, f"{HOST.format(job)}:tree/", f"{tmp_path / 'again'}/"])
     for rel, data in files.items():
         assert (tmp_path / "again" / rel).read_bytes() == data
+    assert_nothing_left(laptop)
+
+
+@pytest.mark.parametrize("ap_python, relay", [(None, "python"), ("", "condor_ssh_to_job")])
+def test_the_ap_relays_with_its_own_python_else_with_condor_ssh_to_jobs(laptop, tmp_path, ap_python, relay):
+    """On the real pool: the AP's /usr/bin/python3 relays the session, else HTCondor's own -proxy relay; every
+    byte arrives both ways, and the end of the input reaches the job before it answers (a half-close)."""
+    if relay == "python" and not os.access(remote.AP_PYTHONS[0], os.X_OK):
+        pytest.skip(f"the AP has no {remote.AP_PYTHONS[0]}")
+    env = dict(laptop.env)
+    env.pop(remote.AP_PYTHON_ENV, None)
+    if ap_python is not None:
+        env[remote.AP_PYTHON_ENV] = ap_python
+    job = laptop.submit("sleep", "600")
+    ssh = subprocess.Popen(laptop.ssh_argv(HOST.format(job), "echo started; sleep 30"), env=env,
+                           stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        assert ssh.stdout.readline() == b"started\n", ssh.stderr.read()
+        assert _ap_relays(laptop) == [relay]
+    finally:
+        ssh.kill()
+        ssh.wait()
+    src = tmp_path / "random.bin"
+    src.write_bytes(os.urandom(32 << 20))
+    laptop.run(["scp", "-F", str(laptop.ssh_config), str(src), f"{HOST.format(job)}:up.bin"], env=env)
+    assert sha256(laptop.jobs[job] / "up.bin") == sha256(src)
+    back = tmp_path / "back.bin"
+    laptop.run(["scp", "-F", str(laptop.ssh_config), f"{HOST.format(job)}:up.bin", str(back)], env=env)
+    assert sha256(back) == sha256(src)
+    done = subprocess.run(laptop.ssh_argv(HOST.format(job), "sha256sum; echo after-the-end"), env=env,
+                          input=src.read_bytes(), capture_output=True, timeout=180)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == [sha256(src).encode(), b"-", b"after-the-end"]
     assert_nothing_left(laptop)
 
 
