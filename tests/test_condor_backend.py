@@ -429,7 +429,10 @@ exit {status}
 
 
 HEAVY_MODULES = ("typing", "dataclasses", "inspect", "shutil", "subprocess", "typer", "htcondor2",
-                 "classad2", "cryptography")
+                 "classad2", "cryptography",
+                 # ~9 ms of CPU a connection between them (each imports re or a chain of its own); re itself
+                 # is argparse's, so it stays
+                 "pathlib", "shlex", "json")
 
 
 def test_a_connection_on_the_condor_path_imports_nothing_heavy(condor_env):
@@ -457,6 +460,27 @@ cli.main(sys.argv[1:])
     loaded = set(done.stdout.split())
     assert "proxycmd.backends.condor_tool" in loaded and "proxycmd.agent.client" in loaded
     assert not loaded.intersection(HEAVY_MODULES), sorted(loaded.intersection(HEAVY_MODULES))
+
+
+@settings(max_examples=1500)
+@given(st.text(alphabet=" \t\r\n\x0b\x0c\xa0-_.=/@%#'\"\\$*aZ09é", max_size=40)
+       | st.lists(st.sampled_from(["-t", "ecdsa", "-b", "256", "ed25519", "-N", "''", '"a b"', "\\ "]), max_size=6)
+       .map(" ".join))
+def test_keygen_options_split_as_shlex_does(text):
+    """The ProxyCommand splits --keygen-options without shlex where no quote or escape is in it (shlex
+    costs its import of re): the words must be shlex's own, and bad quoting still one usage error."""
+    import shlex
+
+    from proxycmd.connect import split_words
+    from proxycmd.errors import UsageError
+
+    try:
+        expected = shlex.split(text)
+    except ValueError:
+        with pytest.raises(UsageError, match="bad --keygen-options"):
+            split_words(text, "--keygen-options")
+    else:
+        assert split_words(text, "--keygen-options") == expected
 
 
 def test_the_tool_gets_its_own_session_default_sigpipe_and_no_descriptor_of_ours(tmp_path):

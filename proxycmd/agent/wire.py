@@ -5,11 +5,11 @@ Stdlib only: the client imports this on every connection.
 
 from __future__ import annotations
 
-import socket
 import struct
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs milliseconds per connection
 if TYPE_CHECKING:
+    import socket
     from typing import Optional, Union
 
 MAX_MESSAGE = 256 * 1024  # largest message body either side accepts
