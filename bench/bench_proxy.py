@@ -67,13 +67,18 @@ def main() -> int:
     ap.add_argument("--transfers", type=int, default=3, help="scp runs per variant")
     args = ap.parse_args()
 
-    base = Path(tempfile.mkdtemp(prefix="cjp-bench-", dir="/tmp"))
+    # A throwaway HOME, private, under the real one: setup refuses a runtime directory under /tmp (others
+    # can write there: proxycmd/paths.py's safe chain), and the agent and the runtime directory follow $HOME
+    # (<home>/.ssh/cjp), which must not be the user's own.
+    scratch = Path(os.environ.get("CJP_TEST_TMP") or Path.home() / ".cjp-t")
+    scratch.mkdir(mode=0o700, parents=True, exist_ok=True)
+    base = Path(tempfile.mkdtemp(prefix="cjp-bench-", dir=scratch))
     base.chmod(0o700)
-    run = base / "run"
-    run.mkdir(mode=0o700)
-    env = dict(os.environ, XDG_RUNTIME_DIR=str(run), XDG_CONFIG_HOME=str(base / "cfg"),
+    run = base / ".ssh" / "cjp"
+    env = dict(os.environ, HOME=str(base), XDG_CONFIG_HOME=str(base / "cfg"),
                XDG_STATE_HOME=str(base / "state"), PATH=f"{BIN}:{os.environ.get('PATH', '')}")
     env.pop("SSH_AUTH_SOCK", None)
+    env.pop("XDG_RUNTIME_DIR", None)
     env = as_installed(env)
     root = base / "pool"
     cjs = tool("condor-job-ssh")
@@ -91,9 +96,13 @@ def main() -> int:
         sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
         from proxycmd.sim.client import SimPool
 
+        # The pool removes a session's directory when its sshd ends (as a starter does): keep a copy.
         reply, sock = SimPool(root).open_session(int(job.split(".")[0]), 0)
+        sdir = base / "bare-session"
+        shutil.copytree(reply["directory"], sdir)
         sock.close()
-        sdir = Path(reply["directory"])
+        config = sdir / "sshd_config"
+        config.write_text(config.read_text().replace(reply["directory"], str(sdir)))
         key = base / "bare_key"
         key.write_text(reply["private_key"])
         key.chmod(0o600)
@@ -134,7 +143,7 @@ def main() -> int:
         for _ in range(args.runs):
             ours_end, ssh_end = socket.socketpair()
             t0 = time.perf_counter()
-            p = subprocess.Popen([proxy, "--timings", "--runtime-dir", str(run / "condor-job-proxy"), "--sim",
+            p = subprocess.Popen([proxy, "--timings", "--runtime-dir", str(run), "--sim",
                                   str(root), host], env=env, stdin=subprocess.DEVNULL, stdout=ssh_end,
                                  stderr=subprocess.PIPE, text=True)
             ssh_end.close()
@@ -173,7 +182,7 @@ def main() -> int:
             sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
             from proxycmd.agent import client
 
-            client.stop(run / "condor-job-proxy")
+            client.stop(run)
         except Exception:
             pass
         shutil.rmtree(base, ignore_errors=True)

@@ -11,8 +11,8 @@ import argparse
 import time
 
 from proxycmd.session import JobInfo
-from sshconfig.render import RenderContext, render_block
-from sshconfig.settings import Settings
+from sshconfig.block.render import RenderContext, render_block
+from sshconfig.block.settings import Settings
 
 BUDGET = 1.0  # seconds
 

@@ -1,6 +1,6 @@
 """What the user can do about a refusal, added to its sentence in one backend-neutral place.
 
-The backends say what the pool said (the sim daemon, condor_jobs, condor_tool); here a held job's
+The backends say what the pool said (the sim daemon, condor/ads.py, condor/refusals.py); here a held job's
 sentence gets the command that releases it, and a job that is not in the queue names the user's running
 jobs and the command that lists them.  Everything has to fit the 400 bytes of an SSH disconnect's
 description that OpenSSH prints (proxycmd/disconnect.py), so a long hold reason is shortened, not the hint.

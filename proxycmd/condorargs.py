@@ -1,4 +1,5 @@
-"""HTCondor's "new" argument syntax for the submit command `arguments` (pure functions).
+"""HTCondor's "new" argument syntax for the submit command `arguments`, and condor_ssh_to_job's arguments
+(`ssh_to_job_words`, for the tool here and on an access point): pure functions.
 
     arguments = "-c 'while true; do sleep 3; done' x"
 
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs milliseconds per connection
 if TYPE_CHECKING:
-    from typing import List, Sequence
+    from typing import List, Optional, Sequence
 
 
 class ArgumentsError(ValueError):
@@ -86,3 +87,20 @@ def split(text: str) -> List[str]:
         return split_words(inner.replace('""', '"'))
     except ArgumentsError:
         raise ArgumentsError("unbalanced single quote in the arguments") from None
+
+
+def ssh_to_job_words(program: str, job_id: str, *, schedd: Optional[str] = None, pool: Optional[str] = None,
+                     keygen_options: Sequence[str] = (), shells: Sequence[str] = ()) -> List[str]:
+    """condor_ssh_to_job's arguments (without the tool's own name) that run *program* as its ssh program, as
+    this machine's tool (backends/condor/tool.py) and the access point's (backends/hop/remote.py) take them;
+    the keygen options one word in the new syntax."""
+    words = ["-ssh", program]
+    if schedd:
+        words += ["-name", schedd]
+    if pool:
+        words += ["-pool", pool]
+    if keygen_options:
+        words += ["-keygen-options", " ".join(quote_word(w) for w in keygen_options)]
+    if shells:
+        words += ["-shells", ",".join(shells)]
+    return words + ["--", job_id]

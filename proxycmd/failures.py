@@ -16,6 +16,7 @@ import os
 import stat
 import time
 
+from . import safefs
 from .errors import ProxyError
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs milliseconds per connection
@@ -73,18 +74,7 @@ def record(host: str, sentence: str, now: Optional[float] = None, directory: Opt
     fields = _fields(place, host, sentence)
     name = _name(fields["host"], fields["where"])  # as `forget` finds it from what the record holds
     data = json.dumps({"time": time.time() if now is None else now, **fields})
-    tmp = where / f".{name}.{os.getpid()}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0), 0o600)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write(data + "\n")
-        os.replace(tmp, where / name)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    safefs.write_atomic(where / name, (data + "\n").encode("utf-8"))
     _prune(where, time.time() if now is None else now)
 
 

@@ -55,7 +55,7 @@ import sys
 import time
 from pathlib import Path
 
-from . import paths
+from . import paths, safefs
 from .errors import ProxyError, shown
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs milliseconds per connection
@@ -113,7 +113,7 @@ def pub_path(rundir: Path, host: str, node: Optional[str] = None) -> Path:
 def ensure_key_dir(rundir: Path) -> Path:
     """Create (0700) or verify this host's key directory; *rundir* must be a checked runtime directory."""
     paths.ensure_host_dir(rundir)
-    return paths.make_private_dir(key_dir(rundir))
+    return safefs.make_private_dir(key_dir(rundir))
 
 
 # ----- the .pub files (for setup and sync) -------------------------------------------------------------------
@@ -131,13 +131,7 @@ def write_pub_files(rundir: Path, hosts: Iterable[str], prune: bool = False) -> 
                 continue
         except (OSError, UnicodeDecodeError):
             pass
-        tmp = directory / f".{name}.{os.getpid()}.tmp"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
-        try:
-            os.write(fd, PLACEHOLDER_PUB.encode())
-        finally:
-            os.close(fd)
-        os.replace(tmp, target)
+        safefs.write_atomic(target, PLACEHOLDER_PUB.encode())
         changed.append(target)
     if prune:
         for entry in os.scandir(directory):

@@ -28,7 +28,8 @@ import os
 import stat
 import sys
 
-from .errors import ProxyError, shown
+from . import safefs
+from .safefs import PathError  # noqa: F401 -- where callers have always found it
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs milliseconds per connection
 if TYPE_CHECKING:
@@ -63,31 +64,6 @@ SHARED_KNOWN_HOSTS = "known_hosts.shared"
 _NODE_NAME_MAX = 255
 AGENT_LOCK = "agent.lock"
 AGENT_LOG = "agent.log"
-_SYMLINK_DEPTH = 40  # as the kernel's ELOOP limit
-
-
-class PathError(ProxyError):
-    pass
-
-
-def _mode(st) -> str:
-    return f"{stat.S_IMODE(st.st_mode):o}"
-
-
-def check_private_dir(path: Path) -> None:
-    """Raise PathError unless *path* is a real directory owned by us that nobody else can enter."""
-    try:
-        st = os.lstat(path)
-    except OSError as exc:
-        raise PathError(f"cannot use {path}: {exc.strerror}") from None
-    if stat.S_ISLNK(st.st_mode):
-        raise PathError(f"refusing to use {path}: it is a symbolic link")
-    if not stat.S_ISDIR(st.st_mode):
-        raise PathError(f"refusing to use {path}: it is not a directory")
-    if st.st_uid != os.getuid():
-        raise PathError(f"refusing to use {path}: it belongs to uid {st.st_uid}, not to you")
-    if st.st_mode & 0o077:
-        raise PathError(f"refusing to use {path}: mode {_mode(st)} lets others in (want 700)")
 
 
 _RUNTIME_FIX = "(`condor-job-ssh setup --runtime-dir DIR`)"
@@ -96,50 +72,9 @@ _CONFIG_FIX = "(set XDG_CONFIG_HOME to one, or leave it unset for ~/.config)"
 _SSH_CONFIG_FIX = "(or name another file with --ssh-config PATH)"
 
 
-def _check_ancestor(path: str, st, below: str, fix: str = _RUNTIME_FIX) -> None:
-    """One directory above *below*: it must belong to root or to us and be writable by nobody else."""
-    below, path = shown(below), shown(path)
-    if st.st_uid not in (0, os.getuid()):
-        raise PathError(f"refusing to use {below}: {path} belongs to uid {st.st_uid}, who could replace what is "
-                        f"inside it; pick a directory that only you and root can write to, all the way up {fix}")
-    if st.st_mode & 0o022:
-        if st.st_mode & 0o002:
-            who, why = "other users", ", sticky or not: after a reboot anyone may create the name again"
-        else:
-            who, why = "its group", ""
-        import shlex
-
-        chmod = f"run `chmod go-w {shlex.quote(str(path))}`, or " if st.st_uid == os.getuid() and st.st_uid != 0 else ""
-        raise PathError(f"refusing to use {below}: {path} is writable by {who} (mode {_mode(st)}{why}); "
-                        f"{chmod}pick a directory that only you and root can write to, all the way up {fix}")
-
-
-def _check_ancestors(path: str, below: str, depth: int = 0, missing_ok: bool = False,
-                     fix: str = _RUNTIME_FIX) -> None:
-    """Check every directory from / down to *path* itself (included), following symlinks step by step:
-    the directory holding a symlink is checked, and so is the chain of its target.  With *missing_ok*, a
-    missing directory ends the check (we would create it, privately)."""
-    if depth > _SYMLINK_DEPTH:
-        raise PathError(f"refusing to use {below}: too many symbolic links above it")
-    current = "/"
-    parts = [part for part in path.split("/") if part]
-    for part in [""] + parts:
-        current = os.path.join(current, part) if part else "/"
-        try:
-            st = os.lstat(current)
-        except FileNotFoundError:
-            if missing_ok:
-                return
-            raise PathError(f"cannot use {below}: {current} does not exist") from None
-        except OSError as exc:
-            raise PathError(f"cannot use {below}: {current}: {exc.strerror}") from None
-        if stat.S_ISLNK(st.st_mode):
-            target = os.readlink(current)
-            _check_ancestors(os.path.join(os.path.dirname(current), target), below, depth + 1, missing_ok, fix)
-            continue
-        if not stat.S_ISDIR(st.st_mode):
-            raise PathError(f"cannot use {shown(below)}: {shown(current)} is not a directory")
-        _check_ancestor(current, st, below, fix)
+def _check_ancestors(path: str, below: str, missing_ok: bool = False, fix: str = _RUNTIME_FIX) -> None:
+    """The safe chain above and at *path* (safefs.check_ancestors), with the runtime directory's fix by default."""
+    safefs.check_ancestors(path, below, fix=fix, missing_ok=missing_ok)
 
 
 def check_safe_chain(path) -> None:
@@ -150,7 +85,7 @@ def check_safe_chain(path) -> None:
     if not os.path.isabs(text):
         raise PathError(f"runtime directory {path} must be an absolute path")
     _check_ancestors(os.path.dirname(text), text)
-    check_private_dir(Path(text))
+    safefs.check_own_dir(Path(text))
 
 
 def check_runtime_dir(path) -> None:
@@ -162,7 +97,7 @@ def check_runtime_dir(path) -> None:
     check_socket_room(text)
     _check_ancestors(os.path.dirname(text), text, missing_ok=True)
     if os.path.lexists(text):
-        check_private_dir(Path(text))
+        safefs.check_own_dir(Path(text))
 
 
 def check_socket_room(path, node: "Optional[str]" = None) -> None:
@@ -176,23 +111,6 @@ def check_socket_room(path, node: "Optional[str]" = None) -> None:
         raise PathError(f"runtime directory {path} is too long for unix socket paths ({size} bytes with ssh's "
                         f"ControlPath, {SOCKET_PATH_MAX} at most): run `condor-job-ssh setup --runtime-dir DIR` "
                         "with a short private directory under your home")
-
-
-def _mkdir(path) -> None:
-    """Create the directory *path* with mode 0700 unless something is there already (checked by the caller)."""
-    try:
-        os.mkdir(path, 0o700)
-    except FileExistsError:
-        pass
-    except OSError as exc:
-        raise PathError(f"cannot create {shown(path)}: {exc.strerror}") from None
-
-
-def make_private_dir(path: Path) -> Path:
-    """Create *path* as a 0700 directory (its parent must exist) or verify the one that is there."""
-    _mkdir(path)
-    check_private_dir(path)
-    return path
 
 
 def home_dir(env: "Optional[Mapping[str, str]]" = None) -> Path:
@@ -266,7 +184,7 @@ def ensure_runtime_path(path) -> str:
                         "(run `condor-job-ssh setup` again to pick a new runtime directory)") from None
     except OSError as exc:
         raise PathError(f"cannot create {path}: {exc.strerror}") from None
-    check_private_dir(path)
+    safefs.check_own_dir(path)
     return path
 
 
@@ -334,7 +252,7 @@ def _join(rundir, *names):
 
 def host_dir(rundir: Path, node: "Optional[str]" = None) -> Path:
     """The per-host directory of *node* (this host when None) in *rundir*: ``HOST_DIR`` with ``%l``
-    expanded as ssh does.  Not created here (``make_private_dir``)."""
+    expanded as ssh does.  Not created here (``ensure_host_dir``)."""
     return _join(rundir, HOST_DIR.replace("%l", check_node_name(node) if node is not None else local_node()))
 
 
@@ -364,7 +282,7 @@ def shared_known_hosts_lock(rundir: Path) -> Path:
 def ensure_host_dir(rundir: Path) -> Path:
     """Create (0700) or verify this host's directory in *rundir*, which must be a checked runtime directory:
     only we can create anything in it, so the directory's own check is enough."""
-    return make_private_dir(host_dir(rundir))
+    return safefs.make_private_dir(host_dir(rundir))
 
 
 def agent_lock(rundir: Path) -> Path:
@@ -382,7 +300,7 @@ def control_path(rundir: Path) -> str:
 
 def classic_session_dir(rundir: Path) -> Path:
     """Parent of the classic shim's per-invocation key directories (0700)."""
-    return make_private_dir(rundir / "classic")
+    return safefs.make_private_dir(rundir / "classic")
 
 
 def console_script(name: str) -> "Optional[str]":
@@ -430,7 +348,7 @@ def _safe_dir(path: str, fix: str, create: bool) -> str:
         current = "/"
         for part in [p for p in path.split("/") if p]:
             current = os.path.join(current, part)
-            _mkdir(current)
+            safefs.mkdir_private(current)
         _check_ancestors(path, path, fix=fix)
     return path
 
@@ -491,8 +409,8 @@ def state_subdir(name: str, create: bool = True) -> Path:
     missing directory is a PathError."""
     state = _safe_dir(str(state_dir()), _STATE_FIX, create)
     if create:
-        return make_private_dir(Path(state) / name)
-    check_private_dir(Path(state) / name)
+        return safefs.make_private_dir(Path(state) / name)
+    safefs.check_own_dir(Path(state) / name)
     return Path(state) / name
 
 

@@ -9,18 +9,20 @@ import typer
 
 from proxycmd import paths
 
+from . import ui
+
 agent_app = typer.Typer(help="Stop the key agent of this host. It starts by itself on the first connection.",
                         short_help="Stop the key agent of this host.", no_args_is_help=True)
 
 
 def _runtime_dir(config: Path) -> Path:
     """The runtime directory the block's ProxyCommand names (what connections use), else the chosen one."""
-    from . import doctor, settings as settings_mod
+    from .block import resolved, settings as settings_mod
 
     chosen = settings_mod.load(warn=lambda message: None)
-    resolved = doctor.resolve_block(config, chosen.suffix)
-    if resolved is not None and resolved.proxy_runtime_dir:
-        return Path(resolved.proxy_runtime_dir)
+    found = resolved.resolve_block(config, chosen.suffix)
+    if found is not None and found.proxy_runtime_dir:
+        return Path(found.proxy_runtime_dir)
     return Path(chosen.runtime_dir) if chosen.runtime_dir else paths.default_runtime_dir()
 
 
@@ -38,15 +40,14 @@ def stop_command(ssh_config: Optional[Path] = typer.Option(None, "--ssh-config",
     from proxycmd.agent import client
     from proxycmd.errors import ProxyError
 
-    from .settings import SettingsError
+    from .block.settings import SettingsError
 
     try:
         rundir = _runtime_dir(ssh_config or paths.default_ssh_config())
         status = client.status(rundir)
         stopped = client.stop(rundir)
     except (ProxyError, SettingsError) as exc:
-        typer.echo(f"condor-job-ssh: {' '.join(str(exc).split())}", err=True)
-        raise typer.Exit(1)
+        raise ui.fail(str(exc))
     if stopped:
         pid = f" (pid {status.get('pid')})" if status else ""
         typer.echo(f"Stopped the key agent{pid} at {paths.control_socket(rundir)}.")

@@ -6,6 +6,8 @@ from typing import Optional
 
 import typer
 
+from . import ui
+
 HELP = """\
 Reach running HTCondor jobs with plain ssh, scp, rsync, sftp and VS Code.
 
@@ -62,18 +64,6 @@ def build_app() -> typer.Typer:
     return app
 
 
-def usage_line(exc: BaseException) -> str:
-    """A usage error as our one line: `condor-job-ssh: error: MESSAGE (see COMMAND --help)`, the style of
-    every other refusal, not click's three-line block."""
-    message = " ".join(exc.format_message().split()) if hasattr(exc, "format_message") else str(exc)
-    message = message.rstrip(".")
-    if message[:1].isupper() and message[1:2].islower():
-        message = message[0].lower() + message[1:]
-    ctx = getattr(exc, "ctx", None)
-    where = ctx.command_path if ctx is not None and getattr(ctx, "command_path", "") else "condor-job-ssh"
-    return f"condor-job-ssh: error: {message} (see {where} --help)"
-
-
 def main() -> None:
     import sys
 
@@ -85,7 +75,7 @@ def main() -> None:
         if type(exc).__name__ == "NoArgsIsHelpError":  # a bare `condor-job-ssh` or `sim`: the help itself
             sys.stderr.write(exc.format_message() + "\n")
         else:
-            sys.stderr.write(usage_line(exc) + "\n")
+            sys.stderr.write(ui.usage_line(exc) + "\n")
         sys.exit(getattr(exc, "exit_code", 2))
     except Abort:
         sys.stderr.write("condor-job-ssh: aborted\n")

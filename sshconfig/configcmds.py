@@ -12,24 +12,22 @@ import shlex
 import signal
 import sys
 import time
-from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import Iterator, List, Optional, Tuple
+from typing import List, Optional, Tuple
 
 import typer
 
 from proxycmd import paths
-from proxycmd.errors import ProxyError, one_line, shown
-from proxycmd.hostname import HostnameError
+from proxycmd.errors import shown
 
-from . import configfile, managed, render, settings as settings_mod, sshversion
-from .managed import ConfigFileError, ManagedBlockError
-from .render import RenderContext, RenderError
-from .settings import Route, Settings, SettingsError
+from . import sshclient, ui
+from .block import render, settings as settings_mod, splice, write
+from .block.render import RenderContext
+from .block.settings import Route, Settings
+from .block.splice import ManagedBlockError
 
 PROXY = "condor-job-proxy"
-_ERRORS = (ConfigFileError, ManagedBlockError, SettingsError, RenderError, ProxyError, HostnameError)
 
 # Options shared by the three commands.
 SSH_CONFIG = typer.Option(None, "--ssh-config", metavar="PATH",
@@ -38,29 +36,12 @@ DRY_RUN = typer.Option(False, "--dry-run", help="Show the change as a diff; writ
 YES = typer.Option(False, "--yes", "-y", help="Apply without asking.")
 
 
-class Failure(Exception):
-    """A one-line error for the user; the command exits with status 1."""
-
-
-def _fail(message: str, code: int = 1) -> "typer.Exit":
-    typer.echo(f"condor-job-ssh: error: {one_line(message)}", err=True)
-    return typer.Exit(code)
-
-
-def _warn(message: str) -> None:
-    typer.echo(f"condor-job-ssh: warning: {one_line(message)}", err=True)
-
-
-def _stdin_is_terminal() -> bool:
-    return sys.stdin is not None and sys.stdin.isatty()
-
-
 def find_proxy() -> str:
     """The absolute path of condor-job-proxy (see paths.console_script)."""
     found = paths.console_script(PROXY)
     if found:
         return found
-    raise Failure(f"cannot find {PROXY} next to {sys.executable} or on PATH; "
+    raise ui.Failure(f"cannot find {PROXY} next to {sys.executable} or on PATH; "
                   "reinstall condor-job-proxy (pip install condor-job-proxy) and run setup again")
 
 
@@ -76,35 +57,10 @@ def _ssh_config_path(option: Optional[Path]) -> Path:
 
 def _read(config: Path) -> Tuple[Optional[str], Optional[str]]:
     """The file's text (None when missing) and its managed block (LF line ends, None when absent)."""
-    configfile.resolve(config)  # a symlink to nothing is refused here, before anything is shown or made
-    text = managed.read_text(config)
-    block = managed.block_text(text) if text is not None else None
+    write.resolve(config)  # a symlink to nothing is refused here, before anything is shown or made
+    text = write.read_text(config)
+    block = splice.block_text(text) if text is not None else None
     return text, block
-
-
-def _echo_exact(text: str) -> None:
-    """Print text taken from the user's file with its bytes as they are (a stray Latin-1 byte in a comment
-    must neither stop us under a strict UTF-8 locale nor be changed)."""
-    data = configfile.encode(text)
-    stream = sys.stdout
-    buffer = getattr(stream, "buffer", None)
-    if buffer is None:
-        typer.echo(data.decode("utf-8", "replace"), nl=False)
-        return
-    stream.flush()
-    buffer.write(data)
-    buffer.flush()
-
-
-def _confirm(question: str, yes: bool) -> None:
-    if yes:
-        return
-    if not _stdin_is_terminal():
-        raise Failure("standard input is not a terminal, so there is no one to ask: add --yes to apply the "
-                      "changes shown above, or --dry-run to only show them")
-    if not typer.confirm(question, default=True):
-        typer.echo("Nothing was changed.")
-        raise typer.Exit(1)
 
 
 # ----- setup --------------------------------------------------------------------------------------------------
@@ -113,7 +69,7 @@ def parse_route(text: str) -> Route:
     default pool and ``SUFFIX=@POOL`` is the pool's default schedd."""
     suffix, sep, target = text.partition("=")
     if not sep or not suffix:
-        raise Failure(f"--route {text!r}: expected SUFFIX=SCHEDD[@POOL], e.g. ap2.condor=ap2.example.org")
+        raise ui.Failure(f"--route {text!r}: expected SUFFIX=SCHEDD[@POOL], e.g. ap2.condor=ap2.example.org")
     schedd, _, pool = target.rpartition("@") if "@" in target else (target, "", "")
     return Route(suffix.strip(), schedd or None, pool or None)
 
@@ -123,7 +79,7 @@ def apply_options(current: Settings, given: dict, routes: Optional[List[str]], n
     """The saved settings with the options given on the command line (None: not given) put in.  A given
     option that cannot apply together with a saved one replaces it (a sentence for *notes* says so)."""
     if routes and no_routes:
-        raise Failure("--route and --no-routes contradict each other: give one of them")
+        raise ui.Failure("--route and --no-routes contradict each other: give one of them")
     changes = {key: value for key, value in given.items() if value is not None}
     if no_routes:
         changes["routes"] = []
@@ -134,16 +90,14 @@ def apply_options(current: Settings, given: dict, routes: Optional[List[str]], n
             changes[key] = None
     chosen, said = settings_mod.settle(replace(current, **changes), set(changes))
     for sentence in settings_mod.conflicts(chosen, str(paths.config_file())):
-        raise Failure(sentence)  # a hand-edited file, and this run chose neither
+        raise ui.Failure(sentence)  # a hand-edited file, and this run chose neither
     if notes is not None:
         notes.extend(said)
     return settings_mod.validate(chosen, "setup options")
 
 
 def _hop_config(config: Path) -> Optional[str]:
-    from .hopsetup import hop_config
-
-    return hop_config(config)
+    return sshclient.hop_config(config)
 
 
 def _kept_hosts(block: Optional[str], suffixes: List[str]) -> str:
@@ -151,7 +105,7 @@ def _kept_hosts(block: Optional[str], suffixes: List[str]) -> str:
     if block is None:
         return ""
     try:
-        entries = managed.host_entries(block)
+        entries = splice.host_entries(block)
     except ManagedBlockError:
         return ""  # a hand-edited block: setup writes it fresh, the next sync lists the jobs again
     return "".join(entry for name, entry in entries if any(name.endswith("." + s) for s in suffixes))
@@ -167,7 +121,7 @@ def _runtime_dir(chosen: Settings, dry_run: bool) -> str:
             else:
                 paths.ensure_runtime_dir(Path(chosen.runtime_dir))
         except paths.PathError as exc:
-            raise Failure(f"{exc}; `condor-job-ssh setup --runtime-dir ''` returns to the default, "
+            raise ui.Failure(f"{exc}; `condor-job-ssh setup --runtime-dir ''` returns to the default, "
                           f"{paths.default_runtime_dir()}") from None
         return chosen.runtime_dir
     if dry_run:
@@ -176,7 +130,7 @@ def _runtime_dir(chosen: Settings, dry_run: bool) -> str:
         return str(path)
     path, warning = paths.pick_runtime_dir()
     if warning:
-        _warn(warning)
+        ui.warn(warning)
     return str(path)
 
 
@@ -186,12 +140,12 @@ def _setup_transform(proxy: str, rundir: str, chosen: Settings, hop_config: Opti
     *shared_known_hosts*, for an OpenSSH client before 8.4 (one known_hosts file for every login node)."""
 
     def transform(text: Optional[str]) -> str:
-        old_block = managed.block_text(text) if text is not None else None
-        created = text is None or (old_block is not None and managed.was_created(old_block))
+        old_block = splice.block_text(text) if text is not None else None
+        created = text is None or (old_block is not None and splice.was_created(old_block))
         ctx = RenderContext(proxy=proxy, runtime_dir=rundir, settings=chosen, created_file=created,
                             ssh_config=hop_config, shared_known_hosts=shared_known_hosts)
         block = render.render_block(ctx, hosts=_kept_hosts(old_block, chosen.suffixes))
-        return managed.splice(text if text is not None else "", block)
+        return splice.splice(text if text is not None else "", block)
 
     return transform
 
@@ -263,10 +217,10 @@ def setup_command(
       condor-job-ssh setup --route ap2.condor=ap2.example.org --yes
       condor-job-ssh setup --dry-run           # only show the diff
     """
-    with _one_line_errors():
+    with ui.one_line_errors():
         if sim is not None and condor:
-            raise Failure("--sim and --condor contradict each other: give one of them")
-        current = settings_mod.load(warn=_warn)
+            raise ui.Failure("--sim and --condor contradict each other: give one of them")
+        current = settings_mod.load(warn=ui.warn)
         given = dict(user=user, forward_agent=forward_agent, multiplex=multiplex,
                      control_persist=control_persist, suffix=suffix, schedd=schedd, pool=pool, wait=wait,
                      keygen_options=keygen_options, include_idle=include_idle, all_schedds=all_schedds,
@@ -282,17 +236,17 @@ def setup_command(
         notes: List[str] = []
         chosen = apply_options(current, given, route, no_routes, notes)
         for note in notes:
-            _warn(note)
+            ui.warn(note)
         if sim is not None:
             from .simcmds import pool_warning
 
             for problem in filter(None, [pool_warning(given["sim_root"])]):
-                _warn(problem)
+                ui.warn(problem)
         config = _ssh_config_path(ssh_config)
         if not dry_run:
-            configfile.check_writable(config)  # before anything is saved or created
+            write.check_writable(config)  # before anything is saved or created
         text, _ = _read(config)
-        shared_known_hosts = not sshversion.known_hosts_per_host(sshversion.client_version())
+        shared_known_hosts = not sshclient.known_hosts_per_host(sshclient.client_version())
         transform = _setup_transform(find_proxy(), _runtime_dir(chosen, dry_run), chosen,
                                      _hop_config(config), shared_known_hosts)
         before = text if text is not None else ""
@@ -305,23 +259,23 @@ def setup_command(
             typer.echo(f"{shown(config)}: no changes.")
             _warn_problems(config, chosen)
             return
-        _echo_exact(managed.unified_diff(before, after, config))
+        ui.echo_exact(splice.unified_diff(before, after, config))
         if dry_run:
             typer.echo("Dry run: nothing was written.")
             return
-        _confirm(f"Write these changes to {config}?", yes)
+        ui.confirm(f"Write these changes to {config}?", yes)
         if settings_changed:  # first: a config written with settings that failed to save would be undone
             settings_mod.save(chosen)  # by the next bare `setup`
-        if configfile.update(config, transform) == configfile.UNCHANGED:
+        if write.update(config, transform) == write.UNCHANGED:
             typer.echo(f"{shown(config)}: no changes.")
             return
-        for line in managed.lines_before(after)[:1]:
-            _warn(f"{config} sets {line!r} above the managed block; ssh keeps the first value it reads, so "
+        for line in splice.lines_before(after)[:1]:
+            ui.warn(f"{config} sets {line!r} above the managed block; ssh keeps the first value it reads, so "
                   "options above the block win over ours: move them below it")
         _warn_problems(config, chosen)
         from .setupwarn import a_running_job
 
-        job = a_running_job(chosen, _hop_config(config))
+        job = a_running_job(chosen, config)
         try_it = f"Try `ssh {shlex.quote(job)}`" if job else f"Try `ssh CLUSTER.PROC.{chosen.suffix}` with one of your job ids"
         typer.echo(f"Updated {shown(config)}. {try_it}; "
                    f"`{paths.command_word('condor-job-ssh')} sync` lists your jobs for VS Code.")
@@ -335,7 +289,7 @@ def _warn_problems(config: Path, chosen) -> None:
     from .setupwarn import problems
 
     for problem in problems(config, chosen):
-        _warn(problem)
+        ui.warn(problem)
 
 
 # ----- sync -----------------------------------------------------------------------------------------------------
@@ -345,30 +299,27 @@ def _listed(job, include_idle: bool) -> bool:
 
 def sync_once(config: Path, include_idle: Optional[bool], dry_run: bool) -> Tuple[bool, int]:
     """One listing written into the block: (whether the text changed, how many job hosts it has)."""
-    chosen = settings_mod.load(warn=_warn)
+    chosen = settings_mod.load(warn=ui.warn)
     for sentence in settings_mod.conflicts(chosen, str(paths.config_file())):
-        _warn(sentence)
+        ui.warn(sentence)
     idle = chosen.include_idle if include_idle is None else include_idle
     text, block = _read(config)
     if text is None or block is None:
-        raise Failure(f"{config} has no managed block: run `{paths.command_word('condor-job-ssh')} setup` first")
-    managed.split_block(block)  # a hand-edited block stops us here, before the pool is asked
+        raise ui.Failure(f"{config} has no managed block: run `{paths.command_word('condor-job-ssh')} setup` first")
+    splice.split_block(block)  # a hand-edited block stops us here, before the pool is asked
     if not dry_run:
-        configfile.check_writable(config)
-    from proxycmd.backends import open_backend
-
+        write.check_writable(config)
     from .joblist import list_everywhere
-
-    hop = dict(via=chosen.via, via_config=_hop_config(config)) if chosen.via else {}
+    from .places import backend_for
 
     def open_at(schedd: Optional[str], pool: Optional[str], pool_only: bool):
-        return open_backend(sim_root=chosen.sim_root, schedd=schedd, pool=pool, pool_only=pool_only, **hop)
+        return backend_for(chosen, config, (schedd, pool, pool_only))
 
     taken = time.time()
     try:
-        listed = list_everywhere(chosen, open_at, idle, _warn, all_schedds=chosen.all_schedds)
+        listed = list_everywhere(chosen, open_at, idle, ui.warn, all_schedds=chosen.all_schedds)
     except ImportError as exc:
-        raise Failure(f"cannot ask HTCondor for your jobs: {exc} (install HTCondor's Python bindings, "
+        raise ui.Failure(f"cannot ask HTCondor for your jobs: {exc} (install HTCondor's Python bindings, "
                       "or use `setup --sim DIR` to try the simulated pool)") from None
     from proxycmd.ondemand import profile_names
 
@@ -376,7 +327,7 @@ def sync_once(config: Path, include_idle: Optional[bool], dry_run: bool) -> Tupl
 
     wanted = [item for item in listed if _listed(item.job, idle)]
     if len(wanted) > chosen.sync_limit:
-        _warn(f"{len(wanted)} jobs are listed, more than the {chosen.sync_limit} job hosts sync writes: the ssh "
+        ui.warn(f"{len(wanted)} jobs are listed, more than the {chosen.sync_limit} job hosts sync writes: the ssh "
               f"config names the newest {chosen.sync_limit}; every job is still reached by its host name without "
               f"an entry (ssh CLUSTER.PROC.{chosen.suffix}), and "
               f"`{paths.command_word('condor-job-ssh')} setup --sync-limit N` changes the bound")
@@ -384,19 +335,19 @@ def sync_once(config: Path, include_idle: Optional[bool], dry_run: bool) -> Tupl
     hosts = render.render_listed(wanted, chosen, taken) + render.render_profile_hosts(profile_names(), chosen)
 
     def transform(now: Optional[str]) -> str:
-        now_block = managed.block_text(now) if now is not None else None
+        now_block = splice.block_text(now) if now is not None else None
         if now is None or now_block is None:
-            raise Failure(f"{config} has no managed block any more: run `condor-job-ssh setup` first")
-        return managed.splice(now, managed.replace_hosts(now_block, hosts))
+            raise ui.Failure(f"{config} has no managed block any more: run `condor-job-ssh setup` first")
+        return splice.splice(now, splice.replace_hosts(now_block, hosts))
 
     after = transform(text)
     count = sum(1 for line in hosts.split("\n") if line.startswith("Host "))
     if after == text:
         return False, count
     if dry_run:
-        _echo_exact(managed.unified_diff(text, after, config))
+        ui.echo_exact(splice.unified_diff(text, after, config))
         return True, count
-    return configfile.update(config, transform) != configfile.UNCHANGED, count
+    return write.update(config, transform) != write.UNCHANGED, count
 
 
 def sync_command(
@@ -425,11 +376,11 @@ def sync_command(
     """
     config = _ssh_config_path(ssh_config)
     if watch is not None and not watch >= 1:  # also nan; checked here, not by typer's "x>=1.0"
-        raise _fail(f"--watch wants a number of seconds, at least 1, not {watch:g}", 2)
+        raise ui.fail(f"--watch wants a number of seconds, at least 1, not {watch:g}", 2)
     if watch is not None and dry_run:
-        raise _fail("--watch with --dry-run would show the same diff again and again: use one of them")
+        raise ui.fail("--watch with --dry-run would show the same diff again and again: use one of them")
     if watch is None:
-        with _one_line_errors():
+        with ui.one_line_errors():
             changed, count = sync_once(config, include_idle, dry_run)
         if changed and not dry_run:
             typer.echo(f"Updated {shown(config)}: {count} job host{'s' * (count != 1)}.")
@@ -449,10 +400,10 @@ def _watch(config: Path, include_idle: Optional[bool], every: float) -> None:
                 changed, count = sync_once(config, include_idle, dry_run=False)
                 if changed:
                     typer.echo(f"{time.strftime('%H:%M:%S')} {shown(config)}: {count} job hosts")
-            except Failure as exc:  # no block: waiting will not help
-                raise _fail(str(exc)) from None
-            except _ERRORS + (OSError,) as exc:  # the pool may come back: say so and go on
-                _warn(str(exc))
+            except ui.Failure as exc:  # no block: waiting will not help
+                raise ui.fail(str(exc)) from None
+            except ui.ERRORS + (OSError,) as exc:  # the pool may come back: say so and go on
+                ui.warn(str(exc))
             time.sleep(every)
     except KeyboardInterrupt:
         typer.echo("Stopped.", err=True)
@@ -481,51 +432,37 @@ def remove_command(
       condor-job-ssh remove --dry-run
       condor-job-ssh remove --yes
     """
-    with _one_line_errors():
+    with ui.one_line_errors():
         config = _ssh_config_path(ssh_config)
         text, block = _read(config)
         if text is None or block is None:
             typer.echo(f"{shown(config)}: no managed block, nothing to remove.")
             return
         if not dry_run:
-            configfile.check_writable(config)
-        after, created = managed.remove(text)
+            write.check_writable(config)
+        after, created = splice.remove(text)
         delete = created and after == ""
-        _echo_exact(managed.unified_diff(text, after, config))
+        ui.echo_exact(splice.unified_diff(text, after, config))
         if delete:
             typer.echo(f"(setup created {shown(config)} and nothing else is in it: it will be deleted)")
         if dry_run:
             typer.echo("Dry run: nothing was written.")
             return
-        _confirm(f"{'Delete' if delete else 'Change'} {config}?", yes)
-        outcome = configfile.update(config, _remove_transform)
-        if outcome == configfile.DELETED:
+        ui.confirm(f"{'Delete' if delete else 'Change'} {config}?", yes)
+        outcome = write.update(config, _remove_transform)
+        if outcome == write.DELETED:
             typer.echo(f"Deleted {shown(config)}.")
-        elif outcome == configfile.WRITTEN:
+        elif outcome == write.WRITTEN:
             typer.echo(f"Removed the managed block from {shown(config)}.")
         else:
             typer.echo(f"{shown(config)}: no managed block, nothing to remove.")
 
 
 def _remove_transform(text: Optional[str]) -> object:
-    if text is None or managed.find_block(text) is None:
+    if text is None or splice.find_block(text) is None:
         return text
-    after, created = managed.remove(text)
-    return configfile.DELETE if created and after == "" else after
-
-
-# ----- plumbing -------------------------------------------------------------------------------------------
-@contextmanager
-def _one_line_errors() -> Iterator[None]:
-    """Turn our errors into one line on stderr and exit status 1."""
-    try:
-        yield
-    except (Failure,) + _ERRORS as exc:
-        raise _fail(str(exc)) from None
-    except BrokenPipeError:
-        raise  # the reader went away (`setup --dry-run | head`): click stops quietly, status 1
-    except OSError as exc:
-        raise _fail(f"{exc.filename or 'I/O error'}: {exc.strerror or exc}") from None
+    after, created = splice.remove(text)
+    return write.DELETE if created and after == "" else after
 
 
 def register(app: typer.Typer) -> None:

@@ -24,7 +24,9 @@ from typing import List, Optional
 
 import typer
 
-from proxycmd import paths
+from proxycmd import paths, safefs
+
+from . import ui
 
 PREFIX = "cjp-demo-"
 MAX_SIZE_MIB = 4096
@@ -34,11 +36,6 @@ HOST = "1.0.job.condor"
 def _bin(name: str) -> str:
     """Our console script as a command that works as printed: its absolute path when we know it."""
     return paths.console_script(name) or name
-
-
-def _fail(message: str, code: int = 1) -> "typer.Exit":
-    typer.echo(f"condor-job-ssh: {message}", err=True)
-    return typer.Exit(code)
 
 
 class _Demo:
@@ -137,15 +134,15 @@ def _stop(base: Path) -> None:
         typer.echo(f"no demo in {base}: it was stopped and removed already")
         return
     if not base.name.startswith(PREFIX) or not (base / "pool").is_dir():
-        raise _fail(f"{base} is not a directory `condor-job-ssh demo --keep` made", 2)
+        raise ui.fail(f"{base} is not a directory `condor-job-ssh demo --keep` made", 2)
     try:
-        paths.check_private_dir(base)
+        safefs.check_own_dir(base)
     except paths.PathError as exc:
-        raise _fail(str(exc), 2)
+        raise ui.fail(str(exc), 2)
     try:
         demo_world = _Demo(base)
     except (paths.PathError, OSError) as exc:
-        raise _fail(str(exc), 2)
+        raise ui.fail(str(exc), 2)
     demo_world.clean_up()
     typer.echo(f"demo in {base} stopped and removed")
 
@@ -167,19 +164,19 @@ def demo(keep: bool = typer.Option(False, "--keep", help="Leave the pool and con
         _stop(stop)
         return
     if not 1 <= size_mib <= MAX_SIZE_MIB:
-        raise _fail(f"--size wants a whole number of MiB from 1 to {MAX_SIZE_MIB}, not {size_mib}", 2)
+        raise ui.fail(f"--size wants a whole number of MiB from 1 to {MAX_SIZE_MIB}, not {size_mib}", 2)
     for tool in ("ssh", "scp", "sftp", "rsync"):
         if not shutil.which(tool):
-            raise _fail(f"demo needs {tool}; install openssh-client and rsync")
+            raise ui.fail(f"demo needs {tool}; install openssh-client and rsync")
     if not shutil.which("sshd") and not os.access("/usr/sbin/sshd", os.X_OK):
-        raise _fail("demo needs sshd for its simulated pool; install openssh-server "
+        raise ui.fail("demo needs sshd for its simulated pool; install openssh-server "
                     "(its service need not run: the pool starts `sshd -i` itself)")
     base = Path(tempfile.mkdtemp(prefix=PREFIX, dir="/tmp"))
     try:
         d = _Demo(base)
     except (paths.PathError, OSError) as exc:
         shutil.rmtree(base, ignore_errors=True)
-        raise _fail(f"cannot make the demo's private runtime directory: {exc}")
+        raise ui.fail(f"cannot make the demo's private runtime directory: {exc}")
     host = HOST
     ssh = ["ssh", "-F", str(d.config)]
     kept = False

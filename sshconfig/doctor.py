@@ -1,21 +1,18 @@
 """`condor-job-ssh doctor`: check everything a connection relies on, and say how to fix what is broken.
 
 Each check gives ok, warn or fail, a detail and, unless ok, a fix.  The command prints a table within 80
-columns (the fix under its row, each command on a line of its own: sshconfig/doctortable.py) and exits 1
+columns (the fix under its row, each command on a line of its own: sshconfig/ui.py) and exits 1
 when any check fails; warnings (a schedd the bindings cannot reach, an option set above the managed block)
 leave the exit status at 0, because connections still work.
 
-Why the schedd is only a warning: a connection never needs the bindings to reach the schedd --
-condor_ssh_to_job finds the job itself.  Only `sync` (listing jobs) and the precise wording of some
-refusals ("idle", "has completed") need it.
+The rows about the place where jobs are (HTCondor's tools and schedd, the simulated pool, the access point)
+are the backend's own (`Backend.checks`); doctor never asks which backend it has.
 """
 
 from __future__ import annotations
 
 import os
-import re
 import shlex
-import subprocess
 from pathlib import Path
 from typing import List, Optional
 
@@ -23,35 +20,23 @@ import typer
 
 from proxycmd import paths
 
-from . import blockinfo, sshversion
-from .checkresult import FAIL, OK, WARN, Check
+from . import sshclient, ui
+from .block import resolved as resolved_mod
+from proxycmd.checkresult import FAIL, OK, WARN, Check
 
-WIDTH = 80  # the table fits a terminal of this many columns
+WIDTH = ui.WIDTH
 MIN_OPENSSH = (8, 0)
-SSH_TIMEOUT = 20.0
-
-
-def _cjs() -> str:
-    """condor-job-ssh as a fix must spell it to work as printed (its absolute path when not on PATH)."""
-    return paths.command_word("condor-job-ssh")
-
-
-def _run(argv: List[str], timeout: float = SSH_TIMEOUT) -> Optional[subprocess.CompletedProcess]:
-    try:
-        return subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout)
-    except (OSError, subprocess.TimeoutExpired):
-        return None
 
 
 # ----- OpenSSH -----------------------------------------------------------------------------------------------
 def check_ssh_version() -> Check:
     name = "OpenSSH client"
-    done = _run(["ssh", "-V"])
+    done = sshclient.run(["ssh", "-V"])
     if done is None:
         return Check(name, FAIL, "ssh is not installed (or not on PATH)",
                      "install the OpenSSH client, version 8.0 or newer")
     said = (done.stderr or done.stdout).strip().splitlines()
-    version, text = sshversion.parse(said[0] if said else "")
+    version, text = sshclient.parse(said[0] if said else "")
     if version is None:
         return Check(name, FAIL, f"`ssh -V` said {said[0] if said else 'nothing'!r}: not OpenSSH",
                      "install the OpenSSH client, version 8.0 or newer")
@@ -67,24 +52,10 @@ _OPTIONS = {"ProxyUseFdpass": ("yes", "yes"), "IdentityAgent": ("/nonexistent/ag
             "ControlMaster": ("no", "false")}
 
 
-def _ssh_g(argv: List[str]) -> "tuple[Optional[dict], str]":
-    done = _run(argv)
-    if done is None:
-        return None, "ssh -G did not run"
-    if done.returncode != 0:
-        lines = done.stderr.strip().splitlines()
-        return None, lines[0] if lines else f"ssh -G exited with status {done.returncode}"
-    values: dict = {}
-    for line in done.stdout.splitlines():
-        key, _, val = line.partition(" ")
-        values.setdefault(key.lower(), val)
-    return values, ""
-
-
 def check_ssh_options() -> Check:
     name = "ssh options"
     argv = ["ssh", "-G", "-F", "/dev/null"] + [f"-o{key}={given}" for key, (given, _) in _OPTIONS.items()]
-    values, why = _ssh_g(argv + ["1.0.job.condor"])
+    values, why = sshclient.ssh_g(argv + ["1.0.job.condor"])
     if values is None:
         return Check(name, FAIL, f"ssh does not accept the options condor-job-proxy relies on: {why}",
                      "upgrade the OpenSSH client to 8.0 or newer")
@@ -94,92 +65,27 @@ def check_ssh_options() -> Check:
     return Check(name, OK, "accepts " + ", ".join(_OPTIONS))
 
 
-# ----- the pool ----------------------------------------------------------------------------------------------
-def condor_version(tool: str) -> str:
-    """The HTCondor version of *tool*: its embedded $CondorVersion$ string, else `condor_version` beside it."""
-    pattern = re.compile(rb"\$CondorVersion: (\S+)")
-    try:
-        with open(tool, "rb") as f:
-            data = f.read(64 << 20)
-        found = pattern.search(data)
-        if found:
-            return found.group(1).decode("ascii", "replace")
-    except OSError:
-        pass
-    beside = os.path.join(os.path.dirname(tool), "condor_version")
-    done = _run([beside], timeout=10.0) if os.access(beside, os.X_OK) else None
-    found = re.search(r"\$CondorVersion: (\S+)", done.stdout) if done is not None else None
-    return found.group(1) if found else "version unknown"
-
-
-def check_tool() -> Check:
-    from proxycmd.backends import condor_tool
-
-    name = "condor_ssh_to_job"
-    try:
-        tool = condor_tool.find_tool()
-        dialer = condor_tool.find_dialer()
-    except condor_tool.ToolError as exc:
-        return Check(name, FAIL, str(exc), "install HTCondor's tools and put them on PATH, or set "
-                                           f"{condor_tool.TOOL_ENV} to condor_ssh_to_job's path")
-    return Check(name, OK, f"{tool} (HTCondor {condor_version(tool)}); dialer {dialer}")
-
-
-def check_schedd(schedd: Optional[str], pool: Optional[str]) -> Check:
-    from proxycmd.backends import condor_jobs
-
-    where = (f"schedd {schedd}" if schedd else "the local schedd") + (f" in pool {pool}" if pool else "")
-    name = "schedd"
-    try:
-        total, running = condor_jobs.Queue(schedd, pool).count(condor_jobs.current_user())
-    except condor_jobs.LookupUnavailable as exc:
-        return Check(name, WARN, f"{exc}",
-                     "connections still work (condor_ssh_to_job asks the schedd itself), but `sync` cannot list "
-                     "jobs and refusals are less precise: check that `condor_q` works here, or name the schedd "
-                     f"with: `{_cjs()} setup --schedd NAME --pool HOST`")
-    return Check(name, OK, f"{where} answers: {_count(total, 'job')} of yours, {running} running")
-
-
-def check_sim(root: str) -> Check:
-    from proxycmd.sim.client import PoolError, SimPool
-
-    name = "simulated pool"
-    try:
-        jobs = SimPool(root).jobs()
-    except PoolError as exc:
-        return Check(name, FAIL, str(exc), f"start it: `{_cjs()} sim start --root {shlex.quote(root)}`")
-    running = sum(1 for job in jobs if job.get("status") == "running")
-    detail = f"{root} answers: {_count(len(jobs), 'job')}, {running} running"
-    from proxycmd.sim.ptycheck import pty_problem
-
-    problem = pty_problem()
-    if problem:
-        return Check(name, WARN, f"{detail}; but {problem}",
-                     "run commands instead of a shell, for example: `ssh 1.0.job.condor 'cd; ls'`")
-    return Check(name, OK, detail)
-
-
 # ----- the ssh config ----------------------------------------------------------------------------------------
 def check_block(config: Path, suffix: str) -> Check:
     """The managed block is there, nothing that can win over it comes first, and ssh resolves a job host
     to our ProxyCommand."""
-    from . import managed
+    from .block import splice, write
 
     name = "ssh config"
-    again = f"run: `{_cjs()} setup`"
+    again = f"run: `{ui.cjs()} setup`"
     try:
-        text = managed.read_text(config)
-        span = managed.find_block(text) if text is not None else None
-    except (managed.ConfigFileError, managed.ManagedBlockError) as exc:
+        text = write.read_text(config)
+        span = splice.find_block(text) if text is not None else None
+    except (write.ConfigFileError, splice.ManagedBlockError) as exc:
         return Check(name, FAIL, str(exc), "repair the file by hand, then " + again)
     if span is None:
         return Check(name, FAIL, f"{config} has no condor-job-ssh managed block", again)
-    before = managed.lines_before(text)
+    before = splice.lines_before(text)
     first = [line for line in before if line.split()[0].lower() in ("host", "match")]
     if first:
         return Check(name, FAIL, f"{config} has {first[0]!r} above the managed block, so ssh may never reach it",
-                     f"move that section below the line {managed.END!r}")
-    values, why = _ssh_g(["ssh", "-G", "-F", str(config), f"1.0.{suffix}"])
+                     f"move that section below the line {splice.END!r}")
+    values, why = sshclient.ssh_g(["ssh", "-G", "-F", str(config), f"1.0.{suffix}"])
     if values is None:
         return Check(name, FAIL, f"ssh cannot read {config}: {why}", "fix the line ssh names, then " + again)
     proxy = values.get("proxycommand", "")
@@ -194,21 +100,8 @@ def check_block(config: Path, suffix: str) -> Check:
     if includes or before:
         shown = (includes or before)[0]
         return Check(name, WARN, f"{shown!r} comes before the managed block; ssh keeps the first value it reads",
-                     f"move it below the line {managed.END!r}")
+                     f"move it below the line {splice.END!r}")
     return Check(name, OK, f"{config}: the block comes first and 1.0.{suffix} goes through {executable}")
-
-
-def resolve_block(config: Path, suffix: str) -> "Optional[blockinfo.Resolved]":
-    """What ssh uses for a job host under *config* (`ssh -G`), or None when our block does not apply."""
-    host = f"1.0.{suffix}"
-    values, _ = _ssh_g(["ssh", "-G", "-F", str(config), host])
-    if values is None or "condor-job-proxy" not in values.get("proxycommand", ""):
-        return None
-    try:
-        node = paths.local_node()
-    except paths.PathError:
-        node = ""
-    return blockinfo.from_ssh_g(values, host, node)
 
 
 def local_user() -> str:
@@ -220,7 +113,7 @@ def local_user() -> str:
         return str(os.getuid())
 
 
-def check_login_user(resolved: "blockinfo.Resolved", wanted: Optional[str], me: str) -> Check:
+def check_login_user(resolved: "resolved_mod.Resolved", wanted: Optional[str], me: str) -> Check:
     """The user ssh sends for job hosts.  A starter without HTCondor's getpwnam shim accepts only the
     job's own account; a `Host *` `User alice` below the block then breaks every job host."""
     name = "login user"
@@ -237,13 +130,13 @@ def check_login_user(resolved: "blockinfo.Resolved", wanted: Optional[str], me: 
     return Check(name, FAIL, f"ssh logs in to {resolved.host} as {sent}, not as your local user {me}: a User "
                              "line outside the managed block applies to job hosts, and a job that runs as "
                              "another account refuses every connection",
-                 f"name the account your jobs run as (usually {me}): `{_cjs()} setup --user {shlex.quote(me)}`")
+                 f"name the account your jobs run as (usually {me}): `{ui.cjs()} setup --user {shlex.quote(me)}`")
 
 
 def _end_marker() -> str:
-    from . import managed
+    from .block import splice
 
-    return managed.END
+    return splice.END
 
 
 # ----- local state -------------------------------------------------------------------------------------------
@@ -253,7 +146,7 @@ def _check_dir(path: Path) -> "tuple[str, str, str]":
         if path.parent.is_dir():
             return OK, f"{path} (made on the first connection)", ""
         return FAIL, f"{path} and its parent {path.parent} do not exist", \
-            f"pick a runtime directory: `{_cjs()} setup`"
+            f"pick a runtime directory: `{ui.cjs()} setup`"
     try:
         paths.check_safe_chain(path)
     except paths.PathError as exc:
@@ -264,17 +157,17 @@ def _check_dir(path: Path) -> "tuple[str, str, str]":
 def _dir_fix(path: Path, exc: Exception) -> str:
     if "lets others in" in str(exc):
         return f"make it private: `chmod 700 {shlex.quote(str(path))}`"
-    return f"remove {path}, then run: `{_cjs()} setup`"
+    return f"remove {path}, then run: `{ui.cjs()} setup`"
 
 
-def check_block_runtime_dirs(resolved: "blockinfo.Resolved") -> "tuple[Check, Optional[Path]]":
+def check_block_runtime_dirs(resolved: "resolved_mod.Resolved") -> "tuple[Check, Optional[Path]]":
     """Every directory the block's ProxyCommand, IdentityAgent, ControlPath and UserKnownHostsFile use;
     with them, the directory of the agent."""
     name = "runtime dir"
     if resolved.known_hosts and "%l" in resolved.known_hosts:  # written by `setup` on a node with OpenSSH 8.4+
         return Check(name, FAIL, f"this ssh (OpenSSH before 8.4) reads UserKnownHostsFile {resolved.known_hosts} "
                                  "literally: it does not expand %l there, so no job's host key is found",
-                     f"run `{_cjs()} setup` on this host: it writes the one known_hosts file every login node "
+                     f"run `{ui.cjs()} setup` on this host: it writes the one known_hosts file every login node "
                      "reads"), None
     results = [(Path(directory),) + _check_dir(Path(directory)) for directory in resolved.runtime_dirs()]
     agent_dir = resolved.proxy_runtime_dir or (os.path.dirname(resolved.identity_agent)
@@ -296,7 +189,7 @@ def check_runtime_dir(chosen: Optional[str]) -> "tuple[Check, Optional[Path]]":
         if path.parent.is_dir():
             return Check(name, OK, f"{path} (made on the first connection)"), None
         return Check(name, FAIL, f"{path} and its parent {path.parent} do not exist",
-                     f"pick a runtime directory: `{_cjs()} setup`"), None
+                     f"pick a runtime directory: `{ui.cjs()} setup`"), None
     try:
         paths.check_safe_chain(path)
     except paths.PathError as exc:
@@ -322,7 +215,7 @@ def check_agent(rundir: Optional[Path], identity_agent: Optional[str] = None) ->
         return Check(name, OK, "not running (it starts on the first connection)")
     pid = status.get("pid")
     if identity_agent:
-        fix = f"connect again (the agent then listens there anew), or run: `{_cjs()} agent stop`"
+        fix = f"connect again (the agent then listens there anew), or run: `{ui.cjs()} agent stop`"
         try:
             st = os.stat(identity_agent)
         except OSError as exc:
@@ -331,29 +224,25 @@ def check_agent(rundir: Optional[Path], identity_agent: Optional[str] = None) ->
         if status.get("socket") is not None and [st.st_dev, st.st_ino] != status.get("socket"):
             return Check(name, FAIL, f"ssh's IdentityAgent {identity_agent} is not the socket of the agent that "
                                      f"answers (pid {pid}): ssh would find no key", fix)
-    return Check(name, OK, f"pid {pid} answers: {_count(status.get('sessions', 0), 'session')}, "
-                           f"{_count(status.get('keys', 0), 'key')}" + (f", on {identity_agent}" if identity_agent else ""))
+    return Check(name, OK, f"pid {pid} answers: {ui.plural(status.get('sessions', 0), 'session')}, "
+                           f"{ui.plural(status.get('keys', 0), 'key')}" + (f", on {identity_agent}" if identity_agent else ""))
 
 
 # ----- the command -------------------------------------------------------------------------------------------
 def run_checks(config: Path) -> List[Check]:
-    from . import settings as settings_mod
+    from .block import settings as settings_mod
 
     checks: List[Check] = [check_ssh_version(), check_ssh_options()]
     try:
         chosen = settings_mod.load(warn=lambda message: None)
     except settings_mod.SettingsError as exc:
-        return checks + [Check("settings", FAIL, str(exc), f"fix or delete that file, then run: `{_cjs()} setup`")]
-    if chosen.sim_root:
-        checks.append(check_sim(chosen.sim_root))
-    elif chosen.via:
-        from .hopsetup import doctor_check
+        return checks + [Check("settings", FAIL, str(exc), f"fix or delete that file, then run: `{ui.cjs()} setup`")]
+    from .places import backend_for
 
-        checks.append(doctor_check(chosen.via, config))
-    else:
-        checks += [check_tool(), check_schedd(chosen.schedd, chosen.pool)]
+    backend = backend_for(chosen, config)  # the simulated pool, the access point or HTCondor: its own rows
+    checks += backend.checks()
     checks.append(check_block(config, chosen.suffix))
-    resolved = resolve_block(config, chosen.suffix)  # what ssh really uses: the block's paths, not ours
+    resolved = resolved_mod.resolve_block(config, chosen.suffix)  # what ssh really uses: the block's paths, not ours
     if resolved is not None:
         runtime, rundir = check_block_runtime_dirs(resolved)
         checks += [check_login_user(resolved, chosen.user, local_user()), runtime]
@@ -361,28 +250,22 @@ def run_checks(config: Path) -> List[Check]:
         runtime, rundir = check_runtime_dir(chosen.runtime_dir)
         checks.append(runtime)
     checks.append(check_agent(rundir, resolved.identity_agent if resolved is not None else None))
-    from .failures_check import check_recent_failures, job_times
+    from .failures_check import check_recent_failures
 
-    checks.append(check_recent_failures(settings=chosen, jobs=job_times(chosen)))
+    checks.append(check_recent_failures(settings=chosen, jobs=backend.queue_times))
     from .profiles.check import check_profiles
 
     checks += check_profiles()
     return checks
 
 
-def _count(n: int, word: str) -> str:
-    return f"{n} {word}{'s' * (n != 1)}"
-
-
 def render(checks: List[Check], width: int = WIDTH) -> str:
-    """The table (sshconfig/doctortable.py): one row for each check, its details wrapped and its fix under
+    """The table (sshconfig/ui.py): one row for each check, its details wrapped and its fix under
     it, within *width* columns, every command on a line of its own."""
-    from .doctortable import render as table
-
     rows = [(check.name, check.state, check.detail, check.fix if check.state != OK else "") for check in checks]
     failed = sum(1 for check in checks if check.state == FAIL)
     warned = sum(1 for check in checks if check.state == WARN)
-    lines = table(rows, width) + ["", f"{failed} failed, {_count(warned, 'warning')}, "
+    lines = ui.table(rows, width) + ["", f"{failed} failed, {ui.plural(warned, 'warning')}, "
                                       f"{len(checks) - failed - warned} ok."]
     return "\n".join(lines) + "\n"
 
@@ -414,7 +297,5 @@ def doctor_command(
 
 
 def register(app: typer.Typer) -> None:
-    from .helpfmt import PlainCommand
-
-    app.command("doctor", cls=PlainCommand)(doctor_command)
+    app.command("doctor", cls=ui.PlainCommand)(doctor_command)
 

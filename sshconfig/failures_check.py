@@ -14,7 +14,7 @@ from typing import Callable, Dict, Optional, Set
 
 from proxycmd import failures
 
-from .checkresult import OK, WARN, Check
+from proxycmd.checkresult import OK, WARN, Check
 
 RECENT = 24 * 3600.0  # failures of the last day make a warning; older ones of the week are only listed
 _COMMAND = re.compile(r"(?P<head>.*\bwith: )(?P<command>[^()`]+?)(?P<tail>\)?)$")
@@ -59,27 +59,6 @@ def places(settings) -> Set[str]:
     out = {failures.where_key(via=via, schedd=settings.schedd, pool=settings.pool)}
     out |= {failures.where_key(via=via, schedd=route.schedd, pool=route.pool) for route in settings.routes}
     return out
-
-
-def job_times(settings) -> Callable[[], Dict[str, float]]:
-    """A function giving the jobs now in the default place, id -> when each was submitted or started
-    (empty when they cannot be listed; the laptop path is not asked, it would mean one more ssh)."""
-    def listed() -> Dict[str, float]:
-        try:
-            if settings.sim_root:
-                from proxycmd.sim.client import SimPool
-
-                return {job["id"]: float(job.get("submitted") or 0) for job in SimPool(settings.sim_root).jobs()}
-            if settings.via:
-                return {}
-            from proxycmd.backends import condor_jobs
-
-            jobs = condor_jobs.Queue(settings.schedd, settings.pool).jobs(condor_jobs.current_user(),
-                                                                          include_idle=True)
-            return {f"{job.cluster}.{job.proc}": float(job.since or 0) for job in jobs}
-        except Exception:  # noqa: BLE001 -- no pool to ask: keep every record
-            return {}
-    return listed
 
 
 def _job_id(host: object, suffix: str) -> Optional[str]:

@@ -1,6 +1,6 @@
 """`condor-job-ssh doctor JOB`: what one job's ssh sessions can and cannot do, each finding with its fix.
 
-Pure: `findings` turns facts into doctor's rows (sshconfig/checkresult.py).  The facts are what the pool
+Pure: `findings` turns facts into doctor's rows (proxycmd/checkresult.py).  The facts are what the pool
 says of the job (proxycmd/backends/jobfacts.py: its ad, the execute node's HTCondor version) and what a probe saw in a
 real session to it (sshconfig/jobprobe.py); sshconfig/jobdoctorcmd.py gathers them.  A job whose sessions
 land on the execute host has no trap: it gets one row that says so, and nothing else.
@@ -28,7 +28,7 @@ from typing import List, Optional
 
 from proxycmd.backends.jobfacts import INVALID_IMAGE_HOLD_CODE, JobFacts, version_tuple
 
-from .checkresult import FAIL, OK, WARN, Check
+from proxycmd.checkresult import FAIL, OK, WARN, Check
 from .jobprobe import Probe
 
 # The first release of each series in which one-shot commands enter the container (HTCONDOR-3658); every

@@ -22,13 +22,8 @@ from proxycmd.errors import ProxyError
 from proxycmd.hostname import HostnameError, JobAddress, parse, parse_job_id
 from proxycmd.backends.jobfacts import JobFacts
 
-from . import jobdoctor, jobprobe
-from .checkresult import WARN, Check
-
-
-def _fail(message: str, code: int) -> typer.Exit:
-    typer.echo(f"condor-job-ssh: error: {' '.join(message.split())}", err=True)
-    return typer.Exit(code)
+from . import jobdoctor, jobprobe, ui
+from proxycmd.checkresult import WARN, Check
 
 
 def resolve(text: str, settings) -> Tuple[JobAddress, Optional[str], Optional[str], bool]:
@@ -47,16 +42,16 @@ def resolve(text: str, settings) -> Tuple[JobAddress, Optional[str], Optional[st
 
 def diagnose(text: str, ssh_config: Optional[Path], render: Callable[[List[Check]], str]) -> int:
     """Print the findings on the job JOB names with *render* (doctor's table) and return the exit status."""
-    from . import settings as settings_mod
+    from .block import settings as settings_mod
 
     try:
         chosen = settings_mod.load(warn=lambda message: None)
     except settings_mod.SettingsError as exc:
-        raise _fail(str(exc), 1)
+        raise ui.fail(str(exc), 1)
     try:
         addr, schedd, pool, pool_only = resolve(text, chosen)
     except HostnameError:
-        raise _fail(f"{text[:80]!r} is not a job: give a job id (32.0) or a job host name "
+        raise ui.fail(f"{text[:80]!r} is not a job: give a job id (32.0) or a job host name "
                     f"(32.0.{chosen.suffix}, PROFILE.{chosen.suffix})", 2)
     where = dict(sim_root=chosen.sim_root, schedd=schedd, pool=pool, via=chosen.via)
     backend = _backend(chosen, schedd, pool, pool_only, ssh_config)
@@ -87,18 +82,13 @@ def diagnose(text: str, ssh_config: Optional[Path], render: Callable[[List[Check
 
 
 def _backend(chosen, schedd, pool, pool_only, ssh_config: Optional[Path]):
-    via_config = None
-    if chosen.via and ssh_config is not None:
-        from .hopsetup import hop_config
+    from .places import backend_for
 
-        via_config = hop_config(Path(os.path.expanduser(str(ssh_config))))
+    config = Path(os.path.expanduser(str(ssh_config))) if ssh_config is not None else None
     try:
-        from proxycmd.backends import open_backend
-
-        return open_backend(sim_root=chosen.sim_root, schedd=schedd, pool=pool, via=chosen.via,
-                            via_config=via_config, pool_only=pool_only)
+        return backend_for(chosen, config, (schedd, pool, pool_only))
     except ImportError as exc:
-        raise _fail(f"cannot ask HTCondor about the job: {exc} (install HTCondor's Python bindings)", 1)
+        raise ui.fail(f"cannot ask HTCondor about the job: {exc} (install HTCondor's Python bindings)", 1)
 
 
 def _profile_job(backend, addr: JobAddress, render) -> Optional[JobAddress]:
@@ -106,7 +96,7 @@ def _profile_job(backend, addr: JobAddress, render) -> Optional[JobAddress]:
     try:
         found = [job for _, job in backend.live_profile_jobs(addr.profile)]
     except ProxyError as exc:
-        raise _fail(f"cannot look up the job of profile {addr.profile}: {exc}", 1)
+        raise ui.fail(f"cannot look up the job of profile {addr.profile}: {exc}", 1)
     if not found:
         row = Check("job", WARN, f"no job of profile {addr.profile} is idle or running",
                     f"start one: `ssh {addr.hostname}`")

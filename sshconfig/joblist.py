@@ -15,7 +15,7 @@ from typing import Callable, List, Optional, Set, Tuple
 
 from proxycmd.errors import ProxyError
 
-from .settings import Settings
+from .block.settings import Settings
 
 # one job of the listing: its JobInfo, the host name suffix it is reached under, and the schedd name spelled
 # in the host name (C.P.S.suffix), or None

@@ -15,33 +15,35 @@ from typing import List, Optional
 def problems(config: Path, chosen) -> List[str]:
     """One line for each problem that will make connections fail (empty when none is seen)."""
     from . import doctor
+    from .block.resolved import resolve_block
 
     out = []
-    resolved = doctor.resolve_block(config, chosen.suffix)
+    resolved = resolve_block(config, chosen.suffix)
     if resolved is not None:
         login = doctor.check_login_user(resolved, chosen.user, doctor.local_user())
         if login.state == doctor.FAIL:
             out.append(f"{login.detail}; fix: {login.fix.replace('`', '')}")
-    if not chosen.sim_root and not chosen.via:
-        from proxycmd.backends import condor_tool
+    from proxycmd.errors import ProxyError
 
-        try:
-            condor_tool.find_tool()
-        except condor_tool.ToolError as exc:
-            out.append(f"{exc}: ssh to job hosts fails until it is there (or use `setup --sim DIR` to try the "
-                       "simulated pool)")
+    from .places import backend_for
+
+    try:
+        rows = backend_for(chosen, config).checks(quick=True)  # HTCondor's: is condor_ssh_to_job there?
+    except (ProxyError, ImportError):
+        rows = []
+    for row in rows:
+        out.append(f"{row.detail}: ssh to job hosts fails until it is there (or use `setup --sim DIR` to try the "
+                   "simulated pool)")
     return out
 
 
-def a_running_job(chosen, hop_config: Optional[str] = None) -> Optional[str]:
+def a_running_job(chosen, config: Optional[Path] = None) -> Optional[str]:
     """The host name of one of the user's running jobs where the settings point, or None (none, or they
     cannot be listed)."""
-    from proxycmd.backends import open_backend
+    from .places import backend_for
 
     try:
-        hop = dict(via=chosen.via, via_config=hop_config) if chosen.via else {}
-        backend = open_backend(sim_root=chosen.sim_root, schedd=chosen.schedd, pool=chosen.pool, **hop)
-        jobs = backend.list_jobs()
+        jobs = backend_for(chosen, config).list_jobs()
     except Exception:  # noqa: BLE001 -- only a nicer success line is lost
         return None
     for job in sorted(jobs, key=lambda j: (j.cluster, j.proc)):

@@ -10,11 +10,12 @@ from typing import List, Optional
 import typer
 
 from proxycmd import paths
-from proxycmd.errors import ProxyError, one_line, shown
+from proxycmd.errors import ProxyError, shown
 from proxycmd.hostname import HostnameError, parse_job_id
 from proxycmd.sim.client import SimPool
 
-from .helpfmt import PlainCommand
+from . import ui
+from .ui import PlainCommand
 
 sim_app = typer.Typer(
     name="sim",
@@ -31,22 +32,17 @@ SCHEDD_HELP = "A named schedd the pool serves (sim start --schedd NAME); default
 def default_root() -> "tuple[Path, bool]":
     """The pool's root when --root is not given: the one `setup --sim DIR` saved (so every sim command and
     ssh see the same pool), else the default under the state directory; and whether it is that default."""
-    from . import settings as settings_mod
+    from .block import settings as settings_mod
 
     try:
         saved = settings_mod.load(warn=lambda message: None).sim_root
     except settings_mod.SettingsError as exc:
-        raise _fail(f"{exc} (or give --root DIR)")
+        raise ui.fail(f"{exc} (or give --root DIR)")
     return (Path(saved), False) if saved else (paths.default_sim_root(), True)
 
 
 def _pool(root: Optional[Path]) -> SimPool:
     return SimPool(root if root is not None else default_root()[0])
-
-
-def _fail(message: str, code: int = 1) -> "typer.Exit":
-    typer.echo(f"condor-job-ssh: {one_line(message)}", err=True)
-    return typer.Exit(code)
 
 
 def _check_schedd(name: str) -> None:
@@ -66,7 +62,7 @@ def _job(job_id: str):
     try:
         return parse_job_id(job_id)
     except HostnameError as exc:
-        raise _fail(str(exc), 2)
+        raise ui.fail(str(exc), 2)
 
 
 @sim_app.command()
@@ -92,13 +88,13 @@ def start(root: Optional[Path] = typer.Option(None, "--root", metavar="DIR", hel
         started = pool.start(keygen_options=keygen_options, create_parents=is_default, idle_delay=idle_delay,
                              schedds=schedd)
     except ProxyError as exc:
-        raise _fail(str(exc))
+        raise ui.fail(str(exc))
     typer.echo(f"simulated pool {'started' if started else 'already running'} in {shown(pool.root)}")
     from proxycmd.sim.ptycheck import pty_problem
 
     problem = pty_problem()
     if problem:
-        typer.echo(f"condor-job-ssh: note: {problem}", err=True)
+        ui.note(problem)
 
 
 @sim_app.command()
@@ -108,7 +104,7 @@ def stop(root: Optional[Path] = typer.Option(None, "--root", metavar="DIR", help
     try:
         stopped = pool.stop()
     except ProxyError as exc:
-        raise _fail(str(exc))
+        raise ui.fail(str(exc))
     if stopped:
         typer.echo(f"simulated pool in {shown(pool.root)} stopped")
     else:
@@ -131,12 +127,12 @@ def submit(cmd: List[str] = typer.Argument(..., metavar="-- CMD [ARGS]...", help
     for item in env:
         name, sep, value = item.partition("=")
         if not sep or not name.isidentifier():
-            raise _fail(f"--env wants NAME=VALUE, not {item!r}", 2)
+            raise ui.fail(f"--env wants NAME=VALUE, not {item!r}", 2)
         environment[name] = value
     try:
         job = _pool(root).submit(cmd, idle=idle, env=environment, owner=owner, batch_name=batch_name, schedd=schedd)
     except ProxyError as exc:
-        raise _fail(str(exc))
+        raise ui.fail(str(exc))
     typer.echo(job["id"])
 
 
@@ -146,7 +142,7 @@ def list_jobs(root: Optional[Path] = typer.Option(None, "--root", metavar="DIR",
     try:
         jobs = _pool(root).jobs()
     except ProxyError as exc:
-        raise _fail(str(exc))
+        raise ui.fail(str(exc))
     named = len({job.get("schedd") for job in jobs}) > 1  # a column for the schedd once there are several
     width = max([len("SCHEDD")] + [len(job.get("schedd") or "-") for job in jobs])
     typer.echo(f"{'ID':<8} {'STATUS':<10} {'SINCE':<20} " + (f"{'SCHEDD':<{width}}  " if named else "") + "CMD")
@@ -163,7 +159,7 @@ def _change(op: str, job_id: str, root: Optional[Path], schedd: Optional[str] = 
     try:
         job = _pool(root).change(op, addr.cluster, addr.proc, schedd=schedd, **args)
     except ProxyError as exc:
-        raise _fail(str(exc))
+        raise ui.fail(str(exc))
     typer.echo(f"job {job['id']} is {job['status']}")
 
 

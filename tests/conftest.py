@@ -337,7 +337,7 @@ def make_world(multiplex: bool = False, keygen_options: str = "", backend: str =
 
 def flat_table(text: str) -> str:
     """doctor's table as one line of words: its wrapped lines joined, a path broken after a '/' made whole
-    again (sshconfig/doctortable.py)."""
+    again (sshconfig/ui.py)."""
     import re
 
     return " ".join(re.sub(r"/\n +", "/", text).split())

@@ -22,10 +22,10 @@ from typing import Callable, List, Optional
 
 import pytest
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import padding
+from cryptography.hazmat.primitives.asymmetric import ed25519, padding
 
 from proxycmd import paths
-from proxycmd.agent import client, harden, peer, wire
+from proxycmd.agent import client, harden, keys, peer, wire
 from conftest import private_tmp
 
 HOST = "32.0.job.condor"
@@ -469,6 +469,74 @@ def test_rsa_signature_algorithms(agent, keyring, flags, algorithm, digest):
     assert request(agent, sign_request(keyring["other"], b"x")) == bytes([wire.AGENT_FAILURE])
 
 
+# -- loading key files ----------------------------------------------------------------------------------------
+
+def key_file(key: KeyPair, directory: Path, form: str = "OpenSSH", passphrase: str = "") -> bytes:
+    """*key*'s private key as ssh-keygen writes it in *form* (OpenSSH, PEM or PKCS8), with *passphrase*."""
+    path = directory / f"{form}-{passphrase or 'plain'}"
+    shutil.copy(key.private, path)
+    path.chmod(0o600)
+    if form != "OpenSSH" or passphrase:
+        options = [] if form == "OpenSSH" else ["-m", form]
+        subprocess.run(["ssh-keygen", "-q", "-p", "-P", "", "-N", passphrase, *options, "-f", str(path)], check=True,
+                       capture_output=True)
+    return path.read_bytes()
+
+
+def armoured(container: bytes) -> bytes:
+    """An OpenSSH private key file holding *container* (the openssh-key-v1 bytes), as ssh-keygen lays it out."""
+    text = base64.b64encode(container).decode()
+    lines = [text[at:at + 70] for at in range(0, len(text), 70)]
+    return "\n".join(["-----BEGIN OPENSSH PRIVATE KEY-----", *lines, "-----END OPENSSH PRIVATE KEY-----", ""]).encode()
+
+
+def container(key: KeyPair) -> bytes:
+    return base64.b64decode(b"".join(key.pem.splitlines()[1:-1]))
+
+
+@pytest.mark.parametrize("kind, form", [(kind, "OpenSSH") for kind in ("rsa", "ed25519", "ecdsa-256", "ecdsa-384",
+                                                                        "ecdsa-521")]
+                         + [(kind, form) for kind in ("rsa", "ecdsa-256", "ecdsa-521") for form in ("PEM", "PKCS8")])
+def test_each_key_file_ssh_keygen_writes_loads_as_its_key_pair(keyring, tmp_path, kind, form):
+    """Read in place from inside a request's bytearray, as the agent does; with \\n or \\r\\n line ends."""
+    key = keyring[kind]
+    text = key_file(key, tmp_path, form)
+    assert text.startswith(b"-----BEGIN " + {"OpenSSH": b"OPENSSH", "PEM": b"RSA" if kind == "rsa" else b"EC",
+                                             "PKCS8": b"PRIVATE"}[form])
+    for layout in (text, text.replace(b"\n", b"\r\n")):
+        request = bytearray(b"\x00" * 9 + layout + b"\xff" * 9)
+        loaded = keys.load_private_key(memoryview(request)[9:9 + len(layout)])
+        assert loaded.blob == base64.b64decode(key.line.split()[1])
+        assert loaded.made(loaded.sign(b"data", wire.RSA_SHA2_512), b"data")
+
+
+def test_private_keys_that_are_not_plain_session_keys_are_refused(keyring, tmp_path):
+    """One KeyFormatError each, never a cryptography exception, and no key text in its message."""
+    key, other = keyring["ed25519"], keyring["other"]
+    inner = container(key)
+    public, others = base64.b64decode(key.line.split()[1]), base64.b64decode(other.line.split()[1])
+    body = [line for line in key.pem.splitlines() if b"-----" not in line]
+    cases = {
+        "encrypted (OpenSSH)": key_file(key, tmp_path, passphrase="secret"),
+        "encrypted (PEM)": key_file(keyring["rsa"], tmp_path, "PEM", "secret"),
+        "another key's public part": armoured(inner.replace(public, others, 1)),
+        "bad padding": armoured(inner[:-1] + bytes([inner[-1] ^ 0x40])),
+        "a character that is not base64": key.pem.replace(body[1], body[1][:9] + b"*" + body[1][10:]),
+        "cut short": key.pem.replace(body[-1] + b"\n", b""),
+        "no end line": key.pem.replace(b"-----END OPENSSH PRIVATE KEY-----", b""),
+        "ends as another format": key.pem.replace(b"END OPENSSH", b"END RSA"),
+        "a public key": key.line.encode(),
+        "nothing": b"",
+    }
+    for what, text in cases.items():
+        with pytest.raises(keys.KeyFormatError) as refused:
+            keys.load_private_key(bytearray(text))
+        assert not any(line[:12].decode() in str(refused.value) for line in body), what
+        assert "\n" not in str(refused.value), what
+    with pytest.raises(keys.KeyFormatError, match="does not match"):
+        keys.load_private_key(bytearray(cases["another key's public part"]))
+
+
 # -- refusals and malformed input -----------------------------------------------------------------------------
 
 @pytest.mark.parametrize("change", [
@@ -881,14 +949,13 @@ def agent_memory(pid: int) -> bytes:
     return bytes(found)
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux") or os.getuid() != 0,
-                    reason="reads /proc/PID/mem of a not-dumpable process: Linux, as root")
-def test_no_session_key_stays_in_agent_memory(agent, keydir, tmp_path):
-    pairs = [make_key(keydir / f"memory-{index}", "rsa" if index % 6 == 0 else "ed25519") for index in range(24)]
+def register_then_end(agent: Path, pairs: List[KeyPair], tmp_path: Path) -> bytes:
+    """Register each key for a process of its own, every other one used to authenticate (the key is used,
+    then wiped) and the rest ending unused; the agent's memory once every session has ended."""
     data = tmp_path / "data"
     data.write_bytes(b"x")
     for index, key in enumerate(pairs):
-        used = index % 2 == 0  # half authenticate (key used, then wiped), half end unused
+        used = index % 2 == 0
         argv = ["ssh-keygen", "-Y", "sign", "-f", str(key.public_only), "-n", "file", str(data)] if used else ["true"]
         with Held(argv, agent) as held:
             register(agent, held, key)
@@ -896,7 +963,14 @@ def test_no_session_key_stays_in_agent_memory(agent, keydir, tmp_path):
         Path(f"{data}.sig").unlink(missing_ok=True)
         assert result.returncode == 0, result.stderr
     wait_until(lambda: client.status(agent)["sessions"] == 0, what="all sessions to end")
-    memory = agent_memory(client.status(agent)["pid"])
+    return agent_memory(client.status(agent)["pid"])
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux") or os.getuid() != 0,
+                    reason="reads /proc/PID/mem of a not-dumpable process: Linux, as root")
+def test_no_session_key_stays_in_agent_memory(agent, keydir, tmp_path):
+    pairs = [make_key(keydir / f"memory-{index}", "rsa" if index % 6 == 0 else "ed25519") for index in range(24)]
+    memory = register_then_end(agent, pairs, tmp_path)
     bodies = [[line for line in key.pem.decode().splitlines() if "-----" not in line] for key in pairs]
     shared = collections.Counter(line for body in bodies for line in set(body))  # format headers keys share
     leaked = [index for index, body in enumerate(bodies)
@@ -905,6 +979,31 @@ def test_no_session_key_stays_in_agent_memory(agent, keydir, tmp_path):
     import re
 
     assert not re.search(rb"PRIVATE KEY-----\r?\n[A-Za-z0-9+/]{16}", memory), "a PEM private key in memory"
+
+
+def private_value(key: KeyPair) -> bytes:
+    """An Ed25519 or ECDSA key's private value, big-endian as its file holds it."""
+    loaded = serialization.load_ssh_private_key(key.pem, None)
+    if isinstance(loaded, ed25519.Ed25519PrivateKey):
+        return loaded.private_bytes(serialization.Encoding.Raw, serialization.PrivateFormat.Raw,
+                                    serialization.NoEncryption())
+    return loaded.private_numbers().private_value.to_bytes((loaded.curve.key_size + 7) // 8, "big")
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux") or os.getuid() != 0,
+                    reason="reads /proc/PID/mem of a not-dumpable process: Linux, as root")
+def test_no_decoded_session_key_stays_in_agent_memory(agent, keydir, tmp_path):
+    """ECDSA (the default session key) and Ed25519: neither the private part of the key file nor the
+    private value it decodes to is left in the agent's memory.  The lines of a file that only encode the
+    public key are left out: the agent holds that key as the session's host key (the same key pair)."""
+    pairs = [make_key(keydir / f"decoded-{index}", "ecdsa" if index % 4 < 2 else "ed25519") for index in range(12)]
+    memory = register_then_end(agent, pairs, tmp_path)
+    bodies = [[line for line in key.pem.decode().splitlines() if "-----" not in line] for key in pairs]
+    shared = collections.Counter(line for body in bodies for line in set(body))  # format headers keys share
+    leaked = [index for index, (key, body) in enumerate(zip(pairs, bodies))
+              if private_value(key)[4:20] in memory
+              or any(line.encode() in memory for line in body if shared[line] == 1 and line not in key.line)]
+    assert leaked == [], f"{len(leaked)} of {len(pairs)} session keys readable in the agent's memory"
 
 
 # -- through real ssh, the managed block and the simulated pool -----------------------------------------------

@@ -15,6 +15,7 @@ import subprocess
 from conftest import tool  # `world`: conftest's, on the simulated pool through both backends
 from proxycmd import paths
 from sshconfig import doctor
+from sshconfig.block.resolved import resolve_block
 
 HOST = "{}.job.condor"
 
@@ -67,7 +68,7 @@ def test_a_foreign_socket_in_place_of_agent_sock_is_replaced(world):
 def test_doctor_checks_the_socket_ssh_uses(world):
     job = world.submit("sleep", "600")
     _login(world, job)
-    resolved = doctor.resolve_block(world.ssh_config, "job.condor")
+    resolved = resolve_block(world.ssh_config, "job.condor")
     assert resolved.identity_agent == str(paths.agent_socket(world.rundir))
     ok = doctor.check_agent(world.rundir, resolved.identity_agent)
     assert ok.state == doctor.OK, ok

@@ -90,17 +90,19 @@ def test_the_pool_daemon_started_in_process_ignores_the_working_directory(hostil
         shutil.rmtree(base, ignore_errors=True)
 
 
-@pytest.mark.parametrize("pythonpath", [None, ":"])
+@pytest.mark.parametrize("pythonpath", [None, ":", "the planted directory"])
 def test_the_agent_started_in_process_ignores_the_working_directory(hostile, monkeypatch, pythonpath):
-    from proxycmd import paths
+    """Also with PYTHONPATH naming the planted directory itself, as a directory someone else controls:
+    the agent runs isolated (pystart), so it reads no PYTHONPATH at all."""
+    from proxycmd import safefs
     from proxycmd.agent import client
 
     plant, marks = hostile
     base = private_tmp("ca-")
-    rundir = paths.make_private_dir(base / "run")
+    rundir = safefs.make_private_dir(base / "run")
     monkeypatch.chdir(plant)
     if pythonpath is not None:
-        monkeypatch.setenv("PYTHONPATH", pythonpath)
+        monkeypatch.setenv("PYTHONPATH", str(plant) if pythonpath == "the planted directory" else pythonpath)
     try:
         client.ensure_agent(rundir)
         assert client.status(rundir)["pid"]

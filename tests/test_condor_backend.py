@@ -18,8 +18,10 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from conftest import FAKES, FAKE_POOL_ENV, flat_table, make_world, tool, wait_for
-from proxycmd.backends import condor_jobs, condor_tool
-from proxycmd.backends.condor import CondorBackend
+from proxycmd import condorargs
+from proxycmd.backends.condor import ads as condor_ads, dialer_handoff, queue as condor_queue, refusals, run
+from proxycmd.backends.condor import tool as condor_tool
+from proxycmd.backends.condor.backend import CondorBackend
 from proxycmd.dialer import NAME as DIALER_NAME, find as find_dialer
 from proxycmd.errors import ProxyError, SessionRefused
 from proxycmd.hostname import JobAddress, parse_job_id
@@ -34,7 +36,7 @@ def _load_fake():
 
 
 FAKE = _load_fake()
-ME = condor_jobs.current_user()
+ME = condor_queue.current_user()
 
 
 def ad(**attrs) -> classad2.ClassAd:
@@ -61,33 +63,33 @@ def ad(**attrs) -> classad2.ClassAd:
     (None, "job 7.0 is not in the queue (it may have finished or been removed)", False, "unknown"),
 ])
 def test_decide_refuses_with_the_jobs_state(attrs, message, retryable, status):
-    refusal = condor_jobs.decide(None if attrs is None else ad(**{"Owner": ME, **attrs}), "7.0", ME)
+    refusal = condor_ads.decide(None if attrs is None else ad(**{"Owner": ME, **attrs}), "7.0", ME)
     assert (str(refusal), refusal.retryable, refusal.status) == (message, retryable, status)
 
 
 def test_decide_connects_to_running_jobs_and_skips_the_owner_when_asked():
-    assert condor_jobs.decide(ad(JobStatus=2, Owner=ME, TransferringInput=False), "7.0", ME) is None
-    assert condor_jobs.decide(ad(JobStatus=2, Owner="alice"), "7.0", None) is None  # a queue super user's case
+    assert condor_ads.decide(ad(JobStatus=2, Owner=ME, TransferringInput=False), "7.0", ME) is None
+    assert condor_ads.decide(ad(JobStatus=2, Owner="alice"), "7.0", None) is None  # a queue super user's case
     undefined = classad2.ClassAd("[JobStatus = 2; Owner = undefined; HoldReason = error]")
-    assert condor_jobs.decide(undefined, "7.0", ME) is None
+    assert condor_ads.decide(undefined, "7.0", ME) is None
 
 
 def test_job_info_from_an_ad():
-    info = condor_jobs.job_info(ad(ClusterId=12, ProcId=3, JobStatus=2, Cmd="/home/u/bin/train.py",
+    info = condor_ads.job_info(ad(ClusterId=12, ProcId=3, JobStatus=2, Cmd="/home/u/bin/train.py",
                                    Arguments="--epochs 10", RemoteHost="slot1_2@node7.example.org",
                                    JobCurrentStartDate=1700000000, QDate=1690000000, JobBatchName="sweep"), "ap1")
     assert (info.job_id, info.status, info.cmd, info.remote_host, info.since, info.batch_name, info.schedd) == (
         "12.3", "running", "train.py --epochs 10", "slot1_2@node7.example.org", 1700000000.0, "sweep", "ap1")
-    idle = condor_jobs.job_info(ad(ClusterId=1, ProcId=0, JobStatus=1, QDate=1690000000, Args="a b"))
+    idle = condor_ads.job_info(ad(ClusterId=1, ProcId=0, JobStatus=1, QDate=1690000000, Args="a b"))
     assert (idle.status, idle.since, idle.cmd) == ("idle", 1690000000.0, "a b")
-    assert condor_jobs.job_info(ad(JobStatus=2)) is None
+    assert condor_ads.job_info(ad(JobStatus=2)) is None
 
 
 def test_owner_constraint_quotes_the_name():
-    text = condor_jobs.owner_constraint('o"k', include_idle=True)
+    text = condor_queue.owner_constraint('o"k', include_idle=True)
     assert classad2.ExprTree(text).eval(ad(Owner='o"k', JobStatus=1)) is True
     assert classad2.ExprTree(text).eval(ad(Owner="ok", JobStatus=1)) is False
-    assert classad2.ExprTree(condor_jobs.owner_constraint("u", False)).eval(ad(Owner="u", JobStatus=1)) is False
+    assert classad2.ExprTree(condor_queue.owner_constraint("u", False)).eval(ad(Owner="u", JobStatus=1)) is False
 
 
 class StubSchedd:
@@ -111,11 +113,11 @@ def test_queue_asks_one_projected_query_per_question():
 
     ads = [ad(ClusterId=c, ProcId=0, JobStatus=s, Owner=o, Cmd="/bin/sleep") for c, s, o in
            [(1, 2, ME), (2, 1, ME), (3, 2, "alice"), (4, 5, ME)]]
-    queue = condor_jobs.Queue("ap1")
+    queue = condor_queue.Queue("ap1")
     queue._schedd = stub = StubSchedd(ads)
     assert [j.job_id for j in queue.jobs(ME)] == ["1.0"]
     assert [j.job_id for j in queue.jobs(ME, include_idle=True)] == ["1.0", "2.0"]
-    assert all(q[1] == condor_jobs.PROJECTION for q in stub.queries) and len(stub.queries) == 2
+    assert all(q[1] == condor_ads.PROJECTION for q in stub.queries) and len(stub.queries) == 2
     assert queue.job_ad(4, 0)["JobStatus"] == 5 and queue.job_ad(9, 0) is None
     assert queue.count(ME) == (3, 1)
     queue.remove(2, 0, "interrupted")
@@ -123,8 +125,8 @@ def test_queue_asks_one_projected_query_per_question():
 
 
 def test_without_a_schedd_the_lookup_is_unavailable_not_an_error():
-    with pytest.raises(condor_jobs.LookupUnavailable, match="cannot locate the local schedd"):
-        condor_jobs.Queue().job_ad(1, 0)
+    with pytest.raises(condor_queue.LookupUnavailable, match="cannot locate the local schedd"):
+        condor_queue.Queue().job_ad(1, 0)
 
 
 # ----- condor_ssh_to_job's messages ------------------------------------------------------------------------------
@@ -181,7 +183,7 @@ ADDR = parse_job_id("7.0")
      False, "error"),
 ])
 def test_explain_condor_ssh_to_job(code, stderr, message, retryable, status):
-    refusal = condor_tool.explain(code, stderr, ADDR)
+    refusal = refusals.explain(code, stderr, ADDR)
     assert (str(refusal), refusal.retryable, refusal.status) == (message, retryable, status)
     assert "\n" not in str(refusal)
 
@@ -196,8 +198,8 @@ words = st.lists(st.text(st.characters(blacklist_categories=("Cs",), blacklist_c
 def test_our_quoting_matches_htcondors_parsers(ws):
     # -keygen-options words go through HTCondor's V2 raw parser; the ProxyCommand comes back in
     # GetArgsStringSystem quoting (both as the fake implements them from condor_arglist.cpp)
-    assert FAKE.split_args(" ".join(condor_tool.v2_word(w) for w in ws)) == ws
-    assert condor_tool.split_system_args(FAKE.args_string_system(ws)) == ws
+    assert FAKE.split_args(" ".join(condorargs.quote_word(w) for w in ws)) == ws
+    assert dialer_handoff.split_system_args(FAKE.args_string_system(ws)) == ws
 
 
 def test_dialer_words_as_htcondor_25_passes_them():
@@ -205,12 +207,12 @@ def test_dialer_words_as_htcondor_25_passes_them():
     words = ["-oUser=condor-user", f"-oIdentityFile={d}/ssh_key", "-oStrictHostKeyChecking=yes",
              f"-oUserKnownHostsFile={d}/known_hosts", f"-oGlobalKnownHostsFile={d}/known_hosts",
              f'-oProxyCommand="/usr/bin/condor_ssh_to_job" "-debug" "-proxy" "{d}/fdpass"', "condor-job.node7"]
-    args = condor_tool.parse_dialer_words(words)
+    args = dialer_handoff.parse_dialer_words(words)
     assert (args.user, args.identity_file, args.known_hosts, args.fdpass, args.host, args.directory) == (
         "condor-user", f"{d}/ssh_key", f"{d}/known_hosts", f"{d}/fdpass", "node7", d)
     odd = "/tmp/a $b`c\".condor_ssh_to_job_1"
     proxy = FAKE.args_string_system(["condor_ssh_to_job", "-proxy", f"{odd}/fdpass"])
-    args = condor_tool.parse_dialer_words(["-X", "-oUser=u", f"-oIdentityFile={odd}/ssh_key",
+    args = dialer_handoff.parse_dialer_words(["-X", "-oUser=u", f"-oIdentityFile={odd}/ssh_key",
                                            f"-oUserKnownHostsFile={odd}/known_hosts", f"-oProxyCommand={proxy}"])
     assert args.fdpass == f"{odd}/fdpass"
 
@@ -222,16 +224,16 @@ def test_dialer_words_missing_an_option_fail_clearly(drop, why):
     words = ["-oUser=u", f"-oIdentityFile={d}/ssh_key", f"-oUserKnownHostsFile={d}/known_hosts",
              f'-oProxyCommand="c" "-proxy" "{d}/fdpass"']
     with pytest.raises(condor_tool.ToolError, match=f"gave the dialer no {re.escape(why)}"):
-        condor_tool.parse_dialer_words([w for w in words if not w.startswith(drop)])
+        dialer_handoff.parse_dialer_words([w for w in words if not w.startswith(drop)])
     with pytest.raises(condor_tool.ToolError, match="not in one directory"):
-        condor_tool.parse_dialer_words(words[:2] + ["-oUserKnownHostsFile=/elsewhere/known_hosts"] + words[3:])
+        dialer_handoff.parse_dialer_words(words[:2] + ["-oUserKnownHostsFile=/elsewhere/known_hosts"] + words[3:])
 
 
 def test_parse_message_waits_for_every_word_and_skips_stray_output():
     body = b"condor-job-proxy-dialer 1 3\n-oUser=u\0two\nlines\0\0"
-    assert condor_tool.parse_message(b"noise\n" + body) == ["-oUser=u", "two\nlines", ""]
-    assert condor_tool.parse_message(b"noise\n" + body[:-1]) is None
-    assert condor_tool.parse_message(b"xcondor-job-proxy-dialer 1 0\n") is None
+    assert dialer_handoff.parse_message(b"noise\n" + body) == ["-oUser=u", "two\nlines", ""]
+    assert dialer_handoff.parse_message(b"noise\n" + body[:-1]) is None
+    assert dialer_handoff.parse_message(b"xcondor-job-proxy-dialer 1 0\n") is None
 
 
 def run_dialer(*args, answer=b"done\n"):
@@ -243,7 +245,7 @@ def test_the_dialer_hands_over_its_words_and_waits_for_done():
     args = ["-oUser=u", "-oIdentityFile=/d/ssh_key", '-oProxyCommand="c" "-proxy" "/d/fdpass"', "a b\nc", ""]
     done = run_dialer(*args)
     assert done.returncode == 0 and done.stderr == b""
-    assert condor_tool.parse_message(done.stdout) == args
+    assert dialer_handoff.parse_message(done.stdout) == args
     gone = run_dialer(*args, answer=b"")
     assert gone.returncode == 1 and b"went away before it took the session" in gone.stderr
     bad = run_dialer("-oUser=u", "host")
@@ -263,10 +265,14 @@ def test_find_tool_prefers_the_environment_then_path_and_never_our_shim(tmp_path
     real = _script(tmp_path / "condor" / "condor_ssh_to_job", "#!/bin/sh\nexit 0\n")
     _script(tmp_path / "shim" / "condor_ssh_to_job",
                    "#!/usr/bin/python3\nimport sys\nfrom sshconfig.classic import main\nsys.exit(main())\n")
+    _script(tmp_path / "newer" / "condor_ssh_to_job",  # the shim's entry since it moved among the commands
+            "#!/usr/bin/python3\nimport sys\nfrom sshconfig.commands.classic import main\nsys.exit(main())\n")
     assert condor_tool.find_tool({"CONDOR_SSH_TO_JOB": real, "PATH": str(tmp_path / "shim")}) == real
     assert condor_tool.find_tool({"PATH": f"{tmp_path / 'condor'}:{tmp_path / 'shim'}"}) == real
     with pytest.raises(condor_tool.ToolError, match="own classic shim"):
         condor_tool.find_tool({"PATH": str(tmp_path / "shim")})
+    with pytest.raises(condor_tool.ToolError, match="own classic shim"):
+        condor_tool.find_tool({"PATH": str(tmp_path / "newer")})
     (tmp_path / "linked").mkdir()
     os.symlink(tool("condor-ssh-to-job"), tmp_path / "linked" / "condor_ssh_to_job")
     with pytest.raises(condor_tool.ToolError, match="own classic shim"):
@@ -383,10 +389,10 @@ $dialer -oUser=u -oIdentityFile={sdir}/ssh_key -oUserKnownHostsFile={sdir}/known
 echo $$ > {tmp_path}/pid
 exec sleep 600
 """)
-    monkeypatch.setattr(condor_tool, "RELEASE_TIMEOUT", 1.0)
+    monkeypatch.setattr(run, "RELEASE_TIMEOUT", 1.0)
     start = time.monotonic()
     with pytest.raises(condor_tool.ToolError, match="cannot take the session's connection"):
-        condor_tool.open_session(broken, find_dialer(), JobAddress(1), timeout=30)
+        run.open_session(broken, find_dialer(), JobAddress(1), timeout=30)
     assert time.monotonic() - start < 10
     assert not sdir.exists()
     pid = int((tmp_path / "pid").read_text())
@@ -407,7 +413,7 @@ echo $$ > {tmp_path}/pid
 while [ ! -e {go} ]; do sleep 0.05; done
 exit {status}
 """)
-    session = condor_tool.open_session(slow, find_dialer(), parse_job_id(job), keygen_options=["-t", "ecdsa"])
+    session = run.open_session(slow, find_dialer(), parse_job_id(job), keygen_options=["-t", "ecdsa"])
     try:
         assert session.sock.recv(8) == b"SSH-2.0-"
         assert wait_for(lambda: (tmp_path / "pid").exists())  # the tool's own part is over...
@@ -458,7 +464,9 @@ cli.main(sys.argv[1:])
                            f"{job}.job.condor"], env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     loaded = set(done.stdout.split())
-    assert "proxycmd.backends.condor_tool" in loaded and "proxycmd.agent.client" in loaded
+    assert "proxycmd.backends.condor.run" in loaded and "proxycmd.agent.client" in loaded
+    assert not loaded.intersection({"proxycmd.backends.condor.queue", "proxycmd.backends.condor.ads",
+                                    "proxycmd.backends.condor.refusals"})  # a refusal's or a listing's only
     assert not loaded.intersection(HEAVY_MODULES), sorted(loaded.intersection(HEAVY_MODULES))
 
 
@@ -494,8 +502,8 @@ grep SigIgn /proc/$$/status >&2
 [ -e /proc/$$/fd/{keep_w} ] && echo "inherited {keep_w}" >&2
 exit 1
 """)
-        with pytest.raises(condor_tool.ToolFailed) as failed:
-            condor_tool.open_session(probe, find_dialer(), JobAddress(1), timeout=30)
+        with pytest.raises(run.ToolFailed) as failed:
+            run.open_session(probe, find_dialer(), JobAddress(1), timeout=30)
     finally:
         os.close(keep_r)
         os.close(keep_w)
@@ -511,14 +519,14 @@ exit 1
 def test_a_tool_that_cannot_be_run_is_one_line(tmp_path):
     bad = _script(tmp_path / "condor_ssh_to_job", "#!/nonexistent/interpreter\n")
     with pytest.raises(condor_tool.ToolError, match=r"cannot run .*condor_ssh_to_job: No such file"):
-        condor_tool.open_session(bad, find_dialer(), JobAddress(1), timeout=30)
+        run.open_session(bad, find_dialer(), JobAddress(1), timeout=30)
 
 
 def test_a_tool_that_hangs_is_given_up_on(tmp_path):
     hung = _script(tmp_path / "condor_ssh_to_job", "#!/bin/sh\nexec sleep 600\n")
     start = time.monotonic()
     with pytest.raises(condor_tool.ToolError, match="did not open a session within 1 s"):
-        condor_tool.open_session(hung, find_dialer(), JobAddress(1), timeout=1.0)
+        run.open_session(hung, find_dialer(), JobAddress(1), timeout=1.0)
     assert time.monotonic() - start < 10
 
 
@@ -528,7 +536,7 @@ def test_the_tool_is_stopped_when_we_are_interrupted(tmp_path):
     try:
         signal.setitimer(signal.ITIMER_REAL, 0.5)
         with pytest.raises(KeyboardInterrupt):
-            condor_tool.open_session(hung, find_dialer(), JobAddress(1), timeout=60)
+            run.open_session(hung, find_dialer(), JobAddress(1), timeout=60)
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)

@@ -19,9 +19,10 @@ from typer.testing import CliRunner
 
 from conftest import private_tmp
 from proxycmd.session import JobInfo
-from sshconfig import configcmds, settings
-from sshconfig.managed import BEGIN, END
-from sshconfig.settings import Route, Settings, SettingsError
+from sshconfig import configcmds, ui
+from sshconfig.block import settings
+from sshconfig.block.splice import BEGIN, END
+from sshconfig.block.settings import Route, Settings, SettingsError
 
 SCRIPT = Path(sys.executable).parent / "condor-job-ssh"
 
@@ -123,7 +124,7 @@ def test_without_a_terminal_setup_wants_yes(home):
 
 
 def test_a_terminal_is_asked(home, monkeypatch):
-    monkeypatch.setattr(configcmds, "_stdin_is_terminal", lambda: True)
+    monkeypatch.setattr(ui, "stdin_is_terminal", lambda: True)
     run("setup", input="n\n", code=1)
     assert not home.ssh_config.exists()
     run("setup", input="y\n")
@@ -323,6 +324,9 @@ class FakeBackend:
             raise self.jobs
         return list(self.jobs)
 
+    def checks(self, *, quick: bool = False) -> list:  # the Backend interface's doctor rows: none here
+        return []
+
 
 def fake_pool(monkeypatch, jobs) -> list:
     """Make open_backend hand out FakeBackend(jobs); returns the list of (open arguments, include_idle)."""
@@ -505,7 +509,7 @@ def test_find_proxy_prefers_the_one_beside_python(monkeypatch, tmp_path):
     (beside / "condor-job-proxy").unlink()
     assert configcmds.find_proxy() == str(on_path / "condor-job-proxy")
     (on_path / "condor-job-proxy").unlink()
-    with pytest.raises(configcmds.Failure, match="cannot find condor-job-proxy"):
+    with pytest.raises(ui.Failure, match="cannot find condor-job-proxy"):
         configcmds.find_proxy()
 
 
@@ -514,7 +518,7 @@ def test_parse_route():
     assert configcmds.parse_route("a.condor=s2@ap1@cm:9618") == Route("a.condor", "s2@ap1", "cm:9618")
     assert configcmds.parse_route("a.condor=s2@ap1@") == Route("a.condor", "s2@ap1", None)
     assert configcmds.parse_route("a.condor=@cm") == Route("a.condor", None, "cm")
-    with pytest.raises(configcmds.Failure):
+    with pytest.raises(ui.Failure):
         configcmds.parse_route("=x")
 
 

@@ -19,8 +19,9 @@ from typing import List
 import pytest
 
 from conftest import wait_for
+from proxycmd import safefs
 from proxycmd.sim.client import SimPool
-from sshconfig import atomic, configfile
+from sshconfig.block import write
 from test_paths_safety import User, base, one_line_error  # noqa: F401  (base is a fixture)
 
 SLOW_REPLACE = """
@@ -108,7 +109,7 @@ def test_a_file_saved_between_read_and_rename_is_read_again(base):
             save_as_an_editor_does(path, "Host a\nHost edited\n")
         return "# ours\n" + text
 
-    assert configfile.update(path, transform) == configfile.WRITTEN
+    assert write.update(path, transform) == write.WRITTEN
     assert path.read_text() == "# ours\nHost a\nHost edited\n" and len(calls) == 2
 
 
@@ -123,13 +124,13 @@ def test_lines_appended_between_read_and_rename_are_carried_over(base):
             handle.write(f"Host b{len(calls)}\n")
         return "# ours\n" + text
 
-    assert configfile.update(path, transform) == configfile.WRITTEN
+    assert write.update(path, transform) == write.WRITTEN
     assert path.read_text() == "# ours\nHost a\nHost b1\n" and len(calls) == 1
 
 
 def after_the_last_check(monkeypatch, path: Path, mode: str, text: str) -> None:
     """Once, right after our last check that the file is unchanged, write *text* into it (open *mode*)."""
-    check = configfile._require_unchanged
+    check = write._require_unchanged
     late = []
 
     def check_then_write(target, snap, appends_ok=False):
@@ -139,7 +140,7 @@ def after_the_last_check(monkeypatch, path: Path, mode: str, text: str) -> None:
             with open(path, mode) as handle:
                 handle.write(text)
 
-    monkeypatch.setattr(configfile, "_require_unchanged", check_then_write)
+    monkeypatch.setattr(write, "_require_unchanged", check_then_write)
 
 
 def test_a_write_into_the_old_file_after_the_last_check_is_carried_over(base, monkeypatch):
@@ -148,7 +149,7 @@ def test_a_write_into_the_old_file_after_the_last_check_is_carried_over(base, mo
     path = base / "config"
     path.write_text("Host a\n")
     after_the_last_check(monkeypatch, path, "a", "Host late\n")
-    configfile.update(path, lambda text: text if text.startswith("# ours\n") else "# ours\n" + text)
+    write.update(path, lambda text: text if text.startswith("# ours\n") else "# ours\n" + text)
     assert path.read_text() == "# ours\nHost a\nHost late\n"
 
 
@@ -165,8 +166,8 @@ def test_the_rescued_copy_is_never_written_through_a_planted_symlink(base, monke
     for name in planted:
         name.symlink_to(victim)
     after_the_last_check(monkeypatch, path, "r+", "Host B\n")  # in place, into the old inode: no append
-    with pytest.raises(atomic.ConfigFileError, match=r"rewritten by another program .* in (\S+): merge it") as info:
-        configfile.update(path, lambda text: text if text.startswith("# ours\n") else "# ours\n" + text)
+    with pytest.raises(write.ConfigFileError, match=r"rewritten by another program .* in (\S+): merge it") as info:
+        write.update(path, lambda text: text if text.startswith("# ours\n") else "# ours\n" + text)
     assert victim.read_text() == "precious\n"
     assert all(name.is_symlink() for name in planted)
     rescued = Path(re.search(r" in (\S+): merge it", str(info.value)).group(1))
@@ -182,22 +183,22 @@ def test_a_file_that_keeps_changing_is_refused_with_nothing_written(base):
         save_as_an_editor_does(path, text + "# busy\n")
         return "# ours\n" + text
 
-    with pytest.raises(configfile.ConfigFileError, match="kept changing .* nothing was changed"):
-        configfile.update(path, transform)
-    assert path.read_text() == "Host a\n" + "# busy\n" * configfile.ATTEMPTS
+    with pytest.raises(write.ConfigFileError, match="kept changing .* nothing was changed"):
+        write.update(path, transform)
+    assert path.read_text() == "Host a\n" + "# busy\n" * write.ATTEMPTS
     assert temp_files(base) == []
 
 
 def test_our_runs_wait_for_each_other(base):
     path = base / "config"
     path.write_text("")
-    target = configfile.resolve(path)
+    target = write.resolve(path)
     env_state = os.environ.get("XDG_STATE_HOME")
     os.environ["XDG_STATE_HOME"] = str(base / "state")
     try:
-        with configfile.locked(target):
-            with pytest.raises(configfile.ConfigFileError, match="another condor-job-ssh run"):
-                with configfile.locked(target, wait=0.2):
+        with write.locked(target):
+            with pytest.raises(write.ConfigFileError, match="another condor-job-ssh run"):
+                with write.locked(target, wait=0.2):
                     pass
         lock = next((base / "state").rglob("*.lock"))
         assert lock.parent.name == "locks" and stat.S_IMODE(lock.parent.stat().st_mode) == 0o700
@@ -371,5 +372,5 @@ def test_a_temporary_file_left_by_a_kill_is_swept_by_the_next_run(base):
 
 
 def test_temp_names_carry_our_pid():
-    name = atomic.temp_name(Path("/x/config"))
+    name = safefs.temp_name(Path("/x/config"))
     assert name.startswith(f".config.cjp-{os.getpid()}-") and name.endswith(".tmp")

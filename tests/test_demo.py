@@ -106,4 +106,4 @@ def test_keep_prints_commands_that_work_as_printed_without_our_bin_on_path():
 def test_bad_input_gets_one_line(args, said):
     done = subprocess.run([tool("condor-job-ssh"), "demo", *args], capture_output=True, text=True,
                           stdin=subprocess.DEVNULL, timeout=60)
-    assert (done.returncode, done.stderr, done.stdout) == (2, f"condor-job-ssh: {said}\n", "")
+    assert (done.returncode, done.stderr, done.stdout) == (2, f"condor-job-ssh: error: {said}\n", "")

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from conftest import flat_table, make_world, tool
-from sshconfig import blockinfo, doctor as doctor_mod
+from sshconfig import doctor as doctor_mod
+from sshconfig.block.resolved import from_ssh_g
 
 pytestmark = pytest.mark.e2e
 
@@ -119,7 +120,7 @@ def test_a_command_word_longer_than_any_line_is_never_cut():
 
 
 def test_layout_breaks_paths_only_after_a_slash():
-    from sshconfig.doctortable import wrap
+    from sshconfig.ui import wrap
 
     lines = wrap(f"goes through {VENV}", 40)
     assert all(len(line) <= 40 for line in lines)
@@ -139,7 +140,7 @@ def test_resolved_paths_from_ssh_g():
                                              "--login '%r' '%h'",
               "identityagent": "/run/a 100%/x/agent.sock", "controlpath": "/home/bob/.ssh/cjp/cm-abc",
               "userknownhostsfile": "/run/a 100%/x/known_hosts"}
-    got = blockinfo.from_ssh_g(values, "1.0.job.condor")
+    got = from_ssh_g(values, "1.0.job.condor")
     assert got.proxy_runtime_dir == "/run/a 100%/x"
     assert got.runtime_dirs() == ["/run/a 100%/x", "/home/bob/.ssh/cjp"]
-    assert blockinfo.from_ssh_g(dict(values, controlpath="none"), "h").runtime_dirs() == ["/run/a 100%/x"]
+    assert from_ssh_g(dict(values, controlpath="none"), "h").runtime_dirs() == ["/run/a 100%/x"]

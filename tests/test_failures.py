@@ -124,7 +124,7 @@ def test_the_proxys_options_name_the_schedd_and_pool_to_release_on():
 def test_records_are_kept_per_place_and_doctor_shows_only_its_own(state):
     """A demo's job 1.0 and the user's real job 1.0 never share or show each other's records."""
     from sshconfig.failures_check import check_recent_failures
-    from sshconfig.settings import Settings
+    from sshconfig.block.settings import Settings
 
     demo = failures.where_key(sim_root="/tmp/cjp-demo-x/pool")
     real = failures.where_key(schedd=None, pool=None)
@@ -139,7 +139,7 @@ def test_records_are_kept_per_place_and_doctor_shows_only_its_own(state):
 
 def test_a_record_older_than_the_job_now_holding_its_id_is_dropped(state):
     from sshconfig.failures_check import check_recent_failures
-    from sshconfig.settings import Settings
+    from sshconfig.block.settings import Settings
 
     root = "/srv/pool"
     where = failures.where_key(sim_root=root)

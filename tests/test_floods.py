@@ -34,17 +34,37 @@ def _proxy_command(ssh_config: Path, host: str, env: dict) -> str:
     return command.replace("%h", host)  # ssh -G leaves the tokens
 
 
+# Linux carries a process's peak RSS over fork and exec (the forked copy's pages count as its own), so a
+# child of a large pytest would report pytest's peak.  A small Python forks the command instead: its child
+# starts from that small Python's pages, and wait4 there gives the command's own peak.
+_MEASURE = """import os, sys
+pid = os.fork()
+if pid == 0:
+    null = os.open(os.devnull, os.O_RDWR)
+    os.dup2(null, 0)
+    os.dup2(null, 1)
+    os.close(int(sys.argv[2]))
+    os.execvp("sh", ["sh", "-c", "exec " + sys.argv[1]])
+_pid, _status, usage = os.wait4(pid, 0)
+os.write(int(sys.argv[2]), str(usage.ru_maxrss).encode())
+"""
+
+
 def _run_measured(command: str, env: dict):
-    """Run the ProxyCommand (exec'd by sh, so it is our child) with no client on its stdio: (what it says on
-    stderr, its peak RSS in KiB, seconds)."""
+    """Run the ProxyCommand (exec'd by sh) with no client on its stdio: (what it says on stderr, its peak RSS
+    in KiB, seconds)."""
     start = time.monotonic()
-    proc = subprocess.Popen(["sh", "-c", f"exec {command}"], env=env, stdin=subprocess.DEVNULL,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    read_end, write_end = os.pipe()
+    proc = subprocess.Popen([sys.executable, "-I", "-c", _MEASURE, command, str(write_end)], env=env,
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            pass_fds=(write_end,))
+    os.close(write_end)
     err = proc.stderr.read()  # the proxy's own words
-    proc.stderr.close()
-    _pid, _status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = 0
-    return err.decode("utf-8", "replace"), usage.ru_maxrss, time.monotonic() - start
+    proc.wait()
+    with os.fdopen(read_end, "rb") as measured:
+        rss = int(measured.read() or 0)
+    assert rss > 0, "the measuring Python reported no peak"
+    return err.decode("utf-8", "replace"), rss, time.monotonic() - start
 
 
 def _records(env: dict) -> list:
@@ -106,9 +126,11 @@ def test_a_stderr_flood_through_the_access_point(laptop, fault):
 
 
 def _peak_of(code: str) -> dict:
-    """Run *code* (which sets `result`) in a fresh Python: {"result": ..., "rss": its peak RSS in KiB}."""
-    program = (f"import json, resource\n{code}\n"
-               "print(json.dumps({'result': result, 'rss': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))")
+    """Run *code* (which sets `result`) in a fresh Python: {"result": ..., "rss": its peak RSS in KiB}.  The
+    peak is VmHWM, the high-water mark of the fresh process's own memory (ru_maxrss would carry pytest's)."""
+    program = (f"import json, re\n{code}\n"
+               "hwm = re.search(r'VmHWM:\\s+(\\d+) kB', open('/proc/self/status').read()).group(1)\n"
+               "print(json.dumps({'result': result, 'rss': int(hwm)}))")
     done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)

@@ -322,7 +322,7 @@ def test_sync_lists_the_users_jobs_through_the_hop(laptop):
 
 
 def test_doctor_checks_the_hop(laptop):
-    from sshconfig.hopsetup import check_hop
+    from proxycmd.backends.hop.checks import check_hop
 
     env = dict(os.environ)
     os.environ.update({"HOME": laptop.env["HOME"]})

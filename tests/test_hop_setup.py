@@ -11,9 +11,10 @@ import pytest
 
 from proxycmd.errors import ProxyError
 from proxycmd.backends.hop.command import SSH_OPTIONS, check_dest, ssh_argv
-from sshconfig.hopsetup import advice, hop_config
-from sshconfig.render import render_block
-from sshconfig.settings import Settings, SettingsError, from_dict, to_dict
+from sshconfig.hopsetup import advice
+from sshconfig.sshclient import hop_config
+from sshconfig.block.render import render_block
+from sshconfig.block.settings import Settings, SettingsError, from_dict, to_dict
 from test_render import context, ssh_g
 
 PROXY = "/opt/condor-job-proxy/bin/condor-job-proxy"

@@ -17,7 +17,7 @@ import pytest
 from conftest import private_tmp
 from proxycmd.backends.jobfacts import JobFacts, from_ad, version_text
 from sshconfig import jobdoctor, jobprobe
-from sshconfig.checkresult import FAIL, OK, WARN
+from proxycmd.checkresult import FAIL, OK, WARN
 
 CTX = jobdoctor.Context(host="7.0.job.condor", release="condor_release 7.0", list_jobs="condor_q",
                         doctor="condor-job-ssh doctor", again="condor-job-ssh doctor 7.0.job.condor")

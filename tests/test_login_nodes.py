@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from conftest import make_world, private_tmp, tool, wait_for
-from proxycmd import paths
+from proxycmd import paths, safefs
 from proxycmd.agent import knownhosts, peer
 
 NODES = ("login01.example.org", "login02")  # one long name with dots (ssh's %l keeps them), one short
@@ -77,7 +77,8 @@ def test_a_host_name_that_cannot_name_a_directory_is_refused_in_one_line():
 def test_the_host_directory_must_be_private():
     """The per-host directory is checked like the runtime directory itself: by the proxy and agent
     (ensure_host_dir) and by doctor (the IdentityAgent directory as ssh -G resolves it)."""
-    from sshconfig import blockinfo, doctor
+    from sshconfig import doctor
+    from sshconfig.block.resolved import from_ssh_g
 
     base = private_tmp("n-")  # not under /tmp: the safe chain refuses that before it reaches our directory
     rundir = base / "cjp"
@@ -86,20 +87,20 @@ def test_the_host_directory_must_be_private():
     host = paths.host_dir(rundir, node)
     host.mkdir(mode=0o755)
     with pytest.raises(paths.PathError, match="lets others in"):
-        paths.make_private_dir(host)
+        safefs.make_private_dir(host)
     values = {"proxycommand": f"/x/condor-job-proxy --runtime-dir '{rundir}' --login '%r' '%h'",
               "identityagent": f"{rundir}/host-%l/agent.sock", "userknownhostsfile": f"{rundir}/host-%l/known_hosts",
               "controlpath": f"{rundir}/0123"}
-    resolved = blockinfo.from_ssh_g(values, "1.0.job.condor", node)  # IdentityAgent as an 8.0 ssh -G prints it
+    resolved = from_ssh_g(values, "1.0.job.condor", node)  # IdentityAgent as an 8.0 ssh -G prints it
     assert resolved.identity_agent == str(host / "agent.sock")
     values["userknownhostsfile"] = f"{host}/known_hosts"  # as OpenSSH 8.4+ prints it: expanded
-    resolved = blockinfo.from_ssh_g(values, "1.0.job.condor", node)
+    resolved = from_ssh_g(values, "1.0.job.condor", node)
     check, _ = doctor.check_block_runtime_dirs(resolved)
     assert check.state == doctor.FAIL and str(host) in check.detail and "lets others in" in check.detail
     host.chmod(0o700)
     assert doctor.check_block_runtime_dirs(resolved)[0].state == doctor.OK
     # An ssh before 8.4 prints (and reads) a per-host UserKnownHostsFile with a literal %l.
-    old = blockinfo.from_ssh_g(dict(values, userknownhostsfile=f"{rundir}/host-%l/known_hosts"), "1.0.job.condor",
+    old = from_ssh_g(dict(values, userknownhostsfile=f"{rundir}/host-%l/known_hosts"), "1.0.job.condor",
                                node)
     check, _ = doctor.check_block_runtime_dirs(old)
     assert check.state == doctor.FAIL and "does not expand %l" in check.detail and "setup` on this host" in check.fix

@@ -117,7 +117,7 @@ def test_a_profile_others_may_write_is_refused_and_ones_own_link_is_fine(home):
 
 @as_root
 def test_config_toml_of_another_user_is_refused(home):
-    from sshconfig import settings
+    from sshconfig.block import settings
 
     config = paths.config_file()
     config.write_text('sim_root = "/home/mallory/pool"\n')
@@ -218,7 +218,7 @@ def test_setup_refuses_a_settings_dir_others_can_write_and_writes_nothing_there(
 def test_a_settings_dir_in_a_directory_of_another_user_is_refused_everywhere(home, monkeypatch):
     theirs = _theirs(home)
     monkeypatch.setenv("XDG_CONFIG_HOME", str(theirs))
-    from sshconfig import settings
+    from sshconfig.block import settings
 
     for action in (settings.load, lambda: settings.save(settings.Settings()), lambda: ondemand.read_profile("gpu")):
         with pytest.raises((ProxyError, settings.SettingsError), match="belongs to uid 65534"):

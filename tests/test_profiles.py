@@ -15,8 +15,8 @@ from hypothesis import given, settings, strategies as st
 from proxycmd import condorargs, ondemand, submitfile, watchdog
 from proxycmd.submitfile import ProfileError, parse
 from sshconfig.profiles import template
-from sshconfig.render import render_profile_hosts
-from sshconfig.settings import Settings
+from sshconfig.block.render import render_profile_hosts
+from sshconfig.block.settings import Settings
 
 from conftest import private_tmp, wait_for
 
@@ -165,7 +165,7 @@ def test_htcondor_accepts_the_description():
 
 def test_profile_constraint_quotes_the_name():
     pytest.importorskip("classad2")
-    from proxycmd.backends.condor import profile_constraint
+    from proxycmd.backends.condor.backend import profile_constraint
 
     assert profile_constraint("alice", "gpu") == ('Owner == "alice" && CondorJobProxyProfile == "gpu" && '
                                                   "(JobStatus == 1 || JobStatus == 2)")
@@ -475,8 +475,8 @@ def test_profile_new_refuses_a_bad_name_and_an_existing_file(monkeypatch, safe_t
 
 def test_condor_profile_jobs_query_and_submit_through_the_bindings(monkeypatch):
     htcondor2 = pytest.importorskip("htcondor2")
-    from proxycmd.backends import condor_jobs
-    from proxycmd.backends.condor import CondorBackend
+    from proxycmd.backends.condor import queue as condor_jobs
+    from proxycmd.backends.condor.backend import CondorBackend
 
     class Result:
         def cluster(self):

@@ -18,9 +18,10 @@ from pathlib import Path
 import pytest
 
 from proxycmd.session import JobInfo
-from sshconfig.managed import BEGIN, END
-from sshconfig.render import RenderContext, RenderError, job_hostname, render_block, render_hosts
-from sshconfig.settings import Route, Settings
+from sshconfig.block.splice import BEGIN, END
+from sshconfig.block.quoting import RenderError
+from sshconfig.block.render import RenderContext, job_hostname, render_block, render_hosts
+from sshconfig.block.settings import Route, Settings
 
 GOLDEN = Path(__file__).parent / "golden"
 PROXY = "/opt/condor-job-proxy/bin/condor-job-proxy"
@@ -134,7 +135,7 @@ def test_options_follow_the_settings():
 
 def test_session_key_options_reach_the_proxy_only_when_not_the_default():
     from proxycmd.sessionkey import DEFAULT_KEYGEN_OPTIONS
-    from sshconfig.settings import to_dict
+    from sshconfig.block.settings import to_dict
 
     assert DEFAULT_KEYGEN_OPTIONS == "-t ecdsa -b 256" and Settings().keygen_options == DEFAULT_KEYGEN_OPTIONS
     assert "--keygen-options" not in rendered("defaults")  # the proxy's own default (ECDSA) applies
@@ -280,7 +281,7 @@ def test_kept_hosts_are_used_as_given():
 
 
 def test_created_note():
-    from sshconfig.managed import CREATED_NOTE
+    from sshconfig.block.splice import CREATED_NOTE
 
     assert render_block(context(Settings(), created_file=True)).split("\n")[1] == CREATED_NOTE
     assert CREATED_NOTE not in rendered("defaults")

@@ -155,8 +155,8 @@ def _job(cluster, schedd):
 
 def test_listing_rules():
     from sshconfig.joblist import list_everywhere
-    from sshconfig.render import render_listed
-    from sshconfig.settings import Route, Settings
+    from sshconfig.block.render import render_listed
+    from sshconfig.block.settings import Route, Settings
 
     settings = Settings(routes=[Route("r.condor", "s2", None)], all_schedds=True)
     pools = {None: _Backend([_job(1, "local")], ["local", "s2", "s3", "odd@host"]),
@@ -191,8 +191,8 @@ def test_a_pool_with_several_schedds_is_refused_naming_them():
 def test_only_a_routes_pool_alone_picks_that_pools_schedd(monkeypatch):
     """`--pool P` of the block keeps HTCondor's meaning (the local schedd, in pool P); a route naming only
     a pool (--pool-only) asks P's collector and never uses the local schedd."""
-    from proxycmd.backends import condor_jobs
-    from proxycmd.backends.condor import CondorBackend
+    from proxycmd.backends.condor import queue as condor_jobs
+    from proxycmd.backends.condor.backend import CondorBackend
     from proxycmd.errors import ProxyError
 
     asked = []

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import socket
-import sys
 import time
 
 from .. import paths
@@ -256,20 +255,19 @@ def _spawn_and_wait(rundir: Path, timeout: float, shared_known_hosts: bool) -> N
     import shlex
     import subprocess
 
+    from .. import pystart
+
     log_path = paths.agent_log(rundir)
-    command = [sys.executable, "-m", "proxycmd.agent", "--runtime-dir", str(rundir)]
+    args = ["--runtime-dir", str(rundir)]
     if shared_known_hosts:
-        command.append("--shared-known-hosts")
-    command += shlex.split(os.environ.get(AGENT_ARGS_ENV, ""))
-    env = dict(os.environ)
-    package_root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.realpath(__file__))))
-    if package_root not in {os.path.abspath(entry) for entry in sys.path if entry}:
-        # Imported from the working directory (a checkout): the agent runs in "/", so say where we are.
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH")]))
+        args.append("--shared-known-hosts")
+    args += shlex.split(os.environ.get(AGENT_ARGS_ENV, ""))
     log_fd = _open_log(log_path)
     try:
-        child = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log_fd,
-                                 cwd="/", env=env, close_fds=True, start_new_session=True)
+        # isolated and in "/": only our package's directory and the installation's on its path (pystart)
+        child = subprocess.Popen(pystart.module_argv("proxycmd.agent", *args), stdin=subprocess.DEVNULL,
+                                 stdout=subprocess.DEVNULL, stderr=log_fd, cwd=pystart.CWD, close_fds=True,
+                                 start_new_session=True)
     except OSError as exc:
         raise AgentError(f"cannot start the key agent: {exc.strerror or exc}") from None
     finally:

@@ -7,10 +7,14 @@ client from blocking the rest:
 - the listen backlog is SOMAXCONN, so a burst of connections waits in the kernel instead of failing;
 - a connection may idle between requests (ssh keeps its agent connection open), but once a request has
   started it must be complete within REQUEST_DEADLINE seconds;
-- at MAX_CONNECTIONS, a newcomer is taken and the connection idle the longest (not one being answered,
-  nor one the handler asks to keep: ssh's own connection while its session's signature is pending) is
-  closed to make room;
-- a held connection (a relayed session lives as long as it) has no idle limit and is never evicted.
+- at MAX_CONNECTIONS on one socket, a newcomer is taken and that socket's connection idle the longest
+  (one being answered only when none is idle; never one the handler asks to keep: ssh's own connection
+  while its session's signature is pending) is closed to make room, and a newcomer the handler admits
+  (ssh's own, with a signature pending) is taken even past the limit (the registered sessions bound those); each socket has its own
+  table, so a flood of connections to the agent socket never closes a registration on the control socket;
+- a held connection (a relayed session lives as long as it) has no idle limit and is never evicted;
+- each wake-up accepts at most ACCEPTS_PER_TURN connections from one socket, so a flood of connections on
+  the agent socket cannot keep the control socket (registrations) waiting.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ log = logging.getLogger("proxycmd.agent")
 IDLE_TIMEOUT = 600.0  # a connection silent this long between requests is closed
 REQUEST_DEADLINE = 5.0  # a started request must be complete within this
 MAX_CONNECTIONS = 256
+ACCEPTS_PER_TURN = 16  # then the other sockets get their turn: a flood on one never starves the rest
 _WAITING, _READING, _ANSWERING, _HELD = "waiting", "reading", "answering", "held"
 _U32 = struct.Struct(">I")
 
@@ -103,6 +108,7 @@ class Listener:
         self._handlers: Dict[str, Handler] = {}
         self._links: Dict[int, Link] = {}
         self.keep: Callable[[Link], bool] = lambda link: False  # never evicted while this says so
+        self.admit: Callable[[Link], bool] = lambda link: False  # a newcomer taken even past MAX_CONNECTIONS
         self._lock = threading.Lock()
         self._last_activity = time.monotonic()
         self._stop = threading.Event()
@@ -219,7 +225,7 @@ class Listener:
             return 0.0 if self._links else now - self._last_activity
 
     def _accept_all(self, listener, kind: str) -> None:
-        while True:
+        for _turn in range(ACCEPTS_PER_TURN):
             try:
                 sock, _ = listener.accept()
             except (BlockingIOError, InterruptedError):
@@ -230,7 +236,7 @@ class Listener:
             link = Link(sock, kind)
             with self._lock:
                 self._last_activity = time.monotonic()
-                if len(self._links) >= MAX_CONNECTIONS and not self._evict_one():
+                if self._count(kind) >= MAX_CONNECTIONS and not self.admit(link) and not self._evict_one(kind):
                     sock.close()
                     continue
                 self._links[id(link)] = link
@@ -241,11 +247,14 @@ class Listener:
                     self._links.pop(id(link), None)
                 sock.close()
 
-    def _evict_one(self) -> bool:
-        """Close the connection idle the longest that is not being answered and that `keep` does not hold;
-        called with the lock held."""
-        candidates = sorted((link for link in self._links.values() if link.state not in (_ANSWERING, _HELD)),
-                            key=lambda link: link.since)
+    def _count(self, kind: str) -> int:
+        return sum(1 for link in self._links.values() if link.kind == kind)
+
+    def _evict_one(self, kind: str) -> bool:
+        """Close the connection to *kind* idle the longest (one being answered only when none idles) that
+        `keep` does not hold; called with the lock held."""
+        candidates = sorted((link for link in self._links.values() if link.kind == kind and link.state != _HELD),
+                            key=lambda link: (link.state == _ANSWERING, link.since))
         oldest = next((link for link in candidates if not self.keep(link)), None)
         if oldest is None:
             return False

@@ -55,6 +55,7 @@ class Agent:
         self._idle_exit = idle_exit
         self._net = listener.Listener()
         self._net.keep = self._keep
+        self._net.admit = lambda link: link.kind != CONTROL and self._keep(link)
         self._cleaned = False
 
     def _known_hosts_file(self, shared: bool) -> "PrivateFile | SharedFile":
@@ -173,7 +174,15 @@ class Agent:
         proxy's registration) has not begun yet, for REQUEST_DEADLINE."""
         if link.kind == CONTROL:
             return not link.asked and time.monotonic() - link.opened < listener.REQUEST_DEADLINE
-        return link.peer is not None and self.registry.pending(*link.peer)
+        if link.peer is None:  # its thread has not run yet (a flood keeps the CPU busy): ask the kernel now
+            try:
+                who = peer.peer_credentials(link.sock)
+            except OSError:
+                return False
+            if who.uid != os.getuid():
+                return False
+            link.peer = (who.pid, peer.start_token(who.pid))
+        return self.registry.pending(*link.peer)
 
     def _serve_agent(self, link: listener.Link) -> None:
         who = _same_user(link)
@@ -189,7 +198,7 @@ class Agent:
             try:
                 reply = self._standard(wire.Reader(body), who.pid, token)
             finally:
-                _wipe(body)
+                keys.wipe(body)
             link.reply(reply)
 
     def _standard(self, reader: wire.Reader, pid: int, token: Optional[str]) -> bytes:
@@ -241,7 +250,7 @@ class Agent:
             try:
                 reply, after = self._manage(wire.Reader(body), who.pid)
             finally:
-                _wipe(body)  # the registration's private key was read in place
+                keys.wipe(body)  # the registration's private key was read in place
             if after is _STOP:
                 link.reply(reply)
                 log.info("stop requested by pid %d", who.pid)
@@ -382,10 +391,6 @@ def _same_user(link: listener.Link) -> Optional[peer.Peer]:
         log.warning("refused a connection from uid %d (pid %d)", who.uid, who.pid)
         return None
     return who
-
-
-def _wipe(body: bytearray) -> None:
-    body[:] = bytes(len(body))
 
 
 def _stop_old_agent(path: Path) -> bool:

@@ -1,15 +1,16 @@
 """Where jobs are: one backend per place, behind one small interface.
 
     sim.py     the simulated pool (proxycmd/sim/)
-    condor.py  HTCondor on this machine: condor_ssh_to_job with our dialer (condor_tool.py), the
-               htcondor2 bindings for ads, listings and profile jobs (condor_jobs.py)
+    condor/    HTCondor on this machine: condor_ssh_to_job with our dialer (tool.py, run.py,
+               dialer_handoff.py), the htcondor2 bindings for ads, listings and profile jobs (queue.py)
     hop/       through an access point with the user's ssh, from a machine without HTCondor
 
 Each opens ssh sessions to a job (`open_session`), lists the user's jobs (`list_jobs`, for `sync`;
 each job with the name of its schedd) and the pool's schedds (`schedds`), removes a job (`remove_job`),
 finds and submits profile jobs (`live_profile_jobs`, `submit_profile`, used by proxycmd/ondemand.py
-without knowing which backend it talks to), and tells what the pool says of one job (`job_facts`, for
-`condor-job-ssh doctor JOB`).  Waiting for an idle job lives beside the backends, in `proxycmd.waiting`,
+without knowing which backend it talks to), gives `condor-job-ssh doctor` its rows (`checks`) and the
+queue's job times (`queue_times`), and tells what the pool says of one job (`job_facts`, for
+`condor-job-ssh doctor JOB`): doctor never asks which backend it has.  Waiting for an idle job lives beside the backends, in `proxycmd.waiting`,
 so every backend shares it.  `open_backend` imports only the one backend it returns.
 """
 
@@ -20,6 +21,7 @@ TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs millis
 if TYPE_CHECKING:
     from typing import Dict, List, Optional, Protocol, Sequence, Tuple
 
+    from ..checkresult import Check
     from ..hostname import JobAddress
     from .jobfacts import JobFacts
     from ..session import JobInfo, Session
@@ -51,6 +53,15 @@ class Backend(Protocol):
     def submit_profile(self, profile: str, description: Dict[str, str]) -> JobInfo:
         """Submit one job from *description* (submit commands); ProxyError when the pool refuses."""
 
+    def checks(self, *, quick: bool = False) -> List[Check]:
+        """What `condor-job-ssh doctor` shows about this place: rows (proxycmd/checkresult.py), in order.
+        With *quick*, only what needs neither the pool nor the access point (setup's warnings)."""
+
+    def queue_times(self) -> Dict[str, float]:
+        """Job id -> when the job now holding that id was submitted or started, so that doctor drops the
+        failure records of an earlier job with the same id; {} where asking would cost a connection (the
+        hop) or the pool cannot be asked."""
+
     def job_facts(self, addr: JobAddress) -> Optional[JobFacts]:
         """What the pool says about one job, for `condor-job-ssh doctor JOB` (proxycmd/backends/jobfacts.py): its ad
         and the execute node's HTCondor version where the pool tells it; None when it is not in the queue;
@@ -72,6 +83,6 @@ def open_backend(*, sim_root: Optional[str] = None, schedd: Optional[str] = None
         from .sim import SimBackend
 
         return SimBackend(sim_root, schedd=schedd)
-    from .condor import CondorBackend
+    from .condor.backend import CondorBackend
 
     return CondorBackend(schedd=schedd, pool=pool, pool_only=pool_only)

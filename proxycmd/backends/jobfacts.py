@@ -41,7 +41,7 @@ class JobFacts(namedtuple("JobFacts", "job_id status hold_reason hold_code remot
                           defaults=("", None, "", "vanilla", "", "", "", None, False, True))):
     """One job as its ad tells it.
 
-    status: idle, running, held, ... (backends.condor_jobs.status_word); universe: "docker", "container",
+    status: idle, running, held, ... (backends.condor.ads.status_word); universe: "docker", "container",
     "vanilla" or another universe's name; runtime: the container runtime the ad asks for ("docker",
     "apptainer", "docker or apptainer": a docker:// image of the container universe, whichever the
     execute node has; "" for no container); image: the image as submitted; network: DockerNetworkType
@@ -87,7 +87,7 @@ def version_tuple(text: Optional[str]) -> Optional[Tuple[int, int, int]]:
 def from_ad(ad: Mapping[str, Any], job_id: str, execute_version: Any = None, simulated: bool = False) -> JobFacts:
     """The facts of the job whose ad (any mapping: a classad2.ClassAd, condor_q -json's dict) is *ad*;
     *execute_version*: the slot ad's CondorVersion, when the pool answered."""
-    from .condor_jobs import status_word
+    from .condor.ads import status_word
 
     number = _value(ad, "JobUniverse")
     universe = UNIVERSES.get(number, f"universe {number}") if isinstance(number, int) else "vanilla"

@@ -12,6 +12,7 @@ from ..sim.client import SimPool
 if TYPE_CHECKING:
     from typing import Dict, List, Optional, Sequence, Tuple
 
+    from ..checkresult import Check
     from ..hostname import JobAddress
 
 
@@ -34,6 +35,7 @@ class SimBackend:
     retry_interval = 1.0  # the pool is local: asking is cheap
 
     def __init__(self, root: str, schedd: Optional[str] = None) -> None:
+        self.root = root
         self.pool = SimPool(root)
         self.schedd = schedd  # a named schedd of the pool; None: its default one
 
@@ -75,6 +77,20 @@ class SimBackend:
 
     def submit_profile(self, profile: str, description: Dict[str, str]) -> JobInfo:
         return _info(self.pool.submit_description(description, schedd=self.schedd))
+
+    # ----- doctor ----------------------------------------------------------------------------------------
+    def checks(self, *, quick: bool = False) -> List[Check]:
+        if quick:
+            return []
+        from ..sim.check import pool_check  # doctor only: never on a connection's path
+
+        return [pool_check(self.root)]
+
+    def queue_times(self) -> Dict[str, float]:
+        try:
+            return {job["id"]: float(job.get("submitted") or 0) for job in self.pool.jobs()}
+        except Exception:  # noqa: BLE001 -- no pool to ask: doctor keeps every record
+            return {}
 
     # ----- one job, for `condor-job-ssh doctor JOB` --------------------------------------------------------
     def job_facts(self, addr: JobAddress):

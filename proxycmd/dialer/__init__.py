@@ -1,7 +1,7 @@
 """The dialer: the tiny sh script condor-job-proxy gives condor_ssh_to_job as its ssh program.
 
 `condor-job-proxy-dialer` hands the ssh options condor_ssh_to_job built to the proxy (on its stdout) and
-waits until the proxy says "done" (on its stdin); see the script and proxycmd/backends/condor_tool.py.
+waits until the proxy says "done" (on its stdin); see the script and proxycmd/backends/condor/dialer_handoff.py.
 It ships inside this package (package data, kept executable by pip), not as a command on PATH: it is no
 user command, and the proxy gives condor_ssh_to_job its absolute path.  An older install may still have a
 copy next to the interpreter, which is used when the package's own is missing.

@@ -14,6 +14,7 @@ import os
 import stat
 from pathlib import Path
 
+from .. import safefs
 from ..errors import ProxyError
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs milliseconds per connection
@@ -40,15 +41,7 @@ def _lstat(path: Path) -> os.stat_result:
 
 def check_ours(path: Path, what: str = "the simulated pool's root") -> None:
     """Raise RootError unless *path* is a directory (not a symlink) of ours that group and others cannot write."""
-    st = _lstat(path)
-    if stat.S_ISLNK(st.st_mode):
-        raise RootError(f"refusing {path} as {what}: it is a symbolic link")
-    if not stat.S_ISDIR(st.st_mode):
-        raise RootError(f"refusing {path} as {what}: it is not a directory")
-    if st.st_uid != os.getuid():
-        raise RootError(f"refusing {path} as {what}: it belongs to uid {st.st_uid}, not to you")
-    if st.st_mode & 0o022:
-        raise RootError(f"refusing {path} as {what}: mode {stat.S_IMODE(st.st_mode):o} lets others write in it")
+    safefs.check_own_dir(path, others=0o022, what=what, error=RootError, st=_lstat(path))
 
 
 def check_parent(parent: Path, child: Path) -> None:
@@ -107,31 +100,13 @@ def make_root(root: Path, create_parents: bool = False) -> bool:
 
 def write_file(path: Path, data: bytes, mode: int = 0o600) -> None:
     """Replace *path* with *data*: a fresh temporary file (O_EXCL|O_NOFOLLOW) renamed over it, so a symlink
-    planted at either name is replaced, never written through."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        os.unlink(tmp)
-    except FileNotFoundError:
-        pass
-    flags = os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
-    fd = os.open(tmp, flags, mode)
-    try:
-        with open(fd, "wb") as handle:
-            handle.write(data)
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    planted at either name is replaced, never written through (safefs.write_atomic)."""
+    safefs.write_atomic(path, data, mode=mode)
 
 
 def open_append(path: Path, mode: int = 0o600) -> int:
     """An O_APPEND descriptor on *path*, refusing to follow a symlink planted there."""
-    flags = os.O_CREAT | os.O_APPEND | os.O_WRONLY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
     try:
-        return os.open(path, flags, mode)
+        return safefs.open_append(path, mode)
     except OSError as exc:
         raise RootError(f"cannot write {path}: {exc.strerror}") from None

@@ -18,6 +18,8 @@ import sys
 import time
 from typing import Callable, List
 
+from ..safefs import pid_alive
+
 MARKER = "_CONDOR_SIM_JOB"
 _SEP = "::"
 
@@ -84,10 +86,10 @@ def end(wanted: Callable[[str], bool], grace: float = 1.0) -> int:
             _signal(pid, signal.SIGTERM)
         signalled.update(pids)
         deadline = time.monotonic() + grace
-        while time.monotonic() < deadline and any(_alive(pid) for pid in pids):
+        while time.monotonic() < deadline and any(pid_alive(pid) for pid in pids):
             time.sleep(0.05)
         for pid in pids:
-            if _alive(pid):
+            if pid_alive(pid):
                 _signal(pid, signal.SIGKILL)
     for pid in find(wanted):  # whatever is still marked now dies at once
         _signal(pid, signal.SIGKILL)
@@ -99,14 +101,3 @@ def _signal(pid: int, signum: int) -> None:
         os.kill(pid, signum)
     except (ProcessLookupError, PermissionError):
         pass
-
-
-def _alive(pid: int) -> bool:
-    """Running (a zombie has ended: only its parent has yet to collect it)."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as handle:
-            raw = handle.read()
-    except OSError:
-        return False
-    state = raw[raw.rfind(b")") + 2:][:1]
-    return state not in (b"Z", b"X", b"x")

@@ -17,7 +17,7 @@ import stat
 from pathlib import Path
 from typing import Optional, Tuple
 
-from proxycmd.agent.peer import process_alive, start_token
+from proxycmd.safefs import pid_alive, start_token
 
 _NAME = re.compile(r"([0-9a-z]{1,7})-([0-9a-z]{1,9})\Z")
 _DIGITS = "0123456789abcdefghijklmnopqrstuvwxyz"
@@ -64,7 +64,7 @@ def sweep(parent: Path) -> int:
         if owner is None:
             continue
         pid, token = owner
-        if pid != me and process_alive(pid, token):
+        if pid != me and pid_alive(pid, token):
             continue
         path = parent / name
         try:

@@ -24,7 +24,7 @@ import threading
 from pathlib import Path
 from typing import Callable, List, Optional, Sequence
 
-from proxycmd import paths, waiting
+from proxycmd import paths, safefs, waiting
 from proxycmd.errors import Interrupted, ProxyError, SessionRefused, UsageError, one_line
 from proxycmd.session import Session
 
@@ -54,7 +54,7 @@ _SAVED: list = []  # the settings, read once: their warnings are said once
 
 def _saved_settings():
     """The settings `condor-job-ssh setup` saved (ProxyError, one line, when they cannot be used)."""
-    from .. import settings as settings_mod
+    from ..block import settings as settings_mod
 
     if not _SAVED:
         try:
@@ -221,7 +221,7 @@ def _make_dir(parent: Path) -> Path:
     except OSError as exc:
         raise paths.PathError(f"cannot create {path}: {exc.strerror}") from None
     try:
-        paths.check_private_dir(path)
+        safefs.check_own_dir(path)
     except paths.PathError:
         os.rmdir(path)
         raise
@@ -229,10 +229,8 @@ def _make_dir(parent: Path) -> Path:
 
 
 def _write_new(path: Path, data: bytes) -> None:
-    flags = os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
     try:
-        with open(os.open(path, flags, 0o600), "wb") as handle:
-            handle.write(data)
+        safefs.write_new(path, data)
     except OSError as exc:  # a full disk, a quota: one line (the directory goes, with what was written)
         raise ProxyError(f"cannot write {path}: {exc.strerror or exc}") from None
 

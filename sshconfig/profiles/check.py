@@ -8,7 +8,7 @@ from typing import List
 from proxycmd import ondemand, paths
 from proxycmd.errors import ProxyError
 
-from ..checkresult import FAIL, OK, Check
+from proxycmd.checkresult import FAIL, OK, Check
 
 NAME = "profiles"
 

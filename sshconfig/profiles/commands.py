@@ -8,11 +8,12 @@ from typing import List, Optional, Tuple
 
 import typer
 
-from proxycmd import ondemand, paths
-from proxycmd.errors import ProxyError, one_line
+from proxycmd import ondemand, paths, safefs
+from proxycmd.errors import ProxyError
 from proxycmd.hostname import is_profile_name
 
-from ..helpfmt import PlainCommand
+from .. import ui
+from ..ui import PlainCommand
 from . import template
 
 profile_app = typer.Typer(
@@ -24,26 +25,21 @@ profile_app = typer.Typer(
 )
 
 
-def _fail(message: str, code: int = 1) -> "typer.Exit":
-    typer.echo(f"condor-job-ssh: error: {one_line(message)}", err=True)
-    return typer.Exit(code)
-
-
 def _name(text: str) -> str:
     name = text.lower()
     if not is_profile_name(name):
-        raise _fail(f"{text!r} is not a profile name: start with a letter, then letters, digits and inner '-' "
+        raise ui.fail(f"{text!r} is not a profile name: start with a letter, then letters, digits and inner '-' "
                     "(it becomes the host name NAME.job.condor)", 2)
     return name
 
 
 def _settings():
-    from .. import settings as settings_mod
+    from ..block import settings as settings_mod
 
     try:
         return settings_mod.load(warn=lambda message: None)
     except settings_mod.SettingsError as exc:
-        raise _fail(str(exc))
+        raise ui.fail(str(exc))
 
 
 # Through an access point (setup --via), the hop's ssh reads the file that holds the AP's Host alias: the
@@ -54,19 +50,13 @@ SSH_CONFIG = typer.Option(None, "--ssh-config", metavar="PATH",
 
 def _jobs(ssh_config: Optional[Path] = None):
     chosen = _settings()
-    via = getattr(chosen, "via", None)
-    via_config = None
-    if via and ssh_config is not None:
-        from ..hopsetup import hop_config
-
-        via_config = hop_config(Path(os.path.expanduser(str(ssh_config))))
+    config = Path(os.path.expanduser(str(ssh_config))) if ssh_config is not None else None
     try:
-        from proxycmd.backends import open_backend
+        from ..places import backend_for
 
-        return open_backend(sim_root=chosen.sim_root, schedd=chosen.schedd, pool=chosen.pool,
-                            via=via, via_config=via_config), chosen
+        return backend_for(chosen, config), chosen
     except ImportError as exc:
-        raise _fail(f"cannot ask HTCondor for your jobs: {exc} (install HTCondor's Python bindings)")
+        raise ui.fail(f"cannot ask HTCondor for your jobs: {exc} (install HTCondor's Python bindings)")
 
 
 @profile_app.command("new", cls=PlainCommand, short_help="Write a commented profile template to edit.")
@@ -89,16 +79,13 @@ def new_command(name: str = typer.Argument(..., metavar="NAME", help="Profile na
         paths.check_config_dir(create=True)  # nobody else may swap a link into it while we write
         path.parent.mkdir(exist_ok=True, mode=0o700)
         paths.check_config_dir()
-        flags = os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | (os.O_TRUNC if force else os.O_EXCL)
-        fd = os.open(path, flags, 0o600)
+        safefs.write_new(path, template.render(name).encode("utf-8"), truncate=force)
     except paths.PathError as exc:
-        raise _fail(str(exc))
+        raise ui.fail(str(exc))
     except FileExistsError:
-        raise _fail(f"{path} exists already: edit it, or add --force to start again from the template")
+        raise ui.fail(f"{path} exists already: edit it, or add --force to start again from the template")
     except OSError as exc:
-        raise _fail(f"cannot write {path}: {exc.strerror or exc}")
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(template.render(name))
+        raise ui.fail(f"cannot write {path}: {exc.strerror or exc}")
     typer.echo(f"Wrote {path}.")
     typer.echo(f"Edit it, then `ssh {name}.{_settings().suffix}` (`condor-job-ssh sync` adds it to VS Code's list).")
 
@@ -136,7 +123,7 @@ def list_command(ssh_config: Optional[Path] = SSH_CONFIG):
         for name, host, job_id, status, note in rows:
             typer.echo(f"{host.ljust(width)}  {job_id:<10} {status}{note}")
     if problem:
-        raise _fail(f"cannot list the profiles' jobs: {problem}")
+        raise ui.fail(f"cannot list the profiles' jobs: {problem}")
 
 
 @profile_app.command("show", cls=PlainCommand)
@@ -151,7 +138,7 @@ def show_command(name: str = typer.Argument(..., metavar="NAME", help="Profile n
     try:
         _, entries = ondemand.load_profile(name)
     except ProxyError as exc:
-        raise _fail(str(exc), getattr(exc, "exit_code", 1))
+        raise ui.fail(str(exc), getattr(exc, "exit_code", 1))
     for key, value in ondemand.job_description(name, entries).items():
         typer.echo(f"{key} = {value}")
     typer.echo("queue")
@@ -176,6 +163,6 @@ def stop_command(name: str = typer.Argument(..., metavar="NAME", help="Profile n
             jobs.remove_job(job, reason or f"condor-job-ssh profile stop {name}")
             typer.echo(f"Removed job {job.job_id} (profile {name}).")
     except ProxyError as exc:
-        raise _fail(str(exc))
+        raise ui.fail(str(exc))
     if not mine:
         typer.echo(f"No job of profile {name} is idle or running.")

@@ -13,6 +13,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
+    from ...checkresult import Check
     from ...hostname import JobAddress
     from ...session import JobInfo, Session
 
@@ -53,7 +54,7 @@ class HopBackend:
     def _queue_says(self, addr: JobAddress) -> Optional[SessionRefused]:
         """Why the job does not run, from its ad (condor_q on the AP): "is idle", "input files are still
         being transferred"...; None when the queue cannot tell."""
-        from ..condor_jobs import decide
+        from ..condor.ads import decide
         from .jobs import condor_q_argv
 
         try:
@@ -94,7 +95,7 @@ class HopBackend:
                 from None
 
     def _infos(self, ads: List[dict]) -> List[JobInfo]:
-        from ..condor_jobs import job_info
+        from ..condor.ads import job_info
 
         return [info for info in (job_info(ad, self.schedd) for ad in ads) if info is not None]
 
@@ -117,7 +118,7 @@ class HopBackend:
     # ----- profile jobs ------------------------------------------------------------------------------
     def live_profile_jobs(self, profile: Optional[str] = None) -> List[Tuple[str, JobInfo]]:
         from ...submitfile import PROFILE_ATTR
-        from ..condor_jobs import job_info
+        from ..condor.ads import job_info
         from .jobs import profile_q_argv
 
         self._pool_schedd()
@@ -140,6 +141,17 @@ class HopBackend:
             raise ProxyError(f"condor_submit on {self.dest} did not say which job it submitted: {out.strip()[:80]!r}")
         return JobInfo(cluster=cluster, proc=0, status="idle", cmd="condor-job-proxy-watchdog",
                        batch_name=f"{profile}.job.condor", schedd=self.schedd)
+
+    # ----- doctor ----------------------------------------------------------------------------------------
+    def checks(self, *, quick: bool = False) -> List[Check]:
+        if quick:
+            return []
+        from .checks import access_point_check  # doctor only: never on a connection's path
+
+        return [access_point_check(self.dest, self.config)]
+
+    def queue_times(self) -> Dict[str, float]:
+        return {}  # asking would mean one more ssh to the access point
 
     # ----- one job, for `condor-job-ssh doctor JOB` --------------------------------------------------------
     def job_facts(self, addr: JobAddress):

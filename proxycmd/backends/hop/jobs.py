@@ -2,7 +2,7 @@
 
 condor_q lists the current user's jobs by default; -json prints their ads as one JSON array (nothing at
 all when there are none).  Each ad becomes a JobInfo with the same rules as the bindings' listing
-(`backends.condor_jobs.job_info`, which reads any mapping).  A profile's job goes to `condor_submit -terse -`
+(`backends.condor.ads.job_info`, which reads any mapping).  A profile's job goes to `condor_submit -terse -`
 on its standard input (the watchdog is part of the description, see proxycmd/watchdog.py), so nothing of
 ours runs on the access point.
 """
@@ -15,7 +15,7 @@ import re
 from ...errors import ProxyError
 from ...session import JobInfo
 from ...submitfile import PROFILE_ATTR
-from .. import condor_jobs
+from ..condor import ads as condor_ads
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 ATTRIBUTES = ("ClusterId,ProcId,JobStatus,Owner,Cmd,Args,Arguments,JobBatchName,RemoteHost,JobCurrentStartDate,"
               "JobStartDate,QDate,HoldReason,TransferringInput,TransferringOutput,ExitCode,ExitBySignal,ExitSignal,"
               "GlobalJobId")
-LIVE_STATES = f"(JobStatus == {condor_jobs.IDLE} || JobStatus == {condor_jobs.RUNNING})"
+LIVE_STATES = f"(JobStatus == {condor_ads.IDLE} || JobStatus == {condor_ads.RUNNING})"
 _SUBMITTED = re.compile(r"^\s*(\d+)\.(\d+)\s*-|submitted to cluster (\d+)", re.MULTILINE)
 
 
@@ -39,7 +39,7 @@ def condor_q_argv(*, schedd: Optional[str] = None, pool: Optional[str] = None, i
 def profile_q_argv(profile: Optional[str], schedd: Optional[str] = None, pool: Optional[str] = None) -> List[str]:
     """condor_q for the user's live jobs from *profile* (from any profile when None)."""
     which = f'{PROFILE_ATTR} == "{profile}"' if profile else f"{PROFILE_ATTR} =!= undefined"
-    attributes = ",".join(condor_jobs.PROJECTION + [PROFILE_ATTR])
+    attributes = ",".join(condor_ads.PROJECTION + [PROFILE_ATTR])
     return ["condor_q", *where(schedd, pool), "-json", "-attributes", attributes,
             "-constraint", f"{which} && {LIVE_STATES}"]
 
@@ -56,7 +56,7 @@ def parse_ads(text: str) -> List[Dict[str, Any]]:
 
 def parse_condor_q_json(text: str, schedd: Optional[str] = None) -> List[JobInfo]:
     """condor_q -json's output -> JobInfo list; ValueError when it is not such output."""
-    return [info for info in (condor_jobs.job_info(ad, schedd) for ad in parse_ads(text)) if info is not None]
+    return [info for info in (condor_ads.job_info(ad, schedd) for ad in parse_ads(text)) if info is not None]
 
 
 def submit_text(description: Dict[str, str]) -> str:

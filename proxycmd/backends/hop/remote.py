@@ -42,6 +42,8 @@ and right after it the job sshd's own bytes.
 
 from __future__ import annotations
 
+from ...condorargs import quote_word, ssh_to_job_words
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import List, Optional, Sequence, Tuple
@@ -201,13 +203,6 @@ while ways:
 """
 
 
-def v2_word(word: str) -> str:
-    """One word in HTCondor's V2 argument syntax: single quotes group, '' is a quote inside them."""
-    if word and not any(c.isspace() or c == "'" for c in word):
-        return word
-    return "'" + word.replace("'", "''") + "'"
-
-
 def ap_pythons() -> List[str]:
     """The interpreters RELAY tries for AP_RELAY: $CONDOR_JOB_PROXY_AP_PYTHON's when it is set (absolute
     paths only: RELAY never searches a PATH), else AP_PYTHONS."""
@@ -223,7 +218,7 @@ def ssh_program(pythons: Optional[Sequence[str]] = None) -> str:
     """The -ssh value: /bin/sh running RELAY with AP_RELAY and the interpreters to try for it, each word in
     V2 quoting with '%' doubled for condor_ssh_to_job's token expansion."""
     tried = " ".join(ap_pythons() if pythons is None else pythons)
-    return " ".join(v2_word(w).replace("%", "%%") for w in ("/bin/sh", "-c", RELAY, "cjp-hop", AP_RELAY, tried))
+    return " ".join(quote_word(w).replace("%", "%%") for w in ("/bin/sh", "-c", RELAY, "cjp-hop", AP_RELAY, tried))
 
 
 def sh_quote(word: str) -> str:
@@ -237,16 +232,8 @@ def tool_words(job_id: str, *, schedd: Optional[str] = None, pool: Optional[str]
                keygen_options: Sequence[str] = (), shells: Sequence[str] = (),
                pythons: Optional[Sequence[str]] = None) -> List[str]:
     """condor_ssh_to_job's argument list on the AP (without the program name); *pythons*: see ssh_program."""
-    words = ["-ssh", ssh_program(pythons)]
-    if schedd:
-        words += ["-name", schedd]
-    if pool:
-        words += ["-pool", pool]
-    if keygen_options:
-        words += ["-keygen-options", " ".join(v2_word(w) for w in keygen_options)]
-    if shells:
-        words += ["-shells", ",".join(shells)]
-    return words + ["--", job_id]
+    return ssh_to_job_words(ssh_program(pythons), job_id, schedd=schedd, pool=pool, keygen_options=keygen_options,
+                            shells=shells)
 
 
 def session_script(job_id: str, **options) -> str:

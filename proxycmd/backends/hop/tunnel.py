@@ -205,7 +205,7 @@ def _refusal(returncode: int, stderr: str, addr: JobAddress, dest: str, printed:
     if any(line.startswith(remote.NO_TOOL_MARK) for line in lines):
         return SessionRefused(f"the access point {dest} has no condor_ssh_to_job on PATH: HTCondor's tools must "
                               f"be installed there, on the PATH that `ssh {dest} command` gets", status="error")
-    from ..condor_tool import explain, quote_said
+    from ..condor.refusals import explain, quote_said
 
     if returncode == UNREACHABLE:
         said = quote_said(next((line for line in reversed(lines) if line), "no reason given"))

@@ -33,8 +33,9 @@ from proxycmd.paths import AGENT_SOCKET, CONTROL_NAME, HOST_DIR, KNOWN_HOSTS, SH
 from proxycmd.session import JobInfo
 from proxycmd.sessionkey import DEFAULT_KEYGEN_OPTIONS
 
-from .managed import BEGIN, CREATED_NOTE, END
+from .quoting import config_path, shell_word
 from .settings import Settings
+from .splice import BEGIN, CREATED_NOTE, END
 
 INDENT = "    "
 # IdentityAgent makes ssh set SSH_AUTH_SOCK to our agent before it forwards, so `ForwardAgent yes` forwards
@@ -47,10 +48,6 @@ COMMENT_FIELD_MAX = 80
 ON_A_HOST = ("running", "transferring", "suspended")  # the statuses whose execute host is worth showing
 
 
-class RenderError(ValueError):
-    """A value that cannot be written into ssh_config safely; str() is one line."""
-
-
 @dataclass(frozen=True)
 class RenderContext:
     proxy: str  # absolute path of the installed condor-job-proxy
@@ -61,29 +58,6 @@ class RenderContext:
     ssh_config: Optional[str] = None  # the file written, when not ~/.ssh/config: the hop (--via) reads it too
     # OpenSSH before 8.4 expands no %l in UserKnownHostsFile: one file for all login nodes (paths.py)
     shared_known_hosts: bool = False
-
-
-# ----- quoting ----------------------------------------------------------------------------------------------
-def _check_line(value: str, what: str) -> str:
-    if not value.isprintable():
-        raise RenderError(f"{what} {value!r} holds a control character and cannot go into ssh_config")
-    return value
-
-
-def shell_word(value: str, what: str = "value") -> str:
-    """One ProxyCommand word: ssh expands %-tokens, then the user's shell reads it, so escape both."""
-    value = _check_line(value, what).replace("%", "%%")
-    return "'" + value.replace("'", "'\\''") + "'"
-
-
-def config_path(directory: str, name: str, what: str = "path") -> str:
-    """*directory*/*name* as an ssh_config option value: the directory %-escaped (the name may hold
-    tokens such as %C), double-quoted when it has blanks."""
-    _check_line(directory, what)
-    if not directory.startswith("/") or '"' in directory or "\\" in directory or "${" in directory:
-        raise RenderError(f"{what} {directory!r} must be absolute and free of '\"', '\\' and '${{'")
-    path = directory.rstrip("/").replace("%", "%%") + "/" + name
-    return f'"{path}"' if any(c in path for c in " \t#'") else path
 
 
 # ----- job entries --------------------------------------------------------------------------------------------

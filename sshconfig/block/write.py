@@ -25,10 +25,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Iterator, Optional, Tuple, Union
 
-from proxycmd import paths
+from proxycmd import paths, safefs
 
-from . import atomic
-from .atomic import ConfigFileError
 
 LOCK_WAIT = 30.0  # seconds to wait for another run of ours to finish writing
 ATTEMPTS = 5  # read-render-write rounds before we give up on a file that keeps changing
@@ -40,6 +38,10 @@ UNCHANGED, WRITTEN, DELETED = "unchanged", "written", "deleted"
 DELETE = object()  # a transform's answer meaning "delete the file"
 
 Transform = Callable[[Optional[str]], object]  # text (None: no file) -> new text, or DELETE
+
+
+class ConfigFileError(Exception):
+    """Reading or writing a file of the user's failed; str() is one line and says nothing was changed."""
 
 
 class _Changed(Exception):
@@ -242,7 +244,7 @@ def update(path: Union[str, os.PathLike], transform: Transform, attempts: int = 
     the file), without losing what anyone else writes meanwhile.  Returns UNCHANGED, WRITTEN or DELETED."""
     target = resolve(path)
     with locked(target):
-        atomic.sweep_stale(target)
+        safefs.sweep_temps(target)
         return _update_locked(path, target, transform, attempts)
 
 
@@ -262,7 +264,7 @@ def _update_locked(path, target: Path, transform: Transform, attempts: int) -> s
                     os.unlink(target)
                     outcome = DELETED
                 else:
-                    atomic.write_atomic(target, encode(new),
+                    write_file(target, encode(new),
                                         before_rename=lambda: _require_unchanged(target, snap, appends_ok=True))
                     outcome = WRITTEN
             except _Changed:
@@ -317,16 +319,47 @@ def _rescue(target: Path, data: bytes, tries: int = 100) -> Path:
     for n in range(tries):
         rescued = target.with_name(f"{target.name}.rescued-{stamp}" + (f"-{n}" if n else ""))
         try:
-            fd = os.open(rescued, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+            safefs.write_new(rescued, data, durable=True)
         except FileExistsError:
             continue
         except OSError as exc:
             raise ConfigFileError(f"{target} was rewritten by another program while we wrote it, and its version "
                                   f"cannot be kept in {rescued}: {exc.strerror}") from None
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
         return rescued
     raise ConfigFileError(f"{target} was rewritten by another program while we wrote it, and {tries} names for "
                           f"its version beside it are taken already ({target.name}.rescued-{stamp}-N)")
+
+
+# ----- writing and deleting (safefs.write_atomic, with the ssh config's texts) ---------------------------
+def write_file(path: Union[str, os.PathLike], content: Union[str, bytes], *, mode: int = 0o600,
+                 before_rename: Optional[Callable[[], None]] = None) -> Path:
+    """Replace the file's content at once (safefs.write_atomic: temporary file in the same directory, then
+    rename), with ConfigFileError's one line that says nothing was changed.
+
+    A symlink is followed and its target written, so the link stays.  An existing file keeps its mode and
+    owner; a new one gets *mode*, and a missing parent directory is made 0700.  *before_rename* runs when
+    the new content is safely on disk, just before the rename; whatever it raises aborts the write (the
+    temporary file is removed).  Returns the path written.
+    """
+    data = content.encode("utf-8", "surrogateescape") if isinstance(content, str) else content
+    try:
+        return Path(safefs.write_atomic(path, data, mode=mode, follow_symlink=True, keep_mode_and_owner=True,
+                                        make_parent=True, durable=True, remove_on_signals=True,
+                                        before_rename=before_rename))
+    except safefs.SafeWriteError as exc:
+        if exc.step == "not-regular":
+            raise ConfigFileError(f"cannot write {path}: it is not a regular file; nothing was changed") from None
+        if exc.step in ("mkdir", "create"):
+            parent = Path(os.path.realpath(path)).parent
+            raise ConfigFileError(f"cannot write {path}: {exc.strerror} (in {parent}); nothing was changed") from None
+        raise ConfigFileError(f"cannot write {path}: {exc.strerror}; nothing was changed") from None
+
+
+def delete_file(path: Union[str, os.PathLike]) -> Path:
+    """Delete the file (the target, when *path* is a symlink: the link itself stays, as it was before)."""
+    target = Path(os.path.realpath(path))
+    try:
+        os.unlink(target)
+    except OSError as exc:
+        raise ConfigFileError(f"cannot delete {path}: {exc.strerror}; nothing was changed") from None
+    return target

@@ -1,28 +1,26 @@
-"""Jobs as the schedd sees them: the pure job ad -> decision mapping, and the htcondor2 queries.
+"""Jobs as the schedd sees them, pure: one job ad -> a decision, a listing line.
 
 `decide` turns one job ad (or None: not in the queue) into "connect" (None) or a `SessionRefused` that says
-why not, in the same words as the simulated pool.  `job_info` turns an ad into a listing line.  Both are
-pure and take any mapping (a classad2.ClassAd or a dict), so they are tested with ads built in the test.
-
-`Queue` asks a real schedd, through the htcondor2 bindings, imported only when a query is made: the
-ProxyCommand's happy path never imports them (condor_ssh_to_job does the asking there).  Whatever goes
-wrong while locating or querying the schedd is a `LookupUnavailable`; callers then fall back to what
-condor_ssh_to_job itself says.
+why not, in the same words as the simulated pool.  `job_info` turns an ad into a listing line.  Both take
+any mapping (a classad2.ClassAd, a dict, condor_q -json's output), so the hop uses them too and tests build
+their ads by hand.
 """
 
 from __future__ import annotations
 
 import enum
 import os
+
+from ...errors import SessionRefused
+from ...session import JobInfo
+
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs milliseconds per connection
 if TYPE_CHECKING:
-    from typing import Any, List, Mapping, Optional
-
-from ..errors import ProxyError, SessionRefused
-from ..session import JobInfo
+    from typing import Any, Mapping, Optional
 
 # JobStatus values (HTCondor's job_status enum)
 IDLE, RUNNING, REMOVED, COMPLETED, HELD, TRANSFERRING_OUTPUT, SUSPENDED = 1, 2, 3, 4, 5, 6, 7
+
 PARALLEL_UNIVERSES = (8, 11)  # MPI, parallel
 
 PROJECTION = ["ClusterId", "ProcId", "JobStatus", "HoldReason", "Owner", "TransferringInput", "RemoteHost",
@@ -32,10 +30,6 @@ PROJECTION = ["ClusterId", "ProcId", "JobStatus", "HoldReason", "Owner", "Transf
 # Statuses of refusals that only say what state the job is in: a job ad tells them better than the
 # messages of condor_ssh_to_job (which, for instance, says nothing at all about an idle job).
 STATE_STATUSES = frozenset({"not running", "unknown", "not-yours", "held", "completed"})
-
-
-class LookupUnavailable(Exception):
-    """The bindings are missing, or no schedd could be located or asked; str() is one line."""
 
 
 def value(ad: Mapping[str, Any], key: str) -> Any:
@@ -132,106 +126,3 @@ def job_info(ad: Mapping[str, Any], schedd: Optional[str] = None) -> Optional[Jo
                    remote_host=_text(ad, "RemoteHost"), since=float(since) if since else None,
                    schedd=schedd or _text(ad, "GlobalJobId").partition("#")[0] or None,
                    hold_reason=_text(ad, "HoldReason") if word == "held" else "")
-
-
-def owner_constraint(user: str, include_idle: bool) -> str:
-    """The ClassAd constraint of a user's listing: running jobs (and idle ones when asked)."""
-    from classad2 import quote
-
-    wanted = f"JobStatus == {RUNNING}" + (f" || JobStatus == {IDLE}" if include_idle else "")
-    return f"Owner == {quote(user)} && ({wanted})"
-
-
-def current_user() -> str:
-    import pwd
-
-    return pwd.getpwuid(os.geteuid()).pw_name
-
-
-class Queue:
-    """One schedd's queue through the htcondor2 bindings.
-
-    *schedd* None is the local schedd (or the pool's, with *pool*); *pool* None is the collector of the
-    local HTCondor configuration.  The schedd is located once, on first use.
-    """
-
-    def __init__(self, schedd: Optional[str] = None, pool: Optional[str] = None) -> None:
-        self.name = schedd
-        self.pool = pool
-        self._schedd = None
-
-    def _where(self) -> str:
-        what = f"schedd {self.name}" if self.name else "the local schedd"
-        return what + (f" in pool {self.pool}" if self.pool else "")
-
-    def _bindings(self):
-        try:
-            import htcondor2
-        except ImportError as exc:
-            raise LookupUnavailable(f"the htcondor2 Python bindings cannot be imported ({exc})") from None
-        return htcondor2
-
-    def schedd_names(self) -> List[str]:
-        """The names of the schedds the pool's collector knows (`condor_status -schedd`)."""
-        htcondor2 = self._bindings()
-        where = f"the collector of pool {self.pool}" if self.pool else "the collector"
-        try:
-            ads = htcondor2.Collector(self.pool).locateAll(htcondor2.DaemonType.Schedd)
-        except (htcondor2.HTCondorException, ValueError, OSError, RuntimeError) as exc:
-            raise LookupUnavailable(f"cannot ask {where} for its schedds: {_one_line(exc)}") from None
-        return sorted({str(ad["Name"]) for ad in ads if "Name" in ad})
-
-    def schedd(self):
-        if self._schedd is not None:
-            return self._schedd
-        htcondor2 = self._bindings()
-        try:
-            if self.name or self.pool:
-                location = htcondor2.Collector(self.pool).locate(htcondor2.DaemonType.Schedd, self.name)
-                self._schedd = htcondor2.Schedd(location)
-            else:
-                self._schedd = htcondor2.Schedd()
-        except (htcondor2.HTCondorException, ValueError, OSError, RuntimeError) as exc:
-            raise LookupUnavailable(f"cannot locate {self._where()}: {_one_line(exc)}") from None
-        return self._schedd
-
-    def _query(self, constraint: str, limit: int = -1) -> list:
-        schedd = self.schedd()
-        htcondor2 = self._bindings()
-        try:
-            return schedd.query(constraint, PROJECTION, limit=limit)
-        except (htcondor2.HTCondorException, ValueError, OSError, RuntimeError) as exc:
-            raise LookupUnavailable(f"cannot query {self._where()}: {_one_line(exc)}") from None
-
-    def job_ad(self, cluster: int, proc: int) -> Optional[Mapping[str, Any]]:
-        """The job's ad (projected), None when it is not in the queue."""
-        ads = self._query(f"ClusterId == {int(cluster)} && ProcId == {int(proc)}", limit=1)
-        return ads[0] if ads else None
-
-    def jobs(self, user: str, include_idle: bool = False) -> List[JobInfo]:
-        """The user's running (and idle) jobs: one query, projected."""
-        infos = (job_info(ad, self.name) for ad in self._query(owner_constraint(user, include_idle)))
-        return sorted((info for info in infos if info is not None), key=lambda j: (j.cluster, j.proc))
-
-    def count(self, user: str) -> "tuple[int, int]":
-        """(all of the user's jobs in the queue, how many of them run): for `doctor`."""
-        from classad2 import quote
-
-        ads = self._query(f"Owner == {quote(user)}")
-        return len(ads), sum(1 for ad in ads if _int(ad, "JobStatus") == RUNNING)
-
-    def remove(self, cluster: int, proc: int, reason: str = "") -> None:
-        """condor_rm through the bindings: LookupUnavailable when the schedd cannot be reached, ProxyError
-        when it refuses."""
-        schedd = self.schedd()
-        htcondor2 = self._bindings()
-        try:
-            schedd.act(htcondor2.JobAction.Remove, f"{int(cluster)}.{int(proc)}", reason=reason or None)
-        except (htcondor2.HTCondorException, ValueError, OSError, RuntimeError) as exc:
-            raise ProxyError(f"cannot remove job {cluster}.{proc}: {_one_line(exc)}") from None
-
-
-def _one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())
-    return text or type(exc).__name__
-

@@ -10,7 +10,12 @@ from __future__ import annotations
 import os
 import shlex
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Dict, List, Optional, Tuple
+
+from proxycmd import paths
+
+from .. import sshclient
 
 
 @dataclass(frozen=True)
@@ -96,3 +101,16 @@ def from_ssh_g(values: Dict[str, str], host: str, node: str = "") -> Resolved:
                     identity_agent=expand_local_host(_path(values.get("identityagent")), node),
                     control_path=_path(values.get("controlpath")),
                     known_hosts=_path(values.get("userknownhostsfile")))  # the block names one file
+
+
+def resolve_block(config: Path, suffix: str) -> "Optional[Resolved]":
+    """What ssh uses for a job host under *config* (`ssh -G`), or None when our block does not apply."""
+    host = f"1.0.{suffix}"
+    values, _ = sshclient.ssh_g(["ssh", "-G", "-F", str(config), host])
+    if values is None or "condor-job-proxy" not in values.get("proxycommand", ""):
+        return None
+    try:
+        node = paths.local_node()
+    except paths.PathError:
+        node = ""
+    return from_ssh_g(values, host, node)

@@ -1,4 +1,5 @@
-"""The managed block inside an ssh_config file: find it, splice it in, take it out, diff, write.
+"""The managed block inside an ssh_config file: find it, splice it in, take it out, diff.  Pure (the file
+on disk is write.py's).
 
 Text here is what ``read_text`` returns: the file's bytes decoded as UTF-8 with ``surrogateescape``, so a
 file with a stray Latin-1 byte in a comment is written back exactly as it was.  Only the lines between
@@ -22,13 +23,10 @@ import difflib
 import os
 import re
 from dataclasses import dataclass
-from pathlib import Path
 from typing import List, Optional, Tuple, Union
 
 from proxycmd.errors import shown
 
-from . import atomic, configfile
-from .atomic import ConfigFileError
 
 BEGIN = ("# >>> condor-job-ssh managed block: generated, do not edit; change with `condor-job-ssh setup`, "
          "refresh jobs with `condor-job-ssh sync`, take out with `condor-job-ssh remove` >>>")
@@ -194,20 +192,3 @@ def unified_diff(old: str, new: str, path: Union[str, os.PathLike]) -> str:
                                      f"{shown(path)} (after)", n=3):
         out.append(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n")
     return "".join(out)
-
-
-# ----- the file ---------------------------------------------------------------------------------------------
-# Reading and writing live in configfile (checks, lock, no edit lost) and atomic (temp file and rename);
-# these names stay here for the callers that know them.
-read_text = configfile.read_text
-write_atomic = atomic.write_atomic
-
-
-def delete_file(path: Union[str, os.PathLike]) -> Path:
-    """Delete the file (the target, when *path* is a symlink: the link itself stays, as it was before)."""
-    target = Path(os.path.realpath(path))
-    try:
-        os.unlink(target)
-    except OSError as exc:
-        raise ConfigFileError(f"cannot delete {path}: {exc.strerror}; nothing was changed") from None
-    return target

@@ -6,15 +6,16 @@ none (unless the admins list CondorVersion in SYSTEM_JOB_MACHINE_ATTRS), the slo
 
 from __future__ import annotations
 
-from ..errors import ProxyError
-from .jobfacts import ATTRIBUTES, VERSION_ATTRIBUTE, JobFacts, from_ad
-from .condor_jobs import LookupUnavailable, Queue, value
+from ...errors import ProxyError
+from ..jobfacts import ATTRIBUTES, VERSION_ATTRIBUTE, JobFacts, from_ad
+from .ads import value
+from .queue import LookupUnavailable, Queue
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Optional
 
-    from ..hostname import JobAddress
+    from ...hostname import JobAddress
 
 
 def job_facts(queue: Queue, pool: Optional[str], addr: JobAddress) -> Optional[JobFacts]:

@@ -1,7 +1,7 @@
 """What one `doctor` check returns: its name, a state (ok, warn, fail), a detail and, unless ok, a fix.
 
-Its own module so that doctor.py and the checks that live beside what they check (failures_check,
-hopsetup, profiles/check) all import it, and none of them imports another.
+Its own module, in proxycmd, so that doctor's checks (sshconfig) and each backend's own checks (a backend's
+``checks()``) all import it, and proxycmd never imports sshconfig.
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ from proxycmd.errors import shown
 from proxycmd.hostname import DEFAULT_SUFFIX, HostnameError, parse
 from proxycmd.sessionkey import DEFAULT_KEYGEN_OPTIONS
 
-from .atomic import write_atomic
+from .write import write_file
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -385,4 +385,4 @@ def save(settings: Settings, path: Union[str, os.PathLike, None] = None) -> Path
     if path is None:
         paths.check_config_dir(create=True)
     path = Path(path) if path is not None else paths.config_file()
-    return write_atomic(path, dumps(settings), mode=0o600)
+    return write_file(path, dumps(settings), mode=0o600)
