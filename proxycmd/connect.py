@@ -274,5 +274,10 @@ def _log_to_ssh(text: str) -> None:
 
 
 def print_timings(marks) -> None:
+    """The steps' wall-clock times, then this process's own CPU since exec (user + system, interpreter start
+    included, children such as condor_ssh_to_job not): what bench/bench_condor.py reports per connection."""
+    import resource
+
     steps = ", ".join(f"{name} {1000 * (t - marks[i][1]):.1f} ms" for i, (name, t) in enumerate(marks[1:]))
-    sys.stderr.write(f"condor-job-proxy: timings: {steps}\n")
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    sys.stderr.write(f"condor-job-proxy: timings: {steps}, cpu {1000 * (own.ru_utime + own.ru_stime):.1f} ms\n")

@@ -470,6 +470,31 @@ cli.main(sys.argv[1:])
     assert not loaded.intersection(HEAVY_MODULES), sorted(loaded.intersection(HEAVY_MODULES))
 
 
+def test_timings_give_the_proxys_own_cpu_as_ssh_runs_it(condor_env):
+    """--timings ends with the process's own CPU since exec, which bench/bench_condor.py reports per
+    connection: the whole ProxyCommand run (interpreter start included), its children left out."""
+    import socket
+
+    world = condor_env
+    job = world.submit("sleep", "600")
+    world.ssh(f"{job}.job.condor", "true")  # the agent runs
+    ours, theirs = socket.socketpair()  # as OpenSSH gives it: one socket on fd 0 and 1 (ProxyUseFdpass)
+    with ours:
+        proxy = subprocess.Popen([tool("condor-job-proxy"), "--timings", "--runtime-dir", str(world.rundir),
+                                  f"{job}.job.condor"], env=world.env, stdin=theirs, stdout=theirs,
+                                 stderr=subprocess.PIPE, text=True)
+        theirs.close()
+        _, fds, _, _ = socket.recv_fds(ours, 1, 1)
+        err = proxy.communicate(timeout=120)[1]
+    for fd in fds:
+        os.close(fd)
+    assert proxy.returncode == 0 and len(fds) == 1, err
+    found = re.search(r"timings: ready [0-9.]+ ms, session [0-9.]+ ms, register [0-9.]+ ms, cpu ([0-9.]+) ms$",
+                      err.strip())
+    assert found, err
+    assert 0 < float(found.group(1)) < 60_000
+
+
 @settings(max_examples=1500)
 @given(st.text(alphabet=" \t\r\n\x0b\x0c\xa0-_.=/@%#'\"\\$*aZ09é", max_size=40)
        | st.lists(st.sampled_from(["-t", "ecdsa", "-b", "256", "ed25519", "-N", "''", '"a b"', "\\ "]), max_size=6)
