@@ -9,7 +9,8 @@ the "laptop" has no HTCondor tool.  Everything is cold: no ControlMaster for the
 (setup --no-multiplex), so every connection logs in to the AP and opens a new job session.
 
 * connect: `ssh JOB true` through the hop against the classic way from a laptop,
-  `ssh -tt DEST condor_ssh_to_job JOB true` (which runs a second ssh on the AP); ratio hop/classic,
+  `ssh -tt DEST condor_ssh_to_job JOB true` (which runs a second ssh on the AP; -T on a real pool run by an
+  ordinary user, whose sshd cannot give a pty where /dev/pts lacks gid=5); ratio hop/classic,
   lower is better (aim <= 1.0).
 * the same two with a ControlMaster for DEST (docs/laptop.md), shown for information;
 * scp: `scp FILE JOB:` through the hop against plain `scp FILE DEST:` (one ssh hop, the physical limit
@@ -81,8 +82,9 @@ def main() -> int:
         lap.setup("--no-multiplex")
         job = lap.submit("sleep", "3600")
         host = f"{job}.job.condor"
+        tty = "-T" if pool is not None and os.geteuid() != 0 else "-tt"
         connect = {"hop": ["ssh", "-F", cfg, host, "true"],
-                   "classic": ["ssh", "-F", cfg, "-tt", ALIAS, "condor_ssh_to_job", job, "true"]}
+                   "classic": ["ssh", "-F", cfg, tty, ALIAS, "condor_ssh_to_job", job, "true"]}
         for argv in connect.values():  # warm caches, start the agent
             timed(argv, env)
         lat = {name: [] for name in connect}
@@ -130,7 +132,7 @@ def main() -> int:
               f"and {args.transfers} x {mib} MiB per variant, medians, interleaved in this run; load average "
               f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
         ratio = statistics.median(lat["hop"]) / statistics.median(lat["classic"])
-        print(f"  connect  ssh {host} true : hop {median_ms(lat['hop'])}   ssh -tt {ALIAS} condor_ssh_to_job {job} "
+        print(f"  connect  ssh {host} true : hop {median_ms(lat['hop'])}   ssh {tty} {ALIAS} condor_ssh_to_job {job} "
               f"true {median_ms(lat['classic'])}   ratio hop/classic {ratio:.3f} (aim <= 1.0)")
         ratio = statistics.median(warm["hop"]) / statistics.median(warm["classic"])
         print(f"  warm (a ControlMaster for {ALIAS}): hop {median_ms(warm['hop'])}   classic "
