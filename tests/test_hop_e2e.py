@@ -122,12 +122,10 @@ def _ap_relays(lap) -> list:
     return found
 
 
-@pytest.mark.parametrize("ap_python, relay", [(None, "python"), ("", "condor_ssh_to_job"),
-                                              ("/nonexistent/python3", "condor_ssh_to_job")])
-def test_the_ap_relays_with_its_own_python_else_with_condor_ssh_to_jobs(laptop, tmp_path, ap_python, relay):
-    """The AP's /usr/bin/python3 relays the session (splice); without one (or with none allowed), the relay
-    condor_ssh_to_job gave runs.  Either way every byte arrives both ways, and the end of the input reaches
-    the job, which answers after it (a half-close)."""
+def check_the_ap_relay(laptop, tmp_path, ap_python, relay, *, mib: int, job_dir, timeout: float) -> None:
+    """The AP relays a session with *relay* when $CONDOR_JOB_PROXY_AP_PYTHON is *ap_python* (None: unset);
+    *mib* MiB arrive both ways (in the job's directory, *job_dir(job)*), and the end of the input reaches
+    the job, which answers after it (a half-close).  Shared with test_real_hop.py."""
     if relay == "python" and not os.access(remote.AP_PYTHONS[0], os.X_OK):
         pytest.skip(f"the AP has no {remote.AP_PYTHONS[0]}")
     env = dict(laptop.env)
@@ -144,17 +142,27 @@ def test_the_ap_relays_with_its_own_python_else_with_condor_ssh_to_jobs(laptop, 
         ssh.kill()
         ssh.wait()
     src = tmp_path / "random.bin"
-    src.write_bytes(os.urandom(8 << 20))
+    src.write_bytes(os.urandom(mib << 20))
     laptop.run(["scp", "-F", str(laptop.ssh_config), str(src), f"{HOST.format(job)}:up.bin"], env=env)
-    assert sha256(sandbox(laptop, job) / "up.bin") == sha256(src)
+    assert sha256(job_dir(job) / "up.bin") == sha256(src)
     back = tmp_path / "back.bin"
     laptop.run(["scp", "-F", str(laptop.ssh_config), f"{HOST.format(job)}:up.bin", str(back)], env=env)
     assert sha256(back) == sha256(src)
     done = subprocess.run(laptop.ssh_argv(HOST.format(job), "sha256sum; echo after-the-end"), env=env,
-                          input=src.read_bytes(), capture_output=True, timeout=120)
+                          input=src.read_bytes(), capture_output=True, timeout=timeout)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == [sha256(src).encode(), b"-", b"after-the-end"]
     assert_nothing_left(laptop)
+
+
+@pytest.mark.parametrize("ap_python, relay", [(None, "python"), ("", "condor_ssh_to_job"),
+                                              ("/nonexistent/python3", "condor_ssh_to_job")])
+def test_the_ap_relays_with_its_own_python_else_with_condor_ssh_to_jobs(laptop, tmp_path, ap_python, relay):
+    """The AP's /usr/bin/python3 relays the session (splice); without one (or with none allowed), the relay
+    condor_ssh_to_job gave runs.  Either way every byte arrives both ways, and the end of the input reaches
+    the job, which answers after it (a half-close)."""
+    check_the_ap_relay(laptop, tmp_path, ap_python, relay, mib=8, job_dir=lambda job: sandbox(laptop, job),
+                       timeout=120)
 
 
 FLOODER = """#!/bin/sh

@@ -11,10 +11,9 @@ import pytest
 
 from ap_fixture import make_laptop
 from conftest import tool
-from proxycmd.backends.hop import remote
 from realworld import program_pid
 from test_e2e import _make_tree, sha256
-from test_hop_e2e import _ap_relays, assert_nothing_left, proxy_line
+from test_hop_e2e import assert_nothing_left, check_the_ap_relay, proxy_line
 
 pytestmark = [pytest.mark.e2e, pytest.mark.real]
 
@@ -74,33 +73,7 @@ def test_scp_and_rsync_both_ways(laptop, tmp_path):
 def test_the_ap_relays_with_its_own_python_else_with_condor_ssh_to_jobs(laptop, tmp_path, ap_python, relay):
     """On the real pool: the AP's /usr/bin/python3 relays the session, else HTCondor's own -proxy relay; every
     byte arrives both ways, and the end of the input reaches the job before it answers (a half-close)."""
-    if relay == "python" and not os.access(remote.AP_PYTHONS[0], os.X_OK):
-        pytest.skip(f"the AP has no {remote.AP_PYTHONS[0]}")
-    env = dict(laptop.env)
-    env.pop(remote.AP_PYTHON_ENV, None)
-    if ap_python is not None:
-        env[remote.AP_PYTHON_ENV] = ap_python
-    job = laptop.submit("sleep", "600")
-    ssh = subprocess.Popen(laptop.ssh_argv(HOST.format(job), "echo started; sleep 30"), env=env,
-                           stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    try:
-        assert ssh.stdout.readline() == b"started\n", ssh.stderr.read()
-        assert _ap_relays(laptop) == [relay]
-    finally:
-        ssh.kill()
-        ssh.wait()
-    src = tmp_path / "random.bin"
-    src.write_bytes(os.urandom(32 << 20))
-    laptop.run(["scp", "-F", str(laptop.ssh_config), str(src), f"{HOST.format(job)}:up.bin"], env=env)
-    assert sha256(laptop.jobs[job] / "up.bin") == sha256(src)
-    back = tmp_path / "back.bin"
-    laptop.run(["scp", "-F", str(laptop.ssh_config), f"{HOST.format(job)}:up.bin", str(back)], env=env)
-    assert sha256(back) == sha256(src)
-    done = subprocess.run(laptop.ssh_argv(HOST.format(job), "sha256sum; echo after-the-end"), env=env,
-                          input=src.read_bytes(), capture_output=True, timeout=180)
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.split() == [sha256(src).encode(), b"-", b"after-the-end"]
-    assert_nothing_left(laptop)
+    check_the_ap_relay(laptop, tmp_path, ap_python, relay, mib=32, job_dir=lambda job: laptop.jobs[job], timeout=180)
 
 
 def test_sessions_at_once_through_the_hop(laptop):
