@@ -21,7 +21,7 @@ import typer
 from proxycmd import paths
 from proxycmd.errors import shown
 
-from . import sshclient, ui
+from . import editorconfig as editor_hook, sshclient, ui
 from .block import render, settings as settings_mod, splice, write
 from .block.render import RenderContext
 from .block.settings import Route, Settings
@@ -85,7 +85,7 @@ def apply_options(current: Settings, given: dict, routes: Optional[List[str]], n
         changes["routes"] = []
     if routes:
         changes["routes"] = [parse_route(text) for text in routes]
-    for key in ("schedd", "pool", "user", "runtime_dir", "via", "sim_root", "wait_timeout"):
+    for key in ("schedd", "pool", "user", "runtime_dir", "via", "sim_root", "wait_timeout", "editor_config"):
         if changes.get(key) == "":  # an empty value ("--schedd ''"): the default
             changes[key] = None
     chosen, said = settings_mod.settle(replace(current, **changes), set(changes))
@@ -199,6 +199,11 @@ def setup_command(
                                       help="Reach the jobs through the access point DEST with ssh (your Host alias "
                                            "or user@host), from a machine without HTCondor ('' resets). See "
                                            "docs/laptop.md."),
+    editor_config: Optional[str] = typer.Option(
+        None, "--editor-config", metavar="PATH",
+        help="Also write a separate ssh config at PATH for editors that read ssh_config themselves (VSCodium, "
+             "Windsurf, Antigravity, Positron: point remote.SSH.configFile at it); sync keeps it up to date, "
+             "remove deletes it; '' stops. See docs/editors.md."),
     dry_run: bool = DRY_RUN,
     yes: bool = YES,
 ) -> None:
@@ -226,6 +231,8 @@ def setup_command(
                      keygen_options=keygen_options, include_idle=include_idle, all_schedds=all_schedds,
                      sync_limit=sync_limit,
                      runtime_dir=runtime_dir, via=via)
+        if editor_config is not None:
+            given["editor_config"] = editor_hook.normalise(editor_config)
         if sim is not None:
             given["sim_root"] = os.path.abspath(os.path.expanduser(str(sim)))
         if condor:
@@ -243,6 +250,8 @@ def setup_command(
             for problem in filter(None, [pool_warning(given["sim_root"])]):
                 ui.warn(problem)
         config = _ssh_config_path(ssh_config)
+        if chosen.editor_config:  # a bad path or a file not ours: one line, before anything is written
+            editor_hook.check_target(chosen.editor_config, config)
         if not dry_run:
             write.check_writable(config)  # before anything is saved or created
         text, _ = _read(config)
@@ -257,10 +266,12 @@ def setup_command(
                 settings_mod.save(chosen)
                 typer.echo(f"Saved the settings to {shown(paths.config_file())}.")
             typer.echo(f"{shown(config)}: no changes.")
+            editor_hook.after_setup(chosen, current, config, after, dry_run)
             _warn_problems(config, chosen)
             return
         ui.echo_exact(splice.unified_diff(before, after, config))
         if dry_run:
+            editor_hook.after_setup(chosen, current, config, after, dry_run)
             typer.echo("Dry run: nothing was written.")
             return
         ui.confirm(f"Write these changes to {config}?", yes)
@@ -268,7 +279,9 @@ def setup_command(
             settings_mod.save(chosen)  # by the next bare `setup`
         if write.update(config, transform) == write.UNCHANGED:
             typer.echo(f"{shown(config)}: no changes.")
+            editor_hook.after_setup(chosen, current, config, None, dry_run)
             return
+        editor_hook.after_setup(chosen, current, config, None, dry_run)
         for line in splice.lines_before(after)[:1]:
             ui.warn(f"{config} sets {line!r} above the managed block; ssh keeps the first value it reads, so "
                   "options above the block win over ours: move them below it")
@@ -343,11 +356,15 @@ def sync_once(config: Path, include_idle: Optional[bool], dry_run: bool) -> Tupl
     after = transform(text)
     count = sum(1 for line in hosts.split("\n") if line.startswith("Host "))
     if after == text:
+        editor_hook.after_sync(chosen, config, after, hosts, dry_run)
         return False, count
     if dry_run:
         ui.echo_exact(splice.unified_diff(text, after, config))
+        editor_hook.after_sync(chosen, config, after, hosts, dry_run)
         return True, count
-    return write.update(config, transform) != write.UNCHANGED, count
+    changed = write.update(config, transform) != write.UNCHANGED
+    editor_hook.after_sync(chosen, config, None, hosts, dry_run)
+    return changed, count
 
 
 def sync_command(
@@ -437,6 +454,7 @@ def remove_command(
         text, block = _read(config)
         if text is None or block is None:
             typer.echo(f"{shown(config)}: no managed block, nothing to remove.")
+            editor_hook.after_remove(block, dry_run)
             return
         if not dry_run:
             write.check_writable(config)
@@ -446,10 +464,12 @@ def remove_command(
         if delete:
             typer.echo(f"(setup created {shown(config)} and nothing else is in it: it will be deleted)")
         if dry_run:
+            editor_hook.after_remove(block, dry_run)
             typer.echo("Dry run: nothing was written.")
             return
         ui.confirm(f"{'Delete' if delete else 'Change'} {config}?", yes)
         outcome = write.update(config, _remove_transform)
+        editor_hook.after_remove(block, dry_run)
         if outcome == write.DELETED:
             typer.echo(f"Deleted {shown(config)}.")
         elif outcome == write.WRITTEN:

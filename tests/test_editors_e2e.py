@@ -14,9 +14,9 @@ A window whose first resolve fails only on a race in open-remote-ssh's own serve
 file not found": it tests for the log file before the background shell has made it) is retried once, as
 the editor's "Retry" would (tests/js/drive.js, `retriedFor` in its result); nothing else is retried.
 
-The editor config is written here the way issue 26's config side will write it (argv-safe ProxyCommand
-with --identity-fifo, literal paths, one IdentityFile per job host with its .pub present before any
-connection, the user's config included at the end); the server the script starts in the job is
+The editor config is the one `condor-job-ssh setup --editor-config PATH` and `sync` write (argv-safe
+ProxyCommand with --identity-fifo, literal paths, one IdentityFile per job host with its .pub present before
+any connection, the user's config included at the end: sshconfig/editorconfig.py); the server the script starts in the job is
 tests/js/fake_server.py, installed where the script looks for it.
 """
 
@@ -33,12 +33,12 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import List, Optional
 
 import pytest
 
 from conftest import REPO, safe_tmp_root, tool, wait_for
-from proxycmd import identityfifo, paths
+from proxycmd import identityfifo
 
 pytestmark = pytest.mark.e2e
 
@@ -124,36 +124,25 @@ def ors():
 
 
 # ----- the editor side: its config, its settings, the server it finds in the job ------------------------------
-def _argv_word(word: str) -> str:
-    """One ProxyCommand word as open-remote-ssh's splitter and OpenSSH's `sh -c` both read it."""
-    if re.fullmatch(r"[A-Za-z0-9_@%+=:,./-]+", word):
-        return word
-    assert not set(word) & set('"\\$`\n'), f"no quoting fits both readers: {word!r}"
-    return f'"{word}"'
-
-
-def editor_proxy_command(world) -> str:
-    """The OpenSSH block's ProxyCommand, as setup wrote it, with --identity-fifo and without shell quotes."""
-    line = next(line.strip() for line in world.ssh_config.read_text().splitlines()
-                if line.strip().startswith("ProxyCommand ") and "condor-job-proxy" in line)
-    words = shlex.split(line[len("ProxyCommand "):])
-    assert words[-1] == "%h", words
-    return " ".join(_argv_word(w) for w in [words[0], "--identity-fifo", *words[1:]])
-
-
 def write_editor_config(world, hosts: List[str]) -> Path:
-    """One Host block per job host, then the user's own config (here: the OpenSSH block) included."""
-    rundir = paths.ensure_runtime_dir(world.rundir)
-    identityfifo.write_pub_files(rundir, hosts)  # what `sync` does for the jobs it lists
-    proxy = editor_proxy_command(world)
-    lines = []
-    for host in hosts:
-        lines += [f"Host {host}", f"    ProxyCommand {proxy}",
-                  f"    IdentityFile {identityfifo.key_path(rundir, host)}",
-                  "    IdentitiesOnly yes", "    IdentityAgent none", ""]
-    lines.append(f"Include {world.ssh_config}")
+    """The editor config as a user gets it: `condor-job-ssh setup --editor-config PATH`, then `sync` (which
+    lists the running jobs in it and writes their .pub files); every host of *hosts* must be in it."""
     config = world.base / "editor_config"
-    config.write_text("\n".join(lines) + "\n")
+    cjs = tool("condor-job-ssh")
+    world.run([cjs, "setup", "--ssh-config", str(world.ssh_config), "--editor-config", str(config), "--yes"])
+    if world.backend == "condor":  # the fake condor_ssh_to_job serves the simulated pool, but sync asks HTCondor's
+        # bindings: list the jobs with --sim, then back to --condor (setup keeps the listed hosts, in both files)
+        world.run([cjs, "setup", "--ssh-config", str(world.ssh_config), "--sim", str(world.sim_root), "--yes"])
+        world.run([cjs, "sync", "--ssh-config", str(world.ssh_config)])
+        world.run([cjs, "setup", "--ssh-config", str(world.ssh_config), "--condor", "--yes"])
+    else:
+        world.run([cjs, "sync", "--ssh-config", str(world.ssh_config)])
+    assert ("--sim" in config.read_text()) == (world.backend == "sim"), config.read_text()
+    text = config.read_text()
+    for host in hosts:
+        assert f"\nHost {host}\n" in text, text
+        assert identityfifo.pub_path(world.rundir, host).is_file()
+    assert text.endswith(f"\nInclude {world.ssh_config}\n"), text
     return config
 
 
@@ -169,11 +158,12 @@ def install_fake_server(world, host: str) -> Path:
     return root
 
 
-def drive(ors, world, groups: List[List[dict]], timeout: float = 240) -> dict:
-    """Run tests/js/drive.js: the windows of each group open at once, the groups one after another."""
+def drive(ors, world, groups: List[List[dict]], timeout: float = 240, config: Optional[Path] = None) -> dict:
+    """Run tests/js/drive.js: the windows of each group open at once, the groups one after another.
+    *config*: the editor config already written (else setup and sync write it now)."""
     checkout, out = ors
     hosts = sorted({window["host"] for group in groups for window in group})
-    config = write_editor_config(world, hosts)
+    config = config or write_editor_config(world, hosts)
     app = world.base / "editor-app"
     app.mkdir(exist_ok=True)
     (app / "product.json").write_text(json.dumps({
@@ -279,9 +269,11 @@ def test_a_second_window_to_a_job_that_has_one(ors, editor, when):
 
 @pytest.mark.also_real
 def test_a_held_jobs_sentence_reaches_the_editors_error(ors, editor):
+    """The job was running when sync listed it, and was held since."""
     job = editor.submit("sleep", "600")
+    config = write_editor_config(editor, [HOST.format(job)])
     editor.hold(job, "exceeded its disk quota")
-    report = drive(ors, editor, [[window(HOST.format(job))]])
+    report = drive(ors, editor, [[window(HOST.format(job))]], config=config)
     (result,) = report["windows"]
     message = result["error"]["message"]
     assert message.startswith(f"condor-job-proxy: job {job} is held: exceeded its disk quota"), message

@@ -75,6 +75,7 @@ class Settings:
     sync_limit: int = 1000  # `sync` writes at most this many job hosts (the newest); the others still work
     runtime_dir: Optional[str] = None  # None: paths.pick_runtime_dir() when `setup` runs (~/.ssh/cjp)
     via: Optional[str] = None  # set: reach the jobs through this access point with ssh (proxycmd.backends.hop)
+    editor_config: Optional[str] = None  # set: setup/sync also write this editor config (sshconfig/editorconfig.py)
     extra: Dict[str, Any] = field(default_factory=dict, compare=False, repr=False)  # unknown keys, kept
 
     @property
@@ -265,6 +266,7 @@ def validate(settings: Settings, where: str) -> Settings:
         raise _bad(where, "user", settings.user, "a user name is letters, digits, '_', '.', '@' and '-'")
     _check_path(where, "sim_root", settings.sim_root)
     _check_path(where, "runtime_dir", settings.runtime_dir)
+    _check_path(where, "editor_config", settings.editor_config)
     _check_keygen(where, settings.keygen_options)
     _check_wait_timeout(where, settings.wait_timeout)
     _check_via(where, settings.via)
