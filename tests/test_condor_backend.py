@@ -440,7 +440,9 @@ HEAVY_MODULES = ("typing", "dataclasses", "inspect", "shutil", "subprocess", "ty
                  # ~9 ms of CPU a connection between them (each imports re or a chain of its own)
                  "pathlib", "shlex", "json",
                  # ~10 ms more: argparse with what it imports, for a plain ProxyCommand line (cli._plain_args)
-                 "argparse", "re", "gettext", "locale")
+                 "argparse", "re", "gettext", "locale",
+                 # ~5 ms more: socket with enum, selectors and functools (proxycmd/unixsock.py instead)
+                 "socket", "enum", "selectors", "functools")
 
 
 def test_a_connection_on_the_condor_path_imports_nothing_heavy(condor_env, tmp_path):
