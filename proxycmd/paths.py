@@ -17,6 +17,13 @@ UserKnownHostsFile): ssh.c sets ``%l`` to gethostname(3) as it is, dots and all 
 the first dot), and ``local_node`` reads the same call.  ControlPath's ``%C`` already hashes the local host
 name, so those sockets stay in the runtime directory itself.
 
+Where one machine owns the runtime directory (a local file system, laptop mode), the per-host level is one
+fixed directory instead, ``local`` (``ONE_HOST_DIR``), and the block names it literally: SSH libraries and
+editors that read ssh_config themselves expand no ``%l``.  `setup` decides (sshconfig/pernode.py) and leaves
+the empty file ``one-host`` (``ONE_HOST_MARKER``) in the runtime directory; every process that knows the
+runtime directory (the proxy, the agent, our commands) then finds the same directory the block names.
+Without the file (every runtime directory made before this existed) the directory is ``host-<name>``.
+
 The default is ``<home>/.ssh/cjp``; where the home's file system cannot hold unix sockets (AFS) `setup`
 falls back to ``/run/user/<uid>/condor-job-proxy``, which only root can create.  Every socket path in it
 stays under 104 bytes (macOS's limit; Linux allows 108).  docs/security.md tells the whole story.
@@ -54,6 +61,9 @@ HOME_RUNDIR = (".ssh", "cjp")  # the default runtime directory, under the user's
 CLASSIC_FDPASS = "classic/0123456-012345678/fdpass"  # the longest socket path the classic shim makes (sshconfig/classic/dirs.py)
 
 HOST_DIR = "host-%l"  # the per-host directory as ssh_config writes it; ``host_dir`` expands it the same way
+ONE_HOST_DIR = "local"  # the host directory where one machine owns the runtime directory (no "host-" prefix:
+# no host name can make a per-node directory of that name)
+ONE_HOST_MARKER = "one-host"  # present in the runtime directory: ONE_HOST_DIR is the host directory
 AGENT_SOCKET = "agent.sock"
 CONTROL_SOCKET = "control.sock"
 KNOWN_HOSTS = "known_hosts"
@@ -250,9 +260,31 @@ def _join(rundir, *names):
     return os.path.join(rundir, *names) if isinstance(rundir, str) else rundir.joinpath(*names)
 
 
+def one_host(rundir: Path) -> bool:
+    """Whether *rundir* is owned by this one machine (``ONE_HOST_MARKER`` is there): its host directory is then
+    ``ONE_HOST_DIR``, as the block names it.  One lstat; *rundir* is a checked private directory, so only we
+    can have made the file."""
+    return os.path.lexists(os.path.join(rundir, ONE_HOST_MARKER))
+
+
+def set_one_host(rundir: Path, one: bool) -> None:
+    """Make (*one*) or remove the marker: `setup` calls this with the block it writes."""
+    marker = os.path.join(rundir, ONE_HOST_MARKER)
+    if one:
+        os.close(os.open(marker, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600))
+    else:
+        try:
+            os.unlink(marker)
+        except FileNotFoundError:
+            pass
+
+
 def host_dir(rundir: Path, node: "Optional[str]" = None) -> Path:
     """The per-host directory of *node* (this host when None) in *rundir*: ``HOST_DIR`` with ``%l``
-    expanded as ssh does.  Not created here (``ensure_host_dir``)."""
+    expanded as ssh does, or ``ONE_HOST_DIR`` (for this host) when *rundir* is this machine's alone
+    (``one_host``).  Not created here (``ensure_host_dir``)."""
+    if node is None and one_host(rundir):
+        return _join(rundir, ONE_HOST_DIR)
     return _join(rundir, HOST_DIR.replace("%l", check_node_name(node) if node is not None else local_node()))
 
 

@@ -21,7 +21,7 @@ import typer
 from proxycmd import paths
 from proxycmd.errors import shown
 
-from . import editorconfig as editor_hook, sshclient, ui
+from . import editorconfig as editor_hook, pernode, sshclient, ui
 from .block import render, settings as settings_mod, splice, write
 from .block.render import RenderContext
 from .block.settings import Route, Settings
@@ -135,7 +135,7 @@ def _runtime_dir(chosen: Settings, dry_run: bool) -> str:
 
 
 def _setup_transform(proxy: str, rundir: str, chosen: Settings, hop_config: Optional[str] = None,
-                     shared_known_hosts: bool = False):
+                     shared_known_hosts: bool = False, per_node: bool = True):
     """The file's text (None: no file) -> the text with the block written for *chosen*; with
     *shared_known_hosts*, for an OpenSSH client before 8.4 (one known_hosts file for every login node)."""
 
@@ -143,7 +143,7 @@ def _setup_transform(proxy: str, rundir: str, chosen: Settings, hop_config: Opti
         old_block = splice.block_text(text) if text is not None else None
         created = text is None or (old_block is not None and splice.was_created(old_block))
         ctx = RenderContext(proxy=proxy, runtime_dir=rundir, settings=chosen, created_file=created,
-                            ssh_config=hop_config, shared_known_hosts=shared_known_hosts)
+                            ssh_config=hop_config, shared_known_hosts=shared_known_hosts, per_node=per_node)
         block = render.render_block(ctx, hosts=_kept_hosts(old_block, chosen.suffixes))
         return splice.splice(text if text is not None else "", block)
 
@@ -199,6 +199,11 @@ def setup_command(
                                       help="Reach the jobs through the access point DEST with ssh (your Host alias "
                                            "or user@host), from a machine without HTCondor ('' resets). See "
                                            "docs/laptop.md."),
+    per_node_paths: Optional[str] = typer.Option(
+        None, "--per-node-paths", metavar="auto|yes|no",
+        help="Name the agent and known_hosts with one directory per login node (host-%l), for a home that "
+             "several machines share; no: literal paths, which SSH libraries and editors read too. Default "
+             "auto: from the runtime directory's file system type (literal with --via)."),
     editor_config: Optional[str] = typer.Option(
         None, "--editor-config", metavar="PATH",
         help="Also write a separate ssh config at PATH for editors that read ssh_config themselves (VSCodium, "
@@ -230,7 +235,7 @@ def setup_command(
                      control_persist=control_persist, suffix=suffix, schedd=schedd, pool=pool, wait=wait,
                      keygen_options=keygen_options, include_idle=include_idle, all_schedds=all_schedds,
                      sync_limit=sync_limit,
-                     runtime_dir=runtime_dir, via=via)
+                     runtime_dir=runtime_dir, via=via, per_node_paths=per_node_paths)
         if editor_config is not None:
             given["editor_config"] = editor_hook.normalise(editor_config)
         if sim is not None:
@@ -256,8 +261,11 @@ def setup_command(
             write.check_writable(config)  # before anything is saved or created
         text, _ = _read(config)
         shared_known_hosts = not sshclient.known_hosts_per_host(sshclient.client_version())
-        transform = _setup_transform(find_proxy(), _runtime_dir(chosen, dry_run), chosen,
-                                     _hop_config(config), shared_known_hosts)
+        rundir = _runtime_dir(chosen, dry_run)
+        per_node, why = pernode.decide(chosen.per_node_paths, rundir, bool(chosen.via and not chosen.sim_root))
+        typer.echo(why)
+        transform = _setup_transform(find_proxy(), rundir, chosen, _hop_config(config), shared_known_hosts,
+                                     per_node)
         before = text if text is not None else ""
         after = transform(text)
         settings_changed = chosen != current
@@ -265,6 +273,8 @@ def setup_command(
             if settings_changed and not dry_run:
                 settings_mod.save(chosen)
                 typer.echo(f"Saved the settings to {shown(paths.config_file())}.")
+            if not dry_run:
+                paths.set_one_host(Path(rundir), not per_node)
             typer.echo(f"{shown(config)}: no changes.")
             editor_hook.after_setup(chosen, current, config, after, dry_run)
             _warn_problems(config, chosen)
@@ -277,7 +287,9 @@ def setup_command(
         ui.confirm(f"Write these changes to {config}?", yes)
         if settings_changed:  # first: a config written with settings that failed to save would be undone
             settings_mod.save(chosen)  # by the next bare `setup`
-        if write.update(config, transform) == write.UNCHANGED:
+        written = write.update(config, transform)
+        paths.set_one_host(Path(rundir), not per_node)  # the proxy and the agent find what the block names
+        if written == write.UNCHANGED:
             typer.echo(f"{shown(config)}: no changes.")
             editor_hook.after_setup(chosen, current, config, None, dry_run)
             return

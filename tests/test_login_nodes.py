@@ -121,8 +121,12 @@ def _old_ssh(directory: Path) -> Path:
 
 @pytest.fixture
 def node_world():
-    """One user on the simulated pool (the backend does not matter here; conftest's `world` runs both)."""
-    yield from make_world(multiplex=False, backend="sim")
+    """One user on the simulated pool (the backend does not matter here; conftest's `world` runs both), whose
+    home stands for one that several login nodes share: `--per-node-paths yes`, as on NFS."""
+    for world in make_world(multiplex=False, backend="sim"):
+        world.run([tool("condor-job-ssh"), "setup", "--ssh-config", str(world.ssh_config), "--yes",
+                   "--per-node-paths", "yes"])
+        yield world
 
 
 def _setup_as_old_client(node_world) -> None:

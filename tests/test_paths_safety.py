@@ -225,7 +225,7 @@ def test_a_saved_unsafe_runtime_dir_is_refused_with_the_way_back(base):
     assert "/tmp is writable by other users" in line and "`condor-job-ssh setup --runtime-dir ''`" in line
     assert not user.ssh_config.exists()
     assert user.setup("--runtime-dir", "").returncode == 0
-    assert f"IdentityAgent {user.rundir}/host-%l/agent.sock" in user.ssh_config.read_text()
+    assert f"IdentityAgent {user.rundir}/local/agent.sock" in user.ssh_config.read_text()
     assert "runtime_dir" not in settings.read_text()
 
 
@@ -270,7 +270,7 @@ def test_one_bare_setup_moves_an_old_block_to_the_new_paths(base, old):
     assert done.returncode == 0, done.stderr
     text = user.ssh_config.read_text()
     assert old not in text and "cm-%C" not in text
-    assert f"ControlPath {user.rundir}/%C\n" in text and f"IdentityAgent {user.rundir}/host-%l/agent.sock\n" in text
+    assert f"ControlPath {user.rundir}/%C\n" in text and f"IdentityAgent {user.rundir}/local/agent.sock\n" in text
     assert text.startswith(mine_above) and text.endswith(mine_below)
     assert "Host 7.0.job.condor\n    # cmd: sleep 600 | running\n" in text  # the synced job is kept
     assert "no changes" in user.setup().stdout

@@ -116,7 +116,7 @@ def test_block_shape():
     assert lines[0] == BEGIN and lines[-2] == END and lines[-1] == ""
     assert lines[-3] == "Match all"
     assert 'Match host "*.job.condor,*.job.condor." user "*\'*"' in lines
-    assert 'Match host "*.job.condor,*.job.condor." !host "*\'*"' in lines
+    assert 'Match host "*.job.condor,*.job.condor.,!*\'*"' in lines
     assert lines[lines.index('Match host "*.job.condor,*.job.condor." user "*\'*"') + 1] == "    ProxyCommand none"
 
 

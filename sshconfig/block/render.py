@@ -8,7 +8,7 @@ ours beat a later ``Host *``.  Its shape (see DESIGN §2 for the quoting)::
         # batch: ... | cmd: ... | on: ... | running since ...
     Match host "*.job.condor,*.job.condor." user "*'*"    a user name with a quote gets no proxy at all
         ProxyCommand none
-    Match host "*.job.condor,*.job.condor." !host "*'*"   a host name with a quote is not ours
+    Match host "*.job.condor,*.job.condor.,!*'*"   a host name with a quote is not ours
         ProxyCommand '/abs/condor-job-proxy' ... --login '%r' '%h'
         ...
     Match all                                 what follows in the user's file is global again
@@ -20,6 +20,11 @@ with match_pattern(), case-sensitively, against the name as typed (ssh lowercase
 config).  `Match host` goes through match_hostname(), which lowercases both, so the block's rules are `Match`
 lines, and each lists the suffix with and without the trailing dot (the dot stays in %h: the proxy's grammar
 drops it, and the agent names the known_hosts entry as ssh looks it up, dot and all).
+
+The quote is excluded by a negated pattern in the same pattern-list, not by a second `!host` criterion: the
+two mean the same to OpenSSH (match_hostname takes negated patterns; the list is double-quoted because a bare
+`!*'*` is a quoting error), but Node's `ssh-config` parser (what ssh2 scripts and open-remote-ssh use) knows
+no negated criterion and skipped the whole rule; paramiko and asyncssh read both forms.
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ from dataclasses import dataclass
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 from proxycmd.hostname import DEFAULT_SUFFIX, MAX_HOSTNAME, MAX_ID
-from proxycmd.paths import AGENT_SOCKET, CONTROL_NAME, HOST_DIR, KNOWN_HOSTS, SHARED_KNOWN_HOSTS
+from proxycmd.paths import AGENT_SOCKET, CONTROL_NAME, HOST_DIR, KNOWN_HOSTS, ONE_HOST_DIR, SHARED_KNOWN_HOSTS
 from proxycmd.session import JobInfo
 from proxycmd.sessionkey import DEFAULT_KEYGEN_OPTIONS
 
@@ -58,6 +63,9 @@ class RenderContext:
     ssh_config: Optional[str] = None  # the file written, when not ~/.ssh/config: the hop (--via) reads it too
     # OpenSSH before 8.4 expands no %l in UserKnownHostsFile: one file for all login nodes (paths.py)
     shared_known_hosts: bool = False
+    # False: one machine owns the runtime directory, and the block names its host directory literally
+    # (paths.ONE_HOST_DIR), for the libraries and editors that expand no %l (sshconfig/pernode.py decides)
+    per_node: bool = True
 
 
 # ----- job entries --------------------------------------------------------------------------------------------
@@ -182,7 +190,7 @@ def _proxy_command(ctx: RenderContext, suffix: str, schedd: Optional[str], pool:
         words.append("--no-wait")
     elif s.wait_timeout:
         words += ["--wait-timeout", _seconds(s.wait_timeout)]
-    if ctx.shared_known_hosts:
+    if ctx.shared_known_hosts and ctx.per_node:
         words.append("--shared-known-hosts")
     if s.forward_agent:
         words.append("--forward-agent")
@@ -204,10 +212,13 @@ def _options(ctx: RenderContext) -> List[str]:
     s, rundir = ctx.settings, ctx.runtime_dir
     # The agent's socket, and its known_hosts where ssh can name one per host, are in this login node's
     # own directory (%l: the local host name): a home shared by several nodes has one runtime directory.
-    known_hosts = SHARED_KNOWN_HOSTS if ctx.shared_known_hosts else f"{HOST_DIR}/{KNOWN_HOSTS}"
+    # Where one machine owns it, that directory is named literally (every path here is then absolute and
+    # free of tokens but ControlPath's %C, which only OpenSSH uses).
+    host = HOST_DIR if ctx.per_node else ONE_HOST_DIR
+    known_hosts = SHARED_KNOWN_HOSTS if ctx.shared_known_hosts and ctx.per_node else f"{host}/{KNOWN_HOSTS}"
     options = [
         "ProxyUseFdpass yes",
-        f"IdentityAgent {config_path(rundir, f'{HOST_DIR}/{AGENT_SOCKET}', 'runtime dir')}",
+        f"IdentityAgent {config_path(rundir, f'{host}/{AGENT_SOCKET}', 'runtime dir')}",
         "IdentityFile none",
         "IdentitiesOnly no",
         f"UserKnownHostsFile {config_path(rundir, known_hosts, 'runtime dir')}",
@@ -241,8 +252,9 @@ def render_rules(ctx: RenderContext) -> str:
     out = []
     for suffix, schedd, pool in _routes(ctx.settings):
         hosts = f'"*.{suffix},*.{suffix}."'  # any case (match_hostname), with or without the trailing dot
+        ours = f'"*.{suffix},*.{suffix}.,!*\'*"'  # the same, but never a name with a quote in it
         out.append(f'Match host {hosts} user "*\'*"\n{INDENT}ProxyCommand none\n')
-        out.append(f'Match host {hosts} !host "*\'*"\n{INDENT}ProxyCommand {_proxy_command(ctx, suffix, schedd, pool)}\n')
+        out.append(f'Match host {ours}\n{INDENT}ProxyCommand {_proxy_command(ctx, suffix, schedd, pool)}\n')
         out.append(shared)
     out.append("Match all\n")
     return "".join(out)

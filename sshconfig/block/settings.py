@@ -37,6 +37,7 @@ _UNIT = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 # and ControlPersist: misc.c convtime, whose total must stay <= INT_MAX).  A larger one made every ssh command on
 # the machine fail on the config ("invalid time value").
 SSH_INT_MAX = 2 ** 31 - 1
+PER_NODE_CHOICES = ("auto", "yes", "no")
 _NAME_BAD = re.compile(r"[\s'\"`$\\]|[^\x20-\x7e]")
 
 
@@ -75,6 +76,7 @@ class Settings:
     sync_limit: int = 1000  # `sync` writes at most this many job hosts (the newest); the others still work
     runtime_dir: Optional[str] = None  # None: paths.pick_runtime_dir() when `setup` runs (~/.ssh/cjp)
     via: Optional[str] = None  # set: reach the jobs through this access point with ssh (proxycmd.backends.hop)
+    per_node_paths: str = "auto"  # yes: host-%l directories; no: literal paths; auto: sshconfig/pernode.py
     editor_config: Optional[str] = None  # set: setup/sync also write this editor config (sshconfig/editorconfig.py)
     extra: Dict[str, Any] = field(default_factory=dict, compare=False, repr=False)  # unknown keys, kept
 
@@ -270,6 +272,8 @@ def validate(settings: Settings, where: str) -> Settings:
     _check_keygen(where, settings.keygen_options)
     _check_wait_timeout(where, settings.wait_timeout)
     _check_via(where, settings.via)
+    if settings.per_node_paths not in PER_NODE_CHOICES:
+        raise _bad(where, "per_node_paths", settings.per_node_paths, "use auto, yes or no")
     if not _PERSIST.match(settings.control_persist):
         raise _bad(where, "control_persist", settings.control_persist, "use yes, no, seconds or a time like 10m")
     if settings.control_persist not in ("yes", "no") and _seconds(settings.control_persist) > SSH_INT_MAX:
