@@ -11,42 +11,39 @@ import pytest
 from proxycmd import unixsock
 
 
-def test_descriptors_pass_between_unixsock_and_the_socket_module():
+@pytest.fixture
+def pair():
+    """(our end as a unixsock socket, the other end as a socket.socket, a pipe's read end, its write end)."""
     ours, theirs = socket.socketpair()
     ours = unixsock.from_fd(ours.detach())
     r, w = os.pipe()
-    try:
-        unixsock.send_fds(ours, b"\0", [w])
-        data, fds, _, _ = socket.recv_fds(theirs, 1, 1)  # what ssh reads (ProxyUseFdpass): one byte, one fd
-        assert data == b"\0" and len(fds) == 1
-        os.write(fds[0], b"through")
-        os.close(fds[0])
-        socket.send_fds(theirs, [b"x"], [r])
-        data, fds, flags = unixsock.recv_fds(ours, 1, 1)
-        assert (data, len(fds), flags & socket.MSG_CTRUNC) == (b"x", 1, 0)
-        assert os.read(fds[0], 100) == b"through"
-        os.close(fds[0])
-    finally:
-        for fd in (r, w):
-            os.close(fd)
-        ours.close()
-        theirs.close()
+    yield ours, theirs, r, w
+    for fd in (r, w):
+        os.close(fd)
+    ours.close()
+    theirs.close()
 
 
-def test_more_descriptors_than_asked_for_are_cut_off_and_not_ours():
-    ours, theirs = socket.socketpair()
-    ours = unixsock.from_fd(ours.detach())
-    r, w = os.pipe()
-    try:
-        socket.send_fds(theirs, [b"x"], [r, w])
-        data, fds, flags = unixsock.recv_fds(ours, 1, 1)
-        assert len(fds) == 1 and flags & socket.MSG_CTRUNC
-        os.close(fds[0])
-    finally:
-        for fd in (r, w):
-            os.close(fd)
-        ours.close()
-        theirs.close()
+def test_descriptors_pass_between_unixsock_and_the_socket_module(pair):
+    ours, theirs, r, w = pair
+    unixsock.send_fds(ours, b"\0", [w])
+    data, fds, _, _ = socket.recv_fds(theirs, 1, 1)  # what ssh reads (ProxyUseFdpass): one byte, one fd
+    assert data == b"\0" and len(fds) == 1
+    os.write(fds[0], b"through")
+    os.close(fds[0])
+    socket.send_fds(theirs, [b"x"], [r])
+    data, fds, flags = unixsock.recv_fds(ours, 1, 1)
+    assert (data, len(fds), flags & socket.MSG_CTRUNC) == (b"x", 1, 0)
+    assert os.read(fds[0], 100) == b"through"
+    os.close(fds[0])
+
+
+def test_more_descriptors_than_asked_for_are_cut_off_and_not_ours(pair):
+    ours, theirs, r, w = pair
+    socket.send_fds(theirs, [b"x"], [r, w])
+    data, fds, flags = unixsock.recv_fds(ours, 1, 1)
+    assert len(fds) == 1 and flags & socket.MSG_CTRUNC
+    os.close(fds[0])
 
 
 def test_with_closes_and_a_descriptor_that_is_no_socket_is_refused():
