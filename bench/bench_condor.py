@@ -20,6 +20,9 @@ Rows (medians of runs interleaved in this one run; latency ratio = ours / classi
 
 * cold, default vs default: ours (ECDSA P-256) against the classic tool as it comes (RSA-3072);
 * cold, equal key: both ask for ECDSA P-256, so the ratio is our own overhead;
+* proxy CPU: our ProxyCommand's own process per cold connection, as `--timings` reports it (user + system
+  since exec, interpreter start included, condor_ssh_to_job not; aim < 10 ms, issue 29), beside the CPU of
+  `python -S -c pass`, the floor of any Python start on this machine;
 * warm: ours over an open ControlMaster (what the block's default multiplexing gives every connection
   after the first) against the classic tool, which opens a new session every time;
 * scp up and down: throughput ratio = classic time / our time (higher is better).
@@ -34,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -92,6 +96,41 @@ def scp_lines(times: dict, transfers: dict, mib: int, width: int = 8) -> list:
         lines.append(f"  scp {label:<{width}} {mib} MiB   ours {o:6.2f} s ({mib / o:6.1f} MiB/s)   -ssh scp {c:6.2f} s "
                      f"({mib / c:6.1f} MiB/s)   classic/ours {c / o:.2f}x")
     return lines
+
+
+def proxy_cpu(ssh, host, env, runs: int) -> dict:
+    """Medians over *runs* cold connections of what `condor-job-proxy --timings` says: its own CPU (user +
+    system since exec, interpreter start included, condor_ssh_to_job and other children not) and its steps.
+    The block's ProxyCommand as ssh reads it (`ssh -G`), with --timings added."""
+    import re
+
+    shown = subprocess.run([*ssh, "-G", host], env=env, capture_output=True, text=True, check=True).stdout
+    command = next(line.split(" ", 1)[1] for line in shown.splitlines() if line.startswith("proxycommand "))
+    at = re.search(r"condor-job-proxy'? ", command)  # the program, quoted or not
+    if not at:
+        raise SystemExit(f"no condor-job-proxy in the block's ProxyCommand: {command}")
+    command = f"{command[:at.end()]}--timings {command[at.end():]}"
+    found = {}
+    for _ in range(runs):
+        done = subprocess.run([*ssh, "-o", f"ProxyCommand={command}", host, "true"], env=env,
+                              stdin=subprocess.DEVNULL, capture_output=True, text=True)
+        line = re.search(r"timings: (.*)", done.stderr)
+        if done.returncode != 0 or not line:
+            raise SystemExit(f"ssh {host} true with --timings exited {done.returncode}: {done.stderr.strip()}")
+        for name, ms in re.findall(r"([a-z]+) ([0-9.]+) ms", line.group(1)):
+            found.setdefault(name, []).append(float(ms))
+    return {name: statistics.median(values) for name, values in found.items()}
+
+
+def child_cpu(argv, env, runs: int) -> float:
+    """Median CPU (user + system) of *argv*: for `python -S -c pass`, the floor of any Python ProxyCommand."""
+    values = []
+    for _ in range(runs):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        subprocess.run(argv, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, check=True)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        values.append(1000 * (after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime))
+    return statistics.median(values)
 
 
 def session_key_type(argv, env) -> str:
@@ -160,6 +199,9 @@ def main() -> int:
         warm = interleaved({"ours-warm": [*ours, *master, host, "true"]}, args.runs, env)
         subprocess.run([*ours, *master, "-O", "exit", host], env=env, capture_output=True)
 
+        cpu = proxy_cpu(ours, host, env, args.runs)
+        bare_python_cpu = child_cpu([sys.executable, "-S", "-c", "pass"], env, args.runs)
+
         fake_proxy = [] if real else [timed([*classic, "-proxy", "0"], dict(env)) for _ in range(args.runs)]
         python_start = [timed([sys.executable, "-c", "pass"], env) for _ in range(args.runs)]
 
@@ -180,7 +222,8 @@ def main() -> int:
         mib = args.size_mib
         ms = lambda seconds: f"{1000 * seconds:7.1f} ms"  # noqa: E731
         print(f"condor path vs classic condor_ssh_to_job ({where}): {args.runs} connections "
-              f"and {args.transfers} x {mib} MiB per variant, medians, interleaved in this run")
+              f"and {args.transfers} x {mib} MiB per variant, medians, interleaved in this run; load average "
+              f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
         print(f"  session keys the starter made: ours {ours_key}, classic by default {classic_key}")
         print(f"  cold, default vs default  ssh {host} true {ms(cold['ours'])}   condor_ssh_to_job {job} true "
               f"{ms(cold['classic'])}   ratio ours/classic {cold['ours'] / cold['classic']:.3f}   (aim <= 0.5)")
@@ -190,6 +233,9 @@ def main() -> int:
             relay = statistics.median(fake_proxy)
             print(f"  cold, equal key, the fake's -proxy start taken out of classic (as a C relay would be): ratio "
                   f"{cold['ours'] / (cold['classic-ecdsa'] - relay):.3f}   (our own overhead where the tool is C)")
+        print(f"  proxy CPU per connection  {cpu['cpu']:.1f} ms (its own process, user + system, interpreter start "
+              f"included, condor_ssh_to_job not; aim < 10)   `python -S -c pass` {bare_python_cpu:.1f} ms   steps: ready "
+              f"{cpu['ready']:.1f} ms, session {cpu['session']:.1f} ms, register {cpu['register']:.1f} ms")
         print(f"  warm (ControlMaster)      ssh {host} true {ms(warm['ours-warm'])}   vs classic default "
               f"{ms(cold['classic'])}: {warm['ours-warm'] / cold['classic']:.3f}, vs classic ECDSA "
               f"{warm['ours-warm'] / cold['classic-ecdsa']:.3f}")

@@ -1,14 +1,16 @@
 """From a laptop: the hop (`setup --via DEST`) against the classic way, in one run.
 
-    python bench/bench_hop.py [--runs 11] [--size-mib 256] [--transfers 3]
+    python bench/bench_hop.py [--runs 11] [--size-mib 256] [--transfers 3] [--fake]
 
 The access point is the tests' own (tests/support/ap_fixture.py): a real sshd on a loopback port whose sessions
-find tests/support/fakes/condor_ssh_to_job on a simulated pool; the "laptop" has no HTCondor tool.  Everything is
-cold: no ControlMaster for the AP and none for the jobs (setup --no-multiplex), so every connection logs
-in to the AP and opens a new job session.
+find, where a real HTCondor can run (an ordinary user, tests/support/realpool.py), a real personal pool's
+condor_ssh_to_job and starter, else tests/support/fakes/condor_ssh_to_job on a simulated pool (or with --fake);
+the "laptop" has no HTCondor tool.  Everything is cold: no ControlMaster for the AP and none for the jobs
+(setup --no-multiplex), so every connection logs in to the AP and opens a new job session.
 
 * connect: `ssh JOB true` through the hop against the classic way from a laptop,
-  `ssh -tt DEST condor_ssh_to_job JOB true` (which runs a second ssh on the AP); ratio hop/classic,
+  `ssh -tt DEST condor_ssh_to_job JOB true` (which runs a second ssh on the AP; -T on a real pool run by an
+  ordinary user, whose sshd cannot give a pty where /dev/pts lacks gid=5); ratio hop/classic,
   lower is better (aim <= 1.0).
 * the same two with a ControlMaster for DEST (docs/laptop.md), shown for information;
 * scp: `scp FILE JOB:` through the hop against plain `scp FILE DEST:` (one ssh hop, the physical limit
@@ -17,6 +19,10 @@ in to the AP and opens a new job session.
   like every hop encrypts each byte twice.  Here laptop, AP and execute node share one machine's
   cores, so both encryptions (and the fake's Python relay) compete for the same CPU: the ratio to plain
   scp is bounded well below 1 by that, not by the path.
+* scp through the hop against `scp -J DEST DEST:` (the same two encrypted layers, the same AP): time
+  ratio hop/jump, lower is better (aim <= 1.05, issue 29);
+* the relay on the AP: the hop with its own Python relay (splice) against the hop with condor_ssh_to_job's
+  `-proxy` relay (CONDOR_JOB_PROXY_AP_PYTHON empty, the fallback): time ratio ours/-proxy.
 
 Runs are interleaved and medians compared; session keys are ed25519 to keep RSA key generation's noise out.
 """
@@ -39,6 +45,8 @@ sys.path.insert(0, str(REPO))
 from ap_fixture import ALIAS, make_laptop  # noqa: E402
 from bench_proxy import as_installed, median_ms  # noqa: E402
 
+from proxycmd.backends.hop.remote import AP_PYTHON_ENV  # noqa: E402
+
 
 def timed(argv, env) -> float:
     start = time.perf_counter()
@@ -56,9 +64,18 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     for flag, default, what in OPTIONS:
         ap.add_argument(flag, type=int, default=default, help=f"{what} (default {default})")
+    ap.add_argument("--fake", action="store_true", help="use the simulated pool even where HTCondor runs")
     args = ap.parse_args()
 
-    laptops = make_laptop("bash", keygen_options="-t ed25519")
+    import realpool
+
+    pool = None
+    if not args.fake and realpool.why_unavailable() is None:
+        pool = realpool.start_pool(Path.home(), "bench-hop-pool")
+        where = "a real personal pool's condor_ssh_to_job behind the AP"
+    else:
+        where = "the fake condor_ssh_to_job on the simulated pool behind the AP"
+    laptops = make_laptop("bash", keygen_options="-t ed25519", pool=pool)
     lap = next(laptops)
     lap.env = as_installed(lap.env)
     env, cfg = lap.env, str(lap.ssh_config)
@@ -66,8 +83,9 @@ def main() -> int:
         lap.setup("--no-multiplex")
         job = lap.submit("sleep", "3600")
         host = f"{job}.job.condor"
+        tty = "-T" if pool is not None and os.geteuid() != 0 else "-tt"
         connect = {"hop": ["ssh", "-F", cfg, host, "true"],
-                   "classic": ["ssh", "-F", cfg, "-tt", ALIAS, "condor_ssh_to_job", job, "true"]}
+                   "classic": ["ssh", "-F", cfg, tty, ALIAS, "condor_ssh_to_job", job, "true"]}
         for argv in connect.values():  # warm caches, start the agent
             timed(argv, env)
         lat = {name: [] for name in connect}
@@ -94,13 +112,15 @@ def main() -> int:
         back = lap.base / "back.bin"
         transfers = {
             "upload": {"hop": ["scp", "-F", cfg, str(blob), f"{host}:up.bin"],
+                       "hop-proxy": ["env", f"{AP_PYTHON_ENV}=", "scp", "-F", cfg, str(blob), f"{host}:up.bin"],
                        "plain": ["scp", "-F", cfg, str(blob), f"{ALIAS}:{lap.base}/ap-up.bin"],
                        "jump": ["scp", "-F", cfg, "-J", ALIAS, str(blob), f"{ALIAS}:{lap.base}/ap-up2.bin"]},
             "download": {"hop": ["scp", "-F", cfg, f"{host}:up.bin", str(back)],
+                         "hop-proxy": ["env", f"{AP_PYTHON_ENV}=", "scp", "-F", cfg, f"{host}:up.bin", str(back)],
                          "plain": ["scp", "-F", cfg, f"{ALIAS}:{lap.base}/ap-up.bin", str(back)],
                          "jump": ["scp", "-F", cfg, "-J", ALIAS, f"{ALIAS}:{lap.base}/ap-up2.bin", str(back)]},
         }
-        times = {(label, name): [] for label in transfers for name in ("hop", "plain", "jump")}
+        times = {(label, name): [] for label in transfers for name in ("hop", "hop-proxy", "plain", "jump")}
         for _ in range(args.transfers):
             for label, variants in transfers.items():
                 for name, argv in variants.items():
@@ -109,10 +129,11 @@ def main() -> int:
                         back.unlink()
 
         mib = args.size_mib
-        print(f"hop (setup --via) vs the classic way from a laptop, all cold: {args.runs} connections and "
-              f"{args.transfers} x {mib} MiB per variant, medians, interleaved in this run")
+        print(f"hop (setup --via) vs the classic way from a laptop ({where}), all cold: {args.runs} connections "
+              f"and {args.transfers} x {mib} MiB per variant, medians, interleaved in this run; load average "
+              f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
         ratio = statistics.median(lat["hop"]) / statistics.median(lat["classic"])
-        print(f"  connect  ssh {host} true : hop {median_ms(lat['hop'])}   ssh -tt {ALIAS} condor_ssh_to_job {job} "
+        print(f"  connect  ssh {host} true : hop {median_ms(lat['hop'])}   ssh {tty} {ALIAS} condor_ssh_to_job {job} "
               f"true {median_ms(lat['classic'])}   ratio hop/classic {ratio:.3f} (aim <= 1.0)")
         ratio = statistics.median(warm["hop"]) / statistics.median(warm["classic"])
         print(f"  warm (a ControlMaster for {ALIAS}): hop {median_ms(warm['hop'])}   classic "
@@ -123,11 +144,18 @@ def main() -> int:
             j = statistics.median(times[(label, "jump")])
             print(f"  scp {label:<8} {mib} MiB : hop {h:6.2f} s ({mib / h:6.1f} MiB/s)   plain scp to {ALIAS} "
                   f"{p:6.2f} s ({mib / p:6.1f} MiB/s)   ratio plain/hop {p / h:.2f} (aim >= 0.8)")
+            x = statistics.median(times[(label, "hop-proxy")])
             print(f"  {'':<22}   scp -J {ALIAS} {ALIAS} (two encryptions, as every hop has) {j:6.2f} s "
-                  f"({mib / j:6.1f} MiB/s)   ratio jump/hop {j / h:.2f}")
+                  f"({mib / j:6.1f} MiB/s)   time ratio hop/jump {h / j:.3f} (aim <= 1.05)")
+            print(f"  {'':<22}   the hop through condor_ssh_to_job -proxy on the AP {x:6.2f} s ({mib / x:6.1f} MiB/s)   "
+                  f"time ratio our relay/-proxy {h / x:.3f}")
         return 0
     finally:
         laptops.close()
+        if pool is not None:
+            pool.remove_all()
+            pool.stop()
+            realpool.remove_pool_dir(pool)
 
 
 if __name__ == "__main__":

@@ -9,11 +9,13 @@ and hand the connection to ssh (ProxyUseFdpass) or relay bytes -- is proxycmd/co
 
 This runs on every connection, so it uses argparse and imports only what the chosen path needs
 (typer and its rich help cost about 60 ms a start; htcondor2 and cryptography are loaded only where used).
+argparse itself (with re, enum, gettext and locale, ~10 ms of CPU) is imported only when the command line
+is anything but what a ProxyCommand line holds: `--option VALUE` and flags, spelled in full, and one host
+(`_plain_args`); help, errors and every other form are argparse's.
 """
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 
@@ -22,6 +24,7 @@ from .sessionkey import DEFAULT_KEYGEN_OPTIONS
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs milliseconds per connection
 if TYPE_CHECKING:
+    import argparse
     from typing import List, Optional
 
 PROG = "condor-job-proxy"
@@ -51,11 +54,6 @@ can be made, ssh is told why too (an SSH disconnect): it prints the sentence
 and exits 255."""
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line, not argparse's usage block
-        _fail(f"{message} (see {PROG} --help)", 2)
-
-
 def _seconds(text: str) -> float:
     """A finite, non-negative number of seconds (float() alone takes nan and inf: a wait that never ends)."""
     try:
@@ -63,6 +61,8 @@ def _seconds(text: str) -> float:
     except ValueError:
         value = float("nan")
     if not (0 <= value < float("inf")):
+        import argparse
+
         raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds (use a number, 0 or more)")
     return value
 
@@ -70,6 +70,8 @@ def _seconds(text: str) -> float:
 def _positive_seconds(text: str) -> float:
     value = _seconds(text)
     if value <= 0:
+        import argparse
+
         raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds above 0")
     return value
 
@@ -81,10 +83,18 @@ def _formatter(prog: str) -> argparse.HelpFormatter:
         width = int(os.environ.get("COLUMNS", "0")) or os.get_terminal_size(1).columns
     except (ValueError, OSError):
         width = 80
+    import argparse
+
     return argparse.RawDescriptionHelpFormatter(prog, width=max(width, 40) - 2)
 
 
 def build_parser() -> argparse.ArgumentParser:
+    import argparse
+
+    class _Parser(argparse.ArgumentParser):
+        def error(self, message: str) -> None:  # one line, not argparse's usage block
+            _fail(f"{message} (see {PROG} --help)", 2)
+
     p = _Parser(prog=PROG, description=DESCRIPTION, epilog=EPILOG, formatter_class=_formatter)
     p.add_argument("host", metavar="HOST", help="job host name, e.g. 32.0.job.condor (ssh's %%h)")
     where = p.add_argument_group("where the job is")
@@ -134,6 +144,64 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+class _Args:
+    """The options as argparse.Namespace gives them (attributes), for `_plain_args`."""
+
+    def __init__(self, **values) -> None:
+        self.__dict__.update(values)
+
+
+# What build_parser gives when an option is absent, and how `_plain_args` reads each option it takes: a
+# converter of the value, or the constant a flag stores.  tests/test_cli_fast.py holds both to argparse's.
+_DEFAULTS = dict(sim=None, schedd=None, pool=None, pool_only=False, via=None, via_config=None, suffix=None,
+                 login=None, port=22, relay=False, runtime_dir=None, shared_known_hosts=False, forward_agent=False,
+                 identity_fifo=False, from_socket=None, keygen_options=DEFAULT_KEYGEN_OPTIONS, shells="", wait=True,
+                 wait_timeout=None, poll=None, timings=False)
+_VALUE, _APPEND = str, list
+_OPTIONS = {"--sim": ("sim", _VALUE), "--schedd": ("schedd", _VALUE), "--pool": ("pool", _VALUE),
+            "--pool-only": ("pool_only", True), "--via": ("via", _VALUE), "--via-config": ("via_config", _VALUE),
+            "--suffix": ("suffix", _APPEND), "--login": ("login", _VALUE), "--port": ("port", int),
+            "--relay": ("relay", True), "--runtime-dir": ("runtime_dir", _VALUE),
+            "--shared-known-hosts": ("shared_known_hosts", True), "--forward-agent": ("forward_agent", True),
+            "--identity-fifo": ("identity_fifo", True), "--from-socket": ("from_socket", _VALUE),
+            "--keygen-options": ("keygen_options", _VALUE), "--shells": ("shells", _VALUE),
+            "--no-wait": ("wait", False), "--wait-timeout": ("wait_timeout", _seconds),
+            "--poll": ("poll", _positive_seconds), "--timings": ("timings", True)}
+
+
+def _plain_args(argv: List[str]) -> Optional[_Args]:
+    """The options as argparse would parse them, for a command line of the plain form only (full option
+    names, `--option VALUE` with a VALUE that starts with no '-', flags, one HOST that starts with no '-');
+    None for anything else, which argparse then parses (and words any error of)."""
+    values, host, i = dict(_DEFAULTS), None, 0
+    while i < len(argv):
+        word = argv[i]
+        i += 1
+        if not word.startswith("-"):
+            if host is not None:
+                return None
+            host = word
+            continue
+        dest, kind = _OPTIONS.get(word, (None, None))
+        if dest is None:
+            return None  # --help, --version, --opt=value, an abbreviation, "--", a typo: argparse's
+        if isinstance(kind, bool):
+            values[dest] = kind
+            continue
+        if i == len(argv) or argv[i].startswith("-"):
+            return None
+        value = argv[i]
+        i += 1
+        if kind is _APPEND:
+            values[dest] = (values[dest] or []) + [value]
+        else:
+            try:
+                values[dest] = kind(value)
+            except Exception:  # a bad number: argparse says so
+                return None
+    return None if host is None else _Args(host=host, **values)
+
+
 def _version() -> str:
     from . import __version__
 
@@ -175,7 +243,7 @@ def main(argv: Optional[List[str]] = None) -> None:
         from .agent.server import main as agent_main
 
         sys.exit(agent_main(argv[1:]))
-    args = build_parser().parse_args(argv)
+    args = _plain_args(argv) or build_parser().parse_args(argv)
     if 0 in closed or 1 in closed:
         names = " and ".join(("standard input", "standard output")[fd] for fd in closed if fd < 2)
         _fail(f"{names} {'are' if ' and ' in names else 'is'} closed, and condor-job-proxy talks to ssh on "

@@ -14,8 +14,15 @@ writes cost a copy each way and always wake the reader.
 from __future__ import annotations
 
 import os
-import socket
 import stat
+
+from _socket import AF_INET, AF_INET6, IPPROTO_TCP, MSG_DONTWAIT, MSG_PEEK, SHUT_WR, TCP_NODELAY
+
+from . import unixsock  # not the socket module: its import costs every connection ~5 ms of CPU
+
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs milliseconds per connection
+if TYPE_CHECKING:
+    import socket
 
 CHUNK = 1 << 20
 
@@ -44,11 +51,11 @@ def parent_wants_fd(fd_in: int = 0, fd_out: int = 1) -> bool:
     if (out.st_dev, out.st_ino) != (inp.st_dev, inp.st_ino):
         return False
     try:
-        probe = socket.socket(fileno=os.dup(fd_out))
+        probe = unixsock.from_fd(os.dup(fd_out))
     except OSError:
         return False
     try:
-        probe.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
+        probe.recv(1, MSG_PEEK | MSG_DONTWAIT)
     except BlockingIOError:
         return True  # a socket with nothing to read: ssh waiting in recvmsg
     except OSError:
@@ -72,9 +79,9 @@ def no_delay(conn: socket.socket) -> None:
     wait for answers; with Nagle on, a write that follows an unacknowledged one waits for the peer's
     delayed ACK (40 ms on Linux), several times per connection.  Bulk transfers write large packets and
     lose nothing."""
-    if conn.family in (socket.AF_INET, socket.AF_INET6):
+    if conn.family in (AF_INET, AF_INET6):
         try:
-            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            conn.setsockopt(IPPROTO_TCP, TCP_NODELAY, 1)
         except OSError:
             pass
 
@@ -86,9 +93,9 @@ class SshGone(Exception):
 def give(conn: socket.socket, fd: int = 1) -> None:
     """Send *conn* to ssh as SCM_RIGHTS with a one-byte payload, as ProxyUseFdpass expects."""
     no_delay(conn)
-    channel = socket.socket(fileno=os.dup(fd))
+    channel = unixsock.from_fd(os.dup(fd))
     try:
-        socket.send_fds(channel, [b"\0"], [conn.fileno()])
+        unixsock.send_fds(channel, b"\0", [conn.fileno()])
     except (BrokenPipeError, ConnectionResetError):
         raise SshGone() from None
     finally:
@@ -118,8 +125,8 @@ def _end_output(fd: int) -> None:
     socketpair), closing fd 1 alone sends nothing while fd 0 holds the same socket: shut its write side."""
     if stdout_is_socket(fd):
         try:
-            with socket.socket(fileno=os.dup(fd)) as out:
-                out.shutdown(socket.SHUT_WR)
+            with unixsock.from_fd(os.dup(fd)) as out:
+                out.shutdown(SHUT_WR)
         except OSError:
             pass
     try:
@@ -141,7 +148,7 @@ def relay(conn: socket.socket, fd_in: int = 0, fd_out: int = 1, watch=None) -> i
         except OSError:
             pass
         try:
-            conn.shutdown(socket.SHUT_WR)  # pass ssh's half-close on to sshd
+            conn.shutdown(SHUT_WR)  # pass ssh's half-close on to sshd
         except OSError:
             pass
 

@@ -34,14 +34,21 @@ from __future__ import annotations
 import os
 import stat
 import sys
-from pathlib import Path
 
 from . import safefs
 from .safefs import PathError  # noqa: F401 -- where callers have always found it
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs milliseconds per connection
 if TYPE_CHECKING:
+    from pathlib import Path
     from typing import Mapping, Optional, Tuple
+else:
+    def Path(*parts):  # noqa: N802 - pathlib.Path, imported when the first one is made
+        """pathlib costs ~9 ms of CPU (it imports re): the ProxyCommand's own path makes no Path
+        (`ensure_runtime_path`, and the socket paths joined onto a str: `_join`)."""
+        from pathlib import Path as _Path
+
+        return _Path(*parts)
 
 APP = "condor-job-proxy"
 # sun_path holds 108 bytes on Linux and 104 on macOS and the BSDs, the final NUL included.
@@ -167,17 +174,23 @@ def runtime_dir(env: "Optional[Mapping[str, str]]" = None, create: bool = True) 
 def ensure_runtime_dir(path) -> Path:
     """Create (its parent must exist) or verify a runtime directory: short enough for sockets, and a safe
     chain (``check_safe_chain``).  The proxy calls this on every connection: a few lstat calls."""
-    path = Path(os.path.normpath(str(path)))
-    if not path.is_absolute():
+    return Path(ensure_runtime_path(path))
+
+
+def ensure_runtime_path(path) -> str:
+    """``ensure_runtime_dir``, returning a str (the ProxyCommand's path makes no Path)."""
+    path = os.path.normpath(str(path))
+    if not os.path.isabs(path):
         raise PathError(f"runtime directory {path} must be an absolute path")
     check_socket_room(path)
-    _check_ancestors(str(path.parent), str(path))
+    parent = os.path.dirname(path)
+    _check_ancestors(parent, path)
     try:
         os.mkdir(path, 0o700)
     except FileExistsError:
         pass
     except FileNotFoundError:
-        raise PathError(f"cannot create {path}: its parent {path.parent} does not exist "
+        raise PathError(f"cannot create {path}: its parent {parent} does not exist "
                         "(run `condor-job-ssh setup` again to pick a new runtime directory)") from None
     except OSError as exc:
         raise PathError(f"cannot create {path}: {exc.strerror}") from None
@@ -237,9 +250,14 @@ def check_node_name(name: str) -> str:
 
 def local_node() -> str:
     """This host's name exactly as OpenSSH expands ``%l``: gethostname(3), not shortened, not resolved."""
-    import socket  # already loaded on every path that asks (the agent client), so this costs nothing
+    from _socket import gethostname  # socket's own: the socket module costs ~10 ms of CPU (enum, selectors)
 
-    return check_node_name(socket.gethostname())
+    return check_node_name(gethostname())
+
+
+def _join(rundir, *names):
+    """*rundir*/names: a str for a str *rundir* (the ProxyCommand's path makes no Path), else a Path."""
+    return os.path.join(rundir, *names) if isinstance(rundir, str) else rundir.joinpath(*names)
 
 
 def one_host(rundir: Path) -> bool:
@@ -266,31 +284,31 @@ def host_dir(rundir: Path, node: "Optional[str]" = None) -> Path:
     expanded as ssh does, or ``ONE_HOST_DIR`` (for this host) when *rundir* is this machine's alone
     (``one_host``).  Not created here (``ensure_host_dir``)."""
     if node is None and one_host(rundir):
-        return rundir / ONE_HOST_DIR
-    return rundir / HOST_DIR.replace("%l", check_node_name(node) if node is not None else local_node())
+        return _join(rundir, ONE_HOST_DIR)
+    return _join(rundir, HOST_DIR.replace("%l", check_node_name(node) if node is not None else local_node()))
 
 
 def agent_socket(rundir: Path, node: "Optional[str]" = None) -> Path:
     """The socket ssh's IdentityAgent names: in this host's directory, since a socket answers only in the
     kernel that bound it."""
-    return host_dir(rundir, node) / AGENT_SOCKET
+    return _join(host_dir(rundir, node), AGENT_SOCKET)
 
 
 def control_socket(rundir: Path, node: "Optional[str]" = None) -> Path:
     """The agent's management socket (register, status, stop): only our own client uses it, ssh never
     names it, so agent forwarding cannot carry it into a job."""
-    return host_dir(rundir, node) / CONTROL_SOCKET
+    return _join(host_dir(rundir, node), CONTROL_SOCKET)
 
 
 def known_hosts(rundir: Path, shared: bool = False, node: "Optional[str]" = None) -> Path:
     """The file ssh reads for job host keys: this host's own (OpenSSH 8.4+ expands ``%l`` in
     UserKnownHostsFile), or with *shared* the one file all login nodes read and merge into."""
-    return rundir / SHARED_KNOWN_HOSTS if shared else host_dir(rundir, node) / KNOWN_HOSTS
+    return _join(rundir, SHARED_KNOWN_HOSTS) if shared else _join(host_dir(rundir, node), KNOWN_HOSTS)
 
 
 def shared_known_hosts_lock(rundir: Path) -> Path:
     """The lock every node's agent takes (fcntl, which NFS carries to the server) to merge the shared file."""
-    return rundir / (SHARED_KNOWN_HOSTS + ".lock")
+    return _join(rundir, SHARED_KNOWN_HOSTS + ".lock")
 
 
 def ensure_host_dir(rundir: Path) -> Path:
@@ -300,11 +318,11 @@ def ensure_host_dir(rundir: Path) -> Path:
 
 
 def agent_lock(rundir: Path) -> Path:
-    return host_dir(rundir) / AGENT_LOCK
+    return _join(host_dir(rundir), AGENT_LOCK)
 
 
 def agent_log(rundir: Path) -> Path:
-    return host_dir(rundir) / AGENT_LOG
+    return _join(host_dir(rundir), AGENT_LOG)
 
 
 def control_path(rundir: Path) -> str:
@@ -401,7 +419,7 @@ def profile_file(name: str) -> Path:
 
 def profile_lock(rundir: Path, name: str) -> Path:
     """The lock that makes simultaneous first connections to a profile submit one job, in our private dir."""
-    return rundir / f"profile-{name}.lock"
+    return _join(rundir, f"profile-{name}.lock")
 
 
 def state_dir() -> Path:

@@ -1,23 +1,23 @@
 """Talk to the key agent from the ProxyCommand: register a session key, ask its status, stop it, start it.
 
 Runs on every ssh connection, so it imports only cheap stdlib modules at the top; subprocess, fcntl and
-shlex are imported only when the agent has to be started.
+shlex are imported only when the agent has to be started, json only for `status` (json imports re: 10 ms of
+CPU a connection), and pathlib nowhere (paths are str or Path, as the caller has them).
 """
 
 from __future__ import annotations
 
-import json
 import os
-import socket
 import time
-from pathlib import Path
 
-from .. import paths
+from .. import paths, unixsock  # unixsock, not the socket module: its import costs ~5 ms of CPU a connection
 from ..errors import ProxyError
 from . import wire
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs milliseconds per connection
 if TYPE_CHECKING:
+    import socket
+    from pathlib import Path
     from typing import Optional
 
 REQUEST_TIMEOUT = 10.0  # seconds to wait for one reply
@@ -52,7 +52,7 @@ def _connect(conn: socket.socket, path: str, deadline: float) -> None:
             if time.monotonic() >= refused_until:
                 raise _Unreachable() from None
         if time.monotonic() + pause >= deadline:
-            raise socket.timeout()
+            raise unixsock.timeout()
         time.sleep(pause)
         pause = min(pause * 2, 0.05)
 
@@ -66,7 +66,7 @@ def _exchange(rundir: Path, payload: bytes, *, timeout: float = REQUEST_TIMEOUT,
     an agent of an earlier version refuses it, and that changes nothing.
     """
     path = paths.control_socket(rundir)
-    conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    conn = unixsock.unix_stream()
     conn.settimeout(timeout)
     kept = False
     try:
@@ -90,7 +90,7 @@ def _exchange(rundir: Path, payload: bytes, *, timeout: float = REQUEST_TIMEOUT,
         return reply
     except (ConnectionResetError, BrokenPipeError):
         raise _Unreachable() from None
-    except socket.timeout:
+    except unixsock.timeout:
         raise AgentError(f"the key agent at {path} did not answer within {timeout:g} s") from None
     except wire.WireError as exc:
         raise AgentError(f"the key agent at {path} sent a broken reply ({exc})") from None
@@ -180,7 +180,9 @@ def control_name(host: str, port: int, login: str) -> str:
     ProxyJump, empty here), the name of the block's ControlPath in the runtime directory."""
     import hashlib
 
-    return hashlib.sha1(f"{socket.gethostname()}{host}{port}{login}".encode()).hexdigest()
+    from _socket import gethostname
+
+    return hashlib.sha1(f"{gethostname()}{host}{port}{login}".encode()).hexdigest()
 
 
 def _ask(rundir: Path, extension: str, **options) -> Optional[bytes]:
@@ -196,6 +198,8 @@ def status(rundir: Path) -> Optional[dict]:
     reply = _ask(rundir, wire.STATUS, timeout=3.0)
     if reply is None:
         return None
+    import json
+
     try:
         reader = wire.Reader(reply)
         if reader.byte() != wire.AGENT_SUCCESS:

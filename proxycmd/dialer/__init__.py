@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import sys
-from pathlib import Path
+
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs milliseconds per connection
 if TYPE_CHECKING:
     from typing import Optional
@@ -21,7 +21,8 @@ NAME = "condor-job-proxy-dialer"
 
 def find() -> Optional[str]:
     """The dialer's absolute path: the package's own copy when it is executable, else the installed one."""
-    for candidate in (Path(__file__).resolve().parent / NAME, Path(sys.executable).parent / NAME):
-        if candidate.is_file() and os.access(candidate, os.X_OK):
-            return str(candidate)
+    here = os.path.dirname(os.path.realpath(__file__))  # os.path, not pathlib: this runs on every connection
+    for candidate in (os.path.join(here, NAME), os.path.join(os.path.dirname(sys.executable), NAME)):
+        if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
+            return candidate
     return None

@@ -13,7 +13,7 @@ from ap_fixture import make_laptop
 from conftest import tool
 from realworld import program_pid
 from test_e2e import _make_tree, sha256
-from test_hop_e2e import assert_nothing_left, proxy_line
+from test_hop_e2e import assert_nothing_left, check_the_ap_relay, proxy_line
 
 pytestmark = [pytest.mark.e2e, pytest.mark.real]
 
@@ -67,6 +67,13 @@ def test_scp_and_rsync_both_ways(laptop, tmp_path):
     for rel, data in files.items():
         assert (tmp_path / "again" / rel).read_bytes() == data
     assert_nothing_left(laptop)
+
+
+@pytest.mark.parametrize("ap_python, relay", [(None, "python"), ("", "condor_ssh_to_job")])
+def test_the_ap_relays_with_its_own_python_else_with_condor_ssh_to_jobs(laptop, tmp_path, ap_python, relay):
+    """On the real pool: the AP's /usr/bin/python3 relays the session, else HTCondor's own -proxy relay; every
+    byte arrives both ways, and the end of the input reaches the job before it answers (a half-close)."""
+    check_the_ap_relay(laptop, tmp_path, ap_python, relay, mib=32, job_dir=lambda job: laptop.jobs[job], timeout=180)
 
 
 def test_sessions_at_once_through_the_hop(laptop):

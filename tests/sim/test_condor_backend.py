@@ -7,6 +7,7 @@ import importlib.util
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -435,10 +436,16 @@ exit {status}
 
 
 HEAVY_MODULES = ("typing", "dataclasses", "inspect", "shutil", "subprocess", "typer", "htcondor2",
-                 "classad2", "cryptography")
+                 "classad2", "cryptography",
+                 # ~9 ms of CPU a connection between them (each imports re or a chain of its own)
+                 "pathlib", "shlex", "json",
+                 # ~10 ms more: argparse with what it imports, for a plain ProxyCommand line (cli._plain_args)
+                 "argparse", "re", "gettext", "locale",
+                 # ~5 ms more: socket with enum, selectors and functools (proxycmd/unixsock.py instead)
+                 "socket", "enum", "selectors", "functools")
 
 
-def test_a_connection_on_the_condor_path_imports_nothing_heavy(condor_env):
+def test_a_connection_on_the_condor_path_imports_nothing_heavy(condor_env, tmp_path):
     """The whole ProxyCommand run, option parsing to hand-over through condor_ssh_to_job, without the
     modules that cost milliseconds per connection (site is left out, as a non-editable install has it)."""
     world = condor_env
@@ -449,7 +456,8 @@ sys.path.insert(0, {str(Path(__file__).resolve().parents[2])!r})
 from proxycmd import cli, handoff
 
 def hand_over(conn, relay_wanted=False, watch=None):
-    print(" ".join(sorted(sys.modules)), flush=True)
+    with open({str(tmp_path / "modules")!r}, "w") as out:
+        out.write(" ".join(sorted(sys.modules)))
     return 0
 
 handoff.hand_over = hand_over
@@ -457,14 +465,61 @@ cli.main(sys.argv[1:])
 """
     env = dict(world.env, PYTHONDONTWRITEBYTECODE="1")
     world.ssh(f"{job}.job.condor", "true")  # the agent runs (starting it is another matter)
-    done = subprocess.run([sys.executable, "-S", "-c", script, "--runtime-dir", str(world.rundir),
-                           f"{job}.job.condor"], env=env, capture_output=True, text=True, timeout=120)
+    ours, theirs = socket.socketpair()  # as OpenSSH runs a ProxyCommand with ProxyUseFdpass (a relay, for
+    with ours, theirs:                  # a client that is not ssh, also loads ctypes, and with it re)
+        done = subprocess.run([sys.executable, "-S", "-c", script, "--runtime-dir", str(world.rundir),
+                               f"{job}.job.condor"], env=env, stdin=theirs, stdout=theirs, stderr=subprocess.PIPE,
+                              text=True, timeout=120)
     assert done.returncode == 0, done.stderr
-    loaded = set(done.stdout.split())
+    loaded = set((tmp_path / "modules").read_text().split())
     assert "proxycmd.backends.condor.run" in loaded and "proxycmd.agent.client" in loaded
     assert not loaded.intersection({"proxycmd.backends.condor.queue", "proxycmd.backends.condor.ads",
                                     "proxycmd.backends.condor.refusals"})  # a refusal's or a listing's only
     assert not loaded.intersection(HEAVY_MODULES), sorted(loaded.intersection(HEAVY_MODULES))
+
+
+def test_timings_give_the_proxys_own_cpu_as_ssh_runs_it(condor_env):
+    """--timings ends with the process's own CPU since exec, which bench/bench_condor.py reports per
+    connection: the whole ProxyCommand run (interpreter start included), its children left out."""
+    world = condor_env
+    job = world.submit("sleep", "600")
+    world.ssh(f"{job}.job.condor", "true")  # the agent runs
+    ours, theirs = socket.socketpair()  # as OpenSSH gives it: one socket on fd 0 and 1 (ProxyUseFdpass)
+    with ours:
+        proxy = subprocess.Popen([tool("condor-job-proxy"), "--timings", "--runtime-dir", str(world.rundir),
+                                  f"{job}.job.condor"], env=world.env, stdin=theirs, stdout=theirs,
+                                 stderr=subprocess.PIPE, text=True)
+        theirs.close()
+        _, fds, _, _ = socket.recv_fds(ours, 1, 1)
+        err = proxy.communicate(timeout=120)[1]
+    for fd in fds:
+        os.close(fd)
+    assert proxy.returncode == 0 and len(fds) == 1, err
+    found = re.search(r"timings: ready [0-9.]+ ms, session [0-9.]+ ms, register [0-9.]+ ms, cpu ([0-9.]+) ms$",
+                      err.strip())
+    assert found, err
+    assert 0 < float(found.group(1)) < 60_000
+
+
+@settings(max_examples=1500)
+@given(st.text(alphabet=" \t\r\n\x0b\x0c\xa0-_.=/@%#'\"\\$*aZ09é", max_size=40)
+       | st.lists(st.sampled_from(["-t", "ecdsa", "-b", "256", "ed25519", "-N", "''", '"a b"', "\\ "]), max_size=6)
+       .map(" ".join))
+def test_keygen_options_split_as_shlex_does(text):
+    """The ProxyCommand splits --keygen-options without shlex where no quote or escape is in it (shlex
+    costs its import of re): the words must be shlex's own, and bad quoting still one usage error."""
+    import shlex
+
+    from proxycmd.connect import split_words
+    from proxycmd.errors import UsageError
+
+    try:
+        expected = shlex.split(text)
+    except ValueError:
+        with pytest.raises(UsageError, match="bad --keygen-options"):
+            split_words(text, "--keygen-options")
+    else:
+        assert split_words(text, "--keygen-options") == expected
 
 
 def test_the_tool_gets_its_own_session_default_sigpipe_and_no_descriptor_of_ours(tmp_path):

@@ -18,6 +18,7 @@ import pytest
 from ap_fixture import ALIAS, make_laptop, set_up_laptop
 from conftest import flat_table, proxy_said, tool, wait_for
 from proxycmd import paths
+from proxycmd.backends.hop import remote
 from proxycmd.sim.client import SimPool
 from test_e2e import _free_port, _make_tree, _socks5_get, sha256
 
@@ -105,6 +106,102 @@ def test_scp_both_ways(laptop, tmp_path):
     laptop.run(["scp", "-F", str(laptop.ssh_config), f"{HOST.format(job)}:uploaded.bin", str(back)])
     assert sha256(back) == sha256(src)
     assert_nothing_left(laptop)
+
+
+def _ap_relays(lap) -> list:
+    """What relays each live session on the AP: "python" (remote.AP_RELAY, with the AP's own interpreter)
+    or "condor_ssh_to_job" (its -proxy, here the fake's)."""
+    found = []
+    for pid in os.listdir("/proc"):
+        try:
+            argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"-proxy" in argv and any(str(lap.ap_tmp).encode() in word for word in argv):
+            found.append("python" if argv[1:4] == [b"-I", b"-S", b"-c"] else "condor_ssh_to_job")
+    return found
+
+
+def check_the_ap_relay(laptop, tmp_path, ap_python, relay, *, mib: int, job_dir, timeout: float) -> None:
+    """The AP relays a session with *relay* when $CONDOR_JOB_PROXY_AP_PYTHON is *ap_python* (None: unset);
+    *mib* MiB arrive both ways (in the job's directory, *job_dir(job)*), and the end of the input reaches
+    the job, which answers after it (a half-close).  Shared with test_real_hop.py."""
+    if relay == "python" and not os.access(remote.AP_PYTHONS[0], os.X_OK):
+        pytest.skip(f"the AP has no {remote.AP_PYTHONS[0]}")
+    env = dict(laptop.env)
+    env.pop(remote.AP_PYTHON_ENV, None)
+    if ap_python is not None:
+        env[remote.AP_PYTHON_ENV] = ap_python
+    job = laptop.submit("sleep", "600")
+    ssh = subprocess.Popen(laptop.ssh_argv(HOST.format(job), "echo started; sleep 30"), env=env,
+                           stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        assert ssh.stdout.readline() == b"started\n", ssh.stderr.read()
+        assert _ap_relays(laptop) == [relay]
+    finally:
+        ssh.kill()
+        ssh.wait()
+    src = tmp_path / "random.bin"
+    src.write_bytes(os.urandom(mib << 20))
+    laptop.run(["scp", "-F", str(laptop.ssh_config), str(src), f"{HOST.format(job)}:up.bin"], env=env)
+    assert sha256(job_dir(job) / "up.bin") == sha256(src)
+    back = tmp_path / "back.bin"
+    laptop.run(["scp", "-F", str(laptop.ssh_config), f"{HOST.format(job)}:up.bin", str(back)], env=env)
+    assert sha256(back) == sha256(src)
+    done = subprocess.run(laptop.ssh_argv(HOST.format(job), "sha256sum; echo after-the-end"), env=env,
+                          input=src.read_bytes(), capture_output=True, timeout=timeout)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == [sha256(src).encode(), b"-", b"after-the-end"]
+    assert_nothing_left(laptop)
+
+
+@pytest.mark.parametrize("ap_python, relay", [(None, "python"), ("", "condor_ssh_to_job"),
+                                              ("/nonexistent/python3", "condor_ssh_to_job")])
+def test_the_ap_relays_with_its_own_python_else_with_condor_ssh_to_jobs(laptop, tmp_path, ap_python, relay):
+    """The AP's /usr/bin/python3 relays the session (splice); without one (or with none allowed), the relay
+    condor_ssh_to_job gave runs.  Either way every byte arrives both ways, and the end of the input reaches
+    the job, which answers after it (a half-close)."""
+    check_the_ap_relay(laptop, tmp_path, ap_python, relay, mib=8, job_dir=lambda job: sandbox(laptop, job),
+                       timeout=120)
+
+
+FLOODER = """#!/bin/sh
+# a hostile "python" on the AP: floods the session's channel (300 MiB) and its stderr (64 MiB) instead of relaying
+head -c 314572800 /dev/zero | tr '\\0' x &
+head -c 67108864 /dev/zero | tr '\\0' y >&2
+wait
+"""
+
+
+def test_a_relay_that_floods_instead_is_bounded(laptop, tmp_path):
+    """What comes after the header is the job sshd's to say: a flood there ends the connection with ssh's one
+    line, soon; the flood on stderr, which nobody reads after the header, reaches no one.  (The hop's ssh
+    then waits for the AP's command to end, as OpenSSH does: stopped here, which ends the flood too.)"""
+    flooder = tmp_path / "python3"
+    flooder.write_text(FLOODER)
+    flooder.chmod(0o755)
+    env = dict(laptop.env, **{remote.AP_PYTHON_ENV: str(flooder)})
+    job = laptop.submit("sleep", "600")
+    start = time.monotonic()
+    done = subprocess.run(laptop.ssh_argv(HOST.format(job), "true"), env=env, stdin=subprocess.DEVNULL,
+                          capture_output=True, timeout=120)
+    assert done.returncode == 255 and done.stdout == b""
+    assert 0 < len(done.stderr) < 2000, done.stderr[:2000]
+    assert time.monotonic() - start < 60
+    for pid in _hops(laptop):
+        os.kill(pid, signal.SIGTERM)
+    assert wait_for(lambda: not _pids_running(str(flooder)) and not _hops(laptop), timeout=60)
+
+
+def _pids_running(word: str) -> list:
+    found = []
+    for pid in os.listdir("/proc"):
+        try:
+            if word.encode() in Path(f"/proc/{pid}/cmdline").read_bytes():
+                found.append(int(pid))
+        except OSError:
+            continue
+    return found
 
 
 def test_rsync_tree_both_ways(laptop, tmp_path):

@@ -205,3 +205,30 @@ def test_profile_names_refuse_metacharacters(addr, bad, data):
     name = addr.hostname
     at = data.draw(st.integers(0, len(addr.profile)))
     refused(name[:at] + bad + name[at:])
+
+
+# ----- the grammar's words, checked without re (hostname.py runs on every connection) --------------------------
+# The regular expressions the grammar had: the hand-written checks must accept exactly what they accept.
+LABEL_RE = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\Z")
+NUMBER_RE = re.compile(r"(0|[1-9][0-9]*)\Z")
+PROFILE_RE = re.compile(r"[a-z]([a-z0-9-]{0,61}[a-z0-9])?\Z")
+words = (st.text(alphabet="az09-Z.\n\t _é٣", max_size=70) | st.from_regex(r"[a-z0-9-]{0,66}", fullmatch=True)
+         | st.from_regex(r"[0-9]{0,12}", fullmatch=True) | st.text(max_size=8))
+
+
+@settings(max_examples=2000)
+@given(words)
+@example("a" * 63)
+@example("a" * 64)
+@example("0")
+@example("00")
+@example("a-")
+@example("-a")
+@example("٣")
+@example("1\n")
+def test_the_word_checks_accept_what_the_old_regular_expressions_did(text):
+    from proxycmd import hostname
+
+    assert hostname._is_label(text) == bool(LABEL_RE.match(text))
+    assert hostname._is_number(text) == bool(NUMBER_RE.match(text))
+    assert hostname._is_profile(text) == bool(PROFILE_RE.match(text)) == is_profile_name(text)

@@ -16,7 +16,6 @@ No file of ours is written, and no Python starts for the dialer.
 from __future__ import annotations
 
 import os
-import socket
 import stat
 from collections import namedtuple
 
@@ -24,6 +23,7 @@ from .tool import TOOL, ToolError
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs milliseconds per connection
 if TYPE_CHECKING:
+    import socket
     from typing import Dict, List, Optional, Sequence, Tuple
 
 HEADER = b"condor-job-proxy-dialer 1 "
@@ -192,11 +192,13 @@ def _host_key(line: str) -> Optional[str]:
 
 def receive_connection(path: str, timeout: float = 30.0) -> socket.socket:
     """Connect to condor_ssh_to_job's fdpass socket and take the starter connection from it."""
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as channel:
+    from ... import unixsock  # not the socket module: its import costs every connection ~5 ms of CPU
+
+    with unixsock.unix_stream() as channel:
         channel.settimeout(timeout)
         try:
             channel.connect(path)
-            data, fds, _flags, _addr = socket.recv_fds(channel, 1, 1)
+            data, fds, _flags = unixsock.recv_fds(channel, 1, 1)
         except (OSError, ValueError) as exc:
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc) or "timed out"
             raise ToolError(f"cannot take the session's connection from {path}: {reason}") from None
@@ -205,7 +207,7 @@ def receive_connection(path: str, timeout: float = 30.0) -> socket.socket:
             os.close(fd)
         raise ToolError(f"{TOOL} sent no connection on {path}")
     try:
-        conn = socket.socket(fileno=fds[0])
+        conn = unixsock.from_fd(fds[0])
     except OSError:
         os.close(fds[0])
         raise ToolError(f"{TOOL} sent something that is not a connection on {path}") from None
@@ -219,10 +221,12 @@ def receive_connection(path: str, timeout: float = 30.0) -> socket.socket:
 
 def _not_a_connection(conn: socket.socket) -> str:
     """What *conn* is when it is no connected stream socket (a listening one, say), else ""."""
+    import _socket
+
     try:
-        if conn.getsockopt(socket.SOL_SOCKET, socket.SO_TYPE) != socket.SOCK_STREAM:
+        if conn.getsockopt(_socket.SOL_SOCKET, _socket.SO_TYPE) != _socket.SOCK_STREAM:
             return "a socket that is not a stream"
-        if getattr(socket, "SO_ACCEPTCONN", None) and conn.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN):
+        if getattr(_socket, "SO_ACCEPTCONN", None) and conn.getsockopt(_socket.SOL_SOCKET, _socket.SO_ACCEPTCONN):
             return "a listening socket"
         conn.getpeername()
     except OSError:

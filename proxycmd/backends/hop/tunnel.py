@@ -3,8 +3,8 @@
     ssh [-F CONFIG] -T DEST <remote.login_line(...)>      stdin and stdout: one end of a socketpair
 
 On the AP condor_ssh_to_job opens the session and runs our small sh program (`remote.RELAY`), which sends
-the session's user, host key and private key back as a header, then execs condor_ssh_to_job's own relay to
-the starter connection.  We read the header from the other end of the socketpair -- byte-exact, with
+the session's user, host key and private key back as a header, then relays the starter connection: with the
+AP's own Python (`remote.AP_RELAY`), else with condor_ssh_to_job's own relay.  We read the header from the other end of the socketpair -- byte-exact, with
 MSG_PEEK, so that none of the job sshd's bytes that follow are taken -- and return that end as the
 Session's socket.  The caller registers the key with the agent and hands the socket to ssh; then we exit.
 The hop's ssh is left running on its own: the only process between the user's ssh and the AP, as
