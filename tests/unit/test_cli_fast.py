@@ -70,7 +70,7 @@ def test_the_block_s_command_line_imports_no_argparse(tmp_path):
     probe = ("import sys; from proxycmd import cli; args = cli._plain_args(sys.argv[1:]); "
              "print(args.login, args.runtime_dir, args.host, 'argparse' in sys.modules, 're' in sys.modules)")
     done = subprocess.run([sys.executable, "-S", "-c", probe, "--runtime-dir", str(tmp_path), "--login", "u",
-                           "32.0.job.condor"], capture_output=True, text=True, cwd=str(Path(__file__).resolve().parent.parent),
+                           "32.0.job.condor"], capture_output=True, text=True, cwd=str(Path(__file__).resolve().parents[2]),
                           timeout=60)
     assert done.stdout.split() == ["u", str(tmp_path), "32.0.job.condor", "False", "False"], done.stderr
     assert cli._plain_args(["--help"]) is None and cli._plain_args(["--version"]) is None

@@ -78,7 +78,7 @@ def test_no_file_cites_a_design_md_the_repository_does_not_hold():
     citing = []
     for name in tracked.decode().split("\0"):
         path = ROOT / name
-        if not name or not path.is_file() or name == "tests/test_doc_links.py":
+        if not name or not path.is_file() or path.resolve() == Path(__file__).resolve():
             continue
         try:
             if "DESIGN.md" in path.read_text(encoding="utf-8"):
