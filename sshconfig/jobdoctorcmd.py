@@ -17,7 +17,7 @@ from typing import Callable, List, Optional, Tuple
 
 import typer
 
-from proxycmd import advice, paths
+from proxycmd import advice, ourcommands
 from proxycmd.errors import ProxyError
 from proxycmd.hostname import HostnameError, JobAddress, parse, parse_job_id
 from proxycmd.backends.jobfacts import JobFacts
@@ -55,7 +55,7 @@ def diagnose(text: str, ssh_config: Optional[Path], render: Callable[[List[Check
                     f"(32.0.{chosen.suffix}, PROFILE.{chosen.suffix})", 2)
     where = dict(sim_root=chosen.sim_root, schedd=schedd, pool=pool, via=chosen.via)
     backend = _backend(chosen, schedd, pool, pool_only, ssh_config)
-    cjs = paths.command_word("condor-job-ssh")
+    cjs = ourcommands.command_word("condor-job-ssh")
     config_opt = f" --ssh-config {shlex.quote(str(ssh_config))}" if ssh_config else ""
     if addr.profile:
         addr = _profile_job(backend, addr, render)

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import List, Optional
 import shlex
 
-from proxycmd import paths
+from proxycmd import ourcommands
 from proxycmd.errors import ProxyError
 from proxycmd.sim.client import SimPool
 
@@ -62,4 +62,4 @@ def pool_warning(root: str) -> Optional[str]:
     why = "no such directory" if not pool.root.exists() else (
         "not a directory" if not pool.root.is_dir() else "nothing answers there")
     return (f"--sim {pool.root}: no simulated pool runs there ({why}); ssh to job hosts fails until you "
-            f"start one with `{paths.command_word('condor-job-ssh')} sim start --root {shlex.quote(str(pool.root))}`")
+            f"start one with `{ourcommands.command_word('condor-job-ssh')} sim start --root {shlex.quote(str(pool.root))}`")

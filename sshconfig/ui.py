@@ -25,7 +25,7 @@ from typing import Iterator, List, Optional, Sequence, Tuple
 import typer
 from typer.core import TyperCommand
 
-from proxycmd import paths
+from proxycmd import ourcommands
 from proxycmd.errors import ProxyError, one_line
 from proxycmd.hostname import HostnameError
 
@@ -75,7 +75,7 @@ def one_line_errors() -> Iterator[None]:
 
 def cjs() -> str:
     """condor-job-ssh as a message must spell it to work as printed (its absolute path when not on PATH)."""
-    return paths.command_word(PROG)
+    return ourcommands.command_word(PROG)
 
 
 def plural(n: int, word: str) -> str:

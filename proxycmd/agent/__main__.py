@@ -1,5 +1,5 @@
 """``python -m proxycmd.agent [--runtime-dir DIR] ...`` runs the key agent in the foreground."""
 
-from .server import main
+from .main import main
 
 raise SystemExit(main())

@@ -6,7 +6,7 @@ from __future__ import annotations
 import shlex
 
 from ..checkresult import FAIL, OK, WARN, Check
-from ..paths import command_word
+from ..ourcommands import command_word
 from .client import PoolError, SimPool
 from .ptycheck import pty_problem
 

@@ -34,7 +34,7 @@ class SimPool:
     def _not_running(self) -> PoolError:
         import shlex
 
-        from ..paths import command_word
+        from ..ourcommands import command_word
 
         return PoolError(f"no simulated pool runs in {self.root}; start one with "
                          f"`{command_word('condor-job-ssh')} sim start --root {shlex.quote(str(self.root))}`")

@@ -24,7 +24,7 @@ import threading
 from pathlib import Path
 from typing import Callable, List, Optional, Sequence
 
-from proxycmd import paths, safefs, waiting
+from proxycmd import ourcommands, paths, safefs, waiting
 from proxycmd.errors import Interrupted, ProxyError, SessionRefused, UsageError, one_line
 from proxycmd.session import Session
 
@@ -74,7 +74,7 @@ def _backend(request: ClassicRequest):
                             pool=request.pool or saved.pool)
     except ImportError as exc:
         raise ProxyError(f"cannot use HTCondor: {exc}; install the htcondor Python bindings, or run "
-                         f"`{paths.command_word('condor-job-ssh')} setup --sim DIR` to use a simulated pool") from None
+                         f"`{ourcommands.command_word('condor-job-ssh')} setup --sim DIR` to use a simulated pool") from None
 
 
 def _advised(open_session, request: ClassicRequest) -> Session:
@@ -100,8 +100,8 @@ def _check_program(word: str) -> str:
 
 
 def _proxy() -> str:
-    """condor-job-proxy (see paths.console_script)."""
-    found = paths.console_script(PROXY)
+    """condor-job-proxy (see ourcommands.console_script)."""
+    found = ourcommands.console_script(PROXY)
     if not found:
         raise ProxyError(f"cannot find {PROXY} next to {sys.executable} or on PATH; reinstall condor-job-proxy")
     return found

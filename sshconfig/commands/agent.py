@@ -12,7 +12,7 @@ from proxycmd.agent import client
 from proxycmd.errors import ProxyError
 
 from .. import ui
-from ..block import resolved, settings as settings_mod
+from ..block import resolved
 from ..block.settings import SettingsError
 
 agent_app = typer.Typer(help="Stop the key agent of this host. It starts by itself on the first connection.",

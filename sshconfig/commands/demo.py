@@ -25,7 +25,7 @@ import secrets
 
 import typer
 
-from proxycmd import paths, safefs
+from proxycmd import ourcommands, paths, safefs
 from proxycmd.agent import client
 from proxycmd.sim.client import SimPool
 from proxycmd.sim.ptycheck import pty_problem
@@ -39,7 +39,7 @@ HOST = "1.0.job.condor"
 
 def _bin(name: str) -> str:
     """Our console script as a command that works as printed: its absolute path when we know it."""
-    return paths.console_script(name) or name
+    return ourcommands.console_script(name) or name
 
 
 class _Demo:
@@ -214,7 +214,7 @@ def demo(keep: bool = typer.Option(False, "--keep", help="Leave the pool and con
                 typer.echo(f"(not `ssh {host}` alone: {problem})")
             else:
                 typer.echo(f"  ssh -F {shlex.quote(str(d.config))} {host}")
-            typer.echo(f"Stop it with: {paths.command_word('condor-job-ssh')} demo --stop {shlex.quote(str(base))}")
+            typer.echo(f"Stop it with: {ourcommands.command_word('condor-job-ssh')} demo --stop {shlex.quote(str(base))}")
             kept = True
     finally:
         if not kept:  # also when --keep was interrupted half-way

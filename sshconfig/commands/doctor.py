@@ -19,7 +19,7 @@ import pwd
 
 import typer
 
-from proxycmd import paths
+from proxycmd import ourcommands, paths
 
 from .. import sshclient, ui
 from ..block import resolved as resolved_mod
@@ -209,7 +209,7 @@ def check_agent(rundir: Optional[Path], identity_agent: Optional[str] = None) ->
         status = client.status(rundir)
     except client.AgentError as exc:
         return Check(name, FAIL, str(exc), f"remove {paths.agent_socket(rundir)}, or see why it fails in a terminal: "
-                                           f"`{paths.command_word('condor-job-proxy')} agent --runtime-dir "
+                                           f"`{ourcommands.command_word('condor-job-proxy')} agent --runtime-dir "
                                            f"{shlex.quote(str(rundir))}`")
     if status is None:
         return Check(name, OK, "not running (it starts on the first connection)")

@@ -12,7 +12,7 @@ from typing import List, Optional
 
 import typer
 
-from proxycmd import paths
+from proxycmd import ourcommands, paths
 from proxycmd.errors import shown
 
 from .. import editorconfig as editor_hook, pernode, sshclient, ui
@@ -30,8 +30,8 @@ PROXY = "condor-job-proxy"
 
 
 def find_proxy() -> str:
-    """The absolute path of condor-job-proxy (see paths.console_script)."""
-    found = paths.console_script(PROXY)
+    """The absolute path of condor-job-proxy (see ourcommands.console_script)."""
+    found = ourcommands.console_script(PROXY)
     if found:
         return found
     raise ui.Failure(f"cannot find {PROXY} next to {sys.executable} or on PATH; "
@@ -191,7 +191,7 @@ def _write(config: Path, transform, current: Settings, chosen: Settings, after: 
     job = a_running_job(chosen, config)
     try_it = f"Try `ssh {shlex.quote(job)}`" if job else f"Try `ssh CLUSTER.PROC.{chosen.suffix}` with one of your job ids"
     typer.echo(f"Updated {shown(config)}. {try_it}; "
-               f"`{paths.command_word('condor-job-ssh')} sync` lists your jobs for VS Code.")
+               f"`{ourcommands.command_word('condor-job-ssh')} sync` lists your jobs for VS Code.")
     if chosen.via and not chosen.sim_root:
         typer.echo(advice(chosen.via))
 

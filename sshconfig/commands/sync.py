@@ -10,7 +10,7 @@ from typing import Optional, Tuple
 
 import typer
 
-from proxycmd import paths
+from proxycmd import ourcommands, paths
 from proxycmd.errors import shown
 from proxycmd.ondemand import profile_names
 
@@ -35,7 +35,7 @@ def sync_once(config: Path, include_idle: Optional[bool], dry_run: bool) -> Tupl
     idle = chosen.include_idle if include_idle is None else include_idle
     text, block = write.read_block(config)
     if text is None or block is None:
-        raise ui.Failure(f"{config} has no managed block: run `{paths.command_word('condor-job-ssh')} setup` first")
+        raise ui.Failure(f"{config} has no managed block: run `{ourcommands.command_word('condor-job-ssh')} setup` first")
     splice.split_block(block)  # a hand-edited block stops us here, before the pool is asked
     if not dry_run:
         write.check_writable(config)
@@ -55,7 +55,7 @@ def sync_once(config: Path, include_idle: Optional[bool], dry_run: bool) -> Tupl
         ui.warn(f"{len(wanted)} jobs are listed, more than the {chosen.sync_limit} job hosts sync writes: the ssh "
               f"config names the newest {chosen.sync_limit}; every job is still reached by its host name without "
               f"an entry (ssh CLUSTER.PROC.{chosen.suffix}), and "
-              f"`{paths.command_word('condor-job-ssh')} setup --sync-limit N` changes the bound")
+              f"`{ourcommands.command_word('condor-job-ssh')} setup --sync-limit N` changes the bound")
         wanted = newest(wanted, chosen.sync_limit)
     hosts = render.render_listed(wanted, chosen, taken) + render.render_profile_hosts(profile_names(), chosen)
 

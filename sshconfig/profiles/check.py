@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import List
 
-from proxycmd import ondemand, paths
+from proxycmd import ondemand, ourcommands, paths
 from proxycmd.errors import ProxyError
 
 from proxycmd.checkresult import FAIL, OK, Check
@@ -28,5 +28,5 @@ def check_profiles() -> List[Check]:
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
         return [Check(NAME, FAIL, problems[0] + more,
                       f"edit the profile in {paths.profiles_dir()}, or write a fresh template: "
-                      f"`{paths.command_word('condor-job-ssh')} profile new NAME --force`")]
+                      f"`{ourcommands.command_word('condor-job-ssh')} profile new NAME --force`")]
     return [Check(NAME, OK, f"{', '.join(names)}: valid (HTCondor's submit parser)")]

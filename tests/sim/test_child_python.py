@@ -143,7 +143,7 @@ def test_ssh_and_the_classic_shim_from_a_hostile_directory_run_none_of_it(hostil
 def test_our_console_scripts_are_never_found_in_the_working_directory(hostile, monkeypatch):
     """Where no script of ours is beside this Python, PATH is searched: never its empty or relative entries
     (`setup` writes the path it finds into the block, and the classic shim runs it)."""
-    from proxycmd import paths
+    from proxycmd import ourcommands
 
     plant, _marks = hostile
     for name in ("condor-job-proxy", "condor-job-ssh"):
@@ -154,5 +154,5 @@ def test_our_console_scripts_are_never_found_in_the_working_directory(hostile, m
     monkeypatch.setattr("sys.executable", "/nonexistent/bin/python3")
     for path in ("", ":/usr/bin", ".:/usr/bin", "bin/..:/usr/bin"):
         monkeypatch.setenv("PATH", path)
-        assert paths.console_script("condor-job-proxy") is None
-        assert paths.command_word("condor-job-ssh") == "condor-job-ssh"
+        assert ourcommands.console_script("condor-job-proxy") is None
+        assert ourcommands.command_word("condor-job-ssh") == "condor-job-ssh"

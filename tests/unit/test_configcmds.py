@@ -394,7 +394,7 @@ def test_sync_dry_run_writes_nothing(home, monkeypatch):
 
 def test_sync_needs_setup(home, monkeypatch):
     calls = fake_pool(monkeypatch, [])
-    from proxycmd.paths import command_word  # the bare name when on PATH, else the absolute path
+    from proxycmd.ourcommands import command_word  # the bare name when on PATH, else the absolute path
 
     assert f"run `{command_word('condor-job-ssh')} setup` first" in one_line_error(run("sync", code=1))
     assert calls == [] and not home.ssh_config.exists()

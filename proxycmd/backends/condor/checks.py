@@ -14,7 +14,7 @@ import subprocess
 from typing import List, Optional
 
 from ...checkresult import FAIL, OK, WARN, Check
-from ...paths import command_word
+from ...ourcommands import command_word
 from . import queue, tool
 
 NAME = "condor_ssh_to_job"
