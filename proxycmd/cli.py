@@ -116,6 +116,8 @@ def build_parser() -> argparse.ArgumentParser:
     conn.add_argument("--runtime-dir", metavar="DIR", help="private directory of ssh's shared connections, with the "
                       "agent's sockets and known_hosts in DIR/host-<this host's name> (default: ~/.ssh/cjp; it must "
                       "pass the safe-chain check, see docs/security.md)")
+    conn.add_argument("--one-host", action="store_true", help="the runtime directory is this machine's alone: the "
+                      "agent's sockets and known_hosts are in DIR/local, the literal paths the block names")
     conn.add_argument("--shared-known-hosts", action="store_true",
                       help="ssh reads one known_hosts file for every login node sharing this home (OpenSSH before "
                       "8.4): the agent merges this host's lines into it")
@@ -154,7 +156,7 @@ class _Args:
 # What build_parser gives when an option is absent, and how `_plain_args` reads each option it takes: a
 # converter of the value, or the constant a flag stores.  tests/test_cli_fast.py holds both to argparse's.
 _DEFAULTS = dict(sim=None, schedd=None, pool=None, pool_only=False, via=None, via_config=None, suffix=None,
-                 login=None, port=22, relay=False, runtime_dir=None, shared_known_hosts=False, forward_agent=False,
+                 login=None, port=22, relay=False, runtime_dir=None, one_host=False, shared_known_hosts=False, forward_agent=False,
                  identity_fifo=False, from_socket=None, keygen_options=DEFAULT_KEYGEN_OPTIONS, shells="", wait=True,
                  wait_timeout=None, poll=None, timings=False)
 _VALUE, _APPEND = str, list
@@ -162,6 +164,7 @@ _OPTIONS = {"--sim": ("sim", _VALUE), "--schedd": ("schedd", _VALUE), "--pool": 
             "--pool-only": ("pool_only", True), "--via": ("via", _VALUE), "--via-config": ("via_config", _VALUE),
             "--suffix": ("suffix", _APPEND), "--login": ("login", _VALUE), "--port": ("port", int),
             "--relay": ("relay", True), "--runtime-dir": ("runtime_dir", _VALUE),
+            "--one-host": ("one_host", True),
             "--shared-known-hosts": ("shared_known_hosts", True), "--forward-agent": ("forward_agent", True),
             "--identity-fifo": ("identity_fifo", True), "--from-socket": ("from_socket", _VALUE),
             "--keygen-options": ("keygen_options", _VALUE), "--shells": ("shells", _VALUE),

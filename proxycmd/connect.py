@@ -33,6 +33,8 @@ def connect(args: argparse.Namespace) -> int:
 
     addr = parse_host(args)                                                          # host name
     rundir = paths.ensure_runtime_path(args.runtime_dir) if args.runtime_dir else paths.runtime_dir()  # str: no pathlib
+    if args.one_host and not paths.one_host(rundir):  # its marker went (`rm -rf ~/.ssh/cjp/*`): the block still
+        paths.set_one_host(rundir, True)               # names DIR/local, so the agent must serve there again
     backend = open_backend(args, addr)                                               # -> backend
     addr, attempt = session_opener(args, addr, backend, rundir)                      # -> (profile job)
     what = f"job {addr.classic_id}" + (f" (profile {addr.profile})" if addr.profile else "")

@@ -186,8 +186,9 @@ OPTIONS: List[Part] = [
            proxy=lambda ctx, s, route: ["--wait-timeout", _seconds(s.wait_timeout)] if s.wait and s.wait_timeout
            else []),
     # OpenSSH before 8.4 expands no %l in UserKnownHostsFile: one file for all login nodes (ctx, from ssh -V)
-    Part("known_hosts", proxy=lambda ctx, s, route: ["--shared-known-hosts"] if ctx.shared_known_hosts and ctx.per_node
-         else [],
+    # literal paths (one machine owns the runtime directory): --one-host keeps the proxy and agent on them
+    Part("known_hosts", proxy=lambda ctx, s, route: (["--shared-known-hosts"] if ctx.shared_known_hosts else [])
+         if ctx.per_node else ["--one-host"],
          ssh=_known_hosts_lines),
     Option("multiplex", kind=bool, default=True, flags=("--multiplex/--no-multiplex",),
            help="Share one connection among sessions to a job (ControlMaster).", ssh=_multiplex_lines),
