@@ -297,14 +297,15 @@ def _fail(message: str, code: int, host: Optional[str] = None, where: Optional[d
     line = f"{PROG}: {flat(message)}"  # ssh's disconnect and doctor's record: one line, as the sentence reads
     shown = False
     if code != 130:  # not when interrupted: ssh was interrupted too, or is gone
-        from .disconnect import DESCRIPTION_MAX
         from .failures import report, where_key
         from .handoff import parent_wants_fd
         from .sshparent import prints_disconnect
 
         fd_mode = parent_wants_fd(0, 1)
         told = report(line, host, where_key(**(where or {})))  # through ssh itself, and for `doctor`
-        shown = told and len(line.encode("utf-8")) <= DESCRIPTION_MAX and prints_disconnect(os.getppid(), fd_mode)
+        # said once: ssh prints the disconnect (cut to OpenSSH's 400 bytes, as advice.py fits a hint), so we
+        # write nothing more, even where the line is longer (a flood of another program's words)
+        shown = told and prints_disconnect(os.getppid(), fd_mode)
     if not shown:  # on stderr, another program's line breaks are kept
         sys.stderr.write(f"{PROG}: {lines[0]}\n" + "".join(f"  {more}\n" for more in lines[1:]))
         sys.stderr.flush()

@@ -12,16 +12,17 @@ machine's own addresses.  On the failure path only (the parent ssh wants a termi
 from __future__ import annotations
 
 import os
-import socket
 import sys
 
+import _socket  # not socket: its import (enum, selectors, functools) costs every connection milliseconds
 
-def sshd_is_here(sock: socket.socket) -> bool:
+
+def sshd_is_here(sock: "_socket.socket") -> bool:
     """Whether the sshd at the other end of *sock* (a starter's connection) runs on this machine."""
     try:
-        if sock.family == socket.AF_UNIX:
+        if sock.family == _socket.AF_UNIX:
             return True
-        if sock.family not in (socket.AF_INET, socket.AF_INET6):
+        if sock.family not in (_socket.AF_INET, _socket.AF_INET6):
             return False
         peer = sock.getpeername()[0]
         mine = sock.getsockname()[0]
@@ -33,7 +34,7 @@ def sshd_is_here(sock: socket.socket) -> bool:
     return peer.startswith("127.") or peer == "::1" or peer == mine
 
 
-def say_if_no_terminal(parent: int, sock: socket.socket, sim: bool) -> None:
+def say_if_no_terminal(parent: int, sock: "_socket.socket", sim: bool) -> None:
     """Write our one sentence on stderr when the ssh that runs us wants a terminal and the job's sshd,
     running here as us, cannot give one."""
     if os.getuid() == 0:
