@@ -243,7 +243,7 @@ def main(argv: Optional[List[str]] = None) -> None:
     closed = _closed_standard_fds()
     _reach_the_user()
     if argv[:1] == ["agent"]:
-        from .agent.server import main as agent_main
+        from .agent.main import main as agent_main
 
         sys.exit(agent_main(argv[1:]))
     args = _plain_args(argv) or build_parser().parse_args(argv)

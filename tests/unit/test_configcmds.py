@@ -299,7 +299,7 @@ def test_real_setup_beats_a_users_host_star(home):
 
     ours = ssh_g("32.0.job.condor")
     rundir = str(home.rundir)
-    assert f"proxycommand '{setup_cmd.find_proxy()}' --runtime-dir '{rundir}' --login '%r' '%h'" in ours
+    assert f"proxycommand '{setup_cmd.find_proxy()}' --runtime-dir '{rundir}' --one-host --login '%r' '%h'" in ours
     for line in [f"identityagent {rundir}/local/agent.sock", "identityfile none", "user alice", "controlmaster auto",
                  "identitiesonly no"]:
         assert line in ours
