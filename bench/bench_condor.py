@@ -23,6 +23,8 @@ Rows (medians of runs interleaved in this one run; latency ratio = ours / classi
 * proxy CPU: our ProxyCommand's own process per cold connection, as `--timings` reports it (user + system
   since exec, interpreter start included, condor_ssh_to_job not; aim < 10 ms, issue 29), beside the CPU of
   `python -S -c pass`, the floor of any Python start on this machine;
+* quick start: the block's `python -I -S .../proxycmd/condor-job-proxy` against the console script
+  (`.venv/bin/condor-job-proxy`, which runs site.py), cold and proxy CPU, side by side;
 * warm: ours over an open ControlMaster (what the block's default multiplexing gives every connection
   after the first) against the classic tool, which opens a new session every time;
 * scp up and down: throughput ratio = classic time / our time (higher is better).
@@ -98,14 +100,29 @@ def scp_lines(times: dict, transfers: dict, mib: int, width: int = 8) -> list:
     return lines
 
 
-def proxy_cpu(ssh, host, env, runs: int) -> dict:
-    """Medians over *runs* cold connections of what `condor-job-proxy --timings` says: its own CPU (user +
-    system since exec, interpreter start included, condor_ssh_to_job and other children not) and its steps.
-    The block's ProxyCommand as ssh reads it (`ssh -G`), with --timings added."""
+def block_proxy_command(ssh, host, env) -> str:
+    """The block's ProxyCommand as ssh reads it (`ssh -G`)."""
+    shown = subprocess.run([*ssh, "-G", host], env=env, capture_output=True, text=True, check=True).stdout
+    return next(line.split(" ", 1)[1] for line in shown.splitlines() if line.startswith("proxycommand "))
+
+
+def as_console_script(command: str) -> "str | None":
+    """*command* started by the console script instead of the quick start (`python -I -S .../proxycmd/
+    condor-job-proxy`, proxycmd/ourcommands.py); None when the block names the console script already."""
     import re
 
-    shown = subprocess.run([*ssh, "-G", host], env=env, capture_output=True, text=True, check=True).stdout
-    command = next(line.split(" ", 1)[1] for line in shown.splitlines() if line.startswith("proxycommand "))
+    script = Path(sys.executable).parent / "condor-job-proxy"
+    quick = re.match(r"'[^']*' -I -S '[^']*/proxycmd/condor-job-proxy' ", command)
+    return f"'{script}' {command[quick.end():]}" if quick else None
+
+
+def proxy_cpu(ssh, host, env, runs: int, command: "str | None" = None) -> dict:
+    """Medians over *runs* cold connections of what `condor-job-proxy --timings` says: its own CPU (user +
+    system since exec, interpreter start included, condor_ssh_to_job and other children not) and its steps.
+    The block's ProxyCommand as ssh reads it (`ssh -G`), or *command*, with --timings added."""
+    import re
+
+    command = command or block_proxy_command(ssh, host, env)
     at = re.search(r"condor-job-proxy'? ", command)  # the program, quoted or not
     if not at:
         raise SystemExit(f"no condor-job-proxy in the block's ProxyCommand: {command}")
@@ -188,11 +205,15 @@ def main() -> int:
         ours_key = session_key_type([*ours, "-v", host, "true"], env)
         classic_key = session_key_type([*classic, "-ssh", "ssh -v", job, "true"], env)
 
-        cold = interleaved({
+        script = as_console_script(block_proxy_command(ours, host, env))  # the quick start's gain, side by side
+        variants = {
             "ours": [*ours, host, "true"],
             "classic": [*classic, job, "true"],
             "classic-ecdsa": [*classic, "-keygen-options", ECDSA, job, "true"],
-        }, args.runs, env)
+        }
+        if script:
+            variants["ours-script"] = [*ours, "-o", f"ProxyCommand={script}", host, "true"]
+        cold = interleaved(variants, args.runs, env)
 
         control = base / "cm-%C"
         master = ["-o", "ControlMaster=auto", "-o", f"ControlPath={control}", "-o", "ControlPersist=600"]
@@ -200,6 +221,7 @@ def main() -> int:
         subprocess.run([*ours, *master, "-O", "exit", host], env=env, capture_output=True)
 
         cpu = proxy_cpu(ours, host, env, args.runs)
+        script_cpu = proxy_cpu(ours, host, env, args.runs, script) if script else None
         bare_python_cpu = child_cpu([sys.executable, "-S", "-c", "pass"], env, args.runs)
 
         fake_proxy = [] if real else [timed([*classic, "-proxy", "0"], dict(env)) for _ in range(args.runs)]
@@ -236,6 +258,13 @@ def main() -> int:
         print(f"  proxy CPU per connection  {cpu['cpu']:.1f} ms (its own process, user + system, interpreter start "
               f"included, condor_ssh_to_job not; aim < 10)   `python -S -c pass` {bare_python_cpu:.1f} ms   steps: ready "
               f"{cpu['ready']:.1f} ms, session {cpu['session']:.1f} ms, register {cpu['register']:.1f} ms")
+        if script_cpu:
+            print(f"  quick start (python -I -S) vs the console script: cold {ms(cold['ours'])} vs "
+                  f"{ms(cold['ours-script'])} ({cold['ours'] / cold['ours-script']:.3f}); proxy CPU {cpu['cpu']:.1f} vs "
+                  f"{script_cpu['cpu']:.1f} ms; the console script's cold vs classic ECDSA "
+                  f"{cold['ours-script'] / cold['classic-ecdsa']:.3f}")
+        else:
+            print("  the block names the console script (an editable or --user install: no quick start)")
         print(f"  warm (ControlMaster)      ssh {host} true {ms(warm['ours-warm'])}   vs classic default "
               f"{ms(cold['classic'])}: {warm['ours-warm'] / cold['classic']:.3f}, vs classic ECDSA "
               f"{warm['ours-warm'] / cold['classic-ecdsa']:.3f}")

@@ -60,6 +60,9 @@ class RenderContext:
     # False: one machine owns the runtime directory, and the block names its host directory literally
     # (paths.ONE_HOST_DIR), for the libraries and editors that expand no %l (sshconfig/pernode.py decides)
     per_node: bool = True
+    # the words that start the ProxyCommand when not the console script alone: `<python> -I -S <launcher>`
+    # (proxycmd/ourcommands.py, quick_start: no site.py on every connection)
+    quick_start: Optional[Tuple[str, ...]] = None
 
 
 # ----- job entries --------------------------------------------------------------------------------------------
@@ -159,6 +162,12 @@ def _routes(settings: Settings) -> List[Route]:
     return sorted(routes, key=lambda route: -depth(route.suffix))
 
 
+def proxy_start_words(ctx: RenderContext) -> List[str]:
+    """The ProxyCommand's first words: the console script, or the quick start (its flags unquoted)."""
+    start = ctx.quick_start or (ctx.proxy,)
+    return [word if word in ("-I", "-S") else shell_word(word, "proxy path") for word in start]
+
+
 def render_rules(ctx: RenderContext) -> str:
     """The Match pairs for every suffix, then ``Match all``: everything in the block but the jobs.  Each
     part of options.py adds its ProxyCommand words and its lines of every section, in declaration order."""
@@ -166,7 +175,7 @@ def render_rules(ctx: RenderContext) -> str:
     shared = "".join(f"{INDENT}{line}\n" for part in OPTIONS if part.ssh for line in part.ssh(ctx, s))
     out = []
     for route in _routes(s):
-        words = [shell_word(ctx.proxy, "proxy path")]
+        words = proxy_start_words(ctx)
         words += [word for part in OPTIONS if part.proxy for word in part.proxy(ctx, s, route)]
         words += ["--login", "'%r'", "'%h'"]
         hosts = f'"*.{route.suffix},*.{route.suffix}."'  # any case (match_hostname), with or without the trailing dot

@@ -77,12 +77,15 @@ def _setup_transform(proxy: str, rundir: str, chosen: Settings, hop_config: Opti
                      shared_known_hosts: bool = False, per_node: bool = True):
     """The file's text (None: no file) -> the text with the block written for *chosen*; with
     *shared_known_hosts*, for an OpenSSH client before 8.4 (one known_hosts file for every login node)."""
+    quick = ourcommands.quick_start()  # `python -I -S`: no site.py on every connection, where the install allows
+    quick_start = tuple(quick) if quick else None
 
     def transform(text: Optional[str]) -> str:
         old_block = splice.block_text(text) if text is not None else None
         created = text is None or (old_block is not None and splice.was_created(old_block))
         ctx = RenderContext(proxy=proxy, runtime_dir=rundir, settings=chosen, created_file=created,
-                            ssh_config=hop_config, shared_known_hosts=shared_known_hosts, per_node=per_node)
+                            ssh_config=hop_config, shared_known_hosts=shared_known_hosts, per_node=per_node,
+                            quick_start=quick_start)
         block = render.render_block(ctx, hosts=_kept_hosts(old_block, chosen.suffixes))
         return splice.splice(text if text is not None else "", block)
 

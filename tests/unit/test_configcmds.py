@@ -6,6 +6,7 @@ import os
 import shutil
 import socket
 import stat
+import json
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -285,6 +286,18 @@ def test_an_unwritable_directory_is_one_line_and_no_write(home):
 
 # ----- the real client, through the real script ------------------------------------------------------------
 @pytest.mark.skipif(not SCRIPT.exists() or not shutil.which("ssh"), reason="needs condor-job-ssh and ssh")
+def installed_proxy_start() -> str:
+    """The ProxyCommand's first words as the installed condor-job-ssh writes them: the quick start
+    (`python -I -S .../proxycmd/condor-job-proxy`, proxycmd/ourcommands.py) where the install allows, else
+    the console script."""
+    probe = "import json; from proxycmd import ourcommands; print(json.dumps(ourcommands.quick_start()))"
+    done = subprocess.run([sys.executable, "-I", "-c", probe], cwd="/", capture_output=True, text=True, timeout=60)
+    words = json.loads(done.stdout)
+    if words is None:
+        return f"'{setup_cmd.find_proxy()}'"
+    return f"'{words[0]}' -I -S '{words[3]}'"
+
+
 def test_real_setup_beats_a_users_host_star(home):
     config = home.base / "ssh_config"
     config.write_text("Compression yes\n\nHost *\n    IdentityFile ~/.ssh/id_mine\n    IdentityAgent /tmp/agent\n"
@@ -299,7 +312,7 @@ def test_real_setup_beats_a_users_host_star(home):
 
     ours = ssh_g("32.0.job.condor")
     rundir = str(home.rundir)
-    assert f"proxycommand '{setup_cmd.find_proxy()}' --runtime-dir '{rundir}' --one-host --login '%r' '%h'" in ours
+    assert f"proxycommand {installed_proxy_start()} --runtime-dir '{rundir}' --one-host --login '%r' '%h'" in ours
     for line in [f"identityagent {rundir}/local/agent.sock", "identityfile none", "user alice", "controlmaster auto",
                  "identitiesonly no"]:
         assert line in ours
@@ -555,7 +568,8 @@ def _proxy_args(config: Path, monkeypatch):
     monkeypatch.setattr(cli, "_fail", refuse)
     line = next(line for line in config.read_text().splitlines() if "condor-job-proxy' " in line)
     words = shlex.split(line.strip()[len("ProxyCommand "):].replace("%%", "%").replace("'%h'", "1.0.job.condor"))
-    return cli.build_parser().parse_args(words[1:])
+    program = next(i for i, word in enumerate(words) if word.endswith("condor-job-proxy"))  # or python -I -S it
+    return cli.build_parser().parse_args(words[program + 1:])
 
 
 @pytest.mark.parametrize("option", ["--schedd=-x", "--pool=-cm.example.org", "--route=cms.condor=-s@cm",

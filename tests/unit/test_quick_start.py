@@ -1,0 +1,98 @@
+"""The ProxyCommand's quick start (issue 29): `<python> -I -S <site-packages>/proxycmd/condor-job-proxy`, written by
+setup only where every dependency the ProxyCommand may import lives beside our package (proxycmd/ourcommands.py)."""
+
+from __future__ import annotations
+
+import ast
+import os
+import subprocess
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from proxycmd import ourcommands
+from sshconfig.block.render import RenderContext, render_block
+from sshconfig.block.settings import Settings
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _third_party_imports() -> set:
+    """Every module outside the standard library and our package that a file of proxycmd/ imports."""
+    found = set()
+    for path in (REPO / "proxycmd").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module]
+            else:
+                continue
+            found.update(name.split(".")[0] for name in names)
+    return {name for name in found if name not in sys.stdlib_module_names and name != "proxycmd"}
+
+
+def test_every_dependency_the_proxycommand_imports_is_checked_by_the_quick_start():
+    assert _third_party_imports() <= set(ourcommands.PROXY_IMPORTS)
+
+
+def _root(tmp_path: Path, mode: int = 0o644) -> Path:
+    (tmp_path / "proxycmd").mkdir()
+    script = tmp_path / "proxycmd" / ourcommands.QUICK_START
+    script.write_text("# the launcher\n")
+    script.chmod(mode)
+    return tmp_path
+
+
+def _spec(origin=None, locations=None):
+    return SimpleNamespace(origin=origin, submodule_search_locations=locations)
+
+
+def test_the_quick_start_needs_each_dependency_beside_our_package(tmp_path):
+    root = _root(tmp_path)
+    beside = {"platformdirs": _spec(f"{root}/platformdirs/__init__.py", [f"{root}/platformdirs"]),
+              "htcondor2": _spec(f"{root}/htcondor2/__init__.py", [f"{root}/htcondor2"]),
+              "tomli": _spec(f"{root}/tomli.py")}
+    words = ourcommands.quick_start(str(root), find_spec=beside.get)
+    assert words == [sys.executable, "-I", "-S", f"{root}/proxycmd/condor-job-proxy"]
+    # an editable or --user install: a dependency in another directory (the system's, a venv inside a checkout)
+    for elsewhere in (f"/usr/lib/python3/dist-packages/platformdirs/__init__.py",
+                      f"{root}/.venv/lib/python3.11/site-packages/platformdirs/__init__.py"):
+        found = dict(beside, platformdirs=_spec(elsewhere, [os.path.dirname(elsewhere)]))
+        assert ourcommands.quick_start(str(root), find_spec=found.get) is None, elsewhere
+    namespace = dict(beside, classad2=_spec(None, [f"{root}/classad2", "/opt/other/classad2"]))
+    assert ourcommands.quick_start(str(root), find_spec=namespace.get) is None
+
+
+def test_no_quick_start_from_a_launcher_others_may_change_or_that_is_missing(tmp_path):
+    root = _root(tmp_path, mode=0o664)
+    assert ourcommands.quick_start(str(root), find_spec=lambda name: None) is None
+    (root / "proxycmd" / ourcommands.QUICK_START).chmod(0o644)
+    assert ourcommands.quick_start(str(root), find_spec=lambda name: None) is not None
+    (root / "proxycmd" / ourcommands.QUICK_START).unlink()
+    assert ourcommands.quick_start(str(root), find_spec=lambda name: None) is None
+
+
+def test_the_installed_package_ships_the_launcher_and_it_runs_the_proxy():
+    """The test venv's own install (scripts/install.sh: a regular one) gets the quick start, and the launcher
+    starts condor-job-proxy under -I -S."""
+    probe = ("from proxycmd import ourcommands; import json; print(json.dumps(ourcommands.quick_start()))")
+    done = subprocess.run([sys.executable, "-I", "-c", probe], cwd="/", capture_output=True, text=True, timeout=60)
+    words = __import__("json").loads(done.stdout)
+    if words is None:
+        pytest.skip("this venv's install is editable (pip install -e): the quick start rightly does not apply")
+    assert words[:3] == [sys.executable, "-I", "-S"] and words[3].endswith("/proxycmd/condor-job-proxy")
+    version = subprocess.run(words + ["--version"], cwd="/", capture_output=True, text=True, timeout=60,
+                             env=dict(os.environ, PYTHONPATH="/nonexistent"))
+    assert version.returncode == 0 and "condor-job-proxy" in version.stdout, version.stdout + version.stderr
+
+
+def test_the_block_starts_with_the_quick_start_words_unquoted_flags():
+    ctx = RenderContext(proxy="/opt/cjp/bin/condor-job-proxy", runtime_dir="/home/u/.ssh/cjp", settings=Settings(),
+                        quick_start=("/opt/cjp/bin/python", "-I", "-S",
+                                     "/opt/cjp/lib/site-packages/proxycmd/condor-job-proxy"))
+    line = next(line for line in render_block(ctx).splitlines() if "ProxyCommand '" in line)
+    assert line.strip().startswith("ProxyCommand '/opt/cjp/bin/python' -I -S "
+                                   "'/opt/cjp/lib/site-packages/proxycmd/condor-job-proxy' --runtime-dir ")
