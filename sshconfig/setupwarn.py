@@ -13,11 +13,12 @@ from typing import List, Optional
 import shlex
 
 from proxycmd import ourcommands
+from proxycmd.checkresult import FAIL
 from proxycmd.errors import ProxyError
 from proxycmd.sim.client import SimPool
 
 from .block.resolved import resolve_block
-from .commands import doctor
+from .checks.block import check_login_user, local_user
 from .places import backend_for
 
 
@@ -26,8 +27,8 @@ def problems(config: Path, chosen) -> List[str]:
     out = []
     resolved = resolve_block(config, chosen.suffix)
     if resolved is not None:
-        login = doctor.check_login_user(resolved, chosen.user, doctor.local_user())
-        if login.state == doctor.FAIL:
+        login = check_login_user(resolved, chosen.user, local_user())
+        if login.state == FAIL:
             out.append(f"{login.detail}; fix: {login.fix.replace('`', '')}")
 
     try:

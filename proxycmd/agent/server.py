@@ -35,6 +35,7 @@ AGENT, CONTROL = "agent", "control"  # the two sockets' kinds
 
 _SUCCESS = bytes([wire.AGENT_SUCCESS])
 _STOP = object()  # what follows a stop request
+_HUNG_UP = object()  # the client hung up between requests
 _FAILURE = bytes([wire.AGENT_FAILURE])
 _CONTROL_NAME = re.compile(r"[0-9a-f]{40}")  # ssh's %C
 _MASTER_TITLE = re.compile(r"ssh: (/.*)/([0-9a-f]{40}) \[mux\]")  # what a backgrounded master calls itself
@@ -189,15 +190,23 @@ class Agent:
         token = peer.start_token(who.pid)
         link.peer = (who.pid, token)
         while True:
-            body = link.read_request()
-            if body is None:
+            reply = self._answer(link, lambda reader: self._standard(reader, who.pid, token))
+            if reply is _HUNG_UP:
                 return
-            self._net.touch()
-            try:
-                reply = self._standard(wire.Reader(body), who.pid, token)
-            finally:
-                keys.wipe(body)
             link.reply(reply)
+
+    def _answer(self, link: listener.Link, handle):
+        """What *handle* makes of the next request on *link* (a wire.Reader over its body), the body wiped
+        once handled (a registration's private key is read in place); _HUNG_UP when the client hung up
+        between requests."""
+        body = link.read_request()
+        if body is None:
+            return _HUNG_UP
+        self._net.touch()
+        try:
+            return handle(wire.Reader(body))
+        finally:
+            keys.wipe(body)
 
     def _standard(self, reader: wire.Reader, pid: int, token: Optional[str]) -> bytes:
         kind = reader.byte()
@@ -241,14 +250,10 @@ class Agent:
         if who is None:
             return
         while True:
-            body = link.read_request()
-            if body is None:
+            answer = self._answer(link, lambda reader: self._manage(reader, who.pid))
+            if answer is _HUNG_UP:
                 return
-            self._net.touch()
-            try:
-                reply, after = self._manage(wire.Reader(body), who.pid)
-            finally:
-                keys.wipe(body)  # the registration's private key was read in place
+            reply, after = answer
             if after is _STOP:
                 link.reply(reply)
                 log.info("stop requested by pid %d", who.pid)

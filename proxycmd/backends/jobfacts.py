@@ -13,7 +13,7 @@ How a job runs, from the ad (HTCondor's submit_utils.cpp and starter.cpp, 25.x):
                       else under Apptainer; a .sif file (WantSIF) or a directory (WantSandboxImage) under
                       Apptainer;
   vanilla             anything else, unless the execute node puts every job in a container
-                      (USE_DEFAULT_CONTAINER): only a session in the job can tell (sshconfig/jobprobe.py).
+                      (USE_DEFAULT_CONTAINER): only a session in the job can tell (sshconfig/checks/jobprobe.py).
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ them and runs this tier as an unprivileged user; CI sets CJP_REQUIRE_CONTAINERS=
 sshd runs on the execute host and every session's commands enter the container (`docker exec`): the
 tests check that commands, scp, sftp and rsync land inside (the image's /etc/os-release), that `ssh -L`
 reaches a server inside with host networking and not without, that jobs on demand run in a container,
-and the traps, each with what `condor-job-ssh doctor JOB` says of it (sshconfig/jobdoctor.py): exit
+and the traps, each with what `condor-job-ssh doctor JOB` says of it (sshconfig/checks/jobfindings.py): exit
 statuses always 0, scp and sftp failing without the job's uid in the image or without sftp-server at the
 execute node's path, a job held on an image that cannot be had.  Marked `containers` (not `real`): the
 real tier (`-m real`) leaves them to this one (`-m containers`).

@@ -14,7 +14,8 @@ import subprocess
 
 from conftest import tool  # `world`: conftest's, on the simulated pool through both backends
 from proxycmd import paths
-from sshconfig.commands import doctor
+from proxycmd.checkresult import FAIL, OK
+from sshconfig.checks.agent import check_agent
 from sshconfig.block.resolved import resolve_block
 
 HOST = "{}.job.condor"
@@ -70,19 +71,19 @@ def test_doctor_checks_the_socket_ssh_uses(world):
     _login(world, job)
     resolved = resolve_block(world.ssh_config, "job.condor")
     assert resolved.identity_agent == str(paths.agent_socket(world.rundir))
-    ok = doctor.check_agent(world.rundir, resolved.identity_agent)
-    assert ok.state == doctor.OK, ok
+    ok = check_agent(world.rundir, resolved.identity_agent)
+    assert ok.state == OK, ok
     elsewhere = world.base / "other.sock"  # IdentityAgent naming a socket that is not the agent's
     other = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     other.bind(str(elsewhere))
     other.listen(1)
     try:
-        wrong = doctor.check_agent(world.rundir, str(elsewhere))
+        wrong = check_agent(world.rundir, str(elsewhere))
     finally:
         other.close()
-    assert wrong.state == doctor.FAIL and "not the socket of the agent" in wrong.detail, wrong
-    missing = doctor.check_agent(world.rundir, str(world.base / "gone.sock"))
-    assert missing.state == doctor.FAIL and "is not there" in missing.detail, missing
+    assert wrong.state == FAIL and "not the socket of the agent" in wrong.detail, wrong
+    missing = check_agent(world.rundir, str(world.base / "gone.sock"))
+    assert missing.state == FAIL and "is not there" in missing.detail, missing
 
 
 def test_agent_stop(world):

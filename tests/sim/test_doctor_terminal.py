@@ -6,10 +6,10 @@ import pytest
 
 from conftest import flat_table, tool
 from proxycmd.checkresult import FAIL
-from sshconfig import jobdoctor
-from sshconfig.jobprobe import Probe, parse
+from sshconfig.checks import jobfindings
+from sshconfig.checks.jobprobe import Probe, parse
 
-CTX = jobdoctor.Context(host="1.0.job.condor", release="r", list_jobs="l", doctor="d", again="a")
+CTX = jobfindings.Context(host="1.0.job.condor", release="r", list_jobs="l", doctor="d", again="a")
 NO_GID = "rw,nosuid,noexec,relatime,mode=600,ptmxmode=000"
 
 
@@ -22,23 +22,23 @@ def _facts():
 def test_a_probe_whose_terminal_did_not_start_gets_a_failing_shell_row_that_names_devpts():
     probe = Probe(complete=True, uid="1006", devpts=NO_GID, terminal=False,
                   terminal_said="Connection to 1.0.job.condor closed by remote host.")
-    rows = jobdoctor.findings("1.0", _facts(), probe, CTX)
+    rows = jobfindings.findings("1.0", _facts(), probe, CTX)
     shell = [row for row in rows if row.name == "shell"]
     assert len(shell) == 1 and shell[0].state == FAIL, rows
     assert "cannot start" in shell[0].detail and "gid=5" in shell[0].detail and NO_GID in shell[0].detail
-    assert "ssh 1.0.job.condor 'ls -l'" in shell[0].fix and jobdoctor.exit_status(rows) == 1
+    assert "ssh 1.0.job.condor 'ls -l'" in shell[0].fix and jobfindings.exit_status(rows) == 1
 
 
 def test_when_devpts_is_not_the_cause_ssh_s_own_words_are_given():
     probe = Probe(complete=True, uid="1006", devpts="rw,gid=5,mode=620", terminal=False,
                   terminal_said="PTY allocation request failed on channel 0")
-    shell = [row for row in jobdoctor.findings("1.0", _facts(), probe, CTX) if row.name == "shell"]
+    shell = [row for row in jobfindings.findings("1.0", _facts(), probe, CTX) if row.name == "shell"]
     assert "PTY allocation request failed" in shell[0].detail
 
 
 def test_a_terminal_that_started_or_was_not_tried_adds_no_row():
     for terminal in (True, None):
-        rows = jobdoctor.findings("1.0", _facts(), Probe(complete=True, terminal=terminal), CTX)
+        rows = jobfindings.findings("1.0", _facts(), Probe(complete=True, terminal=terminal), CTX)
         assert [row.name for row in rows] == ["sessions"], rows
 
 

@@ -160,7 +160,7 @@ def test_a_command_on_the_access_point_is_read_within_bounds():
 
 def test_doctor_jobs_probe_reads_what_the_job_prints_within_bounds():
     """`doctor JOB` reads what a session in the job prints: a job that floods it costs no memory."""
-    got = _peak_of("from sshconfig import jobprobe\n"
+    got = _peak_of("from sshconfig.checks import jobprobe\n"
                    f"jobprobe.ssh_argv = lambda config, host: ['sh', '-c', 'cat >/dev/null; head -c {FLOOD} /dev/zero']\n"
                    "result = jobprobe.run(None, '1.0.job.condor').error")
     assert got["result"] == "the session to 1.0.job.condor printed more than 64 KiB instead of the probe's report"

@@ -77,8 +77,9 @@ def test_a_host_name_that_cannot_name_a_directory_is_refused_in_one_line():
 def test_the_host_directory_must_be_private():
     """The per-host directory is checked like the runtime directory itself: by the proxy and agent
     (ensure_host_dir) and by doctor (the IdentityAgent directory as ssh -G resolves it)."""
-    from sshconfig.commands import doctor
+    from proxycmd.checkresult import FAIL, OK
     from sshconfig.block.resolved import from_ssh_g
+    from sshconfig.checks.rundir import check_block_runtime_dirs
 
     base = private_tmp("n-")  # not under /tmp: the safe chain refuses that before it reaches our directory
     rundir = base / "cjp"
@@ -95,15 +96,15 @@ def test_the_host_directory_must_be_private():
     assert resolved.identity_agent == str(host / "agent.sock")
     values["userknownhostsfile"] = f"{host}/known_hosts"  # as OpenSSH 8.4+ prints it: expanded
     resolved = from_ssh_g(values, "1.0.job.condor", node)
-    check, _ = doctor.check_block_runtime_dirs(resolved)
-    assert check.state == doctor.FAIL and str(host) in check.detail and "lets others in" in check.detail
+    check, _ = check_block_runtime_dirs(resolved)
+    assert check.state == FAIL and str(host) in check.detail and "lets others in" in check.detail
     host.chmod(0o700)
-    assert doctor.check_block_runtime_dirs(resolved)[0].state == doctor.OK
+    assert check_block_runtime_dirs(resolved)[0].state == OK
     # An ssh before 8.4 prints (and reads) a per-host UserKnownHostsFile with a literal %l.
     old = from_ssh_g(dict(values, userknownhostsfile=f"{rundir}/host-%l/known_hosts"), "1.0.job.condor",
                                node)
-    check, _ = doctor.check_block_runtime_dirs(old)
-    assert check.state == doctor.FAIL and "does not expand %l" in check.detail and "setup` on this host" in check.fix
+    check, _ = check_block_runtime_dirs(old)
+    assert check.state == FAIL and "does not expand %l" in check.detail and "setup` on this host" in check.fix
     shutil.rmtree(base)
 
 

@@ -70,8 +70,8 @@ def test_a_failures_directory_that_is_a_symlink_is_refused(state, tmp_path):
 
 
 def test_doctor_shows_recent_failures(state):
-    from sshconfig.commands.doctor import OK, WARN
-    from sshconfig.failures_check import check_recent_failures
+    from proxycmd.checkresult import OK, WARN
+    from sshconfig.checks.recent_failures import check_recent_failures
 
     assert check_recent_failures(now=5000.0).state == OK
     failures.record("7.0.job.condor", "condor-job-proxy: job 7.0 is held: quota", now=4000.0)
@@ -102,7 +102,7 @@ def test_a_long_hold_reason_is_shortened_so_the_hint_fits_what_ssh_prints():
 
 
 def test_doctor_prints_a_recorded_host_with_control_characters_as_one_line(state):
-    from sshconfig.failures_check import check_recent_failures
+    from sshconfig.checks.recent_failures import check_recent_failures
 
     failures.record("1.0\x1b[2J\n.job.condor", "condor-job-proxy: bad\x07 name", now=10.0)
     detail = check_recent_failures(now=20.0).detail
@@ -123,7 +123,7 @@ def test_the_proxys_options_name_the_schedd_and_pool_to_release_on():
 
 def test_records_are_kept_per_place_and_doctor_shows_only_its_own(state):
     """A demo's job 1.0 and the user's real job 1.0 never share or show each other's records."""
-    from sshconfig.failures_check import check_recent_failures
+    from sshconfig.checks.recent_failures import check_recent_failures
     from sshconfig.block.settings import Settings
 
     demo = failures.where_key(sim_root="/tmp/cjp-demo-x/pool")
@@ -138,7 +138,7 @@ def test_records_are_kept_per_place_and_doctor_shows_only_its_own(state):
 
 
 def test_a_record_older_than_the_job_now_holding_its_id_is_dropped(state):
-    from sshconfig.failures_check import check_recent_failures
+    from sshconfig.checks.recent_failures import check_recent_failures
     from sshconfig.block.settings import Settings
 
     root = "/srv/pool"
@@ -151,7 +151,7 @@ def test_a_record_older_than_the_job_now_holding_its_id_is_dropped(state):
 
 
 def test_one_failure_per_line_and_the_command_of_each_marked_for_the_table(state):
-    from sshconfig.failures_check import check_recent_failures
+    from sshconfig.checks.recent_failures import check_recent_failures
 
     failures.record("1.0.job.condor", "condor-job-proxy: job 1.0 is held: q; after fixing the cause, release it "
                                       "with: condor_release 1.0", now=10.0)
@@ -164,7 +164,7 @@ def test_one_failure_per_line_and_the_command_of_each_marked_for_the_table(state
 
 
 def test_a_command_in_parentheses_is_moved_out_of_them_for_its_own_line(state):
-    from sshconfig.failures_check import check_recent_failures
+    from sshconfig.checks.recent_failures import check_recent_failures
 
     failures.record("9.0.job.condor", "condor-job-proxy: job 9.0 is not in the queue; your running job: 2.0 "
                                       "(list them with: condor-job-ssh sim list --root /p)", now=11.0)

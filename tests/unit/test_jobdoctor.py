@@ -1,5 +1,5 @@
 """`condor-job-ssh doctor JOB`, the pure parts: job ads -> facts (proxycmd/backends/jobfacts.py), the probe's script
-and its output (sshconfig/jobprobe.py), facts -> findings (sshconfig/jobdoctor.py).  The probe script runs
+and its output (sshconfig/checks/jobprobe.py), facts -> findings (sshconfig/checks/jobfindings.py).  The probe script runs
 here for real under /bin/sh in a scratch directory laid out as a starter lays it out.  What a real pool
 and real containers make of it: tests/real/test_real_containers.py; on the simulated pool and through the hop:
 tests/sim/test_jobdoctor_e2e.py."""
@@ -16,10 +16,10 @@ import pytest
 
 from conftest import private_tmp
 from proxycmd.backends.jobfacts import JobFacts, from_ad, version_text
-from sshconfig import jobdoctor, jobprobe
+from sshconfig.checks import jobfindings, jobprobe
 from proxycmd.checkresult import FAIL, OK, WARN
 
-CTX = jobdoctor.Context(host="7.0.job.condor", release="condor_release 7.0", list_jobs="condor_q",
+CTX = jobfindings.Context(host="7.0.job.condor", release="condor_release 7.0", list_jobs="condor_q",
                         doctor="condor-job-ssh doctor", again="condor-job-ssh doctor 7.0.job.condor")
 DOCKER_AD = {"ClusterId": 7, "ProcId": 0, "JobStatus": 2, "JobUniverse": 5, "WantDocker": True,
              "DockerImage": "cjp/good:1", "RemoteHost": "slot1_1@ep"}
@@ -35,7 +35,7 @@ ON_HOST = jobprobe.Probe(complete=True, status_reported=True, uid="1001", passwd
 
 
 def rows(facts, probe, ctx=CTX):
-    return {row.name: row for row in jobdoctor.findings("7.0", facts, probe, ctx)}
+    return {row.name: row for row in jobfindings.findings("7.0", facts, probe, ctx)}
 
 
 # ----- the execute node's version against HTCONDOR-3658 ----------------------------------------------------
@@ -45,12 +45,12 @@ def rows(facts, probe, ctx=CTX):
     ("25.10.0", False), ("25.10.1", True), ("25.14.0", True), ("26.0.0", True), ("23.0.30", False),
 ])
 def test_one_shot_commands_enter_the_container_from_the_releases_with_the_fix(version, inside):
-    assert jobdoctor.enters_container(version) is inside
+    assert jobfindings.enters_container(version) is inside
 
 
 @pytest.mark.parametrize("text", [None, "", "25.14", "x.y.z", "25.14.0.1"])
 def test_an_unknown_version_is_unknown(text):
-    assert jobdoctor.enters_container(text) is None
+    assert jobfindings.enters_container(text) is None
 
 
 def test_versions_are_read_from_condor_version_strings():
@@ -153,10 +153,10 @@ def test_the_probe_script_runs_under_a_plain_sh_and_reads_the_starters_files(she
 
 # ----- facts -> findings ---------------------------------------------------------------------------------
 def test_a_job_whose_sessions_land_on_the_host_gets_one_row_and_nothing_else():
-    got = jobdoctor.findings("7.0", from_ad({"JobStatus": 2, "JobUniverse": 5, "RemoteHost": "slot1@ep"}, "7.0"),
+    got = jobfindings.findings("7.0", from_ad({"JobStatus": 2, "JobUniverse": 5, "RemoteHost": "slot1@ep"}, "7.0"),
                              ON_HOST, CTX)
     assert [(row.name, row.state) for row in got] == [("sessions", OK)]
-    assert "land on the execute host slot1@ep" in got[0].detail and jobdoctor.exit_status(got) == 0
+    assert "land on the execute host slot1@ep" in got[0].detail and jobfindings.exit_status(got) == 0
 
 
 def test_a_good_image_with_host_networking_has_only_the_exit_status_trap():
@@ -170,7 +170,7 @@ def test_a_good_image_with_host_networking_has_only_the_exit_status_trap():
 def test_default_networking_fails_ssh_L_with_the_fix():
     got = rows(from_ad(CONTAINER_AD, "7.0"), INSIDE)
     assert got["ssh -L/-D/-R"].state == FAIL and "docker_network_type = host" in got["ssh -L/-D/-R"].fix
-    assert jobdoctor.exit_status(list(got.values())) == 1
+    assert jobfindings.exit_status(list(got.values())) == 1
 
 
 def test_a_uid_missing_from_the_image_fails_scp_and_sftp_and_points_to_rsync():
@@ -219,11 +219,11 @@ def test_a_job_held_on_its_image_and_other_states():
     assert got["sessions"].state == WARN and got["ssh -L/-D/-R"].state == FAIL
     idle = rows(from_ad({"JobStatus": 1}, "7.0"), None)
     assert list(idle) == ["job"] and idle["job"].state == WARN
-    assert jobdoctor.findings("7.0", None, None, CTX)[0].state == FAIL
+    assert jobfindings.findings("7.0", None, None, CTX)[0].state == FAIL
 
 
 def test_a_session_that_failed_is_one_failing_row_with_what_ssh_said():
-    got = jobdoctor.findings("7.0", from_ad({"JobStatus": 2}, "7.0"), jobprobe.Probe(error="Connection refused"), CTX)
+    got = jobfindings.findings("7.0", from_ad({"JobStatus": 2}, "7.0"), jobprobe.Probe(error="Connection refused"), CTX)
     assert [(row.name, row.state) for row in got] == [("session", FAIL)] and "Connection refused" in got[0].detail
 
 

@@ -273,7 +273,7 @@ def safe_tmp():
 
 def test_doctor_check(monkeypatch, safe_tmp):
     tmp_path = safe_tmp
-    from sshconfig.profiles.check import check_profiles
+    from sshconfig.checks.profiles import check_profiles
 
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
     assert check_profiles() == []

@@ -7,7 +7,6 @@ from typing import List
 
 from proxycmd import ondemand, ourcommands, paths
 from proxycmd.errors import ProxyError
-
 from proxycmd.checkresult import FAIL, OK, Check
 
 NAME = "profiles"

@@ -1,4 +1,4 @@
-"""The `doctor` line that shows the proxy's recent failures (recorded by proxycmd/failures.py).
+"""The `doctor` row that shows the proxy's recent failures (recorded by proxycmd/failures.py).
 
 Without a terminal (VS Code, scripts, cron) the sentence reached only ssh's stderr; here the user finds it
 again, with the time and the host name, one failure per line.  Only the records of the places the settings
@@ -12,10 +12,8 @@ import re
 import time
 from typing import Callable, Dict, Optional, Set
 
-from proxycmd import failures
-
+from proxycmd import failures, hostname
 from proxycmd.checkresult import OK, WARN, Check
-from proxycmd import hostname
 
 RECENT = 24 * 3600.0  # failures of the last day make a warning; older ones of the week are only listed
 _COMMAND = re.compile(r"(?P<head>.*\bwith: )(?P<command>[^()`]+?)(?P<tail>\)?)$")

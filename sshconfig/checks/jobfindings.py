@@ -2,7 +2,7 @@
 
 Pure: `findings` turns facts into doctor's rows (proxycmd/checkresult.py).  The facts are what the pool
 says of the job (proxycmd/backends/jobfacts.py: its ad, the execute node's HTCondor version) and what a probe saw in a
-real session to it (sshconfig/jobprobe.py); sshconfig/jobdoctorcmd.py gathers them.  A job whose sessions
+real session to it (sshconfig/checks/jobprobe.py); sshconfig/checks/job.py gathers them.  A job whose sessions
 land on the execute host has no trap: it gets one row that says so, and nothing else.
 
 What the rows rest on (HTCondor 25.x source, measured on 25.14 with Docker 20.10; docs/containers.md):
@@ -27,8 +27,8 @@ from collections import namedtuple
 from typing import List, Optional
 
 from proxycmd.backends.jobfacts import INVALID_IMAGE_HOLD_CODE, JobFacts, version_tuple
-
 from proxycmd.checkresult import FAIL, OK, WARN, Check
+
 from .jobprobe import Probe
 
 # The first release of each series in which one-shot commands enter the container (HTCONDOR-3658); every
@@ -83,7 +83,7 @@ def findings(job_id: str, facts: Optional[JobFacts], probe: Optional[Probe], ctx
 
 
 def _terminal(probe: Probe, ctx: Context) -> List[Check]:
-    """A row only when a session with a terminal did not start (sshconfig/jobprobe.py `terminal`)."""
+    """A row only when a session with a terminal did not start (sshconfig/checks/jobprobe.py `terminal`)."""
     if probe.terminal is not False:
         return []
     why = "the job's sshd could not give it a terminal"

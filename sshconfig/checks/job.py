@@ -1,11 +1,12 @@
-"""`condor-job-ssh doctor JOB`: gather one job's facts and print what its sessions can and cannot do.
+"""`condor-job-ssh doctor JOB`: gather one job's facts and turn them into rows of what its sessions can and
+cannot do.
 
 JOB is a job id (`32.0`, `32`) or a job host name (`32.0.job.condor`, `32.0.SCHEDD.job.condor`, a route's
 `32.0.ap2.condor`, a profile's `gpu.job.condor`: its live job).  The backend the settings choose (the
 simulated pool, HTCondor here, or the access point with `setup --via`) tells the job's ad
 (`Backend.job_facts`); when the job runs, a probe runs in it through a real ssh session over the user's
-own config (sshconfig/jobprobe.py).  The judging is sshconfig/jobdoctor.py's; the table doctor's.
-Exit status: 0 when nothing fails, 1 when something will not work, 2 for a JOB that names no job.
+own config (sshconfig/checks/jobprobe.py).  The judging is sshconfig/checks/jobfindings.py's; the table and
+the exit status sshconfig/commands/doctor.py's (2 for a JOB that names no job, said here).
 """
 
 from __future__ import annotations
@@ -13,19 +14,19 @@ from __future__ import annotations
 import os
 import shlex
 from pathlib import Path
-from typing import Callable, List, Optional, Tuple
-
-import typer
+from typing import List, Optional, Tuple
 
 from proxycmd import advice, ourcommands
 from proxycmd.errors import ProxyError
 from proxycmd.hostname import HostnameError, JobAddress, parse, parse_job_id
 from proxycmd.backends.jobfacts import JobFacts
 
-from . import jobdoctor, jobprobe, ui
-from .block import settings as settings_mod
-from .places import backend_for
 from proxycmd.checkresult import WARN, Check
+
+from .. import ui
+from ..block import settings as settings_mod
+from ..places import backend_for
+from . import jobfindings, jobprobe
 
 
 def resolve(text: str, settings) -> Tuple[JobAddress, Optional[str], Optional[str], bool]:
@@ -42,8 +43,8 @@ def resolve(text: str, settings) -> Tuple[JobAddress, Optional[str], Optional[st
     return addr, addr.schedd or route.schedd, route.pool, bool(route.pool and not route.schedd and not addr.schedd)
 
 
-def diagnose(text: str, ssh_config: Optional[Path], render: Callable[[List[Check]], str]) -> int:
-    """Print the findings on the job JOB names with *render* (doctor's table) and return the exit status."""
+def job_rows(text: str, ssh_config: Optional[Path]) -> List[Check]:
+    """The rows for the job JOB (*text*) names; a one-line error (ui.fail) when it names none."""
     try:
         chosen = settings_mod.load(warn=lambda message: None)
     except settings_mod.SettingsError as exc:
@@ -58,9 +59,9 @@ def diagnose(text: str, ssh_config: Optional[Path], render: Callable[[List[Check
     cjs = ourcommands.command_word("condor-job-ssh")
     config_opt = f" --ssh-config {shlex.quote(str(ssh_config))}" if ssh_config else ""
     if addr.profile:
-        addr = _profile_job(backend, addr, render)
-        if addr is None:
-            return 0
+        addr = _profile_job(backend, addr)
+        if isinstance(addr, Check):
+            return [addr]
     job_id = addr.job_id
     rows: List[Check] = []
     try:
@@ -70,15 +71,13 @@ def diagnose(text: str, ssh_config: Optional[Path], render: Callable[[List[Check
                                        "session in the job alone", ""))
         facts = JobFacts(job_id=job_id, status="running", ad_known=False)
     host = addr.hostname
-    ctx = jobdoctor.Context(host=host, release=advice.release_command(job_id, **where),
+    ctx = jobfindings.Context(host=host, release=advice.release_command(job_id, **where),
                             list_jobs=advice.list_command(**where), doctor=f"{cjs} doctor{config_opt}",
                             again=f"{cjs} doctor {host}{config_opt}", forward_agent=chosen.forward_agent)
     probe = None
     if facts is not None and facts.status == "running":
         probe = jobprobe.run(str(ssh_config) if ssh_config else None, host)
-    rows += jobdoctor.findings(job_id, facts, probe, ctx)
-    typer.echo(render(rows), nl=False)
-    return jobdoctor.exit_status(rows)
+    return rows + jobfindings.findings(job_id, facts, probe, ctx)
 
 
 def _backend(chosen, schedd, pool, pool_only, ssh_config: Optional[Path]):
@@ -89,16 +88,14 @@ def _backend(chosen, schedd, pool, pool_only, ssh_config: Optional[Path]):
         raise ui.fail(f"cannot ask HTCondor about the job: {exc} (install HTCondor's Python bindings)", 1)
 
 
-def _profile_job(backend, addr: JobAddress, render) -> Optional[JobAddress]:
-    """The address of the profile's live job (a running one first); None, said in a row, when it has none."""
+def _profile_job(backend, addr: JobAddress) -> "JobAddress | Check":
+    """The address of the profile's live job (a running one first); when it has none, the row that says so."""
     try:
         found = [job for _, job in backend.live_profile_jobs(addr.profile)]
     except ProxyError as exc:
         raise ui.fail(f"cannot look up the job of profile {addr.profile}: {exc}", 1)
     if not found:
-        row = Check("job", WARN, f"no job of profile {addr.profile} is idle or running",
-                    f"start one: `ssh {addr.hostname}`")
-        typer.echo(render([row]), nl=False)
-        return None
+        return Check("job", WARN, f"no job of profile {addr.profile} is idle or running",
+                     f"start one: `ssh {addr.hostname}`")
     job = next((job for job in found if job.status == "running"), found[0])
     return addr._replace(cluster=job.cluster, proc=job.proc, profile=None)

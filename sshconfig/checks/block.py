@@ -1,0 +1,80 @@
+"""doctor's rows about the managed block: it is there and comes first, `ssh -G` resolves a job host to our
+ProxyCommand, and the user ssh sends for job hosts is the one the jobs run as (setup's warnings use that
+row too: sshconfig/setupwarn.py)."""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shlex
+from pathlib import Path
+from typing import Optional
+
+from proxycmd.checkresult import FAIL, OK, WARN, Check
+
+from .. import sshclient, ui
+from ..block import resolved as resolved_mod
+from ..block import splice, write
+
+
+def check_block(config: Path, suffix: str) -> Check:
+    """The managed block is there, nothing that can win over it comes first, and ssh resolves a job host
+    to our ProxyCommand."""
+    name = "ssh config"
+    again = f"run: `{ui.cjs()} setup`"
+    try:
+        text = write.read_text(config)
+        span = splice.find_block(text) if text is not None else None
+    except (write.ConfigFileError, splice.ManagedBlockError) as exc:
+        return Check(name, FAIL, str(exc), "repair the file by hand, then " + again)
+    if span is None:
+        return Check(name, FAIL, f"{config} has no condor-job-ssh managed block", again)
+    before = splice.lines_before(text)
+    first = [line for line in before if line.split()[0].lower() in ("host", "match")]
+    if first:
+        return Check(name, FAIL, f"{config} has {first[0]!r} above the managed block, so ssh may never reach it",
+                     f"move that section below the line {splice.END!r}")
+    values, why = sshclient.ssh_g(["ssh", "-G", "-F", str(config), f"1.0.{suffix}"])
+    if values is None:
+        return Check(name, FAIL, f"ssh cannot read {config}: {why}", "fix the line ssh names, then " + again)
+    proxy = values.get("proxycommand", "")
+    if "condor-job-proxy" not in proxy or values.get("proxyusefdpass") != "yes":
+        return Check(name, FAIL, f"ssh resolves 1.0.{suffix} to ProxyCommand {proxy or 'none'!r}, not ours",
+                     "something above the managed block wins: move it below the block, then " + again)
+    executable = proxy.split()[0].strip("'\"")
+    if not os.access(executable, os.X_OK):
+        return Check(name, FAIL, f"the ProxyCommand {executable} is not an executable file",
+                     "reinstall condor-job-proxy, then " + again)
+    includes = [line for line in before if line.split()[0].lower() == "include"]
+    if includes or before:
+        shown = (includes or before)[0]
+        return Check(name, WARN, f"{shown!r} comes before the managed block; ssh keeps the first value it reads",
+                     f"move it below the line {splice.END!r}")
+    return Check(name, OK, f"{config}: the block comes first and 1.0.{suffix} goes through {executable}")
+
+
+def local_user() -> str:
+    try:
+        return pwd.getpwuid(os.getuid()).pw_name
+    except KeyError:
+        return str(os.getuid())
+
+
+def check_login_user(resolved: "resolved_mod.Resolved", wanted: Optional[str], me: str) -> Check:
+    """The user ssh sends for job hosts.  A starter without HTCondor's getpwnam shim accepts only the
+    job's own account; a `Host *` `User alice` below the block then breaks every job host."""
+    name = "login user"
+    sent = resolved.user
+    if wanted:
+        if sent == wanted:
+            return Check(name, OK, f"ssh logs in to job hosts as {sent} (setup --user)")
+        return Check(name, FAIL, f"setup --user {shlex.quote(wanted)} is saved, but ssh logs in to {resolved.host} as "
+                                 f"{sent}: something above the managed block sets User, so every connection "
+                                 "fails",
+                     f"move that User line below the line {splice.END!r}")
+    if sent == me:
+        return Check(name, OK, f"ssh logs in to job hosts as {sent}, your local user")
+    return Check(name, FAIL, f"ssh logs in to {resolved.host} as {sent}, not as your local user {me}: a User "
+                             "line outside the managed block applies to job hosts, and a job that runs as "
+                             "another account refuses every connection",
+                 f"name the account your jobs run as (usually {me}): `{ui.cjs()} setup --user {shlex.quote(me)}`")
