@@ -41,10 +41,9 @@ def check_block(config: Path, suffix: str) -> Check:
     if "condor-job-proxy" not in proxy or values.get("proxyusefdpass") != "yes":
         return Check(name, FAIL, f"ssh resolves 1.0.{suffix} to ProxyCommand {proxy or 'none'!r}, not ours",
                      "something above the managed block wins: move it below the block, then " + again)
-    executable = proxy.split()[0].strip("'\"")
-    if not os.access(executable, os.X_OK):
-        return Check(name, FAIL, f"the ProxyCommand {executable} is not an executable file",
-                     "reinstall condor-job-proxy, then " + again)
+    executable, missing = _proxy_program(proxy)
+    if missing:
+        return Check(name, FAIL, f"the ProxyCommand's {missing}", "reinstall condor-job-proxy, then " + again)
     includes = [line for line in before if line.split()[0].lower() == "include"]
     if includes or before:
         shown = (includes or before)[0]
@@ -78,3 +77,21 @@ def check_login_user(resolved: "resolved_mod.Resolved", wanted: Optional[str], m
                              "line outside the managed block applies to job hosts, and a job that runs as "
                              "another account refuses every connection",
                  f"name the account your jobs run as (usually {me}): `{ui.cjs()} setup --user {shlex.quote(me)}`")
+
+
+def _proxy_program(proxy: str):
+    """(what the ProxyCommand runs, None) or (it, what is wrong with it): the console script, or the quick
+    start's launcher `python -I -S .../proxycmd/condor-job-proxy` (proxycmd/ourcommands.py)."""
+    try:
+        words = [word.replace("%%", "%") for word in shlex.split(proxy)]
+    except ValueError:
+        words = proxy.split()
+    if not words:
+        return "", "command is empty"
+    if not os.access(words[0], os.X_OK):
+        return words[0], f"{words[0]} is not an executable file"
+    if words[1:3] == ["-I", "-S"] and len(words) > 3:
+        if not os.path.isfile(words[3]):
+            return words[3], f"launcher {words[3]} is missing"
+        return words[3], None
+    return words[0], None

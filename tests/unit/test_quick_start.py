@@ -96,3 +96,21 @@ def test_the_block_starts_with_the_quick_start_words_unquoted_flags():
     line = next(line for line in render_block(ctx).splitlines() if "ProxyCommand '" in line)
     assert line.strip().startswith("ProxyCommand '/opt/cjp/bin/python' -I -S "
                                    "'/opt/cjp/lib/site-packages/proxycmd/condor-job-proxy' --runtime-dir ")
+
+
+def test_doctor_names_the_launcher_and_finds_it_missing(tmp_path):
+    """doctor's "ssh config" row with a quick-start block: it names the launcher, and fails once it is gone."""
+    from sshconfig.block.splice import splice
+    from sshconfig.checks.block import check_block
+
+    (tmp_path / "site").mkdir()
+    script = _root(tmp_path / "site") / "proxycmd" / ourcommands.QUICK_START
+    ctx = RenderContext(proxy="/opt/cjp/bin/condor-job-proxy", runtime_dir=str(tmp_path / "run"), settings=Settings(),
+                        quick_start=(sys.executable, "-I", "-S", str(script)))
+    config = tmp_path / "ssh_config"
+    config.write_text(splice("", render_block(ctx)))
+    row = check_block(config, "job.condor")
+    assert row.state == "ok" and row.detail.endswith(f"goes through {script}"), row
+    script.unlink()
+    row = check_block(config, "job.condor")
+    assert row.state == "fail" and f"launcher {script} is missing" in row.detail, row
