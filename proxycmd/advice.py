@@ -68,8 +68,13 @@ def advise(exc: ProxyError, job_id: str, *, sim_root: Optional[str] = None, sche
     if not isinstance(exc, SessionRefused) or exc.status != "held":
         return exc
     command = release_command(job_id, sim_root=sim_root, schedd=schedd, pool=pool, via=via)
-    sentence = _fit(" ".join(str(exc).split()), f"; after fixing the cause, release it with: {command}")
-    return SessionRefused(sentence, retryable=False, status="held")
+    text = " ".join(str(exc).split())
+    if "pull image" in text.lower():  # HTCondor's "Cannot pull image X": releasing it alone fails again
+        tail = (f"; submit it again with an image the execute node can pull (docs/containers.md), or retry as "
+                f"it is with: {command}")
+    else:
+        tail = f"; after fixing the cause, release it with: {command}"
+    return SessionRefused(_fit(text, tail), retryable=False, status="held")
 
 
 def advise_for(exc: ProxyError, args, list_running: Optional[Callable[[], List[str]]] = None) -> ProxyError:

@@ -270,7 +270,8 @@ def test_a_job_held_on_a_missing_image_says_so_in_one_sentence(cworld, jobs):
     said = proxy_said(done.stderr)
     assert len(said) == 1 and said[0].startswith(f"condor-job-proxy: job {job} is held: ")
     assert f"Cannot pull image {jobs.missing}" in said[0]
-    assert said[0].endswith(f"; after fixing the cause, release it with: condor_release {job}")
+    assert said[0].endswith(f"; submit it again with an image the execute node can pull (docs/containers.md), "
+                            f"or retry as it is with: condor_release {job}")
     report = doctor(cworld, f"{job}.job.condor")
     assert report.returncode == 1 and rows(report.stdout)["job"] == "FAIL"
     assert f"could not get the image {jobs.missing}" in flat_table(report.stdout)

@@ -86,6 +86,10 @@ def test_held_jobs_name_the_command_that_releases_them():
                                                "release it with: condor_release 5.0")
     assert str(advice.advise(held, "5.0", schedd="ap2.example.org")).endswith(
         "condor_release -name ap2.example.org 5.0")
+    image = SessionRefused("job 6.0 is held: Error from slot1@ep: Cannot pull image cjp/missing:1", status="held")
+    assert str(advice.advise(image, "6.0")).endswith(
+        "Cannot pull image cjp/missing:1; submit it again with an image the execute node can pull "
+        "(docs/containers.md), or retry as it is with: condor_release 6.0")
     assert str(advice.advise(held, "5.0", sim_root="/tmp/my pool")).endswith(
         "condor-job-ssh sim release 5.0 --root '/tmp/my pool'")
     idle = SessionRefused("job 5.0 is idle", retryable=True, status="idle")
