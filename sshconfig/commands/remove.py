@@ -7,6 +7,7 @@ from typing import Optional
 
 import typer
 
+from proxycmd import paths
 from proxycmd.errors import shown
 
 from .. import editorconfig as editor_hook, ui
@@ -62,6 +63,11 @@ def remove_command(
             return
         for line in stop_all(rundir):  # its shared connections and this host's agent (issue 28, item 5)
             typer.echo(line)
+        if rundir:  # the literal-paths marker (a block that comes back with --one-host remakes it)
+            try:
+                paths.set_one_host(rundir, False)
+            except OSError:
+                pass
 
 
 def _remove_transform(text: Optional[str]) -> object:

@@ -32,7 +32,10 @@ def test_remove_stops_the_shared_connections_and_the_agent(shared_world):
     sockets, masters = master_sockets(world.rundir), master_pids(world.rundir)
     agent = world.agent_status()
     assert len(sockets) == 1 and len(masters) == 1 and agent, (sockets, masters, agent)
+    marker = world.rundir / "one-host"  # the literal-paths mode's marker (a local file system: setup's choice)
+    assert marker.exists()
     done = world.run([tool("condor-job-ssh"), "remove", "--ssh-config", str(world.ssh_config), "--yes"])
+    assert not marker.exists()
     assert "Stopped 1 shared connection (ControlMaster)" in done.stdout, done.stdout
     assert f"Stopped the key agent (pid {agent['pid']})." in done.stdout, done.stdout
     assert master_sockets(world.rundir) == [] and master_pids(world.rundir) == []
