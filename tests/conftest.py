@@ -173,22 +173,62 @@ def _kill_pool_leftovers(sim_root: Path) -> None:
             pass
 
 
+WORLD_OPTIONS = {"backends", "via", "multiplex", "keygen_options", "schedds", "setup", "pool_args", "scope"}
+
+
+def world_options(node) -> dict:
+    """The `world` marker closest to *node* (a test, or its module's pytestmark), its words checked."""
+    mark = node.get_closest_marker("world")
+    options = dict(mark.kwargs) if mark else {}
+    unknown = set(options) - WORLD_OPTIONS
+    if unknown or (mark and mark.args):
+        raise pytest.UsageError(f"{node.nodeid}: pytest.mark.world takes only the words {sorted(WORLD_OPTIONS)}")
+    return options
+
+
+def tier_backends(node, via: Optional[str]) -> List[str]:
+    """Where a `world` test's jobs are, by tier: Docker for tests marked `containers`, a real pool in tests/real,
+    the simulated pool through both backends elsewhere (tests/sim; through an AP, the AP runs the fakes)."""
+    if node.get_closest_marker("containers"):
+        return ["containers"]
+    if Path(str(node.path)).parent.name == "real":
+        return ["real"]
+    return ["sim"] if via else list(BACKENDS)
+
+
 def pytest_generate_tests(metafunc):
-    """`world` runs every test on the simulated pool through both backends; a test marked `also_real` runs
-    on a real HTCondor pool too (the real tier: tests/support/realpool.py), so a difference shows as one passing
-    and one failing."""
-    if "world" in metafunc.fixturenames:
-        params = list(BACKENDS)
-        if metafunc.definition.get_closest_marker("also_real"):
-            params.append(pytest.param("real", marks=pytest.mark.real))
-        metafunc.parametrize("world", params, indirect=True)
+    """`world` is the tier's world: in tests/sim the simulated pool through both backends (the pool itself,
+    and tests/support/fakes/condor_ssh_to_job on it), in tests/real a real HTCondor pool (marked `real`), under
+    the `containers` marker a real pool with Docker.  `pytest.mark.world(...)` (on the test or the module's
+    pytestmark) chooses a variant: backends=[...] some of them, via="ap" a laptop reaching them through an
+    access point (tests/support/ap_fixture.py), multiplex=True the default block (ControlMaster) or
+    multiplex=(True, False) both, keygen_options, schedds (more named schedds in the simulated pool),
+    setup=(...) more words for setup (setup=False: none run), pool_args=(...) more words for `sim start`,
+    scope="module" one world for the module's tests.  A test marked `also_real` runs on a real pool too
+    (tests/support/realpool.py), so a difference shows as one passing and one failing."""
+    if "world" not in metafunc.fixturenames:
+        return
+    options = world_options(metafunc.definition)
+    via = options.get("via")
+    backends = list(options.get("backends") or tier_backends(metafunc.definition, via))
+    if metafunc.definition.get_closest_marker("also_real") and "real" not in backends:
+        backends.append("real")
+    multiplex = options.get("multiplex", False)
+    params = []
+    for backend in backends:
+        marks = {"real": [pytest.mark.real], "containers": [pytest.mark.containers]}.get(backend, [])
+        name = f"{via}-{backend}" if via else backend
+        for each in (multiplex if isinstance(multiplex, (tuple, list)) else [multiplex]):
+            label = f"{name}-{'multiplex' if each else 'plain'}" if isinstance(multiplex, (tuple, list)) else name
+            params.append(pytest.param((backend, bool(each)), id=label, marks=marks))
+    metafunc.parametrize("world", params, indirect=True)
 
 
 @pytest.hookimpl(tryfirst=True)  # before -m chooses
 def pytest_collection_modifyitems(config, items):
     """Tests that use a real pool's fixtures are `real` tests."""
     for item in items:
-        if {"real_pool", "second_real_pool", "real_world"} & set(getattr(item, "fixturenames", ())):
+        if {"real_pool", "second_real_pool"} & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.real)
 
 
@@ -223,12 +263,67 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
 
 @pytest.fixture
 def world(request):
-    if request.param == "real":
+    """The tier's world, the variant its `world` marker chooses (pytest_generate_tests)."""
+    backend, multiplex = request.param
+    options = world_options(request.node)
+    options.pop("backends", None)
+    options["multiplex"] = multiplex
+    return world_variant(request, backend, **options)
+
+
+def world_variant(request, backend: str, via: Optional[str] = None, multiplex: bool = False, keygen_options: str = "",
+                  schedds=(), setup=(), pool_args=(), scope: str = "function"):
+    """A world where jobs are on *backend* (sim, condor, real, containers), reached directly or with via="ap"
+    through an access point: what the `world` fixture gives, and for the test that needs two worlds at once, the
+    second.  With scope="module" the module's tests that ask for the same variant share one."""
+    pool = {"real": "real_pool", "containers": "docker_pool"}.get(backend)
+    pool = request.getfixturevalue(pool) if pool else None  # before the cache: a pool outlives its worlds
+    key = (backend, via, multiplex, keygen_options, tuple(schedds), setup if setup is False else tuple(setup),
+           tuple(pool_args))
+    cache = request.getfixturevalue("_module_worlds") if scope == "module" else None
+    if cache is not None and key in cache:
+        return cache[key][1]
+    if via == "ap":
+        made = _ap_world(pool, multiplex, keygen_options, schedds, setup)
+    elif via:
+        raise pytest.UsageError(f"pytest.mark.world(via={via!r}): the only way through is via='ap'")
+    elif pool is not None:
         from realworld import make_real_world
 
-        yield from make_real_world(request.getfixturevalue("real_pool"))
+        made = make_real_world(pool, multiplex=multiplex)
     else:
-        yield from make_world(multiplex=False, backend=request.param)
+        made = make_world(multiplex=multiplex, keygen_options=keygen_options, backend=backend, schedds=schedds,
+                          setup_args=setup or (), start_args=pool_args)
+    made_world = next(made)
+    if cache is not None:
+        cache[key] = (made, made_world)
+    else:
+        request.addfinalizer(lambda: next(made, None))
+    return made_world
+
+
+def _ap_world(pool, multiplex: bool, keygen_options: str, schedds, setup):
+    """A laptop reaching the jobs through an access point (tests/support/ap_fixture.py): the simulated pool,
+    or *pool*, behind it; `setup --via ap` run unless *setup* is False."""
+    from ap_fixture import make_laptop
+
+    made = make_laptop("bash", keygen_options, pool=pool, schedds=schedds)
+    laptop = next(made)
+    try:
+        if setup is not False:
+            laptop.setup(*([] if multiplex else ["--no-multiplex"]), *setup)
+        yield laptop
+    finally:
+        next(made, None)
+
+
+@pytest.fixture(scope="module")
+def _module_worlds():
+    """The worlds a module's tests share (pytest.mark.world(scope="module")), ended with the module."""
+    made = {}
+    yield made
+    for gen, _ in reversed(list(made.values())):
+        next(gen, None)
 
 
 def _real_pool(name: str, schedd_name: Optional[str] = None, config: Optional[Dict[str, str]] = None,
@@ -264,11 +359,20 @@ def second_real_pool():
     yield from _real_pool("rq", "second")
 
 
-@pytest.fixture
-def real_world(real_pool):
-    from realworld import make_real_world
+# What the starter needs besides its defaults (measured on 25.14): without this knob it looks for the
+# image as "htcondor.org/USER@DOMAIN/IMAGE" and pulls it from a registry (docker-api.cpp,
+# toAnnotatedImageName), so a job on a locally built image is held ("Cannot pull image").  The user must
+# be in the docker group (scripts/test-containers.sh adds it): the starter runs /usr/bin/docker as the user.
+DOCKER_POOL_CONFIG = {"DOCKER_TRUST_LOCAL_IMAGES": "true"}
 
-    yield from make_real_world(real_pool)
+
+@pytest.fixture(scope="module")
+def docker_pool():
+    """A real pool whose starter runs docker- and container-universe jobs (the container tier)."""
+    import realdocker
+
+    yield from _real_pool("dp", config=DOCKER_POOL_CONFIG, why_unavailable=realdocker.why_unavailable,
+                          require_env=realdocker.REQUIRE_ENV)
 
 
 def install_fakes(directory: Path) -> Path:
@@ -310,8 +414,10 @@ def user_env(base: Path):
     return home, env
 
 
-def make_world(multiplex: bool = False, keygen_options: str = "", backend: str = "sim", schedds=()):
-    """*schedds*: named schedds the simulated pool serves besides its default one (sim start --schedd)."""
+def make_world(multiplex: bool = False, keygen_options: str = "", backend: str = "sim", schedds=(), setup_args=(),
+               start_args=()):
+    """*schedds*: named schedds the simulated pool serves besides its default one (sim start --schedd);
+    *setup_args*, *start_args*: more words for setup and for `sim start`."""
     base = _short_tmp("w-")
     home, env = user_env(base)
     sim_root = base / "pool"
@@ -324,13 +430,13 @@ def make_world(multiplex: bool = False, keygen_options: str = "", backend: str =
               rundir=home / ".ssh" / "cjp", backend=backend)
     try:
         start = ["start"] + (["--keygen-options", keygen_options] if keygen_options else []) + \
-            [word for name in schedds for word in ("--schedd", name)]
+            [word for name in schedds for word in ("--schedd", name)] + list(start_args)
         w.sim(*start)
         where = ["--sim", str(sim_root)] if backend == "sim" else ["--condor"]
         setup = [tool("condor-job-ssh"), "setup", "--ssh-config", str(w.ssh_config), *where, "--yes"]
         if not multiplex:
             setup.append("--no-multiplex")
-        w.run(setup)
+        w.run(setup + list(setup_args))
         yield w
     finally:
         for cleanup in w.extra_cleanup:
@@ -368,15 +474,3 @@ def wait_for(predicate, timeout: float = 10.0, interval: float = 0.1) -> bool:
             return True
         time.sleep(interval)
     return predicate()
-
-
-@pytest.fixture(params=[*BACKENDS, pytest.param("real", marks=pytest.mark.real)])
-def shared_world(request):
-    """A world whose block shares one connection per job (ControlMaster auto, ControlPersist), on the simulated
-    pool through both backends and on a real pool."""
-    if request.param == "real":
-        from realworld import make_real_world
-
-        yield from make_real_world(request.getfixturevalue("real_pool"), multiplex=True)
-    else:
-        yield from make_world(multiplex=True, backend=request.param)

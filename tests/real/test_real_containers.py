@@ -23,30 +23,14 @@ from pathlib import Path
 import pytest
 
 import realdocker
-from ap_fixture import _listening, set_up_laptop
-from conftest import _real_pool, flat_table, proxy_said, tool, wait_for
-from realworld import make_real_world, wait_reachable
+from ap_fixture import _listening
+from conftest import flat_table, proxy_said, tool, wait_for, world_variant
+from realworld import wait_reachable
 from test_e2e import _free_port, _make_tree
 
-pytestmark = [pytest.mark.e2e, pytest.mark.containers]
+pytestmark = [pytest.mark.e2e, pytest.mark.containers, pytest.mark.world(scope="module")]
 
-# What the starter needs besides its defaults (measured on 25.14): without this knob it looks for the
-# image as "htcondor.org/USER@DOMAIN/IMAGE" and pulls it from a registry (docker-api.cpp,
-# toAnnotatedImageName), so a job on a locally built image is held ("Cannot pull image").  The user must
-# be in the docker group (scripts/test-containers.sh adds it): the starter runs /usr/bin/docker as the user.
-POOL_CONFIG = {"DOCKER_TRUST_LOCAL_IMAGES": "true"}
 MB = 4 << 20
-
-
-@pytest.fixture(scope="module")
-def docker_pool():
-    yield from _real_pool("dp", config=POOL_CONFIG, why_unavailable=realdocker.why_unavailable,
-                          require_env=realdocker.REQUIRE_ENV)
-
-
-@pytest.fixture(scope="module")
-def cworld(docker_pool):
-    yield from make_real_world(docker_pool)
 
 
 class Jobs:
@@ -90,9 +74,12 @@ class Jobs:
         return f"{self.ids[name]}.job.condor"
 
 
-@pytest.fixture(scope="module")
-def jobs(cworld):
-    return Jobs(cworld)
+@pytest.fixture
+def jobs(world):
+    """The tier's jobs, in the module's world."""
+    if not hasattr(world, "tier_jobs"):
+        world.tier_jobs = Jobs(world)
+    return world.tier_jobs
 
 
 def sha256(path: Path) -> str:
@@ -127,90 +114,90 @@ def test_the_pools_sftp_server_path_is_the_one_the_images_are_built_for(docker_p
 
 
 @pytest.mark.parametrize("name", ["host-net", "container"])
-def test_commands_land_inside_the_container_of_a_docker_and_a_container_universe_job(cworld, jobs, name):
+def test_commands_land_inside_the_container_of_a_docker_and_a_container_universe_job(world, jobs, name):
     assert realdocker.VARIANT_ID not in Path("/etc/os-release").read_text()  # the host's is not the image's
-    done = cworld.ssh(jobs.host(name), f"grep ^VARIANT_ID= /etc/os-release; cat {realdocker.PAGE}; id -u; pwd")
+    done = world.ssh(jobs.host(name), f"grep ^VARIANT_ID= /etc/os-release; cat {realdocker.PAGE}; id -u; pwd")
     variant, page, uid, cwd = done.stdout.splitlines()
     assert variant == f"VARIANT_ID={realdocker.VARIANT_ID}" and page == realdocker.PAGE_TEXT.strip()
     assert uid == str(os.getuid())
-    assert cwd == str(cworld.jobs[jobs.ids[name]])  # the job's working directory: its shared initialdir
+    assert cwd == str(world.jobs[jobs.ids[name]])  # the job's working directory: its shared initialdir
 
 
-def test_a_commands_exit_status_is_always_0_in_a_container(cworld, jobs):
-    assert cworld.ssh(jobs.host("host-net"), "exit 3", check=False).returncode == 0
-    assert cworld.ssh(jobs.host("host-net"), "false", check=False).returncode == 0
-    said = cworld.ssh(jobs.host("host-net"), "false; echo status=$?").stdout
+def test_a_commands_exit_status_is_always_0_in_a_container(world, jobs):
+    assert world.ssh(jobs.host("host-net"), "exit 3", check=False).returncode == 0
+    assert world.ssh(jobs.host("host-net"), "false", check=False).returncode == 0
+    said = world.ssh(jobs.host("host-net"), "false; echo status=$?").stdout
     assert said == "status=1\n"  # the fix doctor gives
 
 
 # ----- copies ---------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("name", ["host-net", "container"])
-def test_scp_and_sftp_both_ways_with_checksums(cworld, jobs, name, tmp_path):
+def test_scp_and_sftp_both_ways_with_checksums(world, jobs, name, tmp_path):
     host = jobs.host(name)
     blob = tmp_path / "blob.bin"
     blob.write_bytes(os.urandom(MB))
-    cworld.run(["scp", "-F", str(cworld.ssh_config), str(blob), f"{host}:up.bin"])
-    inside = cworld.ssh(host, f"sha256sum up.bin; grep -c {realdocker.VARIANT_ID} /etc/os-release").stdout.split()
+    world.run(["scp", "-F", str(world.ssh_config), str(blob), f"{host}:up.bin"])
+    inside = world.ssh(host, f"sha256sum up.bin; grep -c {realdocker.VARIANT_ID} /etc/os-release").stdout.split()
     assert inside[0] == sha256(blob) and inside[-1] == "1"
-    cworld.run(["scp", "-F", str(cworld.ssh_config), f"{host}:up.bin", str(tmp_path / "down.bin")])
+    world.run(["scp", "-F", str(world.ssh_config), f"{host}:up.bin", str(tmp_path / "down.bin")])
     assert sha256(tmp_path / "down.bin") == sha256(blob)
     batch = tmp_path / "batch"
     batch.write_text(f"put {blob} sftp.bin\nget sftp.bin {tmp_path / 'sftp-back.bin'}\n")
-    cworld.run(["sftp", "-F", str(cworld.ssh_config), "-b", str(batch), host])
+    world.run(["sftp", "-F", str(world.ssh_config), "-b", str(batch), host])
     assert sha256(tmp_path / "sftp-back.bin") == sha256(blob)
-    assert cworld.ssh(host, "sha256sum sftp.bin").stdout.split()[0] == sha256(blob)
+    assert world.ssh(host, "sha256sum sftp.bin").stdout.split()[0] == sha256(blob)
 
 
 @pytest.mark.parametrize("name", ["host-net", "nouid"])
-def test_rsync_a_both_ways_needs_neither_the_uid_nor_sftp_server(cworld, jobs, name, tmp_path):
+def test_rsync_a_both_ways_needs_neither_the_uid_nor_sftp_server(world, jobs, name, tmp_path):
     host = jobs.host(name)
     src = tmp_path / "tree"
     files = _make_tree(src)
-    rsh = f"ssh -F {cworld.ssh_config}"
-    cworld.run(["rsync", "-a", "-e", rsh, f"{src}/", f"{host}:tree/"])
-    listed = cworld.ssh(host, "cd tree && find . -type f -exec sha256sum {} + && readlink link && stat -c %a d1/exec.sh"
+    rsh = f"ssh -F {world.ssh_config}"
+    world.run(["rsync", "-a", "-e", rsh, f"{src}/", f"{host}:tree/"])
+    listed = world.ssh(host, "cd tree && find . -type f -exec sha256sum {} + && readlink link && stat -c %a d1/exec.sh"
                         ).stdout.splitlines()
     sums = {line.split()[1][2:]: line.split()[0] for line in listed[:-2]}
     assert sums == {str(rel): hashlib.sha256(data).hexdigest() for rel, data in files.items()} | \
         {"d1/exec.sh": hashlib.sha256(b"#!/bin/sh\n").hexdigest()}
     assert listed[-2:] == ["d0", "750"]
     back = tmp_path / "back"
-    cworld.run(["rsync", "-a", "-e", rsh, f"{host}:tree/", f"{back}/"])
+    world.run(["rsync", "-a", "-e", rsh, f"{host}:tree/", f"{back}/"])
     for rel, data in files.items():
         assert (back / rel).read_bytes() == data
     assert os.readlink(back / "link") == "d0" and (back / "d1" / "exec.sh").stat().st_mode & 0o777 == 0o750
 
 
-def test_without_the_jobs_uid_in_the_image_scp_and_sftp_fail_and_doctor_says_why(cworld, jobs, tmp_path):
+def test_without_the_jobs_uid_in_the_image_scp_and_sftp_fail_and_doctor_says_why(world, jobs, tmp_path):
     host = jobs.host("nouid")
     blob = tmp_path / "blob.bin"
     blob.write_bytes(b"x" * 1000)
-    scp = cworld.run(["scp", "-F", str(cworld.ssh_config), str(blob), f"{host}:up.bin"], check=False)
+    scp = world.run(["scp", "-F", str(world.ssh_config), str(blob), f"{host}:up.bin"], check=False)
     assert scp.returncode != 0 and "Connection closed" in scp.stderr
-    legacy = cworld.run(["scp", "-O", "-F", str(cworld.ssh_config), str(blob), f"{host}:up.bin"], check=False)
+    legacy = world.run(["scp", "-O", "-F", str(world.ssh_config), str(blob), f"{host}:up.bin"], check=False)
     assert legacy.returncode != 0 and f"unknown user {os.getuid()}" in legacy.stderr
     batch = tmp_path / "batch"
     batch.write_text(f"put {blob} up.bin\n")
-    assert cworld.run(["sftp", "-F", str(cworld.ssh_config), "-b", str(batch), host], check=False).returncode != 0
-    said = cworld.ssh(host, f"{realdocker.SFTP_SERVER} < /dev/null", check=False)
+    assert world.run(["sftp", "-F", str(world.ssh_config), "-b", str(batch), host], check=False).returncode != 0
+    said = world.ssh(host, f"{realdocker.SFTP_SERVER} < /dev/null", check=False)
     assert f"No user found for uid {os.getuid()}" in said.stderr  # what sftp-server says, unseen by sftp users
-    done = doctor(cworld, host)
+    done = doctor(world, host)
     assert done.returncode == 1 and rows(done.stdout)["scp, sftp"] == "FAIL"
     flat = flat_table(done.stdout)
     assert f"No user found for uid {os.getuid()}" in flat and f"rsync -a FILE {host}:" in flat
 
 
-def test_without_sftp_server_sftp_fails_scp_O_works_and_doctor_says_why(cworld, jobs, tmp_path):
+def test_without_sftp_server_sftp_fails_scp_O_works_and_doctor_says_why(world, jobs, tmp_path):
     host = jobs.host("nosftp")
     blob = tmp_path / "blob.bin"
     blob.write_bytes(os.urandom(100_000))
     batch = tmp_path / "batch"
     batch.write_text(f"put {blob} up.bin\n")
-    assert cworld.run(["sftp", "-F", str(cworld.ssh_config), "-b", str(batch), host], check=False).returncode != 0
-    assert cworld.run(["scp", "-F", str(cworld.ssh_config), str(blob), f"{host}:up.bin"], check=False).returncode != 0
-    cworld.run(["scp", "-O", "-F", str(cworld.ssh_config), str(blob), f"{host}:legacy.bin"])
-    assert cworld.ssh(host, "sha256sum legacy.bin").stdout.split()[0] == sha256(blob)
-    done = doctor(cworld, host)
+    assert world.run(["sftp", "-F", str(world.ssh_config), "-b", str(batch), host], check=False).returncode != 0
+    assert world.run(["scp", "-F", str(world.ssh_config), str(blob), f"{host}:up.bin"], check=False).returncode != 0
+    world.run(["scp", "-O", "-F", str(world.ssh_config), str(blob), f"{host}:legacy.bin"])
+    assert world.ssh(host, "sha256sum legacy.bin").stdout.split()[0] == sha256(blob)
+    done = doctor(world, host)
     assert done.returncode == 1 and rows(done.stdout)["scp, sftp"] == "FAIL"
     flat = flat_table(done.stdout)
     assert f"the image has no {realdocker.SFTP_SERVER}" in flat and f"scp -O FILE {host}:" in flat
@@ -225,13 +212,13 @@ def forward(world, host: str, target_port: int):
     return proc, local
 
 
-def test_ssh_L_reaches_a_server_inside_with_host_networking_and_not_without(cworld, jobs):
+def test_ssh_L_reaches_a_server_inside_with_host_networking_and_not_without(world, jobs):
     page = realdocker.PAGE_TEXT.encode()
     inside = f"busybox wget -q -O - http://127.0.0.1:{{}}/"
-    assert cworld.ssh(jobs.host("container"), inside.format(jobs.port_own_net)).stdout.encode() == page
+    assert world.ssh(jobs.host("container"), inside.format(jobs.port_own_net)).stdout.encode() == page
     assert fetch(jobs.port_own_net) == b""  # nothing on the host answers there
     for name, port, reached in (("host-net", jobs.port_host_net, True), ("container", jobs.port_own_net, False)):
-        proc, local = forward(cworld, jobs.host(name), port)
+        proc, local = forward(world, jobs.host(name), port)
         try:
             if reached:
                 assert wait_for(lambda: fetch(local) == page, timeout=30), proc.stderr
@@ -242,17 +229,17 @@ def test_ssh_L_reaches_a_server_inside_with_host_networking_and_not_without(cwor
         finally:
             proc.terminate()
             proc.wait(10)
-    assert rows(doctor(cworld, jobs.host("host-net")).stdout)["ssh -L/-D/-R"] == "OK"
-    done = doctor(cworld, jobs.host("container"))
+    assert rows(doctor(world, jobs.host("host-net")).stdout)["ssh -L/-D/-R"] == "OK"
+    done = doctor(world, jobs.host("container"))
     assert rows(done.stdout)["ssh -L/-D/-R"] == "FAIL" and "docker_network_type = host" in flat_table(done.stdout)
 
 
 # ----- doctor on each job, on the AP and through the hop -------------------------------------------------
-def test_doctor_on_a_good_image_with_host_networking_reports_only_the_exit_status(cworld, jobs):
+def test_doctor_on_a_good_image_with_host_networking_reports_only_the_exit_status(world, jobs):
     from proxycmd.sim.ptycheck import pty_problem
 
     no_terminal = pty_problem() is not None  # this machine as an ordinary user: a shell cannot start (issue 28)
-    done = doctor(cworld, jobs.host("host-net"))
+    done = doctor(world, jobs.host("host-net"))
     assert done.returncode == (1 if no_terminal else 0), done.stdout
     expected = {"sessions": "OK", "commands": "WARN", "scp, sftp": "OK", "ssh -L/-D/-R": "OK"}
     assert rows(done.stdout) == dict(expected, **({"shell": "FAIL"} if no_terminal else {})), done.stdout
@@ -261,31 +248,27 @@ def test_doctor_on_a_good_image_with_host_networking_reports_only_the_exit_statu
     assert "exit status is lost" in flat
 
 
-def test_a_job_held_on_a_missing_image_says_so_in_one_sentence(cworld, jobs):
+def test_a_job_held_on_a_missing_image_says_so_in_one_sentence(world, jobs):
     job = jobs.ids["missing"]
-    reason = " ".join(cworld.pool.ad(job)["HoldReason"].split())
+    reason = " ".join(world.pool.ad(job)["HoldReason"].split())
     assert f"Cannot pull image {jobs.missing}" in reason
-    done = cworld.ssh(f"{job}.job.condor", "true", check=False)
+    done = world.ssh(f"{job}.job.condor", "true", check=False)
     assert done.returncode == 255
     said = proxy_said(done.stderr)
     assert len(said) == 1 and said[0].startswith(f"condor-job-proxy: job {job} is held: ")
     assert f"Cannot pull image {jobs.missing}" in said[0]
     assert said[0].endswith(f"; submit it again with an image the execute node can pull (docs/containers.md), "
                             f"or retry as it is with: condor_release {job}")
-    report = doctor(cworld, f"{job}.job.condor")
+    report = doctor(world, f"{job}.job.condor")
     assert report.returncode == 1 and rows(report.stdout)["job"] == "FAIL"
     assert f"could not get the image {jobs.missing}" in flat_table(report.stdout)
 
 
-@pytest.fixture(scope="module")
-def laptop(docker_pool):
-    yield from set_up_laptop("bash", "--no-multiplex", pool=docker_pool)
-
-
-def test_through_the_access_point_doctor_and_copies_reach_the_container(cworld, jobs, laptop, tmp_path):
+def test_through_the_access_point_doctor_and_copies_reach_the_container(world, jobs, request, tmp_path):
     """doctor JOB from a laptop: the ad from condor_q on the AP, the probe through the hop."""
+    laptop = world_variant(request, "containers", via="ap", scope="module")  # the same pool, through an AP
     for name in ("nouid", "host-net"):
-        here, there = doctor(cworld, jobs.host(name)), doctor(laptop, jobs.host(name))
+        here, there = doctor(world, jobs.host(name)), doctor(laptop, jobs.host(name))
         assert (there.returncode, rows(there.stdout)) == (here.returncode, rows(here.stdout)), there.stdout
     blob = tmp_path / "blob.bin"
     blob.write_bytes(os.urandom(MB))
@@ -298,22 +281,22 @@ def test_through_the_access_point_doctor_and_copies_reach_the_container(cworld, 
 IDLE_TIMEOUT = 15
 
 
-def test_a_profile_with_a_container_image_runs_inside_is_reused_and_ends_itself(cworld, jobs):
-    profile = cworld.base / "config" / "condor-job-proxy" / "profiles" / "ctr.sub"
+def test_a_profile_with_a_container_image_runs_inside_is_reused_and_ends_itself(world, jobs):
+    profile = world.base / "config" / "condor-job-proxy" / "profiles" / "ctr.sub"
     profile.parent.mkdir(parents=True, exist_ok=True)
     profile.write_text(f"universe = container\ncontainer_image = docker://{jobs.images['good']}\n"
                        f"MY.CondorJobProxyIdleTimeout = {IDLE_TIMEOUT}\n")
-    first = cworld.ssh("ctr.job.condor", f"grep ^VARIANT_ID= /etc/os-release; cat {realdocker.PAGE}")
+    first = world.ssh("ctr.job.condor", f"grep ^VARIANT_ID= /etc/os-release; cat {realdocker.PAGE}")
     assert first.stdout.splitlines() == [f"VARIANT_ID={realdocker.VARIANT_ID}", realdocker.PAGE_TEXT.strip()]
     found = re.search(r"submitted job (\d+\.\d+) from profile ctr", first.stderr)
     assert found, first.stderr
     job = found.group(1)
-    cworld.jobs[job] = cworld.base
-    again = cworld.ssh("ctr.job.condor", "echo again")
+    world.jobs[job] = world.base
+    again = world.ssh("ctr.job.condor", "echo again")
     assert again.stdout == "again\n" and "submitted" not in again.stderr
-    report = doctor(cworld, "ctr.job.condor")
+    report = doctor(world, "ctr.job.condor")
     assert rows(report.stdout)["sessions"] == "OK"
     assert f"ssh {job}.job.condor 'cmd; echo status=$?'" in flat_table(report.stdout)  # the profile's job, found
-    cworld.pool.wait_status(job, "gone", timeout=IDLE_TIMEOUT + 60)
-    history = cworld.pool.condor("condor_history", job, "-af", "ExitCode", "-limit", "1").stdout.split()
+    world.pool.wait_status(job, "gone", timeout=IDLE_TIMEOUT + 60)
+    history = world.pool.condor("condor_history", job, "-af", "ExitCode", "-limit", "1").stdout.split()
     assert history == ["0"], history  # the watchdog ended the job itself, inside the container

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 
-from ap_fixture import set_up_laptop
 from conftest import tool, wait_for
 from realworld import _environ, program_pid
 
@@ -60,8 +59,8 @@ def live_through_sessions(side, pool, session_dirs):
     return job
 
 
-def test_profile_job_survives_its_sessions_is_reused_and_ends_after_the_idle_timeout(real_world):
-    w = real_world
+def test_profile_job_survives_its_sessions_is_reused_and_ends_after_the_idle_timeout(world):
+    w = world
     write_profile(w.base / "config", "gpu", f"MY.CondorJobProxyIdleTimeout = {IDLE_TIMEOUT}\n")
     job = live_through_sessions(w, w.pool, w.session_dirs)
     w.pool.wait_status(job, "gone", timeout=IDLE_TIMEOUT + MARGIN)
@@ -72,8 +71,8 @@ def test_profile_job_survives_its_sessions_is_reused_and_ends_after_the_idle_tim
     w.jobs[submitted(later.stderr)] = w.base
 
 
-def test_profile_stop_removes_a_real_profile_job_at_once(real_world):
-    w = real_world
+def test_profile_stop_removes_a_real_profile_job_at_once(world):
+    w = world
     write_profile(w.base / "config", "gpu", "MY.CondorJobProxyIdleTimeout = 600\n")
     done = w.ssh("gpu.job.condor", "true")
     job = submitted(done.stderr)
@@ -86,11 +85,6 @@ def test_profile_stop_removes_a_real_profile_job_at_once(real_world):
     assert program_pid(job) is None
 
 
-@pytest.fixture
-def laptop(real_pool):
-    yield from set_up_laptop("bash", "--no-multiplex", pool=real_pool)
-
-
 def _laptop_session_dirs(job: str):
     """The job's live session directories in its scratch directory (as RealWorld.session_dirs finds them)."""
     pid = program_pid(job)
@@ -98,14 +92,15 @@ def _laptop_session_dirs(job: str):
     return sorted(Path(scratch).glob(".condor_ssh_to_job_*")) if scratch else []
 
 
-def test_through_the_hop_a_real_profile_job_survives_is_reused_listed_and_stopped(laptop):
-    write_profile(laptop.base / "config", "gpu", f"MY.CondorJobProxyIdleTimeout = {IDLE_TIMEOUT}\n")
-    job = live_through_sessions(laptop, laptop.pool, _laptop_session_dirs)
-    listed = laptop.run([tool("condor-job-ssh"), "profile", "list", "--ssh-config", str(laptop.ssh_config)]).stdout
+@pytest.mark.world(via="ap")
+def test_through_the_hop_a_real_profile_job_survives_is_reused_listed_and_stopped(world):
+    write_profile(world.base / "config", "gpu", f"MY.CondorJobProxyIdleTimeout = {IDLE_TIMEOUT}\n")
+    job = live_through_sessions(world, world.pool, _laptop_session_dirs)
+    listed = world.run([tool("condor-job-ssh"), "profile", "list", "--ssh-config", str(world.ssh_config)]).stdout
     assert any(line.split()[:3] == ["gpu.job.condor", job, "running"] for line in listed.splitlines()), listed
-    laptop.run([tool("condor-job-ssh"), "sync", "--ssh-config", str(laptop.ssh_config)])
-    assert "Host gpu.job.condor" in laptop.ssh_config.read_text()
-    stop = laptop.run([tool("condor-job-ssh"), "profile", "stop", "gpu", "--ssh-config", str(laptop.ssh_config)])
+    world.run([tool("condor-job-ssh"), "sync", "--ssh-config", str(world.ssh_config)])
+    assert "Host gpu.job.condor" in world.ssh_config.read_text()
+    stop = world.run([tool("condor-job-ssh"), "profile", "stop", "gpu", "--ssh-config", str(world.ssh_config)])
     assert stop.stdout.strip() == f"Removed job {job} (profile gpu)."
-    laptop.pool.wait_status(job, "gone", timeout=MARGIN)
+    world.pool.wait_status(job, "gone", timeout=MARGIN)
     assert program_pid(job) is None

@@ -43,8 +43,8 @@ def _job_hosts(w) -> set:
             if line.startswith("Host ") and line[5:6].isdigit()}
 
 
-def test_the_same_job_id_on_two_pools_by_host_name_route_and_sync(real_world, second_real_pool):
-    w, here, there = real_world, real_world.pool, second_real_pool
+def test_the_same_job_id_on_two_pools_by_host_name_route_and_sync(world, second_real_pool):
+    w, here, there = world, world.pool, second_real_pool
     job = _same_job_id(here, there)
     w.run([tool("condor-job-ssh"), "setup", "--ssh-config", str(w.ssh_config), "--yes",
            "--route", f"p2.condor=@{there.collector}", "--route", f"s2.condor={there.schedd}@{there.collector}"])
@@ -61,11 +61,11 @@ def test_the_same_job_id_on_two_pools_by_host_name_route_and_sync(real_world, se
     assert not [h for h in _job_hosts(w) if h.endswith(".s2.condor") and h.startswith(f"{job}.")]
 
 
-def test_condor_ssh_to_job_with_only_a_pool_asks_the_local_schedd(real_world, second_real_pool):
+def test_condor_ssh_to_job_with_only_a_pool_asks_the_local_schedd(world, second_real_pool):
     """Why a pool-only route asks the collector (proxycmd/backends/poolschedd.py): HTCondor's own tools given
     -pool without -name use the local schedd.  If this ever fails, HTCondor changed and the README's note
     can say so."""
-    here, there = real_world.pool, second_real_pool
+    here, there = world.pool, second_real_pool
     job = _same_job_id(here, there)
     listed = here.condor("condor_q", "-pool", there.collector, "-af", "GlobalJobId", job).stdout
     assert listed.split("#")[0] == here.schedd, listed

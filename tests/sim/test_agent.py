@@ -28,6 +28,8 @@ from proxycmd import paths
 from proxycmd.agent import client, harden, keys, peer, wire
 from conftest import private_tmp
 
+pytestmark = pytest.mark.world(backends=["sim"])
+
 HOST = "32.0.job.condor"
 
 
@@ -1008,18 +1010,10 @@ def test_no_decoded_session_key_stays_in_agent_memory(agent, keydir, tmp_path):
 
 # -- through real ssh, the managed block and the simulated pool -----------------------------------------------
 
-@pytest.fixture
-def sim_world():
-    from conftest import make_world
-
-    yield from make_world(multiplex=False, backend="sim")
-
-
 @pytest.mark.e2e
-def test_ssh_killed_before_the_hand_over_leaves_no_session(sim_world):
+def test_ssh_killed_before_the_hand_over_leaves_no_session(world):
     """SIGKILL ssh at moments spread over its start-up: the proxy registers nothing for a dead ssh (nor for
     init, its new parent) and exits without a traceback; the agent ends up with no session at all."""
-    world = sim_world
     job = world.submit("sleep", "600")
     host = f"{job}.job.condor"
     started = time.monotonic()
@@ -1072,8 +1066,7 @@ print("stop", ask(wire.message(wire.EXTENSION, wire.string(wire.STOP))))
 
 
 @pytest.mark.e2e
-def test_a_forwarded_agent_cannot_manage_the_agent_or_use_the_session_key(sim_world, keydir):
-    world = sim_world
+def test_a_forwarded_agent_cannot_manage_the_agent_or_use_the_session_key(world, keydir):
     job = world.submit("sleep", "600")
     host = f"{job}.job.condor"
     key = make_key(keydir / "probe", "ed25519")

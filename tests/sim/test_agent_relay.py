@@ -22,6 +22,8 @@ from proxycmd.agent import client, wire
 from test_agent import (HOST, agent, keydir, keyring, known_hosts_lines, register, request,  # noqa: F401
                         rundir, sign_request, wait_until)
 
+pytestmark = pytest.mark.world(backends=["sim"], scope="module")
+
 RELAY_REGISTRAR = """
 import base64, os, sys
 from pathlib import Path
@@ -274,13 +276,6 @@ def test_the_relay_finds_the_servers_signature_in_any_pieces(step):
 
 
 # ----- real OpenSSH through the relay: every key exchange and key type binds ----------------------------------
-@pytest.fixture(scope="module")
-def relay_world():
-    from conftest import make_world
-
-    yield from make_world(multiplex=False, backend="sim")
-
-
 KEX = ["curve25519-sha256", "ecdh-sha2-nistp256", "ecdh-sha2-nistp521", "diffie-hellman-group14-sha256",
        "diffie-hellman-group-exchange-sha256", "sntrup761x25519-sha512@openssh.com"]
 
@@ -288,14 +283,13 @@ KEX = ["curve25519-sha256", "ecdh-sha2-nistp256", "ecdh-sha2-nistp521", "diffie-
 @pytest.mark.e2e
 @pytest.mark.parametrize("keytype", ["rsa", "ecdsa", "ed25519"])
 @pytest.mark.parametrize("kex", KEX)
-def test_relayed_openssh_logs_in_with_every_key_exchange(relay_world, kex, keytype):
+def test_relayed_openssh_logs_in_with_every_key_exchange(world, kex, keytype):
     """ssh without fd passing gets the relay; the relay must find the sshd's signature in each kind of key
     exchange reply, and the agent must check it with each kind of session key, or the login fails."""
     from conftest import tool
 
     if kex not in subprocess.run(["ssh", "-Q", "kex"], capture_output=True, text=True).stdout.split():
         pytest.skip(f"this ssh has no {kex}")
-    world = relay_world
     if not hasattr(world, "job"):
         world.job = world.submit("sleep", "3600")
     proxy = (f"{tool('condor-job-proxy')} --runtime-dir {world.rundir} {' '.join(world.proxy_args())} "
@@ -347,7 +341,7 @@ def peer_alive(pid: int) -> bool:
 
 
 @pytest.mark.e2e
-def test_a_relaying_proxy_holds_the_key_where_no_core_dump_or_debugger_reaches(relay_world, tmp_path):
+def test_a_relaying_proxy_holds_the_key_where_no_core_dump_or_debugger_reaches(world, tmp_path):
     """A relaying proxy holds the session key for the whole connection: like the agent it must be not
     dumpable (no core file with the key in it, no same-user ptrace or /proc/PID/mem)."""
     pattern = Path("/proc/sys/kernel/core_pattern").read_text().strip()
@@ -355,7 +349,6 @@ def test_a_relaying_proxy_holds_the_key_where_no_core_dump_or_debugger_reaches(r
         pytest.skip(f"core files do not land in the working directory here (core_pattern {pattern!r})")
     if not dumps_core(["sleep", "60"], tmp_path / "control"):
         pytest.skip("this machine writes no core file even for an ordinary process")
-    world = relay_world
     if not hasattr(world, "job"):
         world.job = world.submit("sleep", "3600")
 

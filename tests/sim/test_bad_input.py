@@ -10,7 +10,9 @@ import subprocess
 
 import pytest
 
-from conftest import make_world, private_tmp, tool
+from conftest import private_tmp, tool
+
+pytestmark = pytest.mark.world(backends=["sim"])
 
 CONTROL = "\r\n\x0c\x1b"
 
@@ -29,20 +31,13 @@ def home():
     shutil.rmtree(base, ignore_errors=True)
 
 
-@pytest.fixture
-def sim_world():
-    made = make_world(backend="sim")
-    yield next(made)
-    next(made, None)
-
-
 @pytest.mark.parametrize("closed, said", [("<&- >&-", "standard input and standard output are closed"),
                                           ("<&-", "standard input is closed"),
                                           (">&-", "standard output is closed")])
-def test_the_proxy_with_stdin_or_stdout_closed_says_so_in_one_line(sim_world, closed, said):
-    job = sim_world.submit("sleep", "600")
-    command = f"exec '{tool('condor-job-proxy')}' --sim '{sim_world.sim_root}' --relay {job}.job.condor {closed}"
-    done = subprocess.run(["sh", "-c", command], env=sim_world.env, capture_output=True, text=True, timeout=60)
+def test_the_proxy_with_stdin_or_stdout_closed_says_so_in_one_line(world, closed, said):
+    job = world.submit("sleep", "600")
+    command = f"exec '{tool('condor-job-proxy')}' --sim '{world.sim_root}' --relay {job}.job.condor {closed}"
+    done = subprocess.run(["sh", "-c", command], env=world.env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 2, done.stderr
     [line] = done.stderr.strip().splitlines()
     assert line.startswith(f"condor-job-proxy: {said}") and "ProxyCommand" in line, line
@@ -121,7 +116,7 @@ def test_a_config_toml_python_cannot_read_is_one_line(home, text, said):
     assert said in line and len(line) < 1100, line[:300]
 
 
-def test_200000_unknown_keys_are_one_warning_said_once(home, sim_world):
+def test_200000_unknown_keys_are_one_warning_said_once(home, world):
     base, env = home
     _settings_file(base).write_text("".join(f"k{i} = {i}\n" for i in range(200000)))
     done = _setup(env, base)
@@ -129,9 +124,9 @@ def test_200000_unknown_keys_are_one_warning_said_once(home, sim_world):
     assert done.returncode == 0 and len(warnings) == 1, done.stderr[-2000:]
     assert "'k0', 'k1', 'k2', 'k3', 'k4' and 199995 more" in warnings[0]
     # the classic shim reads the settings in three places: it says the warning once too
-    job = sim_world.submit("sleep", "600")
-    shim_env = dict(sim_world.env, XDG_CONFIG_HOME=env["XDG_CONFIG_HOME"])
-    _settings_file(base).write_text(f'sim_root = "{sim_world.sim_root}"\nnot_a_key = 1\n')
+    job = world.submit("sleep", "600")
+    shim_env = dict(world.env, XDG_CONFIG_HOME=env["XDG_CONFIG_HOME"])
+    _settings_file(base).write_text(f'sim_root = "{world.sim_root}"\nnot_a_key = 1\n')
     shim = subprocess.run([tool("condor-ssh-to-job"), job, "echo", "hi"], env=shim_env, capture_output=True,
                           text=True, timeout=120, stdin=subprocess.DEVNULL)
     assert shim.stdout.endswith("hi\n") and shim.stderr.count("unknown key") == 1, shim.stderr
@@ -180,13 +175,13 @@ def test_a_control_persist_too_long_for_ssh_is_refused_at_setup(home, persist):
     assert read.returncode == 0 and "controlpersist 2147483640" in read.stdout, read.stderr
 
 
-def test_a_profile_with_a_2_mb_line_is_one_line_on_the_simulated_pool(sim_world):
+def test_a_profile_with_a_2_mb_line_is_one_line_on_the_simulated_pool(world):
     from pathlib import Path
 
-    profiles = Path(sim_world.env["XDG_CONFIG_HOME"]) / "condor-job-proxy" / "profiles"
+    profiles = Path(world.env["XDG_CONFIG_HOME"]) / "condor-job-proxy" / "profiles"
     profiles.mkdir(parents=True, exist_ok=True, mode=0o700)
     (profiles / "big.sub").write_text('request_cpus = 1\n+Junk = "' + "x" * (2 << 20) + '"\n')
-    done = sim_world.ssh("big.job.condor", "true", check=False)
+    done = world.ssh("big.job.condor", "true", check=False)
     assert done.returncode == 255 and "Traceback" not in done.stderr, done.stderr[-2000:]
     from conftest import proxy_said
 
@@ -194,30 +189,24 @@ def test_a_profile_with_a_2_mb_line_is_one_line_on_the_simulated_pool(sim_world)
     assert "more than the 1048576 the pool takes" in line, line
 
 
-@pytest.fixture
-def condor_world():
-    made = make_world(backend="condor")
-    yield next(made)
-    next(made, None)
-
-
-def test_a_listening_socket_passed_by_condor_ssh_to_job_is_one_sentence(condor_world):
+@pytest.mark.world(backends=["condor"])
+def test_a_listening_socket_passed_by_condor_ssh_to_job_is_one_sentence(world):
     import json
 
     from conftest import proxy_said
 
-    (condor_world.sim_root / "fake-faults.json").write_text(json.dumps({"pass_listening": True}))
-    job = condor_world.submit("sleep", "600")
-    done = condor_world.ssh(f"{job}.job.condor", "true", check=False)
+    (world.sim_root / "fake-faults.json").write_text(json.dumps({"pass_listening": True}))
+    job = world.submit("sleep", "600")
+    done = world.ssh(f"{job}.job.condor", "true", check=False)
     assert done.returncode == 255 and "banner exchange" not in done.stderr, done.stderr
     [line] = proxy_said(done.stderr)
     assert "condor_ssh_to_job sent a listening socket on" in line and "not a connection to the job" in line, line
 
 
 @pytest.mark.skipif(os.getuid() != 0, reason="mounts a small tmpfs (root only)")
-def test_the_classic_shim_on_a_full_disk_is_one_line(sim_world):
-    job = sim_world.submit("sleep", "600")
-    classic = sim_world.rundir / "classic"
+def test_the_classic_shim_on_a_full_disk_is_one_line(world):
+    job = world.submit("sleep", "600")
+    classic = world.rundir / "classic"
     classic.mkdir(mode=0o700, exist_ok=True)
     mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16k,mode=0700", "tmpfs", str(classic)],
                              capture_output=True, text=True)
@@ -225,7 +214,7 @@ def test_the_classic_shim_on_a_full_disk_is_one_line(sim_world):
         pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.strip()}")
     try:
         subprocess.run(["dd", "if=/dev/zero", f"of={classic}/fill", "bs=1k", "count=64"], capture_output=True)
-        done = sim_world.run([tool("condor-ssh-to-job"), job, "true"], check=False)
+        done = world.run([tool("condor-ssh-to-job"), job, "true"], check=False)
         assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
         [line] = done.stderr.strip().splitlines()
         assert line.startswith("condor-ssh-to-job: cannot write ") and "No space left on device" in line, line

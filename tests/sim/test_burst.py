@@ -14,22 +14,16 @@ import time
 
 import pytest
 
-from conftest import make_world, wait_for
+from conftest import wait_for
 from test_e2e import assert_clean
 
 HOST = "{}.job.condor"
 BURST = 200
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.world(backends=["sim"], keygen_options="-t ecdsa")]
 
 
-@pytest.fixture
-def burst_world():
-    yield from make_world(multiplex=False, keygen_options="-t ecdsa", backend="sim")
-
-
-def test_two_hundred_simultaneous_connects_to_one_job(burst_world):
-    world = burst_world
+def test_two_hundred_simultaneous_connects_to_one_job(world):
     job = world.submit("sleep", "3600")
     argv = world.ssh_argv("-o", "ConnectTimeout=300", HOST.format(job), "echo ok")
     started = time.monotonic()
@@ -134,7 +128,7 @@ while True:
 '''
 
 
-def test_a_flood_of_agent_connections_does_not_fail_ssh_sessions(burst_world):
+def test_a_flood_of_agent_connections_does_not_fail_ssh_sessions(world):
     """Another program of the user holds more agent connections than the agent's table (256) and keeps
     opening new ones, so the agent keeps closing the connection idle the longest.  ssh's own connection
     waits idle between listing its key and signing (the server's answer): it must never be the one
@@ -142,7 +136,6 @@ def test_a_flood_of_agent_connections_does_not_fail_ssh_sessions(burst_world):
     from proxycmd import paths
     from proxycmd.agent import client, listener
 
-    world = burst_world
     job = world.submit("sleep", "3600")
     assert world.ssh(HOST.format(job), "echo ok").stdout.strip() == "ok"  # the agent runs
     flooder = subprocess.Popen([sys.executable, "-c", FLOODER, str(paths.agent_socket(world.rundir)),

@@ -20,9 +20,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import make_world, private_tmp, stop_agent, tool, user_env
+from conftest import private_tmp, stop_agent, tool, user_env
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.world(backends=["sim"])]
 
 PLANTED = ("proxycmd/__init__.py", "proxycmd/sim/__init__.py", "proxycmd/sim/daemon.py",
            "proxycmd/agent/__init__.py", "proxycmd/agent/__main__.py", "proxycmd/cli.py",
@@ -124,18 +124,13 @@ def test_demo_from_a_hostile_directory_runs_none_of_it(hostile):
     assert "all done; cleaned up" in done.stdout, done.stdout + done.stderr
 
 
-@pytest.fixture
-def sim_world():
-    yield from make_world(multiplex=False, backend="sim")
-
-
-def test_ssh_and_the_classic_shim_from_a_hostile_directory_run_none_of_it(hostile, sim_world):
+def test_ssh_and_the_classic_shim_from_a_hostile_directory_run_none_of_it(hostile, world):
     """Our console scripts as ssh starts them: the ProxyCommand (setup's block) and the classic shim's program."""
     plant, marks = hostile
-    job = sim_world.submit("sleep", "600")
-    done = sim_world.run(sim_world.ssh_argv(f"{job}.job.condor", "echo", "hi"), cwd=plant)
+    job = world.submit("sleep", "600")
+    done = world.run(world.ssh_argv(f"{job}.job.condor", "echo", "hi"), cwd=plant)
     assert done.stdout == "hi\n"
-    shim = sim_world.run([tool("condor-ssh-to-job"), job, "echo", "there"], cwd=plant)
+    shim = world.run([tool("condor-ssh-to-job"), job, "echo", "there"], cwd=plant)
     assert shim.stdout.endswith("there\n"), shim.stdout
     assert ran(marks) == []
 

@@ -19,10 +19,11 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, make_world, safe_tmp_root, wait_for
+from conftest import REPO, safe_tmp_root, wait_for
 from test_e2e import own_agent
 
-pytestmark = pytest.mark.e2e
+# One user with a multiplexed block (ControlMaster on, as by default) and five running jobs, for the module.
+pytestmark = [pytest.mark.e2e, pytest.mark.world(backends=["sim"], multiplex=True, scope="module")]
 
 CLIENTS_DOC = REPO / "docs" / "clients.md"
 HOST = "{}.job.condor"
@@ -97,14 +98,11 @@ print(json.dumps(results))
 '''
 
 
-@pytest.fixture(scope="module")
-def pool():
-    """One user with a multiplexed block (ControlMaster on, as by default) and five running jobs."""
-    gen = make_world(multiplex=True, backend="sim")
-    world = next(gen)
-    world.jobs = [world.submit("sleep", "3600") for _ in range(5)]
-    yield world
-    gen.close()
+@pytest.fixture(autouse=True)
+def _five_jobs(world):
+    """The module's world runs five jobs (world.jobs), submitted once."""
+    if not hasattr(world, "jobs"):
+        world.jobs = [world.submit("sleep", "3600") for _ in range(5)]
 
 
 def _drive(world, tmp_path: Path, kind: str, scenario: str, hosts) -> list:
@@ -129,22 +127,22 @@ SCENARIOS = {  # name: (library, how, which jobs by index)
 
 @pytest.mark.parametrize("master", [False, True], ids=["alone", "with-controlmaster"])
 @pytest.mark.parametrize("scenario", list(SCENARIOS))
-def test_library_connections_all_log_in(pool, tmp_path, scenario, master):
+def test_library_connections_all_log_in(world, tmp_path, scenario, master):
     kind, how, which = SCENARIOS[scenario]
     pytest.importorskip(kind)
-    first = HOST.format(pool.jobs[0])
+    first = HOST.format(world.jobs[0])
     if master:  # a ControlMaster to the first job, kept alive by ControlPersist, as VS Code holds one
-        pool.ssh(first, "true")
-        assert pool.run(pool.ssh_argv("-O", "check", first), check=False).returncode == 0
+        world.ssh(first, "true")
+        assert world.run(world.ssh_argv("-O", "check", first), check=False).returncode == 0
     try:
-        hosts = [HOST.format(pool.jobs[i]) for i in which]
-        results = _drive(pool, tmp_path, kind, how, hosts)
-        assert results == [str(pool.sandbox(pool.jobs[i])) for i in which]
+        hosts = [HOST.format(world.jobs[i]) for i in which]
+        results = _drive(world, tmp_path, kind, how, hosts)
+        assert results == [str(world.sandbox(world.jobs[i])) for i in which]
     finally:
         if master:
-            pool.run(pool.ssh_argv("-O", "exit", first), check=False)
+            world.run(world.ssh_argv("-O", "exit", first), check=False)
     # every relayed session ended with its connection: only lines of live sessions stay
-    assert wait_for(lambda: pool.known_hosts_lines() == [], timeout=15), pool.known_hosts_lines()
+    assert wait_for(lambda: world.known_hosts_lines() == [], timeout=15), world.known_hosts_lines()
 
 
 # ----- JSch and Node's ssh2: where a JDK or node exists ------------------------------------------------------
@@ -189,21 +187,21 @@ def ssh2_recipe(tmp_path_factory):
 @pytest.mark.parametrize("master", [False, True], ids=["alone", "with-controlmaster"])
 @pytest.mark.parametrize("jobs", [[0] * 5, [0, 1, 2, 3, 4]], ids=["five-to-one-job", "five-jobs"])
 @pytest.mark.parametrize("client", ["jsch", "ssh2"])
-def test_jsch_and_ssh2_connections_all_log_in(pool, request, client, jobs, master):
+def test_jsch_and_ssh2_connections_all_log_in(world, request, client, jobs, master):
     command = request.getfixturevalue(f"{client}_recipe")
-    first = HOST.format(pool.jobs[0])
+    first = HOST.format(world.jobs[0])
     if master:
-        pool.ssh(first, "true")
+        world.ssh(first, "true")
     try:
-        hosts = [HOST.format(pool.jobs[i]) for i in jobs]
-        done = pool.run([*command, str(pool.ssh_config), "echo $PWD", *hosts], check=False, timeout=300)
+        hosts = [HOST.format(world.jobs[i]) for i in jobs]
+        done = world.run([*command, str(world.ssh_config), "echo $PWD", *hosts], check=False, timeout=300)
         assert done.returncode == 0, done.stderr
-        assert done.stdout.splitlines() == [f"{h}\t{pool.sandbox(pool.jobs[i])}" for h, i in zip(hosts, jobs)], \
+        assert done.stdout.splitlines() == [f"{h}\t{world.sandbox(world.jobs[i])}" for h, i in zip(hosts, jobs)], \
             done.stderr
     finally:
         if master:
-            pool.run(pool.ssh_argv("-O", "exit", first), check=False)
-    assert wait_for(lambda: pool.known_hosts_lines() == [], timeout=15), pool.known_hosts_lines()
+            world.run(world.ssh_argv("-O", "exit", first), check=False)
+    assert wait_for(lambda: world.known_hosts_lines() == [], timeout=15), world.known_hosts_lines()
 
 
 # ----- the naive ways docs/clients.md warns about fail as it says ------------------------------------------
@@ -244,10 +242,10 @@ asyncio.run(main())
 
 
 @pytest.mark.parametrize("naive", list(NAIVE))
-def test_the_naive_way_fails_as_the_doc_says(pool, naive):
+def test_the_naive_way_fails_as_the_doc_says(world, naive):
     pytest.importorskip(naive.split("-")[0])
     code, says = NAIVE[naive]
-    done = pool.run([sys.executable, "-c", code, str(pool.ssh_config), HOST.format(pool.jobs[0])], check=False,
+    done = world.run([sys.executable, "-c", code, str(world.ssh_config), HOST.format(world.jobs[0])], check=False,
                     timeout=120)
     assert done.returncode != 0
     last = done.stderr.strip().splitlines()[-1]
@@ -323,7 +321,7 @@ print(json.dumps({"logins": logins, "thief": seen}))
 
 
 @pytest.mark.parametrize("whole_process", [False, True], ids=["as-the-recipe-says", "our-agent-for-the-whole-process"])
-def test_a_job_the_library_forwards_its_agent_to_never_gets_the_next_connections_keys(pool, tmp_path, whole_process):
+def test_a_job_the_library_forwards_its_agent_to_never_gets_the_next_connections_keys(world, tmp_path, whole_process):
     """paramiko forwards its agent into job A, where a thief keeps listing keys and asking for signatures of
     its choosing, while the process logs in to job B ten times.  As the recipe says (SSH_AUTH_SOCK stays the
     user's own agent), A sees the user's own key and no session key.  With our agent in SSH_AUTH_SOCK for
@@ -331,15 +329,15 @@ def test_a_job_the_library_forwards_its_agent_to_never_gets_the_next_connections
     gets no signature of any session key (each is bound to the connection its relay carries).  Every login
     to B must work either way."""
     pytest.importorskip("paramiko")
-    job_a, job_b = pool.jobs[0], pool.jobs[1]
+    job_a, job_b = world.jobs[0], world.jobs[1]
     path = tmp_path / "paramiko_job.py"
     path.write_text(recipe("paramiko_job.py"))
-    thief = pool.sandbox(job_a) / "thief.py"
+    thief = world.sandbox(job_a) / "thief.py"
     thief.write_text(THIEF)
-    if not hasattr(pool, "own_agent"):  # one for the module's pool, stopped with it
-        pool.own_agent = own_agent(pool)
-    env, own_key = pool.own_agent
-    done = pool.run([sys.executable, "-c", FORWARDER, str(path), str(pool.ssh_config), HOST.format(job_a),
+    if not hasattr(world, "own_agent"):  # one for the module's pool, stopped with it
+        world.own_agent = own_agent(world)
+    env, own_key = world.own_agent
+    done = world.run([sys.executable, "-c", FORWARDER, str(path), str(world.ssh_config), HOST.format(job_a),
                      HOST.format(job_b), "10", str(thief), "yes" if whole_process else "no"],
                     check=False, timeout=300, env=env)
     assert done.returncode == 0, done.stderr
@@ -350,4 +348,4 @@ def test_a_job_the_library_forwards_its_agent_to_never_gets_the_next_connections
     assert [blob for blob in thief_saw["signed"] if blob != own] == [], result
     if not whole_process:
         assert thief_saw["offered"] == thief_saw["signed"] == [own], result  # forwarding works, with your keys
-    assert result["logins"] == [str(pool.sandbox(job_b))] * 10, result
+    assert result["logins"] == [str(world.sandbox(job_b))] * 10, result

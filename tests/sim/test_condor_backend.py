@@ -18,7 +18,7 @@ import classad2
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from conftest import FAKES, FAKE_POOL_ENV, flat_table, make_world, tool, wait_for
+from conftest import FAKES, FAKE_POOL_ENV, flat_table, tool, wait_for
 from proxycmd import condorargs
 from proxycmd.backends.condor import ads as condor_ads, dialer_handoff, queue as condor_queue, refusals, run
 from proxycmd.backends.condor import tool as condor_tool
@@ -27,6 +27,8 @@ from proxycmd.dialer import NAME as DIALER_NAME, find as find_dialer
 from proxycmd.errors import ProxyError, SessionRefused
 from proxycmd.hostname import JobAddress, parse_job_id
 from proxycmd.sim.client import SimPool
+
+pytestmark = pytest.mark.world(backends=["condor"], scope="module")
 
 
 def _load_fake():
@@ -283,16 +285,11 @@ def test_find_tool_prefers_the_environment_then_path_and_never_our_shim(tmp_path
 
 
 # ----- sessions through the fake ---------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def cworld():
-    yield from make_world(backend="condor")
-
-
 @pytest.fixture
-def condor_env(cworld, monkeypatch):
+def condor_env(world, monkeypatch):
     for key in ("PATH", FAKE_POOL_ENV, "TMP"):
-        monkeypatch.setenv(key, cworld.env[key])
-    return cworld
+        monkeypatch.setenv(key, world.env[key])
+    return world
 
 
 def newest_session_dir(world, job: str) -> Path:
@@ -592,8 +589,8 @@ def flat(text: str) -> str:
     return flat_table(text)
 
 
-def test_doctor_passes_with_only_the_schedd_as_a_warning(cworld):
-    done = doctor(cworld)
+def test_doctor_passes_with_only_the_schedd_as_a_warning(world):
+    done = doctor(world)
     assert done.returncode == 0, done.stdout
     assert rows(done.stdout) == {"OpenSSH client": "OK", "ssh options": "OK", "condor_ssh_to_job": "OK",
                                  "schedd": "WARN", "ssh config": "OK", "login user": "OK", "runtime dir": "OK",
@@ -602,29 +599,29 @@ def test_doctor_passes_with_only_the_schedd_as_a_warning(cworld):
     assert "fix: connections still work" in flat(done.stdout)
 
 
-def test_doctor_fails_with_a_fix_for_what_is_broken(cworld, tmp_path):
-    cworld.rundir.mkdir(mode=0o700, exist_ok=True)
-    cworld.rundir.chmod(0o755)
+def test_doctor_fails_with_a_fix_for_what_is_broken(world, tmp_path):
+    world.rundir.mkdir(mode=0o700, exist_ok=True)
+    world.rundir.chmod(0o755)
     try:
-        done = doctor(cworld)
+        done = doctor(world)
     finally:
-        cworld.rundir.chmod(0o700)
+        world.rundir.chmod(0o700)
     assert done.returncode == 1
-    assert rows(done.stdout)["runtime dir"] == "FAIL" and f"fix: make it private: chmod 700 {cworld.rundir}" in flat(done.stdout)
+    assert rows(done.stdout)["runtime dir"] == "FAIL" and f"fix: make it private: chmod 700 {world.rundir}" in flat(done.stdout)
     shadowed = tmp_path / "config"
-    shadowed.write_text("Host *.condor\n    ProxyCommand none\n\n" + cworld.ssh_config.read_text())
-    done = doctor(cworld, shadowed)
+    shadowed.write_text("Host *.condor\n    ProxyCommand none\n\n" + world.ssh_config.read_text())
+    done = doctor(world, shadowed)
     assert done.returncode == 1 and rows(done.stdout)["ssh config"] == "FAIL"
     assert "'Host *.condor' above the managed block" in flat(done.stdout)
-    bare = dict(cworld.env, PATH=os.pathsep.join(p for p in cworld.env["PATH"].split(os.pathsep) if "fakes" not in p))
-    done = cworld.run([tool("condor-job-ssh"), "doctor", "--ssh-config", str(cworld.ssh_config)], check=False, env=bare)
+    bare = dict(world.env, PATH=os.pathsep.join(p for p in world.env["PATH"].split(os.pathsep) if "fakes" not in p))
+    done = world.run([tool("condor-job-ssh"), "doctor", "--ssh-config", str(world.ssh_config)], check=False, env=bare)
     assert done.returncode == 1 and rows(done.stdout)["condor_ssh_to_job"] == "FAIL"
     assert "fix: install HTCondor's tools" in flat(done.stdout)
 
 
-def test_doctor_reports_the_agent_once_it_runs(cworld):
-    job = cworld.submit("sleep", "600")
-    cworld.ssh(f"{job}.job.condor", "true")
-    done = doctor(cworld)
+def test_doctor_reports_the_agent_once_it_runs(world):
+    job = world.submit("sleep", "600")
+    world.ssh(f"{job}.job.condor", "true")
+    done = doctor(world)
     assert done.returncode == 0
     assert re.search(r"key agent\s+OK\s+pid \d+ answers", done.stdout)

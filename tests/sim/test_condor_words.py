@@ -14,6 +14,8 @@ from proxycmd.backends.condor import refusals
 from proxycmd.hostname import parse
 from proxycmd.said import flat, lines, words
 
+pytestmark = pytest.mark.world(backends=["real"])
+
 # what condor_ssh_to_job 25.14 prints without CONDOR_CONFIG (and no config in the places it names)
 NO_CONFIG = ("\nNeither the environment variable CONDOR_CONFIG,\n/etc/condor/, /usr/local/etc/, nor ~condor/ contain a "
              "condor_config source.\nEither set CONDOR_CONFIG to point to a valid config source,\nor put a "
@@ -57,16 +59,16 @@ def _real_tools_without_config(world):
 
 @pytest.mark.e2e
 @pytest.mark.real
-def test_without_condor_config_htcondor_s_words_arrive_whole(real_world):
+def test_without_condor_config_htcondor_s_words_arrive_whole(world):
     """The real condor_ssh_to_job with no config: by hand, its lines on our stderr as it wrote them; through ssh,
     one line whole (OpenSSH prints a disconnect's first 400 bytes: it fits)."""
-    env = _real_tools_without_config(real_world)
+    env = _real_tools_without_config(world)
     by_hand = subprocess.run([tool("condor-job-proxy"), "1.0.job.condor"], env=env, capture_output=True, text=True,
                              timeout=60, stdin=subprocess.DEVNULL)
     assert by_hand.returncode != 0
     assert "  Either set CONDOR_CONFIG to point to a valid config source,\n" in by_hand.stderr, by_hand.stderr
     assert "  or put a \"condor_config\" file in /etc/condor/ /usr/local/etc/ or ~condor/\n" in by_hand.stderr
-    through = real_world.run(real_world.ssh_argv("-o", "ControlMaster=no", "1.0.job.condor", "true"), check=False,
+    through = world.run(world.ssh_argv("-o", "ControlMaster=no", "1.0.job.condor", "true"), check=False,
                              env=env)
     assert through.returncode == 255 and SENTENCE in through.stderr and "; " not in through.stderr, through.stderr
     assert through.stderr.count("Either set CONDOR_CONFIG") == 1, through.stderr

@@ -9,15 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import make_world, private_tmp, tool
+from conftest import private_tmp, tool
 
-pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture
-def mworld():
-    """A user with a multiplexed ssh config (ControlMaster) to a simulated pool of their own."""
-    yield from make_world(multiplex=True)
+pytestmark = [pytest.mark.e2e, pytest.mark.world(backends=["sim"], multiplex=True)]
 
 
 def demo(env, *args: str, timeout: float = 180) -> subprocess.CompletedProcess:
@@ -33,18 +27,18 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def test_demo_never_uses_the_users_live_connection_to_their_job(mworld):
-    job = mworld.submit("sleep", "600")
+def test_demo_never_uses_the_users_live_connection_to_their_job(world):
+    job = world.submit("sleep", "600")
     assert job == "1.0"  # the same host name the demo's own job gets: 1.0.job.condor
     host = f"{job}.job.condor"
-    mworld.ssh(host, "true")  # leaves a ControlMaster up (ControlPersist)
-    assert mworld.run(mworld.ssh_argv("-O", "check", host), check=False).returncode == 0
-    sandbox = mworld.sandbox(job)
+    world.ssh(host, "true")  # leaves a ControlMaster up (ControlPersist)
+    assert world.run(world.ssh_argv("-O", "check", host), check=False).returncode == 0
+    sandbox = world.sandbox(job)
     before = sorted(p.name for p in sandbox.iterdir())
-    settings = Path(mworld.env["XDG_CONFIG_HOME"]) / "condor-job-proxy" / "config.toml"
+    settings = Path(world.env["XDG_CONFIG_HOME"]) / "condor-job-proxy" / "config.toml"
     saved = settings.read_bytes()
 
-    done = demo(mworld.env)
+    done = demo(world.env)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "all done; cleaned up" in done.stdout
     # the demo's ssh ran in the demo's own job, not in the user's
@@ -53,7 +47,7 @@ def test_demo_never_uses_the_users_live_connection_to_their_job(mworld):
     # nothing of the demo's reached the user's job, and the user's shared connection is still up
     assert sorted(p.name for p in sandbox.iterdir()) == before
     assert not (sandbox / "blob.bin").exists() and not (sandbox / "tree").exists()
-    assert mworld.run(mworld.ssh_argv("-O", "check", host), check=False).returncode == 0
+    assert world.run(world.ssh_argv("-O", "check", host), check=False).returncode == 0
     assert settings.read_bytes() == saved  # the user's settings are untouched
 
 

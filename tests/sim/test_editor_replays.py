@@ -129,7 +129,8 @@ class Zed:
 
 
 @pytest.fixture
-def zed_world(world):
+def zed_connect(world):
+    """connect(host): a Zed session to *host* in the test's world, stopped and cleaned after the test."""
     made = []
 
     def connect(host: str) -> Zed:
@@ -137,7 +138,7 @@ def zed_world(world):
         return made[-1]
 
     world.zed_made = []
-    yield world, connect
+    yield connect
     for zed in made:
         zed.stop()
     for directory in world.zed_made:
@@ -153,8 +154,8 @@ def fake_zed_server(where: Path) -> Path:
 
 
 @pytest.mark.also_real
-def test_zed_master_commands_install_by_download_terminal_and_forward(zed_world):
-    world, connect = zed_world
+def test_zed_master_commands_install_by_download_terminal_and_forward(world, zed_connect):
+    connect = zed_connect
     job, _, port = http_job(world)
     zed = connect(HOST.format(job))
     zed.start_master()
@@ -190,12 +191,12 @@ def test_zed_master_commands_install_by_download_terminal_and_forward(zed_world)
 
 
 @pytest.mark.also_real
-def test_zed_upload_lands_in_the_working_directory_not_home(zed_world):
+def test_zed_upload_lands_in_the_working_directory_not_home(world, zed_connect):
     """Where the job cannot download, Zed uploads with sftp to `.zed_server/...`, relative: sftp starts where
     HTCondor's forced command starts every session (the job's working directory), while Zed's `cd;` commands
     made .zed_server in $HOME.  So the put fails -- the limit docs/editors.md describes; nothing on the
     proxy's side changes either directory (the session's HOME is the job's or the account's)."""
-    world, connect = zed_world
+    connect = zed_connect
     job, _ = job_with_home(world, "sleep", "600")
     zed = connect(HOST.format(job))
     zed.start_master()

@@ -11,18 +11,14 @@ import time
 
 import pytest
 
-from conftest import BACKENDS, flat_table, make_world, tool, wait_for
+from conftest import flat_table, tool, wait_for
 from proxycmd import paths
 
 pytestmark = pytest.mark.e2e
 
 HOST = "{}.job.condor"
-
-
-@pytest.fixture(params=BACKENDS)
-def mworld(request):
-    """The default block: multiplexing on, so ControlPersist sends the proxy's stderr to /dev/null."""
-    yield from make_world(multiplex=True, backend=request.param)
+# the default block: multiplexing on, so ControlPersist sends the proxy's stderr to /dev/null
+MULTIPLEXED = pytest.mark.world(multiplex=True)
 
 
 def ssh_no_terminal(world, *args, config=None, timeout=120):
@@ -41,11 +37,12 @@ def said_by_ssh(stderr: str) -> str:
     return sentence
 
 
-def test_failures_reach_ssh_stderr_with_controlpersist_and_no_terminal(mworld):
-    assert "ControlPersist" in mworld.ssh_config.read_text()
-    held = mworld.submit("sleep", "600")
-    mworld.sim("hold", held, "--reason", "exceeded its disk quota")
-    release = (f"condor-job-ssh sim release {held} --root {mworld.sim_root}" if mworld.backend == "sim"
+@MULTIPLEXED
+def test_failures_reach_ssh_stderr_with_controlpersist_and_no_terminal(world):
+    assert "ControlPersist" in world.ssh_config.read_text()
+    held = world.submit("sleep", "600")
+    world.sim("hold", held, "--reason", "exceeded its disk quota")
+    release = (f"condor-job-ssh sim release {held} --root {world.sim_root}" if world.backend == "sim"
                else f"condor_release {held}")
     cases = {
         HOST.format(held): (f"condor-job-proxy: job {held} is held: exceeded its disk quota; after fixing the "
@@ -54,43 +51,46 @@ def test_failures_reach_ssh_stderr_with_controlpersist_and_no_terminal(mworld):
         "1.0.-x.job.condor": "condor-job-proxy: '1.0.-x.job.condor' is not a job host name: '-x' is not a DNS label",
     }
     for host, sentence in cases.items():
-        done = ssh_no_terminal(mworld, host, "true")
+        done = ssh_no_terminal(world, host, "true")
         assert done.returncode == 255, done.stderr
         assert said_by_ssh(done.stderr).startswith(sentence), done.stderr
         assert "mm_receive_fd" not in done.stderr and "did not pass back" not in done.stderr
-    doctor = mworld.run([tool("condor-job-ssh"), "doctor", "--ssh-config", str(mworld.ssh_config)], check=False)
+    doctor = world.run([tool("condor-job-ssh"), "doctor", "--ssh-config", str(world.ssh_config)], check=False)
     flat = flat_table(doctor.stdout)  # doctor wraps its table at 80 columns
     assert "99999.0.job.condor" in flat and "is not in the queue" in flat, doctor.stdout
     assert f"release it with: {release}" in flat, doctor.stdout
 
 
-def test_failures_reach_ssh_in_pipe_mode_too(mworld):
-    held = mworld.submit("sleep", "600")
-    mworld.sim("hold", held, "--reason", "over quota")
-    done = ssh_no_terminal(mworld, "-o", "ProxyUseFdpass=no", HOST.format(held), "true")
+@MULTIPLEXED
+def test_failures_reach_ssh_in_pipe_mode_too(world):
+    held = world.submit("sleep", "600")
+    world.sim("hold", held, "--reason", "over quota")
+    done = ssh_no_terminal(world, "-o", "ProxyUseFdpass=no", HOST.format(held), "true")
     assert done.returncode == 255, done.stderr
     assert said_by_ssh(done.stderr).startswith(f"condor-job-proxy: job {held} is held: over quota"), done.stderr
 
 
-def test_setup_wait_timeout_ends_the_wait_and_ssh_says_how_long(mworld):
-    job = mworld.submit("sleep", "600", idle=True)
-    mworld.run([tool("condor-job-ssh"), "setup", "--ssh-config", str(mworld.ssh_config), "--wait-timeout", "2",
+@MULTIPLEXED
+def test_setup_wait_timeout_ends_the_wait_and_ssh_says_how_long(world):
+    job = world.submit("sleep", "600", idle=True)
+    world.run([tool("condor-job-ssh"), "setup", "--ssh-config", str(world.ssh_config), "--wait-timeout", "2",
                 "--yes"])
-    assert " --wait-timeout 2 " in mworld.ssh_config.read_text()
-    done = ssh_no_terminal(mworld, HOST.format(job), "true")
+    assert " --wait-timeout 2 " in world.ssh_config.read_text()
+    done = ssh_no_terminal(world, HOST.format(job), "true")
     assert done.returncode == 255, done.stderr
     sentence = said_by_ssh(done.stderr)
     assert sentence.startswith("condor-job-proxy: gave up after 0m0") and f"job {job}" in sentence, sentence
-    mworld.run([tool("condor-job-ssh"), "setup", "--ssh-config", str(mworld.ssh_config), "--wait-timeout", "0",
+    world.run([tool("condor-job-ssh"), "setup", "--ssh-config", str(world.ssh_config), "--wait-timeout", "0",
                 "--yes"])
-    assert "--wait-timeout" not in mworld.ssh_config.read_text()
+    assert "--wait-timeout" not in world.ssh_config.read_text()
 
 
-def test_progress_reaches_ssh_log_in_pipe_mode(mworld):
-    job = mworld.submit("sleep", "600", idle=True)
-    proxy = (f"{tool('condor-job-proxy')} --runtime-dir {mworld.rundir} {' '.join(mworld.proxy_args())} "
+@MULTIPLEXED
+def test_progress_reaches_ssh_log_in_pipe_mode(world):
+    job = world.submit("sleep", "600", idle=True)
+    proxy = (f"{tool('condor-job-proxy')} --runtime-dir {world.rundir} {' '.join(world.proxy_args())} "
              f"--wait-timeout 3 '%h'")
-    done = ssh_no_terminal(mworld, "-v", "-o", "ProxyUseFdpass=no", "-o", f"ProxyCommand={proxy}",
+    done = ssh_no_terminal(world, "-v", "-o", "ProxyUseFdpass=no", "-o", f"ProxyCommand={proxy}",
                            HOST.format(job), "true")
     assert done.returncode == 255
     banner = [line for line in done.stderr.splitlines() if "banner line 0:" in line]
@@ -98,14 +98,15 @@ def test_progress_reaches_ssh_log_in_pipe_mode(mworld):
     assert said_by_ssh(done.stderr).startswith("condor-job-proxy: gave up after")
 
 
-def test_killing_ssh_while_it_waits_stops_the_proxy_under_controlpersist(mworld):
-    job = mworld.submit("sleep", "600", idle=True)
-    ssh = subprocess.Popen(["ssh", "-F", str(mworld.ssh_config), HOST.format(job), "true"], env=mworld.env,
+@MULTIPLEXED
+def test_killing_ssh_while_it_waits_stops_the_proxy_under_controlpersist(world):
+    job = world.submit("sleep", "600", idle=True)
+    ssh = subprocess.Popen(["ssh", "-F", str(world.ssh_config), HOST.format(job), "true"], env=world.env,
                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                            start_new_session=True)
 
     def proxies():
-        return [pid for pid in os.listdir("/proc") if pid.isdigit() and _is_our_proxy(pid, mworld)]
+        return [pid for pid in os.listdir("/proc") if pid.isdigit() and _is_our_proxy(pid, world)]
 
     assert wait_for(proxies, timeout=15)
     ssh.kill()  # what VS Code does when its remote.SSH.connectTimeout runs out
@@ -242,20 +243,21 @@ def test_paramiko_spawning_the_proxy_with_socketpairs_authenticates_and_runs_a_c
     assert proxy.returncode == 0
 
 
-def test_progress_lines_before_the_version_line_do_not_stop_a_later_connection(mworld, tmp_path):
-    job = mworld.submit("sleep", "600", idle=True)
+@MULTIPLEXED
+def test_progress_lines_before_the_version_line_do_not_stop_a_later_connection(world, tmp_path):
+    job = world.submit("sleep", "600", idle=True)
     log = tmp_path / "ssh.log"  # a file: with -v the ControlPersist master keeps stderr open after ssh exits
     with open(log, "w") as err:
-        ssh = subprocess.Popen(["ssh", "-v", "-F", str(mworld.ssh_config), "-o", "ProxyUseFdpass=no",
-                                HOST.format(job), "echo connected"], env=mworld.env, stdin=subprocess.DEVNULL,
+        ssh = subprocess.Popen(["ssh", "-v", "-F", str(world.ssh_config), "-o", "ProxyUseFdpass=no",
+                                HOST.format(job), "echo connected"], env=world.env, stdin=subprocess.DEVNULL,
                                stdout=subprocess.PIPE, stderr=err, start_new_session=True)
     try:
         time.sleep(3)
         assert ssh.poll() is None, "ssh should still be waiting for the idle job"
-        mworld.sim("release", job)
+        world.sim("release", job)
         assert ssh.wait(60) == 0, log.read_text()
         assert ssh.stdout.read().strip() == b"connected"
         assert "banner line 0: condor-job-proxy: job " in log.read_text()
     finally:
-        mworld.run(["ssh", "-F", str(mworld.ssh_config), "-O", "exit", HOST.format(job)], check=False)
+        world.run(["ssh", "-F", str(world.ssh_config), "-O", "exit", HOST.format(job)], check=False)
         ssh.stdout.close()

@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pytest
 
-from conftest import make_world, proxy_said
+from conftest import proxy_said
 from proxycmd import said
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.world(backends=["condor"])]
 
 FLOOD = 300 << 20  # bytes
 MAX_RSS_KIB = 120 * 1024  # the proxy's peak: a Python with its imports and 64 KiB of what was said
@@ -85,11 +85,6 @@ def _check(err: str, rss: int, env: dict, *words: str) -> None:
     assert records and all(r.stat().st_size < 8192 for r in records), [(r, r.stat().st_size) for r in records]
 
 
-@pytest.fixture
-def condor_world():
-    yield from make_world(multiplex=False, backend="condor")
-
-
 # the flood, then the tool's own words; or the flood alone (its one line is all there is to quote)
 FAULTS = {"then-words": ({"stderr_flood": FLOOD}, "job 9.0 is not in the queue"),
           "alone": ({"stderr_flood": FLOOD, "stderr_flood_only": True}, "condor_ssh_to_job failed for job 9.0")}
@@ -107,25 +102,19 @@ def _flood(where, fault: str, what: str) -> None:
 
 
 @pytest.mark.parametrize("fault", FAULTS)
-def test_a_stderr_flood_from_condor_ssh_to_job(condor_world, fault):
-    _flood(condor_world, fault, "condor_ssh_to_job")
+def test_a_stderr_flood_from_condor_ssh_to_job(world, fault):
+    _flood(world, fault, "condor_ssh_to_job")
     # through ssh too: one sentence
-    done = condor_world.ssh("9.0.job.condor", "true", check=False)
+    done = world.ssh("9.0.job.condor", "true", check=False)
     said = proxy_said(done.stderr)
     assert done.returncode == 255 and len(said) == 1 and len(said[0]) <= MAX_SAID, done.stderr[:2000]
 
 
-@pytest.fixture
-def laptop():
-    from ap_fixture import set_up_laptop
-
-    yield from set_up_laptop("bash")
-
-
+@pytest.mark.world(via="ap", multiplex=True)
 @pytest.mark.parametrize("fault", FAULTS)
-def test_a_stderr_flood_through_the_access_point(laptop, fault):
+def test_a_stderr_flood_through_the_access_point(world, fault):
     """The AP's condor_ssh_to_job floods; the bytes come through a real sshd and the hop's ssh."""
-    _flood(laptop, fault, "access point")
+    _flood(world, fault, "access point")
 
 
 def _peak_of(code: str) -> dict:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import pytest
 
-from ap_fixture import set_up_laptop
 from conftest import flat_table, tool
 
 pytestmark = pytest.mark.e2e
@@ -71,18 +70,14 @@ def test_a_job_that_is_not_in_the_queue_and_a_job_that_is_no_job(world):
         assert bad.stderr.startswith(f"condor-job-ssh: error: {text[:80]!r} is not a job")
 
 
-@pytest.fixture(scope="module")
-def laptop():
-    yield from set_up_laptop("bash", "--no-multiplex")
-
-
-def test_through_the_access_point_the_job_is_asked_about_on_the_ap_and_probed_through_the_hop(laptop):
-    job = laptop.submit("sleep", "600")
-    done = doctor(laptop, job)
+@pytest.mark.world(via="ap", scope="module")
+def test_through_the_access_point_the_job_is_asked_about_on_the_ap_and_probed_through_the_hop(world):
+    job = world.submit("sleep", "600")
+    done = doctor(world, job)
     assert done.returncode == 0, done.stdout + done.stderr
     assert table_rows(done.stdout) == [("sessions", "OK")], done.stdout
     assert "land on the execute host slot1@" in flat_table(done.stdout)
-    laptop.sim("hold", job, "--reason", "over quota")
-    held = doctor(laptop, job)
+    world.sim("hold", job, "--reason", "over quota")
+    held = doctor(world, job)
     assert held.returncode == 1 and f"job {job} is held: over quota" in flat_table(held.stdout)
     assert f"ssh ap condor_release {job}" in flat_table(held.stdout)

@@ -19,9 +19,13 @@ from pathlib import Path
 
 import pytest
 
-from conftest import make_world, private_tmp, tool, wait_for
+from conftest import private_tmp, tool, wait_for
 from proxycmd import paths, safefs
 from proxycmd.agent import knownhosts, peer
+
+# One user on the simulated pool whose home stands for one that several login nodes share: --per-node-paths
+# yes, as on NFS (the backend does not matter here; other modules run both).
+pytestmark = pytest.mark.world(backends=["sim"], setup=("--per-node-paths", "yes"))
 
 NODES = ("login01.example.org", "login02")  # one long name with dots (ssh's %l keeps them), one short
 SESSIONS = 10  # per node, all at once
@@ -120,30 +124,20 @@ def _old_ssh(directory: Path) -> Path:
     return directory
 
 
-@pytest.fixture
-def node_world():
-    """One user on the simulated pool (the backend does not matter here; conftest's `world` runs both), whose
-    home stands for one that several login nodes share: `--per-node-paths yes`, as on NFS."""
-    for world in make_world(multiplex=False, backend="sim"):
-        world.run([tool("condor-job-ssh"), "setup", "--ssh-config", str(world.ssh_config), "--yes",
-                   "--per-node-paths", "yes"])
-        yield world
+def _setup_as_old_client(world) -> None:
+    env = dict(world.env, PATH=f"{_old_ssh(world.base / 'old-ssh')}:{world.env['PATH']}")
+    world.run([tool("condor-job-ssh"), "setup", "--ssh-config", str(world.ssh_config), "--yes"], env=env)
 
 
-def _setup_as_old_client(node_world) -> None:
-    env = dict(node_world.env, PATH=f"{_old_ssh(node_world.base / 'old-ssh')}:{node_world.env['PATH']}")
-    node_world.run([tool("condor-job-ssh"), "setup", "--ssh-config", str(node_world.ssh_config), "--yes"], env=env)
-
-
-def test_setup_writes_known_hosts_per_host_or_shared_by_the_clients_version(node_world):
-    text = node_world.ssh_config.read_text()  # setup ran with this machine's ssh (8.4 or newer)
-    assert f"UserKnownHostsFile {node_world.rundir}/host-%l/known_hosts\n" in text and "--shared-known-hosts" not in text
-    _setup_as_old_client(node_world)  # one bare setup moves the block
-    text = node_world.ssh_config.read_text()
-    assert f"UserKnownHostsFile {node_world.rundir}/known_hosts.shared\n" in text and "--shared-known-hosts" in text
-    assert f"IdentityAgent {node_world.rundir}/host-%l/agent.sock\n" in text  # 8.0 expands %l there
-    node_world.run([tool("condor-job-ssh"), "setup", "--ssh-config", str(node_world.ssh_config), "--yes"])
-    assert "known_hosts.shared" not in node_world.ssh_config.read_text()
+def test_setup_writes_known_hosts_per_host_or_shared_by_the_clients_version(world):
+    text = world.ssh_config.read_text()  # setup ran with this machine's ssh (8.4 or newer)
+    assert f"UserKnownHostsFile {world.rundir}/host-%l/known_hosts\n" in text and "--shared-known-hosts" not in text
+    _setup_as_old_client(world)  # one bare setup moves the block
+    text = world.ssh_config.read_text()
+    assert f"UserKnownHostsFile {world.rundir}/known_hosts.shared\n" in text and "--shared-known-hosts" in text
+    assert f"IdentityAgent {world.rundir}/host-%l/agent.sock\n" in text  # 8.0 expands %l there
+    world.run([tool("condor-job-ssh"), "setup", "--ssh-config", str(world.ssh_config), "--yes"])
+    assert "known_hosts.shared" not in world.ssh_config.read_text()
 
 
 # ----- two login nodes, one home ---------------------------------------------------------------------------
@@ -176,16 +170,16 @@ def _lines(path: Path):
 
 
 @pytest.mark.parametrize("known_hosts", ["per-host", "shared"])
-def test_two_login_nodes_sharing_a_home_each_log_in_ten_sessions_at_once(node_world, known_hosts):
+def test_two_login_nodes_sharing_a_home_each_log_in_ten_sessions_at_once(world, known_hosts):
     why = _unshare_allowed()
     if why:
         pytest.skip(why)
     if known_hosts == "shared":
-        _setup_as_old_client(node_world)
-    job = node_world.submit("sleep", "600")
-    marks = node_world.base / "marks"
+        _setup_as_old_client(world)
+    job = world.submit("sleep", "600")
+    marks = world.base / "marks"
     marks.mkdir()
-    release = node_world.base / "release"
+    release = world.base / "release"
     agents = {}
     procs = []
     try:
@@ -194,8 +188,8 @@ def test_two_login_nodes_sharing_a_home_each_log_in_ten_sessions_at_once(node_wo
                 name = f"{node}-{index}"
                 remote = (f"sh -c 'touch {marks}/{name}; echo in; i=0; "
                           f"while [ ! -e {release} ] && [ $i -lt 1200 ]; do sleep 0.1; i=$((i+1)); done; echo out'")
-                argv = _on_node(node, node_world.ssh_argv(f"{job}.job.condor", remote))
-                procs.append((name, subprocess.Popen(argv, env=node_world.env, stdin=subprocess.DEVNULL,
+                argv = _on_node(node, world.ssh_argv(f"{job}.job.condor", remote))
+                procs.append((name, subprocess.Popen(argv, env=world.env, stdin=subprocess.DEVNULL,
                                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)))
         everyone = {name for name, _ in procs}
         wait_for(lambda: {p.name for p in marks.iterdir()} == everyone or any(p.poll() for _, p in procs),
@@ -204,17 +198,17 @@ def test_two_login_nodes_sharing_a_home_each_log_in_ten_sessions_at_once(node_wo
         assert not early, early
         # All 20 sessions live now: each node has its own agent in its own directory ...
         for node in NODES:
-            agents[node] = _agent_of(node_world.rundir, node)
+            agents[node] = _agent_of(world.rundir, node)
         assert agents[NODES[0]][0] != agents[NODES[1]][0]
-        assert not paths.host_dir(node_world.rundir, socket.gethostname()).exists()  # %l, not this host's name
+        assert not paths.host_dir(world.rundir, socket.gethostname()).exists()  # %l, not this host's name
         # ... and ssh found each session's host key in the file it reads, with the other node's lines kept.
         if known_hosts == "shared":
-            lines = _lines(paths.known_hosts(node_world.rundir, shared=True))
+            lines = _lines(paths.known_hosts(world.rundir, shared=True))
             for node in NODES:
                 assert sum(f" cjp:{node}:" in line for line in lines) == SESSIONS, lines
         else:
             for node in NODES:
-                lines = _lines(paths.known_hosts(node_world.rundir, node=node))
+                lines = _lines(paths.known_hosts(world.rundir, node=node))
                 assert len(lines) == SESSIONS and all(line.startswith(f"{job}.job.condor ") for line in lines)
         release.touch()
         for name, proc in procs:
@@ -222,9 +216,9 @@ def test_two_login_nodes_sharing_a_home_each_log_in_ten_sessions_at_once(node_wo
             assert (proc.returncode, out) == (0, "in\nout\n"), (name, err)
         # Neither node's agent took or replaced the other's socket, and both still run.
         for node in NODES:
-            assert _agent_of(node_world.rundir, node) == agents[node]
-        files = ([paths.known_hosts(node_world.rundir, shared=True)] if known_hosts == "shared"
-                 else [paths.known_hosts(node_world.rundir, node=node) for node in NODES])
+            assert _agent_of(world.rundir, node) == agents[node]
+        files = ([paths.known_hosts(world.rundir, shared=True)] if known_hosts == "shared"
+                 else [paths.known_hosts(world.rundir, node=node) for node in NODES])
         assert wait_for(lambda: all(_lines(path) == [] for path in files), timeout=20), [_lines(p) for p in files]
     finally:
         release.touch()
@@ -234,38 +228,38 @@ def test_two_login_nodes_sharing_a_home_each_log_in_ten_sessions_at_once(node_wo
             proc.communicate()
         for node in NODES:
             try:
-                pid = agents.get(node, (None,))[0] or _agent_of(node_world.rundir, node)[0]
+                pid = agents.get(node, (None,))[0] or _agent_of(world.rundir, node)[0]
             except OSError:
                 continue
             os.kill(pid, signal.SIGTERM)
 
 
-def test_one_bare_setup_moves_a_block_of_the_one_directory_layout(node_world):
+def test_one_bare_setup_moves_a_block_of_the_one_directory_layout(world):
     """A block written before the per-host directories (agent.sock and known_hosts in the runtime
     directory itself) moves to them with one bare `setup`, and connections work after it."""
-    text = node_world.ssh_config.read_text()
+    text = world.ssh_config.read_text()
     old = text.replace("/host-%l/", "/")
-    assert old != text and f"IdentityAgent {node_world.rundir}/agent.sock\n" in old
-    node_world.ssh_config.write_text(old)
-    node_world.run([tool("condor-job-ssh"), "setup", "--ssh-config", str(node_world.ssh_config), "--yes"])
-    assert node_world.ssh_config.read_text() == text
-    job = node_world.submit("sleep", "600")
-    done = node_world.ssh(f"{job}.job.condor", "echo", "in")
+    assert old != text and f"IdentityAgent {world.rundir}/agent.sock\n" in old
+    world.ssh_config.write_text(old)
+    world.run([tool("condor-job-ssh"), "setup", "--ssh-config", str(world.ssh_config), "--yes"])
+    assert world.ssh_config.read_text() == text
+    job = world.submit("sleep", "600")
+    done = world.ssh(f"{job}.job.condor", "echo", "in")
     assert done.stdout == "in\n"
-    assert paths.agent_socket(node_world.rundir).is_socket() and not (node_world.rundir / "agent.sock").exists()
+    assert paths.agent_socket(world.rundir).is_socket() and not (world.rundir / "agent.sock").exists()
 
 
-def test_a_running_agent_follows_setup_between_per_host_and_shared_known_hosts(node_world):
+def test_a_running_agent_follows_setup_between_per_host_and_shared_known_hosts(world):
     """`setup` on another OpenSSH version flips the block's known_hosts; the agent already running on this
     node writes the file the block names from the next registration on."""
-    job = node_world.submit("sleep", "600")
+    job = world.submit("sleep", "600")
     host = f"{job}.job.condor"
-    assert node_world.ssh(host, "echo", "in").stdout == "in\n"  # the agent starts, writing the per-host file
-    pid = node_world.agent_status()["pid"]
-    _setup_as_old_client(node_world)
-    done = node_world.ssh(host, "echo", "in", check=False)
+    assert world.ssh(host, "echo", "in").stdout == "in\n"  # the agent starts, writing the per-host file
+    pid = world.agent_status()["pid"]
+    _setup_as_old_client(world)
+    done = world.ssh(host, "echo", "in", check=False)
     assert (done.returncode, done.stdout) == (0, "in\n"), done.stderr
-    node_world.run([tool("condor-job-ssh"), "setup", "--ssh-config", str(node_world.ssh_config), "--yes"])
-    done = node_world.ssh(host, "echo", "in", check=False)
+    world.run([tool("condor-job-ssh"), "setup", "--ssh-config", str(world.ssh_config), "--yes"])
+    done = world.ssh(host, "echo", "in", check=False)
     assert (done.returncode, done.stdout) == (0, "in\n"), done.stderr
-    assert node_world.agent_status()["pid"] == pid  # one agent throughout
+    assert world.agent_status()["pid"] == pid  # one agent throughout

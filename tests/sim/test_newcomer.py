@@ -7,12 +7,9 @@ import subprocess
 
 import pytest
 
-from conftest import flat_table, make_world, tool
+from conftest import flat_table, tool
 
-
-@pytest.fixture
-def sworld():
-    yield from make_world(multiplex=True)
+pytestmark = pytest.mark.world(backends=["sim"], multiplex=True)
 
 
 def cjs(world, *args, check=False, **kw):
@@ -20,41 +17,41 @@ def cjs(world, *args, check=False, **kw):
 
 
 @pytest.mark.e2e
-def test_sim_commands_use_the_root_setup_saved(sworld):
-    job = cjs(sworld, "sim", "submit", "--", "sleep", "600", check=True).stdout.strip()  # no --root
-    listed = cjs(sworld, "sim", "list", check=True).stdout
+def test_sim_commands_use_the_root_setup_saved(world):
+    job = cjs(world, "sim", "submit", "--", "sleep", "600", check=True).stdout.strip()  # no --root
+    listed = cjs(world, "sim", "list", check=True).stdout
     assert job in listed and "running" in listed
-    assert job in cjs(sworld, "sim", "list", "--root", str(sworld.sim_root), check=True).stdout
-    assert f"simulated pool already running in {sworld.sim_root}" in cjs(sworld, "sim", "start").stdout
-    held = cjs(sworld, "sim", "hold", job)
+    assert job in cjs(world, "sim", "list", "--root", str(world.sim_root), check=True).stdout
+    assert f"simulated pool already running in {world.sim_root}" in cjs(world, "sim", "start").stdout
+    held = cjs(world, "sim", "hold", job)
     assert held.returncode == 0 and f"job {job} is held" in held.stdout
 
 
 @pytest.mark.e2e
-def test_setup_warns_about_a_user_line_below_the_block_and_names_a_job_to_try(sworld):
-    job = sworld.submit("sleep", "600")
-    with open(sworld.ssh_config, "a") as f:
+def test_setup_warns_about_a_user_line_below_the_block_and_names_a_job_to_try(world):
+    job = world.submit("sleep", "600")
+    with open(world.ssh_config, "a") as f:
         f.write("\nHost *\n    User alice\n")
-    done = cjs(sworld, "setup", "--ssh-config", str(sworld.ssh_config), "--no-multiplex", "--yes")
+    done = cjs(world, "setup", "--ssh-config", str(world.ssh_config), "--no-multiplex", "--yes")
     assert done.returncode == 0, done.stderr
     assert "ssh logs in to 1.0.job.condor as alice" in done.stderr, done.stderr
     assert "condor-job-ssh setup --user" in done.stderr, done.stderr
     assert f"Try `ssh {job}.job.condor`;" in done.stdout, done.stdout
-    again = cjs(sworld, "setup", "--ssh-config", str(sworld.ssh_config), "--yes")  # no changes: still warned
+    again = cjs(world, "setup", "--ssh-config", str(world.ssh_config), "--yes")  # no changes: still warned
     assert "no changes" in again.stdout and "as alice" in again.stderr
     import os
     import pwd
 
-    fixed = cjs(sworld, "setup", "--ssh-config", str(sworld.ssh_config), "--user",
+    fixed = cjs(world, "setup", "--ssh-config", str(world.ssh_config), "--user",
                 pwd.getpwuid(os.getuid()).pw_name, "--yes")
     assert fixed.returncode == 0 and "warning" not in fixed.stderr, fixed.stderr
 
 
 @pytest.mark.e2e
-def test_setup_condor_without_condor_ssh_to_job_says_so(sworld, tmp_path):
-    env = dict(sworld.env, PATH="/usr/bin:/bin", CONDOR_CONFIG="/nonexistent")
+def test_setup_condor_without_condor_ssh_to_job_says_so(world, tmp_path):
+    env = dict(world.env, PATH="/usr/bin:/bin", CONDOR_CONFIG="/nonexistent")
     env.pop("CONDOR_SSH_TO_JOB", None)
-    done = sworld.run([tool("condor-job-ssh"), "setup", "--ssh-config", str(tmp_path / "cfg"), "--condor", "--yes"],
+    done = world.run([tool("condor-job-ssh"), "setup", "--ssh-config", str(tmp_path / "cfg"), "--condor", "--yes"],
                       check=False, env=env)
     assert done.returncode == 0, done.stderr
     assert "cannot find HTCondor's condor_ssh_to_job" in done.stderr and "ssh to job hosts fails" in done.stderr
@@ -120,7 +117,7 @@ def test_pty_problem_is_said_exactly_when_an_sshd_running_as_the_user_could_not_
 
 
 @pytest.mark.e2e
-def test_an_interactive_shell_that_cannot_get_a_terminal_is_told_why(sworld):
+def test_an_interactive_shell_that_cannot_get_a_terminal_is_told_why(world):
     import shutil
 
     from proxycmd.sim.ptycheck import pty_problem
@@ -130,11 +127,11 @@ def test_an_interactive_shell_that_cannot_get_a_terminal_is_told_why(sworld):
         pytest.skip("terminals work for this user here (root, or devpts with gid=5)")
     if not shutil.which("script"):
         pytest.skip("util-linux `script` is not installed")
-    job = sworld.submit("sleep", "600")
-    done = subprocess.run(["script", "-qec", f"ssh -F {sworld.ssh_config} -o ControlMaster=no {job}.job.condor",
-                           "/dev/null"], env=sworld.env, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+    job = world.submit("sleep", "600")
+    done = subprocess.run(["script", "-qec", f"ssh -F {world.ssh_config} -o ControlMaster=no {job}.job.condor",
+                           "/dev/null"], env=world.env, stdin=subprocess.DEVNULL, capture_output=True, text=True,
                           timeout=60)
     assert done.stdout.count("interactive shells fail on this machine") == 1, done.stdout
     assert "doctor" not in done.stdout
-    doctor = cjs(sworld, "doctor", "--ssh-config", str(sworld.ssh_config))
+    doctor = cjs(world, "doctor", "--ssh-config", str(world.ssh_config))
     assert "WARN" in doctor.stdout and "interactive shells fail" in flat_table(doctor.stdout)

@@ -35,19 +35,21 @@ def test_a_cold_shell_whose_terminal_cannot_start_says_why_in_one_sentence(world
     assert world.ssh(f"{job}.job.condor", "echo", "ok").stdout.strip() == "ok"  # commands still work
 
 
-def test_a_shell_that_starts_the_shared_connection_says_why(shared_world):
+@pytest.mark.also_real
+@pytest.mark.world(multiplex=True)  # a block sharing one connection per job (ControlMaster auto)
+def test_a_shell_that_starts_the_shared_connection_says_why(world):
     _needs_broken_terminals()
-    world = shared_world
     job = world.submit("sleep", "600")
     done = world.run(world.ssh_argv("-tt", f"{job}.job.condor"), check=False, input="exit 3\n", stdin=None)
     assert done.returncode == 255 and done.stderr.count(SENTENCE) == 1, done.stderr
 
 
-def test_a_shell_over_an_existing_shared_connection_is_not_silent(shared_world):
+@pytest.mark.also_real
+@pytest.mark.world(multiplex=True)  # a block sharing one connection per job (ControlMaster auto)
+def test_a_shell_over_an_existing_shared_connection_is_not_silent(world):
     """The master exists (a command made it): ssh runs no ProxyCommand, so only ssh itself can speak; the
     job's sshd dies at the pty request and takes the shared connection with it."""
     _needs_broken_terminals()
-    world = shared_world
     job = world.submit("sleep", "600")
     world.ssh(f"{job}.job.condor", "true")
     assert world.run(world.ssh_argv("-O", "check", f"{job}.job.condor"), check=False).returncode == 0

@@ -11,19 +11,13 @@ import time
 
 import pytest
 
-from ap_fixture import set_up_laptop
 from conftest import tool, wait_for
 from proxycmd.sim.client import SimPool
 from test_ondemand_sessions import MARGIN, VSCODE_TIMEOUT, alive, vscode_window
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.world(via="ap")]
 
 IDLE_TIMEOUT = 8
-
-
-@pytest.fixture
-def laptop():
-    yield from set_up_laptop("bash", "--no-multiplex")
 
 
 def write_profile(lap, name: str, text: str) -> None:
@@ -44,53 +38,53 @@ def cjs(lap, *args: str, check: bool = True):
     return lap.run([tool("condor-job-ssh"), *args], check=check)
 
 
-def test_through_the_hop_a_profile_job_survives_is_reused_listed_and_ends_after_the_idle_timeout(laptop):
-    write_profile(laptop, "gpu", f"request_cpus = 1\nMY.CondorJobProxyIdleTimeout = {IDLE_TIMEOUT}\n")
-    first = laptop.ssh("gpu.job.condor", "echo one; grep -i '^InteractiveJob' $_CONDOR_JOB_AD")
+def test_through_the_hop_a_profile_job_survives_is_reused_listed_and_ends_after_the_idle_timeout(world):
+    write_profile(world, "gpu", f"request_cpus = 1\nMY.CondorJobProxyIdleTimeout = {IDLE_TIMEOUT}\n")
+    first = world.ssh("gpu.job.condor", "echo one; grep -i '^InteractiveJob' $_CONDOR_JOB_AD")
     assert first.stdout == "one\nInteractiveJob = true\n", first.stderr
     assert "submitted job 1.0 from profile gpu" in first.stderr
-    [j] = jobs(laptop)
+    [j] = jobs(world)
     pid = j["pid"]
     for word in ("two", "three"):
-        assert laptop.ssh("gpu.job.condor", f"echo {word}").stdout == f"{word}\n"
-    assert alive(pid) and job(laptop, "1.0")["program_running"]
+        assert world.ssh("gpu.job.condor", f"echo {word}").stdout == f"{word}\n"
+    assert alive(pid) and job(world, "1.0")["program_running"]
 
-    synced = cjs(laptop, "sync", "--ssh-config", str(laptop.ssh_config))
-    assert "Host gpu.job.condor" in laptop.ssh_config.read_text(), synced.stdout
-    listed = cjs(laptop, "profile", "list", "--ssh-config", str(laptop.ssh_config)).stdout
+    synced = cjs(world, "sync", "--ssh-config", str(world.ssh_config))
+    assert "Host gpu.job.condor" in world.ssh_config.read_text(), synced.stdout
+    listed = cjs(world, "profile", "list", "--ssh-config", str(world.ssh_config)).stdout
     assert any(line.split()[:3] == ["gpu.job.condor", "1.0", "running"] for line in listed.splitlines()), listed
 
-    assert wait_for(lambda: not laptop.session_dirs(), timeout=15)
+    assert wait_for(lambda: not world.session_dirs(), timeout=15)
     time.sleep(2)  # all sessions over; a reconnect within the timeout is the same job, with no submission
-    again = laptop.ssh("gpu.job.condor", "echo back")
+    again = world.ssh("gpu.job.condor", "echo back")
     assert again.stdout == "back\n" and "submitted" not in again.stderr, again.stderr
-    assert [x["id"] for x in jobs(laptop)] == ["1.0"] and alive(pid)
+    assert [x["id"] for x in jobs(world)] == ["1.0"] and alive(pid)
 
-    assert wait_for(lambda: job(laptop, "1.0")["status"] == "completed", timeout=IDLE_TIMEOUT + MARGIN)
-    assert job(laptop, "1.0")["exit_code"] == 0
-    listed = cjs(laptop, "profile", "list", "--ssh-config", str(laptop.ssh_config)).stdout
+    assert wait_for(lambda: job(world, "1.0")["status"] == "completed", timeout=IDLE_TIMEOUT + MARGIN)
+    assert job(world, "1.0")["exit_code"] == 0
+    listed = cjs(world, "profile", "list", "--ssh-config", str(world.ssh_config)).stdout
     assert any(line.split()[:3] == ["gpu.job.condor", "-", "no"] for line in listed.splitlines()), listed
-    later = laptop.ssh("gpu.job.condor", "echo new")
+    later = world.ssh("gpu.job.condor", "echo new")
     assert later.stdout == "new\n" and "submitted job 2.0 from profile gpu" in later.stderr
 
 
-def test_profile_stop_through_the_hop_ends_the_job_at_once(laptop):
-    write_profile(laptop, "gpu", "MY.CondorJobProxyIdleTimeout = 600\n")
-    laptop.ssh("gpu.job.condor", "true")
-    [j] = jobs(laptop)
-    done = cjs(laptop, "profile", "stop", "gpu", "--ssh-config", str(laptop.ssh_config))
+def test_profile_stop_through_the_hop_ends_the_job_at_once(world):
+    write_profile(world, "gpu", "MY.CondorJobProxyIdleTimeout = 600\n")
+    world.ssh("gpu.job.condor", "true")
+    [j] = jobs(world)
+    done = cjs(world, "profile", "stop", "gpu", "--ssh-config", str(world.ssh_config))
     assert done.stdout.strip() == f"Removed job {j['id']} (profile gpu)."
-    assert wait_for(lambda: job(laptop, j["id"])["exit_code"] is not None, timeout=MARGIN)
-    assert job(laptop, j["id"])["exit_code"] == 0 and not alive(j["pid"])  # its own exit on kill_sig
-    assert "No job of profile gpu" in cjs(laptop, "profile", "stop", "gpu", "--ssh-config",
-                                          str(laptop.ssh_config)).stdout
+    assert wait_for(lambda: job(world, j["id"])["exit_code"] is not None, timeout=MARGIN)
+    assert job(world, j["id"])["exit_code"] == 0 and not alive(j["pid"])  # its own exit on kill_sig
+    assert "No job of profile gpu" in cjs(world, "profile", "stop", "gpu", "--ssh-config",
+                                          str(world.ssh_config)).stdout
 
 
-def test_vscode_window_through_the_hop_closed_and_reopened_10s_later_finds_the_same_job(laptop):
-    write_profile(laptop, "gpu", f"MY.CondorJobProxyIdleTimeout = {VSCODE_TIMEOUT}\n")
+def test_vscode_window_through_the_hop_closed_and_reopened_10s_later_finds_the_same_job(world):
+    write_profile(world, "gpu", f"MY.CondorJobProxyIdleTimeout = {VSCODE_TIMEOUT}\n")
     payload = os.urandom(1 << 20)
-    vscode_window(laptop, "gpu.job.condor", payload)
-    [j] = jobs(laptop)
+    vscode_window(world, "gpu.job.condor", payload)
+    [j] = jobs(world)
     time.sleep(10)
-    vscode_window(laptop, "gpu.job.condor", payload)
-    assert [x["id"] for x in jobs(laptop)] == [j["id"]] and alive(j["pid"])
+    vscode_window(world, "gpu.job.condor", payload)
+    assert [x["id"] for x in jobs(world)] == [j["id"]] and alive(j["pid"])

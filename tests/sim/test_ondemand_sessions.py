@@ -12,20 +12,15 @@ from pathlib import Path
 
 import pytest
 
-from conftest import make_world, tool, wait_for
+from conftest import tool, wait_for
 from proxycmd.sim.client import SimPool
 
 pytestmark = pytest.mark.e2e
+SIM_ONLY = pytest.mark.world(backends=["sim"])  # the simulated pool alone: the profile tests look into its queue
 
 IDLE_TIMEOUT = 8  # long enough for a reconnect 2 s after the last session, short enough to wait out
 PROFILE = f"request_cpus = 1\nMY.CondorJobProxyIdleTimeout = {IDLE_TIMEOUT}\n"
 MARGIN = 30  # the watchdog polls every second; generous for loaded CI (behaviour, not timing)
-
-
-@pytest.fixture
-def sworld():
-    """The simulated pool alone: the profile tests look into its queue."""
-    yield from make_world(multiplex=False, backend="sim")
 
 
 def write_profile(world, name: str, text: str) -> Path:
@@ -133,51 +128,54 @@ def test_the_command_is_evaluated_unquoted_in_the_jobs_directory_and_a_shell_is_
 
 
 # ----- a profile job lives through its sessions -----------------------------------------------------------------
-def test_watchdog_survives_three_sessions_a_reconnect_reuses_the_job_and_it_ends_after_the_idle_timeout(sworld):
-    write_profile(sworld, "gpu", PROFILE)
-    first = sworld.ssh("gpu.job.condor", "echo one")
+@SIM_ONLY
+def test_watchdog_survives_three_sessions_a_reconnect_reuses_the_job_and_it_ends_after_the_idle_timeout(world):
+    write_profile(world, "gpu", PROFILE)
+    first = world.ssh("gpu.job.condor", "echo one")
     assert first.stdout == "one\n" and "submitted job" in first.stderr
-    [j] = profile_jobs(sworld)
+    [j] = profile_jobs(world)
     pid = j["pid"]
     for word in ("two", "three"):  # each starts with no other session alive: each SIGTERMs the program
-        assert sworld.ssh("gpu.job.condor", f"echo {word}").stdout == f"{word}\n"
-    assert alive(pid) and job(sworld, j["id"])["pid"] == pid and job(sworld, j["id"])["program_running"]
+        assert world.ssh("gpu.job.condor", f"echo {word}").stdout == f"{word}\n"
+    assert alive(pid) and job(world, j["id"])["pid"] == pid and job(world, j["id"])["program_running"]
     sandbox = Path(j["sandbox"])
     assert wait_for(lambda: not list(sandbox.glob(".condor_ssh_to_job_*")), timeout=10)
     time.sleep(2)  # the last session has ended: a reconnect within the timeout finds the same job
-    again = sworld.ssh("gpu.job.condor", "echo back")
+    again = world.ssh("gpu.job.condor", "echo back")
     assert again.stdout == "back\n" and "submitted" not in again.stderr, again.stderr
-    assert [x["id"] for x in profile_jobs(sworld)] == [j["id"]] and alive(pid)
+    assert [x["id"] for x in profile_jobs(world)] == [j["id"]] and alive(pid)
     ended = time.monotonic()
-    assert wait_for(lambda: job(sworld, j["id"])["status"] == "completed", timeout=IDLE_TIMEOUT + MARGIN)
+    assert wait_for(lambda: job(world, j["id"])["status"] == "completed", timeout=IDLE_TIMEOUT + MARGIN)
     print(f"\nlast session end -> job left the queue: {time.monotonic() - ended:.1f} s "
           f"(idle timeout {IDLE_TIMEOUT} s)")
-    assert job(sworld, j["id"])["exit_code"] == 0 and not alive(pid)
-    later = sworld.ssh("gpu.job.condor", "echo new")
+    assert job(world, j["id"])["exit_code"] == 0 and not alive(pid)
+    later = world.ssh("gpu.job.condor", "echo new")
     assert later.stdout == "new\n" and "submitted job" in later.stderr
-    assert len(profile_jobs(sworld)) == 2
+    assert len(profile_jobs(world)) == 2
 
 
-def test_removing_a_profile_job_ends_its_program_at_once(sworld):
-    write_profile(sworld, "gpu", PROFILE.replace(f"= {IDLE_TIMEOUT}", "= 600"))
-    sworld.ssh("gpu.job.condor", "true")
-    [j] = profile_jobs(sworld)
+@SIM_ONLY
+def test_removing_a_profile_job_ends_its_program_at_once(world):
+    write_profile(world, "gpu", PROFILE.replace(f"= {IDLE_TIMEOUT}", "= 600"))
+    world.ssh("gpu.job.condor", "true")
+    [j] = profile_jobs(world)
     assert alive(j["pid"])
-    done = sworld.run([tool("condor-job-ssh"), "profile", "stop", "gpu"])
+    done = world.run([tool("condor-job-ssh"), "profile", "stop", "gpu"])
     assert "Removed job" in done.stdout
     assert wait_for(lambda: not alive(j["pid"]), timeout=MARGIN)
     # it exited on the job's kill_sig by itself (status 0), not by the SIGKILL after job_max_vacate_time
-    assert wait_for(lambda: job(sworld, j["id"])["exit_code"] is not None, timeout=MARGIN)
-    assert job(sworld, j["id"])["exit_code"] == 0
+    assert wait_for(lambda: job(world, j["id"])["exit_code"] is not None, timeout=MARGIN)
+    assert job(world, j["id"])["exit_code"] == 0
 
 
-def test_holding_a_profile_job_ends_its_program_at_once(sworld):
-    write_profile(sworld, "gpu", PROFILE.replace(f"= {IDLE_TIMEOUT}", "= 600"))
-    sworld.ssh("gpu.job.condor", "true")
-    [j] = profile_jobs(sworld)
-    sworld.sim("hold", j["id"])
-    assert wait_for(lambda: job(sworld, j["id"])["exit_code"] is not None, timeout=MARGIN)
-    assert job(sworld, j["id"])["exit_code"] == 0 and not alive(j["pid"])
+@SIM_ONLY
+def test_holding_a_profile_job_ends_its_program_at_once(world):
+    write_profile(world, "gpu", PROFILE.replace(f"= {IDLE_TIMEOUT}", "= 600"))
+    world.ssh("gpu.job.condor", "true")
+    [j] = profile_jobs(world)
+    world.sim("hold", j["id"])
+    assert wait_for(lambda: job(world, j["id"])["exit_code"] is not None, timeout=MARGIN)
+    assert job(world, j["id"])["exit_code"] == 0 and not alive(j["pid"])
 
 
 # ----- VS Code's sequence on a profile host -------------------------------------------------------------------
@@ -212,13 +210,14 @@ def vscode_window(side, host: str, payload: bytes) -> bytes:
 VSCODE_TIMEOUT = 25  # above the 10 s between closing and reopening the window, with room on a loaded machine
 
 
-def test_vscode_window_closed_and_reopened_10s_later_finds_the_same_job(sworld):
-    write_profile(sworld, "gpu", f"MY.CondorJobProxyIdleTimeout = {VSCODE_TIMEOUT}\n")
+@SIM_ONLY
+def test_vscode_window_closed_and_reopened_10s_later_finds_the_same_job(world):
+    write_profile(world, "gpu", f"MY.CondorJobProxyIdleTimeout = {VSCODE_TIMEOUT}\n")
     payload = os.urandom(1 << 20)
-    vscode_window(sworld, "gpu.job.condor", payload)
-    [j] = profile_jobs(sworld)
+    vscode_window(world, "gpu.job.condor", payload)
+    [j] = profile_jobs(world)
     assert (Path(j["sandbox"]) / "server.tar.gz").read_bytes() == payload
     time.sleep(10)  # the window closed; VS Code reconnects (a reload, a laptop waking up)
-    vscode_window(sworld, "gpu.job.condor", payload)
-    assert [x["id"] for x in profile_jobs(sworld)] == [j["id"]]
-    assert job(sworld, j["id"])["status"] == "running" and alive(j["pid"])
+    vscode_window(world, "gpu.job.condor", payload)
+    assert [x["id"] for x in profile_jobs(world)] == [j["id"]]
+    assert job(world, j["id"])["status"] == "running" and alive(j["pid"])

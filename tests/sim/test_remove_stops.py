@@ -12,7 +12,8 @@ import pytest
 
 from conftest import tool, wait_for
 
-pytestmark = pytest.mark.e2e
+# A block sharing one connection per job (ControlMaster auto, ControlPersist), on a real pool too.
+pytestmark = [pytest.mark.e2e, pytest.mark.also_real, pytest.mark.world(multiplex=True)]
 
 
 def _alive(pid: int) -> bool:
@@ -23,10 +24,9 @@ def _alive(pid: int) -> bool:
     return not open(f"/proc/{pid}/stat").read().split(") ", 1)[1].startswith("Z")
 
 
-def test_remove_stops_the_shared_connections_and_the_agent(shared_world):
+def test_remove_stops_the_shared_connections_and_the_agent(world):
     from sshconfig.stopconns import master_pids, master_sockets
 
-    world = shared_world
     job = world.submit("sleep", "600")
     world.ssh(f"{job}.job.condor", "true")
     sockets, masters = master_sockets(world.rundir), master_pids(world.rundir)
@@ -43,10 +43,9 @@ def test_remove_stops_the_shared_connections_and_the_agent(shared_world):
     assert wait_for(lambda: not _alive(agent["pid"]), timeout=5) and world.agent_status() is None
 
 
-def test_a_shared_connection_with_an_open_session_is_named_and_its_session_goes_on(shared_world):
+def test_a_shared_connection_with_an_open_session_is_named_and_its_session_goes_on(world):
     from sshconfig.stopconns import master_pids, master_sockets
 
-    world = shared_world
     job = world.submit("sleep", "600")
     world.ssh(f"{job}.job.condor", "true")
     session = subprocess.Popen(world.ssh_argv(f"{job}.job.condor", "sleep 10; echo still-here"), env=world.env,

@@ -10,18 +10,11 @@ import subprocess
 
 import pytest
 
-from conftest import BACKENDS, make_world, tool
+from conftest import tool
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.world(multiplex=(True, False))]
 
 NOT_QUEUED = "job 99999.0 is not in the queue"
-
-
-@pytest.fixture(params=[(backend, multiplex) for backend in BACKENDS for multiplex in (True, False)],
-                ids=lambda p: f"{p[0]}-{'multiplex' if p[1] else 'plain'}")
-def anyworld(request):
-    backend, multiplex = request.param
-    yield from make_world(multiplex=multiplex, backend=backend)
 
 
 def on_a_terminal(world, *ssh_args: str) -> subprocess.CompletedProcess:
@@ -39,48 +32,48 @@ def no_terminal(world, *ssh_args: str) -> subprocess.CompletedProcess:
                           timeout=120)
 
 
-def test_a_refusal_shows_once_on_a_terminal(anyworld):
-    done = on_a_terminal(anyworld, "99999.0.job.condor", "true")
+def test_a_refusal_shows_once_on_a_terminal(world):
+    done = on_a_terminal(world, "99999.0.job.condor", "true")
     assert done.returncode == 255, done.stdout
     assert done.stdout.count(NOT_QUEUED) == 1, done.stdout
     assert "Received disconnect from " in done.stdout, done.stdout  # ssh's own line is the one kept
 
 
-def test_a_refusal_shows_once_without_a_terminal(anyworld):
-    done = no_terminal(anyworld, "99999.0.job.condor", "true")
+def test_a_refusal_shows_once_without_a_terminal(world):
+    done = no_terminal(world, "99999.0.job.condor", "true")
     assert done.returncode == 255, done.stderr
     assert done.stderr.count(NOT_QUEUED) == 1, done.stderr
     assert "Received disconnect from " in done.stderr, done.stderr
 
 
-def test_ssh_q_hides_its_own_line_so_ours_is_shown(anyworld):
-    done = on_a_terminal(anyworld, "-q", "99999.0.job.condor", "true")
+def test_ssh_q_hides_its_own_line_so_ours_is_shown(world):
+    done = on_a_terminal(world, "-q", "99999.0.job.condor", "true")
     assert done.returncode == 255, done.stdout
     assert done.stdout.count(NOT_QUEUED) == 1, done.stdout
     assert f"condor-job-proxy: {NOT_QUEUED}" in done.stdout and "Received disconnect" not in done.stdout
 
 
-def test_a_wait_without_a_terminal_says_so_once_on_ssh_stderr(anyworld):
+def test_a_wait_without_a_terminal_says_so_once_on_ssh_stderr(world):
     """With ControlPersist ssh gives the proxy /dev/null; the line must still reach the script's stderr."""
-    job = anyworld.submit("sleep", "600", idle=True)
-    anyworld.run([tool("condor-job-ssh"), "setup", "--ssh-config", str(anyworld.ssh_config),
+    job = world.submit("sleep", "600", idle=True)
+    world.run([tool("condor-job-ssh"), "setup", "--ssh-config", str(world.ssh_config),
                   "--wait-timeout", "3", "--yes"])
-    done = no_terminal(anyworld, f"{job}.job.condor", "true")
+    done = no_terminal(world, f"{job}.job.condor", "true")
     assert done.returncode == 255, done.stderr
     waiting = [line for line in done.stderr.splitlines() if "waiting for it to run (up to 0m03s)" in line]
     assert len(waiting) == 1 and f"job {job} is " in waiting[0], done.stderr
     assert done.stderr.count("gave up after") == 1, done.stderr
 
 
-def test_a_wait_reaches_a_log_file_opened_for_appending(anyworld, tmp_path):
-    job = anyworld.submit("sleep", "600", idle=True)
+def test_a_wait_reaches_a_log_file_opened_for_appending(world, tmp_path):
+    job = world.submit("sleep", "600", idle=True)
     log = tmp_path / "cron.log"
     log.write_text("earlier line\n")
-    anyworld.run([tool("condor-job-ssh"), "setup", "--ssh-config", str(anyworld.ssh_config),
+    world.run([tool("condor-job-ssh"), "setup", "--ssh-config", str(world.ssh_config),
                   "--wait-timeout", "2", "--yes"])
-    argv = ["ssh", "-F", str(anyworld.ssh_config), f"{job}.job.condor", "true"]
+    argv = ["ssh", "-F", str(world.ssh_config), f"{job}.job.condor", "true"]
     with open(log, "a") as out:
-        done = subprocess.run(argv, env=anyworld.env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+        done = subprocess.run(argv, env=world.env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                               stderr=out, start_new_session=True, timeout=120)
     text = log.read_text()
     assert done.returncode == 255, text
@@ -88,19 +81,15 @@ def test_a_wait_reaches_a_log_file_opened_for_appending(anyworld, tmp_path):
     assert text.count("gave up after") == 1, text
 
 
-@pytest.fixture(params=BACKENDS)
-def world2(request):
-    yield from make_world(multiplex=True, backend=request.param)
-
-
-def test_not_in_the_queue_names_the_running_jobs_and_the_command_that_lists_them(world2):
-    done = no_terminal(world2, "99999.0.job.condor", "true")
-    if world2.backend == "sim":
-        listing = f"condor-job-ssh sim list --root {world2.sim_root}"
+@pytest.mark.world(multiplex=True)
+def test_not_in_the_queue_names_the_running_jobs_and_the_command_that_lists_them(world):
+    done = no_terminal(world, "99999.0.job.condor", "true")
+    if world.backend == "sim":
+        listing = f"condor-job-ssh sim list --root {world.sim_root}"
         assert f"{NOT_QUEUED}; you have no running jobs (list your jobs with: {listing})" in done.stderr, done.stderr
-        first, second = world2.submit("sleep", "600"), world2.submit("sleep", "600")
-        world2.submit("sleep", "600", idle=True)
-        done = no_terminal(world2, "99999.0.job.condor", "true")
+        first, second = world.submit("sleep", "600"), world.submit("sleep", "600")
+        world.submit("sleep", "600", idle=True)
+        done = no_terminal(world, "99999.0.job.condor", "true")
         assert f"{NOT_QUEUED}; your running jobs: {first}, {second} (list them with: {listing})" in done.stderr, \
             done.stderr
     else:  # the fake tool's world has no schedd the bindings could ask: only the command

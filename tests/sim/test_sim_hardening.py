@@ -14,8 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from conftest import make_world, tool, wait_for
+from conftest import tool, wait_for
 from proxycmd.sim.client import SimPool
+
+pytestmark = pytest.mark.world(backends=["sim"])
 
 HOST = "{}.job.condor"
 OTHER_UID = 65534  # nobody
@@ -37,11 +39,6 @@ def base():
         except (ValueError, OSError):
             pass
     shutil.rmtree(path, ignore_errors=True)
-
-
-@pytest.fixture
-def sim_world():
-    yield from make_world(multiplex=False, backend="sim")
 
 
 def run(argv, **kw) -> subprocess.CompletedProcess:
@@ -110,8 +107,7 @@ def test_a_session_directory_goes_when_its_sshd_exits(base):
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="tracking by environment needs /proc")
 @pytest.mark.parametrize("ending", ["rm", "hold", "stop", "completion"])
-def test_ending_a_job_ends_what_its_sessions_started(sim_world, ending):
-    world = sim_world
+def test_ending_a_job_ends_what_its_sessions_started(world, ending):
     job = world.submit("sh", "-c", "while [ ! -e finish ]; do sleep 0.2; done")
     port = free_port()
     started = world.ssh(HOST.format(job), f"setsid nohup {sys.executable} -m http.server {port} --bind 127.0.0.1 "

@@ -9,21 +9,11 @@ from typing import Optional
 
 import pytest
 
-from ap_fixture import make_laptop
-from conftest import BACKENDS, make_world, tool
+from conftest import tool
 
-pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture(params=BACKENDS)
-def sites(request):
-    """A world whose simulated pool serves the schedds ap2 and ap3 besides its default one."""
-    yield from make_world(backend=request.param, schedds=("ap2", "ap3"))
-
-
-@pytest.fixture
-def sim_sites():
-    yield from make_world(backend="sim", schedds=("ap2", "ap3"))
+# A world whose simulated pool serves the schedds ap2 and ap3 besides its default one.
+pytestmark = [pytest.mark.e2e, pytest.mark.world(schedds=("ap2", "ap3"))]
+SIM_SITES = pytest.mark.world(backends=["sim"], schedds=("ap2", "ap3"))
 
 
 def _where(w, host: str) -> str:
@@ -47,30 +37,32 @@ def _setup(w, *options: str) -> None:
 
 
 # ----- the simulated pool's schedds --------------------------------------------------------------------------
-def test_equal_job_ids_on_two_schedds_are_two_jobs(sites):
+def test_equal_job_ids_on_two_schedds_are_two_jobs(world):
     """Both backends: the sim itself and the fake condor_ssh_to_job with -name."""
-    first, second = sites.submit("sleep", "600"), sites.submit("sleep", "600", schedd="ap2")
+    first, second = world.submit("sleep", "600"), world.submit("sleep", "600", schedd="ap2")
     assert first == second == "1.0"  # each schedd numbers its own jobs
-    assert _where(sites, "1.0.job.condor") == "dir_1.0"
-    assert _where(sites, "1.0.ap2.job.condor") == "dir_1.0.ap2"
-    missing = sites.ssh("1.0.ap3.job.condor", "true", check=False)  # ap3 has no job 1.0
+    assert _where(world, "1.0.job.condor") == "dir_1.0"
+    assert _where(world, "1.0.ap2.job.condor") == "dir_1.0.ap2"
+    missing = world.ssh("1.0.ap3.job.condor", "true", check=False)  # ap3 has no job 1.0
     assert missing.returncode == 255 and "1.0" in missing.stderr
-    unknown = sites.ssh("1.0.nowhere.job.condor", "true", check=False)
+    unknown = world.ssh("1.0.nowhere.job.condor", "true", check=False)
     assert unknown.returncode == 255 and "nowhere" in unknown.stderr
 
 
-def test_sim_refuses_a_schedd_it_does_not_serve(sim_sites):
-    done = sim_sites.run([tool("condor-job-ssh"), "sim", "submit", "--schedd", "ap9", "--root", str(sim_sites.sim_root),
+@SIM_SITES
+def test_sim_refuses_a_schedd_it_does_not_serve(world):
+    done = world.run([tool("condor-job-ssh"), "sim", "submit", "--schedd", "ap9", "--root", str(world.sim_root),
                           "--", "true"], check=False)
     assert done.returncode == 1 and "no schedd named ap9 (its schedds: " in done.stderr
-    bad = sim_sites.run([tool("condor-job-ssh"), "sim", "start", "--root", str(sim_sites.base / "other"),
+    bad = world.run([tool("condor-job-ssh"), "sim", "start", "--root", str(world.base / "other"),
                          "--schedd", "Bad_Name"], check=False)
     assert bad.returncode == 1 and "is not a schedd name" in bad.stderr and len(bad.stderr.splitlines()) == 1
 
 
 # ----- sync ----------------------------------------------------------------------------------------------------
-def test_sync_lists_a_routes_jobs_under_its_suffix(sim_sites):
-    w = sim_sites
+@SIM_SITES
+def test_sync_lists_a_routes_jobs_under_its_suffix(world):
+    w = world
     w.submit("sleep", "600")
     w.submit("sleep", "600", schedd="ap2")
     _setup(w, "--route", "ap2.condor=ap2")
@@ -80,8 +72,9 @@ def test_sync_lists_a_routes_jobs_under_its_suffix(sim_sites):
     assert _where(w, "1.0.job.condor") == "dir_1.0"
 
 
-def test_sync_with_all_schedds_lists_every_schedd_of_the_pool(sim_sites):
-    w = sim_sites
+@SIM_SITES
+def test_sync_with_all_schedds_lists_every_schedd_of_the_pool(world):
+    w = world
     for schedd in (None, "ap2", "ap3"):
         w.submit("sleep", "600", schedd=schedd)
     w.submit("sleep", "600", schedd="ap3")
@@ -96,8 +89,9 @@ def test_sync_with_all_schedds_lists_every_schedd_of_the_pool(sim_sites):
     assert [_where(w, host) for host in _hosts(w)] == ["dir_1.0", "dir_1.0.ap3", "dir_2.0.ap3", "dir_1.0.ap2"]
 
 
-def test_a_schedd_that_does_not_answer_is_a_warning_and_the_rest_are_listed(sim_sites):
-    w = sim_sites
+@SIM_SITES
+def test_a_schedd_that_does_not_answer_is_a_warning_and_the_rest_are_listed(world):
+    w = world
     w.submit("sleep", "600")
     w.submit("sleep", "600", schedd="ap2")
     _setup(w, "--route", "gone.condor=gone", "--route", "ap2.condor=ap2")
@@ -113,13 +107,9 @@ def test_a_schedd_that_does_not_answer_is_a_warning_and_the_rest_are_listed(sim_
 
 
 # ----- through the hop -----------------------------------------------------------------------------------------
-@pytest.fixture
-def hop_sites():
-    yield from make_laptop("bash", schedds=("ap2",))
-
-
-def test_sync_through_the_hop_lists_every_schedd(hop_sites):
-    lap = hop_sites
+@pytest.mark.world(via="ap", schedds=("ap2",), setup=False)
+def test_sync_through_the_hop_lists_every_schedd(world):
+    lap = world
     lap.submit("sleep", "600")
     lap.run([tool("condor-job-ssh"), "sim", "submit", "--schedd", "ap2", "--root", str(lap.sim_root), "--",
              "sleep", "600"])

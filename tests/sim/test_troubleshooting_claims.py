@@ -11,14 +11,8 @@ import time
 
 import pytest
 
-from conftest import make_world
 
-pytestmark = pytest.mark.e2e
-
-@pytest.fixture
-def shared():
-    yield from make_world(multiplex=True)
-
+pytestmark = [pytest.mark.e2e, pytest.mark.world(backends=["sim"], multiplex=True)]
 
 def _free_port() -> int:
     with socket.socket() as s:
@@ -31,20 +25,20 @@ def _listening(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) == 0
 
 
-def test_a_forwarded_port_outlives_its_command_over_a_shared_connection(shared):
-    job, other = shared.submit("sleep", "600"), shared.submit("sleep", "600")
+def test_a_forwarded_port_outlives_its_command_over_a_shared_connection(world):
+    job, other = world.submit("sleep", "600"), world.submit("sleep", "600")
     host, port = f"{job}.job.condor", _free_port()
     forward = f"{port}:127.0.0.1:9"
-    shared.ssh("-L", forward, host, "true")  # starts the master: the port is the master's
+    world.ssh("-L", forward, host, "true")  # starts the master: the port is the master's
     assert _listening(port)
-    second = shared.run(shared.ssh_argv("-L", forward, f"{other}.job.condor", "true"), check=False)
+    second = world.run(world.ssh_argv("-L", forward, f"{other}.job.condor", "true"), check=False)
     assert second.returncode == 0 and "Address already in use" in second.stderr, second.stderr
-    shared.ssh("-O", "cancel", "-L", forward, host)
+    world.ssh("-O", "cancel", "-L", forward, host)
     assert not _listening(port)
-    shared.ssh("-o", "ControlMaster=no", "-L", forward, host, "true")  # joins the master all the same
+    world.ssh("-o", "ControlMaster=no", "-L", forward, host, "true")  # joins the master all the same
     assert _listening(port)
-    shared.ssh("-O", "cancel", "-L", forward, host)
-    shared.ssh("-S", "none", "-L", forward, host, "true")  # a connection of its own: the port goes with it
+    world.ssh("-O", "cancel", "-L", forward, host)
+    world.ssh("-S", "none", "-L", forward, host, "true")  # a connection of its own: the port goes with it
     assert not _listening(port)
 
 
@@ -55,9 +49,9 @@ def _returns_after(world, *args: str) -> float:
     return time.monotonic() - start
 
 
-def test_ssh_f_stays_in_the_foreground_over_a_master(shared):
-    job = shared.submit("sleep", "600")
+def test_ssh_f_stays_in_the_foreground_over_a_master(world):
+    job = world.submit("sleep", "600")
     host = f"{job}.job.condor"
-    shared.ssh(host, "true")  # the master
-    assert _returns_after(shared, "-f", host, "sleep 6") >= 6
-    assert _returns_after(shared, "-S", "none", "-f", host, "sleep 6") < 5
+    world.ssh(host, "true")  # the master
+    assert _returns_after(world, "-f", host, "sleep 6") >= 6
+    assert _returns_after(world, "-S", "none", "-f", host, "sleep 6") < 5
