@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 
 from proxycmd.agent import client, wire
-from test_agent import (HOST, agent, keydir, keyring, known_hosts_lines, register, request,  # noqa: F401
-                        rundir, sign_request, wait_until)
+from test_agent_local import (HOST, agent, keydir, keyring, known_hosts_lines, register, request,  # noqa: F401
+                              rundir, sign_request, wait_until)
 
 pytestmark = pytest.mark.world(backends=["sim"], scope="module")
 

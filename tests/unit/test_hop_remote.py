@@ -16,7 +16,7 @@ from hypothesis import given, settings, strategies as st
 
 from proxycmd.backends.hop import remote
 from conftest import install_fakes
-from test_condor_backend import FAKE
+from test_condor_parts import FAKE
 
 SHELLS = [s for s in ("bash", "sh", "dash", "tcsh", "zsh") if shutil.which(s)]
 KEY = b"-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----\n"
