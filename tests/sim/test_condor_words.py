@@ -52,7 +52,7 @@ def test_the_words_stay_bounded():
 def _real_tools_without_config(world):
     env = dict(world.env)
     env.pop("CONDOR_CONFIG", None)
-    home = world.base / "noconfig-home"
+    home = world.base / "nch"  # short: the runtime dir under it must leave room for socket names
     home.mkdir(exist_ok=True)
     return dict(env, HOME=str(home))
 

@@ -12,13 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from conftest import make_world
-
 pytestmark = pytest.mark.e2e
 
 
-@pytest.mark.parametrize("backend", ["sim", "condor"])
-def test_the_quick_start_connects_and_reads_no_pythonpath(backend):
+def test_the_quick_start_connects_and_reads_no_pythonpath(world):
     probe = "from proxycmd import ourcommands; print(ourcommands.quick_start() is not None)"
     installed = subprocess.run([sys.executable, "-I", "-c", probe], cwd="/", capture_output=True, text=True, timeout=60)
     if installed.stdout.strip() != "True":  # what the installed package (not this checkout) makes of itself
@@ -28,18 +25,15 @@ def test_the_quick_start_connects_and_reads_no_pythonpath(backend):
     for name in ("proxycmd/__init__.py", "proxycmd/cli.py", "sitecustomize.py"):
         (where / name).parent.mkdir(parents=True, exist_ok=True)
         (where / name).write_text(f"open({str(mark)!r}, 'a').write('planted {name} ran\\n')\n")
-    worlds = make_world(backend=backend)
-    world = next(worlds)
     try:
         proxy = next(line for line in world.ssh_config.read_text().splitlines() if "ProxyCommand '" in line)
         assert " -I -S " in proxy and "/proxycmd/condor-job-proxy' --runtime-dir" in proxy, proxy
         job = world.submit("sleep", "600")
         # on the condor path the fake condor_ssh_to_job is Python too, and it would take the planted package:
         # HTCondor's own tool is not, so the planted PYTHONPATH is tried on the simulated pool's path only
-        env = dict(world.env, PYTHONPATH=f"{where}:") if backend == "sim" else world.env
+        env = dict(world.env, PYTHONPATH=f"{where}:") if world.backend == "sim" else world.env
         done = world.run(world.ssh_argv(f"{job}.job.condor", "echo", "through"), cwd=where, env=env)
         assert done.stdout == "through\n", done.stderr
         assert not mark.exists(), mark.read_text()
     finally:
-        worlds.close()
         shutil.rmtree(where, ignore_errors=True)
