@@ -1,11 +1,17 @@
-"""Where our own console scripts are, and how a message spells one of them so that it works as printed."""
+"""Where our own console scripts are, how a message spells one of them so that it works as printed, and the
+ProxyCommand's quick start.  Not on a connection's path (setup, doctor and messages use it): imports at the top."""
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import shlex
+import shutil
 import sys
 from pathlib import Path
 from typing import List, Optional
+
+from .pystart import package_root
 
 
 def console_script(name: str) -> "Optional[str]":
@@ -13,8 +19,6 @@ def console_script(name: str) -> "Optional[str]":
     PATH costs 100+ ms a start, on every connection), else the first in an absolute PATH directory (an empty
     or relative entry is the working directory: `setup` would write a planted script's path into the block);
     None when neither."""
-    import shutil
-
     beside = Path(sys.executable).parent / name
     if beside.is_file() and os.access(beside, os.X_OK):
         return os.path.abspath(beside)
@@ -26,9 +30,6 @@ def console_script(name: str) -> "Optional[str]":
 def command_word(name: str) -> str:
     """One of our commands as a message must spell it to work as printed: the bare name when the shell's
     PATH finds this installation's script by it, else the script's absolute path (shell-quoted)."""
-    import shlex
-    import shutil
-
     ours = console_script(name)
     if ours is None:
         return name
@@ -55,10 +56,6 @@ def quick_start(root: "Optional[str]" = None, find_spec=None) -> "Optional[List[
     not installed or installed in *root* too (a venv, pipx), and not for an editable install (its checkout
     holds none of them) or a `pip --user` install whose dependencies are the system's.  Like the console
     script, it must be a file only root or this user can change."""
-    import importlib.util
-
-    from .pystart import package_root
-
     root = os.path.abspath(root or package_root())
     script = os.path.join(root, "proxycmd", QUICK_START)
     if not _owned_safely(script, os.path.dirname(script), root):
