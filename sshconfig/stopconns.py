@@ -19,6 +19,10 @@ import time
 from pathlib import Path
 from typing import List
 
+from proxycmd import paths
+from proxycmd.agent import client
+from proxycmd.errors import ProxyError
+
 CONTROL_NAME = re.compile(r"[0-9a-f]{40}")  # ssh's %C: the block's ControlPath in the runtime directory
 WAIT = 3.0  # seconds an idle master takes to exit after `-O stop`
 
@@ -107,10 +111,6 @@ def stop_masters(rundir: Path) -> List[str]:
 
 def stop_agent(rundir: Path) -> List[str]:
     """Stop this host's key agent; what to say."""
-    from proxycmd import paths
-    from proxycmd.agent import client
-    from proxycmd.errors import ProxyError
-
     try:
         status = client.status(rundir)
         stopped = client.stop(rundir)
