@@ -15,6 +15,7 @@ import pytest
 pytestmark = pytest.mark.e2e
 
 
+@pytest.mark.also_real
 def test_the_quick_start_connects_and_reads_no_pythonpath(world):
     probe = "from proxycmd import ourcommands; print(ourcommands.quick_start() is not None)"
     installed = subprocess.run([sys.executable, "-I", "-c", probe], cwd="/", capture_output=True, text=True, timeout=60)
@@ -30,8 +31,8 @@ def test_the_quick_start_connects_and_reads_no_pythonpath(world):
         assert " -I -S " in proxy and "/proxycmd/condor-job-proxy' --runtime-dir" in proxy, proxy
         job = world.submit("sleep", "600")
         # on the condor path the fake condor_ssh_to_job is Python too, and it would take the planted package:
-        # HTCondor's own tool is not, so the planted PYTHONPATH is tried on the simulated pool's path only
-        env = dict(world.env, PYTHONPATH=f"{where}:") if world.backend == "sim" else world.env
+        # HTCondor's own tool is not, so the planted PYTHONPATH is tried on the simulated and the real pool
+        env = dict(world.env, PYTHONPATH=f"{where}:") if world.backend in ("sim", "real") else world.env
         done = world.run(world.ssh_argv(f"{job}.job.condor", "echo", "through"), cwd=where, env=env)
         assert done.stdout == "through\n", done.stderr
         assert not mark.exists(), mark.read_text()
