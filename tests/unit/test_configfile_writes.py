@@ -22,8 +22,11 @@ from proxycmd import safefs
 from sshconfig.block import write
 from test_paths_safety import User, base, one_line_error  # noqa: F401  (base is a fixture)
 
+# SIGHUP back to its default: under nohup (or a CI runner that ignores it) the child would inherit SIG_IGN,
+# and setup rightly keeps ignoring a signal its caller ignores (safefs._removed_on_signals)
 SLOW_REPLACE = """
-import os, sys, time
+import os, signal, sys, time
+signal.signal(signal.SIGHUP, signal.SIG_DFL)
 real = os.replace
 def slow(src, dst):
     if os.path.basename(str(dst)) == os.environ["CJP_SLOW_NAME"]:
