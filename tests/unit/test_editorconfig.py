@@ -195,3 +195,14 @@ def test_remove_leaves_a_file_that_became_foreign(home):
     result = run("remove", "--yes")
     assert "not an editor config of ours (no header): left alone" in result.stdout
     assert target.read_text() == "Host mine\n"
+
+
+def test_the_editor_options_follow_the_quick_starts_launcher():
+    """A block written with the quick start (`python -I -S .../proxycmd/condor-job-proxy`): the editor's options
+    go after the launcher, where the proxy reads them, not between python and its flags."""
+    from sshconfig.editorconfig import editor_words
+
+    launcher = ["/opt/cjp/bin/python", "-I", "-S", "/opt/cjp/lib/site-packages/proxycmd/condor-job-proxy"]
+    words = editor_words([*launcher, "--runtime-dir", "/home/u/.ssh/cjp", "--login", "%r", "%h"])
+    assert words == [*launcher, "--identity-fifo", "--wait-timeout", "50", "--runtime-dir", "/home/u/.ssh/cjp",
+                     "--login", "%r", "%h"]
