@@ -73,6 +73,14 @@ def quick_start(root: "Optional[str]" = None, find_spec=None) -> "Optional[List[
     return [sys.executable, "-I", "-S", script]
 
 
+def program_words(words: "List[str]") -> int:
+    """How many of a ProxyCommand's first words start condor-job-proxy, its options following them: 4 for the
+    quick start (`python -I -S .../proxycmd/condor-job-proxy`), else 1 (the console script)."""
+    if words[1:3] == ["-I", "-S"] and len(words) > 3 and words[3].endswith(f"/proxycmd/{QUICK_START}"):
+        return 4
+    return 1
+
+
 def _directly_in(root: str, spec) -> bool:
     """The module *spec* describes is imported from *root* itself (root/NAME.py, root/NAME.*.so, root/NAME/):
     what sys.path = [root] finds."""

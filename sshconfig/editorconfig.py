@@ -40,7 +40,7 @@ import shlex
 from pathlib import Path
 from typing import Iterable, List, Optional, Tuple
 
-from proxycmd import identityfifo, paths
+from proxycmd import identityfifo, ourcommands, paths
 from proxycmd.errors import shown
 
 from . import ui
@@ -133,16 +133,8 @@ def editor_words(words: List[str]) -> List[str]:
     extra = ["--identity-fifo"]
     if "--no-wait" not in body and "--wait-timeout" not in body:
         extra += ["--wait-timeout", str(EDITOR_WAIT)]
-    program = _program_words(body)  # the console script, or the quick start's python -I -S launcher
+    program = ourcommands.program_words(body)  # the console script, or the quick start's python -I -S launcher
     return [*body[:program], *extra, *body[program:], "--login", "%r", "%h"]
-
-
-def _program_words(body: List[str]) -> int:
-    """How many of the ProxyCommand's first words start the proxy: 1 for the console script, 4 for the quick
-    start `python -I -S .../proxycmd/condor-job-proxy` (proxycmd/ourcommands.py); its options follow."""
-    if body[1:3] == ["-I", "-S"] and len(body) > 3 and body[3].endswith("/condor-job-proxy"):
-        return 4
-    return 1
 
 
 def runtime_dir_of(words: List[str]) -> Path:

@@ -10,6 +10,7 @@ import shlex
 from pathlib import Path
 from typing import Optional
 
+from proxycmd import ourcommands
 from proxycmd.checkresult import FAIL, OK, WARN, Check
 
 from .. import sshclient, ui
@@ -90,8 +91,7 @@ def _proxy_program(proxy: str):
         return "", "command is empty"
     if not os.access(words[0], os.X_OK):
         return words[0], f"{words[0]} is not an executable file"
-    if words[1:3] == ["-I", "-S"] and len(words) > 3:
-        if not os.path.isfile(words[3]):
-            return words[3], f"launcher {words[3]} is missing"
-        return words[3], None
-    return words[0], None
+    program = words[ourcommands.program_words(words) - 1]
+    if program != words[0] and not os.path.isfile(program):
+        return program, f"launcher {program} is missing"
+    return program, None
