@@ -20,7 +20,8 @@ if TYPE_CHECKING:
     from pathlib import Path
     from typing import Optional
 
-REQUEST_TIMEOUT = 10.0  # seconds to wait for one reply
+REQUEST_TIMEOUT = 30.0  # seconds to wait for one reply: a burst on a loaded node queues hundreds at the agent
+START_TIMEOUT = 60.0  # seconds a starting agent may take to listen: Python's start alone can take 10 s on a loaded node
 TURN_TIMEOUT = 60.0  # a relayed registration may wait this long for earlier connections' handshakes
 REFUSED_GRACE = 0.25  # connection refused: an agent between bind and listen gets this long
 AGENT_ARGS_ENV = "CONDOR_JOB_PROXY_AGENT_ARGS"
@@ -223,18 +224,29 @@ def stop(rundir: Path) -> bool:
     return True
 
 
-def _answers(rundir: Path) -> bool:
+def _listening(rundir: Path) -> bool:
+    """Does an agent accept connections on the control socket?  Only a connect: an agent busy with a burst
+    may take seconds to answer a request, and must not be taken for a missing one (and a second started)."""
+    conn = unixsock.unix_stream()
+    conn.settimeout(1.0)
     try:
-        return status(rundir) is not None
-    except AgentError:
+        conn.connect(str(paths.control_socket(rundir)))
+    except BlockingIOError:  # EAGAIN: its listen queue is full, so it is there and busy
+        return True
+    except (OSError, unixsock.timeout):
         return False
+    finally:
+        conn.close()
+    return True
 
 
-def ensure_agent(rundir: Path, timeout: float = 5.0, shared_known_hosts: bool = False) -> None:
-    """Start this host's agent unless one answers; only one caller at a time starts it (a lock file decides)."""
+def ensure_agent(rundir: Path, timeout: float = START_TIMEOUT, shared_known_hosts: bool = False) -> None:
+    """Start this host's agent unless one listens; only one caller at a time starts it (a lock file decides).
+
+    Returns once the agent accepts connections; whether it answers is for the caller's own request to say."""
     import fcntl
 
-    if _answers(rundir):
+    if _listening(rundir):
         return
     try:
         paths.ensure_host_dir(rundir)
@@ -247,13 +259,15 @@ def ensure_agent(rundir: Path, timeout: float = 5.0, shared_known_hosts: bool = 
         raise AgentError(f"cannot open the agent lock {lock_path}: {exc.strerror}") from None
     try:
         fcntl.flock(lock_fd, fcntl.LOCK_EX)
-        if not _answers(rundir):
+        if not _listening(rundir):
             _spawn_and_wait(rundir, timeout, shared_known_hosts)
     finally:
         os.close(lock_fd)  # releases the lock
 
 
 def _spawn_and_wait(rundir: Path, timeout: float, shared_known_hosts: bool) -> None:
+    """Start the agent and wait until it listens, it fails, or *timeout* passes.  A slow start is waited for
+    (a loaded login node, a burst of first connections); an agent that exits with an error is not."""
     import shlex
     import subprocess
 
@@ -275,13 +289,14 @@ def _spawn_and_wait(rundir: Path, timeout: float, shared_known_hosts: bool) -> N
     finally:
         os.close(log_fd)
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if _answers(rundir):
+    while True:
+        if _listening(rundir):
             return
-        if child.poll() not in (None, 0):
-            break
+        if child.poll() not in (None, 0):  # 0: another agent took the sockets; it is waited for like ours
+            raise AgentError(f"the key agent did not start; see {log_path}")
+        if time.monotonic() >= deadline:
+            raise AgentError(f"the key agent did not start within {timeout:g} s; see {log_path}")
         time.sleep(_POLL)
-    raise AgentError(f"the key agent did not start; see {log_path}")
 
 
 def _open_log(log_path: Path) -> int:

@@ -24,6 +24,7 @@ import os
 import selectors
 import socket
 import struct
+import _thread
 import threading
 import time
 from pathlib import Path
@@ -240,8 +241,8 @@ class Listener:
                     sock.close()
                     continue
                 self._links[id(link)] = link
-            try:
-                threading.Thread(target=self._serve, args=(link,), daemon=True).start()
+            try:  # not threading.Thread.start(): it waits until the new thread runs, one burst newcomer at a time
+                _thread.start_new_thread(self._serve, (link,))
             except RuntimeError:  # cannot start a thread: give the slot back
                 with self._lock:
                     self._links.pop(id(link), None)

@@ -268,11 +268,17 @@ class Registry:
         return None
 
     def expire(self, now: float) -> None:
-        """Drop keys and sessions whose process is gone or whose lifetime passed."""
+        """Drop keys and sessions whose process is gone or whose lifetime passed.
+
+        The processes are looked up in /proc before the lock is taken: under a burst that is hundreds of reads,
+        and registrations and signatures must not wait for them."""
+        with self._lock:
+            owners = {(session.pid, session.token) for session in self._sessions}
+        gone = {owner for owner in owners if not peer.process_alive(*owner)}
         with self._lock:
             kept = []
             for session in self._sessions:
-                if not peer.process_alive(session.pid, session.token):
+                if (session.pid, session.token) in gone:
                     log.info("session for pid %d (%s) ended: the process exited", session.pid, session.host)
                     session.drop_key()
                     continue

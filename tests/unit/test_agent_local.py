@@ -676,7 +676,8 @@ def test_stale_socket_is_replaced(rundir, keyring):
     assert client.status(rundir)["sessions"] == 1
 
 
-def test_concurrent_ensure_agent_starts_one_agent(rundir, monkeypatch):
+def agent_starts(monkeypatch) -> list:
+    """The command lines of the agents started from now on (subprocess.Popen is watched, not replaced)."""
     real_popen = subprocess.Popen
     spawned = []
 
@@ -686,6 +687,11 @@ def test_concurrent_ensure_agent_starts_one_agent(rundir, monkeypatch):
         return real_popen(args, *rest, **kwargs)
 
     monkeypatch.setattr(subprocess, "Popen", counting_popen)
+    return spawned
+
+
+def test_concurrent_ensure_agent_starts_one_agent(rundir, monkeypatch):
+    spawned = agent_starts(monkeypatch)
     at_once(4, lambda _: client.ensure_agent(rundir))
     assert len(spawned) == 1
     assert len(agent_pids(rundir)) == 1
@@ -704,6 +710,39 @@ def test_agent_that_cannot_start_is_reported(rundir, monkeypatch):
     with pytest.raises(client.AgentError, match=f"did not start; see {paths.agent_log(rundir)}"):
         client.ensure_agent(rundir, timeout=10)
     assert "--no-such-option" in paths.agent_log(rundir).read_text()
+
+
+def test_an_agent_slow_to_start_is_waited_for(rundir, monkeypatch, keyring):
+    """A loaded login node (or a burst of first connections) can take seconds to start Python: an agent that
+    listens only after 6 s is still the one the registration reaches (the wait was 5 s, and the CI run's
+    burst of 200 lost a connection to "the key agent did not start")."""
+    from proxycmd import pystart
+
+    real_argv = pystart.module_argv
+    monkeypatch.setattr(pystart, "module_argv",
+                        lambda *words: ["sh", "-c", 'sleep 6; exec "$0" "$@"', *real_argv(*words)])
+    started = time.monotonic()
+    client.ensure_agent(rundir)
+    assert time.monotonic() - started >= 6
+    register(rundir, None, keyring["ed25519"])
+    assert client.status(rundir)["sessions"] == 1
+
+
+def test_an_agent_that_listens_but_is_slow_to_answer_is_not_doubled(rundir, monkeypatch):
+    """Something accepts on control.sock but answers late (an agent busy with a burst): no second agent is
+    started beside it, and the caller's own request says how long it waited."""
+    spawned = agent_starts(monkeypatch)
+    paths.ensure_host_dir(rundir)
+    busy = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    busy.bind(str(paths.control_socket(rundir)))
+    busy.listen(1)
+    try:
+        client.ensure_agent(rundir)
+        assert spawned == []
+        with pytest.raises(client.AgentError, match="did not answer within 1 s"):
+            client._exchange(rundir, b"\x0b", timeout=1)
+    finally:
+        busy.close()
 
 
 def test_nothing_secret_in_the_log(agent, keyring):
