@@ -25,6 +25,18 @@ for _dir in ("support", "unit", "sim", "real"):
     if str(REPO / "tests" / _dir) not in sys.path:
         sys.path.insert(0, str(REPO / "tests" / _dir))
 FAKES = Path(__file__).resolve().parent / "support" / "fakes"
+
+
+def _ignore_here_only(signum, frame) -> None:
+    """SIGINT or SIGHUP, which this run's starter ignored: still ignored in pytest itself."""
+
+
+# Started in the background (sh's `&` ignores SIGINT) or under nohup (SIGHUP), pytest inherits those signals
+# ignored, and every program the tests start would too: the tests that interrupt a proxy or a shim would then
+# test the runner, not the product.  A handler, unlike SIG_IGN, is not inherited across exec.
+for _signum in (signal.SIGINT, signal.SIGHUP):
+    if signal.getsignal(_signum) == signal.SIG_IGN:
+        signal.signal(_signum, _ignore_here_only)
 FAKE_POOL_ENV = "CONDOR_JOB_PROXY_FAKE_POOL"  # where tests/support/fakes/condor_ssh_to_job finds its pool
 BACKENDS = ["sim", "condor"]
 

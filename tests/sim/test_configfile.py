@@ -8,9 +8,8 @@ import time
 from pathlib import Path
 
 from proxycmd.sim.client import SimPool
-from sshconfig.block import write
+from isolated_user import User, base  # noqa: F401  (base is a fixture)
 from test_configfile_writes import appended, temp_files
-from test_paths_safety import User, base  # noqa: F401  (base is a fixture)
 
 
 # ----- item 4: concurrent writers ---------------------------------------------------------------------------

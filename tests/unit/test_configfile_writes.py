@@ -20,7 +20,7 @@ import pytest
 from conftest import wait_for
 from proxycmd import safefs
 from sshconfig.block import write
-from test_paths_safety import User, base, one_line_error  # noqa: F401  (base is a fixture)
+from isolated_user import User, base, one_line_error  # noqa: F401  (base is a fixture)
 
 # SIGHUP back to its default: under nohup (or a CI runner that ignores it) the child would inherit SIG_IGN,
 # and setup rightly keeps ignoring a signal its caller ignores (safefs._removed_on_signals)
