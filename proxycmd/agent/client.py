@@ -233,7 +233,7 @@ def _listening(rundir: Path) -> bool:
         conn.connect(str(paths.control_socket(rundir)))
     except BlockingIOError:  # EAGAIN: its listen queue is full, so it is there and busy
         return True
-    except (OSError, unixsock.timeout):
+    except OSError:  # nothing there, a stale socket, or no accept within the second (socket.timeout)
         return False
     finally:
         conn.close()
