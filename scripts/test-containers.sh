@@ -65,6 +65,7 @@ if ! $docker version >/dev/null 2>&1; then
 fi
 
 /usr/bin/python3 tests/support/realdocker.py build --user "$user"
+echo "test-containers.sh: $($docker info --format 'Docker {{.ServerVersion}}, storage driver {{.Driver}}, {{.NCPU}} CPUs, {{.ContainersRunning}} containers running' 2>&1 | head -n 1)"
 
 status=0
 CJP_REQUIRE_CONTAINERS="${CJP_REQUIRE_CONTAINERS:-}" sh scripts/test-real-pool.sh -m containers "$@" || status=$?

@@ -58,7 +58,7 @@ class Jobs:
         for name, job in self.ids.items():
             if name != "missing":
                 world.pool.wait_status(job, "running", timeout=180)
-                wait_reachable(world.pool, job)
+                wait_reachable(world.pool, job, timeout=180)  # five containers start at once
         world.pool.wait_status(self.ids["missing"], "held", timeout=180)
 
     def submit(self, name, *lines) -> str:
@@ -78,7 +78,14 @@ class Jobs:
 def jobs(world):
     """The tier's jobs, in the module's world."""
     if not hasattr(world, "tier_jobs"):
-        world.tier_jobs = Jobs(world)
+        try:
+            world.tier_jobs = Jobs(world)
+        except Exception as failed:
+            world.tier_jobs = failed  # the next tests say so in a line, not with errors of their own
+            raise
+    if isinstance(world.tier_jobs, Exception):
+        first = str(world.tier_jobs).splitlines()[0] if str(world.tier_jobs) else type(world.tier_jobs).__name__
+        pytest.fail(f"the tier's jobs did not start (see the first error): {first}", pytrace=False)
     return world.tier_jobs
 
 

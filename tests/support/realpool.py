@@ -140,6 +140,19 @@ class RealPool:
             time.sleep(0.5)
         raise AssertionError(f"job {job} is {seen}, not {status}, after {timeout} s")
 
+    def starter_log_tail(self, job: str, lines: int = 12) -> str:
+        """The last lines of the log of the starter that runs *job* (its "with ID: JOB" line names it), for a
+        failure's message; empty when none does."""
+        for log in sorted((self.dir / "local" / "log").glob("StarterLog.slot*")):
+            try:
+                text = log.read_text(errors="replace").splitlines()
+            except OSError:
+                continue
+            starts = [i for i, line in enumerate(text) if line.endswith(f" job with ID: {job}")]
+            if starts:
+                return "\n".join(text[starts[-1]:][-lines:])
+        return ""
+
     def rm(self, job: str) -> None:
         self.condor("condor_rm", job)
 

@@ -110,10 +110,21 @@ def _environ(pid: int) -> Dict[str, str]:
 
 def wait_reachable(pool: RealPool, job: str, timeout: float = 60) -> None:
     """Until condor_ssh_to_job can open a session: a starter answers "not ready yet" for a few seconds
-    after the job is Running (seen: 5 s on 25.14), which the proxy would report as a wait."""
-    ok = wait_for(lambda: pool.condor("condor_ssh_to_job", "-ssh", "true", job, check=False).returncode == 0,
-                  timeout=timeout, interval=0.5)
-    assert ok, f"condor_ssh_to_job could not reach job {job} in {timeout} s"
+    after the job is Running (seen: 5 s on 25.14, 6 to 12 s for a docker job, whose starter does not answer
+    while `docker start` runs), which the proxy would report as a wait.  A failure says what the tool last
+    said, the job's state and its starter's last log lines."""
+    last = []
+
+    def reached() -> bool:
+        last[:] = [pool.condor("condor_ssh_to_job", "-ssh", "true", job, check=False)]
+        return last[0].returncode == 0
+
+    if wait_for(reached, timeout=timeout, interval=0.5):
+        return
+    said = " / ".join((last[0].stderr or last[0].stdout).strip().splitlines()[-3:]) if last else ""
+    raise AssertionError(f"condor_ssh_to_job could not reach job {job} in {timeout} s; the job is "
+                         f"{pool.status(job)}; the tool last said: {said or '(nothing)'}\n"
+                         f"its starter's log ends:\n{pool.starter_log_tail(job) or '(no starter log names it)'}")
 
 
 def submit_job(pool: RealPool, parent: Path, jobs: Dict[str, Path], *cmd: str, idle: bool = False,
