@@ -25,8 +25,9 @@ import pytest
 import realdocker
 from ap_fixture import _listening
 from conftest import flat_table, proxy_said, tool, wait_for, world_variant
+from ports import free_port
 from realworld import wait_reachable
-from test_e2e import _free_port, _make_tree
+from test_e2e import _make_tree
 
 pytestmark = [pytest.mark.e2e, pytest.mark.containers, pytest.mark.world(scope="module")]
 
@@ -39,8 +40,8 @@ class Jobs:
     def __init__(self, world):
         self.w = world
         self.images = realdocker.tags()
-        self.port_host_net = _free_port()  # the server in the host-network container listens on the host
-        self.port_own_net = _free_port()  # a port nothing on the host listens on (checked in the test)
+        self.port_host_net = free_port()  # the server in the host-network container listens on the host
+        self.port_own_net = free_port()  # a port nothing on the host listens on (checked in the test)
         self.missing = realdocker.missing_tag()
         pages = Path(realdocker.PAGE).parent
         server = f"executable = /bin/busybox\narguments = httpd -f -p 127.0.0.1:{{}} -h {pages}"
@@ -212,7 +213,7 @@ def test_without_sftp_server_sftp_fails_scp_O_works_and_doctor_says_why(world, j
 
 # ----- forwarding -----------------------------------------------------------------------------------------
 def forward(world, host: str, target_port: int):
-    local = _free_port()
+    local = free_port()
     proc = subprocess.Popen(world.ssh_argv("-N", "-o", "ExitOnForwardFailure=yes", "-L",
                                            f"{local}:127.0.0.1:{target_port}", host),
                             env=world.env, stdin=subprocess.DEVNULL, stderr=subprocess.PIPE)

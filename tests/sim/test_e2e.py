@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from conftest import proxy_said, tool, wait_for
+from ports import free_port
 
 pytestmark = pytest.mark.e2e
 
@@ -169,12 +170,6 @@ def test_sftp_batch_put_and_get(world, tmp_path):
     assert (tmp_path / "got.bin").read_bytes() == local.read_bytes()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _socks5_get(proxy_port: int, port: int, path: str) -> bytes:
     with socket.create_connection(("127.0.0.1", proxy_port), timeout=10) as s:
         s.sendall(b"\x05\x01\x00")
@@ -191,11 +186,11 @@ def _socks5_get(proxy_port: int, port: int, path: str) -> bytes:
 
 @pytest.mark.also_real
 def test_local_and_dynamic_forwarding_to_a_server_in_the_job(world):
-    port = _free_port()
+    port = free_port()
     job = world.submit("sh", "-c", f"echo job-says-hi > hello.txt; exec {sys.executable} -m http.server "
                        f"--bind 127.0.0.1 {port}")
     assert wait_for(lambda: (world.sandbox(job) / "hello.txt").exists())
-    local, socks = _free_port(), _free_port()
+    local, socks = free_port(), free_port()
     fwd = subprocess.Popen(world.ssh_argv("-N", "-o", "ExitOnForwardFailure=yes", "-L", f"{local}:127.0.0.1:{port}",
                                           "-D", f"127.0.0.1:{socks}", HOST.format(job)),
                            env=world.env, stdin=subprocess.DEVNULL, stderr=subprocess.PIPE)

@@ -33,7 +33,8 @@ from pathlib import Path
 import pytest
 
 from conftest import wait_for
-from test_e2e import _free_port, _socks5_get
+from ports import free_port
+from test_e2e import _socks5_get
 
 pytestmark = pytest.mark.e2e
 
@@ -80,7 +81,7 @@ def clean_zed_server(directory: Path) -> None:
 
 
 def http_job(world):
-    port = _free_port()
+    port = free_port()
     job, home = job_with_home(world, "sh", "-c", f"echo job-says-hi > hello.txt; exec {sys.executable} -m "
                               f"http.server --bind 127.0.0.1 {port}")
     assert wait_for(lambda: (world.sandbox(job) / "hello.txt").exists(), timeout=60)
@@ -179,7 +180,7 @@ def test_zed_master_commands_install_by_download_terminal_and_forward(world, zed
     term = zed.run(f"cd \"{world.sandbox(job)}\" && exec env ZED_TERM=true sh -c 'echo $ZED_TERM; pwd'",
                    before=["-q", "-T"])
     assert term.stdout.split() == ["true", str(world.sandbox(job))]
-    local = _free_port()
+    local = free_port()
     fwd = subprocess.Popen(["ssh", *zed.args, "-o", "ControlMaster=no", "-o", f"ControlPath={zed.sock}", "-N", "-L",
                             f"{local}:127.0.0.1:{port}", zed.host], env=world.env, stdin=subprocess.DEVNULL,
                            stderr=subprocess.PIPE)
@@ -224,7 +225,7 @@ def test_positron_native_command_and_tunnel(world, dashdash):
     started = time.monotonic()
     done = world.run([*base, "-T", *host, "echo $PWD"])
     assert done.stdout.strip() == str(world.sandbox(job))
-    socks = _free_port()
+    socks = free_port()
     tunnel = subprocess.Popen([*base, "-N", "-T", "-o", "ExitOnForwardFailure=yes", "-D", f"127.0.0.1:{socks}", *host],
                               env=world.env, stdin=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
@@ -239,7 +240,7 @@ def test_positron_native_command_and_tunnel(world, dashdash):
     finally:
         tunnel.terminate()
         tunnel.wait(10)
-    local = _free_port()
+    local = free_port()
     tunnel = subprocess.Popen([*base, "-N", "-T", "-o", "ExitOnForwardFailure=yes", "-L",
                                f"127.0.0.1:{local}:127.0.0.1:{port}", *host],
                               env=world.env, stdin=subprocess.DEVNULL, stderr=subprocess.PIPE)

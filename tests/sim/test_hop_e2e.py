@@ -17,10 +17,11 @@ import pytest
 
 from ap_fixture import ALIAS, make_laptop
 from conftest import flat_table, proxy_said, tool, wait_for
+from ports import free_port
 from proxycmd import paths
 from proxycmd.backends.hop import remote
 from proxycmd.sim.client import SimPool
-from test_e2e import _free_port, _make_tree, _socks5_get, sha256
+from test_e2e import _make_tree, _socks5_get, sha256
 
 pytestmark = [pytest.mark.e2e, pytest.mark.world(via="ap", scope="module")]
 
@@ -228,11 +229,11 @@ def test_sftp_put_and_get(world, tmp_path):
 
 
 def test_local_and_dynamic_forwarding_to_a_server_in_the_job(world):
-    port = _free_port()
+    port = free_port()
     job = world.submit("sh", "-c", f"echo job-says-hi > hello.txt; exec {sys.executable} -m http.server "
                         f"--bind 127.0.0.1 {port}")
     assert wait_for(lambda: (sandbox(world, job) / "hello.txt").exists())
-    local, socks = _free_port(), _free_port()
+    local, socks = free_port(), free_port()
     fwd = subprocess.Popen(world.ssh_argv("-N", "-o", "ExitOnForwardFailure=yes", "-L", f"{local}:127.0.0.1:{port}",
                                            "-D", f"127.0.0.1:{socks}", HOST.format(job)),
                            env=world.env, stdin=subprocess.DEVNULL, stderr=subprocess.PIPE)

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from conftest import flat_table, proxy_said, tool, wait_for
+from ports import free_port
 
 IDLE_DELAY = "2"  # seconds the pool keeps a new job idle: the proxy must wait, with progress
 IDLE_TIMEOUT = 3  # seconds without a session before the job ends itself
@@ -158,14 +159,6 @@ def test_unknown_profile_gives_one_line(world):
     assert "no profile 'gpux'" in line and "condor-job-ssh profile new gpux" in line and "(profiles: gpu)" in line
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_sync_lists_profiles_and_vscode_flow_reaches_the_profile_job(world, tmp_path):
     """VS Code lists the Host entry `sync` wrote, then opens `ssh -T -D PORT -o ConnectTimeout=15 HOST bash`
     and, at the same time, copies its server with scp (docs/design-facts.md: "VS Code's ssh invocations"): one job serves both."""
@@ -174,7 +167,7 @@ def test_sync_lists_profiles_and_vscode_flow_reaches_the_profile_job(world, tmp_
     assert "Host gpu.job.condor\n    # profile: gpu" in world.ssh_config.read_text()
     server = tmp_path / "vscode-server.tar.gz"
     server.write_bytes(os.urandom(1 << 20))
-    shell = subprocess.Popen(world.ssh_argv("-T", "-D", f"127.0.0.1:{_free_port()}", "-o", "ConnectTimeout=15",
+    shell = subprocess.Popen(world.ssh_argv("-T", "-D", f"127.0.0.1:{free_port()}", "-o", "ConnectTimeout=15",
                                             "gpu.job.condor", "bash"),
                              env=world.env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     copy = subprocess.Popen(["scp", "-F", str(world.ssh_config), "-o", "ConnectTimeout=15", str(server),

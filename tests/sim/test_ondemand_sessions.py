@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from conftest import tool, wait_for
+from ports import free_port
 from proxycmd.sim.client import SimPool
 
 pytestmark = pytest.mark.e2e
@@ -179,21 +180,13 @@ def test_holding_a_profile_job_ends_its_program_at_once(world):
 
 
 # ----- VS Code's sequence on a profile host -------------------------------------------------------------------
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def vscode_window(side, host: str, payload: bytes) -> bytes:
     """One VS Code window (docs/design-facts.md: "VS Code's ssh invocations"): `ssh -T -D PORT HOST bash` with a script on its stdin and, while
     that runs, the server copied with scp beside it; the window closes when the script ends.  *side* is a
     World (the AP) or a Laptop.  Returns what the script printed."""
     source = side.base / "vscode-server.tar.gz"
     source.write_bytes(payload)
-    shell = subprocess.Popen(side.ssh_argv("-T", "-D", f"127.0.0.1:{_free_port()}", "-o", "ConnectTimeout=60",
+    shell = subprocess.Popen(side.ssh_argv("-T", "-D", f"127.0.0.1:{free_port()}", "-o", "ConnectTimeout=60",
                                            host, "bash"),
                              env=side.env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     shell.stdin.write(b"echo vscode-up; while ! test -s server.tar.gz; do sleep 0.2; done; sleep 1\n")

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from conftest import tool, wait_for
+from ports import free_port
 from proxycmd.sim.client import SimPool
 
 pytestmark = pytest.mark.world(backends=["sim"])
@@ -77,12 +78,6 @@ def accepts(port: int) -> bool:
         return True
     except OSError:
         return False
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 # ----- item 7: what a starter removes and kills --------------------------------------------------------------

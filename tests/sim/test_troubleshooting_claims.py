@@ -11,14 +11,10 @@ import time
 
 import pytest
 
+from ports import free_port
+
 
 pytestmark = [pytest.mark.e2e, pytest.mark.world(backends=["sim"], multiplex=True)]
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 def _listening(port: int) -> bool:
     with socket.socket() as s:
@@ -27,7 +23,7 @@ def _listening(port: int) -> bool:
 
 def test_a_forwarded_port_outlives_its_command_over_a_shared_connection(world):
     job, other = world.submit("sleep", "600"), world.submit("sleep", "600")
-    host, port = f"{job}.job.condor", _free_port()
+    host, port = f"{job}.job.condor", free_port()
     forward = f"{port}:127.0.0.1:9"
     world.ssh("-L", forward, host, "true")  # starts the master: the port is the master's
     assert _listening(port)

@@ -27,14 +27,9 @@ from typing import Dict, List
 import pytest
 
 from conftest import stop_agent, BIN, FAKE_POOL_ENV, _kill_pool_leftovers, _short_tmp, install_fakes, tool, wait_for
+from ports import free_port
 
 ALIAS = "ap"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _sshd() -> str:
@@ -117,7 +112,7 @@ def make_laptop(shell: str = "bash", keygen_options: str = "", pool=None, schedd
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(ap / "host_key")], check=True)
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(home / ".ssh" / "id_ap")], check=True)
     (ap / "authorized_keys").write_text((home / ".ssh" / "id_ap.pub").read_text())
-    port = _free_port()
+    port = free_port()
     login = ap / "login"
     if pool is None:
         where = (f"PATH='{fakes}':'{BIN}':/usr/local/bin:/usr/bin:/bin; export PATH\n"
@@ -165,7 +160,7 @@ def make_laptop(shell: str = "bash", keygen_options: str = "", pool=None, schedd
         f"    HostKeyAlias [127.0.0.1]:{port}\n    IdentityFile {home / '.ssh' / 'id_ap'}\n    IdentitiesOnly yes\n"
         f"    UserKnownHostsFile {home / '.ssh' / 'known_hosts'}\n    BatchMode yes\n    LogLevel ERROR\n"
         '    SetEnv CJP_AP_SAYS="This account is locked: see https://help.example/locked"\n'
-        f"Host {ALIAS}-dead\n    HostName 127.0.0.1\n    Port {_free_port()}\n    BatchMode yes\n")
+        f"Host {ALIAS}-dead\n    HostName 127.0.0.1\n    Port {free_port()}\n    BatchMode yes\n")
 
     env = dict(os.environ)
     env.update({"HOME": str(home), "XDG_RUNTIME_DIR": str(runtime), "XDG_CONFIG_HOME": str(base / "config"),
