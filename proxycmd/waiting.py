@@ -54,8 +54,10 @@ class Progress:
         self.prog = prog
         self.tty = _isatty(self.stream)
         self.shown = False
+        self.status = ""  # the last one said: "starting" is a job that runs and whose starter is not ready
 
     def update(self, status: str, waited: float, message: str) -> None:
+        self.status = status
         now = time.monotonic()
         if self.mirror is not None and now - self.mirrored >= self.every:
             self.mirrored = now
@@ -68,7 +70,8 @@ class Progress:
             self.shown = True
         elif not self.shown:
             how = f"up to {_clock(self.limit)}" if self.limit else "no time limit"
-            self.stream.write(f"{self.prog}: {message}; waiting for it to run ({how})\n")
+            goal = "be ready" if status == "starting" else "run"  # "starting": it runs, its starter is not ready
+            self.stream.write(f"{self.prog}: {message}; waiting for it to {goal} ({how})\n")
             self.stream.flush()
             self.shown = True
 
@@ -78,7 +81,8 @@ class Progress:
         if self.tty:
             self.stream.write("\r\x1b[K")
         if ok:
-            self.stream.write(f"{self.prog}: {self.what} is running after {_clock(waited)}; connecting\n")
+            state = "ready" if self.status == "starting" else "running"
+            self.stream.write(f"{self.prog}: {self.what} is {state} after {_clock(waited)}; connecting\n")
         self.stream.flush()
 
 

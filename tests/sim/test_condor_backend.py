@@ -109,6 +109,26 @@ def test_the_schedds_ad_words_refusals_and_spares_tool_runs_while_waiting(condor
         backend.open_session(parse_job_id(idle))
 
 
+def test_a_running_job_whose_starter_does_not_answer_yet_is_starting_not_idle(condor_env, tmp_path):
+    """What condor_ssh_to_job 25.14 prints while a docker job's starter runs `docker start`: the retry hint
+    alone, as for an idle job; the schedd's ad, which says Running, makes it "starting"."""
+    world = condor_env
+    job = world.submit("sleep", "600")
+    busy = _script(tmp_path / "bin" / "condor_ssh_to_job",
+                   f"#!/bin/sh\necho '{refusals.RETRY_HINT}' >&2\nexit 1\n")
+    backend = CondorBackend()
+    backend._queue = StubQueue({job: ad(JobStatus=2, Owner=ME)})
+    backend._tool, backend._dialer = str(busy), find_dialer()
+    with pytest.raises(SessionRefused) as info:
+        backend.open_session(parse_job_id(job))
+    assert (str(info.value), info.value.retryable, info.value.status) == (
+        f"job {job} is running, but its starter does not answer yet (a container job's starter is busy until "
+        "Docker has started the container)", True, "starting")
+    backend._queue.ads[job] = ad(JobStatus=1, Owner=ME)  # idle after all: the ad's word wins
+    with pytest.raises(SessionRefused, match="is idle"):
+        backend.open_session(parse_job_id(job))
+
+
 def test_remove_job_falls_back_to_condor_rm_without_a_schedd(condor_env):
     world = condor_env
     job = world.submit("sleep", "600")

@@ -83,6 +83,19 @@ def test_without_a_terminal_the_wait_is_said_once_with_its_limit(tmp_path):
         "condor-job-proxy: job 5.0 is running after 1m03s; connecting"]
 
 
+def test_a_job_whose_starter_is_not_ready_is_waited_for_to_be_ready_not_to_run():
+    import io
+
+    out = io.StringIO()
+    progress = waiting.Progress("job 1.0", stream=out, every=0.0, limit=600)
+    progress.update("starting", 0, "job 1.0 is running, but its starter does not answer yet")
+    progress.done(9, ok=True)
+    assert out.getvalue().splitlines() == [
+        "condor-job-proxy: job 1.0 is running, but its starter does not answer yet; waiting for it to be ready "
+        "(up to 10m00s)",
+        "condor-job-proxy: job 1.0 is ready after 0m09s; connecting"]
+
+
 def test_not_queued_names_at_most_five_jobs_and_says_when_there_are_none():
     from proxycmd import advice
     from proxycmd.errors import SessionRefused
