@@ -54,10 +54,10 @@ class Progress:
         self.prog = prog
         self.tty = _isatty(self.stream)
         self.shown = False
-        self.status = ""  # the last one said: "starting" is a job that runs and whose starter is not ready
+        self.ran = False  # a wait said "starting": the job ran, its starter was not ready (a container starting)
 
     def update(self, status: str, waited: float, message: str) -> None:
-        self.status = status
+        self.ran = self.ran or status == "starting"
         now = time.monotonic()
         if self.mirror is not None and now - self.mirrored >= self.every:
             self.mirrored = now
@@ -81,7 +81,7 @@ class Progress:
         if self.tty:
             self.stream.write("\r\x1b[K")
         if ok:
-            state = "ready" if self.status == "starting" else "running"
+            state = "ready" if self.ran else "running"
             self.stream.write(f"{self.prog}: {self.what} is {state} after {_clock(waited)}; connecting\n")
         self.stream.flush()
 

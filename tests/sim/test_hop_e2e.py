@@ -279,6 +279,21 @@ def test_idle_job_is_waited_for_then_reached(world):
     assert f"condor-job-proxy: job {job} is idle: it has not started running yet; waiting for it to run" in err
 
 
+def test_a_running_job_whose_starter_is_busy_is_waited_for_as_starting(world):
+    """As a docker job's starter during `docker start`: the schedd cannot reach it, condor_ssh_to_job on the
+    AP prints only its retry hint, and the AP's condor_q says Running."""
+    job = world.submit("sleep", "600")
+    (world.sim_root / "fake-faults.json").write_text('{"starter_busy": 2}')
+    try:
+        done = world.ssh(HOST.format(job), "echo", "connected", check=False)
+    finally:
+        (world.sim_root / "fake-faults.json").unlink()
+    assert (done.returncode, done.stdout) == (0, "connected\n"), done.stderr
+    assert f"condor-job-proxy: job {job} is running, but its starter does not answer yet (a container job's " \
+           "starter is busy until Docker has started the container); waiting for it to be ready" in done.stderr
+    assert f"condor-job-proxy: job {job} is ready after" in done.stderr
+
+
 def test_held_unknown_and_not_yours_are_refused_with_one_sentence(world):
     held = world.submit("sleep", "600")
     world.sim("hold", held, "--reason", "exceeded its memory request")

@@ -101,6 +101,16 @@ def decide(ad: Optional[Mapping[str, Any]], job_id: str, user: Optional[str]) ->
     return SessionRefused(f"{job} is in an unknown state (JobStatus {value(ad, 'JobStatus')!r})", status="unknown")
 
 
+def starter_not_ready(job_id: str) -> SessionRefused:
+    """The ad says the job runs, yet condor_ssh_to_job gave only its retry hint: the schedd could not open a
+    session with the job's starter.  Seen while a docker job's starter runs `docker start`, during which it
+    answers nobody (schedd.cpp: "This can mean the starter is blocked fetching a docker image"): 6 to 12 s
+    on our test machine with five containers starting at once (tests/real/test_real_containers.py)."""
+    return SessionRefused(f"job {job_id} is running, but its starter does not answer yet (a container job's "
+                          "starter is busy until Docker has started the container)", retryable=True,
+                          status="starting")
+
+
 def _command(ad: Mapping[str, Any]) -> str:
     cmd = _text(ad, "Cmd")
     args = value(ad, "Arguments")

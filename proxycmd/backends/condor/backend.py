@@ -102,16 +102,16 @@ class CondorBackend:
             session = run.open_session(self._tool, self._dialer, addr, schedd=self.schedd, pool=self.pool,
                                        keygen_options=keygen_options, shells=shells, timeout=self.timeout)
         except run.ToolFailed as failed:
-            from .ads import STATE_STATUSES
+            from . import ads
             from .refusals import explain
 
             refusal = explain(failed.returncode, failed.stderr, addr)
-            if refusal.status in STATE_STATUSES:
+            if refusal.status in ads.STATE_STATUSES:
                 answered, better = self._ad_verdict(addr, owner=True)
                 if answered and better is not None:
                     refusal = better
                 elif answered and refusal.status == "not running":
-                    refusal = _starter_busy(addr)
+                    refusal = ads.starter_not_ready(addr.classic_id)
             raise self._refused(refusal) from None
         self._waiting = False
         return session
@@ -225,12 +225,3 @@ def profile_constraint(user: str, profile: Optional[str] = None) -> str:
 def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split()) or type(exc).__name__
 
-
-def _starter_busy(addr: JobAddress) -> SessionRefused:
-    """The schedd says the job runs, yet condor_ssh_to_job only says "retry": the schedd could not open a
-    session with its starter.  Seen while a docker job's starter runs `docker start`, during which it
-    answers nobody (schedd.cpp: "This can mean the starter is blocked fetching a docker image"): 6 to 12 s
-    on our test machine with five containers starting at once (tests/real/test_real_containers.py)."""
-    return SessionRefused(f"job {addr.classic_id} is running, but its starter does not answer yet (a container "
-                          "job's starter is busy until Docker has started the container)", retryable=True,
-                          status="starting")

@@ -46,22 +46,26 @@ class HopBackend:
         except SessionRefused as refusal:
             if refusal.retryable and refusal.status == "not running" and not self._asked_queue:
                 self._asked_queue = True  # once: the line said while waiting, not a query every 5 s
-                better = self._queue_says(addr)
+                answered, better = self._queue_says(addr)
+                if answered and better is None:  # it runs: its starter is not ready (a container starting)
+                    from ..condor.ads import starter_not_ready
+
+                    raise starter_not_ready(addr.classic_id) from None
                 if better is not None and better.retryable:
                     raise better from None
             raise
 
-    def _queue_says(self, addr: JobAddress) -> Optional[SessionRefused]:
-        """Why the job does not run, from its ad (condor_q on the AP): "is idle", "input files are still
-        being transferred"...; None when the queue cannot tell."""
+    def _queue_says(self, addr: JobAddress) -> "tuple[bool, Optional[SessionRefused]]":
+        """Why the job does not run, from its ad (condor_q on the AP): (whether the queue told, the refusal
+        its ad implies: "is idle", "input files are still being transferred"..., or None when it runs)."""
         from ..condor.ads import decide
         from .jobs import condor_q_argv
 
         try:
             ads = self._ads(condor_q_argv(schedd=self.schedd, pool=self.pool, ids=[addr.job_id]), "list your jobs")
         except ProxyError:
-            return None
-        return decide(ads[0], addr.classic_id, None) if len(ads) == 1 else None
+            return False, None
+        return (True, decide(ads[0], addr.classic_id, None)) if len(ads) == 1 else (False, None)
 
     def _pool_schedd(self) -> None:
         """A pool without a schedd: the one schedd its collector knows (never the AP's own: poolschedd.py)."""
