@@ -209,6 +209,8 @@ def _start_in(directory: Path, *, sandbox: Path, job_env: Mapping[str, str], she
     config = directory / "sshd_config"
     permit_root = "forced-commands-only" if os.geteuid() == 0 else "no"  # root only in CI (docs/design-facts.md: "Running as root (CI, fresh machines)")
     text = SSHD_CONFIG.format(dir=directory, sftp_server=find_sftp_server(), permit_root=permit_root)
+    if os.geteuid() == 0 and not log_level:  # an sshd running as root logs its privilege steps at DEBUG into the
+        log_level = "INFO"                     # session's stderr: the client would print them (no starter runs as root)
     if log_level:
         text = text.replace("LogLevel DEBUG", f"LogLevel {log_level}")
     rootdir.write_file(config, text.encode())

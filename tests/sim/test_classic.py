@@ -52,7 +52,7 @@ def classic(world, *args: str, **kw) -> subprocess.CompletedProcess:
 
 
 def one_line(text: str) -> str:
-    lines = [line for line in text.splitlines() if line.strip() and not line.startswith("debug1:")]
+    lines = [line for line in text.splitlines() if line.strip()]
     assert len(lines) == 1, text
     assert lines[0].startswith("condor-ssh-to-job: "), text
     return lines[0]
