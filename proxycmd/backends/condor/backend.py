@@ -224,4 +224,3 @@ def profile_constraint(user: str, profile: Optional[str] = None) -> str:
 
 def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split()) or type(exc).__name__
-
