@@ -23,9 +23,8 @@ from pathlib import Path
 import pytest
 
 import realdocker
-from ap_fixture import _listening
 from conftest import flat_table, proxy_said, tool, wait_for, world_variant
-from ports import free_port
+from ports import free_port, listening
 from realworld import wait_reachable
 from test_e2e import _make_tree
 
@@ -231,7 +230,7 @@ def test_ssh_L_reaches_a_server_inside_with_host_networking_and_not_without(worl
             if reached:
                 assert wait_for(lambda: fetch(local) == page, timeout=30), proc.stderr
             else:
-                assert wait_for(lambda: proc.poll() is None and _listening(local), timeout=30)
+                assert wait_for(lambda: proc.poll() is None and listening(local), timeout=30)
                 assert fetch(local) == b""  # sshd on the execute host finds no server there
                 assert proc.poll() is None  # the session itself is fine
         finally:

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from conftest import tool, wait_for
-from ports import free_port
+from ports import free_port, listening
 from proxycmd.sim.client import SimPool
 
 pytestmark = pytest.mark.world(backends=["sim"])
@@ -72,12 +72,6 @@ def alive(pid: int) -> bool:
     return raw[raw.rfind(b")") + 2:][:1] not in (b"Z", b"X")
 
 
-def accepts(port: int) -> bool:
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=2).close()
-        return True
-    except OSError:
-        return False
 
 
 # ----- item 7: what a starter removes and kills --------------------------------------------------------------
@@ -108,7 +102,7 @@ def test_ending_a_job_ends_what_its_sessions_started(world, ending):
     started = world.ssh(HOST.format(job), f"setsid nohup {sys.executable} -m http.server {port} --bind 127.0.0.1 "
                                           ">/dev/null 2>&1 < /dev/null & echo $!")
     pid = int(started.stdout.split()[-1])
-    assert wait_for(lambda: accepts(port), timeout=20), "the background server never listened"
+    assert wait_for(lambda: listening(port), timeout=20), "the background server never listened"
     assert alive(pid)
     if ending == "completion":
         world.ssh(HOST.format(job), "touch finish")
@@ -119,7 +113,7 @@ def test_ending_a_job_ends_what_its_sessions_started(world, ending):
     else:
         world.sim(ending, *([job] if ending == "rm" else []))
     assert wait_for(lambda: not alive(pid), timeout=10), f"{pid} outlived the job's {ending}"
-    assert not accepts(port)
+    assert not listening(port)
     assert wait_for(lambda: not list(world.sandbox(job).glob(".condor_ssh_to_job_*")))
 
 

@@ -5,20 +5,14 @@ over a master and goes to the background with `-S none`."""
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import time
 
 import pytest
 
-from ports import free_port
-
+from ports import free_port, listening
 
 pytestmark = [pytest.mark.e2e, pytest.mark.world(backends=["sim"], multiplex=True)]
-
-def _listening(port: int) -> bool:
-    with socket.socket() as s:
-        return s.connect_ex(("127.0.0.1", port)) == 0
 
 
 def test_a_forwarded_port_outlives_its_command_over_a_shared_connection(world):
@@ -26,16 +20,16 @@ def test_a_forwarded_port_outlives_its_command_over_a_shared_connection(world):
     host, port = f"{job}.job.condor", free_port()
     forward = f"{port}:127.0.0.1:9"
     world.ssh("-L", forward, host, "true")  # starts the master: the port is the master's
-    assert _listening(port)
+    assert listening(port)
     second = world.run(world.ssh_argv("-L", forward, f"{other}.job.condor", "true"), check=False)
     assert second.returncode == 0 and "Address already in use" in second.stderr, second.stderr
     world.ssh("-O", "cancel", "-L", forward, host)
-    assert not _listening(port)
+    assert not listening(port)
     world.ssh("-o", "ControlMaster=no", "-L", forward, host, "true")  # joins the master all the same
-    assert _listening(port)
+    assert listening(port)
     world.ssh("-O", "cancel", "-L", forward, host)
     world.ssh("-S", "none", "-L", forward, host, "true")  # a connection of its own: the port goes with it
-    assert not _listening(port)
+    assert not listening(port)
 
 
 def _returns_after(world, *args: str) -> float:

@@ -17,7 +17,6 @@ import os
 import pwd
 import shutil
 import signal
-import socket
 import subprocess
 import time
 from dataclasses import dataclass, field
@@ -27,7 +26,7 @@ from typing import Dict, List
 import pytest
 
 from conftest import stop_agent, BIN, FAKE_POOL_ENV, _kill_pool_leftovers, _short_tmp, install_fakes, tool, wait_for
-from ports import free_port
+from ports import free_port, listening
 
 ALIAS = "ap"
 
@@ -177,7 +176,7 @@ def make_laptop(shell: str = "bash", keygen_options: str = "", pool=None, schedd
         laptop.sshd = subprocess.Popen([_sshd(), "-D", "-e", "-p", str(port), "-f", str(config)],
                                        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                        stderr=open(ap / "sshd.log", "wb"))
-        assert wait_for(lambda: _listening(port), timeout=15), (ap / "sshd.log").read_text()
+        assert wait_for(lambda: listening(port), timeout=15), (ap / "sshd.log").read_text()
         yield laptop
     finally:
         for cleanup in laptop.cleanups:
@@ -198,12 +197,6 @@ def make_laptop(shell: str = "bash", keygen_options: str = "", pool=None, schedd
         shutil.rmtree(base, ignore_errors=True)
 
 
-def _listening(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=1):
-            return True
-    except OSError:
-        return False
 
 
 def set_up_laptop(shell: str = "bash", *setup_args: str, pool=None):

@@ -1,4 +1,5 @@
-"""A free TCP port on 127.0.0.1 for a server a test starts later (sshd, a SOCKS or web server in a job).
+"""A free TCP port on 127.0.0.1 for a server a test starts later (sshd, a SOCKS or web server in a job),
+and whether something listens on one.
 
 Not port 0's answer: that is an ephemeral port, the range the kernel also gives every outgoing
 connection, so in the seconds before the server binds it an HTCondor daemon's or ssh's connection may
@@ -38,3 +39,12 @@ def free_port() -> int:
         _given.add(port)
         return port
     raise RuntimeError("no free TCP port found on 127.0.0.1 below the ephemeral range")
+
+
+def listening(port: int) -> bool:
+    """Whether a server accepts connections on 127.0.0.1:*port* now."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=2):
+            return True
+    except OSError:
+        return False
