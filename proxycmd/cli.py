@@ -241,12 +241,17 @@ def _closed_standard_fds() -> List[int]:
 def main(argv: Optional[List[str]] = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     closed = _closed_standard_fds()
+    args = None if argv[:1] == ["agent"] else _plain_args(argv)
+    if args is not None and 0 not in closed and 1 not in closed:
+        from .backends.condor import early  # condor_ssh_to_job runs while the rest loads
+
+        early.start(args)
     _reach_the_user()
     if argv[:1] == ["agent"]:
         from .agent.main import main as agent_main
 
         sys.exit(agent_main(argv[1:]))
-    args = _plain_args(argv) or build_parser().parse_args(argv)
+    args = args or build_parser().parse_args(argv)
     if 0 in closed or 1 in closed:
         names = " and ".join(("standard input", "standard output")[fd] for fd in closed if fd < 2)
         _fail(f"{names} {'are' if ' and ' in names else 'is'} closed, and condor-job-proxy talks to ssh on "

@@ -65,10 +65,12 @@ def connect(args: argparse.Namespace) -> int:
         if args.timings:
             print_timings(marks)
         try:
-            return hand_over(session.sock, relayed, relay_watch(held, session.host_key))  # -> hand-over
+            code = hand_over(session.sock, relayed, relay_watch(held, session.host_key))  # -> hand-over
         finally:
             if held is not None:
                 held.close()  # the relay ended: so does its session (also when we are killed: the kernel closes it)
+        session.close(wait=relayed)  # ssh starts the key exchange only once we have exited: no waiting here
+        return code
     finally:
         session.close()
 

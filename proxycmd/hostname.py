@@ -11,7 +11,7 @@ profile (``gpu.job.condor``): a job made on demand from ``profiles/gpu.sub`` (se
 
 from __future__ import annotations
 
-from collections import namedtuple
+from .record import record
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs milliseconds per connection
 
@@ -49,14 +49,14 @@ class HostnameError(ValueError):
     """A host name that is not a job host name; str() is one line for the user."""
 
 
-class JobAddress(namedtuple("JobAddress", "cluster proc node schedd suffix profile",
-                            defaults=(0, None, None, DEFAULT_SUFFIX, None))):
+class JobAddress(record("JobAddress", "cluster proc node schedd suffix profile",
+                        defaults=(0, None, None, DEFAULT_SUFFIX, None), module=__name__)):
     """A parsed job host name: cluster, proc, node (parallel jobs, or None), schedd (or None), suffix, and
     profile: the profile's name for ``gpu.job.condor`` (cluster is then 0 until the job is found or
     submitted, see proxycmd/ondemand.py), else None.
 
-    An immutable record (a namedtuple rather than a dataclass: dataclasses cost ~8 ms to import, and
-    this module runs on every connection).
+    An immutable record (proxycmd/record.py, rather than a dataclass or a namedtuple: either costs
+    milliseconds to import or build, and this module runs on every connection).
     """
 
     __slots__ = ()

@@ -15,7 +15,7 @@ import classad2
 import pytest
 
 from conftest import FAKE_POOL_ENV, flat_table, tool, wait_for
-from proxycmd.backends.condor import refusals, run
+from proxycmd.backends.condor import early, refusals, run
 from proxycmd.backends.condor import tool as condor_tool
 from proxycmd.backends.condor.backend import CondorBackend
 from proxycmd.dialer import NAME as DIALER_NAME, find as find_dialer
@@ -160,23 +160,31 @@ exec sleep 600
     assert not os.path.exists(f"/proc/{pid}") or Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z"
 
 
-@pytest.mark.parametrize("status", [0, 3])
-def test_the_tool_ends_while_the_session_is_used_and_closing_waits_for_it(condor_env, tmp_path, capfd, status):
-    """open_session returns once the connection and the key are ours, without waiting for condor_ssh_to_job
-    to exit (it cleans up while the proxy registers the key); session.close() waits for it, and says so
-    when it failed."""
-    world = condor_env
+def _session_through_a_tool_that_waits(world, tmp_path: Path, go: Path, status: int):
+    """A session through a condor_ssh_to_job that, once its own part is over, writes its pid to
+    tmp_path/pid and waits for *go* to exist before it exits with *status*."""
     job = world.submit("sleep", "600")
-    go = tmp_path / "go"
     slow = _script(tmp_path / "bin" / "condor_ssh_to_job", f"""#!/bin/sh
 "{world.env['PATH'].split(':')[0]}/condor_ssh_to_job" "$@"
 echo $$ > {tmp_path}/pid
 while [ ! -e {go} ]; do sleep 0.05; done
 exit {status}
 """)
-    session = run.open_session(slow, find_dialer(), parse_job_id(job), keygen_options=["-t", "ecdsa"])
+    return run.open_session(slow, find_dialer(), parse_job_id(job), keygen_options=["-t", "ecdsa"])
+
+
+@pytest.mark.parametrize("status", [0, 3])
+def test_the_tool_ends_while_the_session_is_used_and_closing_waits_for_it(condor_env, tmp_path, capfd, status):
+    """open_session returns once the connection and the key are ours, without waiting for condor_ssh_to_job
+    to exit (it cleans up while the proxy registers the key); session.close() waits for it, and says so
+    when it failed."""
+    world = condor_env
+    go = tmp_path / "go"
+    session = _session_through_a_tool_that_waits(world, tmp_path, go, status)
     try:
         assert session.sock.recv(8) == b"SSH-2.0-"
+        # the key's directory went as soon as the key was read, before the tool was let go
+        assert not list(Path(world.env["TMP"]).glob("*.condor_ssh_to_job_*"))
         assert wait_for(lambda: (tmp_path / "pid").exists())  # the tool's own part is over...
         pid = int((tmp_path / "pid").read_text())
         os.kill(pid, 0)  # ...and it has not been waited for yet
@@ -195,6 +203,73 @@ exit {status}
     session.close()  # a second close does nothing more
 
 
+def test_closing_without_waiting_leaves_a_tool_that_has_not_ended_to_end_on_its_own(condor_env, tmp_path, capfd):
+    """After the hand-over ssh waits for the proxy to exit, not for condor_ssh_to_job: close(wait=False)
+    returns while the tool still runs (nothing is left for it to do but exit), and says nothing."""
+    world = condor_env
+    go = tmp_path / "go"
+    session = _session_through_a_tool_that_waits(world, tmp_path, go, 3)
+    assert wait_for(lambda: (tmp_path / "pid").exists())
+    pid = int((tmp_path / "pid").read_text())
+    session.close(wait=False)
+    os.kill(pid, 0)  # still running: not waited for
+    go.touch()
+    assert wait_for(lambda: Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z")  # it ended on its own
+    session.close()  # a later close (connect's finally) neither waits nor warns
+    assert "warning" not in capfd.readouterr().err
+    os.waitpid(pid, 0)  # as whoever inherits it would
+    assert not list(Path(world.env["TMP"]).glob("*.condor_ssh_to_job_*"))
+
+
+def test_the_first_try_is_started_early_and_taken_not_run_twice(condor_env, tmp_path):
+    """The ProxyCommand starts condor_ssh_to_job before the rest of it has loaded (early.py); the connection
+    uses that run: one tool run per connection, whether the early try was taken or never made (quotes in
+    --keygen-options, which only connect.py's shlex reads)."""
+    world = condor_env
+    job = world.submit("sleep", "600")
+    runs = tmp_path / "runs"
+    counting = _script(tmp_path / "bin" / "condor_ssh_to_job", f"""#!/bin/sh
+echo "$*" >> {runs}
+exec "{world.env['PATH'].split(':')[0]}/condor_ssh_to_job" "$@"
+""")
+    env = dict(world.env, CONDOR_SSH_TO_JOB=counting)
+    for extra, expected in (([], "-keygen-options -t ecdsa -b 256"), (["--keygen-options", "-t 'ed25519'"],
+                                                                     "-keygen-options -t ed25519")):
+        runs.unlink(missing_ok=True)
+        ours, theirs = socket.socketpair()  # as OpenSSH runs a ProxyCommand with ProxyUseFdpass
+        with ours:
+            proxy = subprocess.Popen([tool("condor-job-proxy"), "--runtime-dir", str(world.rundir), *extra,
+                                      f"{job}.job.condor"], env=env, stdin=theirs, stdout=theirs,
+                                     stderr=subprocess.PIPE, text=True)
+            theirs.close()
+            _, fds, _, _ = socket.recv_fds(ours, 1, 1)
+            err = proxy.communicate(timeout=120)[1]
+        assert proxy.returncode == 0 and len(fds) == 1, err
+        with socket.socket(fileno=fds[0]) as conn:
+            assert conn.recv(8) == b"SSH-2.0-"
+        lines = runs.read_text().splitlines()
+        assert len(lines) == 1 and expected in lines[0], lines
+
+
+def test_an_early_try_for_another_command_line_is_let_go_and_leaves_nothing(condor_env, tmp_path, monkeypatch):
+    """When run.py is about to start another command line than the early try's, the early one is let go: it
+    ends on its own (its dialer finds nobody to tell), removing its session directory."""
+    world = condor_env
+    job = world.submit("sleep", "600")
+    monkeypatch.setattr(early, "_started", None)
+
+    class Args:
+        host, keygen_options, shells = f"{job}.job.condor", "-t ecdsa", ""
+
+    early.start(Args())
+    started = early._started
+    assert started is not None and started[0][-1] == job
+    pid = started[1][0]
+    assert early.take(started[0][:-1] + ["1.0"]) is None and early._started is None
+    assert wait_for(lambda: os.waitpid(pid, os.WNOHANG)[0] == pid, timeout=60)
+    assert not list(Path(world.env["TMP"]).glob("*.condor_ssh_to_job_*"))
+
+
 HEAVY_MODULES = ("typing", "dataclasses", "inspect", "shutil", "subprocess", "typer", "htcondor2",
                  "classad2", "cryptography",
                  # ~9 ms of CPU a connection between them (each imports re or a chain of its own)
@@ -202,7 +277,9 @@ HEAVY_MODULES = ("typing", "dataclasses", "inspect", "shutil", "subprocess", "ty
                  # ~10 ms more: argparse with what it imports, for a plain ProxyCommand line (cli._plain_args)
                  "argparse", "re", "gettext", "locale",
                  # ~5 ms more: socket with enum, selectors and functools (proxycmd/unixsock.py instead)
-                 "socket", "enum", "selectors", "functools")
+                 "socket", "enum", "selectors", "functools",
+                 # ~2 to 3 ms more: collections, and namedtuple's compiling of each record (proxycmd/record.py)
+                 "collections")
 
 
 def test_a_connection_on_the_condor_path_imports_nothing_heavy(condor_env, tmp_path):

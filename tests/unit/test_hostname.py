@@ -232,3 +232,24 @@ def test_the_word_checks_accept_what_the_old_regular_expressions_did(text):
     assert hostname._is_label(text) == bool(LABEL_RE.match(text))
     assert hostname._is_number(text) == bool(NUMBER_RE.match(text))
     assert hostname._is_profile(text) == bool(PROFILE_RE.match(text)) == is_profile_name(text)
+
+
+# ----- the early try's own reading of the host name (proxycmd/backends/condor/early.py) ----------------------
+from proxycmd.backends.condor import early  # noqa: E402
+
+
+@given(st.one_of(addresses().map(lambda a: a.hostname), st.text(alphabet="0123456789.jobcondrJOB-x", max_size=30)))
+@example("32.job.condor")
+@example("32.0.JOB.Condor")
+@example("0.0.job.condor")
+@example("007.0.job.condor")
+@example("3.0.1.job.condor")
+@example("9999999999.0.job.condor")
+def test_the_early_try_names_the_job_the_grammar_names_or_none(name):
+    """early.job_id reads only `CLUSTER[.PROC].job.condor`; whenever it names a job, parse names the same
+    one (a disagreement would only cost a wasted try, but there should be none)."""
+    found = early.job_id(name)
+    if found is None:
+        return
+    addr = parse(name)
+    assert (addr.classic_id, addr.schedd, addr.profile) == (found, None, None)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import os
 import stat
-from collections import namedtuple
+from ...record import record
 
 from .tool import TOOL, ToolError
 
@@ -66,9 +66,10 @@ def split_system_args(text: str) -> List[str]:
     return words
 
 
-class DialerArgs(namedtuple("DialerArgs", "user identity_file known_hosts fdpass host words", defaults=("", ()))):
+class DialerArgs(record("DialerArgs", "user identity_file known_hosts fdpass host words", defaults=("", ()),
+                        module=__name__)):
     """What condor_ssh_to_job told its ssh program: host is condor-job.<execute host>'s <execute host>,
-    words all of the arguments (a namedtuple: dataclasses cost milliseconds to import)."""
+    words all of the arguments (a record: proxycmd/record.py)."""
 
     __slots__ = ()
 
@@ -235,7 +236,8 @@ def _not_a_connection(conn: socket.socket) -> str:
 
 
 def remove_session_dir(path: str) -> None:
-    """Remove a session directory condor_ssh_to_job left behind (it was killed): its files, then itself."""
+    """Remove a session directory: its files, then itself.  The proxy does so as soon as it has the key and
+    the connection, and again should condor_ssh_to_job have left one behind (it was killed)."""
     try:
         _check_session_dir(path)
         dir_fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)

@@ -15,6 +15,8 @@ from ...bounded import Said
 from ...session import Session
 from .dialer_handoff import (parse_dialer_words, parse_message, read_session_files, receive_connection,
                              remove_session_dir)
+from . import early
+from .spawn import spawn
 from .tool import TOOL, ToolError, tool_argv
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs milliseconds per connection
@@ -26,11 +28,9 @@ if TYPE_CHECKING:
 MAX_STDOUT = 1024 * 1024  # what the tool may print on stdout before the dialer's message has come
 
 try:  # the C module: `signal` builds its enums on import
-    from _signal import SIGKILL as _SIGKILL, SIGPIPE, SIGTERM as _SIGTERM, SIGXFSZ
+    from _signal import SIGKILL as _SIGKILL, SIGTERM as _SIGTERM
 except ImportError:  # pragma: no cover - not CPython
-    from signal import SIGKILL as _SIGKILL, SIGPIPE, SIGTERM as _SIGTERM, SIGXFSZ
-
-_DEFAULT_SIGNALS = (SIGPIPE, SIGXFSZ)  # Python ignores SIGPIPE; the tool must not inherit that
+    from signal import SIGKILL as _SIGKILL, SIGTERM as _SIGTERM
 
 RELEASE_TIMEOUT = 5.0  # after a failed hand-over: how long condor_ssh_to_job may take to clean up and exit
 
@@ -46,35 +46,22 @@ class ToolFailed(Exception):
 
 
 class _Run:
-    """One condor_ssh_to_job process, its pipes and its clean-up.
+    """One condor_ssh_to_job process (spawn.py), its pipes and its clean-up.  *started* is a process
+    early.py started already with this *argv*: taken over instead of starting another."""
 
-    Started with os.posix_spawn rather than subprocess, whose import (with selectors, threading and
-    signal's enums) costs milliseconds on every connection; it does what our Popen call did: pipes on 0, 1
-    and 2, a new session (so its group can be stopped), no other inherited descriptor, SIGPIPE and
-    SIGXFSZ back to their defaults."""
-
-    def __init__(self, argv: List[str], env: Optional[Mapping[str, str]], timeout: float) -> None:
+    def __init__(self, argv: List[str], env: Optional[Mapping[str, str]], timeout: float,
+                 started: Optional[Tuple[int, int, int, int]] = None) -> None:
         self.err = Said()  # what the tool says on stderr: a flood is read to its end, but not kept
         self.timeout = timeout
         self.session_dir: Optional[str] = None
         self.result: Optional[Tuple[int, str]] = None  # (exit status, stderr) once finished
         self.returncode: Optional[int] = None  # as subprocess has it: -N when killed by signal N
-        fds: List[int] = []
-        try:
-            for _ in range(3):
-                fds += os.pipe()  # not inheritable: only the dup2 copies below reach the tool
-            in_r, in_w, out_r, out_w, err_r, err_w = fds
-            actions = [(os.POSIX_SPAWN_DUP2, in_r, 0), (os.POSIX_SPAWN_DUP2, out_w, 1),
-                       (os.POSIX_SPAWN_DUP2, err_w, 2)]
-            actions += [(os.POSIX_SPAWN_CLOSE, fd) for fd in _inherited_fds()]
-            self.pid = os.posix_spawn(argv[0], argv, os.environ if env is None else env, file_actions=actions,
-                                      setsid=True, setsigdef=_DEFAULT_SIGNALS)
-        except OSError as exc:
-            for fd in fds:
-                os.close(fd)
-            raise ToolError(f"cannot run {argv[0]}: {exc.strerror or exc}") from None
-        for fd in (in_r, out_w, err_w):
-            os.close(fd)
+        if started is None:
+            try:
+                started = spawn(argv, env)
+            except OSError as exc:
+                raise ToolError(f"cannot run {argv[0]}: {exc.strerror or exc}") from None
+        self.pid, in_w, out_r, err_r = started
         self.stdin: Optional[int] = in_w
         self.out_fd: Optional[int] = out_r
         self.err_fd: Optional[int] = err_r
@@ -157,6 +144,26 @@ class _Run:
         self.result = (code, self.err.text())
         return self.result
 
+    def let_go(self) -> bool:
+        """After the hand-over, when the caller exits next: True when the tool is still running, which is then
+        left to end on its own (its pipes closed here, the process reaped by whoever inherits it); False when
+        it has ended already (`finish` then takes its status at once)."""
+        if self.result is not None:
+            return True
+        try:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+        except ChildProcessError:
+            pid, status = self.pid, 0
+        if pid:
+            self.returncode = os.waitstatus_to_exitcode(status)
+            return False
+        self.answer(b"")
+        for fd in (self.out_fd, self.err_fd):
+            os.close(fd)
+        self.out_fd = self.err_fd = None
+        self.result = (0, "")
+        return True
+
     def _drain(self, deadline: float) -> None:
         """Read stdout (dropped) and stderr (kept, within bounds) until both end or *deadline* passes."""
         poller, open_fds = self._poller()
@@ -207,25 +214,6 @@ class _Run:
                 return
 
 
-def _inherited_fds() -> List[int]:
-    """Our descriptors above 2 that a spawned program would inherit (from whoever started us): closed in
-    it, as subprocess's close_fds does."""
-    try:
-        names = os.listdir("/proc/self/fd")
-    except OSError:
-        return []
-    fds = []
-    for name in names:
-        fd = int(name)
-        if fd > 2:
-            try:
-                if os.get_inheritable(fd):
-                    fds.append(fd)
-            except OSError:  # the listing's own descriptor, closed by now
-                pass
-    return fds
-
-
 def open_session(tool: str, dialer: str, addr: JobAddress, *, schedd: Optional[str] = None,
                  pool: Optional[str] = None, keygen_options: Sequence[str] = (), shells: Sequence[str] = (),
                  timeout: float = 330.0, env: Optional[Mapping[str, str]] = None) -> Session:
@@ -236,7 +224,7 @@ def open_session(tool: str, dialer: str, addr: JobAddress, *, schedd: Optional[s
     """
     argv = tool_argv(tool, dialer, addr.classic_id, schedd=schedd, pool=pool, keygen_options=keygen_options,
                      shells=shells)
-    run = _Run(argv, env, timeout)
+    run = _Run(argv, env, timeout, early.take(argv) if env is None else None)
     try:
         words = run.dialer_words()
         if words is not None:
@@ -249,16 +237,22 @@ def open_session(tool: str, dialer: str, addr: JobAddress, *, schedd: Optional[s
         raise
     if words is None:
         raise ToolFailed(*run.finish(b"", timeout=30.0))
-    # The session is ours now: the dialer may go, and condor_ssh_to_job removes its directory and exits with
-    # the dialer's status (0) while our caller registers the key.  Closing the session waits for that exit
-    # (killing it after 10 s) and removes the directory should it be left, so none is left behind.
+    # The session is ours now.  Its directory (the key, known_hosts, the fdpass socket) goes at once, by us:
+    # condor_ssh_to_job would run `rm -rf` for it after the dialer has gone, and it finds nothing left to
+    # remove (it says so only in a debug log).  Then the dialer may go, and condor_ssh_to_job exits with its
+    # status (0) while our caller registers the key.
+    remove_session_dir(args.directory)
     run.answer(b"done\n")
     return Session(sock=conn, private_key=private_key, host_key=host_key, user=args.user,
-                   release=lambda: _released(run))
+                   release=lambda wait: _released(run, wait))
 
 
-def _released(run: _Run) -> None:
-    """Wait for condor_ssh_to_job to end; the session works whatever its status, but a failure is said."""
+def _released(run: _Run, wait: bool) -> None:
+    """Wait for condor_ssh_to_job to end; the session works whatever its status, but a failure is said.
+    Without *wait* (ssh waits for the proxy to exit before it starts the key exchange), a tool that has
+    not ended yet is left to end on its own: it has nothing left to do but exit."""
+    if run.result is not None or (not wait and run.let_go()):
+        return  # closed before: said then
     code, err = run.finish(b"", timeout=10.0)
     if code != 0:
         said = " ".join(err.split())[:200] or "no message"
