@@ -46,7 +46,7 @@ def connect(args: argparse.Namespace) -> int:
     _prefetch()
     session = waiting.open_with_wait(                                                # -> session
         attempt, what=what, wait=args.wait, interval=args.poll or backend.retry_interval, timeout=limit,
-        should_stop=lambda: waiting.peer_gone(1, parent),
+        quick_while_starting=not args.poll, should_stop=lambda: waiting.peer_gone(1, parent),
         progress=waiting.Progress(what, mirror=_log_to_ssh, limit=limit))
     marks.append(("session", time.monotonic()))
     from .terminal import say_if_no_terminal  # can a shell get a terminal? (proxycmd/terminal.py)

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
 
 NO_TERMINAL_LIMIT = 2 * 3600.0  # seconds: the default wait of a caller without a terminal (scripts, cron)
+STARTING_PAUSE = 1.0  # seconds: the first pause while a running job's starter does not answer yet
 
 
 def limit_for(given: Optional[float], terminal: bool) -> Optional[float]:
@@ -105,10 +106,21 @@ def peer_gone(fd: int = 1, parent: Optional[int] = None) -> bool:
         return True
 
 
+def pause_after(status: str, interval: float, waited: float, quick_while_starting: bool = True) -> float:
+    """Seconds until the next try.  *interval*, except while the job runs but its starter does not answer
+    yet ("starting": Docker starting a container, seconds as a rule): then 1 s at first, growing by a
+    tenth of the time waited, up to *interval*, so that a container ready after 2 s is not reached after
+    5 and one that takes minutes (an image to fetch) is not asked every second."""
+    if quick_while_starting and status == "starting":
+        return min(interval, STARTING_PAUSE + waited / 10)
+    return interval
+
+
 def open_with_wait(open_fn: Callable[[], T], *, what: str, wait: bool = True, interval: float = 2.0,
                    timeout: Optional[float] = None, progress: Optional[Progress] = None,
-                   should_stop: Callable[[], bool] = lambda: False) -> T:
-    """Call *open_fn* until it succeeds, retrying retry-able refusals while *wait* is true."""
+                   should_stop: Callable[[], bool] = lambda: False, quick_while_starting: bool = True) -> T:
+    """Call *open_fn* until it succeeds, retrying retry-able refusals while *wait* is true (pauses:
+    `pause_after`; *quick_while_starting* false keeps *interval* throughout, as an explicit --poll does)."""
     start = time.monotonic()
     progress = progress or Progress(what)
     try:
@@ -124,7 +136,7 @@ def open_with_wait(open_fn: Callable[[], T], *, what: str, wait: bool = True, in
                 if timeout is not None and waited >= timeout:
                     raise ProxyError(f"gave up after {_clock(waited)}: {exc}") from None
                 progress.update(exc.status, waited, str(exc))
-                deadline = time.monotonic() + interval
+                deadline = time.monotonic() + pause_after(exc.status, interval, waited, quick_while_starting)
                 while time.monotonic() < deadline:
                     if should_stop():
                         raise Interrupted(f"stopped waiting for {what}: ssh went away")

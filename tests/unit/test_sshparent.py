@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import subprocess
 import sys
@@ -9,6 +10,7 @@ import sys
 import pytest
 
 from proxycmd import sshparent, waiting
+from proxycmd.errors import SessionRefused
 
 
 @pytest.mark.parametrize("args, quiet", [
@@ -94,6 +96,44 @@ def test_a_job_whose_starter_is_not_ready_is_waited_for_to_be_ready_not_to_run()
         "condor-job-proxy: job 1.0 is running, but its starter does not answer yet; waiting for it to be ready "
         "(up to 10m00s)",
         "condor-job-proxy: job 1.0 is ready after 0m09s; connecting"]
+
+
+class FakeClock:
+    """time.monotonic and time.sleep for waiting.py: sleeping moves the clock, nothing waits."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.mark.parametrize("status, quick, expected", [
+    ("starting", True, [1.0, 1.1, 1.2, 1.3, 1.5, 1.6, 1.8, 1.9, 2.1, 2.4]),  # +a tenth of the time waited
+    ("starting", False, [5.0] * 10),  # an explicit --poll is kept
+    ("idle", True, [5.0] * 10),  # a queued job: the tool's own rhythm
+])
+def test_a_starting_job_is_tried_again_soon_and_then_less_often(monkeypatch, status, quick, expected):
+    clock = FakeClock()
+    monkeypatch.setattr(waiting.time, "monotonic", clock.monotonic)
+    monkeypatch.setattr(waiting.time, "sleep", clock.sleep)
+    tries = []
+
+    def attempt():
+        tries.append(clock.now)
+        if len(tries) <= len(expected):
+            raise SessionRefused("not yet", retryable=True, status=status)
+        return "session"
+
+    out = io.StringIO()
+    got = waiting.open_with_wait(attempt, what="job 1.0", interval=5.0, quick_while_starting=quick,
+                                 progress=waiting.Progress("job 1.0", stream=out))
+    assert got == "session"
+    assert [round(b - a, 1) for a, b in zip(tries, tries[1:])] == expected
+    assert waiting.pause_after("starting", 5.0, 3600.0) == 5.0  # a container image fetched for an hour
 
 
 def test_not_queued_names_at_most_five_jobs_and_says_when_there_are_none():
