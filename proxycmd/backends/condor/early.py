@@ -6,8 +6,9 @@ connection.  For the command line `condor-job-ssh setup` writes, with a plain jo
 (`32.0.job.condor`) and HTCondor here, cli.py calls `start` first: the tool runs while the rest loads.
 
 Nothing is decided here.  run.py `take`s this process only when it is about to start the very same
-command line (same tool, dialer, job id and options, in the same environment); anything else stops it
-(`discard`), and the connection goes on as it would have.  A wrong guess costs one wasted try, never a
+command line (same tool, dialer, job id and options, in the same environment); anything else lets it go,
+and the connection goes on as it would have.  A proxy that fails before its first try exits, which lets it
+go just the same.  A wrong guess costs one wasted try, never a
 different connection.  Errors are not worded here either: when the tool or dialer cannot be found, no
 try is started, and run.py's own lookup says why.
 """
@@ -66,7 +67,7 @@ def start(args) -> None:
 
 def take(argv: List[str]) -> Optional[Tuple[int, int, int, int]]:
     """The process started early when it runs exactly *argv* (then it is the caller's to finish); else
-    None, and one started for another command line is stopped."""
+    None, and one started for another command line is let go."""
     global _started
     started, _started = _started, None
     if started is None:
@@ -75,14 +76,6 @@ def take(argv: List[str]) -> Optional[Tuple[int, int, int, int]]:
         return started[1]
     _stop(started[1])
     return None
-
-
-def discard() -> None:
-    """Stop the process started early, if nobody took it (the connection failed before its first try)."""
-    global _started
-    started, _started = _started, None
-    if started is not None:
-        _stop(started[1])
 
 
 def _stop(started: Tuple[int, int, int, int]) -> None:
