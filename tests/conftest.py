@@ -236,19 +236,19 @@ def pytest_generate_tests(metafunc):
     metafunc.parametrize("world", params, indirect=True)
 
 
-@pytest.hookimpl(tryfirst=True)  # before -m chooses
-def pytest_collection_modifyitems(config, items):
-    """Tests that use a real pool's fixtures are `real` tests."""
-    for item in items:
-        if {"real_pool", "second_real_pool"} & set(getattr(item, "fixturenames", ())):
-            item.add_marker(pytest.mark.real)
+def pytest_itemcollected(item):
+    """Tests that use a real pool's fixtures are `real` tests (marked as they are collected: before -m chooses)."""
+    if {"real_pool", "second_real_pool"} & set(getattr(item, "fixturenames", ())):
+        item.add_marker(pytest.mark.real)
 
 
 @pytest.hookimpl(trylast=True)  # after -k and -m have chosen
-def pytest_collection_finish(session):
+def pytest_collection_modifyitems(config, items):
     """Where no real pool can run (and CJP_REQUIRE_REAL_POOL is not set), leave the real tests out and say
     so in one line at the end (pytest_terminal_summary); the same for the container tier (tests marked
-    `containers`: a real pool with Docker, CJP_REQUIRE_CONTAINERS)."""
+    `containers`: a real pool with Docker, CJP_REQUIRE_CONTAINERS).  Here, not in pytest_collection_finish:
+    pytest-xdist's workers report what they collected there, and a list that shrinks afterwards makes its
+    scheduler hand out tests a worker no longer has (INTERNALERROR, IndexError in run_one_test)."""
     import realdocker
     import realpool
 
@@ -256,16 +256,27 @@ def pytest_collection_finish(session):
     for marker, what, require, why in (
             ("real", "real-pool", realpool.REQUIRE_ENV, realpool.why_unavailable),
             ("containers", "container", realdocker.REQUIRE_ENV, realdocker.why_unavailable)):
-        tests = [item for item in session.items if item.get_closest_marker(marker)]
+        tests = [item for item in items if item.get_closest_marker(marker)]
         reason = why() if tests and not os.environ.get(require) else None
         if reason:
-            session.items[:] = [item for item in session.items if not item.get_closest_marker(marker)]
-            session.config.hook.pytest_deselected(items=tests)
+            items[:] = [item for item in items if not item.get_closest_marker(marker)]
+            config.hook.pytest_deselected(items=tests)
             notes.append(f"{len(tests)} {what} tests not run: {reason}")
-    session.config.stash[_REAL_NOTE] = notes
+    config.stash[_REAL_NOTE] = notes
+    if hasattr(config, "workeroutput"):  # a pytest-xdist worker: the controller, which prints, collects nothing
+        config.workeroutput["cjp_notes"] = notes
 
 
 _REAL_NOTE = pytest.StashKey[list]()
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error):
+    """pytest-xdist's controller: a worker's notes, once (every worker collects the same tests)."""
+    notes = node.config.stash.setdefault(_REAL_NOTE, [])
+    for note in getattr(node, "workeroutput", {}).get("cjp_notes", []):
+        if note not in notes:
+            notes.append(note)
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):

@@ -25,6 +25,7 @@ import pytest
 import realdocker
 from conftest import flat_table, proxy_said, tool, wait_for, world_variant
 from ports import free_port, listening
+from sshstop import stop_ssh
 from realworld import wait_reachable
 from test_e2e import _make_tree
 
@@ -234,8 +235,7 @@ def test_ssh_L_reaches_a_server_inside_with_host_networking_and_not_without(worl
                 assert fetch(local) == b""  # sshd on the execute host finds no server there
                 assert proc.poll() is None  # the session itself is fine
         finally:
-            proc.terminate()
-            proc.wait(10)
+            stop_ssh(proc)
     assert rows(doctor(world, jobs.host("host-net")).stdout)["ssh -L/-D/-R"] == "OK"
     done = doctor(world, jobs.host("container"))
     assert rows(done.stdout)["ssh -L/-D/-R"] == "FAIL" and "docker_network_type = host" in flat_table(done.stdout)

@@ -18,6 +18,7 @@ import pytest
 
 from conftest import proxy_said, tool, wait_for
 from ports import free_port
+from sshstop import stop_ssh
 
 pytestmark = pytest.mark.e2e
 
@@ -203,8 +204,7 @@ def test_local_and_dynamic_forwarding_to_a_server_in_the_job(world):
         assert wait_for(lambda: fetch() == b"job-says-hi\n", timeout=30), fwd.stderr
         assert _socks5_get(socks, port, "/hello.txt").endswith(b"\r\n\r\njob-says-hi\n")
     finally:
-        fwd.terminate()
-        fwd.wait(10)
+        stop_ssh(fwd)
 
 
 def _parallel(world, hosts):

@@ -34,6 +34,7 @@ import pytest
 
 from conftest import wait_for
 from ports import free_port
+from sshstop import stop_ssh
 from test_e2e import _socks5_get
 
 pytestmark = pytest.mark.e2e
@@ -125,8 +126,7 @@ class Zed:
 
     def stop(self) -> None:
         if self.master is not None and self.master.poll() is None:
-            self.master.terminate()
-            self.master.wait(10)
+            stop_ssh(self.master)
 
 
 @pytest.fixture
@@ -187,8 +187,7 @@ def test_zed_master_commands_install_by_download_terminal_and_forward(world, zed
     try:
         assert fetched(local, timeout=30)
     finally:
-        fwd.terminate()
-        fwd.wait(10)
+        stop_ssh(fwd)
 
 
 @pytest.mark.also_real
@@ -238,8 +237,7 @@ def test_positron_native_command_and_tunnel(world, dashdash):
         assert wait_for(accepts, timeout=60, interval=0.05) and tunnel.poll() is None
         assert _socks5_get(socks, port, "/hello.txt").endswith(b"\r\n\r\njob-says-hi\n")
     finally:
-        tunnel.terminate()
-        tunnel.wait(10)
+        stop_ssh(tunnel)
     local = free_port()
     tunnel = subprocess.Popen([*base, "-N", "-T", "-o", "ExitOnForwardFailure=yes", "-L",
                                f"127.0.0.1:{local}:127.0.0.1:{port}", *host],
@@ -247,6 +245,5 @@ def test_positron_native_command_and_tunnel(world, dashdash):
     try:
         assert fetched(local, timeout=60), tunnel.poll()
     finally:
-        tunnel.terminate()
-        tunnel.wait(10)
+        stop_ssh(tunnel)
     assert time.monotonic() - started < 60

@@ -18,6 +18,7 @@ import pytest
 from ap_fixture import ALIAS, make_laptop
 from conftest import flat_table, proxy_said, tool, wait_for
 from ports import free_port
+from sshstop import stop_ssh
 from proxycmd import paths
 from proxycmd.backends.hop import remote
 from proxycmd.sim.client import SimPool
@@ -246,8 +247,7 @@ def test_local_and_dynamic_forwarding_to_a_server_in_the_job(world):
         assert wait_for(lambda: fetch() == b"job-says-hi\n", timeout=30)
         assert _socks5_get(socks, port, "/hello.txt").endswith(b"\r\n\r\njob-says-hi\n")
     finally:
-        fwd.terminate()
-        fwd.wait(10)
+        stop_ssh(fwd)
 
 
 def test_twelve_sessions_at_once(world):
