@@ -87,7 +87,7 @@ def test_ci_runs_the_documented_test_commands():
     commands = lines[lines.index('cd "$(dirname "$0")/.."') + 1:]
     # one command a line: set -e stops at none that fails inside an && list but its last
     assert not any("&&" in command or "||" in command for command in commands), commands
-    assert commands[:2] == ["sh scripts/install.sh --test", ".venv/bin/python -m pytest -q"]
+    assert commands[:2] == ["sh scripts/install.sh --test", ".venv/bin/python -m pytest -q -n 2"]
     assert [c.split(" sh ", 1)[-1] for c in commands[2:]] == ["scripts/test-real-pool.sh",
                                                              "scripts/test-containers.sh"]
     for command in commands:
