@@ -23,6 +23,9 @@ the "laptop" has no HTCondor tool.  Everything is cold: no ControlMaster for the
   ratio hop/jump, lower is better (aim <= 1.05, issue 29);
 * the relay on the AP: the hop with its own Python relay (splice) against the hop with condor_ssh_to_job's
   `-proxy` relay (CONDOR_JOB_PROXY_AP_PYTHON empty, the fallback): time ratio ours/-proxy.
+* upload to /dev/null: the hop against `scp -J DEST DEST:/dev/null`, the path alone.  The uploads above
+  write a file, the hop's inside the job's slot (under a root-run HTCondor, a cgroup it limits), the
+  jump's on the AP.
 
 Runs are interleaved and medians compared; session keys are ed25519 to keep RSA key generation's noise out.
 """
@@ -119,8 +122,12 @@ def main() -> int:
                          "hop-proxy": ["env", f"{AP_PYTHON_ENV}=", "scp", "-F", cfg, f"{host}:up.bin", str(back)],
                          "plain": ["scp", "-F", cfg, f"{ALIAS}:{lap.base}/ap-up.bin", str(back)],
                          "jump": ["scp", "-F", cfg, "-J", ALIAS, f"{ALIAS}:{lap.base}/ap-up2.bin", str(back)]},
+            # the path alone: neither side writes a file (where HTCondor runs as root, a job's writes land in
+            # its slot's cgroup, which it limits; the AP's do not)
+            "upload to /dev/null": {"hop": ["scp", "-F", cfg, str(blob), f"{host}:/dev/null"],
+                                    "jump": ["scp", "-F", cfg, "-J", ALIAS, str(blob), f"{ALIAS}:/dev/null"]},
         }
-        times = {(label, name): [] for label in transfers for name in ("hop", "hop-proxy", "plain", "jump")}
+        times = {(label, name): [] for label, variants in transfers.items() for name in variants}
         for _ in range(args.transfers):
             for label, variants in transfers.items():
                 for name, argv in variants.items():
@@ -140,6 +147,11 @@ def main() -> int:
               f"{median_ms(warm['classic'])}   ratio hop/classic {ratio:.3f}")
         for label in transfers:
             h = statistics.median(times[(label, "hop")])
+            if (label, "plain") not in times:
+                j = statistics.median(times[(label, "jump")])
+                print(f"  scp {label} {mib} MiB : hop {h:6.2f} s ({mib / h:6.1f} MiB/s)   scp -J {ALIAS} "
+                      f"{j:6.2f} s ({mib / j:6.1f} MiB/s)   time ratio hop/jump {h / j:.3f} (aim <= 1.05)")
+                continue
             p = statistics.median(times[(label, "plain")])
             j = statistics.median(times[(label, "jump")])
             print(f"  scp {label:<8} {mib} MiB : hop {h:6.2f} s ({mib / h:6.1f} MiB/s)   plain scp to {ALIAS} "
