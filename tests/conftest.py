@@ -166,14 +166,24 @@ def safe_tmp_root() -> Path:
     return root
 
 
+_MADE: List[Path] = []  # what _short_tmp made in this process: removed when the session ends
+
+
 def _short_tmp(prefix: str) -> Path:
     # unix socket paths must stay under 104 bytes: pytest's tmp_path is often too long (and under /tmp)
     path = Path(tempfile.mkdtemp(prefix=prefix, dir=safe_tmp_root()))
     path.chmod(0o700)
+    _MADE.append(path)
     return path
 
 
 private_tmp = _short_tmp
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Remove every directory _short_tmp made that its test left (each run left some behind before)."""
+    while _MADE:
+        shutil.rmtree(_MADE.pop(), ignore_errors=True)
 
 
 def _kill_pool_leftovers(sim_root: Path) -> None:
