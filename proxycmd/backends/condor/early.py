@@ -8,9 +8,9 @@ connection.  For the command line `condor-job-ssh setup` writes, with a plain jo
 Nothing is decided here.  run.py `take`s this process only when it is about to start the very same
 command line (same tool, dialer, job id and options, in the same environment); anything else lets it go,
 and the connection goes on as it would have.  A proxy that fails before its first try exits, which lets it
-go just the same.  A wrong guess costs one wasted try, never a
-different connection.  Errors are not worded here either: when the tool or dialer cannot be found, no
-try is started, and run.py's own lookup says why.
+go just the same.  A wrong guess costs one wasted try, never a different connection.  Errors are not
+worded here either: when the tool or dialer cannot be found, no try is started, and run.py's own lookup
+says why.
 """
 
 from __future__ import annotations
