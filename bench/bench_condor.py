@@ -22,7 +22,9 @@ Rows (medians of runs interleaved in this one run; latency ratio = ours / classi
 * cold, equal key: both ask for ECDSA P-256, so the ratio is our own overhead;
 * proxy CPU: our ProxyCommand's own process per cold connection, as `--timings` reports it (user + system
   since exec, interpreter start included, condor_ssh_to_job not; aim < 10 ms, issue 29), beside the CPU of
-  `python -S -c pass`, the floor of any Python start on this machine;
+  `python -S -c pass`, the floor of any Python start on this machine; then split: the quick start's
+  `python -I -S` importing nothing, importing the proxycmd modules a connection loads (listed by one run
+  under `-X importtime`), and the rest, the connection's own work;
 * quick start: the block's `python -I -S .../proxycmd/condor-job-proxy` against the console script
   (`.venv/bin/condor-job-proxy`, which runs site.py), cold and proxy CPU, side by side;
 * warm: ours over an open ControlMaster (what the block's default multiplexing gives every connection
@@ -139,6 +141,30 @@ def proxy_cpu(ssh, host, env, runs: int, command: "str | None" = None) -> dict:
     return {name: statistics.median(values) for name, values in found.items()}
 
 
+def import_cpu(ssh, host, env, runs: int) -> "tuple | None":
+    """(modules, median CPU of importing them, median CPU of the same start importing nothing): the proxycmd
+    modules one cold connection through the quick start imports (`-X importtime`), imported alone by the same
+    `python -I -S`, so the proxy CPU row splits into interpreter, imports and the rest.  None when the block
+    names the console script."""
+    import re
+    import shlex
+
+    command = block_proxy_command(ssh, host, env)
+    quick = re.match(r"'([^']*)' -I -S '([^']*)/proxycmd/condor-job-proxy' ", command)
+    if not quick:
+        return None
+    python, site = quick.group(1), quick.group(2)
+    traced = f"{shlex.quote(python)} -X importtime {command[len(quick.group(1)) + 3:]}"
+    done = subprocess.run([*ssh, "-o", f"ProxyCommand={traced}", host, "true"], env=env, stdin=subprocess.DEVNULL,
+                          capture_output=True, text=True)
+    modules = re.findall(r"^import time:.*\|\s*(proxycmd[\w.]*)$", done.stderr, re.M)
+    if done.returncode != 0 or not modules:
+        raise SystemExit(f"ssh {host} true with -X importtime exited {done.returncode}: {done.stderr[-2000:]}")
+    load = f"import sys; sys.path.insert(0, {site!r}); " + "; ".join(f"import {name}" for name in modules)
+    return (len(modules), child_cpu([python, "-I", "-S", "-c", load], env, runs),
+            child_cpu([python, "-I", "-S", "-c", f"import sys; sys.path.insert(0, {site!r})"], env, runs))
+
+
 def child_cpu(argv, env, runs: int) -> float:
     """Median CPU (user + system) of *argv*: for `python -S -c pass`, the floor of any Python ProxyCommand."""
     values = []
@@ -223,6 +249,7 @@ def main() -> int:
         cpu = proxy_cpu(ours, host, env, args.runs)
         script_cpu = proxy_cpu(ours, host, env, args.runs, script) if script else None
         bare_python_cpu = child_cpu([sys.executable, "-S", "-c", "pass"], env, args.runs)
+        imports = import_cpu(ours, host, env, args.runs)
 
         fake_proxy = [] if real else [timed([*classic, "-proxy", "0"], dict(env)) for _ in range(args.runs)]
         python_start = [timed([sys.executable, "-c", "pass"], env) for _ in range(args.runs)]
@@ -258,6 +285,11 @@ def main() -> int:
         print(f"  proxy CPU per connection  {cpu['cpu']:.1f} ms (its own process, user + system, interpreter start "
               f"included, condor_ssh_to_job not; aim < 10)   `python -S -c pass` {bare_python_cpu:.1f} ms   steps: ready "
               f"{cpu['ready']:.1f} ms, session {cpu['session']:.1f} ms, register {cpu['register']:.1f} ms")
+        if imports:
+            count, loaded, bare = imports
+            print(f"  where the proxy CPU goes  `python -I -S` starting {bare:.1f} ms, importing the {count} proxycmd modules "
+                  f"a connection loads {loaded - bare:.1f} ms more, the connection's own work the rest "
+                  f"({cpu['cpu'] - loaded:.1f} ms)")
         if script_cpu:
             print(f"  quick start (python -I -S) vs the console script: cold {ms(cold['ours'])} vs "
                   f"{ms(cold['ours-script'])} ({cold['ours'] / cold['ours-script']:.3f}); proxy CPU {cpu['cpu']:.1f} vs "

@@ -155,12 +155,18 @@ class Way:
     def step(self):
         \"\"\"Move what can be moved now; False at the end of the source.\"\"\"
         if splice is not None:
+            # Splice until the kernel says wait, a few times at most (the other way must not starve): one
+            # wake-up moves what came meanwhile.  That wait means no room when the first try follows a
+            # readable source, else (room came, or bytes moved) most likely nothing left to read; a wrong
+            # guess costs one more poll, never a spin.
             waited_for_room, self.held = self.held, b""
-            try:
-                if splice(self.src, self.dst, 1 << 20, flags=FLAGS) == 0:
-                    return False
-            except BlockingIOError:  # no room (after a readable source), or nothing to read (after room)
-                self.held = b"" if waited_for_room else b"full"
+            for tries in range(16):
+                try:
+                    if splice(self.src, self.dst, 1 << 20, flags=FLAGS) == 0:
+                        return False
+                except BlockingIOError:
+                    self.held = b"" if waited_for_room or tries else b"full"
+                    break
             return True
         if not self.held:
             n = os.readv(self.src, [self.buf])
