@@ -9,8 +9,8 @@ the "laptop" has no HTCondor tool.  Everything is cold: no ControlMaster for the
 (setup --no-multiplex), so every connection logs in to the AP and opens a new job session.
 
 * connect: `ssh JOB true` through the hop against the classic way from a laptop,
-  `ssh -tt DEST condor_ssh_to_job JOB true` (which runs a second ssh on the AP; -T on a real pool run by an
-  ordinary user, whose sshd cannot give a pty where /dev/pts lacks gid=5); ratio hop/classic,
+  `ssh -tt DEST condor_ssh_to_job JOB true` (which runs a second ssh on the AP; -T when an ordinary user runs
+  this, since the AP's sshd then runs as that user and cannot give a pty where /dev/pts lacks gid=5); ratio hop/classic,
   lower is better (aim <= 1.0).
 * the same two with a ControlMaster for DEST (docs/laptop.md), shown for information;
 * scp: `scp FILE JOB:` through the hop against plain `scp FILE DEST:` (one ssh hop, the physical limit
@@ -110,7 +110,7 @@ def main() -> int:
         lap.setup("--no-multiplex")
         job = lap.submit("sleep", "3600")
         host = f"{job}.job.condor"
-        tty = "-T" if pool is not None and os.geteuid() != 0 else "-tt"
+        tty = "-T" if os.geteuid() != 0 else "-tt"
         connect = {"hop": ["ssh", "-F", cfg, host, "true"],
                    "classic": ["ssh", "-F", cfg, tty, ALIAS, "condor_ssh_to_job", job, "true"]}
         for argv in connect.values():  # warm caches, start the agent

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -13,11 +14,14 @@ from proxycmd.sim.client import PoolError, SimPool
 
 @pytest.fixture
 def pool():
-    root = Path(tempfile.mkdtemp(prefix="cjp-sim-", dir="/tmp"))
+    root = Path(tempfile.mkdtemp(prefix="cjp-sim-", dir="/tmp"))  # short: the pool's socket lives in it
     sim = SimPool(root)
     sim.start()
-    yield sim
-    sim.stop()
+    try:
+        yield sim
+    finally:
+        sim.stop()
+        shutil.rmtree(root, ignore_errors=True)
 
 
 def test_job_ids_are_not_reused_after_a_restart(pool):
