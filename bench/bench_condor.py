@@ -108,13 +108,17 @@ def block_proxy_command(ssh, host, env) -> str:
     return next(line.split(" ", 1)[1] for line in shown.splitlines() if line.startswith("proxycommand "))
 
 
+# The quick start as setup writes it: '<python>' -I -S '<site-packages>/proxycmd/condor-job-proxy' ARGS
+QUICK_START = r"'([^']*)' -I -S '([^']*)/proxycmd/condor-job-proxy' "
+
+
 def as_console_script(command: str) -> "str | None":
     """*command* started by the console script instead of the quick start (`python -I -S .../proxycmd/
     condor-job-proxy`, proxycmd/ourcommands.py); None when the block names the console script already."""
     import re
 
     script = Path(sys.executable).parent / "condor-job-proxy"
-    quick = re.match(r"'[^']*' -I -S '[^']*/proxycmd/condor-job-proxy' ", command)
+    quick = re.match(QUICK_START, command)
     return f"'{script}' {command[quick.end():]}" if quick else None
 
 
@@ -141,20 +145,19 @@ def proxy_cpu(ssh, host, env, runs: int, command: "str | None" = None) -> dict:
     return {name: statistics.median(values) for name, values in found.items()}
 
 
-def import_cpu(ssh, host, env, runs: int) -> "tuple | None":
+def import_cpu(ssh, host, env, runs: int, command: str) -> "tuple | None":
     """(modules, median CPU of importing them, median CPU of the same start importing nothing): the proxycmd
     modules one cold connection through the quick start imports (`-X importtime`), imported alone by the same
-    `python -I -S`, so the proxy CPU row splits into interpreter, imports and the rest.  None when the block
-    names the console script."""
+    `python -I -S`, so the proxy CPU row splits into interpreter, imports and the rest.  *command*: the
+    block's ProxyCommand; None when it names the console script."""
     import re
     import shlex
 
-    command = block_proxy_command(ssh, host, env)
-    quick = re.match(r"'([^']*)' -I -S '([^']*)/proxycmd/condor-job-proxy' ", command)
+    quick = re.match(QUICK_START, command)
     if not quick:
         return None
     python, site = quick.group(1), quick.group(2)
-    traced = f"{shlex.quote(python)} -X importtime {command[len(quick.group(1)) + 3:]}"
+    traced = f"{shlex.quote(python)} -X importtime {command[quick.end(1) + 2:]}"  # after "'<python>' "
     done = subprocess.run([*ssh, "-o", f"ProxyCommand={traced}", host, "true"], env=env, stdin=subprocess.DEVNULL,
                           capture_output=True, text=True)
     modules = re.findall(r"^import time:.*\|\s*(proxycmd[\w.]*)$", done.stderr, re.M)
@@ -231,7 +234,8 @@ def main() -> int:
         ours_key = session_key_type([*ours, "-v", host, "true"], env)
         classic_key = session_key_type([*classic, "-ssh", "ssh -v", job, "true"], env)
 
-        script = as_console_script(block_proxy_command(ours, host, env))  # the quick start's gain, side by side
+        block_command = block_proxy_command(ours, host, env)
+        script = as_console_script(block_command)  # the quick start's gain, side by side
         variants = {
             "ours": [*ours, host, "true"],
             "classic": [*classic, job, "true"],
@@ -246,10 +250,10 @@ def main() -> int:
         warm = interleaved({"ours-warm": [*ours, *master, host, "true"]}, args.runs, env)
         subprocess.run([*ours, *master, "-O", "exit", host], env=env, capture_output=True)
 
-        cpu = proxy_cpu(ours, host, env, args.runs)
+        cpu = proxy_cpu(ours, host, env, args.runs, block_command)
         script_cpu = proxy_cpu(ours, host, env, args.runs, script) if script else None
         bare_python_cpu = child_cpu([sys.executable, "-S", "-c", "pass"], env, args.runs)
-        imports = import_cpu(ours, host, env, args.runs)
+        imports = import_cpu(ours, host, env, args.runs, block_command)
 
         fake_proxy = [] if real else [timed([*classic, "-proxy", "0"], dict(env)) for _ in range(args.runs)]
         python_start = [timed([sys.executable, "-c", "pass"], env) for _ in range(args.runs)]

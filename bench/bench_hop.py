@@ -179,17 +179,15 @@ def main() -> int:
         for label in transfers:
             hop = times[(label, "hop")]
             h, j, c = (statistics.median(times[(label, name)]) for name in ("hop", "jump", "same"))
+            against_jump = (f"{j:6.2f} s ({mib / j:6.1f} MiB/s)   time ratio hop/jump {h / j:.3f} (aim <= 1.05; "
+                            f"{spread(hop, times[(label, 'jump')])})")
             if (label, "plain") not in times:
-                print(f"  scp {label} {mib} MiB : hop {h:6.2f} s ({mib / h:6.1f} MiB/s)   scp -J {ALIAS} "
-                      f"{j:6.2f} s ({mib / j:6.1f} MiB/s)   time ratio hop/jump {h / j:.3f} (aim <= 1.05; "
-                      f"{spread(hop, times[(label, 'jump')])})")
+                print(f"  scp {label} {mib} MiB : hop {h:6.2f} s ({mib / h:6.1f} MiB/s)   scp -J {ALIAS} {against_jump}")
             else:
                 p = statistics.median(times[(label, "plain")])
                 print(f"  scp {label:<8} {mib} MiB : hop {h:6.2f} s ({mib / h:6.1f} MiB/s)   plain scp to {ALIAS} "
                       f"{p:6.2f} s ({mib / p:6.1f} MiB/s)   ratio plain/hop {p / h:.2f} (aim >= 0.8)")
-                print(f"  {'':<22}   scp -J {ALIAS} {ALIAS} (two encryptions, as every hop has) {j:6.2f} s "
-                      f"({mib / j:6.1f} MiB/s)   time ratio hop/jump {h / j:.3f} (aim <= 1.05; "
-                      f"{spread(hop, times[(label, 'jump')])})")
+                print(f"  {'':<22}   scp -J {ALIAS} {ALIAS} (two encryptions, as every hop has) {against_jump}")
             print(f"  {'':<22}   scp -J {ALIAS} with the job's cipher and MAC inside {c:6.2f} s ({mib / c:6.1f} MiB/s)   "
                   f"time ratio hop/jump {h / c:.3f} ({spread(hop, times[(label, 'same')])})")
             if (label, "hop-proxy") in times:
