@@ -7,7 +7,8 @@ version: it opens the session first (waiting with -auto-retry), writes the sessi
 a fresh private directory for this one run, serves the connection once on a unix socket there, and runs ssh
 (or the -ssh program) with options that use that key and take the connection through
 `condor-job-proxy --from-socket`.  The directory goes when the program exits, whatever happened; SIGINT,
-SIGTERM and SIGHUP are passed on to the program meanwhile.  The exit status is the program's.
+SIGTERM and SIGHUP are passed on to the program meanwhile (SIGTERM and SIGHUP again while it still runs, for
+ssh before 9.6).  The exit status is the program's.
 """
 
 from __future__ import annotations
@@ -33,9 +34,25 @@ from .args import PROG, ClassicRequest
 
 PROXY = "condor-job-proxy"
 SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+# ssh before 9.6 can miss one SIGTERM or SIGHUP and sleep until its next event, 30 s with ServerAliveInterval 30
+# (bz3531; docs/design-facts.md): while the program still runs, these are passed on again, a few times.  Not
+# SIGINT: interactive sftp and a remote shell take it as "stop this", and a repeat would stop the next thing.
+AGAIN = (signal.SIGTERM, signal.SIGHUP)
+AGAIN_AFTER = 1.0  # seconds
+AGAIN_TIMES = 5
 # ssh reads IdentityFile and UserKnownHostsFile as config words (spaces split them, % and ${ expand):
 # the session directory must be a plain path.
 _PLAIN_PATH = re.compile(r"[A-Za-z0-9_./+,:@=-]+\Z")
+
+
+def _start_thread(thread: threading.Thread) -> None:
+    """Start *thread* with SIGNALS blocked in it (a new thread inherits the mask): the kernel then gives them
+    to the main thread, whose wait for the program they must interrupt to be passed on (`_Signals`)."""
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, SIGNALS)
+    try:
+        thread.start()
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
 def _say(message: str) -> None:
@@ -153,7 +170,7 @@ class _Remover:
     def start(self, signum: int) -> None:
         if self.enabled and self.thread is None:
             self.thread = threading.Thread(target=self._remove, args=(signum,), daemon=True)
-            self.thread.start()
+            _start_thread(self.thread)
 
     def _remove(self, signum: int) -> None:
         name = signal.Signals(signum).name
@@ -168,15 +185,21 @@ class _Remover:
             self.thread.join(60)
 
 
+class _PassedOn(Exception):
+    """A signal was passed on to the program while we waited for it: wait again, now with a timeout."""
+
+
 class _Signals:
     """SIGINT, SIGTERM and SIGHUP.  Before the program runs, the first one stops us (KeyboardInterrupt, so
-    the directory is cleaned up on the way out); while it runs, each is passed on to it and we wait for it."""
+    the directory is cleaned up on the way out); while it runs, each is passed on to it and we wait for it,
+    passing a SIGTERM or SIGHUP on again while it still runs (`wait`)."""
 
     def __init__(self, on_signal: Callable[[int], None]) -> None:
         self.on_signal = on_signal
         self.signum = 0
         self.child: Optional[subprocess.Popen] = None
         self.spawning = False
+        self.waiting = False
         self.saved: dict = {}
 
     def __enter__(self) -> "_Signals":
@@ -194,6 +217,8 @@ class _Signals:
         self.on_signal(signum)
         if self.child is not None:
             self.child.send_signal(signum)
+            if self.waiting and signum in AGAIN:
+                raise _PassedOn  # out of a wait without a timeout: `wait` waits again with one
         elif first and not self.spawning:
             raise KeyboardInterrupt
 
@@ -208,6 +233,26 @@ class _Signals:
         if self.signum:
             self.child.send_signal(self.signum)
         return self.child
+
+    def wait(self) -> int:
+        """The program's exit status (Popen's returncode).  After a SIGTERM or SIGHUP passed on, the program
+        gets it again each AGAIN_AFTER seconds while it runs, AGAIN_TIMES times at most (see AGAIN)."""
+        again = 0
+        while True:
+            repeat = self.signum in AGAIN and again < AGAIN_TIMES
+            try:
+                self.waiting = True
+                try:
+                    code = self.child.wait(AGAIN_AFTER if repeat else None)
+                finally:
+                    self.waiting = False
+            except subprocess.TimeoutExpired:
+                self.child.send_signal(self.signum)
+                again += 1
+                continue
+            except _PassedOn:
+                continue
+            return code
 
 
 # ----- the session's directory -------------------------------------------------------------------------------
@@ -259,7 +304,7 @@ class _HandOver:
             raise ProxyError(f"cannot make the socket {path}: {exc.strerror or exc}") from None
         self.listener.settimeout(0.25)  # so that close() is seen soon
         self.thread = threading.Thread(target=self._serve, daemon=True)
-        self.thread.start()
+        _start_thread(self.thread)
 
     def _serve(self) -> None:
         from proxycmd.agent.peer import peer_credentials
@@ -309,7 +354,8 @@ def _run_program(request: ClassicRequest, session: Session, parent: Path, proxy:
             _say(f"session directory {workdir} (removed when {argv[0]} exits)")
             _say(f"running: {shlex.join(argv)}")
         env = {k: v for k, v in os.environ.items() if k != "SHELL"}  # ssh then runs the proxy with /bin/sh
-        code = signals.spawn(argv, env).wait()
+        signals.spawn(argv, env)
+        code = signals.wait()
         return 128 - code if code < 0 else code
     finally:
         if handover is not None:

@@ -20,7 +20,7 @@ import pytest
 
 from conftest import tool, wait_for
 from proxycmd.session import Session
-from sshconfig.classic.shim import _HandOver
+from sshconfig.classic.shim import AGAIN_AFTER, _HandOver
 from test_e2e import assert_no_private_key_on_disk, job_pid, sha256
 
 pytestmark = pytest.mark.e2e
@@ -344,6 +344,61 @@ def test_sigterm_during_the_session_keeps_the_job(world):
     assert_clean(world)
 
 
+# ssh before 9.6 (Debian 12's 9.2, EL8/EL9's 8.x) can miss one SIGTERM (bz3531, tests/support/sshstop.py);
+# this program misses the first on purpose, and says so for each one it gets
+MISSES_ONE = """#!/bin/sh
+seen=0
+trap 'seen=$((seen + 1)); echo "got TERM $seen" >&2; [ "$seen" -ge 2 ] && exit 0' TERM
+echo started
+while :; do sleep 0.1; done
+"""
+
+
+def start_program(world, path: Path, text: str) -> subprocess.Popen:
+    """condor-ssh-to-job -ssh PATH (a shell script *text* that ignores its arguments) on a running job,
+    once the script said "started"."""
+    path.write_text(text)
+    path.chmod(0o755)
+    proc = subprocess.Popen(classic_argv("-ssh", str(path), world.submit("sleep", "600")), env=world.env,
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "started"
+    except BaseException:
+        proc.kill()
+        raise
+    return proc
+
+
+def test_a_program_that_misses_a_sigterm_gets_it_again(world, tmp_path):
+    proc = start_program(world, tmp_path / "misses-one", MISSES_ONE)
+    try:
+        os.kill(proc.pid, signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)  # one SIGTERM only: the program would run on for ever
+    finally:
+        proc.kill()
+    assert proc.returncode == 128 + signal.SIGTERM, err
+    assert "got TERM 1" in err and "got TERM 2" in err, err
+    assert_clean(world)
+
+
+def test_sigint_is_passed_on_once(world, tmp_path):
+    """Interactive sftp and a remote shell take SIGINT as "stop this": it is not repeated."""
+    seen = tmp_path / "seen"
+    proc = start_program(world, tmp_path / "counts-int", f"#!/bin/sh\ntrap 'echo INT >> {seen}' INT\n"
+                         "trap 'exit 0' TERM\necho started\nwhile :; do sleep 0.1; done\n")
+    try:
+        os.kill(proc.pid, signal.SIGINT)
+        assert wait_for(seen.exists, timeout=20)
+        time.sleep(3 * AGAIN_AFTER)  # a repeat would have come by now
+        assert seen.read_text() == "INT\n"
+        proc.terminate()
+        _, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 128 + signal.SIGTERM, err  # the last signal passed on
+    assert_clean(world)
+
+
 @pytest.mark.also_real
 def test_held_and_unknown_jobs_fail_with_one_line(world):
     job = world.submit("sleep", "600")
@@ -421,6 +476,27 @@ def test_the_connection_is_served_once():
         theirs.close()
         shutil.rmtree(path.parent, ignore_errors=True)
 
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="reads the threads' signal masks in /proc")
+def test_the_hand_over_thread_leaves_signals_to_the_main_thread():
+    """The main thread waits for the program and passes signals on: the kernel must give them to it, so the
+    thread that serves the connection blocks them."""
+    ours, theirs = socket.socketpair()
+    session = Session(sock=ours, private_key=b"", host_key="ssh-ed25519 AAAA", user="condor-user")
+    path = Path(tempfile.mkdtemp(prefix="cjp-h-", dir="/tmp")) / "fdpass"
+    handover = _HandOver(path, session, debug=False)
+    try:
+        status = Path(f"/proc/self/task/{handover.thread.native_id}/status").read_text()
+        blocked = int(next(line for line in status.splitlines() if line.startswith("SigBlk:")).split()[1], 16)
+        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            assert blocked & (1 << (signum - 1)), (signum, hex(blocked))
+        assert not signal.pthread_sigmask(signal.SIG_BLOCK, []), "the main thread's mask must be left as it was"
+    finally:
+        handover.close()
+        ours.close()
+        theirs.close()
+        shutil.rmtree(path.parent, ignore_errors=True)
 
 
 # ----- leftovers of a killed run (issue 8, item 7) -------------------------------------------------------------
