@@ -289,6 +289,8 @@ def main() -> int:
         print(f"  proxy CPU per connection  {cpu['cpu']:.1f} ms (its own process, user + system, interpreter start "
               f"included, condor_ssh_to_job not; aim < 10)   `python -S -c pass` {bare_python_cpu:.1f} ms   steps: ready "
               f"{cpu['ready']:.1f} ms, session {cpu['session']:.1f} ms, register {cpu['register']:.1f} ms")
+        print(f"  cold gap to classic ECDSA {1000 * (cold['ours'] - cold['classic-ecdsa']):+.1f} ms, against the proxy's "
+              f"CPU {cpu['cpu']:.1f} ms, of which any Python ProxyCommand spends {bare_python_cpu:.1f} ms starting")
         if imports:
             count, loaded, bare = imports
             print(f"  where the proxy CPU goes  `python -I -S` starting {bare:.1f} ms, importing the {count} proxycmd modules "

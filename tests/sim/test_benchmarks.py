@@ -27,6 +27,7 @@ def test_bench_condor_prints_both_cold_ratios_and_where_the_proxy_cpu_goes():
     out = bench("bench_condor.py")
     assert re.search(rf"cold, default vs default .* ratio ours/classic {RATIO}", out), out
     assert re.search(rf"cold, equal key \(ECDSA\) .* ratio {RATIO}", out), out
+    assert re.search(r"cold gap to classic ECDSA [+-]\d+\.\d ms, against the proxy's CPU \d+\.\d ms", out), out
     split = re.search(r"`python -I -S` starting ([0-9.]+) ms, importing the ([0-9]+) proxycmd modules a connection "
                       r"loads (-?[0-9.]+) ms more", out)
     assert split, out
