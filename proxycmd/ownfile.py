@@ -51,9 +51,30 @@ def _check_links(path: str, what: str) -> None:
         current = os.path.join(os.path.dirname(current), os.readlink(current))
 
 
+def check_own_file(path, what: str) -> None:
+    """ssh's ownership rule for a file another program reads (the `ssh -F` file of --via-config: ssh checks
+    only its own ~/.ssh/config); FileNotFoundError when missing, NotOwnFile when refused."""
+    os.close(_open_own(path, what))
+
+
 def read_own_text(path, what: str) -> str:
     """The text of *path*, after ssh's ownership rule; FileNotFoundError when missing, NotOwnFile when
     refused, UnicodeDecodeError for text that is not UTF-8, OSError for the rest."""
+    fd = _open_own(path, what)
+    try:
+        chunks = []
+        while True:
+            chunk = os.read(fd, 1 << 16)
+            if not chunk:
+                break
+            chunks.append(chunk)
+    finally:
+        os.close(fd)
+    return b"".join(chunks).decode("utf-8")
+
+
+def _open_own(path, what: str) -> int:
+    """*path* opened for reading, once it passed ssh's ownership rule (checked on the open descriptor)."""
     text = os.fspath(path)
     _check_links(text, what)
     fd = os.open(text, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
@@ -70,12 +91,7 @@ def read_own_text(path, what: str) -> str:
             raise NotOwnFile(f"refusing to read {what} {shown(path)}: mode {stat.S_IMODE(st.st_mode):o} lets "
                              f"{'others' if st.st_mode & 0o002 else 'its group'} change it; run "
                              f"`chmod go-w {shown(target)}`")
-        chunks = []
-        while True:
-            chunk = os.read(fd, 1 << 16)
-            if not chunk:
-                break
-            chunks.append(chunk)
-    finally:
+    except BaseException:
         os.close(fd)
-    return b"".join(chunks).decode("utf-8")
+        raise
+    return fd

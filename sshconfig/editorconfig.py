@@ -52,9 +52,10 @@ MARK = HEADER.split("\n", 1)[0]
 EDITOR_WAIT = 50  # seconds: below open-remote-ssh's default connectTimeout (60 s), so our sentence arrives first
 INDENT = "    "
 _PLAIN = re.compile(r"[A-Za-z0-9_@%+=:,./-]+\Z")
-# the rule that carries our ProxyCommand: `Match host "*.S,*.S.,!*'*"` (blocks before issue 26 wrote
-# `Match host "*.S,*.S." !host "*'*"`, still read here until `setup` rewrites them), never the user rule
-_RULE = re.compile(r'Match host "\*\.([^,"]+),\*\.[^",]*(?:,!\*\'\*"\s*$|" !host )')
+# the rule that carries our ProxyCommand: `Match host "*.S,*.S.,!*'*,!*!*"` (earlier blocks wrote
+# `Match host "*.S,*.S.,!*'*"`, and before issue 26 `Match host "*.S,*.S." !host "*'*"`: still read here until
+# `setup` rewrites them), never the user rule
+_RULE = re.compile(r'Match host "\*\.([^,"]+),\*\.[^",]*(?:,!\*\'\*(?:,!\*!\*)?"\s*$|" !host )')
 _INCLUDE_BAD = set(' \t,"\'\\*?[]{}%$`#')  # its parser splits Include on ',' and globs it; ssh splits on blanks
 _PATH_BAD = set(' \t"\'\\%$`#')
 

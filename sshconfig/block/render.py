@@ -6,9 +6,9 @@ ours beat a later ``Host *``.  Its shape (see docs/design-facts.md: "OpenSSH" fo
     BEGIN marker
     Host 32.0.job.condor                      one per synced job, so VS Code lists it
         # batch: ... | cmd: ... | on: ... | running since ...
-    Match host "*.job.condor,*.job.condor." user "*'*"    a user name with a quote gets no proxy at all
+    Match host "*.job.condor,*.job.condor." user "*'*,*!*"    a user name with ' or ! gets no proxy at all
         ProxyCommand none
-    Match host "*.job.condor,*.job.condor.,!*'*"   a host name with a quote is not ours
+    Match host "*.job.condor,*.job.condor.,!*'*,!*!*"   a host name with ' or ! is not ours
         ProxyCommand '/abs/condor-job-proxy' ... --login '%r' '%h'
         ...
     Match all                                 what follows in the user's file is global again
@@ -25,6 +25,11 @@ The quote is excluded by a negated pattern in the same pattern-list, not by a se
 two mean the same to OpenSSH (match_hostname takes negated patterns; the list is double-quoted because a bare
 `!*'*` is a quoting error), but Node's `ssh-config` parser (what ssh2 scripts and open-remote-ssh use) knows
 no negated criterion and skipped the whole rule; paramiko and asyncssh read both forms.
+
+A `!` is excluded as well, from host and user names alike: ssh runs the ProxyCommand with the user's login
+shell, and csh and tcsh expand history (`!#:0`, `!$`) even inside single quotes and under `-c`, so a name
+with a `!` in it could rewrite the command line (add options, run another ssh config).  No job host name
+and no account holds one.
 """
 
 from __future__ import annotations
@@ -162,6 +167,11 @@ def _routes(settings: Settings) -> List[Route]:
     return sorted(routes, key=lambda route: -depth(route.suffix))
 
 
+# names the ProxyCommand's single quotes cannot hold: a quote ends them, and csh/tcsh expand a `!` inside them
+NOT_OURS = "!*'*,!*!*"  # negated patterns of the host list
+UNSAFE_USERS = "*'*,*!*"
+
+
 def proxy_start_words(ctx: RenderContext) -> List[str]:
     """The ProxyCommand's first words: the console script, or the quick start (its flags unquoted)."""
     start = ctx.quick_start or (ctx.proxy,)
@@ -179,8 +189,8 @@ def render_rules(ctx: RenderContext) -> str:
         words += [word for part in OPTIONS if part.proxy for word in part.proxy(ctx, s, route)]
         words += ["--login", "'%r'", "'%h'"]
         hosts = f'"*.{route.suffix},*.{route.suffix}."'  # any case (match_hostname), with or without the trailing dot
-        ours = f'"*.{route.suffix},*.{route.suffix}.,!*\'*"'  # the same, but never a name with a quote in it
-        out.append(f'Match host {hosts} user "*\'*"\n{INDENT}ProxyCommand none\n')
+        ours = f'"*.{route.suffix},*.{route.suffix}.,{NOT_OURS}"'  # the same, but never a name with ' or !
+        out.append(f'Match host {hosts} user "{UNSAFE_USERS}"\n{INDENT}ProxyCommand none\n')
         out.append(f'Match host {ours}\n{INDENT}ProxyCommand {" ".join(words)}\n')
         out.append(shared)
     out.append("Match all\n")

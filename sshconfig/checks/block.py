@@ -15,7 +15,7 @@ from proxycmd.checkresult import FAIL, OK, WARN, Check
 
 from .. import sshclient, ui
 from ..block import resolved as resolved_mod
-from ..block import splice, write
+from ..block import render, splice, write
 
 
 def check_block(config: Path, suffix: str) -> Check:
@@ -45,6 +45,10 @@ def check_block(config: Path, suffix: str) -> Check:
     executable, missing = _proxy_program(proxy)
     if missing:
         return Check(name, FAIL, f"the ProxyCommand's {missing}", "reinstall condor-job-proxy, then " + again)
+    if render.NOT_OURS not in (splice.block_text(text) or ""):
+        return Check(name, WARN, "the block was written by an earlier version, which sends host and user names "
+                                 "with a '!' to the ProxyCommand too: csh and tcsh expand history there, even "
+                                 "inside quotes", again)
     includes = [line for line in before if line.split()[0].lower() == "include"]
     if includes or before:
         shown = (includes or before)[0]

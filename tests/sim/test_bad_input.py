@@ -221,3 +221,20 @@ def test_the_classic_shim_on_a_full_disk_is_one_line(world):
         assert [p.name for p in classic.iterdir()] == ["fill"]  # its key directory went, key and all
     finally:
         subprocess.run(["umount", str(classic)])
+
+
+@pytest.mark.skipif(shutil.which("tcsh") is None, reason="needs tcsh (scripts/install.sh --test installs it)")
+def test_with_a_tcsh_shell_a_name_with_a_bang_never_reaches_the_proxy(world):
+    """ssh runs the ProxyCommand with $SHELL -c, and tcsh expands `!#:0` (the words typed so far) even inside
+    the block's single quotes: a name built from such words could add options to our command line.  The
+    block leaves any name with a '!' out; a plain name works with tcsh as the shell."""
+    job = world.submit("sleep", "600")
+    env = dict(world.env, SHELL=shutil.which("tcsh"))
+    done = subprocess.run(world.ssh_argv(f"{job}.job.condor", "echo", "hi"), env=env, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0 and done.stdout == "hi\n", done.stderr
+    for hostile in (f"{job}.job.condor!#:0", f"{job}!#:0-1.job.condor"):
+        done = subprocess.run(world.ssh_argv("-v", hostile, "true"), env=env, capture_output=True, text=True,
+                              timeout=120)
+        assert done.returncode == 255, done.stderr
+        assert "Executing proxy" not in done.stderr, done.stderr

@@ -87,8 +87,8 @@ def test_a_plain_library_script_runs_a_command_in_the_job(world, tmp_path, libra
 
 @pytest.mark.parametrize("library", ["paramiko", "asyncssh", "fabric"])
 def test_each_library_resolves_the_blocks_rules_for_a_job_host(world, library):
-    """The block's `Match host "...,!*'*"` rule resolves in each library's own parser, for the name with and
-    without the trailing dot, and never for a name with a quote (whose rule gives no ProxyCommand)."""
+    """The block's `Match host "...,!*'*,!*!*"` rule resolves in each library's own parser, for the name with
+    and without the trailing dot, and never for a name with a quote or a '!' (no ProxyCommand)."""
     pytest.importorskip(library)
     config = block_in_home_config(world)
     probe = {
@@ -100,7 +100,7 @@ def test_each_library_resolves_the_blocks_rules_for_a_job_host(world, library):
                   " print(c.ssh_config.get('proxycommand') or '', c.ssh_config.get('identityagent') or '', sep='|')",
     }[library]
     for host, ours in (("7.0.job.condor", True), ("7.0.job.condor.", True), ("7'0.job.condor", False),
-                       ("example.org", False)):
+                       ("7.0!x.job.condor", False), ("example.org", False)):
         done = world.run([sys.executable, "-W", "ignore", "-c", probe, str(config), host])
         proxy, agent = done.stdout.rstrip("\n").split("|")
         assert bool(proxy) == ours and "condor-job-proxy" in proxy if ours else not proxy, (library, host, done.stdout)
@@ -114,7 +114,7 @@ def test_ssh_config_for_node_resolves_the_blocks_rules(world):
     probe = ("const S=require('ssh-config'),fs=require('fs');const o=S.parse(fs.readFileSync(process.argv[1],'utf8'))"
              ".compute(process.argv[2]);console.log(JSON.stringify(o))")
     for host, ours in (("7.0.job.condor", True), ("7.0.job.condor.", True), ("7'0.job.condor", False),
-                       ("example.org", False)):
+                       ("7.0!x.job.condor", False), ("example.org", False)):
         done = world.run(["env", f"NODE_PATH={modules}", "node", "-e", probe, str(config), host])
         options = json.loads(done.stdout)
         assert ("condor-job-proxy" in options.get("ProxyCommand", "")) == ours, (host, options)

@@ -279,6 +279,20 @@ def test_find_tool_prefers_the_environment_then_path_and_never_our_shim(tmp_path
         condor_tool.find_tool({"CONDOR_SSH_TO_JOB": "relative/condor_ssh_to_job"})
 
 
+def test_find_tool_never_takes_one_from_the_working_directory(tmp_path, monkeypatch):
+    """An empty or relative PATH entry is the directory ssh runs in: another user's condor_ssh_to_job there
+    must not run as ours."""
+    planted = _script(tmp_path / "shared" / "condor_ssh_to_job", "#!/bin/sh\nexit 0\n")
+    real = _script(tmp_path / "condor" / "condor_ssh_to_job", "#!/bin/sh\nexit 0\n")
+    monkeypatch.chdir(tmp_path / "shared")
+    for path in (f":{tmp_path / 'condor'}", f".:{tmp_path / 'condor'}", f"{tmp_path / 'condor'}::"):
+        assert condor_tool.find_tool({"PATH": path}) == real, path
+    assert os.path.exists(planted)
+    monkeypatch.setattr(condor_tool, "_from_config", lambda: None)
+    with pytest.raises(condor_tool.ToolError, match="cannot find"):
+        condor_tool.find_tool({"PATH": ":."})
+
+
 @settings(max_examples=1500)
 @given(st.text(alphabet=" \t\r\n\x0b\x0c\xa0-_.=/@%#'\"\\$*aZ09é", max_size=40)
        | st.lists(st.sampled_from(["-t", "ecdsa", "-b", "256", "ed25519", "-N", "''", '"a b"', "\\ "]), max_size=6)

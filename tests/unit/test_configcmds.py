@@ -94,7 +94,7 @@ def one_line_error(result) -> str:
 # ----- setup ---------------------------------------------------------------------------------------------------
 def test_setup_creates_ssh_dir_and_file(home):
     result = run("setup", "--yes")
-    assert "+Match host \"*.job.condor,*.job.condor.,!*'*\"" in result.stdout
+    assert "+Match host \"*.job.condor,*.job.condor.,!*'*,!*!*\"" in result.stdout
     config = home.ssh_config
     assert stat.S_IMODE(config.stat().st_mode) == 0o600
     assert stat.S_IMODE(config.parent.stat().st_mode) == 0o700

@@ -247,3 +247,25 @@ def test_setup_refuses_an_ssh_dir_others_can_write_under_home(home):
     done = _setup(env, "--runtime-dir", str(rundir))
     assert done.returncode == 0, done.stderr
     assert "Match host \"*.job.condor,*.job.condor.\"" in (user_home / ".ssh" / "config").read_text()
+
+
+def test_a_via_config_others_may_change_is_refused_in_one_line(tmp_path):
+    """ssh checks the ownership of its own ~/.ssh/config only, not of an `ssh -F` file: the hop backend does,
+    since what that file says (a ProxyCommand) runs as the user."""
+    from proxycmd.backends.hop.backend import HopBackend
+    from proxycmd.ownfile import NotOwnFile
+
+    config = tmp_path / "ssh_config"
+    config.write_text("Host ap1\n    HostName ap1.example.org\n")
+    config.chmod(0o666)
+    with pytest.raises(NotOwnFile) as refused:
+        HopBackend("ap1", config=str(config))
+    assert "others" in str(refused.value) and "chmod go-w" in str(refused.value) and "\n" not in str(refused.value)
+    config.chmod(0o644)
+    assert HopBackend("ap1", config=str(config)).config == str(config)
+    assert HopBackend("ap1", config=str(tmp_path / "missing")).config  # ssh says that one
+    if os.getuid() == 0:  # root can hand the file to another user
+        config.chmod(0o600)
+        os.chown(config, 65534, 65534)
+        with pytest.raises(NotOwnFile, match="belongs to"):
+            HopBackend("ap1", config=str(config))

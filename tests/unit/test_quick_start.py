@@ -98,19 +98,38 @@ def test_the_block_starts_with_the_quick_start_words_unquoted_flags():
                                    "'/opt/cjp/lib/site-packages/proxycmd/condor-job-proxy' --runtime-dir ")
 
 
+def _quick_start_block(tmp_path: Path) -> "tuple[Path, Path, str]":
+    """A launcher under tmp_path, the ssh config path beside it, and a block that starts it."""
+    (tmp_path / "site").mkdir()
+    script = _root(tmp_path / "site") / "proxycmd" / ourcommands.QUICK_START
+    ctx = RenderContext(proxy="/opt/cjp/bin/condor-job-proxy", runtime_dir=str(tmp_path / "run"), settings=Settings(),
+                        quick_start=(sys.executable, "-I", "-S", str(script)))
+    return script, tmp_path / "ssh_config", render_block(ctx)
+
+
 def test_doctor_names_the_launcher_and_finds_it_missing(tmp_path):
     """doctor's "ssh config" row with a quick-start block: it names the launcher, and fails once it is gone."""
     from sshconfig.block.splice import splice
     from sshconfig.checks.block import check_block
 
-    (tmp_path / "site").mkdir()
-    script = _root(tmp_path / "site") / "proxycmd" / ourcommands.QUICK_START
-    ctx = RenderContext(proxy="/opt/cjp/bin/condor-job-proxy", runtime_dir=str(tmp_path / "run"), settings=Settings(),
-                        quick_start=(sys.executable, "-I", "-S", str(script)))
-    config = tmp_path / "ssh_config"
-    config.write_text(splice("", render_block(ctx)))
+    script, config, block = _quick_start_block(tmp_path)
+    config.write_text(splice("", block))
     row = check_block(config, "job.condor")
     assert row.state == "ok" and row.detail.endswith(f"goes through {script}"), row
     script.unlink()
     row = check_block(config, "job.condor")
     assert row.state == "fail" and f"launcher {script} is missing" in row.detail, row
+
+
+def test_doctor_warns_of_a_block_that_lets_a_bang_through(tmp_path):
+    """A block written before the '!' exclusion works, but a csh or tcsh user should rewrite it."""
+    from sshconfig.block import render
+    from sshconfig.block.splice import splice
+    from sshconfig.checks.block import check_block
+
+    _, config, block = _quick_start_block(tmp_path)
+    config.write_text(splice("", block.replace(f",{render.NOT_OURS}\"", ",!*'*\"")))
+    row = check_block(config, "job.condor")
+    assert row.state == "warn" and "'!'" in row.detail and "tcsh" in row.detail and "setup" in row.fix, row
+    config.write_text(splice("", block))
+    assert check_block(config, "job.condor").state == "ok"

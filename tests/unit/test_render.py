@@ -114,9 +114,9 @@ def test_block_shape():
     lines = text.split("\n")
     assert lines[0] == BEGIN and lines[-2] == END and lines[-1] == ""
     assert lines[-3] == "Match all"
-    assert 'Match host "*.job.condor,*.job.condor." user "*\'*"' in lines
-    assert 'Match host "*.job.condor,*.job.condor.,!*\'*"' in lines
-    assert lines[lines.index('Match host "*.job.condor,*.job.condor." user "*\'*"') + 1] == "    ProxyCommand none"
+    assert 'Match host "*.job.condor,*.job.condor." user "*\'*,*!*"' in lines
+    assert 'Match host "*.job.condor,*.job.condor.,!*\'*,!*!*"' in lines
+    assert lines[lines.index('Match host "*.job.condor,*.job.condor." user "*\'*,*!*"') + 1] == "    ProxyCommand none"
 
 
 def test_options_follow_the_settings():
@@ -177,12 +177,27 @@ def test_global_options_after_the_block_still_apply_to_other_hosts(tmp_path):
 
 
 @needs_ssh
-def test_a_user_name_with_a_quote_gets_no_proxy(tmp_path):
+@pytest.mark.parametrize("user", ["a'b", "a!b"])
+def test_a_user_name_with_a_quote_or_a_bang_gets_no_proxy(tmp_path, user):
     config = tmp_path / "config"
-    config.write_text("Host 1.0.job.condor\n    User \"a'b\"\n" + rendered("defaults"))
+    config.write_text(f"Host 1.0.job.condor\n    User \"{user}\"\n" + rendered("defaults"))
     assert "proxycommand" not in ssh_g(config, "1.0.job.condor")
     config.write_text(rendered("defaults"))
     assert "proxycommand" in ssh_g(config, "1.0.job.condor")
+    if "'" not in user:  # ssh with the CVE-2023-51385 fix refuses a quote on its command line; not a '!'
+        assert "proxycommand" not in ssh_g(config, "1.0.job.condor", "-l", user)
+
+
+@needs_ssh
+@pytest.mark.parametrize("host", ["1.0.job.condor!#:0", "1.0!x.job.condor", "1.0.job.condor!."])
+def test_a_host_name_with_a_bang_is_not_ours(tmp_path, host):
+    """csh and tcsh expand `!` history even inside the ProxyCommand's single quotes: such a name never
+    reaches it (ssh then looks the name up, and fails).  ssh with the CVE-2023-51385 fix (9.6, and Debian
+    12's 9.2) refuses a quote in a name on its command line, but takes a '!'."""
+    config = tmp_path / "config"
+    config.write_text(rendered("defaults"))
+    assert "proxycommand" not in ssh_g(config, host)
+    assert "condor-job-proxy" in ssh_g(config, "1.0.job.condor")["proxycommand"][0]
 
 
 @needs_ssh

@@ -58,9 +58,13 @@ def _unsafe(path: str) -> bool:
 
 
 def _which(name: str, path: str) -> Optional[str]:
-    """The first executable *name* on *path* (shutil.which without shutil's import cost)."""
+    """The first executable *name* in an absolute directory of *path* (shutil.which without shutil's import
+    cost).  An empty or relative entry would be the directory ssh runs in (/tmp, a shared project): a
+    condor_ssh_to_job of another user's there would run as the user on every connection, so it is skipped."""
     for directory in path.split(os.pathsep):
-        candidate = os.path.join(directory or os.curdir, name)
+        if not os.path.isabs(directory):
+            continue
+        candidate = os.path.join(directory, name)
         if _usable(candidate):
             return candidate
     return None

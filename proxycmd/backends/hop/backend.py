@@ -27,6 +27,13 @@ class HopBackend:
                  run: Optional[Callable] = None, pool_only: bool = False) -> None:
         self.dest = check_dest(dest)
         self.config = config
+        if config:  # what it says runs as the user (a ProxyCommand, a LocalCommand): ssh's rule for its own file
+            from ...ownfile import check_own_file
+
+            try:
+                check_own_file(config, "the ssh config (--via-config)")
+            except OSError:
+                pass  # missing, unreadable: ssh says what is wrong with it
         self.schedd = schedd
         self.pool = pool
         self.timeout = timeout
