@@ -6,6 +6,11 @@
 unix socket path limit, see proxycmd.paths), and every run first removes the directories of ours whose
 process is gone.  Only real directories (never symlinks) of our uid with such a name are touched, and
 they are removed without following any symlink inside (shutil.rmtree works by file descriptor on Linux).
+
+The runtime directory may be a home that several login nodes share, and a process alive on another node is
+gone here.  So a directory is removed only once it is GRACE seconds old: by then its run has long taken its
+one connection and logged in (ssh reads the key and known_hosts once, when it authenticates), so nothing
+needs it any more, wherever its process runs.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import os
 import re
 import shutil
 import stat
+import time
 from pathlib import Path
 from typing import Optional, Tuple
 
@@ -21,6 +27,7 @@ from proxycmd.safefs import pid_alive, start_token
 
 _NAME = re.compile(r"([0-9a-z]{1,7})-([0-9a-z]{1,9})\Z")
 _DIGITS = "0123456789abcdefghijklmnopqrstuvwxyz"
+GRACE = 600.0  # seconds: a run takes its connection and logs in within seconds
 
 
 def _base36(number: int) -> str:
@@ -51,9 +58,9 @@ def own_name() -> str:
 
 
 def sweep(parent: Path) -> int:
-    """Remove the directories in *parent* whose owner process is gone (and any leftover of our own pid,
-    which cannot be in use yet); return how many went."""
-    me = os.getpid()
+    """Remove the directories in *parent* whose owner process is gone and that are GRACE seconds old (and
+    any leftover of our own pid, which cannot be in use yet); return how many went."""
+    me, now = os.getpid(), time.time()
     removed = 0
     try:
         names = os.listdir(parent)
@@ -72,6 +79,8 @@ def sweep(parent: Path) -> int:
         except OSError:
             continue
         if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid():  # a symlink, a file, not ours: leave it
+            continue
+        if pid != me and now - st.st_mtime < GRACE:  # maybe a live run on another node sharing this home
             continue
         try:
             shutil.rmtree(path)

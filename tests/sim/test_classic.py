@@ -20,6 +20,7 @@ import pytest
 
 from conftest import tool, wait_for
 from proxycmd.session import Session
+from sshconfig.classic import dirs as classic_dirs
 from sshconfig.classic.shim import AGAIN_AFTER, _HandOver
 from test_e2e import assert_no_private_key_on_disk, job_pid, sha256
 
@@ -511,6 +512,11 @@ def test_a_sigkilled_run_leaves_its_key_directory_to_the_next_run_to_remove(worl
         os.kill(proc.pid, signal.SIGKILL)  # no chance to clean up
         proc.wait(10)
         assert (left / "ssh_key").exists()
+        done = world.run(classic_argv(job, "echo soon"), check=False)
+        assert done.returncode == 0 and done.stdout.strip() == "soon", done.stderr
+        assert (left / "ssh_key").exists()  # young: it may be a live run's on another login node
+        past = time.time() - classic_dirs.GRACE - 1
+        os.utime(left, (past, past))
         done = world.run(classic_argv(job, "echo again"), check=False)
         assert done.returncode == 0 and done.stdout.strip() == "again", done.stderr
         assert not os.path.lexists(left)
@@ -523,7 +529,6 @@ def test_a_sigkilled_run_leaves_its_key_directory_to_the_next_run_to_remove(worl
 
 
 def test_the_sweep_removes_only_real_directories_of_gone_processes(tmp_path):
-    from sshconfig.classic import dirs as classic_dirs
     from proxycmd.agent.peer import start_token
 
     parent = tmp_path / "classic"
@@ -543,7 +548,14 @@ def test_the_sweep_removes_only_real_directories_of_gone_processes(tmp_path):
     planted.symlink_to(keep)  # a symlink named like a gone owner: left alone, its target untouched
     other = parent / "not-ours-by-name"
     other.mkdir()
+    gone_too = subprocess.Popen(["true"])
+    gone_too.wait()
+    young = parent / classic_dirs.dir_name(gone_too.pid, "12346")  # gone here, but young: another node's?
+    young.mkdir()
+    past = time.time() - classic_dirs.GRACE - 1
+    for path in (stale, live, other):
+        os.utime(path, (past, past))
     assert classic_dirs.sweep(parent) == 1
-    assert sorted(p.name for p in parent.iterdir()) == sorted([live.name, planted.name, other.name])
+    assert sorted(p.name for p in parent.iterdir()) == sorted([live.name, planted.name, other.name, young.name])
     assert (keep / "precious").read_text() == "x"
     assert classic_dirs.owner_of(classic_dirs.own_name())[0] == os.getpid()
