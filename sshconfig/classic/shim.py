@@ -365,6 +365,9 @@ def _run_program(request: ClassicRequest, session: Session, parent: Path, proxy:
 
 # ----- main ------------------------------------------------------------------------------------------------------
 def run(request: ClassicRequest) -> int:
+    from proxycmd.agent.harden import forbid_inspection
+
+    forbid_inspection()  # we hold the session's key: no core file, no same-user look at our memory
     backend = _backend(request)
     _check_program(request.program[0])
     proxy = _proxy()

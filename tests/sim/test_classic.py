@@ -11,6 +11,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -379,6 +380,21 @@ def test_a_program_that_misses_a_sigterm_gets_it_again(world, tmp_path):
         proc.kill()
     assert proc.returncode == 128 + signal.SIGTERM, err
     assert "got TERM 1" in err and "got TERM 2" in err, err
+    assert_clean(world)
+
+
+@pytest.mark.also_real
+@pytest.mark.skipif(os.getuid() == 0 or not sys.platform.startswith("linux"),
+                    reason="the kernel gives a not-dumpable process's /proc files to root: seen as another user")
+def test_the_shim_holding_the_key_is_not_dumpable(world, tmp_path):
+    proc = start_program(world, tmp_path / "waits", "#!/bin/sh\ntrap 'exit 0' TERM\necho started\n"
+                         "while :; do sleep 0.1; done\n")
+    try:
+        assert os.stat(f"/proc/{proc.pid}/mem").st_uid == 0
+        proc.terminate()
+        proc.communicate(timeout=30)
+    finally:
+        proc.kill()
     assert_clean(world)
 
 
