@@ -16,6 +16,7 @@ import hashlib
 import os
 import shlex
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -96,7 +97,15 @@ class _Demo:
                 "--runtime-dir", str(self.rundir), "--yes"]
 
     def clean_up(self) -> None:
-        """End the shared connection, the pool, the agent; remove the directory."""
+        """End the shared connection, the pool, the agent; remove the directory.  A Ctrl-C meanwhile (a
+        second one, as a rule) is ignored: stopping half-way would leave the pool and the agent running."""
+        saved = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        try:
+            self._clean_up()
+        finally:
+            signal.signal(signal.SIGINT, saved)
+
+    def _clean_up(self) -> None:
         quiet = dict(env=self.env, capture_output=True, stdin=subprocess.DEVNULL)
         if self.config.exists():
             subprocess.run(["ssh", "-F", str(self.config), "-O", "exit", HOST], **quiet)
@@ -178,7 +187,7 @@ def demo(keep: bool = typer.Option(False, "--keep", help="Leave the pool and con
         raise ui.fail(f"cannot make the demo's private runtime directory: {exc}")
     host = HOST
     ssh = ["ssh", "-F", str(d.config)]
-    kept = False
+    kept = interrupted = False
     try:
         typer.echo(f"condor-job-ssh demo in {base}")
         d.run("start a simulated pool", [_bin("condor-job-ssh"), "sim", "start", "--root", str(d.root)])
@@ -216,9 +225,13 @@ def demo(keep: bool = typer.Option(False, "--keep", help="Leave the pool and con
                 typer.echo(f"  ssh -F {shlex.quote(str(d.config))} {host}")
             typer.echo(f"Stop it with: {ourcommands.command_word('condor-job-ssh')} demo --stop {shlex.quote(str(base))}")
             kept = True
+    except KeyboardInterrupt:
+        interrupted = True
     finally:
         if not kept:  # also when --keep was interrupted half-way
             d.clean_up()
+    if interrupted:
+        raise ui.fail("interrupted; the demo's pool, agent and files are removed", 130)
     if not keep:
         typer.echo("all done; cleaned up" if not d.failed else "some steps failed (see above)")
     if d.failed:

@@ -101,3 +101,40 @@ def test_bad_input_gets_one_line(args, said):
     done = subprocess.run([tool("condor-job-ssh"), "demo", *args], capture_output=True, text=True,
                           stdin=subprocess.DEVNULL, timeout=60)
     assert (done.returncode, done.stderr, done.stdout) == (2, f"condor-job-ssh: error: {said}\n", "")
+
+
+def test_ctrl_c_during_the_demo_removes_everything_and_says_so():
+    """A Ctrl-C (and another one while it cleans up) leaves no pool, agent or files behind."""
+    import signal
+    import time
+
+    from conftest import wait_for
+    from proxycmd.agent import client
+
+    tmp_path = private_tmp("di-")
+    env = dict(os.environ, HOME=str(tmp_path), XDG_CONFIG_HOME=str(tmp_path / "config"),
+               XDG_STATE_HOME=str(tmp_path / "state"), PYTHONUNBUFFERED="1")
+    env.pop("XDG_RUNTIME_DIR", None)
+    proc = subprocess.Popen([tool("condor-job-ssh"), "demo", "--size", "1"], env=env, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        base = Path(re.search(r"condor-job-ssh demo in (\S+)", proc.stdout.readline()).group(1))
+        seen = ""
+        while "scp" not in seen:  # the pool, the agent and the shared connection are all up by now
+            line = proc.stdout.readline()
+            assert line, seen
+            seen += line
+        pool_pid = int((base / "pool" / "pool.pid").read_text())
+        rundir = tmp_path / ".ssh" / "cjp" / (base / "runtime-dir").read_text().strip()
+        agent_pid = client.status(rundir)["pid"]
+        proc.send_signal(signal.SIGINT)
+        time.sleep(0.2)
+        proc.send_signal(signal.SIGINT)  # impatient: a second one while it cleans up
+        out, err = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, out + err
+    assert err.strip().splitlines()[-1] == ("condor-job-ssh: error: interrupted; the demo's pool, agent and files "
+                                            "are removed"), err
+    assert not base.exists() and not rundir.exists()
+    assert wait_for(lambda: not _alive(pool_pid) and not _alive(agent_pid))
