@@ -21,7 +21,7 @@ from proxycmd.errors import ProxyError
 from proxycmd.hostname import HostnameError, JobAddress, parse, parse_job_id
 from proxycmd.backends.jobfacts import JobFacts
 
-from proxycmd.checkresult import WARN, Check
+from proxycmd.checkresult import FAIL, WARN, Check
 
 from .. import ui
 from ..block import settings as settings_mod
@@ -95,6 +95,13 @@ def _profile_job(backend, addr: JobAddress) -> "JobAddress | Check":
     except ProxyError as exc:
         raise ui.fail(f"cannot look up the job of profile {addr.profile}: {exc}", 1)
     if not found:
+        from proxycmd.ondemand import profile_names
+
+        names = profile_names()
+        if addr.profile not in names:  # `ssh NAME` would fail the same way: say so, not "start one"
+            return Check("job", FAIL, f"there is no profile {addr.profile!r} and no job of one",
+                         f"profiles: {', '.join(sorted(names))}" if names else
+                         f"create one: `{ui.cjs()} profile new {addr.profile}`")
         return Check("job", WARN, f"no job of profile {addr.profile} is idle or running",
                      f"start one: `ssh {addr.hostname}`")
     job = next((job for job in found if job.status == "running"), found[0])

@@ -163,4 +163,8 @@ def stop_command(name: str = typer.Argument(..., metavar="NAME", help="Profile n
     except ProxyError as exc:
         raise ui.fail(str(exc))
     if not mine:
+        names = ondemand.profile_names()
+        if name not in names:  # a typo, as a rule: say so rather than "nothing to stop"
+            raise ui.fail(f"no profile {name!r} and no job of one" + (f" (profiles: {', '.join(sorted(names))})"
+                                                                      if names else ""))
         typer.echo(f"No job of profile {name} is idle or running.")

@@ -70,6 +70,15 @@ def test_a_job_that_is_not_in_the_queue_and_a_job_that_is_no_job(world):
         assert bad.stderr.startswith(f"condor-job-ssh: error: {text[:80]!r} is not a job")
 
 
+@pytest.mark.world(backends=["sim"])
+def test_a_profile_name_nobody_wrote_is_no_profile(world):
+    done = doctor(world, "nope.job.condor")
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert ("job", "FAIL") in table_rows(done.stdout), done.stdout
+    assert "there is no profile 'nope' and no job of one" in flat_table(done.stdout), done.stdout
+    assert "profile new nope" in flat_table(done.stdout), done.stdout
+
+
 @pytest.mark.world(via="ap", scope="module")
 def test_through_the_access_point_the_job_is_asked_about_on_the_ap_and_probed_through_the_hop(world):
     job = world.submit("sleep", "600")

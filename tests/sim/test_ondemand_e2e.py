@@ -133,6 +133,9 @@ def test_profile_stop_removes_the_job(world):
     assert [j["status"] for j in profile_jobs(world)] == ["removed"]
     again = world.run([tool("condor-job-ssh"), "profile", "stop", "gpu"])
     assert "No job of profile gpu" in again.stdout
+    typo = world.run([tool("condor-job-ssh"), "profile", "stop", "gpuu"], check=False)
+    assert typo.returncode == 1 and typo.stdout == "", typo.stdout
+    assert typo.stderr == "condor-job-ssh: error: no profile 'gpuu' and no job of one (profiles: gpu)\n", typo.stderr
 
 
 @pytest.mark.parametrize("text, expected", [
