@@ -156,7 +156,7 @@ OPTIONS: List[Part] = [
     Option("sim_root", flags=("--sim",), metavar="DIR", empty_resets=True,
            help="Use the simulated pool under DIR instead of HTCondor.",
            reset_flag=("--condor", "Use HTCondor again (undoes --sim)."),
-           parse=lambda text: os.path.abspath(os.path.expanduser(str(text))),
+           parse=absolute,  # '' stays '' (the reset), never the working directory
            check=_check_path, excludes="via",
            proxy=lambda ctx, s, route: ["--sim", shell_word(s.sim_root, "sim root")] if s.sim_root else []),
     Option("schedd", flags=("--schedd",), metavar="NAME", empty_resets=True,

@@ -79,8 +79,9 @@ def sync_once(config: Path, include_idle: Optional[bool], dry_run: bool) -> Tupl
     return changed, count
 
 
+MAX_WATCH = 86400  # seconds between syncs at most (time.sleep refuses what time_t cannot hold)
 _WATCH = params.parameter("watch", typer.Option(None, "--watch", metavar="SECONDS",
-                                                 help="Keep syncing every SECONDS (1 or more) until interrupted."),
+                                                 help="Keep syncing every SECONDS (1 to 86400) until interrupted."),
                           Optional[float])
 _QUIET = params.parameter("quiet", typer.Option(False, "--quiet", "-q", help="Say nothing unless something changed."),
                           bool)
@@ -106,8 +107,8 @@ def sync_command(ssh_config: Optional[Path] = None, include_idle: Optional[bool]
       condor-job-ssh sync --watch 60          # until Ctrl-C
     """
     config = params.ssh_config_path(ssh_config)
-    if watch is not None and not watch >= 1:  # also nan; checked here, not by typer's "x>=1.0"
-        raise ui.fail(f"--watch wants a number of seconds, at least 1, not {watch:g}", 2)
+    if watch is not None and not 1 <= watch <= MAX_WATCH:  # also nan and inf; here, not by typer's "x>=1.0"
+        raise ui.fail(f"--watch wants a number of seconds from 1 to {MAX_WATCH} (a day), not {watch:g}", 2)
     if watch is not None and dry_run:
         raise ui.fail("--watch with --dry-run would show the same diff again and again: use one of them")
     if watch is None:

@@ -451,6 +451,15 @@ def test_setup_runtime_dir_option(home):
     assert f"IdentityAgent {home.rundir}/local/agent.sock" in home.ssh_config.read_text()
 
 
+def test_setup_sim_empty_resets_and_never_names_the_working_directory(home, monkeypatch):
+    monkeypatch.chdir(home.base)
+    run("setup", "--yes", "--sim", str(home.base / "pool"))
+    assert f"--sim '{home.base / 'pool'}'" in home.ssh_config.read_text()
+    run("setup", "--yes", "--sim", "")
+    text = home.ssh_config.read_text()
+    assert "--sim" not in text and "ProxyCommand" in text
+
+
 @pytest.mark.skipif(not Path(__file__).resolve().parents[2].joinpath("proxycmd/backends/sim.py").exists(),
                     reason="needs the simulated pool")
 def test_sync_with_the_simulated_pool(home):

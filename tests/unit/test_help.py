@@ -79,11 +79,14 @@ def test_proxy_help_shows_the_login_option_and_fits_80_columns():
     assert not [line for line in text.splitlines() if len(line) > WIDTH]
 
 
-def test_sync_watch_below_one_second_is_one_line():
-    done = subprocess.run([tool("condor-job-ssh"), "sync", "--watch", "0.5"], capture_output=True, text=True,
+@pytest.mark.parametrize("value, shown", [("0.5", "0.5"), ("inf", "inf"), ("1e400", "inf"), ("nan", "nan"),
+                                          ("99999999999999999999", "1e+20")])
+def test_sync_watch_out_of_range_is_one_line(value, shown):
+    done = subprocess.run([tool("condor-job-ssh"), "sync", "--watch", value], capture_output=True, text=True,
                           stdin=subprocess.DEVNULL, timeout=60)
     assert (done.returncode, done.stdout) == (2, "")
-    assert done.stderr == "condor-job-ssh: error: --watch wants a number of seconds, at least 1, not 0.5\n"
+    assert done.stderr == ("condor-job-ssh: error: --watch wants a number of seconds from 1 to 86400 (a day), "
+                           f"not {shown}\n")
 
 
 def test_the_agent_help_names_the_command_a_user_types():
@@ -104,7 +107,7 @@ def test_the_classic_shim_help_fits_80_columns_and_it_has_a_version():
     (["bogus"], "condor-job-ssh: error: no such command 'bogus' (see condor-job-ssh --help)\n"),
     (["sim", "bogus"], "condor-job-ssh: error: no such command 'bogus' (see condor-job-ssh sim --help)\n"),
     (["sim", "hold"], "condor-job-ssh: error: missing argument 'JOB' (see condor-job-ssh sim hold --help)\n"),
-    (["sync", "--watch", "0"], "condor-job-ssh: error: --watch wants a number of seconds, at least 1, not 0\n"),
+    (["sync", "--watch", "0"], "condor-job-ssh: error: --watch wants a number of seconds from 1 to 86400 (a day), not 0\n"),
 ])
 def test_unknown_commands_and_bad_arguments_are_one_line_in_one_style(argv, line):
     done = subprocess.run([tool("condor-job-ssh"), *argv], capture_output=True, text=True,
