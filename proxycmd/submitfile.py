@@ -139,8 +139,12 @@ def parse(text: str, where: str) -> List[Entry]:
     if include:
         raise ProfileError(f"{where}:{include}: a profile must not use 'include': HTCondor would read that file or "
                            "run that command while reading the profile; put the commands in the profile itself")
+    from .bindings import ConfigBroken, load
+
     try:
-        import htcondor2
+        htcondor2 = load()
+    except ConfigBroken as exc:
+        raise ProfileError(f"{where}: cannot read it: {exc}") from None
     except ImportError as exc:
         raise ProfileError(f"{where}: cannot read it without HTCondor's Python bindings ({exc}); "
                            "install them with `pip install htcondor`") from None

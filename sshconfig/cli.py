@@ -61,6 +61,9 @@ def build_app() -> typer.Typer:
 
 
 def main() -> None:
+    from proxycmd import bindings
+
+    bindings.PROBE = True  # a broken HTCondor configuration is one line of ours, not the end of the process
     try:
         code = build_app()(standalone_mode=False)
     except TyperException as exc:  # click's usage errors and bad parameters

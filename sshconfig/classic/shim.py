@@ -393,6 +393,9 @@ def run(request: ClassicRequest) -> int:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
+    from proxycmd import bindings
+
+    bindings.PROBE = True  # a broken HTCondor configuration is one line of ours, not the end of the process
     argv = sys.argv[1:] if argv is None else list(argv)
     try:
         request = classic_args.parse(argv)

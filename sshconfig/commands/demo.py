@@ -131,6 +131,18 @@ class _Demo:
         shutil.rmtree(self.base, ignore_errors=True)
 
 
+def _say_kept(d: _Demo, host: str, base: Path) -> None:
+    """What --keep prints at the end: the command to try, and the one that ends the demo."""
+    problem = pty_problem()
+    typer.echo("\nThe pool is still up. Try:")
+    if problem:  # a shell would only say the connection closed: offer a command
+        typer.echo(f"  ssh -F {shlex.quote(str(d.config))} {host} 'pwd; ls -la'")
+        typer.echo(f"(not `ssh {host}` alone: {problem})")
+    else:
+        typer.echo(f"  ssh -F {shlex.quote(str(d.config))} {host}")
+    typer.echo(f"Stop it with: {ourcommands.command_word('condor-job-ssh')} demo --stop {shlex.quote(str(base))}")
+
+
 def _sha(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -216,14 +228,7 @@ def demo(keep: bool = typer.Option(False, "--keep", help="Leave the pool and con
         batch.write_text("ls tree\nget tree/d0/f0.txt\n")
         d.run("sftp -b: ls and get", ["sftp", "-F", str(d.config), "-b", str(batch), host], cwd=base)
         if keep:
-            problem = pty_problem()
-            typer.echo("\nThe pool is still up. Try:")
-            if problem:  # a shell would only say the connection closed: offer a command
-                typer.echo(f"  ssh -F {shlex.quote(str(d.config))} {host} 'pwd; ls -la'")
-                typer.echo(f"(not `ssh {host}` alone: {problem})")
-            else:
-                typer.echo(f"  ssh -F {shlex.quote(str(d.config))} {host}")
-            typer.echo(f"Stop it with: {ourcommands.command_word('condor-job-ssh')} demo --stop {shlex.quote(str(base))}")
+            _say_kept(d, host, base)
             kept = True
     except KeyboardInterrupt:
         interrupted = True

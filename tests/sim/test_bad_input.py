@@ -238,3 +238,23 @@ def test_with_a_tcsh_shell_a_name_with_a_bang_never_reaches_the_proxy(world):
                               timeout=120)
         assert done.returncode == 255, done.stderr
         assert "Executing proxy" not in done.stderr, done.stderr
+
+
+def test_a_broken_htcondor_configuration_is_a_line_of_ours_and_doctor_still_shows_its_table(home):
+    """`import htcondor2` ends the process from C when HTCondor's configuration has a syntax error: our
+    commands try it in a child first and say one line (proxycmd/backends/condor/bindings.py)."""
+    pytest.importorskip("htcondor2")
+    base, env = home
+    bad = base / "condor_config"
+    bad.write_text("if garbage\n")
+    env = dict(env, CONDOR_CONFIG=str(bad))
+    said = f"HTCondor's configuration (CONDOR_CONFIG={bad}) does not load: Configuration Error Line 1"
+    listed = subprocess.run([tool("condor-job-ssh"), "profile", "list"], env=env, capture_output=True, text=True,
+                            stdin=subprocess.DEVNULL, timeout=120)
+    assert listed.returncode == 1, listed.stderr
+    assert listed.stderr.count("\n") == 1 and said in listed.stderr, listed.stderr
+    doctor = subprocess.run([tool("condor-job-ssh"), "doctor", "--ssh-config", str(base / "ssh_config")], env=env,
+                            capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=120)
+    assert doctor.stdout.startswith("CHECK "), doctor.stdout + doctor.stderr
+    assert "does not load" in " ".join(doctor.stdout.split()), doctor.stdout
+    assert doctor.stdout.rstrip().splitlines()[-1].endswith("ok."), doctor.stdout

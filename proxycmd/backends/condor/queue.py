@@ -55,7 +55,11 @@ class Queue:
 
     def _bindings(self):
         try:
-            import htcondor2
+            from ...bindings import ConfigBroken, load
+
+            htcondor2 = load()
+        except ConfigBroken as exc:
+            raise LookupUnavailable(str(exc)) from None
         except ImportError as exc:
             raise LookupUnavailable(f"the htcondor2 Python bindings cannot be imported ({exc})") from None
         return htcondor2

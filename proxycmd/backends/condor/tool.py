@@ -74,9 +74,9 @@ def _from_config() -> Optional[str]:
     """condor_ssh_to_job in HTCondor's BIN directory, asking the bindings (costs their import: only used
     when PATH has no condor_ssh_to_job)."""
     try:
-        import htcondor2
+        from ...bindings import load
 
-        bin_dir = htcondor2.param.get("BIN")
+        bin_dir = load().param.get("BIN")
     except Exception:  # noqa: BLE001 - no bindings or no configuration: nothing to find here
         return None
     candidate = os.path.join(bin_dir, TOOL) if bin_dir else None
