@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 from collections import namedtuple
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs milliseconds per connection
@@ -119,11 +120,45 @@ def _at(where: str, line: int) -> str:
     return f"{where}:{line}" if line else where
 
 
+_LOG_STAMP = re.compile(r"^\d\d/\d\d/\d\d \d\d:\d\d:\d\d ")  # HTCondor's log lines start with the time
+_SAID_LINE = re.compile(r"\bline: (.+)$")  # ... and a parse error ends with the line it refused
+
+
+def _submit_parsing(htcondor2, text: str):
+    """htcondor2.Submit(text), with what HTCondor writes on stderr meanwhile kept from the user: its parser
+    logs a refusal there itself ("12/08/26 02:23:44 Parse_config if error: ..."), which becomes part of our
+    one line (the exception's ``said``) instead of a second, timestamped one."""
+    import tempfile
+
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as said:  # not a pipe: a long message must not block the parser
+        os.dup2(said.fileno(), 2)
+        try:
+            try:
+                return htcondor2.Submit(text)
+            except (ValueError, RuntimeError, TypeError, htcondor2.HTCondorException) as exc:
+                failure = exc
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+        said.seek(0)
+        words = [_LOG_STAMP.sub("", line).strip() for line in said.read(4096).decode("utf-8", "replace").splitlines()]
+    failure.said = " ".join(word for word in words if word)
+    raise failure
+
+
 def _refused(text: str, where: str, exc: BaseException) -> ProfileError:
-    """HTCondor refused the text: name the first line that is no NAME = VALUE command, when there is one."""
-    detail = " ".join(str(exc).split()) or type(exc).__name__
+    """HTCondor refused the text: name the first line that is no NAME = VALUE command, when there is one,
+    else the line HTCondor's own words name."""
+    detail = getattr(exc, "said", "") or " ".join(str(exc).split()) or type(exc).__name__
     bad = [(n, line) for n, line in _logical_lines(text) if line and not line.startswith("#")
            and not _ASSIGNMENT.match(line) and not _CONDITIONAL.match(line) and not is_queue_word(line.split()[0])]
+    named = _SAID_LINE.search(detail)
+    if not bad and named:
+        number = _first_line(text, lambda line: line.strip() == named.group(1).strip())
+        if number:
+            return ProfileError(f"{where}:{number}: HTCondor's submit parser refuses the profile: {detail}")
     if bad:
         number, line = bad[0]
         return ProfileError(f"{where}:{number}: HTCondor's submit parser refuses the profile ({detail}) at "
@@ -150,7 +185,7 @@ def parse(text: str, where: str) -> List[Entry]:
                            "install them with `pip install htcondor`") from None
     mark = os.urandom(8).hex()  # a value the profile cannot know: its own line of that name proves nothing
     try:
-        submit = htcondor2.Submit(f"{text}\n\n{_END} = {mark}\n")
+        submit = _submit_parsing(htcondor2, f"{text}\n\n{_END} = {mark}\n")
         items = [(key, submit[key]) for key in submit.keys()]
         queue_args = submit.getQArgs()
     except (ValueError, RuntimeError, TypeError, htcondor2.HTCondorException) as exc:

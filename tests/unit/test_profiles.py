@@ -4,6 +4,7 @@ the job description we submit, the watchdog script run for real, sync's Host ent
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import time
@@ -104,6 +105,15 @@ def test_htcondor_refuses_what_it_cannot_parse():
         parse("request_cpus 4\n", "bad.sub")
     with pytest.raises(ProfileError, match=r"^bad.sub: HTCondor's submit parser refuses the profile"):
         parse("if defined X\nrequest_cpus = 4\n", "bad.sub")  # no endif
+
+
+def test_htcondors_own_words_on_a_refused_line_are_in_the_one_line_and_not_on_stderr(capfd):
+    with pytest.raises(ProfileError) as refused:
+        parse("request_cpus = 1\nif garbage\n", "bad.sub")
+    said = str(refused.value)
+    assert said.startswith("bad.sub:2: HTCondor's submit parser refuses the profile: ") and "garbage" in said, said
+    assert "\n" not in said and not re.search(r"\d\d:\d\d:\d\d", said), said
+    assert capfd.readouterr().err == ""  # HTCondor's timestamped log line went into ours
 
 
 # ----- HTCondor's argument syntax -------------------------------------------------------------------------------
