@@ -104,7 +104,10 @@ def from_ssh_g(values: Dict[str, str], host: str, node: str = "") -> Resolved:
 
 
 def resolve_block(config: Path, suffix: str) -> "Optional[Resolved]":
-    """What ssh uses for a job host under *config* (`ssh -G`), or None when our block does not apply."""
+    """What ssh uses for a job host under *config* (`ssh -G`), or None when our block does not apply (also
+    when *config* is no regular file: ssh would wait on a FIFO until its timeout, and reads no block there)."""
+    if not os.path.isfile(config):
+        return None
     host = f"1.0.{suffix}"
     values, _ = sshclient.ssh_g(["ssh", "-G", "-F", str(config), host])
     if values is None or "condor-job-proxy" not in values.get("proxycommand", ""):

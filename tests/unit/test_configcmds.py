@@ -660,3 +660,18 @@ def test_a_setting_the_saved_ones_leave_unused_is_kept_and_said(home):
         shutil.rmtree(sim, ignore_errors=True)
     result = run("setup", "--yes", "--no-multiplex", "--control-persist", "5m")
     assert "--control-persist is saved but not used with --no-multiplex" in result.stderr
+
+
+def test_doctor_never_asks_ssh_to_read_a_fifo(tmp_path, monkeypatch):
+    """ssh -G -F FIFO waits for a writer until our timeout (20 s of silence): no regular file, no block."""
+    from sshconfig import sshclient
+    from sshconfig.block import resolved
+
+    fifo = tmp_path / "config"
+    os.mkfifo(fifo)
+
+    def no_ssh(argv, *args, **kwargs):
+        raise AssertionError(f"ssh was run on a FIFO: {argv}")
+
+    monkeypatch.setattr(sshclient, "ssh_g", no_ssh)
+    assert resolved.resolve_block(fifo, "job.condor") is None
