@@ -10,7 +10,7 @@ import shlex
 from pathlib import Path
 from typing import Optional
 
-from proxycmd import ourcommands
+from proxycmd import ourcommands, paths
 from proxycmd.checkresult import FAIL, OK, WARN, Check
 
 from .. import sshclient, ui
@@ -45,6 +45,11 @@ def check_block(config: Path, suffix: str) -> Check:
     executable, missing = _proxy_program(proxy)
     if missing:
         return Check(name, FAIL, f"the ProxyCommand's {missing}", "reinstall condor-job-proxy, then " + again)
+    unread = _not_read_by_ssh(config)
+    if unread:
+        return Check(name, WARN, f"ssh reads {unread} (your home in the password database), not {config} (from "
+                                 "$HOME): a plain `ssh` never sees this block",
+                     f"run: `{ui.cjs()} setup --ssh-config {shlex.quote(unread)}`, or give ssh `-F {config}`")
     if render.NOT_OURS not in (splice.block_text(text) or ""):
         return Check(name, WARN, "the block was written by an earlier version, which sends host and user names "
                                  "with a '!' to the ProxyCommand too: csh and tcsh expand history there, even "
@@ -55,6 +60,19 @@ def check_block(config: Path, suffix: str) -> Check:
         return Check(name, WARN, f"{shown!r} comes before the managed block; ssh keeps the first value it reads",
                      f"move it below the line {splice.END!r}")
     return Check(name, OK, f"{config}: the block comes first and 1.0.{suffix} goes through {executable}")
+
+
+def _not_read_by_ssh(config: Path) -> Optional[str]:
+    """The file ssh reads by default, when *config* is our default (~ from $HOME) and that is another file:
+    ssh finds ~/.ssh/config through the password database, never $HOME."""
+    try:
+        theirs = os.path.join(pwd.getpwuid(os.geteuid()).pw_dir, ".ssh", "config")
+    except KeyError:
+        return None
+    ours = os.path.abspath(config)
+    if ours != os.path.abspath(paths.default_ssh_config()) or os.path.realpath(ours) == os.path.realpath(theirs):
+        return None
+    return theirs
 
 
 def local_user() -> str:

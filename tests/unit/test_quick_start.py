@@ -133,3 +133,23 @@ def test_doctor_warns_of_a_block_that_lets_a_bang_through(tmp_path):
     assert row.state == "warn" and "'!'" in row.detail and "tcsh" in row.detail and "setup" in row.fix, row
     config.write_text(splice("", block))
     assert check_block(config, "job.condor").state == "ok"
+
+
+def test_doctor_warns_when_ssh_reads_another_home_than_home(tmp_path, monkeypatch):
+    """$HOME/.ssh/config is our default, but ssh reads the one in the password database's home."""
+    import pwd
+
+    from sshconfig.block.splice import splice
+    from sshconfig.checks.block import check_block
+
+    _, elsewhere, block = _quick_start_block(tmp_path)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert str(tmp_path) != pwd.getpwuid(os.geteuid()).pw_dir
+    default = tmp_path / ".ssh" / "config"
+    default.parent.mkdir(mode=0o700)
+    default.write_text(splice("", block))
+    row = check_block(default, "job.condor")
+    theirs = os.path.join(pwd.getpwuid(os.geteuid()).pw_dir, ".ssh", "config")
+    assert row.state == "warn" and f"ssh reads {theirs}" in row.detail and "--ssh-config" in row.fix, row
+    elsewhere.write_text(splice("", block))  # named on purpose (--ssh-config): no warning
+    assert check_block(elsewhere, "job.condor").state == "ok"
