@@ -95,6 +95,10 @@ def build_parser() -> argparse.ArgumentParser:
         def error(self, message: str) -> None:  # one line, not argparse's usage block
             _fail(f"{message} (see {PROG} --help)", 2)
 
+        def _print_message(self, message: str, file=None) -> None:  # argparse's own drops a refused write
+            if message:
+                (file or sys.stderr).write(message)
+
     p = _Parser(prog=PROG, description=DESCRIPTION, epilog=EPILOG, formatter_class=_formatter)
     p.add_argument("host", metavar="HOST", help="job host name, e.g. 32.0.job.condor (ssh's %%h)")
     where = p.add_argument_group("where the job is")
@@ -205,6 +209,25 @@ def _plain_args(argv: List[str]) -> Optional[_Args]:
     return None if host is None else _Args(host=host, **values)
 
 
+def _parse(argv: List[str]) -> argparse.Namespace:
+    """argparse's reading of *argv*; its --help and --version text refused by standard output (>/dev/full)
+    is one line and status 1, not a silent 0."""
+    try:
+        return build_parser().parse_args(argv)
+    except SystemExit:  # after the help or the version: out with it now, to say a refusal
+        try:
+            sys.stdout.flush()
+        except OSError as exc:
+            refused = exc
+        else:
+            raise
+    except OSError as exc:
+        refused = exc
+    sys.stderr.write(f"{PROG}: cannot write the output: {refused.strerror or refused}\n")
+    sys.stderr.flush()
+    os._exit(1)
+
+
 def _version() -> str:
     from . import __version__
 
@@ -251,7 +274,7 @@ def main(argv: Optional[List[str]] = None) -> None:
         from .agent.main import main as agent_main
 
         sys.exit(agent_main(argv[1:]))
-    args = args or build_parser().parse_args(argv)
+    args = args or _parse(argv)
     if 0 in closed or 1 in closed:
         names = " and ".join(("standard input", "standard output")[fd] for fd in closed if fd < 2)
         _fail(f"{names} {'are' if ' and ' in names else 'is'} closed, and condor-job-proxy talks to ssh on "

@@ -75,4 +75,15 @@ def main() -> None:
     except Abort:
         sys.stderr.write("condor-job-ssh: aborted\n")
         sys.exit(1)
+    except BrokenPipeError:  # the reader went away (`condor-job-ssh --help | head`): nothing to say
+        ui.output_lost(BrokenPipeError())
+        sys.exit(1)
+    except OSError as exc:  # standard output refused our text (>/dev/full): one line, not a traceback
+        sys.stderr.write(f"condor-job-ssh: error: {ui.output_lost(exc)}\n")
+        sys.exit(1)
+    try:
+        sys.stdout.flush()
+    except OSError as exc:
+        sys.stderr.write(f"condor-job-ssh: error: {ui.output_lost(exc)}\n")
+        sys.exit(1)
     sys.exit(code if isinstance(code, int) else 0)

@@ -17,6 +17,8 @@ detail starts a new line (one failure per line).
 
 from __future__ import annotations
 
+import os
+
 import re
 import sys
 from contextlib import contextmanager
@@ -71,6 +73,18 @@ def one_line_errors() -> Iterator[None]:
         raise  # the reader went away (`setup --dry-run | head`): click stops quietly, status 1
     except OSError as exc:
         raise fail(f"{exc.filename or 'I/O error'}: {exc.strerror or exc}") from None
+
+
+def output_lost(exc: OSError) -> str:
+    """Standard output refused our text (a full disk, a closed pipe): point it at /dev/null, so that Python's
+    last flush at exit raises nothing more, and return the one line to say on stderr."""
+    try:
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, sys.stdout.fileno())
+        os.close(null)
+    except (OSError, ValueError):
+        pass
+    return f"cannot write the output: {exc.strerror or exc}"
 
 
 def cjs() -> str:

@@ -93,8 +93,8 @@ def check_writable(path: Union[str, os.PathLike]) -> None:
     target = resolve(path)
     directory = os.path.dirname(target) or "."
     if os.path.isdir(directory) and not os.access(directory, os.W_OK | os.X_OK):  # the new text goes there first
-        raise ConfigFileError(f"cannot write {path}: you may not create files in its directory {directory} (the "
-                              f"new text is written beside it, then renamed over it); run `chmod u+w "
+        raise ConfigFileError(f"cannot write {path}: Permission denied in its directory {directory} (the new "
+                              f"text is written beside it, then renamed over it); run `chmod u+w "
                               f"{shlex.quote(directory)}` and then the command again; nothing was changed")
     try:
         st = os.stat(target)

@@ -392,6 +392,18 @@ def run(request: ClassicRequest) -> int:
     return 128 + signals.signum if signals.signum else code
 
 
+def _print(text: str) -> int:
+    """*text* on standard output; one line and status 1 when it is refused (>/dev/full)."""
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except OSError as exc:
+        from ..ui import output_lost
+
+        return _fail(output_lost(exc), 1)
+    return 0
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     from proxycmd import bindings
 
@@ -400,13 +412,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         request = classic_args.parse(argv)
     except classic_args.ShowHelp:
-        sys.stdout.write(classic_args.USAGE)
-        return 0
+        return _print(classic_args.USAGE)
     except classic_args.ShowVersion:
         from proxycmd import __version__
 
-        sys.stdout.write(f"{PROG} {__version__}\n")
-        return 0
+        return _print(f"{PROG} {__version__}\n")
     except UsageError as exc:
         return _fail(str(exc), exc.exit_code)
     try:

@@ -274,14 +274,16 @@ def test_an_unwritable_directory_is_one_line_and_no_write(home):
     config = locked / "config"
     config.write_text("Host a\n")
     locked.chmod(0o555)
+    settings = Path(home.env["XDG_CONFIG_HOME"]) / "condor-job-proxy" / "config.toml"
     try:
-        out = run_script(home, "setup", "--yes", "--ssh-config", str(config),
+        out = run_script(home, "setup", "--yes", "--user", "dave", "--ssh-config", str(config),
                          as_unprivileged_root=os.geteuid() == 0)
     finally:
         locked.chmod(0o755)
     assert out.returncode == 1, out.stderr
     assert out.stderr.count("\n") == 1 and "Permission denied" in out.stderr and "nothing was changed" in out.stderr
     assert config.read_text() == "Host a\n" and os.listdir(locked) == ["config"]
+    assert not settings.exists() or "dave" not in settings.read_text()  # not saved for a later bare setup
 
 
 # ----- the real client, through the real script ------------------------------------------------------------
@@ -660,6 +662,22 @@ def test_a_setting_the_saved_ones_leave_unused_is_kept_and_said(home):
         shutil.rmtree(sim, ignore_errors=True)
     result = run("setup", "--yes", "--no-multiplex", "--control-persist", "5m")
     assert "--control-persist is saved but not used with --no-multiplex" in result.stderr
+
+
+def test_doctor_never_asks_ssh_to_read_a_fifo(tmp_path, monkeypatch):
+    """ssh -G -F FIFO waits for a writer until our timeout (20 s of silence): no regular file, no block."""
+    from sshconfig import sshclient
+    from sshconfig.block import resolved
+
+    fifo = tmp_path / "config"
+    os.mkfifo(fifo)
+
+    def no_ssh(argv, *args, **kwargs):
+        raise AssertionError(f"ssh was run on a FIFO: {argv}")
+
+    monkeypatch.setattr(sshclient, "ssh_g", no_ssh)
+    assert resolved.resolve_block(fifo, "job.condor") is None
+
 
 
 def test_doctor_never_asks_ssh_to_read_a_fifo(tmp_path, monkeypatch):

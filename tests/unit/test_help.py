@@ -113,3 +113,19 @@ def test_unknown_commands_and_bad_arguments_are_one_line_in_one_style(argv, line
     done = subprocess.run([tool("condor-job-ssh"), *argv], capture_output=True, text=True,
                           stdin=subprocess.DEVNULL, timeout=60)
     assert (done.returncode, done.stdout, done.stderr) == (2, "", line)
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full (Linux)")
+@pytest.mark.parametrize("argv, prefix", [
+    (["condor-job-ssh", "--help"], "condor-job-ssh: error: "),
+    (["condor-job-ssh", "setup", "--help"], "condor-job-ssh: error: "),
+    (["condor-job-proxy", "--help"], "condor-job-proxy: "),
+    (["condor-job-proxy", "--version"], "condor-job-proxy: "),
+    (["condor-ssh-to-job", "-help"], "condor-ssh-to-job: "),
+])
+def test_help_refused_by_a_full_disk_is_one_line_and_status_1(argv, prefix):
+    with open("/dev/full", "w") as full:
+        done = subprocess.run([tool(argv[0]), *argv[1:]], stdout=full, stderr=subprocess.PIPE, text=True,
+                              stdin=subprocess.DEVNULL, timeout=60)
+    assert done.returncode == 1, done.stderr
+    assert done.stderr == f"{prefix}cannot write the output: No space left on device\n", done.stderr
