@@ -677,36 +677,3 @@ def test_doctor_never_asks_ssh_to_read_a_fifo(tmp_path, monkeypatch):
 
     monkeypatch.setattr(sshclient, "ssh_g", no_ssh)
     assert resolved.resolve_block(fifo, "job.condor") is None
-
-
-
-def test_doctor_never_asks_ssh_to_read_a_fifo(tmp_path, monkeypatch):
-    """ssh -G -F FIFO waits for a writer until our timeout (20 s of silence): no regular file, no block."""
-    from sshconfig import sshclient
-    from sshconfig.block import resolved
-
-    fifo = tmp_path / "config"
-    os.mkfifo(fifo)
-
-    def no_ssh(argv, *args, **kwargs):
-        raise AssertionError(f"ssh was run on a FIFO: {argv}")
-
-    monkeypatch.setattr(sshclient, "ssh_g", no_ssh)
-    assert resolved.resolve_block(fifo, "job.condor") is None
-
-
-@pytest.mark.skipif(os.getuid() == 0, reason="root may create files in any directory")
-def test_setup_saves_nothing_when_the_ssh_configs_directory_is_not_writable(home):
-    from proxycmd import paths as proxy_paths
-
-    run("setup", "--yes")
-    settings = proxy_paths.config_file()
-    saved = settings.read_bytes() if settings.exists() else None
-    directory = home.ssh_config.parent
-    directory.chmod(0o500)
-    try:
-        result = run("setup", "--yes", "--user", "dave", code=1)
-    finally:
-        directory.chmod(0o700)
-    assert "you may not create files in its directory" in one_line_error(result)
-    assert (settings.read_bytes() if settings.exists() else None) == saved  # nothing saved for a later setup
