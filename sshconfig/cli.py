@@ -66,6 +66,7 @@ def main() -> None:
     bindings.PROBE = True  # a broken HTCondor configuration is one line of ours, not the end of the process
     try:
         code = build_app()(standalone_mode=False)
+        sys.stdout.flush()  # here, where a refusal (>/dev/full) is said, not at exit
     except TyperException as exc:  # click's usage errors and bad parameters
         if type(exc).__name__ == "NoArgsIsHelpError":  # a bare `condor-job-ssh` or `sim`: the help itself
             sys.stderr.write(exc.format_message() + "\n")
@@ -75,15 +76,9 @@ def main() -> None:
     except Abort:
         sys.stderr.write("condor-job-ssh: aborted\n")
         sys.exit(1)
-    except BrokenPipeError:  # the reader went away (`condor-job-ssh --help | head`): nothing to say
-        ui.output_lost(BrokenPipeError())
-        sys.exit(1)
-    except OSError as exc:  # standard output refused our text (>/dev/full): one line, not a traceback
-        sys.stderr.write(f"condor-job-ssh: error: {ui.output_lost(exc)}\n")
-        sys.exit(1)
-    try:
-        sys.stdout.flush()
-    except OSError as exc:
-        sys.stderr.write(f"condor-job-ssh: error: {ui.output_lost(exc)}\n")
+    except OSError as exc:  # standard output refused our text: one line (not for a reader that went away)
+        said = ui.output_lost(exc)
+        if not isinstance(exc, BrokenPipeError):  # `condor-job-ssh --help | head`: nothing to say
+            sys.stderr.write(f"condor-job-ssh: error: {said}\n")
         sys.exit(1)
     sys.exit(code if isinstance(code, int) else 0)

@@ -63,9 +63,14 @@ def ssh_g(argv: List[str]) -> "tuple[Optional[dict], str]":
     return values, ""
 
 
+def default_config() -> Path:
+    """The ssh config file ssh reads without -F: ~/.ssh/config of the home in the password database, never
+    $HOME's (KeyError when this uid has no entry)."""
+    return Path(pwd.getpwuid(os.geteuid()).pw_dir) / ".ssh" / "config"
+
+
 def hop_config(config: Path) -> Optional[str]:
     """The ssh config file the hop (--via) must read: the one we write, when it is not the one ssh reads by
-    default.  ssh finds ~/.ssh/config through the password database, not $HOME; and -F would also make it
-    skip /etc/ssh/ssh_config, so the default file is never named."""
-    ssh_default = Path(pwd.getpwuid(os.geteuid()).pw_dir) / ".ssh" / "config"
-    return None if config.absolute() == ssh_default else str(config.absolute())
+    default (`default_config`); -F would also make it skip /etc/ssh/ssh_config, so the default file is never
+    named."""
+    return None if config.absolute() == default_config() else str(config.absolute())

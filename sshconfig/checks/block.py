@@ -66,7 +66,7 @@ def _not_read_by_ssh(config: Path) -> Optional[str]:
     """The file ssh reads by default, when *config* is our default (~ from $HOME) and that is another file:
     ssh finds ~/.ssh/config through the password database, never $HOME."""
     try:
-        theirs = os.path.join(pwd.getpwuid(os.geteuid()).pw_dir, ".ssh", "config")
+        theirs = str(sshclient.default_config())
     except KeyError:
         return None
     ours = os.path.abspath(config)
